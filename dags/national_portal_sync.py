@@ -1,0 +1,73 @@
+"""Sync staged city dossiers to the national public-service portal (DVCQG).
+
+Runs whenever new city dossiers are staged. Plans (quality gate, diff against what the portal
+acknowledged, outbox), then delivers ``DongBoHoSoMC`` batches and ``CapNhatTienDoHoSoMC``
+progress entries as mapped tasks limited by the ``national_portal`` pool, and writes a summary
+whose counts add up: extracted = delivered + pending + quarantined + out of scope.
+Re-running sends nothing twice: every message has an idempotency key and an outbox state.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import TriggerRule, dag, task
+from hub_dag_defaults import (
+    CITY_DOSSIERS_STAGED,
+    DEFAULT_ARGS,
+    NATIONAL_PORTAL_POOL,
+    PORTAL_SYNCED,
+    START_DATE,
+)
+
+
+@dag(
+    dag_id="national_portal_sync",
+    schedule=[CITY_DOSSIERS_STAGED],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["hub", "national-portal", "sync"],
+    doc_md=__doc__,
+)
+def national_portal_sync() -> None:
+    @task(multiple_outputs=True)
+    def plan() -> dict:
+        from hub import jobs
+
+        return jobs.plan_portal_sync()
+
+    @task(pool=NATIONAL_PORTAL_POOL)
+    def deliver_dossiers(batch_id: str) -> dict:
+        from adapters.hooks import NationalPortalHook
+        from hub import jobs
+
+        return jobs.deliver_portal_dossiers(NationalPortalHook().get_client(), batch_id)
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def plan_progress() -> list[str]:
+        from hub import jobs
+
+        return jobs.plan_portal_progress()
+
+    @task(pool=NATIONAL_PORTAL_POOL)
+    def deliver_progress(batch_id: str) -> dict:
+        from adapters.hooks import NationalPortalHook
+        from hub import jobs
+
+        return jobs.deliver_portal_progress(NationalPortalHook().get_client(), batch_id)
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[PORTAL_SYNCED])
+    def summarize(run_id=None) -> dict:
+        from hub import jobs
+
+        return jobs.summarize_portal_sync(run_id)
+
+    planned = plan()
+    delivered = deliver_dossiers.expand(batch_id=planned["dossier_batches"])
+    progress_batches = plan_progress()
+    delivered >> progress_batches
+    progressed = deliver_progress.expand(batch_id=progress_batches)
+    progressed >> summarize()
+
+
+national_portal_sync()

@@ -1,0 +1,135 @@
+"""One function per DAG task: build what the step needs, run it, return a small JSON-able result.
+
+DAG files stay wiring only and call these with clients their Airflow hooks built; the demo,
+the benchmark and the tests call the same functions, so there is one code path whether or not
+a scheduler is involved. Results are references and counts (batch ids, numbers), never data:
+they travel as XComs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from adapters.city_system.client import CitySystemClient
+from adapters.national_portal.client import NationalPortalClient
+from hub.paths import store_url, var_dir
+from hub.pipeline import portal_sync
+from hub.pipeline.extract import CITY_SOURCE, extract_city_dossiers
+from hub.pipeline.message_log import ExchangeRecorder
+from hub.pipeline.summary import sync_summary
+from hub.store import HubStore
+from mappings.code_tables import load_code_tables
+from quality.gate import QualityGate
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def store_for(url: str) -> HubStore:
+    """One engine (connection pool) per process and URL; the schema is created on first use."""
+    store = HubStore(url)
+    store.create_schema()
+    return store
+
+
+def hub_store() -> HubStore:
+    return store_for(store_url())
+
+
+@contextmanager
+def recorded(client: CitySystemClient | NationalPortalClient, batch_id: str | None) -> Iterator[None]:
+    """Keep every exchange the block makes in the message log, written once at the end."""
+    recorder = ExchangeRecorder(batch_id)
+    client.transport.add_exchange_hook(recorder)
+    try:
+        yield
+    finally:
+        client.transport.remove_exchange_hook(recorder)
+        hub_store().log_exchanges(recorder.entries)
+
+
+def extract(client: CitySystemClient, start: datetime, end: datetime) -> dict[str, Any]:
+    with recorded(client, None):
+        result = extract_city_dossiers(client, hub_store(), start, end)
+    log.info(
+        "extracted %d city records (%d new versions, %d unchanged) for %s .. %s",
+        result.records,
+        result.new_versions,
+        result.unchanged,
+        result.window_from,
+        result.window_to,
+    )
+    return {
+        **asdict(result),
+        "window_from": result.window_from.isoformat(),
+        "window_to": result.window_to.isoformat(),
+    }
+
+
+def plan_portal_sync() -> dict[str, Any]:
+    gate = QualityGate(load_code_tables())
+    report = portal_sync.plan(hub_store(), gate, source=CITY_SOURCE)
+    log.info(
+        "planned %d dossier versions: %s; %d messages queued in %d batches",
+        report.considered,
+        dict(report.dispositions),
+        report.messages_queued,
+        len(report.dossier_batches),
+    )
+    return {
+        "dossier_batches": report.dossier_batches,
+        "report": {
+            "considered": report.considered,
+            "dispositions": dict(report.dispositions),
+            "messages_queued": report.messages_queued,
+            "superseded": report.superseded,
+        },
+    }
+
+
+def deliver_portal_dossiers(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:
+    with recorded(client, batch_id):
+        report = portal_sync.deliver_dossiers(hub_store(), client, batch_id, source=CITY_SOURCE)
+    log.info("batch %s: %d dossiers, %s", batch_id, report.messages, dict(report.outcomes))
+    return {"batch_id": batch_id, "messages": report.messages, "outcomes": dict(report.outcomes)}
+
+
+def plan_portal_progress() -> list[str]:
+    return portal_sync.plan_progress(hub_store())
+
+
+def deliver_portal_progress(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:
+    with recorded(client, batch_id):
+        report = portal_sync.deliver_progress(hub_store(), client, batch_id, source=CITY_SOURCE)
+    log.info("batch %s: %d progress entries, %s", batch_id, report.messages, dict(report.outcomes))
+    return {"batch_id": batch_id, "messages": report.messages, "outcomes": dict(report.outcomes)}
+
+
+def summarize_portal_sync(run_id: str | None) -> dict[str, Any]:
+    """Write the run's summary as JSON under var/reports/sync/ and return it."""
+    summary = sync_summary(hub_store(), source=CITY_SOURCE, partner=portal_sync.PARTNER)
+    summary["run_id"] = run_id
+    folder = var_dir() / "reports" / "sync"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id or "manual")
+    path = folder / f"{name}.json"
+    _write_json(path, summary)
+    _write_json(folder / "latest.json", summary)
+    summary["summary_path"] = str(path)
+    log.info("sync summary: %s", json.dumps(summary["counts"]))
+    if not summary["identity_holds"]:
+        raise RuntimeError(f"counts do not add up: {summary['counts']}")
+    return summary
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")

@@ -1,0 +1,300 @@
+"""City dossiers -> national portal: plan what to send, deliver it in batches, settle the outcome.
+
+``plan`` compares each dossier's newest staged version with what the portal last acknowledged
+and with the quality gate, and gives it exactly one disposition: pending (messages queued),
+delivered (nothing new to send), quarantined (a named rule broken) or out of scope (procedure
+not integrated on the portal). ``deliver_*`` send one outbox batch each; a DAG maps them over
+the batch ids ``plan`` returns.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from adapters.errors import AdapterError, RetryableError
+from adapters.national_portal.client import NationalPortalClient, RecordResult
+from hub.hashing import content_hash, idempotency_key
+from hub.pipeline.redelivery import RedeliveryPolicy
+from hub.store import (
+    ClaimedMessage,
+    CurrentRecord,
+    DeliveryState,
+    Disposition,
+    HubStore,
+    OutboxMessage,
+    OutboxState,
+    QuarantineItem,
+    Settlement,
+)
+from mappings.code_tables import CodeTables
+from mappings.dossier import Dossier
+from mappings.errors import MappingError
+from mappings.national_portal import to_dong_bo_ho_so, to_progress_entries
+from quality.gate import QualityGate
+
+PARTNER = "national_portal"
+SYNC_OPERATION = "DongBoHoSoMC"
+PROGRESS_OPERATION = "CapNhatTienDoHoSoMC"
+DEFAULT_POLICY = RedeliveryPolicy()
+
+
+@dataclass
+class PlanReport:
+    considered: int = 0
+    dispositions: Counter[str] = field(default_factory=Counter)
+    messages_queued: int = 0
+    superseded: int = 0
+    dossier_batches: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryReport:
+    batch_id: str
+    messages: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+def _integrated(dossier: Dossier, tables: CodeTables) -> bool:
+    procedure = tables.procedures.get(dossier.procedure_code, dossier.submitted_at.date())
+    return bool(procedure is not None and procedure.integrated_on_portal)
+
+
+class _PagePlan:
+    """Collects one page's writes so they go to the store as a handful of bulk statements."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.dispositions: list[Disposition] = []
+        self.quarantine: list[QuarantineItem] = []
+        self.messages: list[OutboxMessage] = []
+        self.current: dict[str, str] = {}
+
+    def quarantined(self, record: CurrentRecord, violations: Sequence[tuple[str, str]]) -> None:
+        for rule, reason in violations:
+            self.quarantine.append(
+                QuarantineItem(
+                    self.source, record.dossier_no, rule, reason, record.content_hash, record.payload
+                )
+            )
+        rules = ", ".join(rule for rule, _ in violations)
+        self.settle(record, DeliveryState.QUARANTINED, f"quality gate: {rules}")
+
+    def settle(self, record: CurrentRecord, state: DeliveryState, reason: str | None = None) -> None:
+        self.dispositions.append(
+            Disposition(record.dossier_no, self.source, record.content_hash, state, reason)
+        )
+
+    def queue(self, record: CurrentRecord, dossier: Dossier) -> None:
+        sync = to_dong_bo_ho_so(dossier)
+        progress = to_progress_entries(dossier)
+        h = record.content_hash
+        self.messages.append(
+            OutboxMessage(
+                idempotency_key(PARTNER, SYNC_OPERATION, record.dossier_no, h),
+                PARTNER,
+                SYNC_OPERATION,
+                record.dossier_no,
+                h,
+                sync,
+            )
+        )
+        for entry in progress:
+            entry_hash = content_hash(entry)
+            self.messages.append(
+                OutboxMessage(
+                    idempotency_key(PARTNER, PROGRESS_OPERATION, record.dossier_no, entry_hash),
+                    PARTNER,
+                    PROGRESS_OPERATION,
+                    record.dossier_no,
+                    entry_hash,
+                    entry,
+                )
+            )
+        self.current[record.dossier_no] = h
+        self.settle(record, DeliveryState.PENDING)
+
+
+def plan(
+    store: HubStore,
+    gate: QualityGate,
+    *,
+    source: str,
+    page_size: int = 1000,
+    batch_size: int = 500,
+) -> PlanReport:
+    """Give every unsettled dossier version a disposition and queue what must be sent."""
+    report = PlanReport()
+    for page in store.iter_unsettled(source, PARTNER, page_size):
+        outcome = gate.split([r.payload for r in page])
+        page_plan = _PagePlan(source)
+        for position, violations in outcome.failed.items():
+            page_plan.quarantined(page[position], [(v.rule, v.reason) for v in violations])
+        for position, dossier in outcome.passed:
+            record = page[position]
+            if not _integrated(dossier, gate.tables):
+                page_plan.settle(
+                    record,
+                    DeliveryState.OUT_OF_SCOPE,
+                    f"thủ tục {dossier.procedure_code} chưa tích hợp trên Cổng DVCQG",
+                )
+            elif record.acked_hash == record.content_hash:
+                page_plan.settle(record, DeliveryState.DELIVERED)
+            else:
+                try:
+                    page_plan.queue(record, dossier)
+                except MappingError as exc:
+                    page_plan.quarantined(record, [(exc.rule, exc.message)])
+        report.superseded += store.supersede(PARTNER, SYNC_OPERATION, page_plan.current)
+        report.messages_queued += store.enqueue(page_plan.messages)
+        store.resolve_quarantine(source, [r.dossier_no for r in page])
+        store.quarantine(page_plan.quarantine)
+        store.set_dispositions(PARTNER, page_plan.dispositions)
+        report.considered += len(page)
+        report.dispositions.update(d.state.value for d in page_plan.dispositions)
+    report.dossier_batches = store.assign_batches(PARTNER, SYNC_OPERATION, batch_size)
+    return report
+
+
+def plan_progress(store: HubStore, *, batch_size: int = 500) -> list[str]:
+    """Batch the progress entries whose dossier the portal now holds (the portal refuses others)."""
+    return store.assign_batches(PARTNER, PROGRESS_OPERATION, batch_size, require_delivered_dossier=True)
+
+
+class _Settler:
+    """Collects a batch's outcomes and writes them, and the quarantine they imply, in bulk."""
+
+    def __init__(
+        self, store: HubStore, source: str, policy: RedeliveryPolicy, report: DeliveryReport
+    ) -> None:
+        self.store, self.source, self.policy, self.report = store, source, policy, report
+        self.settlements: list[Settlement] = []
+        self.dead: list[tuple[ClaimedMessage, str, str]] = []
+
+    def acknowledged(self, message: ClaimedMessage) -> None:
+        self.settlements.append(Settlement(message.id, OutboxState.ACKNOWLEDGED))
+        self.report.outcomes["acknowledged"] += 1
+
+    def rejected(self, message: ClaimedMessage, rule: str, reason: str) -> None:
+        """A partner's refusal of a record is a data problem: it goes to a person, not to a retry."""
+        self.settlements.append(Settlement(message.id, OutboxState.DEAD, error=reason))
+        self.dead.append((message, rule, reason))
+        self.report.outcomes["rejected"] += 1
+
+    def retry_later(self, message: ClaimedMessage, error: str) -> None:
+        settlement = self.policy.failed(message, error, self.store.now())
+        self.settlements.append(settlement)
+        if settlement.state is OutboxState.DEAD:
+            self.dead.append((message, "delivery.retries_exhausted", error))
+            self.report.outcomes["dead"] += 1
+        else:
+            self.report.outcomes["retry_later"] += 1
+
+    def flush(self, *, acks_deliver_dossier: bool) -> None:
+        self.store.settle(PARTNER, self.settlements, acks_deliver_dossier=acks_deliver_dossier)
+        self.store.quarantine(
+            [
+                QuarantineItem(self.source, m.dossier_no, rule, reason, m.content_hash, m.payload)
+                for m, rule, reason in self.dead
+            ]
+        )
+        if acks_deliver_dossier:  # a dead dossier message means the portal does not hold this version
+            self.store.set_dispositions(
+                PARTNER,
+                [
+                    Disposition(
+                        m.dossier_no,
+                        self.source,
+                        m.content_hash,
+                        DeliveryState.QUARANTINED,
+                        f"{rule}: {reason}",
+                    )
+                    for m, rule, reason in self.dead
+                ],
+            )
+
+
+def deliver_dossiers(
+    store: HubStore,
+    client: NationalPortalClient,
+    batch_id: str,
+    *,
+    source: str,
+    policy: RedeliveryPolicy = DEFAULT_POLICY,
+) -> DeliveryReport:
+    """Send one batch with DongBoHoSoMC.
+
+    Creates and updates go in separate calls (``isUpdating``). When the portal's view differs
+    from ours -- "already exists" on a create, "not found" on an update, as after a crash between
+    sending and recording the reply -- the record is sent once more the other way: an upsert.
+    """
+    claimed = store.claim_batch(batch_id)
+    report = DeliveryReport(batch_id, messages=len(claimed))
+    settler = _Settler(store, source, policy, report)
+    groups = [(False, [m for m in claimed if not m.updating]), (True, [m for m in claimed if m.updating])]
+    flipped: set[int] = set()
+    failure: AdapterError | None = None
+    while groups:
+        updating, group = groups.pop(0)
+        if not group:
+            continue
+        try:
+            results = client.sync_dossiers([m.payload for m in group], updating=updating)
+        except AdapterError as exc:
+            failure = failure or exc
+            for message in group:
+                settler.retry_later(message, str(exc))
+            continue
+        flip: list[ClaimedMessage] = []
+        for message, result in zip(group, results, strict=True):
+            if result.classification == "stored":
+                settler.acknowledged(message)
+            elif result.classification in ("already_exists", "not_found") and message.id not in flipped:
+                flip.append(message)
+                flipped.add(message.id)
+            else:
+                settler.rejected(message, "portal.rejected", result.message)
+        groups.append((not updating, flip))
+    settler.flush(acks_deliver_dossier=True)
+    _raise_unless_retryable(failure)
+    return report
+
+
+def deliver_progress(
+    store: HubStore,
+    client: NationalPortalClient,
+    batch_id: str,
+    *,
+    source: str,
+    policy: RedeliveryPolicy = DEFAULT_POLICY,
+) -> DeliveryReport:
+    """Send one batch of processing-history entries (the client cuts it into chunks of 10)."""
+    claimed = store.claim_batch(batch_id)
+    report = DeliveryReport(batch_id, messages=len(claimed))
+    settler = _Settler(store, source, policy, report)
+    failure: AdapterError | None = None
+    try:
+        results: Sequence[RecordResult] = (
+            client.push_progress([m.payload for m in claimed]) if claimed else []
+        )
+    except AdapterError as exc:
+        failure, results = exc, []
+        for message in claimed:
+            settler.retry_later(message, str(exc))
+    for message, result in zip(claimed if results else [], results, strict=True):
+        if result.classification in ("stored", "already_exists"):
+            settler.acknowledged(message)
+        elif result.classification == "not_found":
+            settler.retry_later(message, result.message)
+        else:
+            settler.rejected(message, "portal.progress_rejected", result.message)
+    settler.flush(acks_deliver_dossier=False)
+    _raise_unless_retryable(failure)
+    return report
+
+
+def _raise_unless_retryable(failure: AdapterError | None) -> None:
+    """Outages are settled as "retry later" and the task succeeds; anything else must turn the task red."""
+    if failure is not None and not isinstance(failure, RetryableError):
+        raise failure

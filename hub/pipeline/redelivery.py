@@ -1,0 +1,30 @@
+"""When to try an undelivered message again, and when to stop and ask a person.
+
+A partner outage must delay delivery, never drop it: failed messages wait with exponential
+backoff (full jitter, so a recovering partner is not hit by every message at once). Only after
+``max_attempts`` does a message become dead -- and a dead message is quarantined with its
+last error, so it is still counted and can be replayed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hub.store import ClaimedMessage, OutboxState, Settlement
+
+
+@dataclass(frozen=True)
+class RedeliveryPolicy:
+    base: timedelta = timedelta(minutes=1)
+    cap: timedelta = timedelta(hours=6)
+    max_attempts: int = 48
+
+    def failed(self, message: ClaimedMessage, error: str, now: datetime) -> Settlement:
+        attempt = message.attempts + 1
+        if attempt >= self.max_attempts:
+            return Settlement(message.id, OutboxState.DEAD, error=error)
+        ceiling = min(self.cap, self.base * (2 ** (attempt - 1)))
+        delay = timedelta(seconds=random.uniform(0, ceiling.total_seconds()))
+        return Settlement(message.id, OutboxState.FAILED, error=error, next_attempt_at=now + delay)

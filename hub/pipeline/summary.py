@@ -1,0 +1,37 @@
+"""The sync summary: where every extracted dossier stands, and proof the counts add up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.store import DeliveryState, HubStore
+
+
+def sync_summary(store: HubStore, *, source: str, partner: str) -> dict[str, Any]:
+    """Counts per disposition, and whether extracted = delivered + pending + quarantined + out of scope.
+
+    A dossier staged but not yet planned would break the identity, which is the point: the
+    summary runs after planning, so a gap means something was lost.
+    """
+    extracted = store.count_staged(source)
+    dispositions = store.disposition_counts(partner, source)
+    accounted = sum(dispositions.values())
+    age = store.oldest_pending_age(partner)
+    return {
+        "source": source,
+        "partner": partner,
+        "counts": {
+            "extracted": extracted,
+            "delivered": dispositions[DeliveryState.DELIVERED],
+            "pending": dispositions[DeliveryState.PENDING],
+            "quarantined": dispositions[DeliveryState.QUARANTINED],
+            "out_of_scope": dispositions[DeliveryState.OUT_OF_SCOPE],
+            "unaccounted": extracted - accounted,
+        },
+        "identity": "extracted = delivered + pending + quarantined + out_of_scope",
+        "identity_holds": extracted == accounted,
+        "quarantine_by_rule": store.quarantine_counts_by_rule(source),
+        "outbox": store.outbox_counts(partner),
+        "exchanges": store.count_exchanges(partner),
+        "oldest_pending_seconds": None if age is None else round(age.total_seconds()),
+    }

@@ -1,0 +1,31 @@
+"""The hub's own database: staging, watermarks, outbox, quarantine, message log."""
+
+from hub.store.records import (
+    ClaimedMessage,
+    CurrentRecord,
+    DeliveryState,
+    Disposition,
+    MessageLogEntry,
+    OutboxMessage,
+    OutboxState,
+    QuarantineItem,
+    Settlement,
+    StageCounts,
+    StagedRecord,
+)
+from hub.store.store import HubStore
+
+__all__ = [
+    "ClaimedMessage",
+    "CurrentRecord",
+    "DeliveryState",
+    "Disposition",
+    "HubStore",
+    "MessageLogEntry",
+    "OutboxMessage",
+    "OutboxState",
+    "QuarantineItem",
+    "Settlement",
+    "StageCounts",
+    "StagedRecord",
+]

@@ -1,0 +1,172 @@
+"""The hub's code tables (statuses, local states, channels, applicant types, agencies, procedures,
+provinces), loaded from the versioned CSV files in ``mappings/code_tables/``.
+
+Agency codes and local procedure variants end in the province suffix (``H26`` for Hanoi is not
+confirmed), so the files store only the local part and :func:`province_suffix` is the one place
+that decides the suffix.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mappings.versioned import CodeTableError, Row, VersionedTable, read_rows
+
+DEFAULT_DIR = Path(__file__).with_name("code_tables")
+SUFFIX_ENV = "HUB_PROVINCE_SUFFIX"
+DEFAULT_SUFFIX = "H26"
+
+_SUFFIX = re.compile(r"[A-Z]\d{2}")
+_LOCAL_AGENCY = re.compile(r"\d{3}\.\d{2}\.\d{2}")
+_LOCAL_PROCEDURE = re.compile(r"\d\.\d{6}\.\d{3}\.\d{2}\.\d{2}")
+_NATIONAL_PROCEDURE = re.compile(r"\d\.\d{6}")
+
+LEVELS = ("city", "department", "district", "commune")
+OUTCOMES = ("in_process", "resolved", "closed_unresolved")
+ONLINE_LEVELS = ("full", "partial", "none")
+
+
+def _one_of(column: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{column}={value!r}, expected one of {allowed}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusRow(Row):
+    """Portal ``TrangThaiHoSo``; ``outcome`` is how reconciliation counts it."""
+
+    name_vi: str
+    name_en: str
+    outcome: str
+
+    def __post_init__(self) -> None:
+        _one_of("outcome", self.outcome, OUTCOMES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalStateRow(Row):
+    """A city workflow state and the portal status it reports as."""
+
+    name_vi: str
+    status_code: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalCodeRow(Row):
+    """A portal code (``KenhThucHien``, ``LoaiDoiTuong``) and the city system's name for it."""
+
+    local_code: str
+    name_vi: str
+    name_en: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgencyRow(Row):
+    """``code`` is the full QCVN 102:2016 code, suffix included."""
+
+    name: str
+    level: str
+
+    def __post_init__(self) -> None:
+        _one_of("level", self.level, LEVELS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcedureRow(Row):
+    name: str
+    field_code: str
+    authority_level: str  # city | department | district | commune
+    integrated_on_portal: bool
+    processed_on_ministry_software: bool
+    ministry: str | None
+    online_level: str
+    weight: float
+    max_days: int
+
+    def __post_init__(self) -> None:
+        _one_of("authority_level", self.authority_level, LEVELS)
+        _one_of("online_level", self.online_level, ONLINE_LEVELS)
+        if self.weight < 0 or self.max_days < 0:
+            raise ValueError("weight and max_days must not be negative")
+        if self.processed_on_ministry_software != (self.ministry is not None):
+            raise ValueError("ministry is required exactly when processed_on_ministry_software is true")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProvinceRow(Row):
+    """Province-of-birth-registration code, digits 1-3 of a citizen ID."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class CodeTables:
+    province_suffix: str
+    statuses: VersionedTable[StatusRow]
+    local_states: VersionedTable[LocalStateRow]
+    channels: VersionedTable[LocalCodeRow]
+    applicant_types: VersionedTable[LocalCodeRow]
+    agencies: VersionedTable[AgencyRow]
+    procedures: VersionedTable[ProcedureRow]
+    provinces: VersionedTable[ProvinceRow]
+
+
+def province_suffix() -> str:
+    """The configured province suffix (``HUB_PROVINCE_SUFFIX``, default ``H26``)."""
+    suffix = os.environ.get(SUFFIX_ENV, DEFAULT_SUFFIX)
+    if not _SUFFIX.fullmatch(suffix):
+        raise CodeTableError(f"{SUFFIX_ENV}={suffix!r}: expected a letter and two digits, e.g. H26")
+    return suffix
+
+
+def _with_suffix(local_part: str, pattern: re.Pattern[str], suffix: str) -> str:
+    if not pattern.fullmatch(local_part):
+        raise ValueError(f"{local_part!r} is not a local code of the form {pattern.pattern}")
+    return f"{local_part}.{suffix}"
+
+
+def _procedure_code(code: str, suffix: str) -> str:
+    """National codes stay as they are; local variants get the province suffix."""
+    return code if _NATIONAL_PROCEDURE.fullmatch(code) else _with_suffix(code, _LOCAL_PROCEDURE, suffix)
+
+
+def load_code_tables(path: Path | None = None) -> CodeTables:
+    """Load every table from ``path`` (default: the package's own files, cached per suffix)."""
+    suffix = province_suffix()
+    if path is None:
+        return _load_default(suffix)
+    return _load(Path(path), suffix)
+
+
+@functools.cache
+def _load_default(suffix: str) -> CodeTables:
+    return _load(DEFAULT_DIR, suffix)
+
+
+def _load(directory: Path, suffix: str) -> CodeTables:
+    def table(
+        name: str, row_type: type[Any], unique_by: tuple[str, ...] = (), code: Callable[[str], str] = str
+    ) -> VersionedTable[Any]:
+        return VersionedTable(name, read_rows(directory / f"{name}.csv", row_type, code), unique_by)
+
+    tables = CodeTables(
+        province_suffix=suffix,
+        statuses=table("statuses", StatusRow),
+        local_states=table("local_states", LocalStateRow),
+        channels=table("channels", LocalCodeRow, ("local_code",)),
+        applicant_types=table("applicant_types", LocalCodeRow, ("local_code",)),
+        agencies=table("agencies", AgencyRow, code=lambda c: _with_suffix(c, _LOCAL_AGENCY, suffix)),
+        procedures=table("procedures", ProcedureRow, code=lambda c: _procedure_code(c, suffix)),
+        provinces=table("provinces", ProvinceRow),
+    )
+    status_codes = {r.code for r in tables.statuses.all_rows()}
+    for state in tables.local_states.all_rows():
+        if str(state.status_code) not in status_codes:
+            raise CodeTableError(f"local_states: {state.code} maps to unknown status {state.status_code}")
+    return tables

@@ -23,9 +23,7 @@ class ExtractResult:
     batch_ids: list[str]
 
 
-def extraction_window(
-    store: HubStore, source: str, start: datetime, end: datetime
-) -> tuple[datetime, datetime]:
+def extraction_window(store: HubStore, source: str, start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The data interval, widened back to the watermark when earlier intervals were missed.
 
     A re-run of an interval the watermark has passed reads the interval again; staging by

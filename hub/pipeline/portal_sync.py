@@ -74,17 +74,13 @@ class _PagePlan:
     def quarantined(self, record: CurrentRecord, violations: Sequence[tuple[str, str]]) -> None:
         for rule, reason in violations:
             self.quarantine.append(
-                QuarantineItem(
-                    self.source, record.dossier_no, rule, reason, record.content_hash, record.payload
-                )
+                QuarantineItem(self.source, record.dossier_no, rule, reason, record.content_hash, record.payload)
             )
         rules = ", ".join(rule for rule, _ in violations)
         self.settle(record, DeliveryState.QUARANTINED, f"quality gate: {rules}")
 
     def settle(self, record: CurrentRecord, state: DeliveryState, reason: str | None = None) -> None:
-        self.dispositions.append(
-            Disposition(record.dossier_no, self.source, record.content_hash, state, reason)
-        )
+        self.dispositions.append(Disposition(record.dossier_no, self.source, record.content_hash, state, reason))
 
     def queue(self, record: CurrentRecord, dossier: Dossier) -> None:
         sync = to_dong_bo_ho_so(dossier)
@@ -165,9 +161,7 @@ def plan_progress(store: HubStore, *, batch_size: int = 500) -> list[str]:
 class _Settler:
     """Collects a batch's outcomes and writes them, and the quarantine they imply, in bulk."""
 
-    def __init__(
-        self, store: HubStore, source: str, policy: RedeliveryPolicy, report: DeliveryReport
-    ) -> None:
+    def __init__(self, store: HubStore, source: str, policy: RedeliveryPolicy, report: DeliveryReport) -> None:
         self.store, self.source, self.policy, self.report = store, source, policy, report
         self.settlements: list[Settlement] = []
         self.dead: list[tuple[ClaimedMessage, str, str]] = []
@@ -275,9 +269,7 @@ def deliver_progress(
     settler = _Settler(store, source, policy, report)
     failure: AdapterError | None = None
     try:
-        results: Sequence[RecordResult] = (
-            client.push_progress([m.payload for m in claimed]) if claimed else []
-        )
+        results: Sequence[RecordResult] = client.push_progress([m.payload for m in claimed]) if claimed else []
     except AdapterError as exc:
         failure, results = exc, []
         for message in claimed:

@@ -106,7 +106,7 @@ class HubStore:
             query = sa.select(t.dossier_current.c.dossier_no, t.dossier_current.c.content_hash).where(
                 t.dossier_current.c.source == source, t.dossier_current.c.dossier_no.in_(chunk)
             )
-            found.update(dict(conn.execute(query).tuples().all()))
+            found.update(dict(conn.execute(query).all()))
         return found
 
     def iter_unsettled(self, source: str, partner: str, batch_size: int) -> Iterator[list[CurrentRecord]]:
@@ -137,18 +137,14 @@ class HubStore:
                 .limit(batch_size)
             )
             with self.engine.connect() as conn:
-                page = [CurrentRecord(*row) for row in conn.execute(query).tuples()]
+                page = [CurrentRecord(*row) for row in conn.execute(query)]
             if not page:
                 return
             yield page
             after = page[-1].dossier_no
 
     def count_staged(self, source: str, batch_ids: Iterable[str] | None = None) -> int:
-        query = (
-            sa.select(sa.func.count())
-            .select_from(t.dossier_current)
-            .where(t.dossier_current.c.source == source)
-        )
+        query = sa.select(sa.func.count()).select_from(t.dossier_current).where(t.dossier_current.c.source == source)
         if batch_ids is not None:
             query = query.where(t.dossier_current.c.batch_id.in_(list(batch_ids)))
         with self.engine.connect() as conn:
@@ -158,9 +154,7 @@ class HubStore:
 
     def get_watermark(self, source: str) -> datetime | None:
         with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(t.watermark.c.value).where(t.watermark.c.source == source)
-            ).scalar()
+            value = conn.execute(sa.select(t.watermark.c.value).where(t.watermark.c.source == source)).scalar()
         return utc(value)
 
     def advance_watermark(self, source: str, value: datetime) -> datetime:
@@ -215,7 +209,7 @@ class HubStore:
         if source is not None:
             query = query.where(t.delivery.c.source == source)
         with self.engine.connect() as conn:
-            counts = dict(conn.execute(query).tuples().all())
+            counts = dict(conn.execute(query).all())
         return {state.value: int(counts.get(state.value, 0)) for state in DeliveryState}
 
     # -- outbox -----------------------------------------------------------------------------
@@ -264,7 +258,7 @@ class HubStore:
                         ob.c.state.in_(open_states),
                         ob.c.dossier_no.in_(chunk),
                     )
-                ).tuples()
+                )
                 stale = [row_id for row_id, dossier_no, h in rows if current[dossier_no] != h]
                 if stale:
                     conn.execute(
@@ -300,9 +294,9 @@ class HubStore:
         )
         query = sa.select(ob.c.id).where(ob.c.partner == partner, ob.c.operation == operation, due)
         if require_delivered_dossier:
-            query = query.join(
-                dlv, sa.and_(dlv.c.partner == ob.c.partner, dlv.c.dossier_no == ob.c.dossier_no)
-            ).where(dlv.c.acked_hash.is_not(None))
+            query = query.join(dlv, sa.and_(dlv.c.partner == ob.c.partner, dlv.c.dossier_no == ob.c.dossier_no)).where(
+                dlv.c.acked_hash.is_not(None)
+            )
         batch_ids: list[str] = []
         with self.engine.begin() as conn:
             ids = list(conn.execute(query.order_by(ob.c.id)).scalars())
@@ -332,14 +326,10 @@ class HubStore:
             .order_by(ob.c.id)
         )
         with self.engine.begin() as conn:
-            claimed = [
-                ClaimedMessage(*row[:6], updating=bool(row[6])) for row in conn.execute(query).tuples()
-            ]
+            claimed = [ClaimedMessage(*row[:6], updating=bool(row[6])) for row in conn.execute(query)]
             for chunk in _chunks([m.id for m in claimed]):
                 conn.execute(
-                    ob.update()
-                    .where(ob.c.id.in_(chunk))
-                    .values(state=OutboxState.SENT.value, updated_at=self.now())
+                    ob.update().where(ob.c.id.in_(chunk)).values(state=OutboxState.SENT.value, updated_at=self.now())
                 )
         return claimed
 
@@ -374,17 +364,11 @@ class HubStore:
                 updated_at=now,
             )
         )
-        acked = [
-            s.message_id for s in settlements if s.state is OutboxState.ACKNOWLEDGED and acks_deliver_dossier
-        ]
+        acked = [s.message_id for s in settlements if s.state is OutboxState.ACKNOWLEDGED and acks_deliver_dossier]
         with self.engine.begin() as conn:
             conn.execute(update, params)
             for chunk in _chunks(acked):
-                rows = (
-                    conn.execute(sa.select(ob.c.dossier_no, ob.c.content_hash).where(ob.c.id.in_(chunk)))
-                    .tuples()
-                    .all()
-                )
+                rows = conn.execute(sa.select(ob.c.dossier_no, ob.c.content_hash).where(ob.c.id.in_(chunk))).all()
                 conn.execute(
                     dlv.update()
                     .where(dlv.c.partner == partner, dlv.c.dossier_no == sa.bindparam("b_dossier"))
@@ -410,7 +394,7 @@ class HubStore:
         )
         counts: dict[str, dict[str, int]] = {}
         with self.engine.connect() as conn:
-            for operation, state, n in conn.execute(query).tuples():
+            for operation, state, n in conn.execute(query):
                 counts.setdefault(operation, {})[state] = int(n)
         return counts
 
@@ -419,9 +403,7 @@ class HubStore:
         open_states = [OutboxState.PENDING.value, OutboxState.FAILED.value, OutboxState.SENT.value]
         with self.engine.connect() as conn:
             oldest = conn.execute(
-                sa.select(sa.func.min(ob.c.created_at)).where(
-                    ob.c.partner == partner, ob.c.state.in_(open_states)
-                )
+                sa.select(sa.func.min(ob.c.created_at)).where(ob.c.partner == partner, ob.c.state.in_(open_states))
             ).scalar()
         return None if oldest is None else self.now() - utc(oldest)
 
@@ -513,13 +495,11 @@ class HubStore:
 
     def count_exchanges(self, partner: str, since: datetime | None = None) -> dict[str, int]:
         ml = t.message_log
-        query = (
-            sa.select(ml.c.operation, sa.func.count()).where(ml.c.partner == partner).group_by(ml.c.operation)
-        )
+        query = sa.select(ml.c.operation, sa.func.count()).where(ml.c.partner == partner).group_by(ml.c.operation)
         if since is not None:
             query = query.where(ml.c.started_at >= utc(since))
         with self.engine.connect() as conn:
-            return {op: int(n) for op, n in conn.execute(query).tuples()}
+            return {op: int(n) for op, n in conn.execute(query)}
 
 
 def _make_engine(url: str) -> Engine:

@@ -1,0 +1,44 @@
+# The two commands that matter on a fresh machine: `make demo` and `make test`.
+# uv is bootstrapped from PyPI when absent; everything else comes from uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+DAY ?= 2026-11-20
+SCALE ?= 0.1
+
+.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean
+
+help:
+	@echo "make demo   - install, start sandbox partners, run the DAGs through Airflow for one day, print the summary"
+	@echo "make test   - install and run the whole test suite (ruff + pytest)"
+	@echo "make up     - airflow standalone with the hub's DAGs and the sandbox partners (UI on :8080)"
+	@echo "make bench  - benchmarks in bench/ (figures go to docs/benchmarks.md)"
+
+setup:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --python 3.11
+
+demo: setup
+	$(UV) run hub demo --day $(DAY) --scale $(SCALE)
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+test: lint
+	$(UV) run pytest
+
+up: setup
+	$(UV) run hub up --day $(DAY) --scale $(SCALE)
+
+sandbox-up: setup
+	$(UV) run hub sandbox up --day $(DAY) --scale $(SCALE)
+
+sandbox-down:
+	$(UV) run hub sandbox down
+
+bench: setup
+	$(UV) run python -m bench.portal_sync
+
+clean:
+	rm -rf var

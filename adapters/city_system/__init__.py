@@ -1,0 +1,1 @@
+"""Client for the city dossier system REST API (docs/interfaces.md section 1)."""

@@ -42,7 +42,7 @@ from adapters.errors import (
     RetryableError,
 )
 from adapters.exchange import Exchange, ExchangeHook, Outcome
-from adapters.redaction import redact_json_keys
+from adapters.redaction import describe_validation_error, redact_json_keys
 from adapters.settings import TransportSettings
 
 log = logging.getLogger(__name__)
@@ -100,17 +100,6 @@ def _root_cause(exc: BaseException) -> str:
         if not isinstance(inner, BaseException) or inner is seen:
             return str(seen) or type(seen).__name__
         seen = inner
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """Summarise a pydantic error by location and rule only: its default text quotes input values,
-    which may be personal data."""
-    problems = [
-        f"{'.'.join(str(part) for part in error['loc']) or 'reply'}: {error['msg']}"
-        for error in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
-    shown = "; ".join(problems[:5])
-    return f"reply does not match the contract ({shown}{'; ...' if len(problems) > 5 else ''})"
 
 
 def _partner_message(response: requests.Response) -> str:
@@ -349,7 +338,8 @@ class HttpTransport:
         try:
             return parse(document)
         except ValidationError as exc:
-            raise ContractViolation(*where, describe_validation_error(exc), status=status) from exc
+            detail = f"reply does not match the contract ({describe_validation_error(exc)})"
+            raise ContractViolation(*where, detail, status=status) from exc
 
     def _exchange(
         self,

@@ -8,7 +8,8 @@ if earlier runs were missed), stages new versions by content hash, and updates t
 from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from hub_dag_defaults import (
+
+from dags.common import (
     CITY_DOSSIERS_STAGED,
     CITY_SYSTEM_POOL,
     DEFAULT_ARGS,

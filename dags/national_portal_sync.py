@@ -10,7 +10,8 @@ Re-running sends nothing twice: every message has an idempotency key and an outb
 from __future__ import annotations
 
 from airflow.sdk import TriggerRule, dag, task
-from hub_dag_defaults import (
+
+from dags.common import (
     CITY_DOSSIERS_STAGED,
     DEFAULT_ARGS,
     NATIONAL_PORTAL_POOL,
@@ -30,8 +31,8 @@ from hub_dag_defaults import (
     doc_md=__doc__,
 )
 def national_portal_sync() -> None:
-    @task(multiple_outputs=True)
-    def plan() -> dict:
+    @task
+    def plan() -> list[str]:
         from hub import jobs
 
         return jobs.plan_portal_sync()
@@ -63,7 +64,7 @@ def national_portal_sync() -> None:
         return jobs.summarize_portal_sync(run_id)
 
     planned = plan()
-    delivered = deliver_dossiers.expand(batch_id=planned["dossier_batches"])
+    delivered = deliver_dossiers.expand(batch_id=planned)
     progress_batches = plan_progress()
     delivered >> progress_batches
     progressed = deliver_progress.expand(batch_id=progress_batches)

@@ -75,25 +75,19 @@ def extract(client: CitySystemClient, start: datetime, end: datetime) -> dict[st
     }
 
 
-def plan_portal_sync() -> dict[str, Any]:
+def plan_portal_sync() -> list[str]:
+    """Plan the sync and return the dossier batch ids (what the delivery tasks map over)."""
     gate = QualityGate(load_code_tables())
     report = portal_sync.plan(hub_store(), gate, source=CITY_SOURCE)
     log.info(
-        "planned %d dossier versions: %s; %d messages queued in %d batches",
+        "planned %d dossier versions: %s; %d messages queued (%d superseded) in %d batches",
         report.considered,
         dict(report.dispositions),
         report.messages_queued,
+        report.superseded,
         len(report.dossier_batches),
     )
-    return {
-        "dossier_batches": report.dossier_batches,
-        "report": {
-            "considered": report.considered,
-            "dispositions": dict(report.dispositions),
-            "messages_queued": report.messages_queued,
-            "superseded": report.superseded,
-        },
-    }
+    return report.dossier_batches
 
 
 def deliver_portal_dossiers(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:

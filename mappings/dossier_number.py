@@ -31,9 +31,7 @@ class SequenceExhaustedError(RuntimeError):
 
 def _check_agency(agency: str) -> None:
     if not AGENCY_CODE.fullmatch(agency):
-        raise DossierNumberError(
-            "agency_code", f"mã cơ quan '{agency}' không đúng dạng QCVN 102:2016 (NNN.NN.NN.Hxx)"
-        )
+        raise DossierNumberError("agency_code", f"mã cơ quan '{agency}' không đúng dạng QCVN 102:2016 (NNN.NN.NN.Hxx)")
 
 
 def _check_day(day: date) -> None:

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -30,9 +31,7 @@ class Row:
     valid_to: date | None
 
     def valid_on(self, on: date) -> bool:
-        return (self.valid_from is None or self.valid_from <= on) and (
-            self.valid_to is None or on <= self.valid_to
-        )
+        return (self.valid_from is None or self.valid_from <= on) and (self.valid_to is None or on <= self.valid_to)
 
 
 R = TypeVar("R", bound=Row)
@@ -52,7 +51,7 @@ class VersionedTable(Generic[R]):
             index.setdefault(getattr(row, column), []).append(row)
         for value, versions in index.items():
             versions.sort(key=lambda r: r.valid_from or date.min)
-            for earlier, later in zip(versions, versions[1:], strict=False):
+            for earlier, later in pairwise(versions):
                 if earlier.valid_to is None or later.valid_from is None or earlier.valid_to >= later.valid_from:
                     raise CodeTableError(f"{self.name}: {column}={value!r} has overlapping validity periods")
         return index
@@ -103,8 +102,7 @@ def read_rows(path: Path, row_type: type[R], code: Callable[[str], str] = str) -
                 raise CodeTableError(f"{path.name} line {reader.line_num}: wrong number of fields")
             try:
                 values = {
-                    name: _CONVERTERS[hints[name]](unicodedata.normalize("NFC", line[name].strip()))
-                    for name in columns
+                    name: _CONVERTERS[hints[name]](unicodedata.normalize("NFC", line[name].strip())) for name in columns
                 }
                 values["code"] = code(values["code"])
                 row = row_type(**values)

@@ -19,7 +19,7 @@ from adapters.transport import HttpTransport
 
 log = logging.getLogger(__name__)
 
-PARTNER = "city_system"
+PARTNER = "city_system"  # the name transports for this partner are built with
 MAX_PAGE_SIZE = 2000  # the API answers HTTP 400 above this
 
 
@@ -86,13 +86,15 @@ class CitySystemClient:
                 break
             if page.next_cursor in seen_cursors:
                 raise ContractViolation(
-                    PARTNER, "list_changes", f"next_cursor repeated on page {pages}: paging would never end"
+                    self.transport.partner,
+                    "list_changes",
+                    f"next_cursor repeated on page {pages}: paging would never end",
                 )
             seen_cursors.add(page.next_cursor)
             params["cursor"] = page.next_cursor
         log.info(
             "%s: %d records in %d pages changed in [%s, %s)",
-            PARTNER,
+            self.transport.partner,
             records,
             pages,
             updated_from.isoformat(),
@@ -105,4 +107,4 @@ class CitySystemClient:
             "/api/v1/health", operation="health", parse=Health.model_validate, headers=self._headers
         )
         if reply.status != "ok":
-            raise RetryableError(PARTNER, "health", f"city system reports status {reply.status!r}")
+            raise RetryableError(self.transport.partner, "health", f"city system reports status {reply.status!r}")

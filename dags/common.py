@@ -1,6 +1,7 @@
 """What every hub DAG shares: owner, retries, the assets that chain them, the pools.
 
-Kept in the dags folder (Airflow puts it on ``sys.path``) and free of heavy imports, so parsing
+Installed with the project (so the scheduler, workers and tests import the same module) and free
+of heavy imports, so parsing
 a DAG file stays cheap.
 """
 

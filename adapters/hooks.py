@@ -1,0 +1,113 @@
+"""Airflow hooks: Airflow Connection -> adapter client. The only Airflow-aware module of ``adapters``.
+
+Connections are URIs such as
+``AIRFLOW_CONN_NATIONAL_PORTAL='http://user:pass@127.0.0.1:8081/lgsp?madonvi=000.00.00.H26&timeout=10'``:
+scheme, host, port and path (the Connection's schema) make the base URL; login/password are the
+credentials (for the city system the password is the bearer token); query parameters (extras) set
+:class:`~adapters.settings.TransportSettings` fields (``timeout``, ``read_timeout``,
+``max_attempts``, ``verify``, ``ca_bundle``, ...) plus the client's own keys (``madonvi``).
+Unknown extras are refused, so a typo cannot silently leave a default in force.
+
+Clients are cached per process and Connection, so every task in a worker reuses one pooled
+``requests.Session`` per partner. The cache key includes the Connection's content: a rotated
+password builds a new client instead of reusing the stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from airflow.sdk.bases.hook import BaseHook
+from pydantic import ValidationError
+
+from adapters.city_system.client import PARTNER as CITY_PARTNER
+from adapters.city_system.client import CitySystemClient
+from adapters.exchange import ExchangeHook
+from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
+from adapters.national_portal.client import NationalPortalClient
+from adapters.redaction import describe_validation_error
+from adapters.settings import TransportSettings
+from adapters.transport import HttpTransport
+
+C = TypeVar("C")
+
+_clients: dict[tuple[str, str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _base_url(conn: Any) -> str:
+    """``scheme://host[:port][/schema]`` from a Connection (the schema is the API path prefix)."""
+    host = conn.host or ""
+    if "://" not in host:
+        if conn.conn_type not in ("http", "https"):
+            raise ValueError(f"connection {conn.conn_id!r}: type must be http or https, not {conn.conn_type!r}")
+        host = f"{conn.conn_type}://{host}"
+    port = f":{conn.port}" if conn.port else ""
+    path = f"/{conn.schema.strip('/')}" if conn.schema else ""
+    return f"{host.rstrip('/')}{port}{path}"
+
+
+class _ClientHook(BaseHook):
+    """Shared mechanics: read the Connection, split extras, build or reuse the client."""
+
+    partner: ClassVar[str]
+    client_extras: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, conn_id: str, on_exchange: ExchangeHook | None = None) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.on_exchange = on_exchange
+
+    def _cached(self, build: Callable[[HttpTransport, Any, dict[str, Any]], C]) -> C:
+        conn = self.get_connection(self.conn_id)
+        fingerprint = hashlib.sha256(conn.get_uri().encode()).hexdigest()
+        key = (type(self).__name__, self.conn_id, fingerprint)
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                extras = dict(conn.extra_dejson)
+                own = {name: extras.pop(name) for name in self.client_extras if name in extras}
+                try:
+                    settings = TransportSettings.from_extras(_base_url(conn), extras)
+                except ValidationError as exc:
+                    # pydantic's own text quotes input values; name the fields and rules only.
+                    raise ValueError(f"connection {self.conn_id!r}: {describe_validation_error(exc)}") from None
+                client = build(HttpTransport(self.partner, settings), conn, own)
+                _clients[key] = client
+        if self.on_exchange is not None:
+            client.transport.on_exchange = self.on_exchange
+        return client
+
+
+class CitySystemHook(_ClientHook):
+    """Builds a :class:`CitySystemClient`; the Connection password is the bearer token."""
+
+    default_conn_name = "city_system_default"
+    partner = CITY_PARTNER
+
+    def __init__(self, conn_id: str = default_conn_name, on_exchange: ExchangeHook | None = None) -> None:
+        super().__init__(conn_id, on_exchange)
+
+    def get_conn(self) -> CitySystemClient:
+        return self._cached(lambda transport, conn, _own: CitySystemClient(transport, conn.password or ""))
+
+
+class NationalPortalHook(_ClientHook):
+    """Builds a :class:`NationalPortalClient`; extra ``madonvi`` is the agency code it speaks for."""
+
+    default_conn_name = "national_portal_default"
+    partner = PORTAL_PARTNER
+    client_extras = ("madonvi",)
+
+    def __init__(self, conn_id: str = default_conn_name, on_exchange: ExchangeHook | None = None) -> None:
+        super().__init__(conn_id, on_exchange)
+
+    def get_conn(self) -> NationalPortalClient:
+        return self._cached(
+            lambda transport, conn, own: NationalPortalClient(
+                transport, conn.login or "", conn.password or "", own.get("madonvi", "")
+            )
+        )

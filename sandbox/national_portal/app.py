@@ -1,0 +1,156 @@
+"""HTTP face of the national-portal simulator (docs/interfaces.md section 2).
+
+The handlers are ``async`` so injected latency and hangs are ``asyncio.sleep`` calls that hold no
+worker thread; the storage work runs in Starlette's thread pool. LGSP-level errors are HTTP 200
+with an ``error_code`` (as real gateways answer); only injected faults are HTTP 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from sandbox.national_portal.catalogue import Catalogue
+from sandbox.national_portal.faults import FaultConfig, FaultInjector
+from sandbox.national_portal.service import PortalService
+from sandbox.national_portal.sessions import SessionRegistry
+from sandbox.national_portal.stats import Stats
+from sandbox.national_portal.store import PortalStore
+
+__all__ = ["create_app"]
+
+UNAVAILABLE = {"error": "service_unavailable", "message": "Hệ thống đang quá tải hoặc bảo trì, vui lòng thử lại sau"}
+
+
+def _json(payload: Any, status_code: int = 200) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+def _bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"error": "bad_request", "message": message}, status_code=400)
+
+
+def _day_param(request: Request, name: str) -> date | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"'{name}' must be a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def create_app(
+    db_path: str | Path,
+    username: str,
+    password: str,
+    agencies: Iterable[str],
+    faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
+    *,
+    code_tables: Any | None = None,
+) -> FastAPI:
+    """Build the portal simulator.
+
+    ``agencies`` are the ``madonvi`` values allowed to connect (others get error 106).
+    ``code_tables`` defaults to ``mappings.code_tables.load_code_tables()``; pass one to test
+    against a different catalogue.
+    """
+    injector = FaultInjector(faults)
+    stats = Stats()
+    store = PortalStore(db_path)
+    sessions = SessionRegistry(username, password, injector.session_ttl_s)
+    portal = PortalService(store, Catalogue(code_tables), sessions, agencies, stats)
+
+    app = FastAPI(title="National public-service portal (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.portal = portal
+    app.state.faults = injector
+    app.state.stats = stats
+    app.state.store = store
+
+    async def faulty(request: Request, handler: Any, *, service_call: bool) -> Response:
+        decision, latency, hang = injector.decide(service_call=service_call)
+        if latency:
+            await asyncio.sleep(latency)
+        if decision == "error":
+            stats.fault("http_503")
+            return _json(UNAVAILABLE, status_code=503)
+        raw = await request.body()
+        reply = await run_in_threadpool(handler, raw)
+        if decision == "timeout":
+            # The work is done (stored) but the answer comes too late for the client.
+            stats.fault("timeout")
+            await asyncio.sleep(hang)
+        return _json(reply)
+
+    @app.post("/auth")
+    async def auth(request: Request) -> Response:
+        return await faulty(request, portal.auth, service_call=False)
+
+    @app.post("/service")
+    async def service(request: Request) -> Response:
+        return await faulty(request, portal.service, service_call=True)
+
+    @app.get("/sandbox/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/sandbox/export/counts")
+    async def export_counts(request: Request) -> Response:
+        try:
+            start, end = _day_param(request, "from"), _day_param(request, "to")
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        items = await run_in_threadpool(store.counts, start, end)
+        return _json(
+            {
+                "from": start.isoformat() if start else None,
+                "to": end.isoformat() if end else None,
+                "total": sum(item["count"] for item in items),
+                "items": items,
+            }
+        )
+
+    @app.get("/sandbox/export/dossiers")
+    async def export_dossiers(request: Request) -> Response:
+        try:
+            start, end = _day_param(request, "from"), _day_param(request, "to")
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        items = await run_in_threadpool(store.dossiers, start, end)
+        return _json({"items": items})
+
+    @app.get("/sandbox/stats")
+    async def get_stats() -> Response:
+        totals = await run_in_threadpool(store.totals)
+        return _json({**stats.snapshot(), "held": totals})
+
+    @app.post("/sandbox/stats/reset")
+    async def reset_stats() -> Response:
+        stats.reset()
+        return _json({"status": "ok"})
+
+    @app.get("/sandbox/faults")
+    async def get_faults() -> Response:
+        return _json(injector.config.to_dict())
+
+    @app.post("/sandbox/faults")
+    async def set_faults(request: Request) -> Response:
+        try:
+            changes = json.loads(await request.body() or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("body must be a JSON object of fault options")
+            config = injector.update(changes)
+        except (ValueError, TypeError) as exc:
+            return _bad_request(str(exc))
+        return _json(config.to_dict())
+
+    return app

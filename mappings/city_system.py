@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mappings.code_tables import CodeTables, LocalCodeRow
-from mappings.dossier import Dossier
+from mappings.dossier import VN_TZ, Dossier
 from mappings.errors import MappingError
 from mappings.versioned import VersionedTable
 
@@ -38,7 +38,8 @@ def _objects(value: Any, path: str) -> list[Mapping[str, Any]]:
 
 
 def _datetime(obj: Mapping[str, Any], key: str, path: str = "") -> datetime | None:
-    """ISO 8601 with an offset; a naive time is refused because its zone would be a guess."""
+    """ISO 8601 with an offset, in Hanoi time (code tables change at Hanoi midnight); a naive
+    time is refused because its zone would be a guess."""
     value = _get(obj, key, path)
     if value is None:
         return None
@@ -50,7 +51,7 @@ def _datetime(obj: Mapping[str, Any], key: str, path: str = "") -> datetime | No
         raise MappingError("city.malformed_datetime", f"'{path}{key}' = '{value}' không phải ngày giờ ISO 8601")
     if parsed.utcoffset() is None:
         raise MappingError("city.malformed_datetime", f"'{path}{key}' = '{value}' thiếu múi giờ (+07:00)")
-    return parsed
+    return parsed.astimezone(VN_TZ)
 
 
 def _required_datetime(obj: Mapping[str, Any], key: str, path: str = "") -> datetime:
@@ -171,4 +172,4 @@ def to_canonical(record: Mapping[str, Any], tables: CodeTables) -> Dossier:
         # Strict: "yes" is not a boolean and "1" is not an integer in the city's JSON contract.
         return Dossier.model_validate(fields, strict=True)
     except ValidationError as exc:
-        raise MappingError("city.invalid_record", _describe(exc)) from None
+        raise MappingError("city.invalid_record", f"sai kiểu dữ liệu: {_describe(exc)}") from None

@@ -22,10 +22,10 @@ DEFAULT_DIR = Path(__file__).with_name("code_tables")
 SUFFIX_ENV = "HUB_PROVINCE_SUFFIX"
 DEFAULT_SUFFIX = "H26"
 
-_SUFFIX = re.compile(r"[A-Z]\d{2}")
-_LOCAL_AGENCY = re.compile(r"\d{3}\.\d{2}\.\d{2}")
-_LOCAL_PROCEDURE = re.compile(r"\d\.\d{6}\.\d{3}\.\d{2}\.\d{2}")
-_NATIONAL_PROCEDURE = re.compile(r"\d\.\d{6}")
+_SUFFIX = re.compile(r"[A-Z][0-9]{2}")
+_LOCAL_AGENCY = re.compile(r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}")
+_LOCAL_PROCEDURE = re.compile(r"[0-9]\.[0-9]{6}\.[0-9]{3}\.[0-9]{2}\.[0-9]{2}")
+_NATIONAL_PROCEDURE = re.compile(r"[0-9]\.[0-9]{6}")
 
 LEVELS = ("city", "department", "district", "commune")
 OUTCOMES = ("in_process", "resolved", "closed_unresolved")
@@ -79,9 +79,12 @@ class AgencyRow(Row):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcedureRow(Row):
+    """``weight`` is a relative volume share (generators, benchmarks); ``max_days`` is the legal
+    processing time in working days."""
+
     name: str
     field_code: str
-    authority_level: str  # city | department | district | commune
+    authority_level: str
     integrated_on_portal: bool
     processed_on_ministry_software: bool
     ministry: str | None

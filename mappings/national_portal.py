@@ -45,7 +45,7 @@ def _flag(value: bool) -> int:
     return 1 if value else 0
 
 
-def fee_type(name: str) -> int:
+def _fee_type(name: str) -> int:
     """The city record has no fee type, but Vietnamese names say it: "Phí ..." is a charge,
     anything else (normally "Lệ phí ...") a fee."""
     return CHARGE if name.strip().lower().startswith("phí") else FEE
@@ -92,7 +92,7 @@ def to_dong_bo_ho_so(d: Dossier) -> dict[str, Any]:
             for doc in d.documents
         ],
         "DanhSachLePhi": [
-            {"TenPhiLePhi": f.name, "MaPhiLePhi": f.code, "SoTien": f.amount, "LoaiPhiLePhi": fee_type(f.name)}
+            {"TenPhiLePhi": f.name, "MaPhiLePhi": f.code, "SoTien": f.amount, "LoaiPhiLePhi": _fee_type(f.name)}
             for f in d.fees
         ],
         "DanhSachGiayToKetQua": [

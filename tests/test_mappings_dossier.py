@@ -92,7 +92,7 @@ def test_nested_models_validate_too():
     )
     d = dossier(history=[step], fees=[Fee(code="LP1", name="Lệ phí", amount=50000)])
     assert d.history[0].handled_at.isoformat() == "2026-11-20T09:00:00+07:00"
-    with pytest.raises(ValidationError, match="history.0.status"):
+    with pytest.raises(ValidationError, match=r"history\.0\.status"):
         dossier(history=[step.model_dump() | {"status": 0}])
 
 

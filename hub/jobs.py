@@ -47,13 +47,17 @@ def hub_store() -> HubStore:
 
 @contextmanager
 def recorded(client: CitySystemClient | NationalPortalClient, batch_id: str | None) -> Iterator[None]:
-    """Keep every exchange the block makes in the message log, written once at the end."""
+    """Keep every exchange the block makes in the message log, written once at the end.
+
+    The transport is shared per process; an Airflow task owns its process, so swapping the hook
+    for the task's duration cannot mix two tasks' exchanges.
+    """
     recorder = ExchangeRecorder(batch_id)
-    client.transport.add_exchange_hook(recorder)
+    previous, client.transport.on_exchange = client.transport.on_exchange, recorder
     try:
         yield
     finally:
-        client.transport.remove_exchange_hook(recorder)
+        client.transport.on_exchange = previous
         hub_store().log_exchanges(recorder.entries)
 
 

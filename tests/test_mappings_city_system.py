@@ -12,78 +12,7 @@ from mappings.code_tables import SUFFIX_ENV, load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so, to_progress_entries
-
-RECORD = {
-    "id": 123,
-    "ma_ho_so": "000.00.12.H26-261120-0001",
-    "ma_tthc": "1.009972",
-    "ten_tthc": "Cấp giấy phép xây dựng mới đối với công trình cấp đặc biệt, cấp I, cấp II",
-    "ma_linh_vuc": "XD",
-    "kenh_nop": "TRUC_TUYEN",
-    "chu_ho_so": {
-        "ho_ten": "Nguyễn Văn An",
-        "loai": "CONG_DAN",
-        "so_giay_to": "001090012345",
-        "dien_thoai": "0912345678",
-        "email": "an.nguyen@example.vn",
-    },
-    "ngay_nop": "2026-11-19T18:30:00+00:00",
-    "ngay_tiep_nhan": "2026-11-20T09:30:00+07:00",
-    "ngay_hen_tra": "2026-12-18T17:00:00+07:00",
-    "ngay_ket_thuc_xu_ly": None,
-    "ngay_tra": None,
-    "trang_thai": "DANG_XU_LY",
-    "trich_yeu": "Xin cấp giấy phép xây dựng nhà văn phòng 9 tầng tại phường Giảng Võ",
-    "don_vi_xu_ly": "000.00.12.H26",
-    "tra_ket_qua_qua_buu_chinh": True,
-    "thanh_toan_truc_tuyen": False,
-    "tai_lieu": [
-        {
-            "ma": "TL1",
-            "ten": "Đơn đề nghị cấp giấy phép xây dựng",
-            "url": "https://files.hanoi.example/hs/TL1.pdf",
-            "da_so_hoa": True,
-            "tai_su_dung": False,
-        },
-        {
-            "ma": "TL2",
-            "ten": "Giấy chứng nhận quyền sử dụng đất",
-            "url": "https://files.hanoi.example/hs/TL2.pdf",
-            "da_so_hoa": False,
-            "tai_su_dung": True,
-        },
-    ],
-    "le_phi": [
-        {"ma": "LP1", "ten": "Lệ phí cấp giấy phép xây dựng", "so_tien": 150000},
-        {"ma": "P1", "ten": "Phí thẩm định hồ sơ", "so_tien": 500000},
-    ],
-    "ket_qua": [{"ma": "KQ1", "ten": "Giấy phép xây dựng", "url": "https://files.hanoi.example/kq/KQ1.pdf"}],
-    "qua_trinh_xu_ly": [
-        {
-            "stt": 2,
-            "nguoi_xu_ly": "Lê Thị Bình",
-            "chuc_danh": "Chuyên viên",
-            "phong_ban": "Phòng Cấp phép xây dựng",
-            "thoi_diem": "2026-11-20T10:00:00+07:00",
-            "noi_dung": "Chuyển phòng chuyên môn thẩm định",
-            "trang_thai": "CHUYEN_PHONG_BAN",
-            "ngay_bat_dau": "2026-11-20T10:00:00+07:00",
-            "han_xu_ly": "2026-12-11T17:00:00+07:00",
-        },
-        {
-            "stt": 1,
-            "nguoi_xu_ly": "Phạm Văn Cường",
-            "chuc_danh": "Cán bộ một cửa",
-            "phong_ban": "Trung tâm Phục vụ hành chính công",
-            "thoi_diem": "2026-11-20T02:30:00Z",
-            "noi_dung": "Tiếp nhận hồ sơ",
-            "trang_thai": "DA_TIEP_NHAN",
-            "ngay_bat_dau": "2026-11-20T09:30:00+07:00",
-            "han_xu_ly": None,
-        },
-    ],
-    "cap_nhat_luc": "2026-11-20T16:40:00+07:00",
-}
+from tests.factories import RECORD
 
 
 @pytest.fixture(scope="module")

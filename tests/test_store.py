@@ -100,7 +100,9 @@ def test_outbox_lifecycle_ack_retry_and_dead(store: HubStore) -> None:
 
 def test_progress_waits_until_the_partner_holds_the_dossier(store: HubStore) -> None:
     (record,) = _records(1)
-    store.set_dispositions(PARTNER, [Disposition(record.dossier_no, "city", record.content_hash, DeliveryState.PENDING)])
+    store.set_dispositions(
+        PARTNER, [Disposition(record.dossier_no, "city", record.content_hash, DeliveryState.PENDING)]
+    )
     store.enqueue([_message(record.dossier_no, record.content_hash), _message(record.dossier_no, "e1", "Progress")])
     assert store.assign_batches(PARTNER, "Progress", 10, require_delivered_dossier=True) == []
     (batch,) = store.assign_batches(PARTNER, "DongBoHoSoMC", 10)
@@ -140,8 +142,21 @@ def test_quarantine_keeps_first_and_last_seen_and_resolves_when_fixed(store: Hub
 def test_message_log_appends(store: HubStore) -> None:
     entries = [
         MessageLogEntry(
-            str(uuid.uuid4()), PARTNER, "DongBoHoSoMC", "out", "b1", 500, "a" * 64, "b" * 64, 1000, 200, 200, "ok",
-            None, datetime.now(UTC), 12.5,
+            str(uuid.uuid4()),
+            PARTNER,
+            "DongBoHoSoMC",
+            "out",
+            "b1",
+            500,
+            "a" * 64,
+            "b" * 64,
+            1000,
+            200,
+            200,
+            "ok",
+            None,
+            datetime.now(UTC),
+            12.5,
         )
         for _ in range(3)
     ]

@@ -25,7 +25,6 @@ from pydantic import ValidationError
 
 from adapters.city_system.client import PARTNER as CITY_PARTNER
 from adapters.city_system.client import CitySystemClient
-from adapters.exchange import ExchangeHook
 from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
 from adapters.redaction import describe_validation_error
@@ -56,10 +55,9 @@ class _ClientHook(BaseHook):
     partner: ClassVar[str]
     client_extras: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, conn_id: str, on_exchange: ExchangeHook | None = None) -> None:
+    def __init__(self, conn_id: str) -> None:
         super().__init__()
         self.conn_id = conn_id
-        self.on_exchange = on_exchange
 
     def _cached(self, build: Callable[[HttpTransport, Any, dict[str, Any]], C]) -> C:
         conn = self.get_connection(self.conn_id)
@@ -76,38 +74,46 @@ class _ClientHook(BaseHook):
                     # pydantic's own text quotes input values; name the fields and rules only.
                     raise ValueError(f"connection {self.conn_id!r}: {describe_validation_error(exc)}") from None
                 client = build(HttpTransport(self.partner, settings), conn, own)
+                for stale in [k for k in _clients if k[:2] == key[:2]]:
+                    _clients.pop(stale).transport.close()  # the Connection changed since
                 _clients[key] = client
-        if self.on_exchange is not None:
-            client.transport.on_exchange = self.on_exchange
         return client
+
+    def get_conn(self) -> Any:
+        """BaseHook's generic accessor (what Airflow tooling calls); the same as ``get_client()``."""
+        return self.get_client()
+
+    def get_client(self) -> Any:
+        raise NotImplementedError
 
 
 class CitySystemHook(_ClientHook):
     """Builds a :class:`CitySystemClient`; the Connection password is the bearer token."""
 
-    default_conn_name = "city_system_default"
+    default_conn_name = "city_system"
     partner = CITY_PARTNER
 
-    def __init__(self, conn_id: str = default_conn_name, on_exchange: ExchangeHook | None = None) -> None:
-        super().__init__(conn_id, on_exchange)
+    def __init__(self, conn_id: str = default_conn_name) -> None:
+        super().__init__(conn_id)
 
-    def get_conn(self) -> CitySystemClient:
+    def get_client(self) -> CitySystemClient:
         return self._cached(lambda transport, conn, _own: CitySystemClient(transport, conn.password or ""))
 
 
 class NationalPortalHook(_ClientHook):
     """Builds a :class:`NationalPortalClient`; extra ``madonvi`` is the agency code it speaks for."""
 
-    default_conn_name = "national_portal_default"
+    default_conn_name = "national_portal"
     partner = PORTAL_PARTNER
     client_extras = ("madonvi",)
 
-    def __init__(self, conn_id: str = default_conn_name, on_exchange: ExchangeHook | None = None) -> None:
-        super().__init__(conn_id, on_exchange)
+    def __init__(self, conn_id: str = default_conn_name) -> None:
+        super().__init__(conn_id)
 
-    def get_conn(self) -> NationalPortalClient:
-        return self._cached(
-            lambda transport, conn, own: NationalPortalClient(
-                transport, conn.login or "", conn.password or "", own.get("madonvi", "")
-            )
-        )
+    def get_client(self) -> NationalPortalClient:
+        return self._cached(self._build)
+
+    def _build(self, transport: HttpTransport, conn: Any, own: dict[str, Any]) -> NationalPortalClient:
+        if not own.get("madonvi"):
+            raise ValueError(f"connection {self.conn_id!r}: extra 'madonvi' (the agency code) is required")
+        return NationalPortalClient(transport, conn.login or "", conn.password or "", own["madonvi"])

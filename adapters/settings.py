@@ -23,7 +23,7 @@ class TransportSettings(BaseModel):
     connect_timeout: float = Field(default=5.0, gt=0, le=300)
     read_timeout: float = Field(default=30.0, gt=0, le=3600)
     max_attempts: int = Field(default=4, ge=1, le=20)
-    max_elapsed: float = Field(default=120.0, gt=0, description="retry budget for one call")
+    max_elapsed: float = Field(default=120.0, gt=0, description="no retry starts (or sleeps) past this")
     backoff_initial: float = Field(default=0.5, ge=0)
     backoff_max: float = Field(default=30.0, ge=0)
     pool_size: int = Field(default=10, ge=1, le=256)

@@ -94,12 +94,14 @@ def _outcome(error: AdapterError | None) -> Outcome:
 
 def _root_cause(exc: BaseException) -> str:
     """The innermost reason of a requests/urllib3 error, without the wrapper noise."""
-    seen: BaseException = exc
-    while True:
-        inner = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
-        if not isinstance(inner, BaseException) or inner is seen:
-            return str(seen) or type(seen).__name__
-        seen = inner
+    seen = [exc]
+    while len(seen) < 10:
+        current = seen[-1]
+        inner = getattr(current, "reason", None) or current.__cause__ or current.__context__
+        if not isinstance(inner, BaseException) or inner in seen:
+            break
+        seen.append(inner)
+    return str(seen[-1]) or type(seen[-1]).__name__
 
 
 def _partner_message(response: requests.Response) -> str:
@@ -230,6 +232,10 @@ class HttpTransport:
         )
 
     def _attempt(self, call: _Call, parse: Callable[[Any], T], attempt: int) -> T:
+        exchange_id = str(uuid4())
+        request = self._prepare(call, exchange_id)
+        # Nothing may raise between acquiring the breaker and the try below: a half-open probe
+        # that never reports back would block every caller.
         wait = self.breaker.acquire()
         if wait is not None:
             raise CircuitOpenError(
@@ -239,18 +245,8 @@ class HttpTransport:
                 f"request not sent, next probe in {wait:.1f} s",
                 retry_after_s=wait,
             )
-        exchange_id = str(uuid4())
         started_at = datetime.now(UTC)
         started = time.perf_counter()
-        request = self._session.prepare_request(
-            requests.Request(
-                call.method,
-                f"{self.settings.base_url}/{call.path.lstrip('/')}",
-                params=call.params,
-                data=call.body,
-                headers={**call.headers, "X-Request-ID": exchange_id},
-            )
-        )
         response: requests.Response | None = None
         error: AdapterError | None = None
         result: T | None = None
@@ -260,7 +256,6 @@ class HttpTransport:
         except AdapterError as exc:
             error = exc
         finally:
-            # Always settle the breaker, or a half-open probe that died would block every caller.
             self.breaker.record(failed=isinstance(error, RetryableError))
         duration_ms = (time.perf_counter() - started) * 1000
         log.debug(
@@ -279,6 +274,20 @@ class HttpTransport:
         if error is not None:
             raise error
         return result  # type: ignore[return-value]  # set whenever error is None
+
+    def _prepare(self, call: _Call, exchange_id: str) -> requests.PreparedRequest:
+        try:
+            return self._session.prepare_request(
+                requests.Request(
+                    call.method,
+                    f"{self.settings.base_url}/{call.path.lstrip('/')}",
+                    params=call.params,
+                    data=call.body,
+                    headers={**call.headers, "X-Request-ID": exchange_id},
+                )
+            )
+        except requests.RequestException as exc:
+            raise PermanentError(self.partner, call.operation, f"request could not be built: {exc}") from exc
 
     def _send(self, call: _Call, request: requests.PreparedRequest) -> requests.Response:
         settings = self.settings

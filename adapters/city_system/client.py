@@ -50,12 +50,12 @@ class CitySystemClient:
     def iter_changes(
         self, updated_from: datetime, updated_to: datetime, page_size: int = 500
     ) -> Iterator[list[dict[str, Any]]]:
-        """Yield pages of raw city records changed in ``[updated_from, updated_to)``.
+        """Iterate over pages of raw city records changed in ``[updated_from, updated_to)``.
 
         Pages are yielded as they arrive so the caller stages one page at a time (bounded memory).
-        Both bounds must be timezone-aware: a naive time would be read in the server's zone and
-        silently shift the window. A cursor that repeats is a ContractViolation rather than an
-        endless loop.
+        Arguments are checked at the call, not at the first ``next()``. Both bounds must be
+        timezone-aware: a naive time would be read in the server's zone and silently shift the
+        window. A cursor that repeats is a ContractViolation rather than an endless loop.
         """
         if updated_from.tzinfo is None or updated_to.tzinfo is None:
             raise ValueError("updated_from and updated_to must be timezone-aware")
@@ -68,6 +68,9 @@ class CitySystemClient:
             "updated_to": updated_to.isoformat(),
             "limit": page_size,
         }
+        return self._pages(params)
+
+    def _pages(self, params: dict[str, str | int]) -> Iterator[list[dict[str, Any]]]:
         seen_cursors: set[str] = set()
         pages = records = 0
         while True:
@@ -97,8 +100,8 @@ class CitySystemClient:
             self.transport.partner,
             records,
             pages,
-            updated_from.isoformat(),
-            updated_to.isoformat(),
+            params["updated_from"],
+            params["updated_to"],
         )
 
     def health(self) -> None:

@@ -7,6 +7,7 @@ window in which another process could take it (the classic "find a free port, th
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
@@ -55,10 +56,8 @@ class RunningServer:
         if self.thread.is_alive():
             self.server.force_exit = True
             self.thread.join(timeout)
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def __enter__(self) -> RunningServer:
         return self
@@ -93,8 +92,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.set_inheritable(True)
-    return sock
+    return sock  # not inheritable (the default): a child process must not keep the port open
 
 
 def _accepts_connections(host: str, port: int) -> bool:

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
-    "APPLICANT_TYPE_SHARES",
     "CHANNEL_SHARES",
     "DEPARTMENT_SHARE",
     "DOSSIERS_PER_WORKING_DAY",
@@ -49,8 +48,8 @@ CITY_SHARE = 0.01
 # DOMAIN.md gives no split, and Hanoi's low online-services score (3.2/12, July 2024) suggests
 # the real online share may be lower.
 CHANNEL_SHARES = {"TRUC_TUYEN": 0.60, "TRUC_TIEP": 0.35, "BUU_CHINH": 0.05}
-# Applicant types: ASSUMPTION (businesses concentrate in business-oriented fields, see generator).
-APPLICANT_TYPE_SHARES = {"CONG_DAN": 0.85, "DOANH_NGHIEP": 0.12, "CO_QUAN": 0.015, "KHAC": 0.015}
+# Applicant types follow the procedure's field (ASSUMPTION, table in the generator): about 80%
+# citizens, 14% businesses, 4% agencies/organisations, 2% other on a generated working day.
 # Share of names delivered in decomposed (NFD) Unicode: ASSUMPTION.
 NFD_NAME_SHARE = 0.02
 # Share of records given a named defect on purpose (brief: "~1%").

@@ -13,8 +13,6 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sandbox.tables import row_value
-
 __all__ = ["IN_PROCESS_STATUSES", "NEXT_STEP", "STEPS", "LocalStates", "StepKind"]
 
 IN_PROCESS_STATUSES = frozenset({1, 2, 4, 5, 6})
@@ -61,15 +59,15 @@ class LocalStates:
 
     def _status_of(self, code: str, on: date) -> int | None:
         row = self._table.get(code, on)
-        return None if row is None else int(row_value(row, "status_code"))
+        return None if row is None else int(row.status_code)
 
     def _state_for(self, kind: str, on: date) -> str:
         step = STEPS[kind]
         if self._status_of(step.preferred_state, on) == step.status:
             return step.preferred_state
         for row in self._table.rows(on):
-            if int(row_value(row, "status_code")) == step.status:
-                return str(row_value(row, "code"))
+            if int(row.status_code) == step.status:
+                return str(row.code)
         raise LookupError(f"no local state maps to portal status {step.status} on {on}")
 
     def is_valid(self, code: str, on: date) -> bool:

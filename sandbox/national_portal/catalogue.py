@@ -11,7 +11,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sandbox.tables import row_value, tables
+from sandbox.tables import tables
 
 __all__ = ["Catalogue"]
 
@@ -32,7 +32,7 @@ class Catalogue:
 
     def _procedure_on_portal(self, code: str, on: date) -> bool:
         row = self.tables.procedures.get(code, on)
-        return row is not None and _truthy(row_value(row, "integrated_on_portal"))
+        return row is not None and row.integrated_on_portal
 
     def _agency_known(self, code: str, on: date) -> bool:
         return self.tables.agencies.get(code, on) is not None
@@ -41,26 +41,17 @@ class Catalogue:
         """``LayDanhSachTTHC``: the integrated procedures valid on ``on``."""
         out = []
         for row in self.tables.procedures.rows(on):
-            if _truthy(row_value(row, "integrated_on_portal")):
+            if row.integrated_on_portal:
                 out.append(
                     {
-                        "MaTTHC": row_value(row, "code"),
-                        "TenTTHC": row_value(row, "name"),
-                        "MaLinhVuc": row_value(row, "field_code"),
+                        "MaTTHC": row.code,
+                        "TenTTHC": row.name,
+                        "MaLinhVuc": row.field_code,
                     }
                 )
         return sorted(out, key=lambda item: item["MaTTHC"])
 
     def agencies(self, on: date) -> list[dict[str, str]]:
         """``LayDanhMucCoQuan``: the agencies valid on ``on``."""
-        out = [
-            {"MaCoQuan": row_value(row, "code"), "TenCoQuan": row_value(row, "name")}
-            for row in self.tables.agencies.rows(on)
-        ]
+        out = [{"MaCoQuan": row.code, "TenCoQuan": row.name} for row in self.tables.agencies.rows(on)]
         return sorted(out, key=lambda item: item["MaCoQuan"])
-
-
-def _truthy(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "y", "t"}
-    return bool(value)

@@ -16,10 +16,10 @@ from typing import Any
 from sandbox.national_portal.catalogue import Catalogue
 
 __all__ = [
-    "DOSSIER_KEYS",
-    "PROGRESS_KEYS",
     "CODE_INVALID",
     "CODE_UNKNOWN_PROCEDURE",
+    "DOSSIER_KEYS",
+    "PROGRESS_KEYS",
     "Rejection",
     "parse_date_field",
     "validate_dossier",

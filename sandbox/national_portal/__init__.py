@@ -1,0 +1,1 @@
+"""Simulator of the national public-service portal's LGSP-style JSON adapter."""

@@ -1,0 +1,123 @@
+"""``python -m sandbox up/status/down`` in a temporary folder: starts, answers, stops, leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from sandbox.runner import _alive, read_state, repo_root
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        cwd=repo_root(),
+        check=False,
+    )
+
+
+def _wait_gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def test_up_status_down_round_trip(tmp_path: Path) -> None:
+    data_dir = tmp_path / "sandbox"
+    started = run("up", "--day", "2026-11-20", "--scale", "0.02", "--seed", "5", data_dir=data_dir)
+    assert started.returncode == 0, started.stderr + started.stdout
+    state = read_state(data_dir)
+    assert state is not None
+    pid = state["pid"]
+    try:
+        state_file = data_dir / "state.json"
+        assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
+        assert state["city_system"]["token"] not in started.stdout + started.stderr  # secrets only in the file
+        assert state["national_portal"]["password"] not in started.stdout + started.stderr
+        for part in ("city_system", "national_portal"):
+            assert state[part]["url"].startswith("http://127.0.0.1:")
+        assert state["data"]["records_total"] > 100
+
+        city = state["city_system"]
+        reply = requests.get(
+            f"{city['url']}/api/v1/dossiers/changes",
+            params={"updated_from": "2026-11-20T00:00:00+07:00", "limit": 5},
+            headers={"Authorization": f"Bearer {city['token']}"},
+            timeout=10,
+        )
+        assert reply.status_code == 200 and len(reply.json()["items"]) == 5
+        portal = state["national_portal"]
+        login = requests.post(
+            f"{portal['url']}/auth", json={"username": portal["username"], "password": portal["password"]}, timeout=10
+        ).json()
+        assert login["error_code"] == 0
+
+        shown = run("status", data_dir=data_dir)
+        assert shown.returncode == 0 and json.loads(shown.stdout)["healthy"] is True
+        assert city["token"] not in shown.stdout and portal["password"] not in shown.stdout
+
+        twice = run("up", "--scale", "0.01", data_dir=data_dir)
+        assert twice.returncode == 1 and "already running" in twice.stderr
+    finally:
+        stopped = run("down", data_dir=data_dir)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert _wait_gone(pid)
+    assert not (data_dir / "state.json").exists()
+    assert run("status", data_dir=data_dir).returncode == 1
+    assert "not running" in run("down", data_dir=data_dir).stdout
+
+
+def test_a_second_up_keeps_the_data_and_issues_new_credentials(tmp_path: Path) -> None:
+    data_dir = tmp_path / "sandbox"
+    assert run("up", "--day", "2026-11-20", "--scale", "0.01", data_dir=data_dir).returncode == 0
+    first = read_state(data_dir)
+    assert run("down", data_dir=data_dir).returncode == 0
+    assert run("up", "--day", "2026-11-20", "--scale", "0.01", data_dir=data_dir).returncode == 0
+    second = read_state(data_dir)
+    try:
+        assert first is not None and second is not None
+        assert second["city_system"]["token"] != first["city_system"]["token"]
+        assert second["data"]["records_loaded"] == 0  # already there
+        assert second["data"]["records_total"] == first["data"]["records_total"]
+    finally:
+        run("down", data_dir=data_dir)
+    assert _wait_gone(second["pid"])
+
+
+def test_serve_stops_by_itself_on_sigterm(tmp_path: Path) -> None:
+    data_dir = tmp_path / "sandbox"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "serve", "--data-dir", str(data_dir), "--scale", "0.01"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=repo_root(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while read_state(data_dir) is None and time.monotonic() < deadline:
+            assert process.poll() is None
+            time.sleep(0.1)
+        state = read_state(data_dir)
+        assert state is not None and state["pid"] == process.pid
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(20) == 0
+        assert not (data_dir / "state.json").exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
+import requests
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from hub.airflow_env import airflow_environment
-from hub.paths import REPO_ROOT
+from hub.connections import sandbox_connections
+from hub.paths import REPO_ROOT, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(help="Sandbox partners (city system, national portal) on 127.0.0.1.", no_args_is_help=True)
@@ -25,6 +28,8 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
 console = Console()
+# Portal services that carry dossier data; logins and look-ups are not "sending".
+SENDING_SERVICES = ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
 ScaleOption = Annotated[float, typer.Option(help="Share of a full day (~11,000 dossiers at 1.0).")]
@@ -95,6 +100,165 @@ def quarantine_list(
     for entry in entries[:limit]:
         table.add_row(entry["dossier_no"], entry["rule"], entry["reason"], str(entry["occurrences"]))
     console.print(table)
+
+
+def _sandbox_dir() -> Path:
+    from sandbox.runner import default_data_dir
+
+    return default_data_dir()
+
+
+@sandbox_app.command("up")
+def sandbox_up(day: DayOption, scale: ScaleOption = 0.1, seed: SeedOption = 7, fresh: bool = False) -> None:
+    """Start the sandbox partners in the background and load a generated day.
+
+    Example: hub sandbox up --day 2026-11-20 --scale 0.1
+    """
+    from sandbox import runner
+
+    try:
+        state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=fresh)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    console.print(f"City system:     {state['city_system']['url']}")
+    console.print(f"National portal: {state['national_portal']['url']}")
+    console.print(f"{state['data']['records_loaded']:,} dossiers loaded for {day}; credentials in the state file.")
+
+
+@sandbox_app.command("down")
+def sandbox_down() -> None:
+    """Stop the sandbox partners.
+
+    Example: hub sandbox down
+    """
+    from sandbox import runner
+
+    console.print("Sandbox stopped." if runner.down(_sandbox_dir()) else "Sandbox was not running.")
+
+
+@sandbox_app.command("status")
+def sandbox_status() -> None:
+    """Whether the sandbox partners run and answer (no credentials shown); exits 1 when not healthy.
+
+    Example: hub sandbox status
+    """
+    from sandbox import runner
+
+    status = runner.status(_sandbox_dir())
+    console.print_json(json.dumps(status))
+    if not status.get("healthy"):
+        raise typer.Exit(1)
+
+
+def _day_end(day: date) -> str:
+    """The logical date whose daily data interval is ``day`` (intervals end at the next midnight, Hanoi)."""
+    return f"{day + timedelta(days=1)}T00:00:00+07:00"
+
+
+def _portal_calls(portal_url: str) -> int:
+    stats = requests.get(f"{portal_url}/sandbox/stats", timeout=10).json()
+    return sum(c["total"] for service, c in stats["calls"].items() if service in SENDING_SERVICES)
+
+
+@app.command()
+def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: SeedOption = 7) -> None:
+    """Start the sandbox, run both DAGs through Airflow for one day, run them again, print the counts.
+
+    The demo uses its own hub store (var/demo/hub.db), recreated each time, so it always starts
+    from nothing; the sandbox is stopped at the end whatever happens.
+
+    Example: hub demo --day 2026-11-20 --scale 0.1
+    """
+    from sandbox import runner
+
+    demo_dir = var_dir() / "demo"
+    shutil.rmtree(demo_dir, ignore_errors=True)
+    demo_dir.mkdir(parents=True)
+    env = airflow_environment()
+    env["HUB_STORE_URL"] = f"sqlite:///{demo_dir / 'hub.db'}"
+    with console.status("Starting the sandbox partners..."):
+        try:
+            state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=True)
+        except RuntimeError as exc:
+            _fail(str(exc))
+    try:
+        env.update(sandbox_connections(state))
+        console.print(f"Sandbox up: {state['data']['records_loaded']:,} city dossiers for {day}.")
+        with console.status("Migrating Airflow's metadata DB, creating pools..."):
+            prepare_airflow(env)
+        for round_name in ("first run", "re-run"):
+            calls_before = _portal_calls(state["national_portal"]["url"])
+            for dag_id in ("city_dossiers_extract", "national_portal_sync"):
+                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                    run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+            sent = _portal_calls(state["national_portal"]["url"]) - calls_before
+            summary = json.loads((var_dir() / "reports" / "sync" / "latest.json").read_text(encoding="utf-8"))
+            summary["portal_calls_this_run"] = sent
+            console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
+            if round_name == "first run":
+                first = summary
+    finally:
+        runner.down(_sandbox_dir())
+    result = {"day": day.isoformat(), "scale": scale, "seed": seed, "first_run": first, "re_run": summary}
+    path = demo_dir / "summary.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    _print_summary(first, summary["portal_calls_this_run"], path)
+    if not first["identity_holds"] or summary["portal_calls_this_run"] != 0:
+        _fail("the counts do not add up or the re-run sent messages again")
+
+
+def _print_summary(summary: dict, rerun_calls: int, path: Path) -> None:
+    counts = summary["counts"]
+    table = Table("", "dossiers", title="City -> national portal sync")
+    for label, key in (
+        ("extracted from the city system", "extracted"),
+        ("synced to the portal (acknowledged)", "delivered"),
+        ("quarantined (rule broken)", "quarantined"),
+        ("pending (will retry)", "pending"),
+        ("out of scope (procedure not on the portal)", "out_of_scope"),
+    ):
+        table.add_row(label, f"{counts[key]:,}")
+    console.print(table)
+    added = counts["delivered"] + counts["quarantined"] + counts["pending"] + counts["out_of_scope"]
+    verdict = "[green]add up[/]" if summary["identity_holds"] else "[red]DO NOT add up[/]"
+    console.print(
+        f"{counts['delivered']:,} + {counts['quarantined']:,} + {counts['pending']:,} + {counts['out_of_scope']:,}"
+        f" = {added:,}; extracted {counts['extracted']:,}: the counts {verdict}."
+    )
+    for rule, n in sorted(summary["quarantine_by_rule"].items()):
+        console.print(f"  quarantined by {rule}: {n}")
+    console.print(f"Re-running the same day sent {rerun_calls} messages to the portal.")
+    console.print(f"Summary JSON: {path}")
+
+
+@app.command()
+def up(
+    day: Annotated[date | None, typer.Option(formats=["%Y-%m-%d"], help="Default: yesterday in Hanoi.")] = None,
+    scale: ScaleOption = 0.1,
+    seed: SeedOption = 7,
+) -> None:
+    """Run `airflow standalone` (UI on http://127.0.0.1:8080) with the hub's DAGs and the sandbox.
+
+    The sandbox loads yesterday by default, which is the interval the scheduler runs first.
+    Ctrl-C stops Airflow and the sandbox.
+
+    Example: hub up --scale 0.05
+    """
+    from sandbox import runner
+
+    day = day or (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() - timedelta(days=1))
+    env = airflow_environment()
+    try:
+        state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    try:
+        env.update(sandbox_connections(state))
+        prepare_airflow(env)
+        console.print(f"Sandbox loaded {day}; starting Airflow (admin password in {env['AIRFLOW_HOME']}).")
+        subprocess.run([sys.executable, "-m", "airflow", "standalone"], env=env, check=False)
+    finally:
+        runner.down(_sandbox_dir())
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from hub.paths import store_url, var_dir
 from hub.pipeline import portal_sync
 from hub.pipeline.extract import CITY_SOURCE, extract_city_dossiers
 from hub.pipeline.message_log import ExchangeRecorder
+from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.pipeline.summary import sync_summary
 from hub.store import HubStore
 from mappings.code_tables import load_code_tables
@@ -96,7 +97,9 @@ def plan_portal_sync() -> list[str]:
 
 def deliver_portal_dossiers(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:
     with recorded(client, batch_id):
-        report = portal_sync.deliver_dossiers(hub_store(), client, batch_id, source=CITY_SOURCE)
+        report = portal_sync.deliver_dossiers(
+            hub_store(), client, batch_id, source=CITY_SOURCE, policy=RedeliveryPolicy.from_env()
+        )
     log.info("batch %s: %d dossiers, %s", batch_id, report.messages, dict(report.outcomes))
     return {"batch_id": batch_id, "messages": report.messages, "outcomes": dict(report.outcomes)}
 
@@ -107,7 +110,9 @@ def plan_portal_progress() -> list[str]:
 
 def deliver_portal_progress(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:
     with recorded(client, batch_id):
-        report = portal_sync.deliver_progress(hub_store(), client, batch_id, source=CITY_SOURCE)
+        report = portal_sync.deliver_progress(
+            hub_store(), client, batch_id, source=CITY_SOURCE, policy=RedeliveryPolicy.from_env()
+        )
     log.info("batch %s: %d progress entries, %s", batch_id, report.messages, dict(report.outcomes))
     return {"batch_id": batch_id, "messages": report.messages, "outcomes": dict(report.outcomes)}
 

@@ -4,6 +4,7 @@ tests run on a migrated SQLite metadata DB under a temporary ``var/``."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,11 @@ from hub.airflow_env import apply_airflow_environment  # noqa: E402  (must run b
 apply_airflow_environment()
 
 from hub.store import HubStore  # noqa: E402
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The session's var/ (Airflow DB, reports) is scratch: leave nothing behind in /tmp."""
+    shutil.rmtree(_SESSION_VAR, ignore_errors=True)
 
 
 def _pg_url() -> str | None:

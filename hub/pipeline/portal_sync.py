@@ -37,7 +37,6 @@ from quality.gate import QualityGate
 PARTNER = "national_portal"
 SYNC_OPERATION = "DongBoHoSoMC"
 PROGRESS_OPERATION = "CapNhatTienDoHoSoMC"
-DEFAULT_POLICY = RedeliveryPolicy()
 
 
 @dataclass
@@ -215,7 +214,7 @@ def deliver_dossiers(
     batch_id: str,
     *,
     source: str,
-    policy: RedeliveryPolicy = DEFAULT_POLICY,
+    policy: RedeliveryPolicy,
 ) -> DeliveryReport:
     """Send one batch with DongBoHoSoMC.
 
@@ -261,7 +260,7 @@ def deliver_progress(
     batch_id: str,
     *,
     source: str,
-    policy: RedeliveryPolicy = DEFAULT_POLICY,
+    policy: RedeliveryPolicy,
 ) -> DeliveryReport:
     """Send one batch of processing-history entries (the client cuts it into chunks of 10)."""
     claimed = store.claim_batch(batch_id)

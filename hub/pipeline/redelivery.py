@@ -8,6 +8,7 @@ last error, so it is still counted and can be replayed.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,16 @@ class RedeliveryPolicy:
     base: timedelta = timedelta(minutes=1)
     cap: timedelta = timedelta(hours=6)
     max_attempts: int = 48
+
+    @classmethod
+    def from_env(cls) -> RedeliveryPolicy:
+        """Operators tune it per deployment: ``HUB_RETRY_BASE_S``, ``HUB_RETRY_CAP_S``, ``HUB_RETRY_MAX_ATTEMPTS``."""
+        default = cls()
+        return cls(
+            base=timedelta(seconds=float(os.environ.get("HUB_RETRY_BASE_S", default.base.total_seconds()))),
+            cap=timedelta(seconds=float(os.environ.get("HUB_RETRY_CAP_S", default.cap.total_seconds()))),
+            max_attempts=int(os.environ.get("HUB_RETRY_MAX_ATTEMPTS", default.max_attempts)),
+        )
 
     def failed(self, message: ClaimedMessage, error: str, now: datetime) -> Settlement:
         attempt = message.attempts + 1

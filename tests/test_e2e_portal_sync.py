@@ -28,6 +28,7 @@ DAY = date(2026, 11, 20)
 SCALE = 0.03
 SEED = 11
 TOKEN = "e2e-city-token"
+CITY_AUTH = {"Authorization": f"Bearer {TOKEN}"}
 USER, PASSWORD, AGENCY = "hub-e2e", "e2e-portal-password", "000.00.00.H26"
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -60,7 +61,7 @@ class Partners:
         return {item["MaHoSo"] for item in items}
 
     def city_defects(self) -> dict[str, str]:
-        reply = requests.get(f"{self.city.url}/sandbox/defects", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        reply = requests.get(f"{self.city.url}/sandbox/defects", headers=CITY_AUTH, timeout=5)
         return {item["ma_ho_so"]: item["defect"] for item in reply.json()["items"]}
 
     def set_faults(self, **faults: float) -> None:
@@ -103,9 +104,7 @@ def test_a_day_syncs_completely_and_a_rerun_sends_nothing(dagbag, partners: Part
     summary = _run(dagbag, "national_portal_sync")
     counts = summary["counts"]
 
-    city_total = requests.get(
-        f"{partners.city.url}/sandbox/summary", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
-    ).json()["records"]
+    city_total = requests.get(f"{partners.city.url}/sandbox/summary", headers=CITY_AUTH, timeout=5).json()["records"]
     assert counts["extracted"] == city_total > 0
     assert summary["identity_holds"]
     assert counts["pending"] == 0 and counts["unaccounted"] == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -32,6 +32,7 @@ from mappings.code_tables import load_code_tables
 from quality.gate import QualityGate
 
 log = logging.getLogger(__name__)
+DeliveryStep = Callable[..., portal_sync.DeliveryReport]
 
 
 @lru_cache(maxsize=4)
@@ -96,12 +97,7 @@ def plan_portal_sync() -> list[str]:
 
 
 def deliver_portal_dossiers(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:
-    with recorded(client, batch_id):
-        report = portal_sync.deliver_dossiers(
-            hub_store(), client, batch_id, source=CITY_SOURCE, policy=RedeliveryPolicy.from_env()
-        )
-    log.info("batch %s: %d dossiers, %s", batch_id, report.messages, dict(report.outcomes))
-    return {"batch_id": batch_id, "messages": report.messages, "outcomes": dict(report.outcomes)}
+    return _deliver(portal_sync.deliver_dossiers, client, batch_id, "dossiers")
 
 
 def plan_portal_progress() -> list[str]:
@@ -109,11 +105,13 @@ def plan_portal_progress() -> list[str]:
 
 
 def deliver_portal_progress(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:
+    return _deliver(portal_sync.deliver_progress, client, batch_id, "progress entries")
+
+
+def _deliver(step: DeliveryStep, client: NationalPortalClient, batch_id: str, what: str) -> dict[str, Any]:
     with recorded(client, batch_id):
-        report = portal_sync.deliver_progress(
-            hub_store(), client, batch_id, source=CITY_SOURCE, policy=RedeliveryPolicy.from_env()
-        )
-    log.info("batch %s: %d progress entries, %s", batch_id, report.messages, dict(report.outcomes))
+        report = step(hub_store(), client, batch_id, source=CITY_SOURCE, policy=RedeliveryPolicy.from_env())
+    log.info("batch %s: %d %s, %s", batch_id, report.messages, what, dict(report.outcomes))
     return {"batch_id": batch_id, "messages": report.messages, "outcomes": dict(report.outcomes)}
 
 

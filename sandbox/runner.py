@@ -28,13 +28,14 @@ from typing import Any
 
 import requests
 
+from hub.paths import REPO_ROOT, var_dir
+
 __all__ = [
     "HOST",
     "default_data_dir",
     "down",
     "main",
     "read_state",
-    "repo_root",
     "serve",
     "status",
     "up",
@@ -49,15 +50,9 @@ PORTAL_USERNAME = "hub-sandbox"
 log = logging.getLogger("sandbox")
 
 
-def repo_root() -> Path:
-    """The repository root: the folder above the ``sandbox`` package (where pyproject.toml is)."""
-    return Path(__file__).resolve().parent.parent
-
-
 def default_data_dir() -> Path:
-    """``$HUB_VAR_DIR/sandbox`` if set (the hub's convention for run-time data), else ``<repo>/var/sandbox``."""
-    var = os.environ.get("HUB_VAR_DIR")
-    return (Path(var) if var else repo_root() / "var").resolve() / "sandbox"
+    """``var/sandbox``: beside the hub's other run-time data, wherever ``HUB_VAR_DIR`` puts it."""
+    return var_dir() / "sandbox"
 
 
 def read_state(data_dir: Path) -> dict[str, Any] | None:
@@ -233,7 +228,7 @@ def up(
     if faults:
         command += ["--faults", json.dumps(faults)]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo_root()), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     log_path = data_dir / LOG_FILE
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
@@ -241,7 +236,7 @@ def up(
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            cwd=repo_root(),
+            cwd=REPO_ROOT,
             env=env,
             start_new_session=True,  # survives the terminal; down/SIGTERM is the way to stop it
         )

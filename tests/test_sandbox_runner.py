@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandbox.runner import _alive, read_state, repo_root
+from hub.paths import REPO_ROOT
+from sandbox.runner import _alive, read_state
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -25,7 +26,7 @@ def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=150,
-        cwd=repo_root(),
+        cwd=REPO_ROOT,
         check=False,
     )
 
@@ -105,7 +106,7 @@ def test_serve_stops_by_itself_on_sigterm(tmp_path: Path) -> None:
         [sys.executable, "-m", "sandbox", "serve", "--data-dir", str(data_dir), "--scale", "0.01"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        cwd=repo_root(),
+        cwd=REPO_ROOT,
     )
     try:
         deadline = time.monotonic() + 60

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from adapters.city_system.client import CitySystemClient
-from hub.hashing import content_hash
 from hub.store import HubStore, StagedRecord
+from signing.digests import content_hash
 
 CITY_SOURCE = "city"
 

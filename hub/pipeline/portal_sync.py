@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from adapters.errors import AdapterError, RetryableError
 from adapters.national_portal.client import NationalPortalClient, RecordResult
-from hub.hashing import content_hash, idempotency_key
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import (
     ClaimedMessage,
@@ -33,6 +32,7 @@ from mappings.dossier import Dossier
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so, to_progress_entries
 from quality.gate import QualityGate
+from signing.digests import content_hash, idempotency_key
 
 PARTNER = "national_portal"
 SYNC_OPERATION = "DongBoHoSoMC"

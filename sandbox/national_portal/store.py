@@ -7,7 +7,6 @@ the simulator, not the hub, the bottleneck being measured.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.sqlite_store import SqliteDatabase
+from signing import digests
 
 __all__ = ["NewDossier", "PortalStore", "canonical_json", "entry_hash"]
 
@@ -48,11 +48,11 @@ CREATE TABLE IF NOT EXISTS progress (
 
 def canonical_json(obj: Any) -> str:
     """Key-sorted compact JSON: equal content gives equal text, so "identical" is a string compare."""
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return digests.canonical_json(obj).decode()
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(entry).encode()).hexdigest()
+    return digests.content_hash(entry)
 
 
 @dataclass(frozen=True)

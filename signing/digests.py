@@ -1,4 +1,4 @@
-"""Content hashes and idempotency keys.
+"""Content digests and idempotency keys: the integrity primitives the rest of signing builds on.
 
 A record's hash is taken over canonical JSON (sorted keys, no whitespace, UTF-8 kept as is), so
 the same content always hashes the same whatever order a partner sent its keys in.

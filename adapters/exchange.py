@@ -23,7 +23,9 @@ class Exchange:
 
     ``request_body``/``response_body`` are the bytes on the wire, except that the values of
     secret top-level JSON keys (session, password) are replaced; ``redacted`` says whether that
-    happened. Headers are never reported (they carry bearer tokens).
+    happened. Headers are never reported (they carry bearer tokens), except the signature
+    headers, which are evidence: ``request_signature``/``response_signature`` hold the detached
+    JWS sent with the request and received with the reply, when there was one.
     """
 
     exchange_id: str
@@ -41,6 +43,8 @@ class Exchange:
     started_at: datetime
     duration_ms: float
     redacted: bool
+    request_signature: str | None = None
+    response_signature: str | None = None
 
 
 ExchangeHook = Callable[[Exchange], None]

@@ -65,6 +65,11 @@ class AuthenticationError(PermanentError):
     """
 
 
+class UntrustedReply(PermanentError):
+    """The reply's signature is missing, does not match its bytes, or comes from a certificate the
+    trust store refuses. Nothing in it is used: the records it answered stay undelivered."""
+
+
 class ContractViolation(PermanentError):
     """A message did not match the agreed contract.
 

@@ -29,7 +29,9 @@ from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
 from adapters.redaction import describe_validation_error
 from adapters.settings import TransportSettings
+from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
+from signing.config import hub_identity, trust_store
 
 C = TypeVar("C")
 
@@ -73,7 +75,11 @@ class _ClientHook(BaseHook):
                 except ValidationError as exc:
                     # pydantic's own text quotes input values; name the fields and rules only.
                     raise ValueError(f"connection {self.conn_id!r}: {describe_validation_error(exc)}") from None
-                client = build(HttpTransport(self.partner, settings), conn, own)
+                signatures = MessageSignatures(
+                    identity=hub_identity() if settings.sign_requests else None,
+                    trust=trust_store() if settings.verify_replies else None,
+                )
+                client = build(HttpTransport(self.partner, settings, signatures=signatures), conn, own)
                 for stale in [k for k in _clients if k[:2] == key[:2]]:
                     _clients.pop(stale).transport.close()  # the Connection changed since
                 _clients[key] = client

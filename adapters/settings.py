@@ -34,6 +34,10 @@ class TransportSettings(BaseModel):
     trust_env: bool = Field(default=False, description="read proxies/CA from the environment")
     breaker_threshold: int = Field(default=5, ge=1, description="consecutive failures that open it")
     breaker_cooldown: float = Field(default=30.0, gt=0)
+    sign_requests: bool = Field(default=True, description="detached JWS over every request body")
+    verify_replies: bool = Field(
+        default=True, description="refuse replies without a valid signature; off only for partners that sign nothing"
+    )
 
     @model_validator(mode="before")
     @classmethod

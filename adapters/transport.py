@@ -40,10 +40,12 @@ from adapters.errors import (
     ContractViolation,
     PermanentError,
     RetryableError,
+    UntrustedReply,
 )
 from adapters.exchange import Exchange, ExchangeHook, Outcome
 from adapters.redaction import describe_validation_error, redact_json_keys
 from adapters.settings import TransportSettings
+from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +128,12 @@ class HttpTransport:
         settings: TransportSettings,
         *,
         on_exchange: ExchangeHook | None = None,
+        signatures: MessageSignatures | None = None,
     ) -> None:
         self.partner = partner
         self.settings = settings
         self.on_exchange = on_exchange
+        self.signatures = signatures or MessageSignatures()
         self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown)
         self._session = self._build_session(settings)
         if not settings.verify:
@@ -283,7 +287,7 @@ class HttpTransport:
                     f"{self.settings.base_url}/{call.path.lstrip('/')}",
                     params=call.params,
                     data=call.body,
-                    headers={**call.headers, "X-Request-ID": exchange_id},
+                    headers={**call.headers, **self.signatures.request_headers(call.body), "X-Request-ID": exchange_id},
                 )
             )
         except requests.RequestException as exc:
@@ -335,6 +339,9 @@ class HttpTransport:
         if not 200 <= status < 300:
             detail = f"HTTP {status} {response.reason}{_partner_message(response)}"
             raise PermanentError(*where, detail, status=status, secrets=call.secrets)
+        refusal = self.signatures.refusal(response.content, response.headers.get(SIGNATURE_HEADER))
+        if refusal is not None:
+            raise UntrustedReply(*where, f"reply refused: {refusal}", status=status)
         try:
             document = json.loads(response.content)
         except ValueError as exc:
@@ -383,4 +390,6 @@ class HttpTransport:
             started_at=started_at,
             duration_ms=duration_ms,
             redacted=request_redacted or response_redacted,
+            request_signature=request.headers.get(SIGNATURE_HEADER),
+            response_signature=response.headers.get(SIGNATURE_HEADER) if response is not None else None,
         )

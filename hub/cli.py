@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.airflow_env import airflow_environment
+from hub.cli_evidence import app as evidence_app
 from hub.connections import sandbox_connections
 from hub.paths import REPO_ROOT, var_dir
 
@@ -27,6 +28,7 @@ quarantine_app = typer.Typer(help="Records held back because they broke a rule."
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(evidence_app, name="evidence")
 console = Console()
 # Portal services that carry dossier data; logins and look-ups are not "sending".
 SENDING_SERVICES = ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")

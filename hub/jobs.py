@@ -30,6 +30,7 @@ from hub.pipeline.summary import sync_summary
 from hub.store import HubStore
 from mappings.code_tables import load_code_tables
 from quality.gate import QualityGate
+from signing.config import hub_identity
 
 log = logging.getLogger(__name__)
 DeliveryStep = Callable[..., portal_sync.DeliveryReport]
@@ -60,7 +61,8 @@ def recorded(client: CitySystemClient | NationalPortalClient, batch_id: str | No
         yield
     finally:
         client.transport.on_exchange = previous
-        hub_store().log_exchanges(recorder.entries)
+        # One seal per batch: a signature over the Merkle root of the entries just appended.
+        hub_store().log_exchanges(recorder.entries, seal=hub_identity())
 
 
 def extract(client: CitySystemClient, start: datetime, end: datetime) -> dict[str, Any]:

@@ -128,6 +128,8 @@ def serve(
     from sandbox.national_portal.app import create_app as create_portal
     from sandbox.national_portal.faults import FaultConfig
     from sandbox.server import serve_in_thread
+    from sandbox.signatures import PartnerSigning
+    from signing.pki import init_dev_pki
 
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     city_db, portal_db = data_dir / "city.sqlite", data_dir / "portal.sqlite"
@@ -147,13 +149,24 @@ def serve(
     city_level = [row.code for row in code_tables.agencies.rows(day) if row.level == "city"]
     fault_config = FaultConfig(**(faults or {})).validated()
 
-    city_app = create_city(city_db, creds["city_token"], code_tables=code_tables)
+    # Partners sign with their own certificates from the development PKI (created if missing);
+    # the hub's trust store is that PKI's, so the demo's exchanges verify end to end.
+    pki = init_dev_pki()
+    city_app = create_city(
+        city_db, creds["city_token"], code_tables=code_tables, signing=PartnerSigning(pki, "city_system")
+    )
     started = time.monotonic()
     loaded = city_app.state.store.load_day(day, scale, seed)
     log.info("loaded %d new city records for %s (scale %s, seed %s) in %.1fs", loaded, day, scale, seed,
              time.monotonic() - started)  # fmt: skip
     portal_app = create_portal(
-        portal_db, creds["portal_username"], creds["portal_password"], agencies, fault_config, code_tables=code_tables
+        portal_db,
+        creds["portal_username"],
+        creds["portal_password"],
+        agencies,
+        fault_config,
+        code_tables=code_tables,
+        signing=PartnerSigning(pki, "national_portal"),
     )
     with serve_in_thread(city_app, HOST, city_port) as city, serve_in_thread(portal_app, HOST, portal_port) as portal:
         state = {

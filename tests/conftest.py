@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,10 @@ from hub.airflow_env import apply_airflow_environment  # noqa: E402  (must run b
 apply_airflow_environment()
 
 from hub.store import HubStore  # noqa: E402
+from sandbox.signatures import PartnerSigning  # noqa: E402
+from signing.keys import SigningIdentity  # noqa: E402
+from signing.pki import DevPki, default_pki_dir, init_dev_pki  # noqa: E402
+from signing.trust import TrustStore  # noqa: E402
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -50,3 +56,46 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubStore]:
     hub_store.create_schema()
     yield hub_store
     hub_store.engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dev_pki() -> DevPki:
+    """The development PKI of the session's ``var/pki``, built once (RSA keys cost 50-100 ms each).
+
+    It sits where :mod:`signing.config` looks by default, so hooks, sandboxes and DAG tasks sign
+    and verify with it exactly as the demo does. Tests needing a broken certificate mint one with
+    the helpers in :mod:`signing.pki`, never by editing these files.
+    """
+    return init_dev_pki(default_pki_dir())
+
+
+@pytest.fixture(scope="session")
+def trust_store(dev_pki: DevPki) -> TrustStore:
+    """What a verifier configured with the dev PKI's ``trust/`` folder believes."""
+    return dev_pki.trust_store()
+
+
+@pytest.fixture(scope="session")
+def pki_identity(dev_pki: DevPki) -> Callable[[str], SigningIdentity]:
+    """``pki_identity(name)``: the identity of ``hub``, a partner or ``tls_server``, loaded once."""
+    return cache(dev_pki.identity)
+
+
+@pytest.fixture
+def partner_signing(dev_pki: DevPki) -> Callable[[str], PartnerSigning]:
+    """``partner_signing("national_portal")``: a simulator's signing, as the demo's sandbox runs it."""
+    return lambda name: PartnerSigning(dev_pki, name)
+
+
+@dataclass(frozen=True)
+class SigningKit:
+    """The session PKI, its trust store and the hub's identity, as most signing tests need them."""
+
+    dev: DevPki
+    trust: TrustStore
+    hub: SigningIdentity
+
+
+@pytest.fixture(scope="session")
+def pki(dev_pki: DevPki, trust_store: TrustStore, pki_identity: Callable[[str], SigningIdentity]) -> SigningKit:
+    return SigningKit(dev=dev_pki, trust=trust_store, hub=pki_identity("hub"))

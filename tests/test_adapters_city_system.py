@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from adapters.settings import TransportSettings
 from adapters.transport import HttpTransport
 from sandbox.city_system.app import create_app
 from sandbox.server import RunningServer, serve_in_thread
+from sandbox.signatures import PartnerSigning
 from tests.test_adapters_transport import ScriptedServer, Step
 
 pytestmark = pytest.mark.timeout(120)
@@ -57,8 +58,10 @@ class CountingApp:
 
 
 @pytest.fixture
-def city(tmp_path: Path) -> Iterator[tuple[RunningServer, CountingApp]]:
-    app = create_app(tmp_path / "city.db", TOKEN)
+def city(
+    tmp_path: Path, partner_signing: Callable[[str], PartnerSigning]
+) -> Iterator[tuple[RunningServer, CountingApp]]:
+    app = create_app(tmp_path / "city.db", TOKEN, signing=partner_signing("city_system"))
     app.state.store.load_day(DAY, SCALE, 7)
     counting = CountingApp(app)
     server = serve_in_thread(counting)

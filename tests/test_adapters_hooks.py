@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +11,7 @@ import pytest
 from adapters.hooks import NationalPortalHook
 from sandbox.national_portal.app import create_app
 from sandbox.server import RunningServer, serve_in_thread
+from sandbox.signatures import PartnerSigning
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,8 +21,9 @@ AGENCY = "000.00.00.H26"
 
 
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[RunningServer]:
-    server = serve_in_thread(create_app(tmp_path / "portal.db", USERNAME, PASSWORD, [AGENCY]))
+def portal(tmp_path: Path, partner_signing: Callable[[str], PartnerSigning]) -> Iterator[RunningServer]:
+    app = create_app(tmp_path / "portal.db", USERNAME, PASSWORD, [AGENCY], signing=partner_signing("national_portal"))
+    server = serve_in_thread(app)
     yield server
     server.stop()
 

@@ -7,7 +7,6 @@ Attempts are counted on the server side: what matters is what reached the partne
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import logging
 import ssl
@@ -16,14 +15,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from adapters.breaker import BreakerState
@@ -37,6 +31,7 @@ from adapters.errors import (
 from adapters.exchange import Exchange
 from adapters.settings import TransportSettings
 from adapters.transport import HttpTransport
+from signing.pki import DevPki
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -372,41 +367,16 @@ def test_a_failed_probe_reopens_and_permanent_errors_do_not_open(serve: Any) -> 
 # ------------------------------------------------------------------------------------------ TLS
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
-def test_tls_is_verified_by_default_and_a_ca_bundle_makes_it_pass(serve: Any, tmp_path: Path) -> None:
-    cert_path, key_path = _self_signed(tmp_path)
+def test_tls_is_verified_by_default_and_the_dev_root_makes_it_pass(serve: Any, dev_pki: DevPki) -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
+    context.load_cert_chain(dev_pki.tls_cert, dev_pki.tls_key)
     server = serve(default=Step(body={"ok": True}), tls=context)
 
     with pytest.raises(PermanentError, match="TLS failure") as caught:
         transport(server, max_attempts=3).get_json("/x", operation="op", parse=as_dict)
     assert not isinstance(caught.value, RetryableError)
 
-    trusted = transport(server, ca_bundle=cert_path)
+    trusted = transport(server, ca_bundle=dev_pki.root_cert)
     assert trusted.get_json("/x", operation="op", parse=as_dict) == {"ok": True}
 
 

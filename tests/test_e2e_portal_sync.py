@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from hub.connections import partner_connections
 from sandbox.city_system.app import create_app as city_app
 from sandbox.national_portal.app import create_app as portal_app
 from sandbox.server import RunningServer, serve_in_thread
+from sandbox.signatures import PartnerSigning
 
 DAY = date(2026, 11, 20)
 SCALE = 0.03
@@ -69,10 +70,14 @@ class Partners:
 
 
 @pytest.fixture
-def partners(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Partners]:
-    city = city_app(tmp_path / "city.sqlite", TOKEN)
+def partners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partner_signing: Callable[[str], PartnerSigning]
+) -> Iterator[Partners]:
+    city = city_app(tmp_path / "city.sqlite", TOKEN, signing=partner_signing("city_system"))
     city.state.store.load_day(DAY, SCALE, SEED)
-    portal = portal_app(tmp_path / "portal.sqlite", USER, PASSWORD, [AGENCY])
+    portal = portal_app(
+        tmp_path / "portal.sqlite", USER, PASSWORD, [AGENCY], signing=partner_signing("national_portal")
+    )
     with serve_in_thread(city) as city_server, serve_in_thread(portal) as portal_server:
         env = partner_connections(
             city_url=city_server.url,

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ import requests
 
 from hub.paths import REPO_ROOT
 from sandbox.runner import _alive, read_state
+from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
+from signing.keys import SigningIdentity
+from signing.trust import TrustStore
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -38,7 +42,9 @@ def _wait_gone(pid: int, seconds: float = 10) -> bool:
     return not _alive(pid)
 
 
-def test_up_status_down_round_trip(tmp_path: Path) -> None:
+def test_up_status_down_round_trip(
+    tmp_path: Path, pki_identity: Callable[[str], SigningIdentity], trust_store: TrustStore
+) -> None:
     data_dir = tmp_path / "sandbox"
     started = run("up", "--day", "2026-11-20", "--scale", "0.02", "--seed", "5", data_dir=data_dir)
     assert started.returncode == 0, started.stderr + started.stdout
@@ -63,10 +69,14 @@ def test_up_status_down_round_trip(tmp_path: Path) -> None:
         )
         assert reply.status_code == 200 and len(reply.json()["items"]) == 5
         portal = state["national_portal"]
-        login = requests.post(
-            f"{portal['url']}/auth", json={"username": portal["username"], "password": portal["password"]}, timeout=10
-        ).json()
-        assert login["error_code"] == 0
+        credentials = json.dumps({"username": portal["username"], "password": portal["password"]}).encode()
+        unsigned = requests.post(f"{portal['url']}/auth", data=credentials, timeout=10)
+        assert unsigned.status_code == 401 and "chữ ký" in unsigned.json()["message"]
+        signature = {SIGNATURE_HEADER: sign_detached(credentials, pki_identity("hub"))}
+        login = requests.post(f"{portal['url']}/auth", data=credentials, headers=signature, timeout=10)
+        assert login.json()["error_code"] == 0
+        signer = verify_detached(login.content, login.headers[SIGNATURE_HEADER], trust_store)
+        assert "national_portal" in signer.subject.rfc4514_string()
 
         shown = run("status", data_dir=data_dir)
         assert shown.returncode == 0 and json.loads(shown.stdout)["healthy"] is True

@@ -1,8 +1,10 @@
 """Turn the transport's exchange reports into message-log entries.
 
-The log keeps digests and sizes of the exact bytes exchanged (bodies already stripped of
-session tokens and passwords by the transport), so a later dispute can be settled by hashing
-the bytes either side kept.
+The log is evidence (``signing.evidence``): it keeps the exact bytes exchanged -- already
+stripped of session tokens and passwords by the transport, but otherwise byte for byte, citizen
+IDs and phone numbers included, because evidence must be exact -- with their digests, the
+detached JWS signature headers sent and received, and how the call went. The store derives the
+signer certificates from the signatures' ``x5c`` chains. Nothing here logs a body.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ OUTBOUND = "out"
 
 
 class ExchangeRecorder:
-    """An exchange hook that buffers entries so they are written in one bulk insert."""
+    """An exchange hook that buffers entries so a batch is appended to the log in one transaction.
+
+    Bodies are held in memory until the batch ends: a portal batch is at most a few megabytes,
+    and one append per batch (one lock, one commit) is what keeps the chained log cheap.
+    """
 
     def __init__(self, batch_id: str | None) -> None:
         self.batch_id = batch_id
@@ -41,5 +47,13 @@ class ExchangeRecorder:
                 error=exchange.error,
                 started_at=exchange.started_at,
                 duration_ms=exchange.duration_ms,
+                method=exchange.method,
+                url=exchange.url,
+                attempt=exchange.attempt,
+                redacted=exchange.redacted,
+                request_body=exchange.request_body,
+                response_body=response,
+                request_signature=exchange.request_signature,
+                response_signature=exchange.response_signature,
             )
         )

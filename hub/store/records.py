@@ -6,7 +6,7 @@ paths, where validation would cost more than it protects (their producers alread
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -114,7 +114,14 @@ class QuarantineItem:
 
 @dataclass(frozen=True)
 class MessageLogEntry:
-    """One attempt of one call to a partner, as the message log keeps it."""
+    """One attempt of one call to a partner, as handed to the message log for appending.
+
+    The first fields are what the log always kept (digests, sizes, outcome); the rest make it
+    evidence: the exact bytes (already redacted of session tokens and passwords by the
+    transport), the detached JWS signature headers sent and received, and how the call was made.
+    ``request_body`` None means only the digests are kept (the bytes live elsewhere); when it is
+    given, the store checks it against the digests and keeps it in ``message_body``.
+    """
 
     exchange_id: str
     partner: str
@@ -131,3 +138,51 @@ class MessageLogEntry:
     error: str | None
     started_at: datetime
     duration_ms: float
+    method: str = ""
+    url: str = ""
+    attempt: int = 1
+    redacted: bool = False
+    request_body: bytes | None = field(default=None, repr=False)
+    response_body: bytes | None = field(default=None, repr=False)
+    request_signature: str | None = field(default=None, repr=False)
+    response_signature: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    """One entry as the chain holds it: the hashed fields (``fields``, see ``signing.evidence``)
+    plus the link (``prev_hash``, ``entry_hash``) and the signature tokens the digests commit to.
+
+    ``fields`` is a plain dict on purpose: it is exactly what the entry hash is computed over,
+    so the verifier, the exporter and a third party's script all hash the same thing.
+    """
+
+    seq: int
+    prev_hash: str
+    entry_hash: str
+    fields: dict[str, Any]
+    request_signature: str | None = field(default=None, repr=False)
+    response_signature: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """The head row: the newest entry and the last one a seal covers."""
+
+    seq: int
+    entry_hash: str
+    sealed_seq: int
+
+
+@dataclass(frozen=True)
+class LogSeal:
+    """A signed Merkle root over the entry hashes ``first_seq..last_seq`` (one RSA signature per
+    appended batch instead of one per entry)."""
+
+    id: int
+    first_seq: int
+    last_seq: int
+    root: str
+    signature: str
+    signer: str | None
+    sealed_at: datetime

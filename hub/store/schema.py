@@ -8,7 +8,8 @@ The tables follow the flow: ``staged_dossier`` keeps every distinct version of a
 at the newest version; ``delivery`` says, per partner and dossier, where that version stands
 (delivered, pending, quarantined, out of scope) -- the numbers the summary and reconciliation
 add up; ``outbox`` holds the messages to send with their idempotency keys; ``quarantine`` keeps
-what broke a rule; ``message_log`` is the append-only record of every exchange.
+what broke a rule; ``message_log`` is the append-only, hash-chained record of every exchange,
+with the exact bodies in ``message_body``.
 """
 
 from __future__ import annotations
@@ -109,24 +110,105 @@ quarantine = sa.Table(
     sa.UniqueConstraint("source", "dossier_no", "rule", name="uq_quarantine_rule"),
 )
 
+# -- message log (evidence) -----------------------------------------------------------------
+# One append-only, hash-chained log (``signing.evidence`` defines the entry format). ``seq`` is
+# the primary key and gapless; ``prev_hash``/``entry_hash`` link each entry to the one before.
+# Bodies and certificates are content-addressed so a body sent twice, or a certificate seen in
+# every reply, is stored once. There is no update or delete anywhere in the code for these tables.
+
 message_log = sa.Table(
     "message_log",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
     sa.Column("exchange_id", sa.String(36), nullable=False, unique=True),
     sa.Column("partner", sa.String(40), nullable=False),
     sa.Column("operation", sa.String(60), nullable=False),
     sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("batch_id", sa.String(64)),
     sa.Column("record_count", sa.Integer, nullable=False),
     sa.Column("request_digest", sa.String(64), nullable=False),
     sa.Column("response_digest", sa.String(64)),
     sa.Column("request_bytes", sa.Integer, nullable=False),
     sa.Column("response_bytes", sa.Integer),
+    sa.Column("bodies_kept", sa.Boolean, nullable=False),
+    sa.Column("redacted", sa.Boolean, nullable=False),
     sa.Column("http_status", sa.Integer),
     sa.Column("outcome", sa.String(24), nullable=False),
     sa.Column("error", sa.Text),
+    sa.Column("request_signature", sa.Text),
+    sa.Column("request_signature_digest", sa.String(64)),
+    sa.Column("request_signer", sa.String(64)),
+    sa.Column("response_signature", sa.Text),
+    sa.Column("response_signature_digest", sa.String(64)),
+    sa.Column("response_signer", sa.String(64)),
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("logged_at", Timestamp, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
     sa.Index("ix_message_log_partner_time", "partner", "started_at"),
+    sa.Index("ix_message_log_batch", "batch_id"),
+)
+
+message_log_head = sa.Table(
+    "message_log_head",
+    metadata,
+    # One row (id = 1): the last appended entry. Appenders lock it (FOR UPDATE on PostgreSQL;
+    # SQLite's BEGIN IMMEDIATE locks the whole file), which serialises appends so the chain never
+    # forks; verification compares it with the last entry, so deleting the newest entries shows.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    # The last entry covered by a seal: deleting the newest seal would otherwise look like an
+    # ordinary unsealed tail.
+    sa.Column("sealed_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+log_seal = sa.Table(
+    "log_seal",
+    metadata,
+    # One RSA signature (by the hub's key) over the RFC 6962 Merkle root of the entry hashes
+    # first_seq..last_seq -- X-Road's batch signature: the log is signed as it grows, at the cost
+    # of one signature per appended batch, and each entry is later proven with a short path.
+    # Seals are contiguous: each starts where the previous one ended.
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("last_seq", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("root", sa.String(64), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("signer", sa.String(64)),
+    sa.Column("sealed_at", Timestamp, nullable=False),
+)
+
+message_body = sa.Table(
+    "message_body",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
+certificate = sa.Table(
+    "certificate",
+    metadata,
+    # DER of every certificate seen in a signature's x5c chain, keyed by its SHA-256 fingerprint.
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("der", sa.LargeBinary, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("first_seen", Timestamp, nullable=False),
+)
+
+message_log_dossier = sa.Table(
+    "message_log_dossier",
+    metadata,
+    # Which dossiers an outbox batch carried, snapshotted when the batch's exchanges are logged
+    # (a retried message is re-assigned to a new batch, so the outbox alone forgets old batches).
+    # An index for exporting a dossier's history, not evidence: the bodies are.
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("dossier_no", sa.String(64), primary_key=True),
+    sa.Index("ix_message_log_dossier_no", "dossier_no"),
 )

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.city_system.store import CityStore, DayConflictError, Page, to_us
+from sandbox.signatures import PartnerSigning, mount_signing_control, signed_response
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "create_app"]
 
@@ -95,8 +96,12 @@ def _limit(value: str | None) -> int:
     return limit
 
 
-def create_app(db_path: str | Path, token: str, *, code_tables: Any | None = None) -> FastAPI:
+def create_app(
+    db_path: str | Path, token: str, *, code_tables: Any | None = None, signing: PartnerSigning | None = None
+) -> FastAPI:
     """Build the city simulator over the SQLite file ``db_path``; ``token`` is the bearer token.
+
+    ``signing`` signs the API's replies with the city system's certificate (``None``: unsigned).
 
     Load data with ``app.state.store.load_day(day, scale, seed)`` (or ``POST /sandbox/load``).
     """
@@ -127,9 +132,11 @@ def create_app(db_path: str | Path, token: str, *, code_tables: Any | None = Non
         error = "not_found" if exc.status_code == 404 else "bad_request" if exc.status_code < 500 else "internal"
         return JSONResponse({"error": error, "message": str(exc.detail)}, status_code=exc.status_code)
 
+    mount_signing_control(app, signing)
+
     @app.get("/api/v1/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> Response:
+        return signed_response(signing, b'{"status":"ok"}')
 
     @app.get("/api/v1/dossiers/changes")
     async def changes(request: Request) -> Response:
@@ -150,7 +157,7 @@ def create_app(db_path: str | Path, token: str, *, code_tables: Any | None = Non
         cursor = _encode_cursor(page, window)
         # Stored bodies are JSON already: splice them in instead of decoding and re-encoding.
         body = '{"items":[' + ",".join(page.bodies) + '],"next_cursor":' + json.dumps(cursor) + "}"
-        return Response(body.encode(), media_type="application/json")
+        return signed_response(signing, body.encode())
 
     @app.get("/sandbox/defects")
     async def defects() -> Response:

@@ -24,6 +24,8 @@ from sandbox.national_portal.service import PortalService
 from sandbox.national_portal.sessions import SessionRegistry
 from sandbox.national_portal.stats import Stats
 from sandbox.national_portal.store import PortalStore
+from sandbox.signatures import PartnerSigning, mount_signing_control, signed_response
+from signing.jws import SIGNATURE_HEADER
 
 __all__ = ["create_app"]
 
@@ -57,10 +59,14 @@ def create_app(
     faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
     *,
     code_tables: Any | None = None,
+    signing: PartnerSigning | None = None,
 ) -> FastAPI:
     """Build the portal simulator.
 
     ``agencies`` are the ``madonvi`` values allowed to connect (others get error 106).
+    ``signing``: sign every reply with the portal's certificate and refuse unsigned requests
+    (HTTP 401), as a partner on a signed exchange layer does; ``None`` for a portal that signs
+    nothing.
     ``code_tables`` defaults to ``mappings.code_tables.load_code_tables()``; pass one to test
     against a different catalogue.
     """
@@ -76,20 +82,25 @@ def create_app(
     app.state.stats = stats
     app.state.store = store
 
+    def signed(payload: Any, status_code: int = 200) -> Response:
+        return signed_response(signing, _json(payload, status_code).body, status_code)
+
     async def faulty(request: Request, handler: Any, *, service_call: bool) -> Response:
         decision, latency, hang = injector.decide(service_call=service_call)
         if latency:
             await asyncio.sleep(latency)
         if decision == "error":
             stats.fault("http_503")
-            return _json(UNAVAILABLE, status_code=503)
+            return signed(UNAVAILABLE, status_code=503)
         raw = await request.body()
+        if signing is not None and (refusal := signing.check_request(raw, request.headers.get(SIGNATURE_HEADER))):
+            return signed({"error": "unauthorized", "message": refusal}, status_code=401)
         reply = await run_in_threadpool(handler, raw)
         if decision == "timeout":
             # The work is done (stored) but the answer comes too late for the client.
             stats.fault("timeout")
             await asyncio.sleep(hang)
-        return _json(reply)
+        return signed(reply)
 
     @app.post("/auth")
     async def auth(request: Request) -> Response:
@@ -98,6 +109,8 @@ def create_app(
     @app.post("/service")
     async def service(request: Request) -> Response:
         return await faulty(request, portal.service, service_call=True)
+
+    mount_signing_control(app, signing)
 
     @app.get("/sandbox/health")
     async def health() -> dict[str, str]:

@@ -1,0 +1,117 @@
+"""Partner-side message signatures for the simulators: what a signing partner does, and what a
+broken or hostile one does.
+
+Each simulator signs its replies with its own certificate (a detached JWS over the exact reply
+bytes, in ``X-Hub-Signature``) and, when given a trust store, refuses requests the hub did not
+sign. ``POST /sandbox/signing {"reply_mode": ...}`` switches the replies to one of the failure
+modes the hub must refuse: unsigned, tampered (bytes changed after signing), signed with an
+expired certificate, or signed by a CA outside the hub's trust store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal, get_args
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from signing.errors import SigningError
+from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
+from signing.keys import SigningIdentity
+from signing.pki import DevPki, mint_expired_identity, mint_foreign_identity
+from signing.trust import TrustStore
+
+ReplyMode = Literal["valid", "unsigned", "tampered", "expired", "wrong_ca"]
+REPLY_MODES: tuple[str, ...] = get_args(ReplyMode)
+
+
+@dataclass
+class PartnerSigning:
+    """One simulator's signing behaviour; ``reply_mode`` changes at run time.
+
+    The broken identities (expired, foreign CA) are minted on first use: most runs never ask
+    for them, and each costs a few RSA keys.
+    """
+
+    pki: DevPki
+    name: str
+    verify_requests: bool = True
+    reply_mode: ReplyMode = "valid"
+    refused_requests: int = field(default=0)
+
+    @cached_property
+    def identity(self) -> SigningIdentity:
+        return self.pki.identity(self.name)
+
+    @cached_property
+    def expired(self) -> SigningIdentity:
+        return mint_expired_identity(self.pki, self.name)
+
+    @cached_property
+    def foreign(self) -> SigningIdentity:
+        return mint_foreign_identity(self.name)
+
+    @cached_property
+    def trust(self) -> TrustStore | None:
+        return self.pki.trust_store() if self.verify_requests else None
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in REPLY_MODES:
+            raise ValueError(f"reply_mode must be one of {', '.join(REPLY_MODES)}, not {mode!r}")
+        self.reply_mode = mode  # type: ignore[assignment]  # checked just above
+
+    def sign_reply(self, body: bytes) -> tuple[bytes, dict[str, str]]:
+        """The bytes to send and the headers to send them with, as the current mode dictates."""
+        mode = self.reply_mode
+        if mode == "unsigned":
+            return body, {}
+        signer = {"expired": self.expired, "wrong_ca": self.foreign}.get(mode, self.identity)
+        token = sign_detached(body, signer)
+        if mode == "tampered":
+            body = body.replace(b'"error_code":0', b'"error_code":0 ', 1) if b'"error_code":0' in body else body + b" "
+        return body, {SIGNATURE_HEADER: token}
+
+    def check_request(self, body: bytes, token: str | None) -> str | None:
+        """Why the request must be refused (its signature), or None when it is acceptable."""
+        if self.trust is None:
+            return None
+        if not token:
+            self.refused_requests += 1
+            return f"yêu cầu thiếu chữ ký số ({SIGNATURE_HEADER})"
+        try:
+            verify_detached(body, token, self.trust)
+        except SigningError as exc:
+            self.refused_requests += 1
+            return f"chữ ký số của yêu cầu không hợp lệ: {exc.reason}"
+        return None
+
+
+def signed_response(signing: PartnerSigning | None, body: bytes, status_code: int = 200) -> Response:
+    """A JSON reply, signed as the simulator's current signing mode says (unsigned when ``None``)."""
+    headers: dict[str, str] = {}
+    if signing is not None:
+        body, headers = signing.sign_reply(body)
+    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def mount_signing_control(app: FastAPI, signing: PartnerSigning | None) -> None:
+    """``GET|POST /sandbox/signing``: read or switch how replies are signed (tests, the demo)."""
+
+    @app.get("/sandbox/signing")
+    async def signing_state() -> dict[str, Any]:
+        if signing is None:
+            return {"enabled": False}
+        return {"enabled": True, "reply_mode": signing.reply_mode, "refused_requests": signing.refused_requests}
+
+    @app.post("/sandbox/signing")
+    async def set_signing(request: Request) -> JSONResponse:
+        if signing is None:
+            return JSONResponse({"error": "bad_request", "message": "this simulator signs nothing"}, status_code=400)
+        body = await request.json()
+        try:
+            signing.set_mode(str(body.get("reply_mode", "")))
+        except ValueError as exc:
+            return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
+        return JSONResponse({"enabled": True, "reply_mode": signing.reply_mode})

@@ -1,0 +1,235 @@
+"""What every benchmark needs: sandbox partners in their own process, and resource figures.
+
+The partners run in a separate process (``multiprocessing`` with the ``spawn`` start method, one
+uvicorn server per partner in threads of that process), not in threads of the benchmark: the
+client and the servers then do not share a GIL, so the benchmark measures the hub's work rather
+than the two sides taking turns on one interpreter lock. The child binds 127.0.0.1 on free ports
+(``sandbox.server.serve_in_thread``), and it stops by itself when the benchmark tells it to, when
+the pipe to the benchmark closes, or when its parent process is gone -- a crashed benchmark
+leaves no server behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import resource
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock_time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+VN = timezone(timedelta(hours=7))
+PORTAL_USERNAME = "hub-bench"
+STARTUP_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class PortalEndpoint:
+    """One national-portal simulator: where it listens and how to log in."""
+
+    url: str
+    username: str
+    password: str
+    madonvi: str
+
+
+@dataclass(frozen=True)
+class Partners:
+    """The running partner process: a city system holding the generated dossiers, and N fresh portals."""
+
+    pid: int
+    city_url: str
+    city_token: str
+    portals: tuple[PortalEndpoint, ...]
+    records: int
+    defects: int
+    days: tuple[date, ...]
+    load_seconds: float
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        """The extraction window that covers every generated day (Hanoi midnights)."""
+        return (
+            datetime.combine(self.days[0], clock_time(0), VN),
+            datetime.combine(self.days[-1] + timedelta(days=1), clock_time(0), VN),
+        )
+
+
+def working_days(start: date) -> Iterator[date]:
+    """Consecutive working days from ``start``: full-volume days of the generator (about 11,000 at scale 1)."""
+    from sandbox.city_system.calendar import is_working_day
+
+    day = start
+    while True:
+        if is_working_day(day):
+            yield day
+        day += timedelta(days=1)
+
+
+def _load_city(store: Any, tables: Any, start: date, dossiers: int, seed: int) -> tuple[list[date], int]:
+    """Generate whole working days at scale 1.0 until ``dossiers`` records exist; cut the last day short.
+
+    Whole days at the calibrated scale keep the generator's own guarantees (per-agency daily
+    numbering under 9999, Table 01 outcome shares, ~1% named defects); only the tail of the last
+    day (latest submissions) is dropped to hit the requested count exactly.
+    """
+    from sandbox.city_system.generator import generate
+
+    days: list[date] = []
+    defects = 0
+    remaining = dossiers
+    for day in working_days(start):
+        if remaining <= 0:
+            break
+        generated = generate(day, 1.0, seed, code_tables=tables)
+        records = generated.records[:remaining]
+        kept = {record["id"] for record in records}
+        day_defects = {i: name for i, name in generated.defects.items() if i in kept}
+        remaining -= store.load(records, day_defects)
+        defects += len(day_defects)
+        days.append(day)
+    return days, defects
+
+
+def _serve_partners(
+    conn: Connection,
+    data_dir: str,
+    start: date,
+    dossiers: int,
+    seed: int,
+    portal_count: int,
+    credentials: dict[str, str],
+    parent_pid: int,
+    pki_dir: str,
+) -> None:
+    """Child process: load the city system, start the servers, report, then wait to be told to stop."""
+    try:
+        from mappings.code_tables import load_code_tables
+        from sandbox.city_system.app import create_app as create_city
+        from sandbox.national_portal.app import create_app as create_portal
+        from sandbox.server import serve_in_thread
+        from sandbox.signatures import PartnerSigning
+        from signing.pki import init_dev_pki
+
+        folder = Path(data_dir)
+        tables = load_code_tables()
+        started = time.perf_counter()
+        pki = init_dev_pki(Path(pki_dir))  # the parent made it; partners sign as in the demo
+        city_app = create_city(
+            folder / "city.sqlite",
+            credentials["city_token"],
+            code_tables=tables,
+            signing=PartnerSigning(pki, "city_system"),
+        )
+        days, defects = _load_city(city_app.state.store, tables, start, dossiers, seed)
+        load_seconds = time.perf_counter() - started
+        agencies = sorted({row.code for row in tables.agencies.all_rows()})
+        city_level = [row.code for row in tables.agencies.rows(days[0]) if row.level == "city"]
+        madonvi = city_level[0] if city_level else agencies[0]
+        portal_apps = [
+            create_portal(
+                folder / f"portal-{i}.sqlite",
+                PORTAL_USERNAME,
+                credentials["portal_password"],
+                agencies,
+                code_tables=tables,
+                signing=PartnerSigning(pki, "national_portal"),
+            )
+            for i in range(portal_count)
+        ]
+    except BaseException as exc:
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+        return
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(serve_in_thread(app)) for app in (city_app, *portal_apps)]
+        conn.send(
+            {
+                "city_url": servers[0].url,
+                "portal_urls": [server.url for server in servers[1:]],
+                "madonvi": madonvi,
+                "records": city_app.state.store.count(),
+                "defects": defects,
+                "days": [day.isoformat() for day in days],
+                "load_seconds": load_seconds,
+            }
+        )
+        while True:
+            if conn.poll(0.5):  # "stop", or EOF because the benchmark is gone
+                break
+            if os.getppid() != parent_pid or not all(server.thread.is_alive() for server in servers):
+                break
+
+
+@contextlib.contextmanager
+def sandbox_partners(
+    data_dir: Path, *, dossiers: int, seed: int, start: date, pki_dir: Path, portals: int = 2
+) -> Iterator[Partners]:
+    """Start the partner process, wait until it serves, yield its endpoints; always stop it on exit.
+
+    The partners sign their replies (and the portal refuses unsigned requests) with certificates of
+    the development PKI in ``pki_dir``, as in the demo: both benchmarked paths pay for signatures.
+    """
+    credentials = {"city_token": secrets.token_urlsafe(24), "portal_password": secrets.token_urlsafe(24)}
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(
+        target=_serve_partners,
+        args=(theirs, str(data_dir), start, dossiers, seed, portals, credentials, os.getpid(), str(pki_dir)),
+        name="bench-partners",
+        daemon=True,
+    )
+    process.start()
+    theirs.close()  # so that recv() sees EOF if the child dies
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not ours.poll(1.0):
+            if not process.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"partner process did not start (exit code {process.exitcode})")
+        try:
+            info = ours.recv()
+        except EOFError:
+            raise RuntimeError(f"partner process died during start-up (exit code {process.exitcode})") from None
+        if "error" in info:
+            raise RuntimeError(f"partner process failed: {info['error']}")
+        yield Partners(
+            pid=process.pid or 0,
+            city_url=info["city_url"],
+            city_token=credentials["city_token"],
+            portals=tuple(
+                PortalEndpoint(url, PORTAL_USERNAME, credentials["portal_password"], info["madonvi"])
+                for url in info["portal_urls"]
+            ),
+            records=info["records"],
+            defects=info["defects"],
+            days=tuple(date.fromisoformat(day) for day in info["days"]),
+            load_seconds=info["load_seconds"],
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            ours.send("stop")
+        ours.close()
+        process.join(20)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+
+
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident set size in MiB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(who).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")

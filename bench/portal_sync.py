@@ -1,0 +1,669 @@
+"""Benchmark: city dossiers -> national portal, the hub path against a naive per-dossier path.
+
+    uv run python -m bench.portal_sync [--dossiers 100000] [--naive-sample 5000] [--seed 7]
+
+Both paths run in the same process, against the same sandbox partners (city system plus two
+fresh national portals, served by a separate process), one after the other:
+
+* **hub** -- exactly what the DAG tasks run (``hub.jobs``): ``extract`` (keyset pages of 1000 into
+  the store, one bulk write per page), ``plan_portal_sync`` (quality gate, outbox, dispositions),
+  then ``deliver_portal_dossiers`` over every batch id, with the adapters' clients (one pooled
+  ``requests.Session`` per partner) and a fresh SQLite hub store. Message log included.
+* **naive** -- what a straightforward integration does: read the same listing, then per dossier
+  run the same quality gate and mapping functions, send it alone in one ``DongBoHoSoMC`` call
+  with ``requests.post`` (a new connection each time) and commit its rows (staged version,
+  current pointer, delivery state, outbox or quarantine row) in one transaction of its own, in the
+  same schema. It runs on a sample (``--naive-sample``) of the same records because it is slow;
+  its rate is per dossier, so the sample size does not favour either side.
+
+Both paths sign what they send and verify the portal's signed replies (detached JWS, a
+development PKI made for the run), as production does; the naive path skips verifying the city
+listing's signatures, which only favours it.
+
+Progress entries (``CapNhatTienDoHoSoMC``) go in calls of at most 10 by the portal's contract,
+whatever the sender does, so they are out of the ratio: the naive path does not send them and
+the hub's delivery of them is timed on its own (``--progress-batches``) and reported apart. The
+hub's plan still maps and queues them (that is the production plan), which only makes the hub
+path's figure conservative.
+
+Exit status 1 if a path lost a record (the dispositions must add up to the input and the portal
+must hold exactly what the path says it delivered), if the two paths disagree on a sampled
+dossier's disposition, or if the ratio is below ``--min-ratio``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+from adapters.city_system.client import PARTNER as CITY_PARTNER
+from adapters.city_system.client import CitySystemClient
+from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
+from adapters.national_portal.client import NationalPortalClient
+from adapters.settings import TransportSettings
+from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
+from adapters.transport import HttpTransport
+from bench.common import Partners, PortalEndpoint, peak_rss_mib, rate, sandbox_partners
+from hub.pipeline.extract import CITY_SOURCE, record_key
+from hub.pipeline.portal_sync import PARTNER, SYNC_OPERATION, _integrated
+from hub.pipeline.summary import sync_summary
+from hub.store import DeliveryState, HubStore, OutboxState
+from hub.store import schema as t
+from hub.store.store import utc
+from mappings.code_tables import load_code_tables
+from mappings.errors import MappingError
+from mappings.national_portal import to_dong_bo_ho_so
+from quality.gate import QualityGate
+from signing.digests import content_hash, idempotency_key
+from signing.pki import HUB, init_dev_pki
+
+PAGE_SIZE = 1000  # the hub's extraction page; the naive path reads the same pages
+HTTP_TIMEOUT_S = 120.0
+GOAL_RATIO = 20.0
+
+
+@dataclass
+class Stage:
+    name: str
+    items: int
+    seconds: float
+    unit: str = "dossiers"
+
+    @property
+    def per_second(self) -> float:
+        return rate(self.items, self.seconds)
+
+
+@dataclass
+class PathResult:
+    """What one path did: its stages, where each dossier ended, and whether the counts add up."""
+
+    name: str
+    dossiers: int
+    stages: list[Stage]
+    dispositions: Counter[str]
+    portal_held: int
+    problems: list[str] = field(default_factory=list)
+    rss_mib: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(stage.seconds for stage in self.stages)
+
+    @property
+    def settled(self) -> int:
+        """Dossiers with a final disposition (delivered, quarantined or out of scope); pending is not settled."""
+        return sum(n for state, n in self.dispositions.items() if state != DeliveryState.PENDING)
+
+    @property
+    def per_second(self) -> float:
+        return rate(self.settled, self.seconds)
+
+
+# -- the hub path ---------------------------------------------------------------------------------
+
+
+def _transport(partner: str, url: str, signatures: MessageSignatures) -> HttpTransport:
+    """The adapters' transport as a Connection would configure it, with room for 1000-record calls."""
+    settings = TransportSettings(base_url=url, read_timeout=HTTP_TIMEOUT_S)
+    return HttpTransport(partner, settings, signatures=signatures)
+
+
+def _portal_stats(portal: PortalEndpoint) -> dict[str, Any]:
+    reply = requests.get(f"{portal.url}/sandbox/stats", timeout=HTTP_TIMEOUT_S)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def run_hub(
+    partners: Partners, work: Path, signatures: MessageSignatures, progress_batches: int
+) -> tuple[PathResult, Stage | None, HubStore]:
+    """The production path, stage by stage, through ``hub.jobs`` (what the DAG tasks call)."""
+    os.environ["HUB_STORE_URL"] = f"sqlite:///{work / 'hub.db'}"
+    os.environ["HUB_VAR_DIR"] = str(work / "var")
+    from hub import jobs  # reads HUB_STORE_URL at call time; imported here to make that visible
+
+    portal = partners.portals[0]
+    city = CitySystemClient(_transport(CITY_PARTNER, partners.city_url, signatures), partners.city_token)
+    client = NationalPortalClient(
+        _transport(PORTAL_PARTNER, portal.url, signatures), portal.username, portal.password, portal.madonvi
+    )
+    store = jobs.hub_store()  # creates the schema: not part of any stage
+    start, end = partners.window
+
+    began = time.perf_counter()
+    extracted = jobs.extract(city, start, end)
+    extract_s = time.perf_counter() - began
+    _say(f"  extract  {extracted['records']:>7,} records in {extract_s:6.1f} s ({_load()})")
+
+    began = time.perf_counter()
+    batch_ids = jobs.plan_portal_sync()
+    plan_s = time.perf_counter() - began
+    planned = store.disposition_counts(PARTNER, CITY_SOURCE)
+    _say(
+        f"  plan     {sum(planned.values()):>7,} dossiers in {plan_s:6.1f} s -> {planned}, "
+        f"{len(batch_ids)} batches ({_load()})"
+    )
+
+    began = time.perf_counter()
+    outcomes: Counter[str] = Counter()
+    messages = 0
+    for batch_id in batch_ids:
+        report = jobs.deliver_portal_dossiers(client, batch_id)
+        messages += report["messages"]
+        outcomes.update(report["outcomes"])
+    deliver_s = time.perf_counter() - began
+    _say(f"  deliver  {messages:>7,} messages in {deliver_s:6.1f} s -> {dict(outcomes)} ({_load()})")
+    rss = peak_rss_mib()
+
+    summary = sync_summary(store, source=CITY_SOURCE, partner=PARTNER)
+    counts = summary["counts"]
+    dispositions = Counter({state.value: counts[state.value] for state in DeliveryState})
+    held = _portal_stats(portal)["held"]["dossiers"]
+    result = PathResult(
+        "hub",
+        counts["extracted"],
+        [
+            Stage("extract", extracted["records"], extract_s),
+            Stage("plan", sum(planned.values()), plan_s),
+            Stage("deliver", messages, deliver_s, "messages"),
+        ],
+        dispositions,
+        held,
+    )
+    result.problems += _accounting_problems("hub", partners.records, counts["extracted"], dispositions, held)
+    if not summary["identity_holds"]:
+        result.problems.append(f"hub: summary identity does not hold: {counts}")
+    result.rss_mib = rss
+
+    progress = _hub_progress(jobs, client, progress_batches) if progress_batches else None
+    city.transport.close()
+    client.transport.close()
+    return result, progress, store
+
+
+def _hub_progress(jobs: Any, client: NationalPortalClient, batches: int) -> Stage:
+    """Batch the progress entries and deliver the first ``batches`` batches: timed apart, never in the ratio."""
+    began = time.perf_counter()
+    batch_ids = jobs.plan_portal_progress()
+    entries = 0
+    for batch_id in batch_ids[:batches]:
+        entries += jobs.deliver_portal_progress(client, batch_id)["messages"]
+    seconds = time.perf_counter() - began
+    _say(
+        f"  progress {entries:>7,} entries ({min(batches, len(batch_ids))} of {len(batch_ids)} batches) "
+        f"in {seconds:6.1f} s"
+    )
+    return Stage("progress (apart)", entries, seconds, "entries")
+
+
+# -- the naive path -------------------------------------------------------------------------------
+
+
+class NaivePortal:
+    """The portal as a naive client talks to it: ``requests.post`` per call, no pooled session.
+
+    It signs each request and verifies each reply, as any client of a signing partner must.
+    """
+
+    def __init__(self, endpoint: PortalEndpoint, signatures: MessageSignatures) -> None:
+        self.endpoint = endpoint
+        self.signatures = signatures
+        self.session = self._login()
+
+    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        # Same bytes as the adapters' transport sends (UTF-8 JSON, not \\u escapes): only the
+        # connection handling differs.
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        reply = requests.post(
+            f"{self.endpoint.url}{path}",
+            data=body,
+            headers={"Content-Type": "application/json; charset=utf-8", **self.signatures.request_headers(body)},
+            timeout=HTTP_TIMEOUT_S,
+        )
+        reply.raise_for_status()
+        refusal = self.signatures.refusal(reply.content, reply.headers.get(SIGNATURE_HEADER))
+        if refusal is not None:
+            raise RuntimeError(f"naive: reply refused: {refusal}")
+        return reply.json()
+
+    def _login(self) -> str:
+        reply = self._post("/auth", {"username": self.endpoint.username, "password": self.endpoint.password})
+        if reply.get("error_code") != 0:
+            raise RuntimeError(f"naive login refused: {reply.get('message')}")
+        return str(reply["session"])
+
+    def sync_one(self, record: dict[str, Any], updating: bool) -> tuple[int, str]:
+        """One dossier, one call; returns the record-level (code, message)."""
+        for _ in range(2):
+            payload = {
+                "session": self.session,
+                "madonvi": self.endpoint.madonvi,
+                "service": SYNC_OPERATION,
+                "isUpdating": updating,
+                "data": [record],
+            }
+            reply = self._post("/service", payload)
+            if reply.get("error_code") == 100:  # session expired: log in again, once
+                self.session = self._login()
+                continue
+            if reply.get("error_code") != 0:
+                raise RuntimeError(f"naive {SYNC_OPERATION} failed: {reply.get('error_code')} {reply.get('message')}")
+            result = reply["result"][0]
+            return int(result["error_code"]), str(result["message"])
+        raise RuntimeError("naive: session refused right after a fresh login")
+
+
+def _city_pages(partners: Partners, limit: int) -> Iterator[dict[str, Any]]:
+    """The city listing read with plain ``requests.get`` in pages of 1000, as many records as asked."""
+    start, end = partners.window
+    params: dict[str, Any] = {"updated_from": start.isoformat(), "updated_to": end.isoformat(), "limit": PAGE_SIZE}
+    headers = {"Authorization": f"Bearer {partners.city_token}"}
+    served = 0
+    while served < limit:
+        reply = requests.get(
+            f"{partners.city_url}/api/v1/dossiers/changes", params=params, headers=headers, timeout=HTTP_TIMEOUT_S
+        )
+        reply.raise_for_status()
+        page = reply.json()
+        for record in page["items"][: limit - served]:
+            served += 1
+            yield record
+        if page["next_cursor"] is None:
+            return
+        params["cursor"] = page["next_cursor"]
+
+
+def _source_updated_at(record: dict[str, Any]) -> datetime | None:
+    try:
+        return utc(datetime.fromisoformat(record["cap_nhat_luc"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class NaiveStore:
+    """One transaction, with single-row statements, per dossier -- in the hub store's own schema."""
+
+    def __init__(self, store: HubStore) -> None:
+        self.engine = store.engine
+        insert = store._insert  # the dialect's INSERT (ON CONFLICT support), as HubStore uses it
+        current = insert(t.dossier_current)
+        self.stage_row = insert(t.staged_dossier).on_conflict_do_nothing()
+        self.current_row = current.on_conflict_do_update(
+            index_elements=["source", "dossier_no"],
+            set_={c: current.excluded[c] for c in ("content_hash", "source_updated_at", "batch_id", "staged_at")},
+        )
+        delivery = insert(t.delivery)
+        self.delivery_row = delivery.on_conflict_do_update(
+            index_elements=["partner", "dossier_no"],
+            set_={
+                c: delivery.excluded[c]
+                for c in ("content_hash", "state", "acked_hash", "acked_at", "reason", "updated_at")
+            },
+        )
+        self.outbox_row = insert(t.outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        self.quarantine_row = insert(t.quarantine).on_conflict_do_nothing()
+
+    def commit(
+        self,
+        record: dict[str, Any],
+        key: str,
+        digest: str,
+        state: DeliveryState,
+        reason: str | None,
+        sent: dict[str, Any] | None,
+        violations: Sequence[tuple[str, str]],
+    ) -> None:
+        now = datetime.now(UTC)
+        delivered = state is DeliveryState.DELIVERED
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.stage_row,
+                {
+                    "source": CITY_SOURCE,
+                    "dossier_no": key,
+                    "content_hash": digest,
+                    "payload": record,
+                    "source_updated_at": _source_updated_at(record),
+                    "batch_id": "naive",
+                    "staged_at": now,
+                },
+            )
+            conn.execute(
+                self.current_row,
+                {
+                    "source": CITY_SOURCE,
+                    "dossier_no": key,
+                    "content_hash": digest,
+                    "source_updated_at": _source_updated_at(record),
+                    "batch_id": "naive",
+                    "staged_at": now,
+                },
+            )
+            conn.execute(
+                self.delivery_row,
+                {
+                    "partner": PARTNER,
+                    "dossier_no": key,
+                    "source": CITY_SOURCE,
+                    "content_hash": digest,
+                    "state": state.value,
+                    "acked_hash": digest if delivered else None,
+                    "acked_at": now if delivered else None,
+                    "reason": reason,
+                    "updated_at": now,
+                },
+            )
+            if sent is not None:
+                conn.execute(
+                    self.outbox_row,
+                    {
+                        "idempotency_key": idempotency_key(PARTNER, SYNC_OPERATION, key, digest),
+                        "partner": PARTNER,
+                        "operation": SYNC_OPERATION,
+                        "dossier_no": key,
+                        "content_hash": digest,
+                        "payload": sent,
+                        "state": (OutboxState.ACKNOWLEDGED if delivered else OutboxState.DEAD).value,
+                        "attempts": 1,
+                        "last_error": None if delivered else reason,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
+            for rule, why in violations:
+                conn.execute(
+                    self.quarantine_row,
+                    {
+                        "source": CITY_SOURCE,
+                        "dossier_no": key,
+                        "rule": rule,
+                        "reason": why,
+                        "content_hash": digest,
+                        "payload": record,
+                        "first_seen": now,
+                        "last_seen": now,
+                        "occurrences": 1,
+                    },
+                )
+
+
+def _naive_one(
+    record: dict[str, Any], gate: QualityGate, portal: NaivePortal, store: NaiveStore
+) -> tuple[str, DeliveryState]:
+    """One dossier end to end: the same gate, scope rule and mapping as ``plan``, then send, then commit."""
+    key, digest = record_key(record), content_hash(record)
+    outcome = gate.split([record])
+    sent: dict[str, Any] | None = None
+    violations: list[tuple[str, str]] = []
+    if outcome.failed:
+        violations = [(v.rule, v.reason) for v in outcome.failed[0]]
+        state, reason = DeliveryState.QUARANTINED, "quality gate: " + ", ".join(rule for rule, _ in violations)
+    else:
+        dossier = outcome.passed[0][1]
+        if not _integrated(dossier, gate.tables):
+            state = DeliveryState.OUT_OF_SCOPE
+            reason = f"thủ tục {dossier.procedure_code} chưa tích hợp trên Cổng DVCQG"
+        else:
+            try:
+                sent = to_dong_bo_ho_so(dossier)
+            except MappingError as exc:
+                violations = [(exc.rule, exc.message)]
+                state, reason = DeliveryState.QUARANTINED, f"quality gate: {exc.rule}"
+            else:
+                code, message = portal.sync_one(sent, updating=False)
+                if code in (2, 201):  # the portal's view differs from ours: once more the other way (upsert)
+                    code, message = portal.sync_one(sent, updating=code == 2)
+                if code == 0:
+                    state, reason = DeliveryState.DELIVERED, None
+                else:
+                    violations = [("portal.rejected", message)]
+                    state, reason = DeliveryState.QUARANTINED, f"portal.rejected: {message}"
+    store.commit(record, key, digest, state, reason, sent, violations)
+    return key, state
+
+
+class NaivePath:
+    """The per-dossier baseline on the first ``sample`` records of the listing, against the second portal.
+
+    It runs in two halves, one before and one after the hub path, so that a change in the load of
+    the machine during the run (other work on the 2 cores) weighs on both paths alike.
+    """
+
+    def __init__(self, partners: Partners, work: Path, sample: int, signatures: MessageSignatures) -> None:
+        self.partners, self.sample = partners, min(sample, partners.records)
+        self.signatures = signatures
+        self.endpoint = partners.portals[1]
+        self.hub_store = HubStore(f"sqlite:///{work / 'naive.db'}")
+        self.hub_store.create_schema()  # like the hub's store: created before any timing
+        self.store = NaiveStore(self.hub_store)
+        self.gate: QualityGate | None = None
+        self.portal: NaivePortal | None = None
+        self.records: Iterator[dict[str, Any]] = iter(())
+        self.states: dict[str, DeliveryState] = {}
+        self.seconds = 0.0
+
+    def run(self, count: int) -> None:
+        """Sync the next ``count`` records of the sample, one at a time; the time adds up across calls."""
+        began = time.perf_counter()
+        if self.gate is None or self.portal is None:
+            self.gate = QualityGate(load_code_tables())  # the hub's plan loads them too, inside its timing
+            self.portal = NaivePortal(self.endpoint, self.signatures)
+            self.records = _city_pages(self.partners, self.sample)
+        done = 0
+        for record in self.records:
+            key, state = _naive_one(record, self.gate, self.portal, self.store)
+            self.states[key] = state
+            done += 1
+            if done == count:
+                break
+        seconds = time.perf_counter() - began
+        self.seconds += seconds
+        _say(f"  naive    {done:>7,} dossiers in {seconds:6.1f} s ({_load()})")
+
+    def result(self) -> PathResult:
+        dispositions = Counter(state.value for state in self.states.values())
+        held = _portal_stats(self.endpoint)["held"]["dossiers"]
+        with self.hub_store.engine.connect() as conn:
+            staged = conn.execute(sa.select(sa.func.count()).select_from(t.dossier_current)).scalar_one()
+        result = PathResult("naive", staged, [Stage("per dossier", len(self.states), self.seconds)], dispositions, held)
+        result.problems += _accounting_problems("naive", self.sample, staged, dispositions, held)
+        self.hub_store.engine.dispose()
+        return result
+
+
+# -- checks and report ----------------------------------------------------------------------------
+
+
+def _accounting_problems(
+    path: str, expected: int, staged: int, dispositions: Counter[str], portal_held: int
+) -> list[str]:
+    """Nothing lost: input = staged = delivered + pending + quarantined + out of scope; portal = delivered."""
+    problems = []
+    accounted = sum(dispositions.values())
+    if not expected == staged == accounted:
+        problems.append(f"{path}: {expected:,} records in, {staged:,} staged, {accounted:,} with a disposition")
+    if portal_held != dispositions[DeliveryState.DELIVERED]:
+        problems.append(
+            f"{path}: the portal holds {portal_held:,} dossiers, the path says it delivered "
+            f"{dispositions[DeliveryState.DELIVERED]:,}"
+        )
+    return problems
+
+
+def _disagreements(store: HubStore, naive: dict[str, DeliveryState]) -> list[str]:
+    """Sampled dossiers whose disposition differs between the paths: the baseline must do the same work."""
+    found: dict[str, str] = {}
+    keys = list(naive)
+    with store.engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            query = sa.select(t.delivery.c.dossier_no, t.delivery.c.state).where(
+                t.delivery.c.partner == PARTNER, t.delivery.c.dossier_no.in_(keys[start : start + 500])
+            )
+            found.update(dict(conn.execute(query).all()))
+    return [
+        f"{key}: hub {found.get(key)}, naive {state.value}" for key, state in naive.items() if found.get(key) != state
+    ]
+
+
+def _load() -> str:
+    """The 1-minute load average: on a shared 2-core machine it says how much other work ran meanwhile."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        _say(
+            "  "
+            + "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n == 0:
+            _say("  " + "  ".join("-" * w for w in widths))
+
+
+def _set_latency(partners: Partners, latency_ms: int) -> None:
+    """Make every portal call wait ``latency_ms`` (the simulator's fault injection), as a WAN would."""
+    for portal in partners.portals:
+        reply = requests.post(f"{portal.url}/sandbox/faults", json={"latency_ms": latency_ms}, timeout=HTTP_TIMEOUT_S)
+        reply.raise_for_status()
+    _say(f"portals: {latency_ms} ms latency added to every call, on both paths")
+
+
+def report(hub: PathResult, naive: PathResult, progress: Stage | None) -> float:
+    ratio = hub.per_second / naive.per_second
+    _say()
+    _say("hub path, per stage")
+    rows = [("stage", "items", "seconds", "items/s")]
+    for stage in hub.stages + ([progress] if progress else []):
+        rows.append((stage.name, f"{stage.items:,} {stage.unit}", f"{stage.seconds:.2f}", f"{stage.per_second:,.0f}"))
+    _table(rows)
+    _say()
+    _say("paths (dossiers = settled: delivered + quarantined + out of scope; progress entries excluded)")
+    rows = [("path", "dossiers", "seconds", "dossiers/s", "delivered", "quarantined", "out of scope", "pending")]
+    for path in (hub, naive):
+        d = path.dispositions
+        rows.append(
+            (
+                path.name,
+                f"{path.settled:,}",
+                f"{path.seconds:.2f}",
+                f"{path.per_second:,.1f}",
+                f"{d['delivered']:,}",
+                f"{d['quarantined']:,}",
+                f"{d['out_of_scope']:,}",
+                f"{d['pending']:,}",
+            )
+        )
+    _table(rows)
+    _say()
+    _say(
+        f"ratio = hub/naive = {hub.per_second:,.1f} / {naive.per_second:,.1f} = {ratio:.1f}x "
+        f"(goal >= {GOAL_RATIO:.0f}x: {'met' if ratio >= GOAL_RATIO else 'NOT met'})"
+    )
+    _say(f"naive path measured on a sample of {naive.dossiers:,} of the {hub.dossiers:,} dossiers")
+    _say(
+        f"peak RSS: benchmark process after the hub path {hub.rss_mib or 0:,.0f} MiB "
+        f"(whole run {peak_rss_mib():,.0f} MiB); partner process {peak_rss_mib(resource.RUSAGE_CHILDREN):,.0f} MiB"
+    )
+    return ratio
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.portal_sync", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dossiers", type=int, default=100_000, help="city dossiers to sync on the hub path")
+    parser.add_argument("--naive-sample", type=int, default=5_000, help="dossiers the naive path syncs")
+    parser.add_argument("--seed", type=int, default=7, help="generator seed")
+    parser.add_argument(
+        "--start-day",
+        type=date.fromisoformat,
+        default=date(2026, 11, 2),
+        help="first generated working day (YYYY-MM-DD)",
+    )
+    parser.add_argument(
+        "--progress-batches",
+        type=int,
+        default=10,
+        help="progress batches (500 entries each) to deliver and time apart; 0 = skip",
+    )
+    parser.add_argument(
+        "--portal-latency-ms",
+        type=int,
+        default=0,
+        help="latency the portals add to every call (both paths alike); 0 = loopback as is",
+    )
+    parser.add_argument("--min-ratio", type=float, default=0.0, help="exit 1 if hub/naive is below this")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.dossiers < 1 or args.naive_sample < 1:
+        _parser().error("--dossiers and --naive-sample must be positive")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _say(
+        f"bench.portal_sync: {args.dossiers:,} dossiers, naive sample {args.naive_sample:,}, seed {args.seed}; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{_load()}"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-portal-sync-") as tmp:
+        work = Path(tmp)
+        began = time.perf_counter()
+        pki = init_dev_pki(work / "var" / "pki")
+        signatures = MessageSignatures(identity=pki.identity(HUB), trust=pki.trust_store())
+        with sandbox_partners(
+            work / "sandbox", dossiers=args.dossiers, seed=args.seed, start=args.start_day, pki_dir=pki.folder
+        ) as partners:
+            _say(
+                f"partners: pid {partners.pid}, {partners.records:,} city records ({partners.defects:,} with a "
+                f"named defect) over {len(partners.days)} working days {partners.days[0]}..{partners.days[-1]}, "
+                f"generated and loaded in {time.perf_counter() - began:.1f} s"
+            )
+            if args.portal_latency_ms:
+                _set_latency(partners, args.portal_latency_ms)
+            naive_path = NaivePath(partners, work, args.naive_sample, signatures)
+            _say("naive path, first half")
+            naive_path.run(naive_path.sample // 2)
+            _say("hub path")
+            hub, progress, hub_store = run_hub(partners, work, signatures, args.progress_batches)
+            _say("naive path, second half")
+            naive_path.run(naive_path.sample - naive_path.sample // 2)
+            naive = naive_path.result()
+            disagreements = _disagreements(hub_store, naive_path.states)
+            hub_store.engine.dispose()
+    ratio = report(hub, naive, progress)
+    problems = hub.problems + naive.problems
+    if disagreements:
+        problems.append(f"{len(disagreements)} sampled dossiers differ between the paths, e.g. {disagreements[:3]}")
+    if ratio < args.min_ratio:
+        problems.append(f"ratio {ratio:.1f} is below --min-ratio {args.min_ratio}")
+    for problem in problems:
+        _say(f"PROBLEM: {problem}")
+    _say("OK: every record accounted for on both paths" if not problems else "FAILED")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

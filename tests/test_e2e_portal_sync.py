@@ -68,6 +68,9 @@ class Partners:
     def set_faults(self, **faults: float) -> None:
         requests.post(f"{self.portal.url}/sandbox/faults", json=faults, timeout=5).raise_for_status()
 
+    def set_reply_mode(self, mode: str) -> None:
+        requests.post(f"{self.portal.url}/sandbox/signing", json={"reply_mode": mode}, timeout=5).raise_for_status()
+
 
 @pytest.fixture
 def partners(
@@ -153,3 +156,49 @@ def test_a_portal_outage_delays_delivery_and_loses_nothing(dagbag, partners: Par
     assert up["pending"] == 0
     assert up["delivered"] == down["pending"]
     assert len(partners.portal_dossiers()) == up["delivered"]
+
+
+@pytest.mark.parametrize(
+    ("reply_mode", "reason"),
+    [
+        ("unsigned", "carries no signature"),
+        ("tampered", "does not match the payload bytes"),
+        ("expired", "expired on"),
+        ("wrong_ca", "is not in the trust store"),
+    ],
+)
+def test_an_untrusted_portal_reply_is_refused_logged_and_leaves_the_dossiers_pending(
+    partners: Partners, reply_mode: str, reason: str
+) -> None:
+    """The hub acts on a portal reply only once its signature holds; nothing is marked delivered
+    on the word of an unsigned, altered, expired or foreign-CA reply -- and a later trusted
+    delivery settles the same dossiers without losing or doubling any."""
+    from adapters.errors import UntrustedReply
+    from adapters.hooks import CitySystemHook, NationalPortalHook
+    from hub import jobs
+    from hub.pipeline.extract import CITY_SOURCE
+    from hub.pipeline.portal_sync import PARTNER
+    from hub.pipeline.summary import sync_summary
+
+    start = datetime.combine(DAY, datetime.min.time(), tzinfo=HANOI)
+    extracted = jobs.extract(CitySystemHook().get_client(), start, start + timedelta(days=1))
+    assert extracted["records"] > 0, extracted
+    batches = jobs.plan_portal_sync()
+    portal = NationalPortalHook().get_client()
+    portal.list_agencies()  # logged in while the portal still signs properly
+    partners.set_reply_mode(reply_mode)
+
+    with pytest.raises(UntrustedReply, match=reason) as refused:
+        jobs.deliver_portal_dossiers(portal, batches[0])
+    assert "reply refused" in str(refused.value)
+    store = jobs.hub_store()
+    counts = sync_summary(store, source=CITY_SOURCE, partner=PARTNER)["counts"]
+    assert counts["delivered"] == 0 and counts["pending"] > 0, counts
+    refusals = [e for page in store.iter_log() for e in page if e.fields["outcome"] != "ok"]
+    assert refusals and all(reason in (e.fields["error"] or "") for e in refusals), "the log says why"
+
+    partners.set_reply_mode("valid")
+    for batch_id in batches:
+        jobs.deliver_portal_dossiers(portal, batch_id)
+    settled = sync_summary(store, source=CITY_SOURCE, partner=PARTNER)["counts"]
+    assert settled["pending"] == 0 and settled["delivered"] == len(partners.portal_dossiers()) > 0

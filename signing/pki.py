@@ -106,6 +106,13 @@ class DevPki:
     signers: tuple[str, ...]
     """``hub`` and the partners: the names that have signing certificates."""
 
+    @classmethod
+    def existing(cls, folder: Path) -> DevPki:
+        """The PKI already in ``folder``, its signers found from the certificate files there."""
+        named = sorted(path.name.removesuffix(".cert.pem") for path in folder.glob("*.cert.pem"))
+        others = {"root-ca", "issuing-ca", TLS_SERVER}
+        return cls(folder, tuple(dict.fromkeys((HUB, *(n for n in named if n not in others)))))
+
     @property
     def root_cert(self) -> Path:
         return self.folder / "root-ca.cert.pem"

@@ -179,6 +179,12 @@ def verify_enveloped(
     return result.signed_xml
 
 
+def signer_certificate(data: bytes) -> x509.Certificate:
+    """The signing certificate in a document's KeyInfo -- who signed it, once
+    :func:`verify_enveloped` has accepted it (on its own this proves nothing)."""
+    return _certificates(_the_signature(parse_xml(data)))[0]
+
+
 def _local(element: _Element) -> str:
     return etree.QName(element).localname if isinstance(element.tag, str) else ""
 

@@ -25,7 +25,8 @@ from signing import evidence, jws, pki
 from signing.keys import SigningIdentity
 
 PARTNER = "national_portal"
-T0 = datetime(2026, 11, 20, 1, 2, 3, 456789, tzinfo=UTC)
+# Within the validity of the session PKI, so exchanges signed "at" T0 verify at their own time.
+T0 = datetime.now(UTC).replace(microsecond=456789) + timedelta(minutes=1)
 
 
 @pytest.fixture(scope="module")

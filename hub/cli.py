@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -205,12 +205,39 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
                 first = summary
     finally:
         runner.down(_sandbox_dir())
-    result = {"day": day.isoformat(), "scale": scale, "seed": seed, "first_run": first, "re_run": summary}
+    evidence = _evidence_status(env["HUB_STORE_URL"])
+    result = {
+        "day": day.isoformat(),
+        "scale": scale,
+        "seed": seed,
+        "first_run": first,
+        "re_run": summary,
+        "message_log": evidence,
+    }
     path = demo_dir / "summary.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     _print_summary(first, summary["portal_calls_this_run"], path)
-    if not first["identity_holds"] or summary["portal_calls_this_run"] != 0:
-        _fail("the counts do not add up or the re-run sent messages again")
+    console.print(
+        f"Message log: {evidence['entries']:,} exchanges, hash chain {'intact' if evidence['ok'] else 'BROKEN'}, "
+        f"{evidence['seals']:,} signed seals checked against the trust store "
+        f"(again: HUB_STORE_URL={env['HUB_STORE_URL']} uv run hub evidence verify)."
+    )
+    if not first["identity_holds"] or summary["portal_calls_this_run"] != 0 or not evidence["ok"]:
+        _fail("the counts do not add up, the re-run sent messages again, or the message log does not verify")
+
+
+def _evidence_status(store_url: str) -> dict[str, Any]:
+    """Verify the demo's message log as an auditor would: chain, bodies and seal signatures."""
+    from hub.store import HubStore
+    from signing.config import trust_store
+    from signing.evidence import verify_chain
+
+    store = HubStore(store_url)
+    try:
+        report = verify_chain(store, trust=trust_store())
+    finally:
+        store.engine.dispose()
+    return {"ok": report.ok, "entries": report.entries, "seals": report.seals, "problem": report.reason}
 
 
 def _print_summary(summary: dict, rerun_calls: int, path: Path) -> None:

@@ -19,7 +19,8 @@ VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _to_vn(value: datetime) -> datetime:
-    return value.astimezone(VN_TZ)
+    # The city mapping hands over Hanoi times already; converting again costs a zone lookup each.
+    return value if value.tzinfo is VN_TZ else value.astimezone(VN_TZ)
 
 
 def _nfc(value: str) -> str:

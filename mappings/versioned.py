@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import date
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -44,6 +45,9 @@ class VersionedTable(Generic[R]):
         self.name = name
         self._rows = list(rows)
         self._indexes = {column: self._index(column) for column in ("code", *unique_by)}
+        # A batch asks about the same few hundred codes on the same few days thousands of times,
+        # and rows never change after loading: remember the answers (bounded, for long runs).
+        self._find = lru_cache(maxsize=65536)(self._scan)
 
     def _index(self, column: str) -> dict[Any, list[R]]:
         index: dict[Any, list[R]] = {}
@@ -58,6 +62,9 @@ class VersionedTable(Generic[R]):
 
     def get(self, code: Any, on: date, *, by: str = "code") -> R | None:
         """The row whose ``by`` column equals ``code`` and that is valid on ``on``, else None."""
+        return self._find(by, code, on)
+
+    def _scan(self, by: str, code: Any, on: date) -> R | None:
         return next((r for r in self._indexes[by].get(code, ()) if r.valid_on(on)), None)
 
     def valid_codes(self, on: date) -> set[str]:

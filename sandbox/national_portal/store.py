@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,9 @@ class NewDossier:
     record: dict[str, Any]
     submitted: datetime
 
-    @property
+    @cached_property
     def body(self) -> str:
+        """Serialised once: the service compares it with the held copy and then stores it."""
         return canonical_json(self.record)
 
 

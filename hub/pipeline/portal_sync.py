@@ -141,11 +141,18 @@ def plan(
                     page_plan.queue(record, dossier)
                 except MappingError as exc:
                     page_plan.quarantined(record, [(exc.rule, exc.message)])
-        report.superseded += store.supersede(PARTNER, SYNC_OPERATION, page_plan.current)
-        report.messages_queued += store.enqueue(page_plan.messages)
-        store.resolve_quarantine(source, [r.dossier_no for r in page])
-        store.quarantine(page_plan.quarantine)
-        store.set_dispositions(PARTNER, page_plan.dispositions)
+        superseded, queued = store.record_plan(
+            PARTNER,
+            SYNC_OPERATION,
+            source,
+            considered=[r.dossier_no for r in page],
+            current=page_plan.current,
+            messages=page_plan.messages,
+            quarantine=page_plan.quarantine,
+            dispositions=page_plan.dispositions,
+        )
+        report.superseded += superseded
+        report.messages_queued += queued
         report.considered += len(page)
         report.dispositions.update(d.state.value for d in page_plan.dispositions)
     report.dossier_batches = store.assign_batches(PARTNER, SYNC_OPERATION, batch_size)

@@ -200,6 +200,11 @@ class HubStore:
 
     def set_dispositions(self, partner: str, dispositions: Sequence[Disposition]) -> None:
         """Record where each dossier version stands; the acknowledged hash is never touched here."""
+        if dispositions:
+            with self.engine.begin() as conn:
+                self._set_dispositions(conn, partner, dispositions)
+
+    def _set_dispositions(self, conn: Connection, partner: str, dispositions: Sequence[Disposition]) -> None:
         if not dispositions:
             return
         now = self.now()
@@ -220,9 +225,8 @@ class HubStore:
             }
             for d in dispositions
         ]
-        with self.engine.begin() as conn:
-            for chunk in _chunks(rows):
-                conn.execute(statement, list(chunk))
+        for chunk in _chunks(rows):
+            conn.execute(statement, list(chunk))
 
     def disposition_counts(self, partner: str, source: str | None = None) -> dict[str, int]:
         query = (
@@ -240,6 +244,12 @@ class HubStore:
 
     def enqueue(self, messages: Sequence[OutboxMessage]) -> int:
         """Add messages; one whose idempotency key exists already is ignored. Returns how many were new."""
+        if not messages:
+            return 0
+        with self.engine.begin() as conn:
+            return self._enqueue(conn, messages)
+
+    def _enqueue(self, conn: Connection, messages: Sequence[OutboxMessage]) -> int:
         if not messages:
             return 0
         now = self.now()
@@ -261,37 +271,66 @@ class HubStore:
         ]
         inserted = 0
         statement = self._insert(t.outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        with self.engine.begin() as conn:
-            for chunk in _chunks(rows):
-                inserted += conn.execute(statement, list(chunk)).rowcount or 0
+        for chunk in _chunks(rows):
+            inserted += conn.execute(statement, list(chunk)).rowcount or 0
         return inserted
 
     def supersede(self, partner: str, operation: str, current: dict[str, str]) -> int:
         """Retire unsent messages for older versions of the given dossiers (dossier -> current hash)."""
         if not current:
             return 0
+        with self._writing() as conn:
+            return self._supersede(conn, partner, operation, current)
+
+    def _supersede(self, conn: Connection, partner: str, operation: str, current: dict[str, str]) -> int:
         ob = t.outbox
         open_states = [OutboxState.PENDING.value, OutboxState.FAILED.value]
         retired = 0
-        with self.engine.begin() as conn:
-            for chunk in _chunks(list(current)):
-                rows = conn.execute(
-                    sa.select(ob.c.id, ob.c.dossier_no, ob.c.content_hash).where(
-                        ob.c.partner == partner,
-                        ob.c.operation == operation,
-                        ob.c.state.in_(open_states),
-                        ob.c.dossier_no.in_(chunk),
-                    )
+        for chunk in _chunks(list(current)):
+            rows = conn.execute(
+                sa.select(ob.c.id, ob.c.dossier_no, ob.c.content_hash).where(
+                    ob.c.partner == partner,
+                    ob.c.operation == operation,
+                    ob.c.state.in_(open_states),
+                    ob.c.dossier_no.in_(chunk),
                 )
-                stale = [row_id for row_id, dossier_no, h in rows if current[dossier_no] != h]
-                if stale:
-                    conn.execute(
-                        ob.update()
-                        .where(ob.c.id.in_(stale))
-                        .values(state=OutboxState.SUPERSEDED.value, updated_at=self.now())
-                    )
-                    retired += len(stale)
+            )
+            stale = [row_id for row_id, dossier_no, h in rows if current[dossier_no] != h]
+            if stale:
+                conn.execute(
+                    ob.update()
+                    .where(ob.c.id.in_(stale))
+                    .values(state=OutboxState.SUPERSEDED.value, updated_at=self.now())
+                )
+                retired += len(stale)
         return retired
+
+    def record_plan(
+        self,
+        partner: str,
+        operation: str,
+        source: str,
+        *,
+        considered: Sequence[str],
+        current: dict[str, str],
+        messages: Sequence[OutboxMessage],
+        quarantine: Sequence[QuarantineItem],
+        dispositions: Sequence[Disposition],
+    ) -> tuple[int, int]:
+        """Write one page of a sync plan in one transaction; returns (superseded, queued).
+
+        Retires messages of older versions (``current``: dossier -> newest hash), queues the new
+        ones, closes the quarantine of the ``considered`` dossiers and re-opens what broke a rule
+        again, and records every disposition. One commit instead of five per page, and a crash
+        can no longer leave a page's messages queued without their dispositions.
+        """
+        with self._writing() as conn:
+            superseded = self._supersede(conn, partner, operation, current) if current else 0
+            queued = self._enqueue(conn, messages)
+            self._resolve_quarantine(conn, source, considered)
+            self._quarantine(conn, quarantine)
+            self._set_dispositions(conn, partner, dispositions)
+        return superseded, queued
 
     def assign_batches(
         self,
@@ -349,7 +388,7 @@ class HubStore:
             .where(ob.c.batch_id == batch_id, ob.c.state.in_(open_states))
             .order_by(ob.c.id)
         )
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             claimed = [ClaimedMessage(*row[:6], updating=bool(row[6])) for row in conn.execute(query)]
             for chunk in _chunks([m.id for m in claimed]):
                 conn.execute(
@@ -435,6 +474,11 @@ class HubStore:
 
     def quarantine(self, items: Sequence[QuarantineItem]) -> None:
         """Keep what broke a rule; seeing the same breach again updates ``last_seen``, not a new row."""
+        if items:
+            with self.engine.begin() as conn:
+                self._quarantine(conn, items)
+
+    def _quarantine(self, conn: Connection, items: Sequence[QuarantineItem]) -> None:
         if not items:
             return
         now = self.now()
@@ -464,24 +508,26 @@ class HubStore:
             }
             for i in items
         ]
-        with self.engine.begin() as conn:
-            for chunk in _chunks(rows):
-                conn.execute(statement, list(chunk))
+        for chunk in _chunks(rows):
+            conn.execute(statement, list(chunk))
 
     def resolve_quarantine(self, source: str, dossier_nos: Sequence[str]) -> int:
         """Close open entries of dossiers whose newest version passed: the fix arrived from the source."""
+        with self.engine.begin() as conn:
+            return self._resolve_quarantine(conn, source, dossier_nos)
+
+    def _resolve_quarantine(self, conn: Connection, source: str, dossier_nos: Sequence[str]) -> int:
         q = t.quarantine
         resolved = 0
-        with self.engine.begin() as conn:
-            for chunk in _chunks(list(dossier_nos)):
-                resolved += (
-                    conn.execute(
-                        q.update()
-                        .where(q.c.source == source, q.c.dossier_no.in_(chunk), q.c.resolved_at.is_(None))
-                        .values(resolved_at=self.now())
-                    ).rowcount
-                    or 0
-                )
+        for chunk in _chunks(list(dossier_nos)):
+            resolved += (
+                conn.execute(
+                    q.update()
+                    .where(q.c.source == source, q.c.dossier_no.in_(chunk), q.c.resolved_at.is_(None))
+                    .values(resolved_at=self.now())
+                ).rowcount
+                or 0
+            )
         return resolved
 
     def open_quarantine(self, source: str | None = None) -> list[dict[str, Any]]:
@@ -631,24 +677,40 @@ class HubStore:
             )
 
     @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction that reads, then writes what it read, with no other writer in between.
+
+        SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock (waiting for it) before the
+        first read. A plain BEGIN would read under a snapshot and then fail at once with
+        "database is locked" when another connection -- a concurrent mapped task -- committed
+        meanwhile, because a stale snapshot cannot be upgraded to a write. PostgreSQL's row locks
+        need nothing special here.
+        """
+        if self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
     def _log_append(self) -> Iterator[Connection]:
         """A transaction that holds the log's append lock until it commits.
 
         PostgreSQL: the head row is read ``FOR UPDATE`` (the first append creates it; a concurrent
         first appender waits on its primary key, then finds it and queues on the lock). SQLite:
-        ``BEGIN IMMEDIATE`` takes the database's write lock before the head is read, so two
-        processes cannot both read the same head (a plain BEGIN would let both read, then one
-        fail to upgrade its lock).
+        ``_writing`` takes the database's write lock before the head is read, so two processes
+        cannot both read the same head.
         """
         if self.engine.dialect.name == "sqlite":
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
+            with self._writing() as conn:
+                yield conn
             return
         with self.engine.begin() as conn:
             # The very first append has no head row to lock: create it (or wait for whoever is

@@ -23,6 +23,8 @@ from typing import Any, ClassVar, TypeVar
 from airflow.sdk.bases.hook import BaseHook
 from pydantic import ValidationError
 
+from adapters.business_registration.client import PARTNER as BUSINESS_REGISTRATION_PARTNER
+from adapters.business_registration.client import BusinessRegistrationClient
 from adapters.city_system.client import PARTNER as CITY_PARTNER
 from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
@@ -56,6 +58,8 @@ class _ClientHook(BaseHook):
 
     partner: ClassVar[str]
     client_extras: ClassVar[tuple[str, ...]] = ()
+    # SOAP partners use SoapTransport: the same template, signatures inside the XML.
+    transport_class: ClassVar[type[HttpTransport]] = HttpTransport
 
     def __init__(self, conn_id: str) -> None:
         super().__init__()
@@ -79,7 +83,7 @@ class _ClientHook(BaseHook):
                     identity=hub_identity() if settings.sign_requests else None,
                     trust=trust_store() if settings.verify_replies else None,
                 )
-                client = build(HttpTransport(self.partner, settings, signatures=signatures), conn, own)
+                client = build(self.transport_class(self.partner, settings, signatures=signatures), conn, own)
                 for stale in [k for k in _clients if k[:2] == key[:2]]:
                     _clients.pop(stale).transport.close()  # the Connection changed since
                 _clients[key] = client
@@ -123,3 +127,22 @@ class NationalPortalHook(_ClientHook):
         if not own.get("madonvi"):
             raise ValueError(f"connection {self.conn_id!r}: extra 'madonvi' (the agency code) is required")
         return NationalPortalClient(transport, conn.login or "", conn.password or "", own["madonvi"])
+
+
+class BusinessRegistrationHook(_ClientHook):
+    """Builds a :class:`BusinessRegistrationClient`; the password is the bearer token, extra
+    ``madonvi`` the agency code (``maDonVi``) the hub speaks for."""
+
+    default_conn_name = "business_registration"
+    partner = BUSINESS_REGISTRATION_PARTNER
+    client_extras = ("madonvi",)
+
+    def __init__(self, conn_id: str = default_conn_name) -> None:
+        super().__init__(conn_id)
+
+    def get_client(self) -> BusinessRegistrationClient:
+        return self._cached(
+            lambda transport, conn, own: BusinessRegistrationClient(
+                transport, conn.password or "", own.get("madonvi") or ""
+            )
+        )

@@ -1,0 +1,1 @@
+"""Client for the national business registration system (REST/JSON via the LGSP; openapi.yaml beside it)."""

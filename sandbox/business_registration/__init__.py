@@ -1,0 +1,1 @@
+"""Simulator of the national business registration system (REST/JSON via the LGSP)."""

@@ -5,26 +5,34 @@ Each simulator signs its replies with its own certificate (a detached JWS over t
 bytes, in ``X-Hub-Signature``) and, when given a trust store, refuses requests the hub did not
 sign. ``POST /sandbox/signing {"reply_mode": ...}`` switches the replies to one of the failure
 modes the hub must refuse: unsigned, tampered (bytes changed after signing), signed with an
-expired certificate, or signed by a CA outside the hub's trust store.
+expired certificate, or signed by a CA outside the hub's trust store. SOAP simulators
+(``sandbox.soap``) sign their XML payloads the same way through :meth:`PartnerSigning.sign_xml`
+(enveloped XMLDSig) and have one more mode, ``wrapped``: a forged payload that carries the
+genuinely signed one inside it, the classic signature-wrapping attack.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, get_args
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from lxml.etree import _Element
 
 from signing.errors import SigningError
 from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
 from signing.keys import SigningIdentity
 from signing.pki import DevPki, mint_expired_identity, mint_foreign_identity
+from signing.safe_xml import parse_xml
 from signing.trust import TrustStore
+from signing.xmldsig import DS_NS, sign_enveloped, verify_enveloped
 
-ReplyMode = Literal["valid", "unsigned", "tampered", "expired", "wrong_ca"]
+ReplyMode = Literal["valid", "unsigned", "tampered", "expired", "wrong_ca", "wrapped"]
 REPLY_MODES: tuple[str, ...] = get_args(ReplyMode)
+XML_ONLY_MODES = frozenset({"wrapped"})  # a JSON body has no element to wrap
 
 
 @dataclass
@@ -38,6 +46,7 @@ class PartnerSigning:
     pki: DevPki
     name: str
     verify_requests: bool = True
+    xml: bool = False
     reply_mode: ReplyMode = "valid"
     refused_requests: int = field(default=0)
 
@@ -60,6 +69,8 @@ class PartnerSigning:
     def set_mode(self, mode: str) -> None:
         if mode not in REPLY_MODES:
             raise ValueError(f"reply_mode must be one of {', '.join(REPLY_MODES)}, not {mode!r}")
+        if mode in XML_ONLY_MODES and not self.xml:
+            raise ValueError(f"reply_mode {mode!r} applies to XML replies only")
         self.reply_mode = mode  # type: ignore[assignment]  # checked just above
 
     def sign_reply(self, body: bytes) -> tuple[bytes, dict[str, str]]:
@@ -67,11 +78,39 @@ class PartnerSigning:
         mode = self.reply_mode
         if mode == "unsigned":
             return body, {}
-        signer = {"expired": self.expired, "wrong_ca": self.foreign}.get(mode, self.identity)
-        token = sign_detached(body, signer)
+        token = sign_detached(body, self._signer())
         if mode == "tampered":
             body = body.replace(b'"error_code":0', b'"error_code":0 ', 1) if b'"error_code":0' in body else body + b" "
         return body, {SIGNATURE_HEADER: token}
+
+    def _signer(self) -> SigningIdentity:
+        """The identity the current mode signs with (a broken one for ``expired`` and ``wrong_ca``)."""
+        return {"expired": self.expired, "wrong_ca": self.foreign}.get(self.reply_mode, self.identity)
+
+    def sign_xml(self, payload: _Element) -> _Element:
+        """A reply payload with an enveloped signature, as the current mode dictates (a new element)."""
+        mode = self.reply_mode
+        if mode == "unsigned":
+            return payload
+        signed = sign_enveloped(payload, self._signer())
+        if mode == "tampered":
+            _alter_first_value(signed)
+        elif mode == "wrapped":
+            forged = copy.deepcopy(payload)
+            _alter_first_value(forged)
+            forged.append(signed)  # the genuine signature now sits one level down, over the original
+            return forged
+        return signed
+
+    def check_xml_request(self, payload: bytes) -> tuple[_Element | None, str | None]:
+        """(the request payload the hub signed, None) or (None, why it is refused)."""
+        if self.trust is None:
+            return parse_xml(payload), None
+        try:
+            return verify_enveloped(payload, self.trust), None
+        except SigningError as exc:
+            self.refused_requests += 1
+            return None, f"chữ ký số của yêu cầu không hợp lệ: {exc.reason}"
 
     def check_request(self, body: bytes, token: str | None) -> str | None:
         """Why the request must be refused (its signature), or None when it is acceptable."""
@@ -86,6 +125,14 @@ class PartnerSigning:
             self.refused_requests += 1
             return f"chữ ký số của yêu cầu không hợp lệ: {exc.reason}"
         return None
+
+
+def _alter_first_value(root: _Element) -> None:
+    """Change the first text value of a payload (outside its signature): what a tamperer does."""
+    for element in root.iter():
+        if isinstance(element.tag, str) and not element.tag.startswith(f"{{{DS_NS}}}") and (element.text or "").strip():
+            element.text = f"{element.text}0"
+            return
 
 
 def signed_response(signing: PartnerSigning | None, body: bytes, status_code: int = 200) -> Response:

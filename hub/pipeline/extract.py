@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from adapters.city_system.client import CitySystemClient
-from hub.store import HubStore, StagedRecord
-from signing.digests import content_hash
+from hub.store import HubStore, JsonText, StagedRecord
+from signing.digests import canonical_json
 
 CITY_SOURCE = "city"
 
@@ -38,6 +39,15 @@ def record_key(record: dict) -> str:
     return str(record.get("ma_ho_so") or f"city-id:{record.get('id')}")
 
 
+def staged_record(record: dict) -> StagedRecord:
+    """A city record ready to stage, serialised once: the canonical JSON its content hash is taken
+    over (``signing.digests.content_hash``: SHA-256 of ``canonical_json``) is also what is stored."""
+    text = canonical_json(record)
+    return StagedRecord(
+        record_key(record), hashlib.sha256(text).hexdigest(), JsonText(text.decode()), _updated_at(record)
+    )
+
+
 def _updated_at(record: dict) -> datetime | None:
     try:
         return datetime.fromisoformat(record["cap_nhat_luc"])
@@ -60,7 +70,7 @@ def extract_city_dossiers(
     batch_ids: list[str] = []
     for page in client.iter_changes(window_from, window_to, page_size=page_size):
         batch_id = f"{source}-{window_to:%Y%m%dT%H%M}-{uuid.uuid4().hex[:8]}"
-        staged = [StagedRecord(record_key(r), content_hash(r), r, _updated_at(r)) for r in page]
+        staged = [staged_record(r) for r in page]
         counts = store.stage(source, staged, batch_id)
         records += len(page)
         new_versions += counts.new_versions

@@ -36,11 +36,18 @@ class OutboxState(StrEnum):
     SUPERSEDED = "superseded"
 
 
+class JsonText(str):
+    """A value for a JSON column that is serialised already (e.g. the canonical JSON a content hash
+    was just taken over): the store writes it as it is instead of encoding the value a second time."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class StagedRecord:
     dossier_no: str
     content_hash: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | JsonText
     source_updated_at: datetime | None
 
 

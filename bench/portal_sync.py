@@ -8,7 +8,9 @@ fresh national portals, served by a separate process), one after the other:
 * **hub** -- exactly what the DAG tasks run (``hub.jobs``): ``extract`` (keyset pages of 1000 into
   the store, one bulk write per page), ``plan_portal_sync`` (quality gate, outbox, dispositions),
   then ``deliver_portal_dossiers`` over every batch id, with the adapters' clients (one pooled
-  ``requests.Session`` per partner) and a fresh SQLite hub store. Message log included.
+  ``requests.Session`` per partner) and a fresh SQLite hub store. Message log included. As the
+  DAG's mapped delivery tasks do, batches are delivered ``--deliver-slots`` at a time (default:
+  the ``national_portal`` pool's slots in config/pools.json), each slot with a client of its own.
 * **naive** -- what a straightforward integration does: read the same listing, then per dossier
   run the same quality gate and mapping functions, send it alone in one ``DongBoHoSoMC`` call
   with ``requests.post`` (a new connection each time) and commit its rows (staged version,
@@ -38,12 +40,14 @@ import json
 import logging
 import os
 import platform
+import queue
 import resource
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -60,6 +64,7 @@ from adapters.settings import TransportSettings
 from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
 from adapters.transport import HttpTransport
 from bench.common import Partners, PortalEndpoint, peak_rss_mib, rate, sandbox_partners
+from hub.paths import REPO_ROOT
 from hub.pipeline.extract import CITY_SOURCE, record_key
 from hub.pipeline.portal_sync import PARTNER, SYNC_OPERATION, _integrated
 from hub.pipeline.summary import sync_summary
@@ -76,6 +81,9 @@ from signing.pki import HUB, init_dev_pki
 PAGE_SIZE = 1000  # the hub's extraction page; the naive path reads the same pages
 HTTP_TIMEOUT_S = 120.0
 GOAL_RATIO = 20.0
+POOLS_FILE = REPO_ROOT / "config" / "pools.json"
+# dags.common.NATIONAL_PORTAL_POOL, not imported from there: importing Airflow reconfigures logging.
+PORTAL_POOL = "national_portal"
 
 
 @dataclass
@@ -131,8 +139,36 @@ def _portal_stats(portal: PortalEndpoint) -> dict[str, Any]:
     return reply.json()
 
 
+def _portal_client(portal: PortalEndpoint, signatures: MessageSignatures) -> NationalPortalClient:
+    return NationalPortalClient(
+        _transport(PORTAL_PARTNER, portal.url, signatures), portal.username, portal.password, portal.madonvi
+    )
+
+
+def _deliver_batches(jobs: Any, clients: list[NationalPortalClient], batch_ids: list[str]) -> list[dict[str, Any]]:
+    """Deliver every batch, ``len(clients)`` at a time, as the pool-limited mapped tasks do.
+
+    A slot takes the next batch when it is free; each slot has its own client (an Airflow task
+    builds its own from the hook). Threads, not processes: a slot mostly waits for the portal,
+    and the one interpreter lock then makes the figure conservative, not flattering.
+    """
+    idle: queue.SimpleQueue[NationalPortalClient] = queue.SimpleQueue()
+    for client in clients:
+        idle.put(client)
+
+    def deliver(batch_id: str) -> dict[str, Any]:
+        client = idle.get()
+        try:
+            return jobs.deliver_portal_dossiers(client, batch_id)
+        finally:
+            idle.put(client)
+
+    with ThreadPoolExecutor(max_workers=len(clients), thread_name_prefix="deliver") as slots:
+        return list(slots.map(deliver, batch_ids))
+
+
 def run_hub(
-    partners: Partners, work: Path, signatures: MessageSignatures, progress_batches: int
+    partners: Partners, work: Path, signatures: MessageSignatures, progress_batches: int, deliver_slots: int
 ) -> tuple[PathResult, Stage | None, HubStore]:
     """The production path, stage by stage, through ``hub.jobs`` (what the DAG tasks call)."""
     os.environ["HUB_STORE_URL"] = f"sqlite:///{work / 'hub.db'}"
@@ -141,9 +177,7 @@ def run_hub(
 
     portal = partners.portals[0]
     city = CitySystemClient(_transport(CITY_PARTNER, partners.city_url, signatures), partners.city_token)
-    client = NationalPortalClient(
-        _transport(PORTAL_PARTNER, portal.url, signatures), portal.username, portal.password, portal.madonvi
-    )
+    clients = [_portal_client(portal, signatures) for _ in range(deliver_slots)]
     store = jobs.hub_store()  # creates the schema: not part of any stage
     start, end = partners.window
 
@@ -164,12 +198,14 @@ def run_hub(
     began = time.perf_counter()
     outcomes: Counter[str] = Counter()
     messages = 0
-    for batch_id in batch_ids:
-        report = jobs.deliver_portal_dossiers(client, batch_id)
+    for report in _deliver_batches(jobs, clients, batch_ids):
         messages += report["messages"]
         outcomes.update(report["outcomes"])
     deliver_s = time.perf_counter() - began
-    _say(f"  deliver  {messages:>7,} messages in {deliver_s:6.1f} s -> {dict(outcomes)} ({_load()})")
+    _say(
+        f"  deliver  {messages:>7,} messages in {deliver_s:6.1f} s, {deliver_slots} at a time -> "
+        f"{dict(outcomes)} ({_load()})"
+    )
     rss = peak_rss_mib()
 
     summary = sync_summary(store, source=CITY_SOURCE, partner=PARTNER)
@@ -192,9 +228,10 @@ def run_hub(
         result.problems.append(f"hub: summary identity does not hold: {counts}")
     result.rss_mib = rss
 
-    progress = _hub_progress(jobs, client, progress_batches) if progress_batches else None
+    progress = _hub_progress(jobs, clients[0], progress_batches) if progress_batches else None
     city.transport.close()
-    client.transport.close()
+    for client in clients:
+        client.transport.close()
     return result, progress, store
 
 
@@ -591,6 +628,11 @@ def report(hub: PathResult, naive: PathResult, progress: Stage | None) -> float:
     return ratio
 
 
+def _pool_slots(pool: str) -> int:
+    """Slots of an Airflow pool as the hub creates it (config/pools.json): the DAG's concurrency."""
+    return int(json.loads(POOLS_FILE.read_text(encoding="utf-8"))[pool]["slots"])
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.portal_sync", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dossiers", type=int, default=100_000, help="city dossiers to sync on the hub path")
@@ -614,14 +656,20 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="latency the portals add to every call (both paths alike); 0 = loopback as is",
     )
+    parser.add_argument(
+        "--deliver-slots",
+        type=int,
+        default=_pool_slots(PORTAL_POOL),
+        help="dossier batches delivered at a time on the hub path (default: the national_portal pool's slots)",
+    )
     parser.add_argument("--min-ratio", type=float, default=0.0, help="exit 1 if hub/naive is below this")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.dossiers < 1 or args.naive_sample < 1:
-        _parser().error("--dossiers and --naive-sample must be positive")
+    if args.dossiers < 1 or args.naive_sample < 1 or args.deliver_slots < 1:
+        _parser().error("--dossiers, --naive-sample and --deliver-slots must be positive")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _say(
         f"bench.portal_sync: {args.dossiers:,} dossiers, naive sample {args.naive_sample:,}, seed {args.seed}; "
@@ -647,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
             _say("naive path, first half")
             naive_path.run(naive_path.sample // 2)
             _say("hub path")
-            hub, progress, hub_store = run_hub(partners, work, signatures, args.progress_batches)
+            hub, progress, hub_store = run_hub(partners, work, signatures, args.progress_batches, args.deliver_slots)
             _say("naive path, second half")
             naive_path.run(naive_path.sample - naive_path.sample // 2)
             naive = naive_path.result()

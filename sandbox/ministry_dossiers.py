@@ -13,22 +13,39 @@ collides with a city dossier. At the calibrated volume (scale 1.0) the busiest a
 fewer than 3,000 dossiers a day, well below the block.
 
 Everything is deterministic in (day, scale, seed, partner): the partner name is mixed into the
-seed, so two ministries given the same seed still hold different dossiers.
+seed, so two ministries given the same seed still hold different dossiers. :func:`load_days` and
+:func:`mount_load` are how a simulator loads generated days (once each) and exposes that to tests.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import zlib
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from mappings.code_tables import ProcedureRow
 from mappings.dossier_number import DossierNumberAllocator
 from sandbox.city_system.generator import generate
+from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
 
-__all__ = ["MINISTRY_SEQ_BASE", "ProcedureFilter", "ministry_dossiers", "partner_seed"]
+__all__ = [
+    "LOADED_DAYS_SCHEMA",
+    "MINISTRY_SEQ_BASE",
+    "DayConflictError",
+    "ProcedureFilter",
+    "load_days",
+    "ministry_dossiers",
+    "mount_load",
+    "partner_seed",
+]
 
 MINISTRY_SEQ_BASE = 5000
 ProcedureFilter = Callable[[ProcedureRow], bool]
@@ -61,3 +78,55 @@ def ministry_dossiers(
         allocator = allocators.setdefault(agency, DossierNumberAllocator(agency, day, MINISTRY_SEQ_BASE))
         kept.append({**record, "ma_ho_so": allocator.next().format()})
     return kept
+
+
+LOADED_DAYS_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS loaded_days (day TEXT PRIMARY KEY, scale REAL NOT NULL, seed INTEGER NOT NULL)"
+)
+
+
+class DayConflictError(ValueError):
+    """The day is already loaded with another scale or seed (its dossiers would differ)."""
+
+
+def load_days(
+    db: SqliteDatabase,
+    first: date,
+    last: date,
+    scale: float,
+    seed: int,
+    write_day: Callable[[sqlite3.Connection, date, float, int], int],
+) -> int:
+    """Load the days ``[first, last]`` a simulator does not hold yet; returns the dossiers added.
+
+    ``write_day(conn, day, scale, seed)`` generates and writes one day inside the transaction that marks it
+    loaded (table ``loaded_days``, :data:`LOADED_DAYS_SCHEMA`), so a day is there whole or not at all
+    and loading it again is a no-op.
+    """
+    added = 0
+    day = first
+    while day <= last:
+        with db.transaction() as conn:
+            row = conn.execute("SELECT scale, seed FROM loaded_days WHERE day=?", (day.isoformat(),)).fetchone()
+            if row is None:
+                added += write_day(conn, day, scale, seed)
+                conn.execute("INSERT INTO loaded_days VALUES (?,?,?)", (day.isoformat(), scale, seed))
+            elif (row[0], row[1]) != (scale, seed):
+                raise DayConflictError(f"{day} is loaded with scale={row[0]} seed={row[1]}")
+        day += timedelta(days=1)
+    return added
+
+
+def mount_load(app: FastAPI, load: Callable[[date, date, float, int], int]) -> None:
+    """``POST /sandbox/load {"from", "to", "scale", "seed"}`` -> ``{"added": n}`` (409 on a conflicting day)."""
+
+    @app.post("/sandbox/load")
+    async def load_endpoint(request: Request) -> JSONResponse:
+        body = json.loads(await request.body() or b"{}")
+        try:
+            first, last = date.fromisoformat(body["from"]), date.fromisoformat(body["to"])
+            added = await run_in_threadpool(load, first, last, float(body.get("scale", 1.0)), int(body.get("seed", 0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            status = 409 if isinstance(exc, DayConflictError) else 400
+            return JSONResponse({"error": "bad_request", "message": str(exc)}, status)
+        return JSONResponse({"added": added})

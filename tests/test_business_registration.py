@@ -25,11 +25,11 @@ from adapters.business_registration.client import (
     BusinessRegistrationClient,
     Company,
     DossierStatus,
-    windows,
 )
 from adapters.errors import AuthenticationError, ContractViolation, PermanentError, RetryableError, UntrustedReply
 from adapters.exchange import Exchange
 from adapters.hooks import BusinessRegistrationHook
+from adapters.periods import windows
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
@@ -111,16 +111,18 @@ def listed(client: BusinessRegistrationClient, first: date, last: date, page_siz
 
 
 def test_windows_cut_any_period_into_consecutive_windows_of_at_most_five_days() -> None:
-    assert windows(date(2026, 11, 20), date(2026, 11, 20)) == [(date(2026, 11, 20), date(2026, 11, 20))]
-    month = windows(*MONTH)
+    assert windows(date(2026, 11, 20), date(2026, 11, 20), MAX_WINDOW_DAYS) == [
+        (date(2026, 11, 20), date(2026, 11, 20))
+    ]
+    month = windows(*MONTH, MAX_WINDOW_DAYS)
     assert month == [(date(2026, 11, d), date(2026, 11, d + 4)) for d in (1, 6, 11, 16, 21, 26)]
     for first, last in [(date(2024, 2, 25), date(2024, 3, 3)), (date(2025, 12, 30), date(2026, 1, 12))]:
-        spans = windows(first, last)
+        spans = windows(first, last, MAX_WINDOW_DAYS)
         days = [s + timedelta(days=i) for s, e in spans for i in range((e - s).days + 1)]
         assert days == [first + timedelta(days=i) for i in range((last - first).days + 1)]  # each day exactly once
         assert all(1 <= (e - s).days + 1 <= MAX_WINDOW_DAYS for s, e in spans)
     with pytest.raises(ValueError, match="before"):
-        windows(date(2026, 11, 2), date(2026, 11, 1))
+        windows(date(2026, 11, 2), date(2026, 11, 1), MAX_WINDOW_DAYS)
 
 
 def test_paging_helper_lists_a_month_exactly_once(server: RunningServer, trust_store: TrustStore) -> None:

@@ -3,7 +3,7 @@
 Why this partner matters: business-registration dossiers of city-authority procedures are
 processed on the ministry's software, so the city system never sees them and the city's counts
 fall short (DOMAIN.md, "The problem"). The hub pulls them back with ``danhSachHoSo``, which lists
-the dossiers last updated in a window of **at most 5 days**: :func:`windows` cuts any period into
+the dossiers last updated in a window of **at most 5 days**: :func:`adapters.periods.windows` cuts any period into
 such windows and :meth:`BusinessRegistrationClient.iter_period` walks them, page by page, so a
 DAG asks for its data interval and never thinks about the limit.
 
@@ -13,17 +13,15 @@ handed over as dicts: judging their content is the quality gate's job, as for th
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.errors import AuthenticationError, ContractViolation, PermanentError, RetryableError
+from adapters.periods import numbered_pages, windows
 from adapters.transport import HttpTransport
-
-log = logging.getLogger(__name__)
 
 PARTNER = "business_registration"  # the name transports for this partner are built with
 MAX_WINDOW_DAYS = 5  # danhSachHoSo refuses longer windows (error 300)
@@ -90,24 +88,6 @@ class _CompanyReply(Envelope):
     data: Company
 
 
-def windows(first: date, last: date, max_days: int = MAX_WINDOW_DAYS) -> list[tuple[date, date]]:
-    """Cut the days ``[first, last]`` (both included) into consecutive windows of at most ``max_days``.
-
-    Every day falls in exactly one window, so walking the windows lists every dossier once.
-    """
-    if last < first:
-        raise ValueError(f"last day {last} is before first day {first}")
-    if max_days < 1:
-        raise ValueError("max_days must be at least 1")
-    result = []
-    start = first
-    while start <= last:
-        end = min(start + timedelta(days=max_days - 1), last)
-        result.append((start, end))
-        start = end + timedelta(days=1)
-    return result
-
-
 class BusinessRegistrationClient:
     """One agency's (``maDonVi``) read access to the business registration system. Thread-safe."""
 
@@ -124,7 +104,7 @@ class BusinessRegistrationClient:
     def iter_period(self, first: date, last: date, page_size: int = MAX_PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
         """Pages of dossiers last updated on a day in ``[first, last]`` (any length), walked in
         windows of at most 5 days. Arguments are checked at the call, not at the first ``next()``."""
-        spans = windows(first, last)
+        spans = windows(first, last, MAX_WINDOW_DAYS)
         _check_page_size(page_size)
         return (page for start, end in spans for page in self._window_pages(start, end, page_size))
 
@@ -138,12 +118,7 @@ class BusinessRegistrationClient:
         return self._window_pages(first, last, page_size)
 
     def _window_pages(self, first: date, last: date, page_size: int) -> Iterator[list[dict[str, Any]]]:
-        """Offset paging (``trang``): dossiers are ordered by update time, so one updated while
-        the window is being read can move to a later window; the next run's window picks it up.
-        A dossier met twice in one window is yielded once."""
-        seen: set[str] = set()
-        page_no = 1
-        while True:
+        def fetch(page_no: int) -> tuple[list[dict[str, Any]], int]:
             params: dict[str, str | int] = {
                 "maDonVi": self.agency_code,
                 "tuNgay": f"{first:%Y%m%d}",
@@ -152,18 +127,9 @@ class BusinessRegistrationClient:
                 "soBanGhi": page_size,
             }
             page = self._get("/danhSachHoSo", "danhSachHoSo", params, DossierPage.model_validate)
-            fresh = []
-            for item in page.data:
-                number = _ListedDossier.model_validate(item).MaHoSo
-                if number not in seen:
-                    seen.add(number)
-                    fresh.append(item)
-            if fresh:
-                yield fresh
-            if len(page.data) < page_size or page_no * page_size >= page.total:
-                break
-            page_no += 1
-        log.info("%s: %d dossiers updated %s..%s in %d pages", self.transport.partner, len(seen), first, last, page_no)
+            return [item for item in page.data if _ListedDossier.model_validate(item)], page.total
+
+        return numbered_pages(fetch, page_size, "MaHoSo")
 
     # ----------------------------------------------------------------- lookups
 

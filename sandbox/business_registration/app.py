@@ -25,7 +25,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from sandbox.business_registration.access import LOOPBACK, MALFORMED, NOT_FOUND, OK, Access
-from sandbox.business_registration.store import BusinessRegistrationStore, DayConflictError
+from sandbox.business_registration.store import BusinessRegistrationStore
+from sandbox.ministry_dossiers import mount_load
 from sandbox.national_portal.faults import FaultConfig, FaultInjector
 from sandbox.signatures import PartnerSigning, mount_signing_control, signed_response
 
@@ -162,18 +163,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/sandbox/load")
-    async def load(request: Request) -> Response:
-        body = json.loads(await request.body() or b"{}")
-        try:
-            first, last = date.fromisoformat(body["from"]), date.fromisoformat(body["to"])
-            added = await run_in_threadpool(
-                store.load_days, first, last, float(body.get("scale", 1.0)), int(body.get("seed", 0))
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            status = 409 if isinstance(exc, DayConflictError) else 400
-            return Response(_json({"error": "bad_request", "message": str(exc)}), status, media_type="application/json")
-        return Response(_json({"added": added}), media_type="application/json")
+    mount_load(app, store.load_days)
 
     @app.get("/sandbox/export/dossiers")
     async def export(request: Request) -> Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,11 +21,11 @@ from typing import Any
 from mappings.city_system import to_canonical
 from mappings.code_tables import ProcedureRow
 from mappings.national_portal import format_portal_date, to_dong_bo_ho_so, to_progress_entries
-from sandbox.ministry_dossiers import ministry_dossiers
+from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, load_days, ministry_dossiers
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
 
-__all__ = ["PARTNER", "BusinessRegistrationStore", "DayConflictError", "is_business_registration"]
+__all__ = ["PARTNER", "BusinessRegistrationStore", "is_business_registration"]
 
 PARTNER = "business_registration"
 
@@ -41,20 +42,11 @@ CREATE INDEX IF NOT EXISTS ix_dossiers_updated ON dossiers (updated_day, updated
 CREATE TABLE IF NOT EXISTS companies (
     msdn TEXT PRIMARY KEY,
     body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS loaded_days (
-    day   TEXT PRIMARY KEY,
-    scale REAL NOT NULL,
-    seed  INTEGER NOT NULL
 )
 """
 
 _STREETS = ("Phố Huế", "Bà Triệu", "Trần Duy Hưng", "Lê Văn Lương", "Cầu Giấy", "Hoàng Quốc Việt", "Tây Sơn")
 _DISTRICTS = ("Hoàn Kiếm", "Ba Đình", "Đống Đa", "Cầu Giấy", "Thanh Xuân", "Hai Bà Trưng", "Long Biên")
-
-
-class DayConflictError(ValueError):
-    """The day is already loaded with another scale or seed (its dossiers would differ)."""
 
 
 def is_business_registration(procedure: ProcedureRow) -> bool:
@@ -82,25 +74,14 @@ class BusinessRegistrationStore:
     """SQLite-backed dossiers and companies of the simulator."""
 
     def __init__(self, path: str | Path, code_tables: Any | None = None) -> None:
-        self.db = SqliteDatabase(path, SCHEMA)
+        self.db = SqliteDatabase(path, f"{SCHEMA};{LOADED_DAYS_SCHEMA}")
         self.tables = code_tables if code_tables is not None else tables()
 
     def load_days(self, first: date, last: date, scale: float, seed: int) -> int:
-        """Generate and store every day in ``[first, last]``; returns the dossiers added."""
-        added = 0
-        day = first
-        while day <= last:
-            added += self._load_day(day, scale, seed)
-            day += timedelta(days=1)
-        return added
+        """Generate and store every day in ``[first, last]`` not held yet; returns the dossiers added."""
+        return load_days(self.db, first, last, scale, seed, self._write_day)
 
-    def _load_day(self, day: date, scale: float, seed: int) -> int:
-        with self.db.read() as conn:
-            row = conn.execute("SELECT scale, seed FROM loaded_days WHERE day=?", (day.isoformat(),)).fetchone()
-        if row is not None:
-            if (row[0], row[1]) != (scale, seed):
-                raise DayConflictError(f"{day} is loaded with scale={row[0]} seed={row[1]}")
-            return 0
+    def _write_day(self, conn: sqlite3.Connection, day: date, scale: float, seed: int) -> int:
         records = ministry_dossiers(day, scale, seed, partner=PARTNER, keep=is_business_registration)
         dossiers, companies = [], {}
         for record in records:
@@ -115,12 +96,8 @@ class BusinessRegistrationStore:
             dossiers.append(
                 (body["MaHoSo"], updated, canonical.updated_at.date().isoformat(), msdn, _dump(body), _dump(progress))
             )
-        with self.db.transaction() as conn:
-            conn.executemany("INSERT OR IGNORE INTO dossiers VALUES (?,?,?,?,?,?)", dossiers)
-            conn.executemany(
-                "INSERT OR IGNORE INTO companies VALUES (?,?)", [(k, _dump(v)) for k, v in companies.items()]
-            )
-            conn.execute("INSERT INTO loaded_days VALUES (?,?,?)", (day.isoformat(), scale, seed))
+        conn.executemany("INSERT OR IGNORE INTO dossiers VALUES (?,?,?,?,?,?)", dossiers)
+        conn.executemany("INSERT OR IGNORE INTO companies VALUES (?,?)", [(k, _dump(v)) for k, v in companies.items()])
         return len(dossiers)
 
     def page(self, first: date, last: date, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:

@@ -1,0 +1,1 @@
+"""Client for the Ministry of Justice civil-status system (SOAP; civil_status.wsdl/.xsd beside it)."""

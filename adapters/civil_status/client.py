@@ -1,0 +1,152 @@
+"""Exchange civil-status dossiers with the Ministry of Justice (SOAP; civil_status.wsdl/.xsd here).
+
+Built on the SOAP template (``adapters.soap``): the contract is parsed once per process, requests are
+XSD-checked and signed, replies verified before they are read, faults mapped onto the taxonomy.
+This module speaks the ministry's terms:
+
+- push: :meth:`CivilStatusClient.register` sends an interconnected ("liên thông") dossier with
+  ``dangKyHoTich``. It is idempotent on the ministry's side (keyed by dossier number) and its
+  correlation id is derived from the dossier number, so a retry or a re-run registers nothing twice;
+- status: :meth:`~CivilStatusClient.status` (``traTrangThaiHoSo``: 1 received, 2 needs supplement,
+  3 eligible, 4 registered) and :meth:`~CivilStatusClient.result` (``ketQuaDangKyHS``);
+- pull-back: :meth:`~CivilStatusClient.iter_registered` walks ``dsHoSoDangKy`` over any period
+  (windows of at most 31 days, pages of at most 500); each dossier says its origin (``LIEN_THONG``
+  pushed by the hub, ``PHAN_MEM_BO`` registered on the ministry's software), which the hub keeps
+  when it stages the dossier.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.periods import numbered_pages, windows
+from adapters.soap import RecordNotFound, SoapClient
+from mappings.dossier import Dossier
+
+PARTNER = "civil_status"  # the name transports for this partner are built with
+WSDL = Path(__file__).with_name("civil_status.wsdl")
+MAX_PERIOD_DAYS = 31  # dsHoSoDangKy refuses longer periods (fault 300)
+MAX_PAGE_SIZE = 500
+RECEIVED, NEEDS_SUPPLEMENT, ELIGIBLE, REGISTERED = 1, 2, 3, 4
+_REGISTER_IDS = uuid.UUID("6f1c2b0e-4d52-4a39-9d7e-8a3f0c1b5e21")  # namespace of dangKyHoTich correlation ids
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The ministry's answer to a push: its status, and whether it already held the dossier."""
+
+    dossier_no: str
+    status: int
+    already_held: bool
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    dossier_no: str
+    status: int
+    message: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """``registration`` (number, book, date, signer, result URL) is None until the status is 4."""
+
+    dossier_no: str
+    status: int
+    registration: dict[str, Any] | None
+
+
+def to_ho_so(d: Dossier) -> dict[str, Any]:
+    """The ``HoSo`` of ``dangKyHoTich`` for a canonical dossier (applicant ID only when it is a citizen ID)."""
+    applicant: dict[str, Any] = {"HoVaTen": d.applicant_name}
+    if d.applicant_id_no and len(d.applicant_id_no) == 12 and d.applicant_id_no.isdigit():
+        applicant["SoDinhDanh"] = d.applicant_id_no
+    if d.phone:
+        applicant["SoDienThoai"] = d.phone
+    return {
+        "MaHoSo": d.dossier_no,
+        "MaTTHC": d.procedure_code,
+        "TenTTHC": d.procedure_name,
+        "DonViXuLy": d.handling_agency,
+        "NgayNopHoSo": d.submitted_at,
+        "NgayHenTra": d.due_at,
+        "NguoiYeuCau": applicant,
+        "TrichYeu": d.abstract,
+        "TaiLieu": [{"Ma": doc.code, "Ten": doc.name, "DuongDan": doc.url} for doc in d.documents],
+    }
+
+
+class CivilStatusClient:
+    """One agency's (``MaDVC``) conversation with the civil-status system. Thread-safe."""
+
+    def __init__(self, soap: SoapClient, agency_code: str, officer: str) -> None:
+        if not (agency_code and officer):
+            raise ValueError("civil status needs the agency code (MaDVC) and the officer id (MaCanBo) it acts for")
+        self.soap = soap
+        self.agency_code = agency_code
+        self.officer = officer
+
+    @property
+    def transport(self) -> Any:
+        return self.soap.transport
+
+    def _asker(self, correlation: str | None = None) -> dict[str, str]:
+        return {"MaYeuCau": correlation or uuid.uuid4().hex, "MaDVC": self.agency_code, "MaCanBo": self.officer}
+
+    # ----------------------------------------------------------------- push
+
+    def register(self, dossier: Dossier) -> Registration:
+        """Push one interconnected dossier (``dangKyHoTich``); safe to repeat."""
+        correlation = uuid.uuid5(_REGISTER_IDS, dossier.dossier_no).hex
+        reply = self.soap.call("dangKyHoTich", {**self._asker(correlation), "HoSo": to_ho_so(dossier)})
+        return Registration(reply["MaHoSo"], reply["TrangThai"], reply["DaTonTai"], reply["ThoiDiemTiepNhan"])
+
+    # ----------------------------------------------------------------- status
+
+    def status(self, dossier_no: str) -> Status | None:
+        """``traTrangThaiHoSo``, or None when the ministry does not hold the dossier."""
+        reply = self._lookup("traTrangThaiHoSo", dossier_no)
+        if reply is None:
+            return None
+        return Status(reply["MaHoSo"], reply["TrangThai"], reply["NoiDung"], reply["ThoiDiemCapNhat"])
+
+    def result(self, dossier_no: str) -> Result | None:
+        """``ketQuaDangKyHS``, or None when the ministry does not hold the dossier."""
+        reply = self._lookup("ketQuaDangKyHS", dossier_no)
+        if reply is None:
+            return None
+        return Result(reply["MaHoSo"], reply["TrangThai"], reply["KetQua"])
+
+    def _lookup(self, operation: str, dossier_no: str) -> dict[str, Any] | None:
+        try:
+            return self.soap.call(operation, {**self._asker(), "MaHoSo": dossier_no})
+        except RecordNotFound:
+            return None
+
+    # ----------------------------------------------------------------- pull-back
+
+    def iter_registered(
+        self, first: date, last: date, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of dossiers registered on a day in ``[first, last]`` (any length; walked in windows
+        of at most 31 days). Each dossier is a dict of the contract's ``HoSoDaDangKy`` with ``Nguon``
+        (origin). Arguments are checked at the call, not at the first ``next()``."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        spans = windows(first, last, MAX_PERIOD_DAYS)
+        return (page for start, end in spans for page in self._period_pages(start, end, page_size))
+
+    def _period_pages(self, first: date, last: date, page_size: int) -> Iterator[list[dict[str, Any]]]:
+        def fetch(page_no: int) -> tuple[list[dict[str, Any]], int]:
+            values = {**self._asker(), "TuNgay": first, "DenNgay": last, "Trang": page_no, "SoBanGhi": page_size}
+            reply = self.soap.call("dsHoSoDangKy", values)
+            return reply.get("HoSo") or [], reply["TongSo"]
+
+        return numbered_pages(fetch, page_size, "MaHoSo")

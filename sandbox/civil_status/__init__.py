@@ -1,0 +1,1 @@
+"""Simulator of the Ministry of Justice civil-status system (SOAP, on ``sandbox.soap``)."""

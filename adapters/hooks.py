@@ -29,9 +29,15 @@ from adapters.city_system.client import PARTNER as CITY_PARTNER
 from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
+from adapters.population_db.client import PARTNER as POPULATION_PARTNER
+from adapters.population_db.client import WSDL as POPULATION_WSDL
+from adapters.population_db.client import PopulationDbClient, ResultCache
 from adapters.redaction import describe_validation_error
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
+from adapters.soap.client import SoapClient, SoapTransport
+from adapters.soap.contract import load_contract
+from adapters.soap.envelope import Credentials
 from adapters.transport import HttpTransport
 from signing.config import hub_identity, trust_store
 
@@ -145,4 +151,35 @@ class BusinessRegistrationHook(_ClientHook):
             lambda transport, conn, own: BusinessRegistrationClient(
                 transport, conn.password or "", own.get("madonvi") or ""
             )
+        )
+
+
+class PopulationDbHook(_ClientHook):
+    """Builds a :class:`PopulationDbClient` over SOAP: login/password are the LGSP UsernameToken,
+    extras ``madonvi`` (MaDVC, required), ``macanbo`` (MaCanBo; default the login) and
+    ``cache_ttl_s`` (how long answers are reused in this process; default 3600, 0 = never)."""
+
+    default_conn_name = "population_db"
+    partner = POPULATION_PARTNER
+    client_extras = ("madonvi", "macanbo", "cache_ttl_s")
+    transport_class = SoapTransport
+
+    def __init__(self, conn_id: str = default_conn_name) -> None:
+        super().__init__(conn_id)
+
+    def get_client(self) -> PopulationDbClient:
+        return self._cached(self._build)
+
+    def _build(self, transport: HttpTransport, conn: Any, own: dict[str, Any]) -> PopulationDbClient:
+        if not isinstance(transport, SoapTransport):
+            raise TypeError("the population database is reached through a SoapTransport")
+        if not own.get("madonvi"):
+            raise ValueError(f"connection {self.conn_id!r}: extra 'madonvi' (the agency code, MaDVC) is required")
+        credentials = Credentials(conn.login, conn.password) if conn.login else None
+        soap = SoapClient(transport, load_contract(POPULATION_WSDL), credentials)
+        return PopulationDbClient(
+            soap,
+            agency=own["madonvi"],
+            officer=own.get("macanbo") or conn.login or "",
+            cache=ResultCache(float(own.get("cache_ttl_s", 3600))),
         )

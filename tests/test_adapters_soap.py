@@ -27,7 +27,8 @@ from adapters.errors import (
 from adapters.exchange import Exchange
 from adapters.population_db.client import WSDL
 from adapters.soap import RecordNotFound, load_contract
-from adapters.soap.envelope import payload_bytes, read_envelope
+from adapters.soap.envelope import EnvelopeError, payload_bytes, read_envelope
+from signing.errors import UnsafeXml
 from signing.pki import DevPki
 from signing.safe_xml import parse_xml
 from signing.trust import TrustStore
@@ -240,3 +241,32 @@ def test_the_exchange_keeps_exact_bytes_but_not_the_password(sandbox: Sandbox, d
     assert exchange.request_body.replace(b"***", b"") == sandbox.received(VERIFY)[-1]["request"].encode().replace(
         b"Pw&amp;dan-cu&lt;7f3a&gt;9c1e", b""
     )
+
+
+# --------------------------------------------------------------------------- envelope framing
+
+ENVELOPE = (
+    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>%s</soap:Body></soap:Envelope>'
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "text"),
+    [
+        (ENVELOPE % b"<a/><b/>", EnvelopeError, "holds 2 elements"),
+        (ENVELOPE % b"", EnvelopeError, "holds 0 elements"),
+        (b"<Envelope/>", EnvelopeError, "not a SOAP 1.1 Envelope"),
+        (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + ENVELOPE % b"<a>&e;</a>", UnsafeXml, "DOCTYPE"),
+    ],
+    ids=["two-payloads", "empty-body", "not-soap", "xxe"],
+)
+def test_only_one_payload_envelopes_are_read(data: bytes, error: type[Exception], text: str) -> None:
+    with pytest.raises(error, match=text):
+        read_envelope(data)
+
+
+def test_a_second_body_element_is_refused_by_the_sandbox(sandbox: Sandbox) -> None:
+    reply = requests.post(
+        sandbox.url, data=ENVELOPE % b"<a/><b/>", headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=5
+    )
+    assert reply.status_code == 500 and b"<loi:MaLoi>300</loi:MaLoi>" in reply.content

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,11 @@ from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, 
 from signing.errors import SignatureInvalid, UntrustedSigner
 from signing.keys import SigningIdentity
 from signing.safe_xml import parse_xml
+
+# signxml logs every canonicalised document at DEBUG: payloads full of ID numbers and names. A
+# worker running at DEBUG must not copy them into task logs (Decree 13/2023), so its floor is INFO
+# wherever XML is signed or verified.
+logging.getLogger("signxml").setLevel(logging.INFO)
 
 if TYPE_CHECKING:
     from signing.trust import TrustStore

@@ -66,9 +66,6 @@ from signing.xmldsig import sign_enveloped, verify_enveloped
 __all__ = ["RecordNotFound", "SoapClient", "SoapTransport", "fault_error"]
 
 log = logging.getLogger(__name__)
-# signxml logs every canonicalised document at DEBUG: payloads full of ID numbers and names. A
-# worker running at DEBUG must not copy them into task logs (Decree 13/2023), so its floor is INFO.
-logging.getLogger("signxml").setLevel(logging.INFO)
 
 T = TypeVar("T")
 CONTENT_TYPE = "text/xml; charset=utf-8"  # SOAP 1.1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from airflow.sdk.bases.hook import BaseHook
@@ -27,6 +28,9 @@ from adapters.business_registration.client import PARTNER as BUSINESS_REGISTRATI
 from adapters.business_registration.client import BusinessRegistrationClient
 from adapters.city_system.client import PARTNER as CITY_PARTNER
 from adapters.city_system.client import CitySystemClient
+from adapters.civil_status.client import PARTNER as CIVIL_STATUS_PARTNER
+from adapters.civil_status.client import WSDL as CIVIL_STATUS_WSDL
+from adapters.civil_status.client import CivilStatusClient
 from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
 from adapters.population_db.client import PARTNER as POPULATION_PARTNER
@@ -38,6 +42,9 @@ from adapters.signatures import MessageSignatures
 from adapters.soap.client import SoapClient, SoapTransport
 from adapters.soap.contract import load_contract
 from adapters.soap.envelope import Credentials
+from adapters.social_insurance.client import PARTNER as SOCIAL_INSURANCE_PARTNER
+from adapters.social_insurance.client import WSDL as SOCIAL_INSURANCE_WSDL
+from adapters.social_insurance.client import SocialInsuranceClient
 from adapters.transport import HttpTransport
 from signing.config import hub_identity, trust_store
 
@@ -183,3 +190,52 @@ class PopulationDbHook(_ClientHook):
             officer=own.get("macanbo") or conn.login or "",
             cache=ResultCache(float(own.get("cache_ttl_s", 3600))),
         )
+
+
+class _SoapMinistryHook(_ClientHook):
+    """SOAP ministries: login/password are the LGSP UsernameToken, extra ``madonvi`` the agency code
+    (MaDVC, required) and ``macanbo`` the officer id (MaCanBo; default the login)."""
+
+    client_extras = ("madonvi", "macanbo")
+    transport_class = SoapTransport
+    wsdl: ClassVar[Path]
+    client_class: ClassVar[Callable[[SoapClient, str, str], Any]]
+
+    def _build_ministry(self, transport: HttpTransport, conn: Any, own: dict[str, Any]) -> Any:
+        if not isinstance(transport, SoapTransport):
+            raise TypeError(f"{self.partner} is reached through a SoapTransport")
+        if not own.get("madonvi"):
+            raise ValueError(f"connection {self.conn_id!r}: extra 'madonvi' (the agency code, MaDVC) is required")
+        credentials = Credentials(conn.login, conn.password) if conn.login else None
+        soap = SoapClient(transport, load_contract(self.wsdl), credentials)
+        return self.client_class(soap, own["madonvi"], own.get("macanbo") or conn.login or "")
+
+
+class CivilStatusHook(_SoapMinistryHook):
+    """Builds a :class:`CivilStatusClient` (Ministry of Justice, SOAP)."""
+
+    default_conn_name = "civil_status"
+    partner = CIVIL_STATUS_PARTNER
+    wsdl = CIVIL_STATUS_WSDL
+    client_class = CivilStatusClient
+
+    def __init__(self, conn_id: str = default_conn_name) -> None:
+        super().__init__(conn_id)
+
+    def get_client(self) -> CivilStatusClient:
+        return self._cached(self._build_ministry)
+
+
+class SocialInsuranceHook(_SoapMinistryHook):
+    """Builds a :class:`SocialInsuranceClient` (SOAP)."""
+
+    default_conn_name = "social_insurance"
+    partner = SOCIAL_INSURANCE_PARTNER
+    wsdl = SOCIAL_INSURANCE_WSDL
+    client_class = SocialInsuranceClient
+
+    def __init__(self, conn_id: str = default_conn_name) -> None:
+        super().__init__(conn_id)
+
+    def get_client(self) -> SocialInsuranceClient:
+        return self._cached(self._build_ministry)

@@ -24,8 +24,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.ministry import MinistryClient
 from adapters.periods import numbered_pages, windows
-from adapters.soap import RecordNotFound, SoapClient
 from mappings.dossier import Dossier
 
 PARTNER = "civil_status"  # the name transports for this partner are built with
@@ -83,52 +83,32 @@ def to_ho_so(d: Dossier) -> dict[str, Any]:
     }
 
 
-class CivilStatusClient:
+class CivilStatusClient(MinistryClient):
     """One agency's (``MaDVC``) conversation with the civil-status system. Thread-safe."""
-
-    def __init__(self, soap: SoapClient, agency_code: str, officer: str) -> None:
-        if not (agency_code and officer):
-            raise ValueError("civil status needs the agency code (MaDVC) and the officer id (MaCanBo) it acts for")
-        self.soap = soap
-        self.agency_code = agency_code
-        self.officer = officer
-
-    @property
-    def transport(self) -> Any:
-        return self.soap.transport
-
-    def _asker(self, correlation: str | None = None) -> dict[str, str]:
-        return {"MaYeuCau": correlation or uuid.uuid4().hex, "MaDVC": self.agency_code, "MaCanBo": self.officer}
 
     # ----------------------------------------------------------------- push
 
     def register(self, dossier: Dossier) -> Registration:
         """Push one interconnected dossier (``dangKyHoTich``); safe to repeat."""
         correlation = uuid.uuid5(_REGISTER_IDS, dossier.dossier_no).hex
-        reply = self.soap.call("dangKyHoTich", {**self._asker(correlation), "HoSo": to_ho_so(dossier)})
+        reply = self.soap.call("dangKyHoTich", {**self.asker(correlation), "HoSo": to_ho_so(dossier)})
         return Registration(reply["MaHoSo"], reply["TrangThai"], reply["DaTonTai"], reply["ThoiDiemTiepNhan"])
 
     # ----------------------------------------------------------------- status
 
     def status(self, dossier_no: str) -> Status | None:
         """``traTrangThaiHoSo``, or None when the ministry does not hold the dossier."""
-        reply = self._lookup("traTrangThaiHoSo", dossier_no)
+        reply = self.call_or_none("traTrangThaiHoSo", {"MaHoSo": dossier_no})
         if reply is None:
             return None
         return Status(reply["MaHoSo"], reply["TrangThai"], reply["NoiDung"], reply["ThoiDiemCapNhat"])
 
     def result(self, dossier_no: str) -> Result | None:
         """``ketQuaDangKyHS``, or None when the ministry does not hold the dossier."""
-        reply = self._lookup("ketQuaDangKyHS", dossier_no)
+        reply = self.call_or_none("ketQuaDangKyHS", {"MaHoSo": dossier_no})
         if reply is None:
             return None
         return Result(reply["MaHoSo"], reply["TrangThai"], reply["KetQua"])
-
-    def _lookup(self, operation: str, dossier_no: str) -> dict[str, Any] | None:
-        try:
-            return self.soap.call(operation, {**self._asker(), "MaHoSo": dossier_no})
-        except RecordNotFound:
-            return None
 
     # ----------------------------------------------------------------- pull-back
 
@@ -145,7 +125,7 @@ class CivilStatusClient:
 
     def _period_pages(self, first: date, last: date, page_size: int) -> Iterator[list[dict[str, Any]]]:
         def fetch(page_no: int) -> tuple[list[dict[str, Any]], int]:
-            values = {**self._asker(), "TuNgay": first, "DenNgay": last, "Trang": page_no, "SoBanGhi": page_size}
+            values = {**self.asker(), "TuNgay": first, "DenNgay": last, "Trang": page_no, "SoBanGhi": page_size}
             reply = self.soap.call("dsHoSoDangKy", values)
             return reply.get("HoSo") or [], reply["TongSo"]
 

@@ -1,0 +1,1 @@
+"""Client for the social-insurance system (SOAP; social_insurance.wsdl/.xsd beside it)."""

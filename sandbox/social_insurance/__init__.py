@@ -1,0 +1,1 @@
+"""Simulator of the social-insurance system (SOAP, on ``sandbox.soap``)."""

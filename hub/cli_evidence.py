@@ -10,6 +10,8 @@ under ``var/pki`` by default), so these commands trust and sign exactly as the D
 
 from __future__ import annotations
 
+import os
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -218,3 +220,63 @@ def seal(
         console.print("Nothing to seal: every entry is already sealed.")
     else:
         console.print(f"Sealed entries {sealed.first_seq:,}..{sealed.last_seq:,} (seal {sealed.id}).")
+
+
+@app.command("record")
+def record(
+    dossier: Annotated[str, typer.Option(help="The dossier number.")],
+    out: Annotated[Path, typer.Option("--out", help="The JSON file to write (mode 0600).")],
+) -> None:
+    """Export one dossier's signed sendings alone: its exact record, inclusion proof and the batch
+    signature -- proof of what the hub sent, without any other citizen's data from the same batch.
+
+    Example: hub evidence record --dossier 000.00.12.H26-261120-0001 --out record.json
+    """
+    import json
+
+    from hub.jobs import hub_store
+    from hub.store import RecordProofs
+
+    proven = RecordProofs(hub_store()).for_dossier(dossier)
+    if not proven:
+        _fail(f"no signed sending of dossier {dossier} in the hub store")
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump([p.to_dict() for p in proven], file, ensure_ascii=False, indent=2)
+    console.print(f"Wrote {out}: {len(proven)} signed sending(s) of {dossier} (personal data: keep it accordingly).")
+
+
+@app.command("verify-record")
+def verify_record(
+    path: Annotated[Path, typer.Argument(help="A file written by `hub evidence record`.", exists=True)],
+    trust: TrustOption = None,
+) -> None:
+    """Check each sending in a record file alone: the record is leaf N of a batch the hub signed.
+
+    Example: hub evidence verify-record record.json --trust national-root.pem
+    """
+    import json
+
+    from signing.errors import SigningError
+    from signing.merkle import BatchSignature, InclusionProof, verify_batch_member
+
+    store = _trust_store(trust)
+    if store is None:
+        _fail("no trust store: pass --trust with the root certificate")
+        return
+    try:
+        sendings = json.loads(path.read_text(encoding="utf-8"))
+        for n, sending in enumerate(sendings, 1):
+            verify_batch_member(
+                sending["record"].encode("utf-8"),
+                InclusionProof.from_dict(sending["proof"]),
+                BatchSignature.from_dict(sending["batch_signature"]),
+                store,
+                at=datetime.fromisoformat(sending["signed_at"]),
+            )
+            console.print(f"sending {n}: {sending['dossier_no']} is leaf {sending['proof']['index']} of a signed batch")
+    except SigningError as exc:
+        _fail(f"{path}: sending {n} does not verify: {exc.reason}")
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"{path} is not a record file: {exc}")
+    console.print(f"{path} verifies: {len(sendings)} sending(s).")

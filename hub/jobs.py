@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,8 @@ def plan_portal_sync() -> list[str]:
 
 
 def deliver_portal_dossiers(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:
-    return _deliver(portal_sync.deliver_dossiers, client, batch_id, "dossiers")
+    signed_batches = partial(portal_sync.deliver_dossiers, batch_signer=hub_identity())
+    return _deliver(signed_batches, client, batch_id, "dossiers")
 
 
 def plan_portal_progress() -> list[str]:

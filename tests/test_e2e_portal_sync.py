@@ -125,6 +125,15 @@ def test_a_day_syncs_completely_and_a_rerun_sends_nothing(dagbag, partners: Part
 
     quarantined = {e["dossier_no"] for e in hub_store().open_quarantine()}
     assert quarantined == set(partners.city_defects())
+    # Any delivered dossier can be proven alone: its record is a leaf of a batch the hub signed.
+    from hub.store import RecordProofs
+    from signing.config import trust_store
+    from signing.merkle import verify_batch_member
+
+    delivered = sorted(partners.portal_dossiers())
+    (proven,) = RecordProofs(hub_store()).for_dossier(delivered[len(delivered) // 2])
+    verify_batch_member(proven.record, proven.proof, proven.batch, trust_store())
+    assert json.loads(proven.record)["MaHoSo"] == proven.dossier_no
     assert counts["quarantined"] == len(quarantined)
     # Every processing-history entry of a delivered dossier reached the portal, in calls of <= 10.
     stats = partners.portal_stats()

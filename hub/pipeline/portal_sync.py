@@ -25,6 +25,8 @@ from hub.store import (
     OutboxMessage,
     OutboxState,
     QuarantineItem,
+    RecordProofs,
+    SentRecord,
     Settlement,
 )
 from mappings.code_tables import CodeTables
@@ -32,7 +34,9 @@ from mappings.dossier import Dossier
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so, to_progress_entries
 from quality.gate import QualityGate
-from signing.digests import content_hash, idempotency_key
+from signing.digests import canonical_json, content_hash, idempotency_key
+from signing.keys import SigningIdentity
+from signing.merkle import MerkleTree, sign_batch
 
 PARTNER = "national_portal"
 SYNC_OPERATION = "DongBoHoSoMC"
@@ -222,12 +226,15 @@ def deliver_dossiers(
     *,
     source: str,
     policy: RedeliveryPolicy,
+    batch_signer: SigningIdentity | None = None,
 ) -> DeliveryReport:
     """Send one batch with DongBoHoSoMC.
 
     Creates and updates go in separate calls (``isUpdating``). When the portal's view differs
     from ours -- "already exists" on a create, "not found" on an update, as after a crash between
     sending and recording the reply -- the record is sent once more the other way: an upsert.
+    With ``batch_signer`` every call's records are signed as one Merkle batch first, and each
+    record's proof is kept (``hub.store.proofs``), so one dossier can later be proven alone.
     """
     claimed = store.claim_batch(batch_id)
     report = DeliveryReport(batch_id, messages=len(claimed))
@@ -239,6 +246,8 @@ def deliver_dossiers(
         updating, group = groups.pop(0)
         if not group:
             continue
+        if batch_signer is not None:
+            _keep_record_proofs(store, batch_id, group, batch_signer)
         try:
             results = client.sync_dossiers([m.payload for m in group], updating=updating)
         except AdapterError as exc:
@@ -259,6 +268,22 @@ def deliver_dossiers(
     settler.flush(acks_deliver_dossier=True)
     _raise_unless_retryable(failure)
     return report
+
+
+def _keep_record_proofs(
+    store: HubStore, batch_id: str, group: Sequence[ClaimedMessage], signer: SigningIdentity
+) -> None:
+    """One signature over the call's records (canonical JSON leaves), a proof kept per record."""
+    sent = [SentRecord(m.dossier_no, m.content_hash, canonical_json(m.payload)) for m in group]
+    tree = MerkleTree([r.leaf for r in sent])
+    RecordProofs(store).keep(
+        partner=PARTNER,
+        operation=SYNC_OPERATION,
+        batch_id=batch_id,
+        tree=tree,
+        signature=sign_batch(tree, signer),
+        records=sent,
+    )
 
 
 def deliver_progress(

@@ -1,5 +1,6 @@
 """The hub's own database: staging, watermarks, outbox, quarantine, message log."""
 
+from hub.store.proofs import ProvenRecord, RecordProofs, SentRecord  # importing registers its tables
 from hub.store.records import (
     ClaimedMessage,
     CurrentRecord,
@@ -32,7 +33,10 @@ __all__ = [
     "MessageLogEntry",
     "OutboxMessage",
     "OutboxState",
+    "ProvenRecord",
     "QuarantineItem",
+    "RecordProofs",
+    "SentRecord",
     "Settlement",
     "StageCounts",
     "StagedRecord",

@@ -1,18 +1,40 @@
-"""Fault injection for the national-portal simulator: latency, HTTP 503s, hung calls, short sessions.
+"""Fault injection shared by every partner simulator: latency, HTTP 503s, hung calls, truncated
+replies, short sessions -- and the ``/sandbox/faults`` endpoints that set them at run time.
 
-The hub's adapter must survive what real LGSP gateways do: answer slowly, answer 503 under load,
-hang past the client's timeout, and expire sessions early. The RNG is seeded so a failing test
-replays the same sequence of faults.
+The hub's adapters must survive what real partners and LGSP gateways do: answer slowly, answer 503
+under load, hang past the client's timeout, send a reply cut short, and expire sessions early.
+One injector serves every simulator, so all partners misbehave the same way and the adapter
+conformance suite can provoke each fault on each of them with the same request. The RNG is
+seeded so a failing test replays the same sequence of faults.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-__all__ = ["FaultConfig", "FaultDecision", "FaultInjector"]
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from sandbox.signatures import PartnerSigning, signed_response
+
+__all__ = [
+    "UNAVAILABLE",
+    "FaultConfig",
+    "FaultControl",
+    "FaultDecision",
+    "FaultInjector",
+    "faulty_json",
+    "mount_fault_control",
+    "truncate",
+]
+
+UNAVAILABLE = {"error": "service_unavailable", "message": "Hệ thống đang quá tải hoặc bảo trì, vui lòng thử lại sau"}
 
 
 @dataclass(frozen=True)
@@ -24,6 +46,10 @@ class FaultConfig:
     - ``timeout_rate``: share of those calls that do their work and then sleep ``timeout_s`` before
       answering: the client gives up, yet the effect happened (the nasty case for idempotency).
     - ``timeout_s``: how long a "timeout" sleeps; set it above the client's read timeout.
+    - ``malformed_rate``: share of those calls that do their work and answer a body cut in half
+      (what a crashing serializer or a proxy truncating large bodies produces). A JSON partner
+      signs the cut body, as its signing layer signs whatever the serializer gave it, so the hub
+      meets a trusted reply it cannot parse: a contract violation, not a signature failure.
     - ``session_ttl_s``: session lifetime; applies to sessions already issued too, so a test can
       expire every session at once by setting it to 0.
     - ``fail_next``: the next N ``/service`` calls answer HTTP 503 (counts down; deterministic).
@@ -36,13 +62,14 @@ class FaultConfig:
     timeout_s: float = 5.0
     session_ttl_s: float = 1800.0
     fail_next: int = 0
+    malformed_rate: float = 0.0
     seed: int | None = 0
 
     def validated(self) -> FaultConfig:
         """Return self, or raise ``ValueError`` naming the first out-of-range option."""
         if not isinstance(self.latency_ms, int) or isinstance(self.latency_ms, bool) or self.latency_ms < 0:
             raise ValueError("latency_ms must be a non-negative integer")
-        for name in ("error_rate", "timeout_rate"):
+        for name in ("error_rate", "timeout_rate", "malformed_rate"):
             value = getattr(self, name)
             if not _is_number(value) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a number between 0 and 1")
@@ -68,7 +95,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-FaultDecision = Literal["ok", "error", "timeout"]
+FaultDecision = Literal["ok", "error", "timeout", "malformed"]
 
 
 class FaultInjector:
@@ -115,8 +142,75 @@ class FaultInjector:
                 return "error", latency, cfg.timeout_s
             if cfg.timeout_rate and self._rng.random() < cfg.timeout_rate:
                 return "timeout", latency, cfg.timeout_s
+            if cfg.malformed_rate and self._rng.random() < cfg.malformed_rate:
+                return "malformed", latency, cfg.timeout_s
             return "ok", latency, cfg.timeout_s
 
     def session_ttl_s(self) -> float:
         with self._lock:
             return self._config.session_ttl_s
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+
+def truncate(body: bytes) -> bytes:
+    """A reply cut in the middle (never empty, so it is a broken body rather than no body)."""
+    return body[: max(len(body) // 2, 1)]
+
+
+async def faulty_json(
+    injector: FaultInjector,
+    signing: PartnerSigning | None,
+    produce: Callable[[], Awaitable[tuple[bytes, int]]],
+    *,
+    service_call: bool = True,
+    on_fault: Callable[[str], None] | None = None,
+) -> Response:
+    """Answer one call of a JSON simulator through the injector: wait the latency, answer HTTP 503
+    without doing the work, or ``produce()`` the reply (body, status) and then cut it short or hold
+    it past the client's timeout; sign what is finally sent. ``on_fault`` counts faults served
+    (``http_503``, ``timeout``, ``malformed``) for simulators that report them."""
+    decision, latency, hang = injector.decide(service_call=service_call)
+    if latency:
+        await asyncio.sleep(latency)
+    if decision == "error":
+        if on_fault is not None:
+            on_fault("http_503")
+        return signed_response(signing, json.dumps(UNAVAILABLE, ensure_ascii=False).encode(), 503)
+    body, status = await produce()
+    if decision == "malformed":
+        body = truncate(body)
+    if decision in ("timeout", "malformed") and on_fault is not None:
+        on_fault(decision)
+    if decision == "timeout":
+        await asyncio.sleep(hang)  # the work is done, but the answer comes too late for the client
+    return signed_response(signing, body, status)
+
+
+class FaultControl(Protocol):
+    """What ``/sandbox/faults`` drives: :class:`FaultInjector`, or a simulator's extension of it."""
+
+    def update(self, changes: dict[str, Any]) -> Any: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+def mount_fault_control(app: FastAPI, control: FaultControl) -> None:
+    """``GET|POST /sandbox/faults``: read the fault settings, or change some of them (400 naming the
+    first bad option; nothing changes then)."""
+
+    @app.get("/sandbox/faults")
+    async def get_faults() -> JSONResponse:
+        return JSONResponse(control.snapshot())
+
+    @app.post("/sandbox/faults")
+    async def set_faults(request: Request) -> JSONResponse:
+        try:
+            changes = json.loads(await request.body() or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("body must be a JSON object of fault options")
+            control.update(changes)
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
+        return JSONResponse(control.snapshot())

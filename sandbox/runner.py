@@ -125,8 +125,8 @@ def serve(
     """Run both simulators in this process until SIGTERM/SIGINT (or ``stop_event``); return an exit code."""
     from mappings.code_tables import load_code_tables
     from sandbox.city_system.app import create_app as create_city
+    from sandbox.faults import FaultConfig
     from sandbox.national_portal.app import create_app as create_portal
-    from sandbox.national_portal.faults import FaultConfig
     from sandbox.server import serve_in_thread
     from sandbox.signatures import PartnerSigning
     from signing.pki import init_dev_pki

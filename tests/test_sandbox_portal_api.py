@@ -17,8 +17,8 @@ from mappings.city_system import to_canonical
 from mappings.code_tables import load_code_tables
 from mappings.national_portal import to_dong_bo_ho_so, to_progress_entries
 from sandbox.city_system.generator import generate
+from sandbox.faults import FaultConfig
 from sandbox.national_portal.app import create_app
-from sandbox.national_portal.faults import FaultConfig
 from sandbox.server import RunningServer, serve_in_thread
 
 pytestmark = pytest.mark.timeout(180)

@@ -12,7 +12,6 @@ GET requests have no body, so there is nothing of the hub's to verify.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,15 +25,14 @@ from starlette.concurrency import run_in_threadpool
 
 from sandbox.business_registration.access import LOOPBACK, MALFORMED, NOT_FOUND, OK, Access
 from sandbox.business_registration.store import BusinessRegistrationStore
+from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
 from sandbox.ministry_dossiers import mount_load
-from sandbox.national_portal.faults import FaultConfig, FaultInjector
-from sandbox.signatures import PartnerSigning, mount_signing_control, signed_response
+from sandbox.signatures import PartnerSigning, mount_signing_control
 
 __all__ = ["MAX_PAGE_SIZE", "MAX_WINDOW_DAYS", "create_app"]
 
 MAX_WINDOW_DAYS = 5
 MAX_PAGE_SIZE = 500
-UNAVAILABLE = {"error": "service_unavailable", "message": "Hệ thống đang quá tải hoặc bảo trì, vui lòng thử lại sau"}
 
 
 class _Malformed(ValueError):
@@ -101,26 +99,20 @@ def create_app(
     app.state.faults = injector
 
     async def answer(request: Request, operation: str, handler: Callable[[Any], dict[str, Any]]) -> Response:
-        decision, latency, hang = injector.decide(service_call=True)
-        if latency:
-            await asyncio.sleep(latency)
-        if decision == "error":
-            return signed_response(signing, _json(UNAVAILABLE), 503)
-        calls[operation] += 1
-        query = request.query_params
-        bearer = request.headers.get("authorization", "")
-        client_ip = request.client.host if request.client else None
-        refusal = access.check(bearer.removeprefix("Bearer "), client_ip, query.get("maDonVi"))
-        if refusal is not None:
-            reply = {"error_code": refusal.code, "message": refusal.message}
-        else:
+        async def produce() -> tuple[bytes, int]:
+            calls[operation] += 1
+            query = request.query_params
+            bearer = request.headers.get("authorization", "")
+            client_ip = request.client.host if request.client else None
+            refusal = access.check(bearer.removeprefix("Bearer "), client_ip, query.get("maDonVi"))
+            if refusal is not None:
+                return _json({"error_code": refusal.code, "message": refusal.message}), 200
             try:
-                reply = await run_in_threadpool(handler, query)
+                return _json(await run_in_threadpool(handler, query)), 200
             except _Malformed as exc:
-                reply = {"error_code": MALFORMED, "message": str(exc)}
-        if decision == "timeout":
-            await asyncio.sleep(hang)
-        return signed_response(signing, _json(reply))
+                return _json({"error_code": MALFORMED, "message": str(exc)}), 200
+
+        return await faulty_json(injector, signing, produce)
 
     def list_dossiers(query: Any) -> dict[str, Any]:
         first, last = _day(query, "tuNgay"), _day(query, "denNgay")
@@ -176,12 +168,6 @@ def create_app(
     async def stats() -> dict[str, Any]:
         return {"calls": dict(calls)}
 
-    @app.post("/sandbox/faults")
-    async def set_faults(request: Request) -> Response:
-        try:
-            config = injector.update(json.loads(await request.body() or b"{}"))
-        except (ValueError, TypeError) as exc:
-            return Response(_json({"error": "bad_request", "message": str(exc)}), 400, media_type="application/json")
-        return Response(_json(config.to_dict()), media_type="application/json")
+    mount_fault_control(app, injector)
 
     return app

@@ -2,7 +2,9 @@
 
 Bearer token on every call (sandbox endpoints included), keyset pagination on
 (``cap_nhat_luc``, ``id``) with an opaque cursor that also pins the snapshot and the window, and
-the contract's error shapes: 401 ``unauthorized``, 400 ``bad_request``.
+the contract's error shapes: 401 ``unauthorized``, 400 ``bad_request``. The API calls go through
+the shared fault injector (:mod:`sandbox.faults`; ``GET|POST /sandbox/faults``), so the extraction
+meets the same slow, failing, hung and truncated replies as every other partner's adapter.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.city_system.store import CityStore, DayConflictError, Page, to_us
-from sandbox.signatures import PartnerSigning, mount_signing_control, signed_response
+from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
+from sandbox.signatures import PartnerSigning, mount_signing_control
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "create_app"]
 
@@ -97,11 +100,17 @@ def _limit(value: str | None) -> int:
 
 
 def create_app(
-    db_path: str | Path, token: str, *, code_tables: Any | None = None, signing: PartnerSigning | None = None
+    db_path: str | Path,
+    token: str,
+    *,
+    code_tables: Any | None = None,
+    signing: PartnerSigning | None = None,
+    faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
 ) -> FastAPI:
     """Build the city simulator over the SQLite file ``db_path``; ``token`` is the bearer token.
 
     ``signing`` signs the API's replies with the city system's certificate (``None``: unsigned).
+    ``faults`` is the initial fault injection of the ``/api/v1`` calls.
 
     Load data with ``app.state.store.load_day(day, scale, seed)`` (or ``POST /sandbox/load``).
     """
@@ -109,7 +118,9 @@ def create_app(
         raise ValueError("a non-empty bearer token is required")
     store = CityStore(db_path, code_tables)
     app = FastAPI(title="Hanoi city dossier system (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
+    injector = FaultInjector(faults)
     app.state.store = store
+    app.state.faults = injector
     expected = f"Bearer {token}".encode()
 
     @app.middleware("http")
@@ -134,12 +145,20 @@ def create_app(
 
     mount_signing_control(app, signing)
 
+    mount_fault_control(app, injector)
+
     @app.get("/api/v1/health")
     async def health() -> Response:
-        return signed_response(signing, b'{"status":"ok"}')
+        async def produce() -> tuple[bytes, int]:
+            return b'{"status":"ok"}', 200
+
+        return await faulty_json(injector, signing, produce)
 
     @app.get("/api/v1/dossiers/changes")
     async def changes(request: Request) -> Response:
+        return await faulty_json(injector, signing, lambda: _changes_page(request))
+
+    async def _changes_page(request: Request) -> tuple[bytes, int]:
         query = request.query_params
         lo = hi = None
         if query.get("updated_from"):
@@ -157,7 +176,7 @@ def create_app(
         cursor = _encode_cursor(page, window)
         # Stored bodies are JSON already: splice them in instead of decoding and re-encoding.
         body = '{"items":[' + ",".join(page.bodies) + '],"next_cursor":' + json.dumps(cursor) + "}"
-        return signed_response(signing, body.encode())
+        return body.encode(), 200
 
     @app.get("/sandbox/defects")
     async def defects() -> Response:

@@ -7,7 +7,6 @@ with an ``error_code`` (as real gateways answer); only injected faults are HTTP 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable
 from datetime import date
@@ -18,18 +17,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
 from sandbox.national_portal.catalogue import Catalogue
-from sandbox.national_portal.faults import FaultConfig, FaultInjector
 from sandbox.national_portal.service import PortalService
 from sandbox.national_portal.sessions import SessionRegistry
 from sandbox.national_portal.stats import Stats
 from sandbox.national_portal.store import PortalStore
-from sandbox.signatures import PartnerSigning, mount_signing_control, signed_response
+from sandbox.signatures import PartnerSigning, mount_signing_control
 from signing.jws import SIGNATURE_HEADER
 
 __all__ = ["create_app"]
-
-UNAVAILABLE = {"error": "service_unavailable", "message": "Hệ thống đang quá tải hoặc bảo trì, vui lòng thử lại sau"}
 
 
 def _json(payload: Any, status_code: int = 200) -> Response:
@@ -82,25 +79,14 @@ def create_app(
     app.state.stats = stats
     app.state.store = store
 
-    def signed(payload: Any, status_code: int = 200) -> Response:
-        return signed_response(signing, _json(payload, status_code).body, status_code)
-
     async def faulty(request: Request, handler: Any, *, service_call: bool) -> Response:
-        decision, latency, hang = injector.decide(service_call=service_call)
-        if latency:
-            await asyncio.sleep(latency)
-        if decision == "error":
-            stats.fault("http_503")
-            return signed(UNAVAILABLE, status_code=503)
-        raw = await request.body()
-        if signing is not None and (refusal := signing.check_request(raw, request.headers.get(SIGNATURE_HEADER))):
-            return signed({"error": "unauthorized", "message": refusal}, status_code=401)
-        reply = await run_in_threadpool(handler, raw)
-        if decision == "timeout":
-            # The work is done (stored) but the answer comes too late for the client.
-            stats.fault("timeout")
-            await asyncio.sleep(hang)
-        return signed(reply)
+        async def produce() -> tuple[bytes, int]:
+            raw = await request.body()
+            if signing is not None and (refusal := signing.check_request(raw, request.headers.get(SIGNATURE_HEADER))):
+                return _json({"error": "unauthorized", "message": refusal}).body, 401
+            return _json(await run_in_threadpool(handler, raw)).body, 200
+
+        return await faulty_json(injector, signing, produce, service_call=service_call, on_fault=stats.fault)
 
     @app.post("/auth")
     async def auth(request: Request) -> Response:
@@ -151,19 +137,6 @@ def create_app(
         stats.reset()
         return _json({"status": "ok"})
 
-    @app.get("/sandbox/faults")
-    async def get_faults() -> Response:
-        return _json(injector.config.to_dict())
-
-    @app.post("/sandbox/faults")
-    async def set_faults(request: Request) -> Response:
-        try:
-            changes = json.loads(await request.body() or b"{}")
-            if not isinstance(changes, dict):
-                raise ValueError("body must be a JSON object of fault options")
-            config = injector.update(changes)
-        except (ValueError, TypeError) as exc:
-            return _bad_request(str(exc))
-        return _json(config.to_dict())
+    mount_fault_control(app, injector)
 
     return app

@@ -20,7 +20,6 @@ Every envelope received is stored with what was answered (:class:`~sandbox.soap.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ from adapters.soap.envelope import (
     payload_bytes,
     read_envelope,
 )
+from sandbox.faults import mount_fault_control, truncate
 from sandbox.signatures import PartnerSigning, mount_signing_control
 from sandbox.soap.faults import SoapFaults
 from sandbox.soap.store import SoapMessageStore
@@ -184,7 +184,7 @@ def create_soap_app(
             result = await run_in_threadpool(answer, raw, client_ip)
         body = result.body
         if decision.kind == "malformed":
-            body = body[: max(len(body) // 2, 1)]  # the work is done; the reply is cut short
+            body = truncate(body)  # the work is done; the reply is cut short
         outcome = decision.kind if decision.kind in ("malformed", "timeout") else result.outcome
         await run_in_threadpool(store.record, result.operation, client_ip, outcome, raw, body, result.fault_code)
         if decision.kind == "timeout":
@@ -220,18 +220,6 @@ def create_soap_app(
     async def stats() -> Response:
         return JSONResponse({"calls": await run_in_threadpool(store.counts)})
 
-    @app.get("/sandbox/faults")
-    async def get_faults() -> Response:
-        return JSONResponse(injector.snapshot())
-
-    @app.post("/sandbox/faults")
-    async def set_faults(request: Request) -> Response:
-        try:
-            changes = json.loads(await request.body() or b"{}")
-            if not isinstance(changes, dict):
-                raise ValueError("body must be a JSON object of fault options")
-            return JSONResponse(injector.update(changes))
-        except (ValueError, TypeError) as exc:
-            return JSONResponse({"error": "bad_request", "message": str(exc)}, 400)
+    mount_fault_control(app, injector)
 
     return app

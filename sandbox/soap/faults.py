@@ -1,13 +1,10 @@
-"""Fault injection for the SOAP simulators: the portal's HTTP faults plus the two only XML has.
+"""Fault injection for the SOAP simulators: the shared faults plus the one only SOAP has.
 
-The HTTP-level faults (latency, HTTP 503, hung calls, ``fail_next``, seeded RNG) are the national
-portal simulator's :class:`~sandbox.national_portal.faults.FaultInjector`, reused as is so both
-kinds of partner misbehave the same way. On top of it, a SOAP partner can answer
-
-- ``soap_fault_rate``: a ``soap:Server`` fault (LGSP code 500) instead of doing the work -- the
-  way a ministry system reports it is overloaded or its database is down;
-- ``malformed_rate``: a reply cut in the middle *after* doing the work -- what a proxy that
-  truncates large bodies or a crashing serializer produces.
+Latency, HTTP 503, hung calls, ``fail_next``, truncated replies (``malformed_rate``) and the seeded
+RNG are :class:`sandbox.faults.FaultInjector`'s, reused as is so every kind of partner misbehaves
+the same way. On top of it a SOAP partner can answer ``soap_fault_rate``: a ``soap:Server`` fault
+(LGSP code 500) instead of doing the work -- the way a ministry system reports it is overloaded
+or its database is down.
 """
 
 from __future__ import annotations
@@ -17,12 +14,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sandbox.national_portal.faults import FaultConfig, FaultInjector
+from sandbox.faults import FaultConfig, FaultInjector
 
 __all__ = ["Decision", "SoapFaultDecision", "SoapFaults"]
 
 SoapFaultDecision = Literal["ok", "http_5xx", "timeout", "soap_fault", "malformed"]
-_OWN = ("soap_fault_rate", "malformed_rate")
+_OWN = ("soap_fault_rate",)
 _HTTP_ONLY = ("session_ttl_s",)  # a SOAP partner has no sessions; refusing it avoids a silent no-op
 
 
@@ -37,8 +34,8 @@ class SoapFaults:
     """Thread-safe holder of a SOAP simulator's fault settings (``POST /sandbox/faults`` updates it).
 
     Options: ``latency_ms``, ``error_rate`` (HTTP 503), ``timeout_rate`` and ``timeout_s`` (answer
-    after the client gave up), ``fail_next`` (next N calls HTTP 503), ``soap_fault_rate``,
-    ``malformed_rate``, ``seed``.
+    after the client gave up), ``fail_next`` (next N calls HTTP 503), ``malformed_rate`` (work done,
+    reply cut in half), ``soap_fault_rate``, ``seed``.
     """
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
@@ -65,7 +62,7 @@ class SoapFaults:
         return self.snapshot()
 
     def snapshot(self) -> dict[str, Any]:
-        config = self._http.config.to_dict()
+        config = self._http.snapshot()
         for name in _HTTP_ONLY:
             config.pop(name)
         with self._lock:
@@ -76,11 +73,9 @@ class SoapFaults:
         kind, latency, hang = self._http.decide(service_call=True)
         if kind == "error":
             return Decision("http_5xx", latency, hang)
-        if kind == "timeout":
-            return Decision("timeout", latency, hang)
+        if kind in ("timeout", "malformed"):
+            return Decision(kind, latency, hang)
         with self._lock:
             if self._rates["soap_fault_rate"] and self._rng.random() < self._rates["soap_fault_rate"]:
                 return Decision("soap_fault", latency, hang)
-            if self._rates["malformed_rate"] and self._rng.random() < self._rates["malformed_rate"]:
-                return Decision("malformed", latency, hang)
         return Decision("ok", latency, hang)

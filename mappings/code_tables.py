@@ -30,6 +30,9 @@ _NATIONAL_PROCEDURE = re.compile(r"[0-9]\.[0-9]{6}")
 LEVELS = ("city", "department", "district", "commune")
 OUTCOMES = ("in_process", "resolved", "closed_unresolved")
 ONLINE_LEVELS = ("full", "partial", "none")
+# Ministry systems the city pushes interconnected ("liên thông") dossiers to: the partner names of
+# their adapters (``adapters/<name>``), so a procedure row says which exchange it takes part in.
+INTERCONNECT_PARTNERS = ("civil_status",)
 
 
 def _one_of(column: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -80,7 +83,9 @@ class AgencyRow(Row):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcedureRow(Row):
     """``weight`` is a relative volume share (generators, benchmarks); ``max_days`` is the legal
-    processing time in working days."""
+    processing time in working days. ``interconnected_with`` names the ministry system a city
+    dossier of the procedure must also be registered in (a partner of ``INTERCONNECT_PARTNERS``),
+    None when the city system alone handles it."""
 
     name: str
     field_code: str
@@ -88,6 +93,7 @@ class ProcedureRow(Row):
     integrated_on_portal: bool
     processed_on_ministry_software: bool
     ministry: str | None
+    interconnected_with: str | None
     online_level: str
     weight: float
     max_days: int
@@ -99,6 +105,10 @@ class ProcedureRow(Row):
             raise ValueError("weight and max_days must not be negative")
         if self.processed_on_ministry_software != (self.ministry is not None):
             raise ValueError("ministry is required exactly when processed_on_ministry_software is true")
+        if self.interconnected_with is not None:
+            _one_of("interconnected_with", self.interconnected_with, INTERCONNECT_PARTNERS)
+            if self.processed_on_ministry_software:
+                raise ValueError("a procedure processed on ministry software has no city dossier to interconnect")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

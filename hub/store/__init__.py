@@ -1,5 +1,14 @@
 """The hub's own database: staging, watermarks, outbox, quarantine, message log."""
 
+from hub.store.ministry import (  # importing registers its tables
+    ClaimedPush,
+    MinistryPushes,
+    PushCandidate,
+    PushDecision,
+    PushOutcome,
+    PushState,
+    StatusUpdate,
+)
 from hub.store.proofs import ProvenRecord, RecordProofs, SentRecord  # importing registers its tables
 from hub.store.records import (
     ClaimedMessage,
@@ -22,6 +31,7 @@ from hub.store.store import HubStore
 
 __all__ = [
     "ClaimedMessage",
+    "ClaimedPush",
     "CurrentRecord",
     "DeliveryState",
     "Disposition",
@@ -31,13 +41,19 @@ __all__ = [
     "LogSeal",
     "LoggedEntry",
     "MessageLogEntry",
+    "MinistryPushes",
     "OutboxMessage",
     "OutboxState",
     "ProvenRecord",
+    "PushCandidate",
+    "PushDecision",
+    "PushOutcome",
+    "PushState",
     "QuarantineItem",
     "RecordProofs",
     "SentRecord",
     "Settlement",
     "StageCounts",
     "StagedRecord",
+    "StatusUpdate",
 ]

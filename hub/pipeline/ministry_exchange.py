@@ -1,0 +1,459 @@
+"""City <-> ministry systems: push interconnected dossiers, follow their status, pull back the
+dossiers processed on ministry software. Airflow-free; ``hub.jobs_ministry`` calls it per DAG task.
+
+Which city dossiers are interconnected with a ministry (the push set) is data, not code: the
+procedure table's ``interconnected_with`` column names the ministry system (``civil_status`` for
+the civil-status procedures, field HT), per validity period. A city dossier is pushed when the
+procedure version valid on its submission day names the ministry; one whose code is
+interconnected only in other periods is kept as out of scope. The quality gate runs first: a
+dossier that breaks a rule is not pushed (quarantined with the rules, considered again when the
+city sends a new version).
+
+Pull-back: each ministry lists what it processed per day; the listing is walked over the data
+interval (widened back to the source's watermark after a missed or incomplete run) in windows of
+the ministry's maximum length -- 5 days for business registration, 31 for civil status -- one
+mapped task per window. Only dossiers processed on ministry software are staged (civil status
+also lists the interconnected dossiers the hub pushed: those are the city's own), under the
+source ``ministry:<partner>``: the same content-hashed staging as the city extract, so a re-run
+stages nothing twice and reconciliation counts "processed only on ministry software" by origin.
+
+Failure rules (as for the portal): an outage (``RetryableError``) leaves dossiers pending with a
+retry time and a pull-back window incomplete (the watermark stays, the next run reads it again)
+and the task succeeds; an untrusted reply, refused credentials or any other systemic error leaves
+the untouched dossiers pending too, but turns the task red with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from adapters.business_registration.client import MAX_WINDOW_DAYS as BUSINESS_REGISTRATION_WINDOW_DAYS
+from adapters.business_registration.client import PARTNER as BUSINESS_REGISTRATION
+from adapters.civil_status.client import MAX_PERIOD_DAYS as CIVIL_STATUS_WINDOW_DAYS
+from adapters.civil_status.client import PARTNER as CIVIL_STATUS
+from adapters.civil_status.client import REGISTERED, Registration, Status
+from adapters.errors import AdapterError, ContractViolation, RetryableError
+from adapters.periods import windows
+from hub.pipeline.extract import extraction_window
+from hub.pipeline.portal_sync import _raise_unless_retryable
+from hub.pipeline.redelivery import RedeliveryPolicy
+from hub.store import (
+    ClaimedMessage,
+    ClaimedPush,
+    HubStore,
+    JsonText,
+    MinistryPushes,
+    OutboxState,
+    PushDecision,
+    PushOutcome,
+    PushState,
+    StagedRecord,
+    StatusUpdate,
+)
+from mappings.city_system import to_canonical
+from mappings.code_tables import CodeTables
+from mappings.dossier import VN_TZ, Dossier
+from mappings.errors import MappingError
+from quality.gate import QualityGate
+from signing.digests import canonical_json
+
+PULLBACK_PREFIX = "ministry:"
+_WINDOW_SEPARATOR = ".."
+
+
+def pullback_source(partner: str) -> str:
+    """The staging source of a ministry's pulled-back dossiers: their origin, for reconciliation."""
+    return f"{PULLBACK_PREFIX}{partner}"
+
+
+class Pusher(Protocol):
+    """A ministry client that takes interconnected dossiers (``CivilStatusClient``)."""
+
+    def register(self, dossier: Dossier) -> Registration: ...
+
+    def status(self, dossier_no: str) -> Status | None: ...
+
+
+@dataclass(frozen=True)
+class Ministry:
+    """What the exchange needs to know of one ministry system.
+
+    ``list_window(client, first, last)`` yields pages of the dossiers the ministry processed on
+    those days; ``on_ministry_software(item)`` says which were processed on its own software (the
+    ones to pull back); ``updated_at(item)`` is the item's own change time, kept with the version.
+    ``final_statuses`` are the statuses after which a pushed dossier needs no more status calls;
+    empty for a ministry the hub does not push to.
+    """
+
+    partner: str
+    window_days: int
+    list_window: Callable[[Any, date, date], Iterable[list[dict[str, Any]]]]
+    on_ministry_software: Callable[[dict[str, Any]], bool]
+    updated_at: Callable[[dict[str, Any]], datetime | None]
+    final_statuses: frozenset[int] = frozenset()
+
+    @property
+    def pushes(self) -> bool:
+        return bool(self.final_statuses)
+
+    @property
+    def source(self) -> str:
+        return pullback_source(self.partner)
+
+
+def _portal_datetime(value: str) -> datetime | None:
+    """``yyyyMMddHHmmss`` in Hanoi time (the business registration's ``NgayCapNhat``)."""
+    try:
+        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=VN_TZ)
+    except (TypeError, ValueError):
+        return None
+
+
+def _registered_at(item: dict[str, Any]) -> datetime | None:
+    result = item.get("KetQua") or {}
+    value = result.get("NgayDangKy")
+    return value if isinstance(value, datetime) else None
+
+
+MINISTRIES: dict[str, Ministry] = {
+    m.partner: m
+    for m in (
+        Ministry(
+            partner=CIVIL_STATUS,
+            window_days=CIVIL_STATUS_WINDOW_DAYS,
+            list_window=lambda client, first, last: client.iter_registered(first, last),
+            # LIEN_THONG dossiers are the hub's own pushes, already counted as city dossiers.
+            on_ministry_software=lambda item: item.get("Nguon") == "PHAN_MEM_BO",
+            updated_at=_registered_at,
+            final_statuses=frozenset({REGISTERED}),
+        ),
+        Ministry(
+            partner=BUSINESS_REGISTRATION,
+            window_days=BUSINESS_REGISTRATION_WINDOW_DAYS,
+            list_window=lambda client, first, last: client.iter_window(first, last),
+            # Everything danhSachHoSo lists was processed on the ministry's software.
+            on_ministry_software=lambda item: True,
+            updated_at=lambda item: _portal_datetime(item.get("NgayCapNhat", "")),
+        ),
+    )
+}
+
+
+# ------------------------------------------------------------------------------------------ push
+
+
+@dataclass
+class PushPlanReport:
+    considered: int = 0
+    decisions: Counter[str] = field(default_factory=Counter)
+    batches: list[str] = field(default_factory=list)
+
+
+def interconnected_codes(tables: CodeTables, partner: str) -> list[str]:
+    """Procedure codes interconnected with ``partner`` in at least one period (the SQL pre-filter)."""
+    return sorted({row.code for row in tables.procedures.all_rows() if row.interconnected_with == partner})
+
+
+def _interconnected_on(dossier: Dossier, tables: CodeTables, partner: str) -> bool:
+    procedure = tables.procedures.get(dossier.procedure_code, dossier.submitted_at.date())
+    return procedure is not None and procedure.interconnected_with == partner
+
+
+def plan_push(
+    store: HubStore, gate: QualityGate, partner: str, *, source: str, page_size: int = 1000, batch_size: int = 200
+) -> PushPlanReport:
+    """Decide for every new candidate (pending, quarantined, out of scope), then batch what is due."""
+    pushes = MinistryPushes(store)
+    report = PushPlanReport()
+    codes = interconnected_codes(gate.tables, partner)
+    for page in pushes.iter_candidates(partner, source, codes, page_size):
+        outcome = gate.split([c.payload for c in page])
+        decisions = [
+            PushDecision(
+                page[position].dossier_no,
+                page[position].content_hash,
+                PushState.QUARANTINED,
+                "quality gate: " + "; ".join(f"{v.rule}: {v.reason}" for v in violations),
+            )
+            for position, violations in outcome.failed.items()
+        ]
+        for position, dossier in outcome.passed:
+            candidate = page[position]
+            if _interconnected_on(dossier, gate.tables, partner):
+                decisions.append(PushDecision(candidate.dossier_no, candidate.content_hash, PushState.PENDING))
+            else:
+                reason = f"thủ tục {dossier.procedure_code} không liên thông với {partner} vào ngày nộp"
+                decisions.append(
+                    PushDecision(candidate.dossier_no, candidate.content_hash, PushState.OUT_OF_SCOPE, reason)
+                )
+        pushes.record_decisions(partner, source, decisions)
+        report.considered += len(page)
+        report.decisions.update(d.state.value for d in decisions)
+    report.batches = pushes.assign_push_batches(partner, batch_size)
+    return report
+
+
+def _retry_later(policy: RedeliveryPolicy, claim: ClaimedPush, error: str, now: datetime) -> PushOutcome:
+    """Pending with the redelivery policy's backoff -- or failed once it gives up (the same policy
+    and limits as portal messages: one place decides how long the hub keeps trying)."""
+    as_message = ClaimedMessage(0, "", claim.dossier_no, claim.content_hash, claim.payload, claim.attempts, True)
+    settlement = policy.failed(as_message, error, now)
+    if settlement.state is OutboxState.DEAD:
+        return PushOutcome(claim.dossier_no, PushState.FAILED, f"delivery.retries_exhausted: {error}")
+    return PushOutcome(claim.dossier_no, PushState.PENDING, error, settlement.next_attempt_at)
+
+
+@dataclass
+class PushReport:
+    batch_id: str
+    dossiers: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+def push_batch(
+    store: HubStore,
+    client: Pusher,
+    partner: str,
+    batch_id: str,
+    *,
+    tables: CodeTables,
+    policy: RedeliveryPolicy,
+) -> PushReport:
+    """Push one batch, one idempotent call per dossier, and record every outcome.
+
+    A refusal of one dossier's content (the hub's request breaks the ministry's contract, or the
+    record no longer maps) fails that dossier for a person to look at and the batch goes on. An
+    outage stops the batch: the dossier and the rest wait for a retry. Any other error (untrusted
+    reply, credentials, unknown agency) also leaves the rest pending, then is raised.
+    """
+    claimed = MinistryPushes(store).claim_push_batch(batch_id)
+    report = PushReport(batch_id, dossiers=len(claimed))
+    outcomes: list[PushOutcome] = []
+    failure: AdapterError | None = None
+    for position, claim in enumerate(claimed):
+        try:
+            registration = client.register(to_canonical(claim.payload, tables))
+        except MappingError as exc:
+            outcomes.append(PushOutcome(claim.dossier_no, PushState.FAILED, f"{exc.rule}: {exc.message}", tried=False))
+        except ContractViolation as exc:
+            if exc.side != "hub":
+                failure = exc
+                break
+            outcomes.append(PushOutcome(claim.dossier_no, PushState.FAILED, str(exc)))
+        except RetryableError as exc:
+            now = store.now()
+            outcomes.extend(_retry_later(policy, c, str(exc), now) for c in claimed[position:])
+            failure = exc
+            break
+        except AdapterError as exc:
+            failure = exc
+            break
+        else:
+            outcomes.append(
+                PushOutcome(
+                    claim.dossier_no,
+                    PushState.ACKNOWLEDGED,
+                    "đã có trên hệ thống bộ" if registration.already_held else None,
+                    ministry_status=registration.status,
+                    ministry_status_at=registration.received_at,
+                )
+            )
+            report.outcomes["already_held" if registration.already_held else "registered"] += 1
+    settled = {o.dossier_no for o in outcomes}
+    if failure is not None and not isinstance(failure, RetryableError):
+        now = store.now()  # not the dossiers' fault: due again at once, attempts unchanged
+        outcomes.extend(
+            PushOutcome(c.dossier_no, PushState.PENDING, str(failure), now, tried=False)
+            for c in claimed
+            if c.dossier_no not in settled
+        )
+    MinistryPushes(store).settle_pushes(partner, outcomes)
+    report.outcomes.update(o.state.value for o in outcomes if o.state is not PushState.ACKNOWLEDGED)
+    _raise_unless_retryable(failure)
+    return report
+
+
+# ------------------------------------------------------------------------------------------ status
+
+
+@dataclass
+class StatusReport:
+    batch_id: str
+    dossiers: int = 0
+    checked: int = 0
+    finished: int = 0
+    lost: int = 0
+    unchecked: int = 0
+
+
+def check_statuses(store: HubStore, client: Pusher, ministry: Ministry, batch_id: str) -> StatusReport:
+    """Ask the ministry for each dossier's status. A dossier the ministry no longer holds goes back
+    to pending (pushed again: the push is idempotent). An outage leaves the rest for the next run."""
+    pushes = MinistryPushes(store)
+    numbers = pushes.status_batch(batch_id)
+    report = StatusReport(batch_id, dossiers=len(numbers))
+    updates: list[StatusUpdate] = []
+    lost: list[PushOutcome] = []
+    failure: AdapterError | None = None
+    for dossier_no in numbers:
+        try:
+            status = client.status(dossier_no)
+        except AdapterError as exc:
+            failure = exc
+            break
+        if status is None:
+            lost.append(
+                PushOutcome(dossier_no, PushState.PENDING, "bộ không còn giữ hồ sơ: gửi lại", store.now(), tried=False)
+            )
+        else:
+            updates.append(
+                StatusUpdate(dossier_no, status.status, status.updated_at, status.status in ministry.final_statuses)
+            )
+    pushes.record_statuses(ministry.partner, updates)
+    pushes.settle_pushes(ministry.partner, lost)
+    report.checked = len(updates)
+    report.finished = sum(u.finished for u in updates)
+    report.lost = len(lost)
+    report.unchecked = len(numbers) - len(updates) - len(lost)
+    _raise_unless_retryable(failure)
+    return report
+
+
+# ------------------------------------------------------------------------------------------ pull-back
+
+
+def _days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The Hanoi days a data interval ``[start, end)`` covers."""
+    return start.astimezone(VN_TZ).date(), (end - timedelta(microseconds=1)).astimezone(VN_TZ).date()
+
+
+def plan_pull(store: HubStore, ministry: Ministry, start: datetime, end: datetime) -> list[str]:
+    """The windows (``first..last``) to pull for the interval, widened back to the watermark."""
+    window_from, window_to = extraction_window(store, ministry.source, start, end)
+    spans = windows(*_days(window_from, window_to), ministry.window_days)
+    return [f"{first.isoformat()}{_WINDOW_SEPARATOR}{last.isoformat()}" for first, last in spans]
+
+
+def parse_window(window: str) -> tuple[date, date]:
+    first, _, last = window.partition(_WINDOW_SEPARATOR)
+    return date.fromisoformat(first), date.fromisoformat(last)
+
+
+@dataclass
+class PullReport:
+    window: str
+    listed: int = 0
+    pulled: int = 0
+    staged_new: int = 0
+    unchanged: int = 0
+    complete: bool = False
+    error: str | None = None
+
+
+def _staged(item: dict[str, Any], ministry: Ministry) -> StagedRecord:
+    """A listed dossier as received, serialised once (zeep's dates as ISO text) and content-hashed."""
+    text = canonical_json(item)
+    digest = hashlib.sha256(text).hexdigest()  # = signing.digests.content_hash(item), without serialising twice
+    return StagedRecord(str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item))
+
+
+def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str) -> PullReport:
+    """Stage one window's ministry-software dossiers, one bulk write per page.
+
+    An outage ends the window incomplete (pages already staged stay: staging by content hash makes
+    reading them again harmless); any other error is raised.
+    """
+    first, last = parse_window(window)
+    report = PullReport(window)
+    batch_id = f"{ministry.source}-{first:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+    try:
+        for page in ministry.list_window(client, first, last):
+            kept = [_staged(item, ministry) for item in page if ministry.on_ministry_software(item)]
+            counts = store.stage(ministry.source, kept, batch_id)
+            report.listed += len(page)
+            report.pulled += len(kept)
+            report.staged_new += counts.new_versions
+            report.unchanged += counts.unchanged
+    except RetryableError as exc:
+        report.error = str(exc)
+        return report
+    report.complete = True
+    return report
+
+
+def close_pull(store: HubStore, ministry: Ministry, end: datetime, reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Add up the windows; move the watermark to the interval's end only if every window completed,
+    so an incomplete one is read again by the next run."""
+    totals: Counter[str] = Counter()
+    for report in reports:
+        totals.update({k: int(report[k]) for k in ("listed", "pulled", "staged_new", "unchanged")})
+    complete = bool(reports) and all(report["complete"] for report in reports)
+    if complete:
+        store.advance_watermark(ministry.source, end)
+    return {
+        "windows": len(reports),
+        "incomplete_windows": [r["window"] for r in reports if not r["complete"]],
+        **{k: totals[k] for k in ("listed", "pulled", "staged_new", "unchanged")},
+        "complete": complete,
+    }
+
+
+# ------------------------------------------------------------------------------------------ summary
+
+
+def ministry_summary(store: HubStore, ministry: Ministry, pull: dict[str, Any]) -> dict[str, Any]:
+    """One ministry's counts, and whether they add up:
+    to push = acknowledged + pending + failed + quarantined (``sent`` counts as pending: its outcome
+    is not known yet); pulled back = staged new + unchanged."""
+    pushes = MinistryPushes(store)
+    states = pushes.state_counts(ministry.partner)
+    push = {
+        "to_push": sum(n for s, n in states.items() if s != PushState.OUT_OF_SCOPE.value),
+        "acknowledged": states[PushState.ACKNOWLEDGED.value],
+        "pending": states[PushState.PENDING.value] + states[PushState.SENT.value],
+        "failed": states[PushState.FAILED.value],
+        "quarantined": states[PushState.QUARANTINED.value],
+        "out_of_scope": states[PushState.OUT_OF_SCOPE.value],
+    }
+    push_holds = push["to_push"] == push["acknowledged"] + push["pending"] + push["failed"] + push["quarantined"]
+    pull_holds = pull["pulled"] == pull["staged_new"] + pull["unchanged"]
+    return {
+        "partner": ministry.partner,
+        "source": ministry.source,
+        "pushes": ministry.pushes,
+        "push": push,
+        "ministry_status": {str(k): v for k, v in pushes.status_counts(ministry.partner).items()},
+        "pull_back": {**pull, "staged_total": store.count_staged(ministry.source)},
+        "identity": "to_push = acknowledged + pending + failed + quarantined; pulled = staged_new + unchanged",
+        "identity_holds": push_holds and pull_holds,
+        "exchanges": store.count_exchanges(ministry.partner),
+    }
+
+
+def as_dict(report: PushReport | StatusReport | PullReport) -> dict[str, Any]:
+    """A report as an XCom-sized dict (counters as plain dicts)."""
+    return {k: dict(v) if isinstance(v, Counter) else v for k, v in asdict(report).items()}
+
+
+__all__ = [
+    "MINISTRIES",
+    "Ministry",
+    "PushPlanReport",
+    "Pusher",
+    "as_dict",
+    "check_statuses",
+    "close_pull",
+    "interconnected_codes",
+    "ministry_summary",
+    "plan_pull",
+    "plan_push",
+    "pull_window",
+    "pullback_source",
+    "push_batch",
+]

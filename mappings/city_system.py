@@ -54,6 +54,20 @@ def _datetime(obj: Mapping[str, Any], key: str, path: str = "") -> datetime | No
     return parsed.astimezone(VN_TZ)
 
 
+def _birth_date(applicant: Mapping[str, Any]) -> date | None:
+    """``chu_ho_so.ngay_sinh`` (ISO date). A missing key reads as null: records staged before the
+    city system carried the field must still map."""
+    value = applicant.get("ngay_sinh")
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise MappingError("city.malformed_date", f"'chu_ho_so.ngay_sinh' = '{value}' không phải ngày ISO (YYYY-MM-DD)")
+
+
 def _required_datetime(obj: Mapping[str, Any], key: str, path: str = "") -> datetime:
     value = _datetime(obj, key, path)
     if value is None:
@@ -136,6 +150,7 @@ def to_canonical(record: Mapping[str, Any], tables: CodeTables) -> Dossier:
             phone="dien_thoai",
             email="email",
         ),
+        "applicant_birth_date": _birth_date(applicant),
         "channel": _local_code(tables.channels, _get(record, "kenh_nop"), on, "city.unknown_channel", "kenh_nop"),
         "applicant_type": _local_code(
             tables.applicant_types,

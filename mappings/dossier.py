@@ -9,7 +9,7 @@ Vietnamese arrives both precomposed and decomposed and the two must compare equa
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -77,6 +77,9 @@ class Dossier(_Frozen):
     applicant_name: Text
     applicant_type: int = Field(ge=1, le=4)
     applicant_id_no: str | None
+    # Optional with a default: what the population database verifies, but absent from records
+    # staged before the city system carried it (and from other sources' dossiers).
+    applicant_birth_date: date | None = None
     phone: str | None
     email: str | None
     submitted_at: VnDatetime

@@ -28,6 +28,7 @@ from sandbox.city_system import calibration as cal
 from sandbox.city_system.calendar import add_working_days, is_working_day
 from sandbox.city_system.defects import apply_defects
 from sandbox.city_system.people import (
+    birth_date_for,
     company_name,
     email_for,
     make_person,
@@ -431,6 +432,7 @@ def _applicant(rng: random.Random, ctx: _DayContext, field_code: str) -> tuple[d
             "so_giay_to": tax_code(rng),
             "dien_thoai": phone_number(rng) if rng.random() < 0.9 else None,
             "email": f"lienhe{rng.randint(1, 9999)}@congty.vn" if rng.random() < 0.7 else None,
+            "ngay_sinh": None,
         }, name
     if u < business + organisation:
         name = organisation_name(rng)
@@ -440,6 +442,7 @@ def _applicant(rng: random.Random, ctx: _DayContext, field_code: str) -> tuple[d
             "so_giay_to": None,
             "dien_thoai": phone_number(rng) if rng.random() < 0.8 else None,
             "email": None,
+            "ngay_sinh": None,
         }, name
     person = make_person(rng, ctx.day, ctx.provinces, nfd_share=cal.NFD_NAME_SHARE)
     kind = "KHAC" if u < business + organisation + other else "CONG_DAN"
@@ -449,6 +452,9 @@ def _applicant(rng: random.Random, ctx: _DayContext, field_code: str) -> tuple[d
         "so_giay_to": person.citizen_id,
         "dien_thoai": phone_number(rng) if rng.random() < 0.95 else None,
         "email": email_for(rng, person.name) if rng.random() < 0.35 else None,
+        # From the ID by hash, not from ``rng``: the rest of the day's records stay as they were.
+        # A later ``bad_citizen_id`` defect garbles the ID but keeps the person's true birth date.
+        "ngay_sinh": birth_date_for(person.citizen_id).isoformat(),
     }, person.name
 
 

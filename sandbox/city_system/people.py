@@ -8,14 +8,23 @@ citizen IDs whose digits 1-6 agree with province of birth registration, sex and 
 
 from __future__ import annotations
 
+import hashlib
 import random
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from mappings.citizen_id import century_digit
+from mappings.citizen_id import CENTURY_BY_DIGIT, century_digit
 
-__all__ = ["Person", "ascii_slug", "company_name", "make_person", "organisation_name", "phone_number"]
+__all__ = [
+    "Person",
+    "ascii_slug",
+    "birth_date_for",
+    "company_name",
+    "make_person",
+    "organisation_name",
+    "phone_number",
+]
 
 # Family-name frequencies: rounded from commonly cited estimates (Nguyễn ~38%, Trần ~11%, ...);
 # an ASSUMPTION good enough for realistic-looking data, not a statistic the hub relies on.
@@ -120,6 +129,20 @@ def make_person(
     province = "001" if rng.random() < hanoi_share else rng.choice(provinces)
     citizen_id = f"{province}{century_digit(birth_year, sex)}{birth_year % 100:02d}{rng.randrange(10**6):06d}"
     return Person(name, display, sex, birth_year, citizen_id)
+
+
+def birth_date_for(citizen_id: str) -> date:
+    """The birth date of the person holding a citizen ID: the city record's ``chu_ho_so.ngay_sinh``
+    and the population register's ``NgayThangNamSinh`` (before its seeded mismatches) alike.
+
+    The year is the one the ID encodes (digit 4's century + digits 5-6); the day within it comes
+    from SHA-256 of the ID, so it is stable and draws nothing from the generator's RNG stream --
+    adding the field left every other generated value as it was.
+    """
+    year = CENTURY_BY_DIGIT[int(citizen_id[3])] + int(citizen_id[4:6])
+    first = date(year, 1, 1)
+    days = (date(year + 1, 1, 1) - first).days
+    return first + timedelta(days=int.from_bytes(hashlib.sha256(citizen_id.encode()).digest()[:8]) % days)
 
 
 def phone_number(rng: random.Random) -> str:

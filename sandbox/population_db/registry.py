@@ -7,11 +7,9 @@ holds is recoverable from the record: the NFC name, and sex and birth year from 
 So the register re-runs the same deterministic generation (same day, scale, seed) and rebuilds
 each applicant from it -- without touching the city generator.
 
-What the city record does not carry yet is a birth date (``Person`` has only a birth year). The
-register derives it from the ID with :func:`birth_date_for` -- a hash, not the generator's RNG,
-so the city's records stay byte-identical whether or not it adopts the field. The city record
-must gain ``chu_ho_so.ngay_sinh`` (ISO date, ``null`` for businesses and agencies) with exactly
-``birth_date_for(so_giay_to)``; until then callers take it from ``GET /sandbox/applicants``.
+The birth date comes from :func:`sandbox.city_system.people.birth_date_for` -- a hash of the ID,
+not the generator's RNG -- which the city generator also writes into the record as
+``chu_ho_so.ngay_sinh``: one function, so the city and the register agree by construction.
 
 Each applicant's fate in the register is seeded by (seed, ID), so it is the same on every run and
 every day the person appears: most match; :data:`FATE_SHARES` says how many differ in the name's
@@ -22,7 +20,6 @@ not in the record.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import unicodedata
 from collections.abc import Iterator
@@ -30,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from mappings.citizen_id import CENTURY_BY_DIGIT
+from sandbox.city_system.people import birth_date_for
 
 __all__ = [
     "FATE_SHARES",
@@ -58,18 +55,6 @@ _TONES = (_ACUTE, _GRAVE, _HOOK, _TILDE, _DOT)
 _WARDS = ("Phường Hoàn Kiếm", "Phường Ba Đình", "Phường Đống Đa", "Phường Cầu Giấy", "Phường Hai Bà Trưng")
 _STREETS = ("Trần Hưng Đạo", "Nguyễn Trãi", "Láng Hạ", "Kim Mã", "Giải Phóng", "Xuân Thủy", "Nguyễn Văn Cừ")
 HANOI = "Thành phố Hà Nội"
-
-
-def birth_date_for(citizen_id: str) -> date:
-    """The birth date the register (and, once it has the field, the city record) holds for an ID.
-
-    The year is the one the ID encodes (digit 4's century + digits 5-6); the day within it comes
-    from SHA-256 of the ID, so it is stable and independent of any RNG stream.
-    """
-    year = CENTURY_BY_DIGIT[int(citizen_id[3])] + int(citizen_id[4:6])
-    first = date(year, 1, 1)
-    days = (date(year + 1, 1, 1) - first).days
-    return first + timedelta(days=int.from_bytes(hashlib.sha256(citizen_id.encode()).digest()[:8]) % days)
 
 
 def fate_for(citizen_id: str, seed: int) -> Fate:

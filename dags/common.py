@@ -27,7 +27,12 @@ DEFAULT_ARGS = {
 CITY_DOSSIERS_STAGED = Asset(name="city_dossiers_staged", uri="hubstore://staging/city_dossiers")
 # What the portal acknowledged: reconciliation (a later DAG) is scheduled on it.
 PORTAL_SYNCED = Asset(name="national_portal_synced", uri="hubstore://delivery/national_portal")
+# Dossiers pulled back from ministry systems (staged with their origin) and pushes settled:
+# reconciliation (a later DAG) is scheduled on it too.
+MINISTRY_EXCHANGED = Asset(name="ministry_exchanged", uri="hubstore://staging/ministry_dossiers")
 
 # Pools cap concurrent calls per partner; config/pools.json creates them with their sizes.
 CITY_SYSTEM_POOL = "city_system"
 NATIONAL_PORTAL_POOL = "national_portal"
+# One pool per ministry partner, named as the partner (the ministry_exchange DAG's task groups).
+MINISTRY_POOLS = {"civil_status": "civil_status", "business_registration": "business_registration"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
-EXPECTED = {"city_dossiers_extract", "national_portal_sync"}
+EXPECTED = {"city_dossiers_extract", "national_portal_sync", "ministry_exchange"}
 # Loading these at parse time would slow every scheduler loop; tasks import them lazily.
 HEAVY = ("great_expectations", "pandas", "zeep", "lxml", "hub", "adapters", "mappings", "quality", "sandbox")
 
@@ -45,6 +45,21 @@ def test_portal_tasks_use_the_partner_pool(dagbag) -> None:
         "deliver_dossiers": "national_portal",
         "deliver_progress": "national_portal",
     }
+
+
+def test_ministry_tasks_are_grouped_per_ministry_and_call_through_its_pool(dagbag) -> None:
+    dag = dagbag.dags["ministry_exchange"]
+    pools = json.loads((DAGS.parent / "config" / "pools.json").read_text())
+    calling = {t.task_id: t.pool for t in dag.tasks if t.task_id.split(".")[-1] in ("push", "check_status", "pull")}
+    assert calling == {
+        "civil_status.push": "civil_status",
+        "civil_status.check_status": "civil_status",
+        "civil_status.pull": "civil_status",
+        "business_registration.pull": "business_registration",
+    }
+    assert set(calling.values()) <= set(pools)
+    assert all(t.is_mapped for t in dag.tasks if t.task_id in calling)  # mapped over batches and windows
+    assert set(dag.task_group.children) == {"civil_status", "business_registration", "summarize"}
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))

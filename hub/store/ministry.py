@@ -22,6 +22,7 @@ processed on ministry software are not here: they are pulled back into the share
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -210,8 +211,8 @@ class MinistryPushes:
         batch_ids: list[str] = []
         with self.store._writing() as conn:
             keys = [tuple(row) for row in conn.execute(query.order_by(push.c.dossier_no))]
-            for number, batch in enumerate(_chunks(keys, batch_size)):
-                batch_id = f"{prefix}-{self.store.now():%Y%m%dT%H%M%S}-{number:04d}"
+            for batch in _chunks(keys, batch_size):
+                batch_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
                 conn.execute(
                     push.update()
                     .where(push.c.partner == sa.bindparam("b_partner"), push.c.dossier_no == sa.bindparam("b_no"))

@@ -6,6 +6,7 @@ ministries received or hold is read from their own state, never from the hub.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,8 +24,9 @@ from hub.pipeline.extract import CITY_SOURCE, staged_record
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import HubStore, MinistryPushes, PushState
 from hub.store.ministry import ministry_push
-from mappings.code_tables import load_code_tables
+from mappings.code_tables import DEFAULT_DIR, load_code_tables
 from mappings.dossier import VN_TZ
+from mappings.versioned import CodeTableError
 from quality.gate import QualityGate
 from sandbox.city_system.generator import generate
 from signing.pki import DevPki
@@ -100,6 +102,23 @@ def test_the_code_tables_decide_which_procedures_are_interconnected() -> None:
     civil_status = {r.code for r in tables.procedures.all_rows() if r.field_code == "HT"}
     assert codes == sorted(civil_status)  # every civil-status procedure, in every period
     assert exchange.interconnected_codes(tables, BR.partner) == []
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ("1.001193,Đăng ký khai sinh,HT,commune,true,false,,postal,full,60,1,2020-01-01,", "interconnected_with"),
+        ("2.001610,Thành lập,DKKD,department,true,true,Bộ Tài chính,civil_status,full,1,3,2020-01-01,", "no city"),
+    ],
+)
+def test_the_loader_refuses_an_unknown_or_impossible_interconnection(tmp_path: Path, row: str, error: str) -> None:
+    for table in DEFAULT_DIR.glob("*.csv"):
+        shutil.copy(table, tmp_path / table.name)
+    procedures = tmp_path / "procedures.csv"
+    header = procedures.read_text(encoding="utf-8").splitlines()[0]
+    procedures.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    with pytest.raises(CodeTableError, match=error):
+        load_code_tables(tmp_path)
 
 
 def test_interconnected_dossiers_are_pushed_once_and_a_rerun_pushes_nothing(

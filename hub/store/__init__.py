@@ -9,6 +9,13 @@ from hub.store.ministry import (  # importing registers its tables
     PushState,
     StatusUpdate,
 )
+from hub.store.population import (  # importing registers its tables
+    CheckResult,
+    ClaimedCheck,
+    LookupAuditLog,
+    PlannedCheck,
+    PopulationChecks,
+)
 from hub.store.proofs import ProvenRecord, RecordProofs, SentRecord  # importing registers its tables
 from hub.store.records import (
     ClaimedMessage,
@@ -30,6 +37,8 @@ from hub.store.records import (
 from hub.store.store import HubStore
 
 __all__ = [
+    "CheckResult",
+    "ClaimedCheck",
     "ClaimedMessage",
     "ClaimedPush",
     "CurrentRecord",
@@ -40,10 +49,13 @@ __all__ = [
     "LogHead",
     "LogSeal",
     "LoggedEntry",
+    "LookupAuditLog",
     "MessageLogEntry",
     "MinistryPushes",
     "OutboxMessage",
     "OutboxState",
+    "PlannedCheck",
+    "PopulationChecks",
     "ProvenRecord",
     "PushCandidate",
     "PushDecision",

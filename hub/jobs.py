@@ -137,3 +137,13 @@ def summarize_portal_sync(run_id: str | None) -> dict[str, Any]:
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
     path.write_text(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def write_report(kind: str, run_id: str | None, report: dict[str, Any]) -> Path:
+    """Write a run's report as ``var/reports/<kind>/<run id>.json`` and as ``latest.json`` beside it."""
+    folder = var_dir() / "reports" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', run_id or 'manual')}.json"
+    _write_json(path, report)
+    _write_json(folder / "latest.json", report)
+    return path

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
-EXPECTED = {"city_dossiers_extract", "national_portal_sync", "ministry_exchange"}
+EXPECTED = {"city_dossiers_extract", "national_portal_sync", "ministry_exchange", "population_verify"}
 # Loading these at parse time would slow every scheduler loop; tasks import them lazily.
 HEAVY = ("great_expectations", "pandas", "zeep", "lxml", "hub", "adapters", "mappings", "quality", "sandbox")
 
@@ -60,6 +60,15 @@ def test_ministry_tasks_are_grouped_per_ministry_and_call_through_its_pool(dagba
     assert set(calling.values()) <= set(pools)
     assert all(t.is_mapped for t in dag.tasks if t.task_id in calling)  # mapped over batches and windows
     assert set(dag.task_group.children) == {"civil_status", "business_registration", "summarize"}
+
+
+def test_population_verify_maps_over_batches_in_its_pool_on_the_staged_asset(dagbag) -> None:
+    dag = dagbag.dags["population_verify"]
+    pools = json.loads((DAGS.parent / "config" / "pools.json").read_text())
+    verify = dag.get_task("verify")
+    assert verify.pool == "population_db" in pools and verify.is_mapped
+    assert verify.retries >= 1 and verify.retry_exponential_backoff
+    assert [a.name for a in dag.timetable.asset_condition.objects] == ["city_dossiers_staged"]
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))

@@ -186,10 +186,22 @@ def verify_batch(
 
 
 def _map(work: Callable[[ClaimedCheck], CheckResult], items: list[ClaimedCheck], concurrency: int) -> list[CheckResult]:
-    if concurrency <= 1 or len(items) <= 1:
-        return [work(item) for item in items]
+    """``work`` over ``items``, the first register call alone, the rest ``concurrency`` at a time.
+
+    The first call goes alone because after an outage the transport's circuit breaker lets exactly
+    one probe through while half-open and fails every concurrent call at once: alone, it closes the
+    breaker for the rest of the batch instead of sending a burst of dossiers back to pending.
+    """
+    results: list[CheckResult] = []
+    for item in items:
+        results.append(work(item))
+        if results[-1].outcome is not Outcome.INVALID:  # the register was asked (or refused)
+            break
+    rest = items[len(results) :]
+    if concurrency <= 1 or len(rest) <= 1:
+        return results + [work(item) for item in rest]
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="population") as pool:
-        return list(pool.map(work, items))
+        return results + list(pool.map(work, rest))
 
 
 def _from_answer(check: ClaimedCheck, identity: Identity, answer: VerificationResult) -> CheckResult:

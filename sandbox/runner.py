@@ -1,12 +1,19 @@
-"""Run both partner simulators as one background process: ``python -m sandbox up|down|status|serve``.
+"""Run every partner simulator as one background process: ``python -m sandbox up|down|status|serve``.
+
+The partners are the city system and the national portal (the sync), the population database,
+the civil-status and social-insurance ministries (SOAP) and business registration (REST). All load
+the same generated day (``--day``, ``--scale``, ``--seed``): the population register and the insurer
+hold the city's own applicants, the ministries the dossiers processed on their software that the
+city system never sees (``sandbox.ministry_dossiers``), so what the hub pulls, verifies and pushes
+fits together.
 
 ``up`` starts ``serve`` detached, waits until it wrote ``state.json`` (URLs, pid, credentials) and
 returns; ``down`` sends SIGTERM to that pid and waits for it to end. Credentials are random per
 ``up`` and exist only in the state file (mode 600): nothing secret lives in code or on a command
-line. Both servers only ever bind 127.0.0.1.
+line. Every server only ever binds 127.0.0.1.
 
 Data lives in ``var/sandbox/`` under the repository root (or ``$HUB_VAR_DIR/sandbox``, or
-``--data-dir``), so a re-``up`` keeps what the portal received unless ``--fresh`` is given.
+``--data-dir``), so a re-``up`` keeps what the partners received unless ``--fresh`` is given.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from hub.paths import REPO_ROOT, var_dir
 
 __all__ = [
     "HOST",
+    "PARTNERS",
     "default_data_dir",
     "down",
     "main",
@@ -46,7 +54,19 @@ STATE_FILE = "state.json"
 LOG_FILE = "sandbox.log"
 STATE_VERSION = 1
 VN = timezone(timedelta(hours=7))
-PORTAL_USERNAME = "hub-sandbox"
+USERNAME = "hub-sandbox"
+OFFICER = "hub-airflow"  # MaCanBo: the officer id the SOAP partners log for every call
+# Every partner the runner serves, in the order it starts them (and reports them).
+PARTNERS = (
+    "city_system",
+    "national_portal",
+    "business_registration",
+    "population_db",
+    "civil_status",
+    "social_insurance",
+)
+# Where each partner answers "I am up" (the city system's API wants its bearer token even there).
+HEALTH_PATHS = {"city_system": "/api/v1/health"}
 log = logging.getLogger("sandbox")
 
 
@@ -102,11 +122,66 @@ def _is_our_server(pid: int) -> bool:
 # -- serve (foreground) ------------------------------------------------------------------------------
 
 
-def _credentials() -> dict[str, str]:
+def _credentials(agency: str) -> dict[str, dict[str, str]]:
+    """Fresh random credentials per partner, in the shape its hook reads them (``hub.connections``)."""
+
+    def soap() -> dict[str, str]:
+        return {"username": USERNAME, "password": secrets.token_urlsafe(24), "madonvi": agency, "macanbo": OFFICER}
+
     return {
-        "city_token": secrets.token_urlsafe(32),
-        "portal_username": PORTAL_USERNAME,
-        "portal_password": secrets.token_urlsafe(24),
+        "city_system": {"token": secrets.token_urlsafe(32)},
+        "national_portal": {"username": USERNAME, "password": secrets.token_urlsafe(24), "madonvi": agency},
+        "business_registration": {"token": secrets.token_urlsafe(32), "madonvi": agency},
+        "population_db": soap(),
+        "civil_status": soap(),
+        "social_insurance": soap(),
+    }
+
+
+def _ministry_apps(
+    data_dir: Path,
+    creds: dict[str, dict[str, str]],
+    agencies: list[str],
+    pki: Any,
+    code_tables: Any,
+    load: tuple[date, float, int],
+) -> dict[str, Any]:
+    """The four ministry-side simulators, each holding the generated day ``load`` = (day, scale, seed)."""
+    from adapters.soap.envelope import Credentials
+    from sandbox.business_registration.app import create_app as create_business_registration
+    from sandbox.civil_status.app import create_app as create_civil_status
+    from sandbox.population_db.app import create_app as create_population_db
+    from sandbox.signatures import PartnerSigning
+    from sandbox.social_insurance.app import create_app as create_social_insurance
+
+    day, scale, seed = load
+
+    def soap(partner: str) -> dict[str, Any]:
+        login = creds[partner]
+        return {
+            "credentials": Credentials(login["username"], login["password"]),
+            "agencies": agencies,
+            "signing": PartnerSigning(pki, partner, xml=True),
+        }
+
+    business = create_business_registration(
+        data_dir / "business_registration.sqlite",
+        creds["business_registration"]["token"],
+        agencies,
+        code_tables=code_tables,
+        signing=PartnerSigning(pki, "business_registration"),
+    )
+    business.state.store.load_days(day, day, scale, seed)
+    population = create_population_db(data_dir / "population_db.sqlite", days=[load], **soap("population_db"))
+    civil = create_civil_status(data_dir / "civil_status.sqlite", code_tables=code_tables, **soap("civil_status"))
+    civil.state.civil.load_days(day, day, scale, seed)
+    insurance = create_social_insurance(data_dir / "social_insurance.sqlite", **soap("social_insurance"))
+    insurance.state.insurance.load_days(day, day, scale, seed)
+    return {
+        "business_registration": business,
+        "population_db": population,
+        "civil_status": civil,
+        "social_insurance": insurance,
     }
 
 
@@ -122,7 +197,11 @@ def serve(
     faults: dict[str, Any] | None = None,
     stop_event: threading.Event | None = None,
 ) -> int:
-    """Run both simulators in this process until SIGTERM/SIGINT (or ``stop_event``); return an exit code."""
+    """Run every simulator in this process until SIGTERM/SIGINT (or ``stop_event``); return an exit code.
+
+    ``faults`` is the national portal's initial fault injection (the others start without faults;
+    ``POST /sandbox/faults`` changes any of them at run time).
+    """
     from mappings.code_tables import load_code_tables
     from sandbox.city_system.app import create_app as create_city
     from sandbox.faults import FaultConfig
@@ -134,42 +213,50 @@ def serve(
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     city_db, portal_db = data_dir / "city.sqlite", data_dir / "portal.sqlite"
     if fresh:
-        for path in (city_db, portal_db):
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(f"{path}{suffix}").unlink()
+        for path in data_dir.glob("*.sqlite*"):  # every simulator's database, WAL and message log
+            path.unlink(missing_ok=True)
     stop = stop_event or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
 
     code_tables = load_code_tables()
-    creds = _credentials()
     agencies = sorted({row.code for row in code_tables.agencies.all_rows()})
     city_level = [row.code for row in code_tables.agencies.rows(day) if row.level == "city"]
+    creds = _credentials(city_level[0] if city_level else agencies[0])
     fault_config = FaultConfig(**(faults or {})).validated()
 
     # Partners sign with their own certificates from the development PKI (created if missing);
     # the hub's trust store is that PKI's, so the demo's exchanges verify end to end.
     pki = init_dev_pki()
     city_app = create_city(
-        city_db, creds["city_token"], code_tables=code_tables, signing=PartnerSigning(pki, "city_system")
+        city_db, creds["city_system"]["token"], code_tables=code_tables, signing=PartnerSigning(pki, "city_system")
     )
     started = time.monotonic()
     loaded = city_app.state.store.load_day(day, scale, seed)
-    log.info("loaded %d new city records for %s (scale %s, seed %s) in %.1fs", loaded, day, scale, seed,
-             time.monotonic() - started)  # fmt: skip
+    portal = creds["national_portal"]
     portal_app = create_portal(
         portal_db,
-        creds["portal_username"],
-        creds["portal_password"],
+        portal["username"],
+        portal["password"],
         agencies,
         fault_config,
         code_tables=code_tables,
         signing=PartnerSigning(pki, "national_portal"),
     )
-    with serve_in_thread(city_app, HOST, city_port) as city, serve_in_thread(portal_app, HOST, portal_port) as portal:
-        state = {
+    apps = {
+        "city_system": city_app,
+        "national_portal": portal_app,
+        **_ministry_apps(data_dir, creds, agencies, pki, code_tables, (day, scale, seed)),
+    }
+    log.info("loaded %d new city records for %s (scale %s, seed %s) and the partners' data in %.1fs", loaded, day,
+             scale, seed, time.monotonic() - started)  # fmt: skip
+    ports = {"city_system": city_port, "national_portal": portal_port}
+    with contextlib.ExitStack() as running:
+        servers = {
+            name: running.enter_context(serve_in_thread(app, HOST, ports.get(name, 0))) for name, app in apps.items()
+        }
+        state: dict[str, Any] = {
             "version": STATE_VERSION,
             "pid": os.getpid(),
             "started_at": datetime.now(VN).isoformat(timespec="seconds"),
@@ -183,21 +270,15 @@ def serve(
                 "records_loaded": loaded,
                 "records_total": city_app.state.store.count(),
             },
-            "city_system": {"url": city.url, "token": creds["city_token"], "db_path": str(city_db)},
-            "national_portal": {
-                "url": portal.url,
-                "username": creds["portal_username"],
-                "password": creds["portal_password"],
-                "madonvi": city_level[0] if city_level else agencies[0],
-                "db_path": str(portal_db),
-                "faults": fault_config.to_dict(),
-            },
+            **{name: {"url": servers[name].url, **creds[name]} for name in PARTNERS},
         }
+        state["city_system"]["db_path"] = str(city_db)
+        state["national_portal"].update(db_path=str(portal_db), faults=fault_config.to_dict())
         _write_state(data_dir, state)
-        log.info("city system on %s, national portal on %s (pid %d)", city.url, portal.url, os.getpid())
+        log.info("partners up (pid %d): %s", os.getpid(), ", ".join(f"{n} {servers[n].url}" for n in PARTNERS))
         try:
             while not stop.wait(0.5):
-                if not (city.thread.is_alive() and portal.thread.is_alive()):
+                if not all(server.thread.is_alive() for server in servers.values()):
                     log.error("a server thread died; shutting down")
                     break
         finally:
@@ -294,33 +375,39 @@ def down(data_dir: Path, *, timeout: float = 20.0) -> bool:
     return stopped
 
 
+def _answers(name: str, partner: dict[str, Any]) -> bool:
+    """Whether one partner answers its health check (with its bearer token where it wants one)."""
+    headers = {"Authorization": f"Bearer {partner['token']}"} if name == "city_system" else {}
+    try:
+        return requests.get(
+            f"{partner['url']}{HEALTH_PATHS.get(name, '/sandbox/health')}", headers=headers, timeout=3
+        ).ok
+    except requests.RequestException:
+        return False
+
+
 def status(data_dir: Path) -> dict[str, Any]:
-    """Whether the sandbox runs and answers; never includes credentials."""
+    """Whether the sandbox runs and every partner answers; never includes credentials."""
     state = read_state(data_dir)
     if state is None:
         return {"running": False, "data_dir": str(data_dir)}
     pid = int(state.get("pid", 0))
     running = pid > 0 and _alive(pid)
-    city, portal = state["city_system"], state["national_portal"]
-    health = {"city_system": False, "national_portal": False}
-    if running:
-        with contextlib.suppress(requests.RequestException):
-            reply = requests.get(
-                f"{city['url']}/api/v1/health", headers={"Authorization": f"Bearer {city['token']}"}, timeout=3
-            )
-            health["city_system"] = reply.ok
-        with contextlib.suppress(requests.RequestException):
-            health["national_portal"] = requests.get(f"{portal['url']}/sandbox/health", timeout=3).ok
+    partners = {name: state[name] for name in PARTNERS if name in state}
+    health = {name: running and _answers(name, partner) for name, partner in partners.items()}
     return {
         "running": running,
-        "healthy": running and all(health.values()),
+        "healthy": running and set(partners) == set(PARTNERS) and all(health.values()),
         "pid": pid,
         "started_at": state.get("started_at"),
         "data_dir": state.get("data_dir"),
         "state_file": str(data_dir / STATE_FILE),
         "data": state.get("data"),
-        "city_system": {"url": city["url"], "up": health["city_system"]},
-        "national_portal": {"url": portal["url"], "madonvi": portal.get("madonvi"), "up": health["national_portal"]},
+        **{
+            name: {"url": partner["url"], "up": health[name]}
+            | ({"madonvi": partner["madonvi"]} if "madonvi" in partner else {})
+            for name, partner in partners.items()
+        },
     }
 
 
@@ -342,7 +429,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--city-port", type=int, default=0, help="0 = any free port")
         p.add_argument("--portal-port", type=int, default=0, help="0 = any free port")
-        p.add_argument("--fresh", action="store_true", help="delete both simulators' data first")
+        p.add_argument("--fresh", action="store_true", help="delete every simulator's data first")
         p.add_argument(
             "--faults", type=json.loads, default=None, help="portal faults as JSON, e.g. '{\"latency_ms\": 50}'"
         )
@@ -385,8 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"sandbox up (pid {state['pid']})")
-        print(f"  city system     {state['city_system']['url']}")
-        print(f"  national portal {state['national_portal']['url']}")
+        for name in PARTNERS:
+            print(f"  {name.replace('_', ' '):22} {state[name]['url']}")
         print(f"  credentials in  {data_dir / STATE_FILE} (mode 600)")
         return 0
     if args.command == "down":

@@ -226,6 +226,15 @@ def test_no_full_citizen_id_or_phone_in_logs_or_errors(
     assert not leaked, f"full personal numbers in logs or errors: {[n[:3] + '...' for n in leaked]}"
 
 
+def test_the_client_exposes_its_transport(
+    case: AdapterCase, partner: Partner, client_for: Callable[..., tuple[Any, list[Exchange]]]
+) -> None:
+    """``adapters.hooks`` closes a client's ``transport`` when its Connection changes (a rotated
+    password): a client without one crashed the hook instead of being replaced."""
+    client, _ = client_for()
+    assert isinstance(client.transport, case.transport_class)
+
+
 def test_every_adapter_is_covered() -> None:
     """A new adapter package without a case here would silently escape the suite."""
     packages = {p.name for p in (Path(__file__).parents[1] / "adapters").iterdir() if (p / "client.py").exists()}

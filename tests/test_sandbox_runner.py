@@ -1,4 +1,8 @@
-"""``python -m sandbox up/status/down`` in a temporary folder: starts, answers, stops, leaves nothing."""
+"""``python -m sandbox up/status/down`` in a temporary folder: starts, answers, stops, leaves nothing.
+
+Every partner is reached the way Airflow reaches it: through its hook, from the ``AIRFLOW_CONN_*``
+variables ``hub.connections.sandbox_connections`` makes of the state file.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,30 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
+from adapters.hooks import (
+    BusinessRegistrationHook,
+    CitySystemHook,
+    CivilStatusHook,
+    NationalPortalHook,
+    PopulationDbHook,
+    SocialInsuranceHook,
+)
+from adapters.population_db.client import IdentityQuery, LookupPurpose, Verdict
+from hub.connections import sandbox_connections
 from hub.paths import REPO_ROOT
-from sandbox.runner import _alive, read_state
+from sandbox.runner import PARTNERS, _alive, read_state
+from sandbox.social_insurance.store import insurance_number
 from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
 from signing.keys import SigningIdentity
 from signing.trust import TrustStore
+from tests.population_sandbox import AuditList
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -42,8 +60,38 @@ def _wait_gone(pid: int, seconds: float = 10) -> bool:
     return not _alive(pid)
 
 
+def _every_partner_answers_through_its_hook(state: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One signed, verified read per partner, and the partners' data agree: an applicant of the city's
+    day is in the city feed, in the population register and, by their insurance number, at the insurer."""
+    for name, value in sandbox_connections(state, {"timeout": 10}).items():
+        monkeypatch.setenv(name, value)
+    day = date.fromisoformat(state["data"]["day"])
+    start = datetime.combine(day, datetime.min.time(), timezone(timedelta(hours=7)))
+    pages = CitySystemHook().get_client().iter_changes(start, start + timedelta(days=1))
+    city = {record["ma_ho_so"] for page in pages for record in page}
+    assert NationalPortalHook().get_client().list_agencies()
+    assert list(BusinessRegistrationHook().get_client().iter_window(day, day))
+    assert list(CivilStatusHook().get_client().iter_registered(day, day))
+    applicant = requests.get(f"{state['population_db']['url']}/sandbox/applicants", timeout=10).json()["items"][0]
+    assert applicant["ma_ho_so"] in city
+    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], date.fromisoformat(applicant["ngay_sinh"]))
+    purpose = LookupPurpose(applicant["ma_ho_so"], "kiểm tra sandbox")
+    verdict = PopulationDbHook().get_client().verify(query, purpose, AuditList()).verdict
+    assert verdict is {"match": Verdict.MATCH, "not_found": Verdict.NOT_FOUND}.get(applicant["fate"], Verdict.MISMATCH)
+    insurer = SocialInsuranceHook().get_client()
+    household = insurer.household(insurance_number(applicant["so_dinh_danh"]), dossier_no=applicant["ma_ho_so"])
+    assert household is not None and household.members[0].citizen_id == applicant["so_dinh_danh"]
+
+
+def _secrets(state: dict[str, Any]) -> list[str]:
+    return [state[p][key] for p in PARTNERS for key in ("token", "password") if key in state[p]]
+
+
 def test_up_status_down_round_trip(
-    tmp_path: Path, pki_identity: Callable[[str], SigningIdentity], trust_store: TrustStore
+    tmp_path: Path,
+    pki_identity: Callable[[str], SigningIdentity],
+    trust_store: TrustStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data_dir = tmp_path / "sandbox"
     started = run("up", "--day", "2026-11-20", "--scale", "0.02", "--seed", "5", data_dir=data_dir)
@@ -54,10 +102,13 @@ def test_up_status_down_round_trip(
     try:
         state_file = data_dir / "state.json"
         assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
-        assert state["city_system"]["token"] not in started.stdout + started.stderr  # secrets only in the file
-        assert state["national_portal"]["password"] not in started.stdout + started.stderr
-        for part in ("city_system", "national_portal"):
+        secrets = _secrets(state)
+        assert len(secrets) == len(PARTNERS) and len(set(secrets)) == len(secrets)  # one each, none shared
+        printed = started.stdout + started.stderr + (data_dir / "sandbox.log").read_text(encoding="utf-8")
+        assert not [s for s in secrets if s in printed]  # secrets only in the state file
+        for part in PARTNERS:
             assert state[part]["url"].startswith("http://127.0.0.1:")
+            assert state[part]["url"] in started.stdout
         assert state["data"]["records_total"] > 100
 
         city = state["city_system"]
@@ -78,9 +129,13 @@ def test_up_status_down_round_trip(
         signer = verify_detached(login.content, login.headers[SIGNATURE_HEADER], trust_store)
         assert "national_portal" in signer.subject.rfc4514_string()
 
+        _every_partner_answers_through_its_hook(state, monkeypatch)
+
         shown = run("status", data_dir=data_dir)
-        assert shown.returncode == 0 and json.loads(shown.stdout)["healthy"] is True
-        assert city["token"] not in shown.stdout and portal["password"] not in shown.stdout
+        report = json.loads(shown.stdout)
+        assert shown.returncode == 0 and report["healthy"] is True
+        assert {name: report[name]["up"] for name in PARTNERS} == dict.fromkeys(PARTNERS, True)
+        assert not [s for s in secrets if s in shown.stdout]
 
         twice = run("up", "--scale", "0.01", data_dir=data_dir)
         assert twice.returncode == 1 and "already running" in twice.stderr

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
 from adapters.errors import AdapterError
-from adapters.soap.client import RecordNotFound, SoapClient
+from adapters.soap.client import RecordNotFound, SoapClient, SoapTransport
 from mappings.masking import mask_citizen_id
 
 __all__ = [
@@ -240,6 +240,11 @@ class PopulationDbClient:
         self.agency = agency
         self.officer = officer
         self.cache = cache
+
+    @property
+    def transport(self) -> SoapTransport:
+        """The transport (the hooks close it when the Connection changes, as for every client)."""
+        return self.soap.transport
 
     def verify(self, query: IdentityQuery, purpose: LookupPurpose, audit: AuditWriter) -> VerificationResult:
         """Ask the register whether ``query`` describes a registered citizen.

@@ -212,7 +212,7 @@ def test_malformed_tables_are_refused_at_load(tmp_path, file, line, error):
 def test_procedure_ministry_must_match_flag(tmp_path):
     directory = copy_tables(tmp_path)
     with (directory / "procedures.csv").open("a", encoding="utf-8") as f:
-        f.write("1.999999,Thủ tục thử,XD,department,true,true,,full,1,5,2024-01-01,\n")
+        f.write("1.999999,Thủ tục thử,XD,department,true,true,,,full,1,5,2024-01-01,\n")
     with pytest.raises(CodeTableError, match="ministry"):
         load_code_tables(directory)
 

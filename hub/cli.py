@@ -36,6 +36,7 @@ app.command("verify")(verify)
 console = Console()
 # Portal services that carry dossier data; logins and look-ups are not "sending".
 SENDING_SERVICES = ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")
+DEMO_DAGS = ("city_dossiers_extract", "national_portal_sync", "population_verify", "ministry_exchange")
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
 ScaleOption = Annotated[float, typer.Option(help="Share of a full day (~11,000 dossiers at 1.0).")]
@@ -194,15 +195,16 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
             prepare_airflow(env)
         for round_name in ("first run", "re-run"):
             calls_before = _portal_calls(state["national_portal"]["url"])
-            for dag_id in ("city_dossiers_extract", "national_portal_sync"):
+            for dag_id in DEMO_DAGS:
                 with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
                     run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
             sent = _portal_calls(state["national_portal"]["url"]) - calls_before
-            summary = json.loads((var_dir() / "reports" / "sync" / "latest.json").read_text(encoding="utf-8"))
+            summary = _latest_report("sync")
             summary["portal_calls_this_run"] = sent
             console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
             if round_name == "first run":
                 first = summary
+                population, ministries = _latest_report("population"), _latest_report("ministry")
     finally:
         runner.down(_sandbox_dir())
     evidence = _evidence_status(env["HUB_STORE_URL"])
@@ -214,16 +216,52 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
         "re_run": summary,
         "message_log": evidence,
     }
+    result["population_verify"], result["ministry_exchange"] = population, ministries
     path = demo_dir / "summary.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     _print_summary(first, summary["portal_calls_this_run"], path)
+    _print_partner_summaries(population, ministries)
     console.print(
         f"Message log: {evidence['entries']:,} exchanges, hash chain {'intact' if evidence['ok'] else 'BROKEN'}, "
         f"{evidence['seals']:,} signed seals checked against the trust store "
         f"(again: HUB_STORE_URL={env['HUB_STORE_URL']} uv run hub evidence verify)."
     )
-    if not first["identity_holds"] or summary["portal_calls_this_run"] != 0 or not evidence["ok"]:
+    if (
+        not first["identity_holds"]
+        or summary["portal_calls_this_run"] != 0
+        or not evidence["ok"]
+        or not population["identity_holds"]
+        or not ministries["identity_holds"]
+    ):
         _fail("the counts do not add up, the re-run sent messages again, or the message log does not verify")
+
+
+def _latest_report(kind: str) -> dict[str, Any]:
+    return json.loads((var_dir() / "reports" / kind / "latest.json").read_text(encoding="utf-8"))
+
+
+def _print_partner_summaries(population: dict[str, Any], ministries: dict[str, Any]) -> None:
+    """The population register checks and the ministry exchange of the first run, in a few lines."""
+    counts = population["counts"]
+    console.print(
+        f"Population register: {counts['candidates']:,} citizen applicants = {counts['match']:,} match + "
+        f"{counts['mismatch']:,} mismatch ({counts['mismatch_diacritics_only']:,} only in diacritics) + "
+        f"{counts['not_found']:,} not found + {counts['invalid']:,} invalid + {counts['pending']:,} pending "
+        f"({'adds up' if population['identity_holds'] else 'DOES NOT add up'}); mismatches are quarantined."
+    )
+    for partner, ministry in ministries["ministries"].items():
+        push, pull = ministry["push"], ministry["pull_back"]
+        pushed = (
+            f"{push['to_push']:,} interconnected dossiers pushed = {push['acknowledged']:,} acknowledged + "
+            f"{push['pending']:,} pending + {push['failed']:,} failed + {push['quarantined']:,} quarantined; "
+            if ministry["pushes"]
+            else ""
+        )
+        console.print(
+            f"Ministry {partner}: {pushed}{pull['pulled']:,} processed on ministry software pulled back "
+            f"({pull['staged_new']:,} new, {pull['unchanged']:,} unchanged).",
+            highlight=False,
+        )
 
 
 def _evidence_status(store_url: str) -> dict[str, Any]:

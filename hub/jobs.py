@@ -122,13 +122,7 @@ def summarize_portal_sync(run_id: str | None) -> dict[str, Any]:
     """Write the run's summary as JSON under var/reports/sync/ and return it."""
     summary = sync_summary(hub_store(), source=CITY_SOURCE, partner=portal_sync.PARTNER)
     summary["run_id"] = run_id
-    folder = var_dir() / "reports" / "sync"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id or "manual")
-    path = folder / f"{name}.json"
-    _write_json(path, summary)
-    _write_json(folder / "latest.json", summary)
-    summary["summary_path"] = str(path)
+    summary["summary_path"] = str(write_report("sync", run_id, summary))
     log.info("sync summary: %s", json.dumps(summary["counts"]))
     if not summary["identity_holds"]:
         raise RuntimeError(f"counts do not add up: {summary['counts']}")

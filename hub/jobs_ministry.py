@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import datetime
 from typing import Any
 
-from hub.jobs import _write_json, hub_store, recorded
-from hub.paths import var_dir
+from hub.jobs import hub_store, recorded, write_report
 from hub.pipeline import ministry_exchange as exchange
 from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.redelivery import RedeliveryPolicy
@@ -88,11 +86,7 @@ def summarize(run_id: str | None, pulls: list[dict[str, Any]]) -> dict[str, Any]
         "ministries": ministries,
         "identity_holds": all(m["identity_holds"] for m in ministries.values()),
     }
-    folder = var_dir() / "reports" / "ministry"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', run_id or 'manual')}.json"
-    _write_json(path, summary)
-    _write_json(folder / "latest.json", summary)
+    path = write_report("ministry", run_id, summary)
     log.info("ministry summary: %s", json.dumps({p: (m["push"], m["pull_back"]) for p, m in ministries.items()}))
     if not summary["identity_holds"]:
         raise RuntimeError(f"ministry counts do not add up: {json.dumps(ministries, default=str)}")

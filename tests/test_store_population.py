@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
+import pytest
+import sqlalchemy as sa
+
 from adapters.population_db.client import AuditRecord
 from hub.pipeline.extract import CITY_SOURCE, staged_record
 from hub.store import CheckResult, HubStore, LookupAuditLog, PlannedCheck, PopulationChecks
@@ -120,3 +123,30 @@ def test_the_audit_log_appends_every_lookup_with_masked_subject(store: HubStore)
     assert records[0]["at"] == at and records[0]["batch_id"] == "population-b1" and records[0]["officer"] == "canbo.01"
     assert PopulationChecks(store).audit_records(subject_digest="ab" * 32) == records
     assert PopulationChecks(store).lookup_counts() == {"partner": 1, "cache": 1, "failed": 1}
+
+
+def test_the_database_refuses_to_rewrite_or_delete_the_audit_log(store: HubStore) -> None:
+    LookupAuditLog(store, "population-b1").write(
+        AuditRecord(
+            datetime(2026, 11, 20, 3, 0, tzinfo=UTC),
+            "population_db",
+            "XacThucThongTinCongDan",
+            "D-1",
+            "xác thực người nộp hồ sơ",
+            "000.00.00.H26",
+            "canbo.01",
+            "req-1",
+            "*********345",
+            "ab" * 32,
+            "partner",
+            "match",
+        )
+    )
+    for statement in (
+        "UPDATE population_lookup_audit SET officer = 'someone.else'",
+        "DELETE FROM population_lookup_audit",
+    ):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    (kept,) = PopulationChecks(store).audit_records(dossier_no="D-1")
+    assert kept["officer"] == "canbo.01"

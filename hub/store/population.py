@@ -7,7 +7,9 @@ Two tables, for two readers:
   cache, or failed), for the data-protection officer (Decree 13/2023): who (agency ``MaDVC`` and
   officer ``MaCanBo`` from the connection's configuration), why (dossier number and purpose),
   when, what came of it, and whom -- as the masked ID and its SHA-256, never the full number.
-  There is no update or delete of it anywhere in the code.
+  There is no update or delete of it anywhere in the code, and the database refuses both
+  (a trigger on SQLite and PostgreSQL): a bug or a hand-typed statement cannot rewrite who
+  looked at whom.
 - ``population_check`` -- one current row per dossier, for officers: which version
   (content hash) was checked, the outcome (``match``, ``mismatch``, ``diacritics_only``,
   ``not_found``, ``invalid`` when the record's identity could not even be asked about, or
@@ -59,6 +61,30 @@ population_lookup_audit = sa.Table(
     sa.Column("batch_id", sa.String(64)),
     sa.Index("ix_population_audit_dossier", "dossier_no"),
     sa.Index("ix_population_audit_subject", "subject_digest", "at"),
+)
+
+# Append-only enforced by the database itself. Someone with DDL rights can still drop a trigger;
+# that is a privilege question for the deployment (the hub's runtime role needs no DDL after
+# create_schema), not something a trigger can settle.
+_REFUSAL = "population_lookup_audit is append-only: lookups of personal data are never rewritten"
+for _event in ("UPDATE", "DELETE"):
+    sa.event.listen(
+        population_lookup_audit,
+        "after_create",
+        sa.DDL(
+            f"CREATE TRIGGER population_lookup_audit_no_{_event.lower()} BEFORE {_event} ON population_lookup_audit "
+            f"BEGIN SELECT RAISE(ABORT, '{_REFUSAL}'); END"
+        ).execute_if(dialect="sqlite"),
+    )
+sa.event.listen(
+    population_lookup_audit,
+    "after_create",
+    sa.DDL(
+        "CREATE OR REPLACE FUNCTION population_lookup_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{_REFUSAL}'; END $$; "
+        "CREATE TRIGGER population_lookup_audit_append_only BEFORE UPDATE OR DELETE ON population_lookup_audit "
+        "FOR EACH ROW EXECUTE FUNCTION population_lookup_audit_refuse()"
+    ).execute_if(dialect="postgresql"),
 )
 
 population_check = sa.Table(

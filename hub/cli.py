@@ -127,8 +127,8 @@ def sandbox_up(day: DayOption, scale: ScaleOption = 0.1, seed: SeedOption = 7, f
         state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=fresh)
     except RuntimeError as exc:
         _fail(str(exc))
-    console.print(f"City system:     {state['city_system']['url']}")
-    console.print(f"National portal: {state['national_portal']['url']}")
+    for name in runner.PARTNERS:
+        console.print(f"{name.replace('_', ' '):<22} {state[name]['url']}", highlight=False)
     console.print(f"{state['data']['records_loaded']:,} dossiers loaded for {day}; credentials in the state file.")
 
 

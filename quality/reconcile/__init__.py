@@ -1,0 +1,10 @@
+"""Record-level reconciliation (issue 6): which dossiers differ between sources, and why.
+
+Airflow-free, like the rest of ``quality/``: the DAGs and the ``hub reconcile`` command are to
+call :func:`reconcile` and write its :class:`Reconciliation` out.
+"""
+
+from quality.reconcile.engine import reconcile
+from quality.reconcile.model import AccountingIdentity, Difference, DifferenceClass, Period, Reconciliation
+
+__all__ = ["AccountingIdentity", "Difference", "DifferenceClass", "Period", "Reconciliation", "reconcile"]

@@ -74,7 +74,15 @@ def reconcile(
 ) -> Reconciliation:
     """Compare the city's staged dossiers with the portal's delivery state and the ministry pull-backs."""
     with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill:
-        db = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": spill})
+        # No extension is ever fetched at run time: the hub reaches no network beyond its partners.
+        db = duckdb.connect(
+            config={
+                "memory_limit": memory_limit,
+                "temp_directory": spill,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            }
+        )
         try:
             load_store(
                 db,

@@ -17,10 +17,11 @@ from dataclasses import asdict
 from datetime import datetime
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import NationalPortalClient
+from adapters.transport import HttpTransport
 from hub.paths import store_url, var_dir
 from hub.pipeline import portal_sync
 from hub.pipeline.extract import CITY_SOURCE, extract_city_dossiers
@@ -48,8 +49,14 @@ def hub_store() -> HubStore:
     return store_for(store_url())
 
 
+class HasTransport(Protocol):
+    """Any partner client: what the message log hooks into is its transport."""
+
+    transport: HttpTransport
+
+
 @contextmanager
-def recorded(client: CitySystemClient | NationalPortalClient, batch_id: str | None) -> Iterator[None]:
+def recorded(client: HasTransport, batch_id: str | None) -> Iterator[None]:
     """Keep every exchange the block makes in the message log, written once at the end.
 
     The transport is shared per process; an Airflow task owns its process, so swapping the hook

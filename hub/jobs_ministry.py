@@ -32,7 +32,7 @@ def plan_push(partner: str) -> list[str]:
 
 
 def push(client: exchange.Pusher, partner: str, batch_id: str) -> dict[str, Any]:
-    with recorded(client, batch_id):  # type: ignore[arg-type]  # any client with a transport
+    with recorded(client, batch_id):
         report = exchange.push_batch(
             hub_store(), client, partner, batch_id, tables=load_code_tables(), policy=RedeliveryPolicy.from_env()
         )
@@ -46,7 +46,7 @@ def plan_status(partner: str) -> list[str]:
 
 
 def check_status(client: exchange.Pusher, partner: str, batch_id: str) -> dict[str, Any]:
-    with recorded(client, batch_id):  # type: ignore[arg-type]
+    with recorded(client, batch_id):
         report = exchange.check_statuses(hub_store(), client, exchange.MINISTRIES[partner], batch_id)
     log.info("%s status batch %s: %s", partner, batch_id, exchange.as_dict(report))
     return exchange.as_dict(report)

@@ -41,15 +41,12 @@ from adapters.civil_status.client import REGISTERED, Registration, Status
 from adapters.errors import AdapterError, ContractViolation, RetryableError
 from adapters.periods import windows
 from hub.pipeline.extract import extraction_window
-from hub.pipeline.portal_sync import _raise_unless_retryable
-from hub.pipeline.redelivery import RedeliveryPolicy
+from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
 from hub.store import (
-    ClaimedMessage,
     ClaimedPush,
     HubStore,
     JsonText,
     MinistryPushes,
-    OutboxState,
     PushDecision,
     PushOutcome,
     PushState,
@@ -202,11 +199,10 @@ def plan_push(
 def _retry_later(policy: RedeliveryPolicy, claim: ClaimedPush, error: str, now: datetime) -> PushOutcome:
     """Pending with the redelivery policy's backoff -- or failed once it gives up (the same policy
     and limits as portal messages: one place decides how long the hub keeps trying)."""
-    as_message = ClaimedMessage(0, "", claim.dossier_no, claim.content_hash, claim.payload, claim.attempts, True)
-    settlement = policy.failed(as_message, error, now)
-    if settlement.state is OutboxState.DEAD:
+    due = policy.next_attempt(claim.attempts, now)
+    if due is None:
         return PushOutcome(claim.dossier_no, PushState.FAILED, f"delivery.retries_exhausted: {error}")
-    return PushOutcome(claim.dossier_no, PushState.PENDING, error, settlement.next_attempt_at)
+    return PushOutcome(claim.dossier_no, PushState.PENDING, error, due)
 
 
 @dataclass
@@ -275,7 +271,7 @@ def push_batch(
         )
     MinistryPushes(store).settle_pushes(partner, outcomes)
     report.outcomes.update(o.state.value for o in outcomes if o.state is not PushState.ACKNOWLEDGED)
-    _raise_unless_retryable(failure)
+    raise_unless_retryable(failure)
     return report
 
 
@@ -321,7 +317,7 @@ def check_statuses(store: HubStore, client: Pusher, ministry: Ministry, batch_id
     report.finished = sum(u.finished for u in updates)
     report.lost = len(lost)
     report.unchecked = len(numbers) - len(updates) - len(lost)
-    _raise_unless_retryable(failure)
+    raise_unless_retryable(failure)
     return report
 
 

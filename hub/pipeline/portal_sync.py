@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from adapters.errors import AdapterError, RetryableError
+from adapters.errors import AdapterError
 from adapters.national_portal.client import NationalPortalClient, RecordResult
-from hub.pipeline.redelivery import RedeliveryPolicy
+from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
 from hub.store import (
     ClaimedMessage,
     CurrentRecord,
@@ -266,7 +266,7 @@ def deliver_dossiers(
                 settler.rejected(message, "portal.rejected", result.message)
         groups.append((not updating, flip))
     settler.flush(acks_deliver_dossier=True)
-    _raise_unless_retryable(failure)
+    raise_unless_retryable(failure)
     return report
 
 
@@ -313,11 +313,5 @@ def deliver_progress(
         else:
             settler.rejected(message, "portal.progress_rejected", result.message)
     settler.flush(acks_deliver_dossier=False)
-    _raise_unless_retryable(failure)
+    raise_unless_retryable(failure)
     return report
-
-
-def _raise_unless_retryable(failure: AdapterError | None) -> None:
-    """Outages are settled as "retry later" and the task succeeds; anything else must turn the task red."""
-    if failure is not None and not isinstance(failure, RetryableError):
-        raise failure

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from adapters.errors import AdapterError, RetryableError
 from hub.store import ClaimedMessage, OutboxState, Settlement
 
 
@@ -32,10 +33,22 @@ class RedeliveryPolicy:
             max_attempts=int(os.environ.get("HUB_RETRY_MAX_ATTEMPTS", default.max_attempts)),
         )
 
-    def failed(self, message: ClaimedMessage, error: str, now: datetime) -> Settlement:
-        attempt = message.attempts + 1
+    def next_attempt(self, attempts: int, now: datetime) -> datetime | None:
+        """When to try again after the ``attempts`` already made failed; None: give up (dead)."""
+        attempt = attempts + 1
         if attempt >= self.max_attempts:
-            return Settlement(message.id, OutboxState.DEAD, error=error)
+            return None
         ceiling = min(self.cap, self.base * (2 ** (attempt - 1)))
-        delay = timedelta(seconds=random.uniform(0, ceiling.total_seconds()))
-        return Settlement(message.id, OutboxState.FAILED, error=error, next_attempt_at=now + delay)
+        return now + timedelta(seconds=random.uniform(0, ceiling.total_seconds()))
+
+    def failed(self, message: ClaimedMessage, error: str, now: datetime) -> Settlement:
+        due = self.next_attempt(message.attempts, now)
+        if due is None:
+            return Settlement(message.id, OutboxState.DEAD, error=error)
+        return Settlement(message.id, OutboxState.FAILED, error=error, next_attempt_at=due)
+
+
+def raise_unless_retryable(failure: AdapterError | None) -> None:
+    """Outages are settled as "retry later" and the task succeeds; anything else must turn the task red."""
+    if failure is not None and not isinstance(failure, RetryableError):
+        raise failure

@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub.store import schema as t
-from hub.store.store import HubStore, _chunks, utc
+from hub.store.store import HubStore, _chunks, current_version_of, utc
 
 ministry_push = sa.Table(
     "ministry_push",
@@ -141,37 +141,20 @@ class MinistryPushes:
         scope one for an older version. Keyset-paged, so the caller records decisions between pages.
         """
         cur, staged, push = t.dossier_current, t.staged_dossier, ministry_push
-        after = ""
-        while True:
-            query = (
-                sa.select(cur.c.dossier_no, cur.c.content_hash, staged.c.payload)
-                .join(
-                    staged,
-                    sa.and_(
-                        staged.c.source == cur.c.source,
-                        staged.c.dossier_no == cur.c.dossier_no,
-                        staged.c.content_hash == cur.c.content_hash,
-                    ),
-                )
-                .outerjoin(push, sa.and_(push.c.partner == partner, push.c.dossier_no == cur.c.dossier_no))
-                .where(
-                    cur.c.source == source,
-                    cur.c.dossier_no > after,
-                    staged.c.payload["ma_tthc"].as_string().in_(list(procedure_codes)),
-                    sa.or_(
-                        push.c.state.is_(None),
-                        sa.and_(push.c.state.in_(_REPLANNED), push.c.content_hash != cur.c.content_hash),
-                    ),
-                )
-                .order_by(cur.c.dossier_no)
-                .limit(page_size)
+        query = (
+            sa.select(cur.c.dossier_no, cur.c.content_hash, staged.c.payload)
+            .join(staged, current_version_of(staged, cur))
+            .outerjoin(push, sa.and_(push.c.partner == partner, push.c.dossier_no == cur.c.dossier_no))
+            .where(
+                cur.c.source == source,
+                staged.c.payload["ma_tthc"].as_string().in_(list(procedure_codes)),
+                sa.or_(
+                    push.c.state.is_(None),
+                    sa.and_(push.c.state.in_(_REPLANNED), push.c.content_hash != cur.c.content_hash),
+                ),
             )
-            with self.store.engine.connect() as conn:
-                page = [PushCandidate(*row) for row in conn.execute(query)]
-            if not page:
-                return
-            yield page
-            after = page[-1].dossier_no
+        )
+        return self.store.keyset_pages(query, cur.c.dossier_no, page_size, PushCandidate)
 
     def record_decisions(self, partner: str, source: str, decisions: Sequence[PushDecision]) -> None:
         """Upsert one page of planning decisions (a re-planned row starts its attempts afresh)."""

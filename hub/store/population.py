@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from hub.store import schema as t
 from hub.store.records import QuarantineItem
-from hub.store.store import HubStore, _chunks, utc
+from hub.store.store import HubStore, _chunks, current_version_of, utc
 
 if TYPE_CHECKING:  # the store must not import the SOAP stack (zeep, lxml) just to define tables
     from adapters.population_db.client import AuditRecord
@@ -194,19 +194,13 @@ class PopulationChecks:
     # -- planning --------------------------------------------------------------------------
 
     def _citizen_dossiers(self, source: str) -> sa.Select[Any]:
-        """Current dossiers of ``source`` whose applicant is a citizen (``CONG_DAN``) with an ID."""
+        """Current dossiers of ``source`` (number, hash, staged record) whose applicant is a citizen
+        (``CONG_DAN``) with an ID."""
         cur, staged = t.dossier_current, t.staged_dossier
         applicant = staged.c.payload["chu_ho_so"]
         return (
-            sa.select(cur.c.dossier_no, cur.c.content_hash)
-            .join(
-                staged,
-                sa.and_(
-                    staged.c.source == cur.c.source,
-                    staged.c.dossier_no == cur.c.dossier_no,
-                    staged.c.content_hash == cur.c.content_hash,
-                ),
-            )
+            sa.select(cur.c.dossier_no, cur.c.content_hash, staged.c.payload)
+            .join(staged, current_version_of(staged, cur))
             .where(
                 cur.c.source == source,
                 staged.c.payload[("chu_ho_so", "loai")].as_string() == "CONG_DAN",
@@ -218,44 +212,26 @@ class PopulationChecks:
     def iter_candidates(self, source: str, page_size: int) -> Iterator[list[Candidate]]:
         """Citizen dossiers whose current version has no settled check (none, an older version's, or
         a pending one). Keyset-paged by dossier number, so the caller records its plan between pages."""
-        staged, check = t.staged_dossier, population_check
+        check = population_check
         citizens = self._citizen_dossiers(source).subquery()
-        after = ""
-        while True:
-            query = (
-                sa.select(
-                    citizens.c.dossier_no,
-                    citizens.c.content_hash,
-                    staged.c.payload,
-                    check.c.identity_digest,
-                    check.c.outcome,
-                )
-                .join(
-                    staged,
-                    sa.and_(
-                        staged.c.source == source,
-                        staged.c.dossier_no == citizens.c.dossier_no,
-                        staged.c.content_hash == citizens.c.content_hash,
-                    ),
-                )
-                .outerjoin(check, sa.and_(check.c.source == source, check.c.dossier_no == citizens.c.dossier_no))
-                .where(
-                    citizens.c.dossier_no > after,
-                    sa.or_(
-                        check.c.content_hash.is_(None),
-                        check.c.content_hash != citizens.c.content_hash,
-                        check.c.outcome == Outcome.PENDING.value,
-                    ),
-                )
-                .order_by(citizens.c.dossier_no)
-                .limit(page_size)
+        query = (
+            sa.select(
+                citizens.c.dossier_no,
+                citizens.c.content_hash,
+                citizens.c.payload,
+                check.c.identity_digest,
+                check.c.outcome,
             )
-            with self.store.engine.connect() as conn:
-                page = [Candidate(*row) for row in conn.execute(query)]
-            if not page:
-                return
-            yield page
-            after = page[-1].dossier_no
+            .outerjoin(check, sa.and_(check.c.source == source, check.c.dossier_no == citizens.c.dossier_no))
+            .where(
+                sa.or_(
+                    check.c.content_hash.is_(None),
+                    check.c.content_hash != citizens.c.content_hash,
+                    check.c.outcome == Outcome.PENDING.value,
+                ),
+            )
+        )
+        return self.store.keyset_pages(query, citizens.c.dossier_no, page_size, Candidate)
 
     def record_plan(self, source: str, planned: Sequence[PlannedCheck]) -> None:
         """Upsert one page of plans: a carried row only moves to the new version (its verdict, reason

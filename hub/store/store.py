@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -43,6 +43,21 @@ from signing.keys import SigningIdentity
 
 # Keeps IN (...) lists and multi-row statements under SQLite's bound-parameter limit.
 _CHUNK = 500
+
+Row = TypeVar("Row", bound="_KeyedRow")
+
+
+class _KeyedRow(Protocol):
+    dossier_no: str
+
+
+def current_version_of(staged: sa.FromClause, current: sa.FromClause) -> sa.ColumnElement[bool]:
+    """Join condition: the staged row that is ``current``'s version (same source, number, hash)."""
+    return sa.and_(
+        staged.c.source == current.c.source,
+        staged.c.dossier_no == current.c.dossier_no,
+        staged.c.content_hash == current.c.content_hash,
+    )
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -141,29 +156,30 @@ class HubStore:
         Keyset-paged by dossier number, so the caller may update delivery states between pages.
         """
         cur, staged, dlv = t.dossier_current, t.staged_dossier, t.delivery
+        query = (
+            sa.select(cur.c.dossier_no, cur.c.content_hash, staged.c.payload, dlv.c.acked_hash)
+            .join(staged, current_version_of(staged, cur))
+            .outerjoin(dlv, sa.and_(dlv.c.partner == partner, dlv.c.dossier_no == cur.c.dossier_no))
+            .where(
+                cur.c.source == source,
+                sa.or_(dlv.c.content_hash.is_(None), dlv.c.content_hash != cur.c.content_hash),
+            )
+        )
+        return self.keyset_pages(query, cur.c.dossier_no, batch_size, CurrentRecord)
+
+    def keyset_pages(
+        self, query: sa.Select[Any], key: sa.ColumnElement[str], page_size: int, make: Callable[..., Row]
+    ) -> Iterator[list[Row]]:
+        """``query``'s rows as ``make(*row)``, in pages ordered by dossier number ``key``.
+
+        Each page is read in its own short transaction after the caller has handled the previous
+        one, so callers may write decisions for a page before the next is read.
+        """
         after = ""
         while True:
-            query = (
-                sa.select(cur.c.dossier_no, cur.c.content_hash, staged.c.payload, dlv.c.acked_hash)
-                .join(
-                    staged,
-                    sa.and_(
-                        staged.c.source == cur.c.source,
-                        staged.c.dossier_no == cur.c.dossier_no,
-                        staged.c.content_hash == cur.c.content_hash,
-                    ),
-                )
-                .outerjoin(dlv, sa.and_(dlv.c.partner == partner, dlv.c.dossier_no == cur.c.dossier_no))
-                .where(
-                    cur.c.source == source,
-                    cur.c.dossier_no > after,
-                    sa.or_(dlv.c.content_hash.is_(None), dlv.c.content_hash != cur.c.content_hash),
-                )
-                .order_by(cur.c.dossier_no)
-                .limit(batch_size)
-            )
+            paged = query.where(key > after).order_by(key).limit(page_size)
             with self.engine.connect() as conn:
-                page = [CurrentRecord(*row) for row in conn.execute(query)]
+                page = [make(*row) for row in conn.execute(paged)]
             if not page:
                 return
             yield page

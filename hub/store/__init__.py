@@ -1,5 +1,6 @@
 """The hub's own database: staging, watermarks, outbox, quarantine, message log."""
 
+from hub.store.facts import DossierFacts  # importing registers its table
 from hub.store.ministry import (  # importing registers its tables
     ClaimedPush,
     MinistryPushes,
@@ -44,6 +45,7 @@ __all__ = [
     "CurrentRecord",
     "DeliveryState",
     "Disposition",
+    "DossierFacts",
     "HubStore",
     "JsonText",
     "LogHead",

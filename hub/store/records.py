@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.store.facts import DossierFacts
 
 
 class DeliveryState(StrEnum):
@@ -45,10 +48,13 @@ class JsonText(str):
 
 @dataclass(frozen=True)
 class StagedRecord:
+    """``facts`` (``hub.store.facts``), when the producer could read them, are staged with the version."""
+
     dossier_no: str
     content_hash: str
     payload: dict[str, Any] | JsonText
     source_updated_at: datetime | None
+    facts: DossierFacts | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from hub.store import schema as t
+from hub.store.facts import dossier_facts
 from hub.store.records import (
     ClaimedMessage,
     CurrentRecord,
@@ -139,7 +140,30 @@ class HubStore:
                     ),
                     [{k: row[k] for k in row if k != "payload"} for row in rows],
                 )
+                self._stage_facts(conn, source, [r for r in fresh if r.facts is not None])
         return StageCounts(new_versions=len(fresh), unchanged=len(records) - len(fresh))
+
+    def _stage_facts(self, conn: Connection, source: str, records: Sequence[StagedRecord]) -> None:
+        """Upsert the versions' facts in the staging transaction (why: see ``hub.store.facts``)."""
+        if not records:
+            return
+        rows = [
+            {
+                "source": source,
+                "dossier_no": r.dossier_no,
+                "content_hash": r.content_hash,
+                **{k: utc(v) if isinstance(v, datetime) else v for k, v in vars(r.facts).items()},
+            }
+            for r in records
+        ]
+        upsert = self._insert(dossier_facts)
+        kept = [c.name for c in dossier_facts.columns if c.name not in ("source", "dossier_no")]
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["source", "dossier_no"], set_={c: upsert.excluded[c] for c in kept}
+            ),
+            rows,
+        )
 
     def _current_hashes(self, conn: Connection, source: str, dossier_nos: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -25,11 +25,13 @@ DEFAULT_ARGS = {
 
 # Staged city dossiers: the extract DAG updates it, the portal sync is scheduled on it.
 CITY_DOSSIERS_STAGED = Asset(name="city_dossiers_staged", uri="hubstore://staging/city_dossiers")
-# What the portal acknowledged: reconciliation (a later DAG) is scheduled on it.
+# What the portal acknowledged: the reconciliation DAGs are scheduled on it.
 PORTAL_SYNCED = Asset(name="national_portal_synced", uri="hubstore://delivery/national_portal")
 # Dossiers pulled back from ministry systems (staged with their origin) and pushes settled:
-# reconciliation (a later DAG) is scheduled on it too.
+# the reconciliation DAGs are scheduled on it too.
 MINISTRY_EXCHANGED = Asset(name="ministry_exchanged", uri="hubstore://staging/ministry_dossiers")
+# A period reconciled and its report written (var/reports/<period>/).
+RECONCILED = Asset(name="reconciled", uri="hubstore://reports/reconciliation")
 
 # Pools cap concurrent calls per partner; config/pools.json creates them with their sizes.
 CITY_SYSTEM_POOL = "city_system"

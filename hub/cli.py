@@ -18,6 +18,7 @@ from rich.table import Table
 
 from hub.airflow_env import airflow_environment
 from hub.cli_evidence import app as evidence_app
+from hub.cli_reconcile import reconcile_command
 from hub.cli_signing import pki_app, sign, verify
 from hub.connections import sandbox_connections
 from hub.paths import REPO_ROOT, var_dir
@@ -33,6 +34,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(pki_app, name="pki")
 app.command("sign")(sign)
 app.command("verify")(verify)
+app.command("reconcile")(reconcile_command)
 console = Console()
 # Portal services that carry dossier data; logins and look-ups are not "sending".
 SENDING_SERVICES = ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")

@@ -1,0 +1,49 @@
+"""Reconcile the counts and write the reports officials read: ``reconcile_daily`` and ``reconcile_quarterly``.
+
+Both run after the portal sync and the ministry exchange have updated their assets, and on a
+clock in any case, so a period with no sync still gets its report (saying why the counts
+differ). Each reconciles the city's dossiers against what the portal acknowledged and what the
+ministries processed, lists every difference by dossier, checks the accounting identities and
+KPIs, and writes HTML, CSV, JSON and a signed PDF under ``var/reports/<period>/``.
+
+- ``reconcile_daily``: the Hanoi day that ended before the run (01:30 Hanoi time).
+- ``reconcile_quarterly``: the quarter holding that day -- quarter to date after each sync, so the
+  quarterly figures are never a surprise, and the whole quarter at 03:00 on the first day of the
+  next. This is the report that used to be trimmed by hand.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from dags.common import DEFAULT_ARGS, MINISTRY_EXCHANGED, PORTAL_SYNCED, RECONCILED, START_DATE, TIMEZONE
+
+
+def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
+    @dag(
+        dag_id=dag_id,
+        schedule=AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(cron, timezone=TIMEZONE),
+            assets=(PORTAL_SYNCED & MINISTRY_EXCHANGED),
+        ),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["hub", "reconciliation", "report", kind],
+        doc_md=__doc__,
+    )
+    def reconciliation() -> None:
+        @task(outlets=[RECONCILED])
+        def reconcile(logical_date=None, run_after=None) -> dict:
+            from hub import jobs_reconcile
+
+            return jobs_reconcile.reconcile_and_report(jobs_reconcile.period_before(logical_date or run_after, kind))
+
+        reconcile()
+
+    reconciliation()
+
+
+reconciliation_dag("reconcile_daily", "day", "30 1 * * *")
+reconciliation_dag("reconcile_quarterly", "quarter", "0 3 1 1,4,7,10 *")

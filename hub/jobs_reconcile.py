@@ -1,0 +1,67 @@
+"""Reconcile a period and write its report: the step behind the reconcile DAGs and ``hub reconcile``.
+
+One function serves the daily and quarterly DAGs and the command line, so an official reading a
+report produced by the scheduler and an engineer re-running it by hand get the same files.
+Reports land in ``var/reports/<period label>/`` (HTML, CSV, JSON and the PDF signed with the hub's
+certificate); the task returns only the verdict and the paths, never the differences themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from hub.jobs import hub_store
+from hub.paths import var_dir
+from quality.reconcile.engine import reconcile
+from quality.reconcile.model import HANOI, Period
+from quality.report import write_reconciliation_report
+from signing.config import hub_identity
+
+log = logging.getLogger(__name__)
+
+PeriodKind = Literal["day", "quarter"]
+
+
+def period_before(moment: datetime, kind: PeriodKind) -> str:
+    """The period a run at ``moment`` reconciles, as ``Period.parse`` reads it.
+
+    A daily run reconciles the Hanoi day that ended before it (the syncs for day D finish just
+    after midnight of D+1); a quarterly run the quarter holding that day -- quarter to date while
+    the quarter runs, the whole quarter on the first run after it ends.
+    """
+    day: date = moment.astimezone(HANOI).date() - timedelta(days=1)
+    if kind == "day":
+        return day.isoformat()
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def reports_dir(label: str) -> Path:
+    return var_dir() / "reports" / label
+
+
+def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str, Any]:
+    """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
+    period = Period.parse(period_text)
+    document = reconcile(hub_store(), period).to_dict()
+    label = document["period"]["label"]
+    files = write_reconciliation_report(document, reports_dir(label), signer=hub_identity(), language=language)
+    verdict = document["verdict"]
+    log.info(
+        "reconciliation %s: %s, %d dossiers differ (largest class: %s); report in %s",
+        label,
+        "reconciled" if verdict["reconciled"] else "NOT reconciled",
+        verdict["differing_dossiers"],
+        verdict["largest_class"],
+        files.html.parent,
+    )
+    return {
+        "period": label,
+        "verdict": verdict,
+        "counts": document["counts"],
+        "identities": {i["key"]: i["holds"] for i in document["identities"]},
+        "files": {name: str(path) for name, path in asdict(files).items() if path is not None},
+    }

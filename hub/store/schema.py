@@ -212,3 +212,73 @@ message_log_dossier = sa.Table(
     sa.Column("dossier_no", sa.String(64), primary_key=True),
     sa.Index("ix_message_log_dossier_no", "dossier_no"),
 )
+
+# -- postal (issue 5) -------------------------------------------------------------------------
+# ``hub.store.postal`` explains the rows. One order per dossier result: ``reference``
+# (``<dossier_no>/KQ``) is the primary key and the carrier's order reference, so a re-run can
+# never plan, or pay for, a second parcel.
+
+postal_order = sa.Table(
+    "postal_order",
+    metadata,
+    sa.Column("reference", sa.String(80), primary_key=True),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("dossier_no", sa.String(64), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("carrier", sa.String(20), nullable=False),
+    sa.Column("dispatch", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp),
+    sa.Column("batch_id", sa.String(64)),
+    sa.Column("order_id", sa.String(64)),
+    sa.Column("item_code", sa.String(13)),
+    sa.Column("placed_at", Timestamp),
+    sa.Column("deadline", Timestamp),
+    sa.Column("state", sa.String(16)),
+    sa.Column("returning", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("state_at", Timestamp),
+    sa.Column("status_code", sa.String(16)),
+    sa.Column("final", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("overdue", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("tracked_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("carrier", "order_id", name="uq_postal_order_carrier_id"),
+    sa.Index("ix_postal_order_due", "dispatch", "next_attempt_at"),
+    sa.Index("ix_postal_order_active", "carrier", "dispatch", "final"),
+    sa.Index("ix_postal_order_batch", "batch_id"),
+    sa.Index("ix_postal_order_dossier", "source", "dossier_no"),
+)
+
+postal_event = sa.Table(
+    "postal_event",
+    metadata,
+    # Every status change a carrier reported, by webhook or polling; ``event_key`` (sha256 of
+    # carrier, order, code, carrier time) makes the same change seen twice one row.
+    sa.Column("event_key", sa.String(64), primary_key=True),
+    sa.Column("carrier", sa.String(20), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("reference", sa.String(80)),
+    sa.Column("status_code", sa.String(16), nullable=False),
+    sa.Column("status_name", sa.Text, nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("via", sa.String(8), nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Index("ix_postal_event_order", "carrier", "order_id"),
+)
+
+postal_anomaly = sa.Table(
+    "postal_anomaly",
+    metadata,
+    # An event the delivery state machine refused (the state did not move), kept with the reason.
+    sa.Column("event_key", sa.String(64), primary_key=True),
+    sa.Column("carrier", sa.String(20), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.String(16), nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("from_state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detected_at", Timestamp, nullable=False),
+    sa.Index("ix_postal_anomaly_order", "carrier", "order_id"),
+)

@@ -8,10 +8,9 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-import requests
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +20,15 @@ from hub.cli_evidence import app as evidence_app
 from hub.cli_reconcile import reconcile_command
 from hub.cli_signing import pki_app, sign, verify
 from hub.connections import sandbox_connections
+from hub.day_checks import (
+    day_problems,
+    evidence_status,
+    latest_report,
+    portal_send_calls,
+    print_evidence,
+    print_partner_summaries,
+    print_sync_summary,
+)
 from hub.paths import REPO_ROOT, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
@@ -36,8 +44,6 @@ app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)
 console = Console()
-# Portal services that carry dossier data; logins and look-ups are not "sending".
-SENDING_SERVICES = ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")
 DEMO_DAGS = ("city_dossiers_extract", "national_portal_sync", "population_verify", "ministry_exchange")
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
@@ -164,11 +170,6 @@ def _day_end(day: date) -> str:
     return f"{day + timedelta(days=1)}T00:00:00+07:00"
 
 
-def _portal_calls(portal_url: str) -> int:
-    stats = requests.get(f"{portal_url}/sandbox/stats", timeout=10).json()
-    return sum(c["total"] for service, c in stats["calls"].items() if service in SENDING_SERVICES)
-
-
 @app.command()
 def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: SeedOption = 7) -> None:
     """Start the sandbox, run both DAGs through Airflow for one day, run them again, print the counts.
@@ -196,20 +197,20 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
         with console.status("Migrating Airflow's metadata DB, creating pools..."):
             prepare_airflow(env)
         for round_name in ("first run", "re-run"):
-            calls_before = _portal_calls(state["national_portal"]["url"])
+            calls_before = portal_send_calls(state["national_portal"]["url"])
             for dag_id in DEMO_DAGS:
                 with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
                     run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
-            sent = _portal_calls(state["national_portal"]["url"]) - calls_before
-            summary = _latest_report("sync")
+            sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
+            summary = latest_report("sync")
             summary["portal_calls_this_run"] = sent
             console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
             if round_name == "first run":
                 first = summary
-                population, ministries = _latest_report("population"), _latest_report("ministry")
+                population, ministries = latest_report("population"), latest_report("ministry")
     finally:
         runner.down(_sandbox_dir())
-    evidence = _evidence_status(env["HUB_STORE_URL"])
+    evidence = evidence_status(env["HUB_STORE_URL"])
     result = {
         "day": day.isoformat(),
         "scale": scale,
@@ -221,87 +222,11 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     result["population_verify"], result["ministry_exchange"] = population, ministries
     path = demo_dir / "summary.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    _print_summary(first, summary["portal_calls_this_run"], path)
-    _print_partner_summaries(population, ministries)
-    console.print(
-        f"Message log: {evidence['entries']:,} exchanges, hash chain {'intact' if evidence['ok'] else 'BROKEN'}, "
-        f"{evidence['seals']:,} signed seals checked against the trust store "
-        f"(again: HUB_STORE_URL={env['HUB_STORE_URL']} uv run hub evidence verify)."
-    )
-    if (
-        not first["identity_holds"]
-        or summary["portal_calls_this_run"] != 0
-        or not evidence["ok"]
-        or not population["identity_holds"]
-        or not ministries["identity_holds"]
-    ):
-        _fail("the counts do not add up, the re-run sent messages again, or the message log does not verify")
-
-
-def _latest_report(kind: str) -> dict[str, Any]:
-    return json.loads((var_dir() / "reports" / kind / "latest.json").read_text(encoding="utf-8"))
-
-
-def _print_partner_summaries(population: dict[str, Any], ministries: dict[str, Any]) -> None:
-    """The population register checks and the ministry exchange of the first run, in a few lines."""
-    counts = population["counts"]
-    console.print(
-        f"Population register: {counts['candidates']:,} citizen applicants = {counts['match']:,} match + "
-        f"{counts['mismatch']:,} mismatch ({counts['mismatch_diacritics_only']:,} only in diacritics) + "
-        f"{counts['not_found']:,} not found + {counts['invalid']:,} invalid + {counts['pending']:,} pending "
-        f"({'adds up' if population['identity_holds'] else 'DOES NOT add up'}); mismatches are quarantined."
-    )
-    for partner, ministry in ministries["ministries"].items():
-        push, pull = ministry["push"], ministry["pull_back"]
-        pushed = (
-            f"{push['to_push']:,} interconnected dossiers pushed = {push['acknowledged']:,} acknowledged + "
-            f"{push['pending']:,} pending + {push['failed']:,} failed + {push['quarantined']:,} quarantined; "
-            if ministry["pushes"]
-            else ""
-        )
-        console.print(
-            f"Ministry {partner}: {pushed}{pull['pulled']:,} processed on ministry software pulled back "
-            f"({pull['staged_new']:,} new, {pull['unchanged']:,} unchanged).",
-            highlight=False,
-        )
-
-
-def _evidence_status(store_url: str) -> dict[str, Any]:
-    """Verify the demo's message log as an auditor would: chain, bodies and seal signatures."""
-    from hub.store import HubStore
-    from signing.config import trust_store
-    from signing.evidence import verify_chain
-
-    store = HubStore(store_url)
-    try:
-        report = verify_chain(store, trust=trust_store())
-    finally:
-        store.engine.dispose()
-    return {"ok": report.ok, "entries": report.entries, "seals": report.seals, "problem": report.reason}
-
-
-def _print_summary(summary: dict, rerun_calls: int, path: Path) -> None:
-    counts = summary["counts"]
-    table = Table("", "dossiers", title="City -> national portal sync")
-    for label, key in (
-        ("extracted from the city system", "extracted"),
-        ("synced to the portal (acknowledged)", "delivered"),
-        ("quarantined (rule broken)", "quarantined"),
-        ("pending (will retry)", "pending"),
-        ("out of scope (procedure not on the portal)", "out_of_scope"),
-    ):
-        table.add_row(label, f"{counts[key]:,}")
-    console.print(table)
-    added = counts["delivered"] + counts["quarantined"] + counts["pending"] + counts["out_of_scope"]
-    verdict = "[green]add up[/]" if summary["identity_holds"] else "[red]DO NOT add up[/]"
-    console.print(
-        f"{counts['delivered']:,} + {counts['quarantined']:,} + {counts['pending']:,} + {counts['out_of_scope']:,}"
-        f" = {added:,}; extracted {counts['extracted']:,}: the counts {verdict}."
-    )
-    for rule, n in sorted(summary["quarantine_by_rule"].items()):
-        console.print(f"  quarantined by {rule}: {n}")
-    console.print(f"Re-running the same day sent {rerun_calls} messages to the portal.")
-    console.print(f"Summary JSON: {path}")
+    print_sync_summary(console, first, summary["portal_calls_this_run"], path)
+    print_partner_summaries(console, population, ministries)
+    print_evidence(console, evidence, env["HUB_STORE_URL"])
+    if problems := day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries):
+        _fail("; ".join(problems))
 
 
 @app.command()

@@ -9,6 +9,8 @@ from datetime import datetime
 
 from adapters.city_system.client import CitySystemClient
 from hub.store import HubStore, JsonText, StagedRecord
+from hub.store.facts import city_facts
+from mappings.code_tables import load_code_tables
 from signing.digests import canonical_json
 
 CITY_SOURCE = "city"
@@ -41,10 +43,15 @@ def record_key(record: dict) -> str:
 
 def staged_record(record: dict) -> StagedRecord:
     """A city record ready to stage, serialised once: the canonical JSON its content hash is taken
-    over (``signing.digests.content_hash``: SHA-256 of ``canonical_json``) is also what is stored."""
+    over (``signing.digests.content_hash``: SHA-256 of ``canonical_json``) is also what is stored,
+    with the facts reconciliation counts by."""
     text = canonical_json(record)
     return StagedRecord(
-        record_key(record), hashlib.sha256(text).hexdigest(), JsonText(text.decode()), _updated_at(record)
+        record_key(record),
+        hashlib.sha256(text).hexdigest(),
+        JsonText(text.decode()),
+        _updated_at(record),
+        city_facts(record, load_code_tables()),
     )
 
 

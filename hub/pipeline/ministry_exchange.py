@@ -53,6 +53,7 @@ from hub.store import (
     StagedRecord,
     StatusUpdate,
 )
+from hub.store.facts import portal_facts
 from mappings.city_system import to_canonical
 from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ, Dossier
@@ -356,7 +357,9 @@ def _staged(item: dict[str, Any], ministry: Ministry) -> StagedRecord:
     """A listed dossier as received, serialised once (zeep's dates as ISO text) and content-hashed."""
     text = canonical_json(item)
     digest = hashlib.sha256(text).hexdigest()  # = signing.digests.content_hash(item), without serialising twice
-    return StagedRecord(str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item))
+    return StagedRecord(
+        str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item), portal_facts(item)
+    )
 
 
 def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str) -> PullReport:

@@ -1,5 +1,5 @@
 """The hub's code tables (statuses, local states, channels, applicant types, agencies, procedures,
-provinces), loaded from the versioned CSV files in ``mappings/code_tables/``.
+provinces, communes), loaded from the versioned CSV files in ``mappings/code_tables/``.
 
 Agency codes and local procedure variants end in the province suffix (``H26`` for Hanoi is not
 confirmed), so the files store only the local part and :func:`province_suffix` is the one place
@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ _NATIONAL_PROCEDURE = re.compile(r"[0-9]\.[0-9]{6}")
 LEVELS = ("city", "department", "district", "commune")
 OUTCOMES = ("in_process", "resolved", "closed_unresolved")
 ONLINE_LEVELS = ("full", "partial", "none")
+COMMUNE_KINDS = ("ward", "commune", "town")
 # Ministry systems the city pushes interconnected ("liên thông") dossiers to: the partner names of
 # their adapters (``adapters/<name>``), so a procedure row says which exchange it takes part in.
 INTERCONNECT_PARTNERS = ("civil_status",)
@@ -118,6 +120,19 @@ class ProvinceRow(Row):
     name: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommuneRow(Row):
+    """A commune-level unit (phường, xã, thị trấn) a postal receiver lives in; ``province_code`` is
+    the two-digit administrative code (``01`` Hà Nội). The 2025 reform ends most codes on 30 June."""
+
+    name: str
+    kind: str
+    province_code: str
+
+    def __post_init__(self) -> None:
+        _one_of("kind", self.kind, COMMUNE_KINDS)
+
+
 @dataclass(frozen=True)
 class CodeTables:
     province_suffix: str
@@ -128,6 +143,26 @@ class CodeTables:
     agencies: VersionedTable[AgencyRow]
     procedures: VersionedTable[ProcedureRow]
     provinces: VersionedTable[ProvinceRow]
+    communes: VersionedTable[CommuneRow]
+
+
+def commune_problem(tables: CodeTables, commune_code: str, province_code: str, on: date) -> str | None:
+    """Why an address's commune/province pair is not valid on ``on`` (None when it is).
+
+    Addresses written before 1 July 2025 name communes that no longer exist; a carrier refuses or
+    misroutes them, so the hub checks the pair against the table version in force on the day.
+    """
+    commune = tables.communes.get(commune_code, on)
+    if commune is None:
+        known = tables.communes.all_rows()
+        versions = [r for r in known if r.code == commune_code]
+        if versions:
+            periods = ", ".join(f"{r.valid_from or '...'}..{r.valid_to or ''}" for r in versions)
+            return f"commune {commune_code} ({versions[0].name}) is not valid on {on} (valid {periods})"
+        return f"commune code {commune_code!r} is unknown"
+    if commune.province_code != province_code:
+        return f"commune {commune_code} ({commune.name}) is in province {commune.province_code}, not {province_code!r}"
+    return None
 
 
 def province_suffix() -> str:
@@ -177,6 +212,7 @@ def _load(directory: Path, suffix: str) -> CodeTables:
         agencies=table("agencies", AgencyRow, code=lambda c: _with_suffix(c, _LOCAL_AGENCY, suffix)),
         procedures=table("procedures", ProcedureRow, code=lambda c: _procedure_code(c, suffix)),
         provinces=table("provinces", ProvinceRow),
+        communes=table("communes", CommuneRow),
     )
     status_codes = {r.code for r in tables.statuses.all_rows()}
     for state in tables.local_states.all_rows():

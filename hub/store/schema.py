@@ -236,7 +236,7 @@ postal_order = sa.Table(
     sa.Column("placed_at", Timestamp),
     sa.Column("deadline", Timestamp),
     sa.Column("state", sa.String(16)),
-    sa.Column("returning", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("returning_to_sender", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("state_at", Timestamp),
     sa.Column("status_code", sa.String(16)),
     sa.Column("final", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -281,4 +281,24 @@ postal_anomaly = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("detected_at", Timestamp, nullable=False),
     sa.Index("ix_postal_anomaly_order", "carrier", "order_id"),
+)
+
+validation_result = sa.Table(
+    "validation_result",
+    metadata,
+    # One row per expectation per validated batch (quality/expectations): how many rows it saw and
+    # how many broke it. The rows themselves are in ``quarantine``; this is the trend and the proof
+    # that each batch was checked, and by which suite.
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("dataset", sa.String(40), nullable=False),
+    sa.Column("suite", sa.String(120), nullable=False),
+    sa.Column("batch_id", sa.String(64), nullable=False),
+    sa.Column("rule", sa.String(80), nullable=False),
+    sa.Column("expectation", sa.String(120), nullable=False),
+    sa.Column("evaluated", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("validated_at", Timestamp, nullable=False),
+    sa.Index("ix_validation_result_run", "run_id", "dataset"),
 )

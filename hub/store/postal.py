@@ -1,0 +1,428 @@
+"""Dossier results sent home by post: the orders, every status the carriers reported, the anomalies.
+
+``postal_order`` holds one row per dossier result, keyed by its reference (``<dossier_no>/KQ``, also
+the carrier's order reference). It is the outbox and the disposition in one, like
+``ministry_push``: creating an order is one idempotent call per result. ``dispatch`` says where
+the result stands:
+
+- ``pending`` -- to order (again), not before ``next_attempt_at``; ``sent`` -- claimed by a batch
+  whose outcome is not recorded yet (due again after a lease: the carrier answers a repeated
+  reference with the existing order, so a resend after a crash is harmless);
+- ``ordered`` -- the carrier holds the order: ``order_id``, the S10 ``item_code``, ``placed_at``,
+  the delivery ``deadline``; ``state``..``overdue`` are the delivery as the hub last derived it;
+- ``quarantined`` -- the result cannot be ordered as it is (no or invalid address, the carrier
+  refused it, retries exhausted): ``reason`` names the rule; a new version of the city record is
+  considered again.
+
+So ``results ready = ordered + pending (incl. sent) + quarantined`` is a query.
+
+``postal_event`` keeps each reported status once (``event_key``), whether a webhook or polling
+brought it, and whether or not the order is known yet (a webhook may beat the order's recording).
+The delivery state is derived from these rows (``mappings.postal.states.fold``), never from the
+last event received. ``postal_anomaly`` keeps the events the state machine refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from adapters.postal.carrier import CarrierEvent
+from hub.store import schema as t
+from hub.store.store import HubStore, _chunks, current_version_of, utc
+from mappings.postal.states import Anomaly, Track
+
+# The city record's "return the result by post" flag (HinhThuc 1): the SQL pre-filter of planning.
+RETURN_BY_POST_FIELD = "tra_ket_qua_qua_buu_chinh"
+
+
+class Dispatch(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    ORDERED = "ordered"
+    QUARANTINED = "quarantined"
+
+
+def result_reference(dossier_no: str) -> str:
+    """The idempotency key of a dossier's result delivery (the carrier's ``ORDER_REFERENCE``)."""
+    return f"{dossier_no}/KQ"
+
+
+@dataclass(frozen=True)
+class ReadyCandidate:
+    """A staged dossier asking for postal return, with no order planned for this version."""
+
+    dossier_no: str
+    content_hash: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DispatchDecision:
+    """Planning's verdict on a ready result: pending (with its carrier) or quarantined."""
+
+    dossier_no: str
+    content_hash: str
+    carrier: str
+    dispatch: Dispatch
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedOrder:
+    reference: str
+    dossier_no: str
+    carrier: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """What one create-order call came to. ``tried``: the carrier was called (counts as an attempt)."""
+
+    reference: str
+    dispatch: Dispatch
+    reason: str | None = None
+    next_attempt_at: datetime | None = None
+    order_id: str | None = None
+    item_code: str | None = None
+    placed_at: datetime | None = None
+    deadline: datetime | None = None
+    tried: bool = True
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A kept carrier event (satisfies ``mappings.postal.states.StatusEvent``)."""
+
+    event_key: str
+    carrier: str
+    order_id: str
+    status_code: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ActiveOrder:
+    """An ordered result not in a final state yet: what polling asks the carrier about."""
+
+    dossier_no: str
+    reference: str
+    order_id: str
+    deadline: datetime | None
+
+
+class PostalOrders:
+    """The postal tables on the hub store's engine (same transaction rules as ``HubStore``)."""
+
+    def __init__(self, store: HubStore) -> None:
+        self.store = store
+
+    # -- planning --------------------------------------------------------------------------
+
+    def iter_candidates(self, source: str, page_size: int) -> Iterator[list[ReadyCandidate]]:
+        """Current staged dossiers flagged for postal return without an order row -- or with only a
+        pending or quarantined one for an older version (a corrected address is considered again).
+        Keyset-paged, so the caller records decisions between pages."""
+        cur, staged, order = t.dossier_current, t.staged_dossier, t.postal_order
+        replanned = [Dispatch.QUARANTINED.value, Dispatch.PENDING.value]
+        query = (
+            sa.select(cur.c.dossier_no, cur.c.content_hash, staged.c.payload)
+            .join(staged, current_version_of(staged, cur))
+            .outerjoin(order, sa.and_(order.c.source == cur.c.source, order.c.dossier_no == cur.c.dossier_no))
+            .where(
+                cur.c.source == source,
+                staged.c.payload[RETURN_BY_POST_FIELD].as_boolean() == sa.true(),
+                sa.or_(
+                    order.c.reference.is_(None),
+                    sa.and_(order.c.dispatch.in_(replanned), order.c.content_hash != cur.c.content_hash),
+                ),
+            )
+        )
+        return self.store.keyset_pages(query, cur.c.dossier_no, page_size, ReadyCandidate)
+
+    def record_decisions(self, source: str, decisions: Sequence[DispatchDecision]) -> None:
+        """Upsert one page of planning decisions (a re-planned result starts its attempts afresh)."""
+        if not decisions:
+            return
+        now = self.store.now()
+        upsert = self.store._insert(t.postal_order)
+        kept = ("content_hash", "carrier", "dispatch", "reason", "attempts", "next_attempt_at", "updated_at")
+        statement = upsert.on_conflict_do_update(
+            index_elements=["reference"], set_={c: upsert.excluded[c] for c in kept}
+        )
+        rows = [
+            {
+                "reference": result_reference(d.dossier_no),
+                "source": source,
+                "dossier_no": d.dossier_no,
+                "content_hash": d.content_hash,
+                "carrier": d.carrier,
+                "dispatch": d.dispatch.value,
+                "reason": d.reason,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for d in decisions
+        ]
+        with self.store.engine.begin() as conn:
+            for chunk in _chunks(rows):
+                conn.execute(statement, list(chunk))
+
+    def assign_batches(self, batch_size: int, *, lease: timedelta = timedelta(minutes=15)) -> dict[str, list[str]]:
+        """Batch the results due for ordering, per carrier: pending and due, or sent so long ago the
+        sender died. Returns ``{carrier: [batch ids]}``."""
+        order, now = t.postal_order, self.store.now()
+        due = sa.or_(
+            sa.and_(order.c.dispatch == Dispatch.PENDING.value, order.c.next_attempt_at <= now),
+            sa.and_(order.c.dispatch == Dispatch.SENT.value, order.c.updated_at <= now - lease),
+        )
+        query = sa.select(order.c.carrier, order.c.reference).where(due).order_by(order.c.carrier, order.c.reference)
+        batches: dict[str, list[str]] = {}
+        with self.store._writing() as conn:
+            rows = conn.execute(query).all()
+            for carrier in sorted({row.carrier for row in rows}):
+                references = [row.reference for row in rows if row.carrier == carrier]
+                for chunk in _chunks(references, batch_size):
+                    batch_id = f"postal-{carrier}-{uuid.uuid4().hex[:12]}"
+                    conn.execute(order.update().where(order.c.reference.in_(list(chunk))).values(batch_id=batch_id))
+                    batches.setdefault(carrier, []).append(batch_id)
+        return batches
+
+    def claim_batch(self, batch_id: str) -> list[ClaimedOrder]:
+        """Take a batch's still-open results, with the staged record of the planned version; mark them sent."""
+        order, staged = t.postal_order, t.staged_dossier
+        open_states = [Dispatch.PENDING.value, Dispatch.SENT.value]
+        query = (
+            sa.select(order.c.reference, order.c.dossier_no, order.c.carrier, staged.c.payload, order.c.attempts)
+            .join(
+                staged,
+                sa.and_(
+                    staged.c.source == order.c.source,
+                    staged.c.dossier_no == order.c.dossier_no,
+                    staged.c.content_hash == order.c.content_hash,
+                ),
+            )
+            .where(order.c.batch_id == batch_id, order.c.dispatch.in_(open_states))
+            .order_by(order.c.reference)
+        )
+        with self.store._writing() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    order.update()
+                    .where(order.c.batch_id == batch_id, order.c.dispatch.in_(open_states))
+                    .values(dispatch=Dispatch.SENT.value, updated_at=self.store.now())
+                )
+        return [ClaimedOrder(*row) for row in rows]
+
+    def settle(self, outcomes: Sequence[OrderOutcome]) -> None:
+        """Record a batch's create-order outcomes in one statement; an ordered result starts ``created``."""
+        if not outcomes:
+            return
+        order, now = t.postal_order, self.store.now()
+        ordered = sa.bindparam("b_dispatch", type_=sa.String) == Dispatch.ORDERED.value
+        statement = (
+            order.update()
+            .where(order.c.reference == sa.bindparam("b_ref"))
+            .values(
+                dispatch=sa.bindparam("b_dispatch"),
+                reason=sa.bindparam("b_reason"),
+                next_attempt_at=sa.bindparam("b_next"),
+                attempts=order.c.attempts + sa.bindparam("b_tried"),
+                order_id=sa.bindparam("b_order_id"),
+                item_code=sa.bindparam("b_item_code"),
+                placed_at=sa.bindparam("b_placed_at"),
+                deadline=sa.bindparam("b_deadline"),
+                state=sa.case((ordered, sa.func.coalesce(order.c.state, "created")), else_=order.c.state),
+                updated_at=now,
+            )
+        )
+        params = [
+            {
+                "b_ref": o.reference,
+                "b_dispatch": o.dispatch.value,
+                "b_reason": o.reason,
+                "b_next": utc(o.next_attempt_at),
+                "b_tried": int(o.tried),
+                "b_order_id": o.order_id,
+                "b_item_code": o.item_code,
+                "b_placed_at": utc(o.placed_at),
+                "b_deadline": utc(o.deadline),
+            }
+            for o in outcomes
+        ]
+        with self.store.engine.begin() as conn:
+            conn.execute(statement, params)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def add_events(self, events: Sequence[CarrierEvent], via: str) -> int:
+        """Keep carrier events idempotently (insert or ignore by ``event_key``); returns how many were new."""
+        if not events:
+            return 0
+        now = self.store.now()
+        rows = {
+            e.event_key: {
+                "event_key": e.event_key,
+                "carrier": e.carrier,
+                "order_id": e.order_id,
+                "reference": e.reference,
+                "status_code": e.status_code,
+                "status_name": e.status_name,
+                "occurred_at": utc(e.occurred_at),
+                "via": via,
+                "received_at": now,
+            }
+            for e in events
+        }
+        statement = self.store._insert(t.postal_event).on_conflict_do_nothing(index_elements=["event_key"])
+        added = 0
+        with self.store.engine.begin() as conn:
+            for chunk in _chunks(list(rows.values())):
+                added += conn.execute(statement, list(chunk)).rowcount or 0
+        return added
+
+    def events_of(self, carrier: str, order_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """Every kept event of the given orders (each order present, possibly with none)."""
+        event = t.postal_event
+        found: dict[str, list[StoredEvent]] = {order_id: [] for order_id in order_ids}
+        columns = (event.c.event_key, event.c.carrier, event.c.order_id, event.c.status_code, event.c.occurred_at)
+        with self.store.engine.connect() as conn:
+            for chunk in _chunks(list(order_ids)):
+                query = sa.select(*columns).where(event.c.carrier == carrier, event.c.order_id.in_(list(chunk)))
+                for row in conn.execute(query):
+                    found[row.order_id].append(StoredEvent(*row[:4], utc(row.occurred_at)))  # type: ignore[arg-type]
+        return found
+
+    def count_events(self) -> int:
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.postal_event)).scalar_one())
+
+    # -- tracking --------------------------------------------------------------------------
+
+    def iter_active(self, carrier: str, page_size: int) -> Iterator[list[ActiveOrder]]:
+        """Ordered results of ``carrier`` not yet in a final state, in keyset pages."""
+        order = t.postal_order
+        query = sa.select(order.c.dossier_no, order.c.reference, order.c.order_id, order.c.deadline).where(
+            order.c.carrier == carrier, order.c.dispatch == Dispatch.ORDERED.value, order.c.final.is_(False)
+        )
+        return self.store.keyset_pages(query, order.c.dossier_no, page_size, ActiveOrder)
+
+    def record_tracks(self, carrier: str, tracks: dict[str, tuple[Track, bool]]) -> None:
+        """Write derived states ``{order_id: (track, overdue)}`` and keep their anomalies (once each)."""
+        if not tracks:
+            return
+        order, now = t.postal_order, self.store.now()
+        statement = (
+            order.update()
+            .where(order.c.carrier == carrier, order.c.order_id == sa.bindparam("b_order_id"))
+            .values(
+                state=sa.bindparam("b_state"),
+                returning_to_sender=sa.bindparam("b_returning"),
+                state_at=sa.bindparam("b_state_at"),
+                status_code=sa.bindparam("b_status_code"),
+                final=sa.bindparam("b_final"),
+                overdue=sa.bindparam("b_overdue"),
+                tracked_at=now,
+                updated_at=now,
+            )
+        )
+        params = [
+            {
+                "b_order_id": order_id,
+                "b_state": track.state.value,
+                "b_returning": track.returning,
+                "b_state_at": utc(track.state_at),
+                "b_status_code": track.status_code,
+                "b_final": track.final,
+                "b_overdue": overdue,
+            }
+            for order_id, (track, overdue) in tracks.items()
+        ]
+        anomalies = [
+            self._anomaly_row(carrier, order_id, anomaly, now)
+            for order_id, (track, _) in tracks.items()
+            for anomaly in track.anomalies
+        ]
+        keep = self.store._insert(t.postal_anomaly).on_conflict_do_nothing(index_elements=["event_key"])
+        with self.store.engine.begin() as conn:
+            conn.execute(statement, params)
+            for chunk in _chunks(anomalies):
+                conn.execute(keep, list(chunk))
+
+    @staticmethod
+    def _anomaly_row(carrier: str, order_id: str, anomaly: Anomaly, now: datetime) -> dict[str, Any]:
+        return {
+            "event_key": anomaly.event_key,
+            "carrier": carrier,
+            "order_id": order_id,
+            "status_code": anomaly.status_code,
+            "occurred_at": utc(anomaly.occurred_at),
+            "from_state": anomaly.from_state.value,
+            "reason": anomaly.reason,
+            "detected_at": now,
+        }
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def dispatch_counts(self) -> dict[str, int]:
+        """Results per dispatch state (every state present, zero when empty)."""
+        order = t.postal_order
+        query = sa.select(order.c.dispatch, sa.func.count()).group_by(order.c.dispatch)
+        with self.store.engine.connect() as conn:
+            counts = dict(conn.execute(query).all())
+        return {d.value: int(counts.get(d.value, 0)) for d in Dispatch}
+
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        """Ordered results per carrier and delivery state, plus the overdue ones."""
+        order = t.postal_order
+        query = (
+            sa.select(order.c.carrier, order.c.state, order.c.overdue, sa.func.count())
+            .where(order.c.dispatch == Dispatch.ORDERED.value)
+            .group_by(order.c.carrier, order.c.state, order.c.overdue)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self.store.engine.connect() as conn:
+            for carrier, state, overdue, n in conn.execute(query):
+                per_carrier = counts.setdefault(carrier, {"overdue": 0})
+                per_carrier[state] = per_carrier.get(state, 0) + int(n)
+                per_carrier["overdue"] += int(n) if overdue else 0
+        return counts
+
+    def anomalies(self) -> list[dict[str, Any]]:
+        """Every refused event, oldest first (for officers and reports; no personal data in them)."""
+        anomaly = t.postal_anomaly
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(anomaly).order_by(anomaly.c.occurred_at, anomaly.c.event_key))
+            return [dict(row._mapping) for row in rows]
+
+    def get(self, reference: str) -> dict[str, Any] | None:
+        """One result's row (for officers and tests)."""
+        order = t.postal_order
+        with self.store.engine.connect() as conn:
+            row = conn.execute(sa.select(order).where(order.c.reference == reference)).one_or_none()
+        return None if row is None else dict(row._mapping)
+
+
+__all__ = [
+    "RETURN_BY_POST_FIELD",
+    "ActiveOrder",
+    "ClaimedOrder",
+    "Dispatch",
+    "DispatchDecision",
+    "OrderOutcome",
+    "PostalOrders",
+    "ReadyCandidate",
+    "StoredEvent",
+    "result_reference",
+]

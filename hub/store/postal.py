@@ -35,11 +35,10 @@ import sqlalchemy as sa
 
 from adapters.postal.carrier import CarrierEvent
 from hub.store import schema as t
+from hub.store.facts import dossier_facts
 from hub.store.store import HubStore, _chunks, current_version_of, utc
+from mappings.postal.dispatch import READY_STATUSES, result_reference
 from mappings.postal.states import Anomaly, Track
-
-# The city record's "return the result by post" flag (HinhThuc 1): the SQL pre-filter of planning.
-RETURN_BY_POST_FIELD = "tra_ket_qua_qua_buu_chinh"
 
 
 class Dispatch(StrEnum):
@@ -47,11 +46,6 @@ class Dispatch(StrEnum):
     SENT = "sent"
     ORDERED = "ordered"
     QUARANTINED = "quarantined"
-
-
-def result_reference(dossier_no: str) -> str:
-    """The idempotency key of a dossier's result delivery (the carrier's ``ORDER_REFERENCE``)."""
-    return f"{dossier_no}/KQ"
 
 
 @dataclass(frozen=True)
@@ -69,15 +63,18 @@ class DispatchDecision:
 
     dossier_no: str
     content_hash: str
-    carrier: str
+    carrier: str | None
     dispatch: Dispatch
     reason: str | None = None
 
 
 @dataclass(frozen=True)
 class ClaimedOrder:
+    """A result taken for ordering, with the staged city record of the planned version."""
+
     reference: str
     dossier_no: str
+    content_hash: str
     carrier: str
     payload: dict[str, Any]
     attempts: int
@@ -128,18 +125,22 @@ class PostalOrders:
     # -- planning --------------------------------------------------------------------------
 
     def iter_candidates(self, source: str, page_size: int) -> Iterator[list[ReadyCandidate]]:
-        """Current staged dossiers flagged for postal return without an order row -- or with only a
-        pending or quarantined one for an older version (a corrected address is considered again).
-        Keyset-paged, so the caller records decisions between pages."""
-        cur, staged, order = t.dossier_current, t.staged_dossier, t.postal_order
+        """Current staged dossiers whose staging facts say "return by post" with a ready status,
+        without an order row -- or with only a pending or quarantined one for an older
+        version (a corrected address is considered again). Keyset-paged, so the caller records
+        decisions between pages. The facts are written with every staged version (``hub.store.facts``),
+        so no payload is parsed to find the few postal results among a day's dossiers."""
+        cur, staged, order, facts = t.dossier_current, t.staged_dossier, t.postal_order, dossier_facts
         replanned = [Dispatch.QUARANTINED.value, Dispatch.PENDING.value]
         query = (
             sa.select(cur.c.dossier_no, cur.c.content_hash, staged.c.payload)
             .join(staged, current_version_of(staged, cur))
+            .join(facts, current_version_of(facts, cur))
             .outerjoin(order, sa.and_(order.c.source == cur.c.source, order.c.dossier_no == cur.c.dossier_no))
             .where(
                 cur.c.source == source,
-                staged.c.payload[RETURN_BY_POST_FIELD].as_boolean() == sa.true(),
+                facts.c.return_by_post.is_(True),
+                facts.c.status.in_(READY_STATUSES),
                 sa.or_(
                     order.c.reference.is_(None),
                     sa.and_(order.c.dispatch.in_(replanned), order.c.content_hash != cur.c.content_hash),
@@ -203,15 +204,15 @@ class PostalOrders:
         order, staged = t.postal_order, t.staged_dossier
         open_states = [Dispatch.PENDING.value, Dispatch.SENT.value]
         query = (
-            sa.select(order.c.reference, order.c.dossier_no, order.c.carrier, staged.c.payload, order.c.attempts)
-            .join(
-                staged,
-                sa.and_(
-                    staged.c.source == order.c.source,
-                    staged.c.dossier_no == order.c.dossier_no,
-                    staged.c.content_hash == order.c.content_hash,
-                ),
+            sa.select(
+                order.c.reference,
+                order.c.dossier_no,
+                order.c.content_hash,
+                order.c.carrier,
+                staged.c.payload,
+                order.c.attempts,
             )
+            .join(staged, current_version_of(staged, order))  # the version planned
             .where(order.c.batch_id == batch_id, order.c.dispatch.in_(open_states))
             .order_by(order.c.reference)
         )
@@ -415,7 +416,6 @@ class PostalOrders:
 
 
 __all__ = [
-    "RETURN_BY_POST_FIELD",
     "ActiveOrder",
     "ClaimedOrder",
     "Dispatch",
@@ -424,5 +424,4 @@ __all__ = [
     "PostalOrders",
     "ReadyCandidate",
     "StoredEvent",
-    "result_reference",
 ]

@@ -225,7 +225,8 @@ postal_order = sa.Table(
     sa.Column("source", sa.String(40), nullable=False),
     sa.Column("dossier_no", sa.String(64), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("carrier", sa.String(20), nullable=False),
+    # None only for a result quarantined before its agency's desk (and so its carrier) was known.
+    sa.Column("carrier", sa.String(20)),
     sa.Column("dispatch", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

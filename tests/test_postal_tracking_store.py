@@ -114,9 +114,12 @@ def test_events_are_kept_once_and_tracks_with_their_anomalies(store: HubStore) -
     _stage(store, ["C"])
     orders.record_decisions("city", [DispatchDecision("C", "C-v1", "viettel_post", Dispatch.PENDING)])
     orders.settle([OrderOutcome("C/KQ", Dispatch.ORDERED, order_id="V1", item_code="EE123456785VN", placed_at=T0)])
-    assert [a.order_id for page in orders.iter_active("viettel_post", 10) for a in page] == ["V1"]
-    orders.record_tracks("viettel_post", {"V1": (track, False)})
-    orders.record_tracks("viettel_post", {"V1": (track, False)})  # re-derived: anomalies stay one each
+    assert [a.order_id for page in orders.iter_tracked("viettel_post", 10) for a in page] == ["V1"]
+    orders.record_tracks("viettel_post", {"V1": (track, False)}, store.now())
+    orders.record_tracks("viettel_post", {"V1": (track, False)}, store.now())  # re-derived: anomalies stay one each
     assert [a["reason"] for a in orders.anomalies()] == [track.anomalies[0].reason]
-    assert list(orders.iter_active("viettel_post", 10)) == []
+    assert list(orders.iter_tracked("viettel_post", 10)) == []  # final, nothing new
+    late = CarrierEvent("viettel_post", "V1", "C/KQ", "502", "502", T0 + timedelta(days=1))
+    orders.add_events([late], "webhook")
+    assert [a.final for page in orders.iter_tracked("viettel_post", 10) for a in page] == [True]
     assert orders.delivery_counts() == {"viettel_post": {"delivered": 1, "overdue": 0}}

@@ -107,13 +107,14 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
-class ActiveOrder:
-    """An ordered result not in a final state yet: what polling asks the carrier about."""
+class TrackedOrder:
+    """An ordered result whose delivery state is (re)derived; only non-final ones are polled."""
 
     dossier_no: str
     reference: str
     order_id: str
     deadline: datetime | None
+    final: bool
 
 
 class PostalOrders:
@@ -311,16 +312,35 @@ class PostalOrders:
 
     # -- tracking --------------------------------------------------------------------------
 
-    def iter_active(self, carrier: str, page_size: int) -> Iterator[list[ActiveOrder]]:
-        """Ordered results of ``carrier`` not yet in a final state, in keyset pages."""
-        order = t.postal_order
-        query = sa.select(order.c.dossier_no, order.c.reference, order.c.order_id, order.c.deadline).where(
-            order.c.carrier == carrier, order.c.dispatch == Dispatch.ORDERED.value, order.c.final.is_(False)
+    def iter_tracked(self, carrier: str, page_size: int) -> Iterator[list[TrackedOrder]]:
+        """Ordered results of ``carrier`` whose state may still change or is stale: not yet final, or
+        with events received since it was last derived (a late callback for a delivered parcel must
+        still be seen, and flagged). Keyset pages by dossier number."""
+        order, event = t.postal_order, t.postal_event
+        fresh_events = (
+            sa.select(event.c.event_key)
+            .where(
+                event.c.carrier == order.c.carrier,
+                event.c.order_id == order.c.order_id,
+                sa.or_(order.c.tracked_at.is_(None), event.c.received_at > order.c.tracked_at),
+            )
+            .exists()
         )
-        return self.store.keyset_pages(query, order.c.dossier_no, page_size, ActiveOrder)
+        query = sa.select(
+            order.c.dossier_no, order.c.reference, order.c.order_id, order.c.deadline, order.c.final
+        ).where(
+            order.c.carrier == carrier,
+            order.c.dispatch == Dispatch.ORDERED.value,
+            sa.or_(order.c.final.is_(False), fresh_events),
+        )
+        return self.store.keyset_pages(query, order.c.dossier_no, page_size, TrackedOrder)
 
-    def record_tracks(self, carrier: str, tracks: dict[str, tuple[Track, bool]]) -> None:
-        """Write derived states ``{order_id: (track, overdue)}`` and keep their anomalies (once each)."""
+    def record_tracks(self, carrier: str, tracks: dict[str, tuple[Track, bool]], as_of: datetime) -> None:
+        """Write derived states ``{order_id: (track, overdue)}`` and keep their anomalies (once each).
+
+        ``as_of``: when the events they were derived from were read -- taken before reading, so an
+        event arriving meanwhile is newer than ``tracked_at`` and gets the order derived again.
+        """
         if not tracks:
             return
         order, now = t.postal_order, self.store.now()
@@ -334,7 +354,7 @@ class PostalOrders:
                 status_code=sa.bindparam("b_status_code"),
                 final=sa.bindparam("b_final"),
                 overdue=sa.bindparam("b_overdue"),
-                tracked_at=now,
+                tracked_at=utc(as_of),
                 updated_at=now,
             )
         )
@@ -416,7 +436,6 @@ class PostalOrders:
 
 
 __all__ = [
-    "ActiveOrder",
     "ClaimedOrder",
     "Dispatch",
     "DispatchDecision",
@@ -424,4 +443,5 @@ __all__ = [
     "PostalOrders",
     "ReadyCandidate",
     "StoredEvent",
+    "TrackedOrder",
 ]

@@ -8,6 +8,9 @@ reached the hub; the event key depends on it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from mappings.dossier import VN_TZ
 
@@ -24,3 +27,11 @@ def format_carrier_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("carrier timestamps are written from aware datetimes only")
     return moment.astimezone(VN_TZ).strftime(CARRIER_TIME)
+
+
+def _parsed(value: Any) -> Any:
+    return parse_carrier_time(value) if isinstance(value, str) else value
+
+
+CarrierTime = Annotated[datetime, BeforeValidator(_parsed)]
+"""A pydantic field written ``dd/MM/yyyy HH:mm:ss`` on the wire; a bad one fails validation."""

@@ -116,6 +116,10 @@ class TrackedOrder:
     deadline: datetime | None
     final: bool
 
+    @classmethod
+    def of(cls, dossier_no: str, reference: str, order_id: str, deadline: datetime | None, final: bool) -> TrackedOrder:
+        return cls(dossier_no, reference, order_id, utc(deadline), bool(final))
+
 
 class PostalOrders:
     """The postal tables on the hub store's engine (same transaction rules as ``HubStore``)."""
@@ -333,7 +337,7 @@ class PostalOrders:
             order.c.dispatch == Dispatch.ORDERED.value,
             sa.or_(order.c.final.is_(False), fresh_events),
         )
-        return self.store.keyset_pages(query, order.c.dossier_no, page_size, TrackedOrder)
+        return self.store.keyset_pages(query, order.c.dossier_no, page_size, TrackedOrder.of)
 
     def record_tracks(self, carrier: str, tracks: dict[str, tuple[Track, bool]], as_of: datetime) -> None:
         """Write derived states ``{order_id: (track, overdue)}`` and keep their anomalies (once each).

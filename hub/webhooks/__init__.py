@@ -1,0 +1,1 @@
+"""The hub's own HTTP receiver for carrier callbacks (``hub webhooks serve``), separate from Airflow."""

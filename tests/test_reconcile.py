@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+import pytest
+
 from hub.pipeline.extract import CITY_SOURCE
 from hub.store import (
     DeliveryState,
     Disposition,
+    DossierFacts,
     HubStore,
     OutboxMessage,
     OutboxState,
@@ -17,11 +20,15 @@ from hub.store import (
     StagedRecord,
 )
 from quality.reconcile import DifferenceClass, Period, reconcile
+from quality.reconcile.engine import CHECKED
 
 PORTAL = "national_portal"
 CIVIL_STATUS = "ministry:civil_status"
 BUSINESS = "ministry:business_registration"
-DAY = Period(date(2026, 11, 20), date(2026, 11, 20))
+DAY = Period.parse("2026-11-20")
+INTEGRATED = "1.001193"  # birth registration: on the portal
+NOT_INTEGRATED = "2.001035"  # a notarisation the portal does not carry
+MINISTRY_PROCEDURE = "2.001610"  # business registration, on ministry software and the portal
 
 MISSING = "000.00.12.H26-261120-0001"
 BEHIND = "000.00.12.H26-261120-0002"
@@ -37,8 +44,45 @@ UNDATED_OUT = "HT-2026-000124"  # updated 21 Nov, Hanoi time
 PERSON = {"ho_ten": "Nguyễn Văn An", "so_giay_to": "001090012345"}
 
 
+def _at(day: int, hour: int = 10) -> datetime:
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
+
+
+RECEIVED = _at(20, 2)  # 09:00 in Hanoi
+
+
+def _facts(
+    status: int | None,
+    *,
+    procedure: str = INTEGRATED,
+    channel: int = 1,
+    due: datetime | None = None,
+    finished: datetime | None = None,
+    digitised: bool = False,
+    paid_online: bool = False,
+    received: datetime | None = RECEIVED,
+) -> DossierFacts:
+    return DossierFacts(procedure, status, channel, received, due, finished, digitised, paid_online, False)
+
+
+# Hand-computed Table 01 and KPIs: what each dossier of the period counts as.
+FACTS = {
+    MISSING: _facts(10, channel=2, due=_at(25), finished=_at(20), digitised=True, paid_online=True),  # on time
+    BEHIND: _facts(9, due=_at(25), finished=_at(26), digitised=True),  # late
+    QUARANTINED: _facts(4, channel=2),  # in process
+    PENDING: _facts(3),  # rejected at intake: outside the total
+    IN_STEP: _facts(10, channel=2, due=_at(25), finished=_at(21), paid_online=True),  # on time, synced
+    OUT_OF_SCOPE: _facts(2, procedure=NOT_INTEGRATED),  # in process, not on the portal
+    OTHER_DAY: _facts(4),
+    MINISTRY_ONLY: _facts(10, procedure=MINISTRY_PROCEDURE, channel=2, due=_at(22), finished=_at(21)),  # on time
+    UNDATED_IN: _facts(7, received=None),  # withdrawn: outside the total
+    UNDATED_OUT: _facts(4, received=None),
+}
+
+
 def _record(dossier_no: str, version: str = "v1", updated: datetime | None = None) -> StagedRecord:
-    return StagedRecord(dossier_no, f"{version}-{dossier_no}", {"ma_ho_so": dossier_no, **PERSON}, updated)
+    payload = {"ma_ho_so": dossier_no, **PERSON}
+    return StagedRecord(dossier_no, f"{version}-{dossier_no}", payload, updated, FACTS.get(dossier_no))
 
 
 def _dispose(store: HubStore, dossier_no: str, state: DeliveryState, version: str = "v1") -> None:
@@ -84,6 +128,10 @@ def _store_with_differences(store: HubStore) -> None:
     store.stage(BUSINESS, [_record(IN_STEP, "m")], "m2")  # also processed on ministry software
 
 
+def _terms(result: object, key: str) -> dict[str, int]:
+    return result.identity(key).terms  # type: ignore[attr-defined]
+
+
 def test_each_injected_difference_is_found_and_classified(store: HubStore) -> None:
     _store_with_differences(store)
 
@@ -119,40 +167,156 @@ def test_each_injected_difference_is_found_and_classified(store: HubStore) -> No
         },
         "HT": {DifferenceClass.MINISTRY_ONLY: 1},
     }
+    assert result.sources == {CITY_SOURCE: 6, PORTAL: 2, BUSINESS: 1, CIVIL_STATUS: 2}
 
 
-def test_the_identity_fails_while_a_dossier_has_no_disposition_and_holds_once_it_has(store: HubStore) -> None:
+def test_the_hub_flow_identity_fails_while_a_dossier_has_no_disposition_and_holds_once_it_has(
+    store: HubStore,
+) -> None:
     _store_with_differences(store)
 
-    gap = reconcile(store, DAY).identity
-    assert (gap.extracted, gap.delivered, gap.quarantined, gap.pending, gap.out_of_scope) == (6, 2, 1, 1, 1)
-    assert (gap.unaccounted, gap.holds) == (1, False)
+    gap = reconcile(store, DAY).identity("hub_flow")
+    assert gap.terms == {
+        "extracted": 6,
+        "delivered": 2,
+        "quarantined": 1,
+        "pending": 1,
+        "out_of_scope": 1,
+        "no_disposition": 1,
+    }
+    assert (gap.left, gap.right, gap.holds) == (6, 5, False)
 
     _dispose(store, MISSING, DeliveryState.PENDING)
     closed = reconcile(store, DAY)
-    assert (closed.identity.pending, closed.identity.unaccounted, closed.identity.holds) == (2, 0, True)
+    assert (closed.identity("hub_flow").terms["pending"], closed.identity("hub_flow").holds) == (2, True)
     assert closed.dossiers(DifferenceClass.MISSING_AT_PORTAL) == []
     assert closed.dossiers(DifferenceClass.PENDING) == [MISSING, PENDING]
 
 
-def test_json_lists_dossier_numbers_and_no_personal_data(store: HubStore) -> None:
+def test_table01_adds_up_over_city_and_ministry_only_dossiers(store: HubStore) -> None:
     _store_with_differences(store)
 
-    text = reconcile(store, DAY).to_json()
+    table01 = reconcile(store, DAY).identity("table01")
+
+    assert table01.terms == {
+        "received": 8,  # six city dossiers of the day, two only a ministry holds (the duplicate counts once)
+        "closed_unresolved": 2,  # rejected at intake, withdrawn
+        "total": 6,
+        "on_time": 3,
+        "late": 1,
+        "in_process": 2,
+        "unclassified": 0,
+    }
+    assert table01.holds and (table01.left, table01.right) == (6, 6)
+
+
+def test_table01_does_not_hold_for_a_resolved_dossier_without_a_due_date_and_says_so(store: HubStore) -> None:
+    _store_with_differences(store)
+    no_due = "000.00.12.H26-261120-0009"
+    store.stage(
+        CITY_SOURCE, [StagedRecord(no_due, "v1", {"ma_ho_so": no_due}, None, _facts(10, finished=_at(20)))], "b3"
+    )
+
+    result = reconcile(store, DAY)
+
+    table01 = result.identity("table01")
+    assert (table01.terms["total"], table01.terms["unclassified"], table01.holds) == (7, 1, False)
+    document = result.to_dict()
+    assert document["verdict"]["reconciled"] is False
+    assert {"key": "table01", "left": 7, "right": 6, "holds": False}.items() <= document["identities"][1].items()
+
+
+def test_kpis_match_the_hand_computed_values(store: HubStore) -> None:
+    _store_with_differences(store)
+
+    result = reconcile(store, DAY)
+
+    figures = {k.key: (k.numerator, k.denominator) for k in result.kpis}
+    assert figures == {
+        "synced_to_portal": (1, 7),  # only IN_STEP's current version is acknowledged; OUT_OF_SCOPE is not integrated
+        "on_time": (3, 4),
+        "online": (4, 8),
+        "digitised": (2, 8),
+        "paid_online": (2, 8),
+    }
+    assert result.kpi("on_time").value == 0.75
+    assert result.kpi("on_time").by_agency == {"000.00.01.H26": (1, 1), "000.00.12.H26": (2, 3), "HT": (0, 0)}
+    on_time = result.to_dict()["kpis"][1]
+    assert on_time["by_agency"]["HT"] == {"numerator": 0, "denominator": 0, "value": None}
+
+
+def test_breakdown_counts_each_source_by_agency_procedure_and_status(store: HubStore) -> None:
+    _store_with_differences(store)
+
+    rows = {(r.agency, r.procedure, r.status): (r.city, r.portal, r.ministry) for r in reconcile(store, DAY).breakdown}
+
+    assert rows[("000.00.12.H26", INTEGRATED, 10)] == (2, 1, 1)  # MISSING, IN_STEP (acked), IN_STEP at business
+    assert rows[("000.00.12.H26", INTEGRATED, 9)] == (1, 1, 0)  # BEHIND: the portal holds an older version
+    assert rows[("000.00.01.H26", MINISTRY_PROCEDURE, 10)] == (0, 0, 1)
+    assert sum(city for city, _, _ in rows.values()) == 6
+
+
+def test_json_is_the_v2_document_and_holds_no_personal_data(store: HubStore) -> None:
+    _store_with_differences(store)
+
+    text = reconcile(store, Period.parse("2026-11")).to_json()
 
     data = json.loads(text)
-    assert data["identity"]["holds"] is False
-    assert data["counts"]["missing_at_portal"] == 1
+    assert data["schema"] == "hub.reconciliation/2"
+    assert data["period"] == {"first": "2026-11-01", "last": "2026-11-30", "kind": "month", "label": "2026-11"}
+    assert data["verdict"] == {
+        "reconciled": False,
+        "differing_dossiers": 8,
+        "largest_class": "ministry_only",
+        "largest_class_count": 3,
+    }
+    assert [i["key"] for i in data["identities"]] == ["hub_flow", "table01"]
+    assert set(data["counts"]) == {c.value for c in CHECKED}
     assert {
         "dossier_no": MISSING,
         "kind": "missing_at_portal",
         "source": CITY_SOURCE,
         "agency": "000.00.12.H26",
     } in data["differences"]
+    assert [point["day"] for point in data["trend"]] == ["2026-11-19", "2026-11-20", "2026-11-21"]
     assert all(value not in text for value in PERSON.values())
 
 
 def test_an_empty_store_reconciles_to_nothing(store: HubStore) -> None:
     result = reconcile(store, DAY, batch_rows=2)
     assert result.differences == []
-    assert result.identity.holds and result.identity.extracted == 0
+    assert all(i.holds and i.left == 0 for i in result.identities)
+    assert result.verdict() == {
+        "reconciled": True,
+        "differing_dossiers": 0,
+        "largest_class": None,
+        "largest_class_count": 0,
+    }
+    assert all(k.value is None for k in result.kpis)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last", "kind", "label"),
+    [
+        ("2026-11-20", date(2026, 11, 20), date(2026, 11, 20), "day", "2026-11-20"),
+        ("2026-02", date(2026, 2, 1), date(2026, 2, 28), "month", "2026-02"),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "month", "2024-02"),
+        ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31), "quarter", "2026-Q4"),
+        ("2026-q1", date(2026, 1, 1), date(2026, 3, 31), "quarter", "2026-Q1"),
+        ("2023", date(2023, 1, 1), date(2023, 12, 31), "year", "2023"),
+        ("2026-11-01..2026-11-20", date(2026, 11, 1), date(2026, 11, 20), "range", "2026-11-01..2026-11-20"),
+        ("2026-11-01..2026-11-30", date(2026, 11, 1), date(2026, 11, 30), "month", "2026-11"),
+    ],
+)
+def test_periods_parse_from_text_with_their_kind_and_label(
+    text: str, first: date, last: date, kind: str, label: str
+) -> None:
+    period = Period.parse(text)
+    assert (period.first, period.last, period.kind, period.label) == (first, last, kind, label)
+    assert Period.parse(period.label) == period
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-Q5", "20261120", "2026-11-31", "2026-11-20..2026-11-01", "Q4"])
+def test_a_malformed_period_is_refused_with_the_text_it_got(text: str) -> None:
+    with pytest.raises(ValueError, match="period"):
+        Period.parse(text)

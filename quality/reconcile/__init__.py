@@ -5,6 +5,6 @@ call :func:`reconcile` and write its :class:`Reconciliation` out.
 """
 
 from quality.reconcile.engine import reconcile
-from quality.reconcile.model import AccountingIdentity, Difference, DifferenceClass, Period, Reconciliation
+from quality.reconcile.model import Difference, DifferenceClass, Identity, Kpi, Period, Reconciliation
 
-__all__ = ["AccountingIdentity", "Difference", "DifferenceClass", "Period", "Reconciliation", "reconcile"]
+__all__ = ["Difference", "DifferenceClass", "Identity", "Kpi", "Period", "Reconciliation", "reconcile"]

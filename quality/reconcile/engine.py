@@ -1,15 +1,18 @@
 """Record-level reconciliation of the hub store for a period, in DuckDB.
 
-The classification is two joins and a CASE over columnar tables, so a year of dossiers (about
-four million per source) is a scan and a hash join rather than four million Python objects;
-DuckDB works under ``memory_limit`` and spills to a temporary directory past it. Python sees only
-the differences, fetched in batches.
+The classification is two joins and a CASE over columnar tables, and the identities, KPIs and
+breakdown are GROUP BYs over the same tables, so a year of dossiers (about four million per
+source) is a few scans and hash joins rather than four million Python objects; DuckDB works under
+``memory_limit`` and spills to a temporary directory past it. Python sees only the differences
+(all of them: the renderer pages the list, the engine never caps it) and the aggregates.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 
@@ -17,13 +20,34 @@ from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.ministry_exchange import PULLBACK_PREFIX
 from hub.pipeline.portal_sync import PARTNER as PORTAL
 from hub.store import DeliveryState, HubStore
+from mappings.code_tables import CodeTables, load_code_tables
 from quality.reconcile.load import load_store
-from quality.reconcile.model import AccountingIdentity, Difference, DifferenceClass, Period, Reconciliation
+from quality.reconcile.model import (
+    BreakdownRow,
+    Difference,
+    DifferenceClass,
+    Identity,
+    Kpi,
+    Period,
+    Reconciliation,
+    share,
+)
+
+CHECKED = (
+    DifferenceClass.MISSING_AT_PORTAL,
+    DifferenceClass.BEHIND_AT_PORTAL,
+    DifferenceClass.QUARANTINED,
+    DifferenceClass.PENDING,
+    DifferenceClass.MINISTRY_ONLY,
+    DifferenceClass.DUPLICATE,
+)
+
+ONLINE = 2  # KenhThucHien
 
 # A city dossier in the period gets the first class that applies; out of scope (a procedure not
 # integrated on the portal) and delivered-at-its-current-version are no difference.
 _CITY_DIFFERENCES = f"""
-SELECT c.dossier_no, $city AS source, c.agency,
+SELECT c.dossier_no, c.source, c.agency,
     CASE
         WHEN d.dossier_no IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
         WHEN d.state = '{DeliveryState.OUT_OF_SCOPE}' THEN NULL
@@ -54,7 +78,53 @@ LEFT JOIN city c USING (dossier_no)
 WHERE m.in_period
 """
 
-_IDENTITY = """
+# Table 01's scope: the city's dossiers of the period plus those only a ministry's software holds
+# (the pull-backs exist so that the city's counts include them); a duplicate is counted once, as
+# the city's. ``outcome`` comes from the status code table; ``synced`` means the portal
+# acknowledged the dossier's current version; ``integrated`` is the procedure table's flag on the
+# dossier's day.
+_SCOPE = f"""
+CREATE TABLE scope AS
+SELECT s.*, o.outcome, coalesce(p.integrated, false) AS integrated,
+    coalesce(d.state = '{DeliveryState.DELIVERED}' AND d.acked_hash = s.content_hash, false) AS synced
+FROM (
+    SELECT * FROM city WHERE in_period
+    UNION ALL
+    SELECT * FROM ministry m WHERE in_period AND NOT EXISTS (SELECT 1 FROM city c WHERE c.dossier_no = m.dossier_no)
+) s
+LEFT JOIN outcome o ON o.code = s.status
+LEFT JOIN procedure_version p ON p.code = s.procedure AND s.day BETWEEN p.valid_from AND p.valid_to
+LEFT JOIN delivery d ON d.dossier_no = s.dossier_no AND s.source = $city
+"""
+
+# Table 01, by status outcome (mappings/code_tables/statuses.csv):
+#   received   = every dossier in scope;
+#   closed     = outcome closed_unresolved: 3 rejected at intake, 7 withdrawn, 8 processing stopped --
+#                outside Table 01's total, which counts dossiers the administration resolves or holds;
+#   total      = received - closed;
+#   on_time    = outcome resolved (9 processed, 10 result returned) and finished <= due;
+#   late       = outcome resolved and finished > due;
+#   in_process = outcome in_process (1 submitted, 2 accepted, 4 in progress, 5 supplement, 6 payment).
+# The identity total = on_time + late + in_process fails exactly when a dossier in scope has no
+# usable status (no facts, a code the table does not know) or is resolved without a finish or due
+# date: those are counted in ``unclassified`` so the gap is explained.
+_RESOLVED_ON_TIME = "outcome = 'resolved' AND finished <= due"
+_RESOLVED_LATE = "outcome = 'resolved' AND finished > due"
+_TABLE01 = f"""
+SELECT count(*) AS received,
+    count(*) FILTER (WHERE outcome = 'closed_unresolved') AS closed_unresolved,
+    count(*) FILTER (WHERE {_RESOLVED_ON_TIME}) AS on_time,
+    count(*) FILTER (WHERE {_RESOLVED_LATE}) AS late,
+    count(*) FILTER (WHERE outcome = 'in_process') AS in_process
+FROM scope
+"""
+TABLE01_FORMULA = (
+    "total = on_time + late + in_process, where total = received - closed_unresolved; "
+    "closed_unresolved = status 3, 7, 8 (rejected at intake, withdrawn, stopped); "
+    "on_time / late = status 9, 10 with finished <= / > due; in_process = status 1, 2, 4, 5, 6"
+)
+
+_HUB_FLOW = """
 SELECT count(*) AS extracted,
     count(*) FILTER (WHERE d.state = $delivered),
     count(*) FILTER (WHERE d.state = $quarantined),
@@ -64,59 +134,122 @@ FROM city c LEFT JOIN delivery d USING (dossier_no)
 WHERE c.in_period
 """
 
+# key, Vietnamese and English labels, numerator and denominator conditions over ``scope``, formula.
+_KPIS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    (
+        "synced_to_portal",
+        "Tỷ lệ hồ sơ đồng bộ lên Cổng DVCQG",
+        "Share synced to the national portal",
+        "synced",
+        "integrated",
+        "dossiers whose current version the portal acknowledged / dossiers of procedures integrated on the portal",
+    ),
+    (
+        "on_time",
+        "Tỷ lệ hồ sơ giải quyết đúng hạn",
+        "Share resolved on time",
+        _RESOLVED_ON_TIME,
+        "outcome = 'resolved' AND finished IS NOT NULL AND due IS NOT NULL",
+        "resolved (status 9, 10) with finished <= due / resolved with both dates",
+    ),
+    (
+        "online",
+        "Tỷ lệ hồ sơ trực tuyến",
+        "Share submitted online",
+        f"channel = {ONLINE}",
+        "true",
+        "dossiers submitted online (KenhThucHien = 2) / dossiers",
+    ),
+    (
+        "digitised",
+        "Tỷ lệ hồ sơ có thành phần được số hóa",
+        "Share with digitised components",
+        "digitised",
+        "true",
+        "dossiers with at least one digitised component (TaiLieuNop.DuocSoHoa) / dossiers",
+    ),
+    (
+        "paid_online",
+        "Tỷ lệ hồ sơ thanh toán trực tuyến",
+        "Share paid online",
+        "paid_online",
+        "true",
+        "dossiers paid online (DuocThanhToanTrucTuyen) / dossiers",
+    ),
+)
+
+
+def _connect(memory_limit: str, spill: str) -> duckdb.DuckDBPyConnection:
+    # No extension is ever fetched at run time: the hub reaches no network beyond its partners.
+    return duckdb.connect(
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": spill,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
+
+
+def _code_tables(db: duckdb.DuckDBPyConnection, tables: CodeTables, period: Period) -> None:
+    """Status outcomes (as of the period's end) and every procedure version's portal integration."""
+    db.execute("CREATE TABLE outcome (code INTEGER, outcome VARCHAR)")
+    db.executemany(
+        "INSERT INTO outcome VALUES (?, ?)",
+        [(int(r.code), r.outcome) for r in tables.statuses.all_rows() if r.valid_on(period.last)],
+    )
+    db.execute("CREATE TABLE procedure_version (code VARCHAR, integrated BOOLEAN, valid_from DATE, valid_to DATE)")
+    db.executemany(
+        "INSERT INTO procedure_version VALUES (?, ?, ?, coalesce(?, DATE '9999-12-31'))",
+        [(r.code, r.integrated_on_portal, r.valid_from, r.valid_to) for r in tables.procedures.all_rows()],
+    )
+
 
 def reconcile(
     store: HubStore,
     period: Period,
     *,
+    tables: CodeTables | None = None,
     memory_limit: str = "1GB",
-    batch_rows: int = 50_000,
+    batch_rows: int = 65_536,
 ) -> Reconciliation:
     """Compare the city's staged dossiers with the portal's delivery state and the ministry pull-backs."""
-    with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill:
-        # No extension is ever fetched at run time: the hub reaches no network beyond its partners.
-        db = duckdb.connect(
-            config={
-                "memory_limit": memory_limit,
-                "temp_directory": spill,
-                "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False,
-            }
+    tables = tables or load_code_tables()
+    with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, _connect(memory_limit, spill) as db:
+        load_store(
+            db,
+            store,
+            city_source=CITY_SOURCE,
+            ministry_prefix=PULLBACK_PREFIX,
+            partner=PORTAL,
+            first=period.first,
+            last=period.last,
+            batch_rows=batch_rows,
         )
-        try:
-            load_store(
-                db,
-                store,
-                city_source=CITY_SOURCE,
-                ministry_prefix=PULLBACK_PREFIX,
-                partner=PORTAL,
-                period=period,
-                batch_rows=batch_rows,
-            )
-            identity = AccountingIdentity(
-                *db.execute(
-                    _IDENTITY,
-                    {
-                        "delivered": DeliveryState.DELIVERED.value,
-                        "quarantined": DeliveryState.QUARANTINED.value,
-                        "pending": DeliveryState.PENDING.value,
-                        "out_of_scope": DeliveryState.OUT_OF_SCOPE.value,
-                    },
-                ).fetchone()
-            )
-            differences = _differences(db, batch_rows)
-        finally:
-            db.close()
-    counts = Counter(d.kind for d in differences)
+        db.execute(f"CREATE VIEW city AS SELECT * FROM dossier WHERE source = '{CITY_SOURCE}'")
+        db.execute(f"CREATE VIEW ministry AS SELECT * FROM dossier WHERE source LIKE '{PULLBACK_PREFIX}%'")
+        _code_tables(db, tables, period)
+        db.execute(_SCOPE, {"city": CITY_SOURCE})
+        differences = _differences(db, batch_rows)
+        identities = [_hub_flow(db), _table01(db)]
+        kpis = _kpis(db)
+        sources = _sources(db)
+        breakdown = _breakdown(db)
+        trend = _trend(db) if period.kind != "day" else []
     by_agency: defaultdict[str, Counter[DifferenceClass]] = defaultdict(Counter)
     for d in differences:
         by_agency[d.agency][d.kind] += 1
     return Reconciliation(
         period=period,
-        identity=identity,
+        generated_at=datetime.now(UTC),
+        sources=sources,
+        identities=identities,
+        checked=CHECKED,
         differences=differences,
-        counts={kind: counts[kind] for kind in DifferenceClass},
         by_agency={agency: dict(c) for agency, c in sorted(by_agency.items())},
+        breakdown=breakdown,
+        kpis=kpis,
+        trend=trend,
     )
 
 
@@ -125,10 +258,124 @@ def _differences(db: duckdb.DuckDBPyConnection, batch_rows: int) -> list[Differe
         f"SELECT * FROM ({_CITY_DIFFERENCES} UNION ALL {_MINISTRY_DIFFERENCES}) "
         "WHERE kind IS NOT NULL ORDER BY kind, dossier_no, source"
     )
-    result = db.execute(query, {"city": CITY_SOURCE})
+    result = db.execute(query)
     found: list[Difference] = []
     while rows := result.fetchmany(batch_rows):
         found.extend(
             Difference(no, DifferenceClass(kind), source, agency, detail) for no, source, agency, kind, detail in rows
         )
     return found
+
+
+def _hub_flow(db: duckdb.DuckDBPyConnection) -> Identity:
+    params = {
+        "delivered": DeliveryState.DELIVERED.value,
+        "quarantined": DeliveryState.QUARANTINED.value,
+        "pending": DeliveryState.PENDING.value,
+        "out_of_scope": DeliveryState.OUT_OF_SCOPE.value,
+    }
+    row = db.execute(_HUB_FLOW, params).fetchone()
+    assert row is not None
+    extracted, delivered, quarantined, pending, out_of_scope = row
+    terms = {
+        "extracted": extracted,
+        "delivered": delivered,
+        "quarantined": quarantined,
+        "pending": pending,
+        "out_of_scope": out_of_scope,
+    }
+    # Dossiers with no portal disposition at all: the gap the run must explain.
+    terms["no_disposition"] = extracted - (delivered + quarantined + pending + out_of_scope)
+    return Identity(
+        "hub_flow",
+        "extracted = delivered + quarantined + pending + out_of_scope",
+        terms,
+        "extracted",
+        ("delivered", "quarantined", "pending", "out_of_scope"),
+    )
+
+
+def _table01(db: duckdb.DuckDBPyConnection) -> Identity:
+    row = db.execute(_TABLE01).fetchone()
+    assert row is not None
+    received, closed, on_time, late, in_process = row
+    total = received - closed
+    terms = {
+        "received": received,
+        "closed_unresolved": closed,
+        "total": total,
+        "on_time": on_time,
+        "late": late,
+        "in_process": in_process,
+        "unclassified": total - (on_time + late + in_process),
+    }
+    return Identity("table01", TABLE01_FORMULA, terms, "total", ("on_time", "late", "in_process"))
+
+
+def _kpi_columns() -> str:
+    """Numerator and denominator of each KPI, in ``_KPIS`` order, as aggregate columns over ``scope``."""
+    return ", ".join(
+        f"count(*) FILTER (WHERE ({num}) AND ({den})), count(*) FILTER (WHERE {den})" for _, _, _, num, den, _ in _KPIS
+    )
+
+
+def _kpis(db: duckdb.DuckDBPyConnection) -> list[Kpi]:
+    columns = _kpi_columns()
+    rows = db.execute(
+        f"SELECT agency, grouping(agency) AS overall, {columns} FROM scope GROUP BY GROUPING SETS ((agency), ()) "
+        "ORDER BY overall DESC, agency"
+    ).fetchall()
+    overall, per_agency = rows[0], rows[1:]
+    kpis = []
+    for i, (key, label_vi, label_en, _, _, formula) in enumerate(_KPIS):
+        at = 2 + 2 * i
+        kpis.append(
+            Kpi(
+                key,
+                label_vi,
+                label_en,
+                formula,
+                overall[at],
+                overall[at + 1],
+                {row[0]: (row[at], row[at + 1]) for row in per_agency},
+            )
+        )
+    return kpis
+
+
+def _sources(db: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Dossiers each source holds for the period; the portal's are those it acknowledged from the hub."""
+    counts = dict(db.execute("SELECT source, count(*) FROM dossier WHERE in_period GROUP BY 1 ORDER BY 1").fetchall())
+    row = db.execute(
+        "SELECT count(*) FROM city c JOIN delivery d USING (dossier_no) WHERE c.in_period AND d.acked_hash IS NOT NULL"
+    ).fetchone()
+    assert row is not None
+    found = {CITY_SOURCE: counts.pop(CITY_SOURCE, 0), PORTAL: row[0]}
+    return found | counts
+
+
+def _breakdown(db: duckdb.DuckDBPyConnection) -> list[BreakdownRow]:
+    rows = db.execute(
+        f"""
+        SELECT agency, coalesce(procedure, ''), status,
+            count(*) FILTER (WHERE source = '{CITY_SOURCE}'),
+            count(*) FILTER (WHERE source = '{CITY_SOURCE}' AND acked_hash IS NOT NULL),
+            count(*) FILTER (WHERE source <> '{CITY_SOURCE}')
+        FROM dossier LEFT JOIN delivery d USING (dossier_no)
+        WHERE in_period
+        GROUP BY ALL ORDER BY 1, 2, 3 NULLS LAST
+        """
+    ).fetchall()
+    return [BreakdownRow(*row) for row in rows]
+
+
+def _trend(db: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Each KPI per day of the period (days with no dossier are left out)."""
+    columns = _kpi_columns()
+    trend = []
+    for day, *counts in db.execute(f"SELECT day, {columns} FROM scope GROUP BY day ORDER BY day").fetchall():
+        point: dict[str, Any] = {"day": day.isoformat()}
+        for i, (key, *_) in enumerate(_KPIS):
+            point[key] = share(counts[2 * i], counts[2 * i + 1])
+        trend.append(point)
+    return trend

@@ -1,72 +1,98 @@
-"""Copy the columns reconciliation needs from the hub store into DuckDB, in bounded batches.
+"""Copy the columns reconciliation needs from the hub store into DuckDB as streamed Arrow batches.
 
-DuckDB's sqlite/postgres scanners would read the store directly, but they are extensions
-downloaded at first use, and this hub runs where only the package registries are reachable.
-So the store is read through its own SQLAlchemy engine with a streaming cursor (a server-side
-cursor on PostgreSQL), ``batch_rows`` rows at a time, and each batch is appended to a DuckDB
-table as a DataFrame: Python holds one batch, DuckDB holds the rest in its own columnar storage
-and spills to disk under its memory limit. Payloads are never read, so no personal data enters.
+DuckDB's sqlite/postgres scanners are extensions downloaded at first use, and this hub runs where
+only the package registries are reachable, so the store is read with ADBC (the SQLite and
+PostgreSQL drivers are Python wheels): each query comes back as a stream of Arrow record batches
+that DuckDB consumes as it reads them -- no Python object per row, and Python never holds more
+than the batch in flight. DuckDB keeps the rest in its own columnar storage and spills to disk
+under its memory limit. Payloads are never read (the facts come from ``dossier_facts``), so no
+personal data enters.
+
+ADBC's SQLite driver types each column from the first batch it reads, so a nullable text column
+that starts with NULLs would be typed as an integer and fail on its first string: nullable text
+and timestamps are read as text with ``''`` for NULL and turned back into NULLs in DuckDB, and
+text columns are cast back to text there (an empty result comes typed as integers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 import duckdb
-import pandas as pd
 import sqlalchemy as sa
 
 from hub.store import HubStore
-from hub.store import schema as t
-from hub.store.store import utc
-from quality.reconcile.model import Period
 
 # Dossier numbers are {agency}-{YYMMDD}-{NNNN}: the agency and the intake day, read in SQL.
 _AGENCY = "split_part(dossier_no, '-', 1)"
 _NUMBER_DAY = "try_strptime(split_part(dossier_no, '-', 2), '%y%m%d')::DATE"
+HANOI_OFFSET = "INTERVAL 7 HOUR"  # Vietnam has kept UTC+7, without daylight saving, since 1975
 
 _DDL = """
-CREATE TABLE city (dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, in_period BOOLEAN);
-CREATE TABLE ministry (source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, in_period BOOLEAN);
+CREATE TABLE dossier (
+    source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, day DATE, in_period BOOLEAN,
+    procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
+    digitised BOOLEAN, paid_online BOOLEAN, return_by_post BOOLEAN, has_facts BOOLEAN);
 CREATE TABLE delivery (dossier_no VARCHAR, state VARCHAR, content_hash VARCHAR, acked_hash VARCHAR);
 CREATE TABLE quarantine (dossier_no VARCHAR, rule VARCHAR);
 """
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    """DuckDB compares plain timestamps without the ICU time-zone extension; the store writes UTC."""
-    moment = utc(value)
-    return None if moment is None else moment.replace(tzinfo=None)
+_INSERT_DELIVERY = """
+INSERT INTO delivery
+SELECT dossier_no::VARCHAR, state::VARCHAR, content_hash::VARCHAR, nullif(acked_hash::VARCHAR, '') FROM batch
+"""
 
 
-def _copy(
-    db: duckdb.DuckDBPyConnection,
-    store: HubStore,
-    query: sa.Select[Any],
-    convert: Callable[[Sequence[Any]], tuple[Any, ...]],
-    insert: str,
-    *,
-    batch_rows: int,
-    params: dict[str, Any] | None = None,
-) -> None:
-    """Run ``insert`` (which reads the view ``batch``) once per ``batch_rows`` rows of ``query``."""
-    with store.engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(query)
-        columns = list(result.keys())
-        for rows in result.partitions():
-            db.register("batch", pd.DataFrame([convert(row) for row in rows], columns=columns))
-            db.execute(insert, params)
-            db.unregister("batch")
+def adbc_connect(url: str) -> Any:
+    """An ADBC DB-API connection to the store at SQLAlchemy ``url`` -- the one place the URL is translated."""
+    parsed = sa.engine.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ValueError("reconciliation reads the store over its own connection: an in-memory SQLite cannot")
+        import adbc_driver_sqlite.dbapi
+
+        return adbc_driver_sqlite.dbapi.connect(parsed.database)
+    if backend == "postgresql":
+        import adbc_driver_postgresql.dbapi
+
+        # libpq takes the URL without SQLAlchemy's "+driver" part; the query string passes through.
+        return adbc_driver_postgresql.dbapi.connect(parsed.set(drivername="postgresql").render_as_string(False))
+    raise ValueError(f"no ADBC driver for a {backend} store")
 
 
-def _as_is(row: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(row)
+@contextmanager
+def _stream(conn: Any, sql: str, batch_rows: int, dialect: str) -> Iterator[Any]:
+    """``sql``'s result as a ``pyarrow.RecordBatchReader`` (batches of ``batch_rows`` rows on SQLite;
+    the PostgreSQL driver sizes its COPY batches itself)."""
+    with closing(conn.cursor()) as cur:
+        if dialect == "sqlite":
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        cur.execute(sql)
+        yield cur.fetch_record_batch()
 
 
-def _with_naive_time(row: Sequence[Any]) -> tuple[Any, ...]:
-    return (*row[:-1], _naive_utc(row[-1]))
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _text_time(column: str, dialect: str) -> str:
+    """A timestamp as ISO text in UTC, ``''`` for NULL (SQLite already stores the store's UTC as text)."""
+    if dialect == "postgresql":
+        return f"coalesce(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '')"
+    return f"coalesce({column}, '')"
+
+
+def _time(column: str) -> str:
+    return f"TRY_CAST(nullif({column}::VARCHAR, '') AS TIMESTAMP)"
+
+
+def _flag(column: str) -> str:
+    """0/1 on both databases (SQLite stores booleans as integers, NULL from the outer join -> 0)."""
+    return f"CASE WHEN {column} THEN 1 ELSE 0 END"
 
 
 def load_store(
@@ -76,49 +102,61 @@ def load_store(
     city_source: str,
     ministry_prefix: str,
     partner: str,
-    period: Period,
+    first: Any,
+    last: Any,
     batch_rows: int,
 ) -> None:
-    """Create and fill ``city``, ``ministry``, ``delivery`` and ``quarantine`` in ``db``.
+    """Create and fill ``dossier`` (city and ministry, with facts), ``delivery`` and ``quarantine``.
 
     Every city and ministry dossier is kept (with ``in_period``), not just the period's: whether a
     ministry dossier is also the city's must not depend on which day each side dated it.
     """
     db.execute(_DDL)
-    start, end = period.utc_bounds
-    in_period = (
-        f"coalesce({_NUMBER_DAY} BETWEEN $first AND $last, source_updated_at >= $start AND source_updated_at < $end, "
-        "false)"
-    )
-    bounds = {"first": period.first, "last": period.last, "start": start, "end": end}
-    cur = t.dossier_current
-    city = sa.select(cur.c.dossier_no, cur.c.content_hash, cur.c.source_updated_at).where(cur.c.source == city_source)
-    _copy(
-        db,
-        store,
-        city,
-        _with_naive_time,
-        f"INSERT INTO city SELECT dossier_no, content_hash, {_AGENCY}, {in_period} FROM batch",
-        batch_rows=batch_rows,
-        params=bounds,
-    )
-    ministry = sa.select(cur.c.source, cur.c.dossier_no, cur.c.content_hash, cur.c.source_updated_at).where(
-        cur.c.source.startswith(ministry_prefix)
-    )
-    _copy(
-        db,
-        store,
-        ministry,
-        _with_naive_time,
-        f"INSERT INTO ministry SELECT source, dossier_no, content_hash, {_AGENCY}, {in_period} FROM batch",
-        batch_rows=batch_rows,
-        params=bounds,
-    )
-    dlv = t.delivery
-    delivery = sa.select(dlv.c.dossier_no, dlv.c.state, dlv.c.content_hash, dlv.c.acked_hash).where(
-        dlv.c.partner == partner, dlv.c.source == city_source
-    )
-    _copy(db, store, delivery, _as_is, "INSERT INTO delivery SELECT * FROM batch", batch_rows=batch_rows)
-    q = t.quarantine
-    quarantine = sa.select(q.c.dossier_no, q.c.rule).where(q.c.source == city_source, q.c.resolved_at.is_(None))
-    _copy(db, store, quarantine, _as_is, "INSERT INTO quarantine SELECT * FROM batch", batch_rows=batch_rows)
+    dialect = store.engine.dialect.name
+    dossiers = f"""
+        SELECT c.source, c.dossier_no, c.content_hash, {_text_time("c.source_updated_at", dialect)} AS updated,
+            coalesce(f.procedure_code, '') AS procedure, f.status, f.channel,
+            {_text_time("f.received_at", dialect)} AS received, {_text_time("f.due_at", dialect)} AS due,
+            {_text_time("f.finished_at", dialect)} AS finished, {_flag("f.digitised")} AS digitised,
+            {_flag("f.paid_online")} AS paid_online, {_flag("f.return_by_post")} AS return_by_post,
+            CASE WHEN f.dossier_no IS NULL THEN 0 ELSE 1 END AS has_facts
+        FROM dossier_current c
+        LEFT JOIN dossier_facts f
+            ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash
+        WHERE c.source = {_literal(city_source)} OR c.source LIKE {_literal(ministry_prefix + "%")}
+    """
+    day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
+    insert_dossiers = f"""
+        INSERT INTO dossier
+        SELECT source, dossier_no, content_hash, {_AGENCY}, {day}, coalesce({day} BETWEEN $first AND $last, false),
+            nullif(procedure, ''), status, channel, received, due, finished,
+            digitised::BOOLEAN, paid_online::BOOLEAN, return_by_post::BOOLEAN, has_facts::BOOLEAN
+        FROM (SELECT * REPLACE (source::VARCHAR AS source, dossier_no::VARCHAR AS dossier_no,
+                content_hash::VARCHAR AS content_hash, procedure::VARCHAR AS procedure, {_time("updated")} AS updated,
+                {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished) FROM batch)
+    """
+    delivery = f"""
+        SELECT dossier_no, state, content_hash, coalesce(acked_hash, '') AS acked_hash FROM delivery
+        WHERE partner = {_literal(partner)} AND source = {_literal(city_source)}
+    """
+    quarantine = f"""
+        SELECT dossier_no, rule FROM quarantine WHERE source = {_literal(city_source)} AND resolved_at IS NULL
+    """
+    if dialect == "sqlite":
+        # ADBC links its own copy of SQLite. Two copies in one process do not share their view of
+        # a WAL database's open files: while the store's pool holds pysqlite connections, ADBC was
+        # seen to read a stale snapshot (and a copy closing its descriptor drops the other's POSIX
+        # locks). Closing the pool first makes ADBC the only copy with the file open.
+        store.engine.dispose()
+    with closing(adbc_connect(store.url)) as conn:
+        for sql, insert, params in (
+            (dossiers, insert_dossiers, {"first": first, "last": last}),
+            (delivery, _INSERT_DELIVERY, None),
+            (quarantine, "INSERT INTO quarantine SELECT dossier_no::VARCHAR, rule::VARCHAR FROM batch", None),
+        ):
+            with _stream(conn, sql, batch_rows, dialect) as reader:
+                db.register("batch", reader)
+                try:
+                    db.execute(insert, params)
+                finally:
+                    db.unregister("batch")

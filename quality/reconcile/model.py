@@ -1,44 +1,62 @@
-"""What a reconciliation run returns: differences by dossier, counts, and the accounting identity.
+"""The reconciliation document: differences by dossier, counts, identities, KPIs (``hub.reconciliation/2``).
 
-Only dossier numbers, agency codes, source names and quality-rule names leave the engine --
-never a payload -- so the result can be written to a report or a log without masking anything.
+The report renderer draws only from :meth:`Reconciliation.to_dict`, never from the store, so a
+report can be re-rendered from a saved JSON. Only dossier numbers, agency and procedure codes,
+status codes, source names and quality-rule names leave the engine -- never a payload -- so the
+document can be written to a report or a log without masking anything.
 """
 
 from __future__ import annotations
 
+import calendar
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+SCHEMA = "hub.reconciliation/2"
+
+PeriodKind = Literal["day", "month", "quarter", "year", "range"]
 
 
 class DifferenceClass(StrEnum):
-    """The record-level differences the store can show today (issue 6 names more, e.g. postal ones).
+    """Every record-level difference the hub names (issue 6).
 
-    A city dossier falls in at most one class (the first that applies, in this order: quarantined,
-    pending, behind at portal, missing at portal), so the counts of a source add up; a ministry
-    dossier is either ministry-only or a duplicate of a city dossier.
+    A city dossier falls in at most one class (the first that applies, in this order: missing at
+    portal, quarantined, pending, behind at portal), so the counts of a source add up; a ministry
+    dossier is either ministry-only or a duplicate of a city dossier. The engine reports in
+    ``counts`` only the classes it checks (``Reconciliation.checked``); the postal ones and
+    ``extra_at_portal`` need data the store does not hold yet.
     """
 
     MISSING_AT_PORTAL = "missing_at_portal"
+    EXTRA_AT_PORTAL = "extra_at_portal"
     BEHIND_AT_PORTAL = "behind_at_portal"
     QUARANTINED = "quarantined"
     PENDING = "pending"
     MINISTRY_ONLY = "ministry_only"
     DUPLICATE = "duplicate"
+    POSTAL_NO_ORDER = "postal_no_order"
+    POSTAL_DELIVERED_NOT_CLOSED = "postal_delivered_not_closed"
+
+
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")
+_YEAR = re.compile(r"(\d{4})")
 
 
 @dataclass(frozen=True)
 class Period:
     """Days ``first`` to ``last`` inclusive, as the Hanoi calendar counts them.
 
-    The dossier number carries its intake day (``{agency}-{YYMMDD}-{NNNN}``), which is what the
-    city's own reports count by; a record whose number has no such day falls back to its source
-    update time, compared in UTC against the Hanoi-midnight bounds below.
+    A dossier belongs to the period of its intake day: the day in its number
+    (``{agency}-{YYMMDD}-{NNNN}``, what the city's own reports count by), else its reception time,
+    else its source update time, both taken in Hanoi time.
     """
 
     first: date
@@ -48,12 +66,81 @@ class Period:
         if self.last < self.first:
             raise ValueError(f"period ends ({self.last}) before it starts ({self.first})")
 
+    @classmethod
+    def day(cls, on: date) -> Period:
+        return cls(on, on)
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        return cls(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+
+    @classmethod
+    def quarter(cls, year: int, quarter: int) -> Period:
+        if not 1 <= quarter <= 4:
+            raise ValueError(f"quarter {quarter} is not 1-4")
+        first = date(year, 3 * quarter - 2, 1)
+        return cls(first, cls.month(year, 3 * quarter).last)
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(date(year, 1, 1), date(year, 12, 31))
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """``2026-11-20`` (day), ``2026-11`` (month), ``2026-Q4`` (quarter), ``2026`` (year), or
+        ``2026-11-01..2026-11-20`` (a range of days)."""
+        value = text.strip()
+        try:
+            if ".." in value:
+                first, last = value.split("..", 1)
+                return cls(date.fromisoformat(first.strip()), date.fromisoformat(last.strip()))
+            if _DAY.fullmatch(value):
+                return cls.day(date.fromisoformat(value))
+            if m := _MONTH.fullmatch(value):
+                return cls.month(int(m[1]), int(m[2]))
+            if m := _QUARTER.fullmatch(value):
+                return cls.quarter(int(m[1]), int(m[2]))
+            if m := _YEAR.fullmatch(value):
+                return cls.year(int(m[1]))
+        except ValueError as exc:
+            raise ValueError(f"period {text!r}: {exc}") from None
+        raise ValueError(f"period {text!r} is none of YYYY-MM-DD, YYYY-MM, YYYY-Qn, YYYY or YYYY-MM-DD..YYYY-MM-DD")
+
+    @property
+    def kind(self) -> PeriodKind:
+        """The calendar unit the days make up exactly, else ``range``."""
+        if self.first == self.last:
+            return "day"
+        if self == Period.year(self.first.year):
+            return "year"
+        if self.first.month % 3 == 1 and self == Period.quarter(self.first.year, (self.first.month + 2) // 3):
+            return "quarter"
+        if self == Period.month(self.first.year, self.first.month):
+            return "month"
+        return "range"
+
+    @property
+    def label(self) -> str:
+        kind = self.kind
+        if kind == "day":
+            return self.first.isoformat()
+        if kind == "month":
+            return f"{self.first:%Y-%m}"
+        if kind == "quarter":
+            return f"{self.first.year}-Q{(self.first.month + 2) // 3}"
+        if kind == "year":
+            return str(self.first.year)
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
     @property
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """[start, end) as naive UTC instants, the form the store's timestamps take once loaded."""
         start = datetime.combine(self.first, time(), HANOI).astimezone(UTC)
         end = datetime.combine(self.last + timedelta(days=1), time(), HANOI).astimezone(UTC)
         return start.replace(tzinfo=None), end.replace(tzinfo=None)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"first": self.first.isoformat(), "last": self.last.isoformat(), "kind": self.kind, "label": self.label}
 
 
 @dataclass(frozen=True)
@@ -66,62 +153,151 @@ class Difference:
     agency: str
     detail: str | None = None
 
+    def to_dict(self) -> dict[str, str]:
+        found = {"dossier_no": self.dossier_no, "kind": self.kind.value, "source": self.source, "agency": self.agency}
+        return found | ({"detail": self.detail} if self.detail else {})
+
 
 @dataclass(frozen=True)
-class AccountingIdentity:
-    """extracted = delivered + quarantined + pending + out_of_scope, over the period's city dossiers.
+class Identity:
+    """``left = sum(right)`` over named terms; ``terms`` may hold more than the formula uses, so a
+    reader sees what the sides are made of (e.g. the statuses left outside Table 01's total)."""
 
-    ``unaccounted`` are dossiers with no portal disposition at all: a gap the run must explain.
-    """
-
-    extracted: int
-    delivered: int
-    quarantined: int
-    pending: int
-    out_of_scope: int
+    key: str
+    formula: str
+    terms: dict[str, int]
+    left_term: str
+    right_terms: tuple[str, ...]
 
     @property
-    def unaccounted(self) -> int:
-        return self.extracted - (self.delivered + self.quarantined + self.pending + self.out_of_scope)
+    def left(self) -> int:
+        return self.terms[self.left_term]
+
+    @property
+    def right(self) -> int:
+        return sum(self.terms[t] for t in self.right_terms)
 
     @property
     def holds(self) -> bool:
-        return self.unaccounted == 0
+        return self.left == self.right
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "formula": self.formula,
+            "terms": dict(self.terms),
+            "left": self.left,
+            "right": self.right,
+            "holds": self.holds,
+        }
+
+
+def share(numerator: int, denominator: int) -> float | None:
+    """A KPI value; None when nothing is counted (0/0 is not 0 %)."""
+    return numerator / denominator if denominator else None
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One Decision 766 indicator: ``numerator / denominator``, overall and per agency."""
+
+    key: str
+    label_vi: str
+    label_en: str
+    formula: str
+    numerator: int
+    denominator: int
+    by_agency: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def value(self) -> float | None:
+        return share(self.numerator, self.denominator)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label_vi": self.label_vi,
+            "label_en": self.label_en,
+            "formula": self.formula,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "value": self.value,
+            "by_agency": {
+                agency: {"numerator": n, "denominator": d, "value": share(n, d)}
+                for agency, (n, d) in self.by_agency.items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """How many dossiers each source holds for one agency, procedure and status."""
+
+    agency: str
+    procedure: str
+    status: int | None
+    city: int
+    portal: int
+    ministry: int
 
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """A run's result; ``counts`` has every class (zeros included) so reports need no defaults."""
+    """A run's result. ``counts`` has every class in ``checked`` (zeros included) and no other."""
 
     period: Period
-    identity: AccountingIdentity
+    generated_at: datetime
+    sources: dict[str, int]
+    identities: list[Identity]
+    checked: tuple[DifferenceClass, ...]
     differences: list[Difference]
-    counts: dict[DifferenceClass, int] = field(default_factory=dict)
-    by_agency: dict[str, dict[DifferenceClass, int]] = field(default_factory=dict)
+    by_agency: dict[str, dict[DifferenceClass, int]]
+    breakdown: list[BreakdownRow]
+    kpis: list[Kpi]
+    trend: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[DifferenceClass, int]:
+        found = dict.fromkeys(self.checked, 0)
+        for d in self.differences:
+            found[d.kind] += 1
+        return found
+
+    def identity(self, key: str) -> Identity:
+        return next(i for i in self.identities if i.key == key)
+
+    def kpi(self, key: str) -> Kpi:
+        return next(k for k in self.kpis if k.key == key)
 
     def dossiers(self, kind: DifferenceClass) -> list[str]:
         return [d.dossier_no for d in self.differences if d.kind is kind]
 
+    def verdict(self) -> dict[str, Any]:
+        """Reconciled when no dossier differs and every identity holds."""
+        counts = self.counts
+        largest = max(counts, key=lambda k: counts[k], default=None)
+        largest_count = counts[largest] if largest is not None else 0
+        return {
+            "reconciled": not self.differences and all(i.holds for i in self.identities),
+            "differing_dossiers": len({d.dossier_no for d in self.differences}),
+            "largest_class": largest.value if largest is not None and largest_count else None,
+            "largest_class_count": largest_count,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "period": {"first": self.period.first.isoformat(), "last": self.period.last.isoformat()},
-            "identity": {
-                "formula": "extracted = delivered + quarantined + pending + out_of_scope",
-                "extracted": self.identity.extracted,
-                "delivered": self.identity.delivered,
-                "quarantined": self.identity.quarantined,
-                "pending": self.identity.pending,
-                "out_of_scope": self.identity.out_of_scope,
-                "unaccounted": self.identity.unaccounted,
-                "holds": self.identity.holds,
-            },
+            "schema": SCHEMA,
+            "period": self.period.to_dict(),
+            "generated_at": self.generated_at.astimezone(HANOI).isoformat(timespec="seconds"),
+            "verdict": self.verdict(),
+            "sources": [{"source": s, "dossiers": n} for s, n in self.sources.items()],
+            "identities": [i.to_dict() for i in self.identities],
             "counts": {k.value: n for k, n in self.counts.items()},
             "by_agency": {a: {k.value: n for k, n in c.items()} for a, c in self.by_agency.items()},
-            "differences": [
-                {"dossier_no": d.dossier_no, "kind": d.kind.value, "source": d.source, "agency": d.agency}
-                | ({"detail": d.detail} if d.detail else {})
-                for d in self.differences
-            ],
+            "breakdown": [dict(vars(row)) for row in self.breakdown],
+            "kpis": [k.to_dict() for k in self.kpis],
+            "trend": self.trend,
+            "differences": [d.to_dict() for d in self.differences],
         }
 
     def to_json(self) -> str:

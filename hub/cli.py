@@ -19,6 +19,7 @@ from hub.airflow_env import airflow_environment
 from hub.cli_evidence import app as evidence_app
 from hub.cli_reconcile import reconcile_command
 from hub.cli_signing import pki_app, sign, verify
+from hub.cli_webhooks import app as webhooks_app
 from hub.connections import sandbox_connections
 from hub.day_checks import (
     day_problems,
@@ -40,6 +41,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(pki_app, name="pki")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)

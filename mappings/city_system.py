@@ -121,6 +121,17 @@ def _describe(exc: ValidationError) -> str:
     )
 
 
+def _delivery_address(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The postal receiver (``dia_chi_nhan_ket_qua``): absent or null when the result is collected."""
+    given = record.get("dia_chi_nhan_ket_qua")
+    if given is None:
+        return None
+    if not isinstance(given, Mapping):
+        raise MappingError("city.invalid_record", "'dia_chi_nhan_ket_qua' phải là một đối tượng JSON")
+    return _pick(given, "dia_chi_nhan_ket_qua.", name="ho_ten", phone="dien_thoai", street="dia_chi",
+                 commune_code="ma_xa", province_code="ma_tinh")  # fmt: skip
+
+
 def to_canonical(record: Mapping[str, Any], tables: CodeTables) -> Dossier:
     """Map one city record; codes are looked up in the tables valid on its ``cap_nhat_luc`` day."""
     updated_at = _required_datetime(record, "cap_nhat_luc")
@@ -151,6 +162,7 @@ def to_canonical(record: Mapping[str, Any], tables: CodeTables) -> Dossier:
             email="email",
         ),
         "applicant_birth_date": _birth_date(applicant),
+        "delivery_address": _delivery_address(record),
         "channel": _local_code(tables.channels, _get(record, "kenh_nop"), on, "city.unknown_channel", "kenh_nop"),
         "applicant_type": _local_code(
             tables.applicant_types,

@@ -9,11 +9,14 @@ Vietnamese arrives both precomposed and decomposed and the two must compare equa
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from mappings.masking import mask_phone
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -68,6 +71,21 @@ class ProcessingStep(_Frozen):
     due_at: VnDatetime | None
 
 
+class DeliveryAddress(_Frozen):
+    """Where the applicant wants the result delivered (``return_by_post``); codes are the versioned
+    commune and two-digit province codes. Its repr masks the phone, so a logged dossier leaks none."""
+
+    name: Text
+    phone: str
+    street: Text
+    commune_code: str
+    province_code: str
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask_phone(value) if name == "phone" else value
+
+
 class Dossier(_Frozen):
     dossier_no: str
     procedure_code: str
@@ -92,6 +110,8 @@ class Dossier(_Frozen):
     abstract: Text
     handling_agency: str
     return_by_post: bool
+    # Optional with a default, like the birth date: only postal returns carry one.
+    delivery_address: DeliveryAddress | None = None
     paid_online: bool
     documents: list[SubmittedDocument]
     fees: list[Fee]

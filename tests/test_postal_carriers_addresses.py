@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mappings.city_system import to_canonical
 from mappings.code_tables import DEFAULT_DIR, CodeTableError, commune_problem, load_code_tables
+from sandbox.city_system.generator import generate
 
 BEFORE, REFORM = date(2025, 6, 30), date(2025, 7, 1)
 
@@ -46,3 +48,34 @@ def test_overlapping_versions_of_a_commune_are_refused_at_load(tmp_path: Path) -
     communes.write_text(communes.read_text(encoding="utf-8") + again, encoding="utf-8")
     with pytest.raises(CodeTableError, match="overlapping"):
         load_code_tables(tmp_path)
+
+
+def test_postal_return_dossiers_carry_a_receiver_address_the_carriers_accept() -> None:
+    tables = load_code_tables()
+    day = date(2026, 11, 20)
+    generated = generate(day, 0.03, 7)
+    records = [r for r in generated.records if r["id"] not in generated.defects]
+    postal = [r for r in records if r["tra_ket_qua_qua_buu_chinh"]]
+    assert postal and all(r["dia_chi_nhan_ket_qua"] is None for r in records if not r["tra_ket_qua_qua_buu_chinh"])
+    for record in postal:
+        dossier = to_canonical(record, tables)
+        address = dossier.delivery_address
+        assert address is not None
+        assert address.name == dossier.applicant_name  # the applicant receives the result
+        assert address.phone == (dossier.phone or address.phone) and address.phone.isdigit()
+        assert commune_problem(tables, address.commune_code, address.province_code, day) is None
+    assert len({to_canonical(r, tables).delivery_address.commune_code for r in postal}) > 5  # type: ignore[union-attr]
+
+
+def test_a_dossier_shows_the_receiver_phone_masked() -> None:
+    record = next(r for r in generate(date(2026, 11, 20), 0.03, 7).records if r["tra_ket_qua_qua_buu_chinh"])
+    dossier = to_canonical(record, load_code_tables())
+    phone = record["dia_chi_nhan_ket_qua"]["dien_thoai"]
+    assert phone not in repr(dossier.delivery_address) and phone not in str(dossier.delivery_address)
+    assert phone[-3:] in repr(dossier.delivery_address)
+
+
+def test_a_record_without_the_address_key_maps_to_no_address() -> None:
+    record = dict(next(r for r in generate(date(2026, 11, 20), 0.03, 7).records if r["tra_ket_qua_qua_buu_chinh"]))
+    del record["dia_chi_nhan_ket_qua"]
+    assert to_canonical(record, load_code_tables()).delivery_address is None

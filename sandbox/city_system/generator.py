@@ -115,6 +115,7 @@ _DOCS_FIELD = {
     "GT": ("Giấy khám sức khỏe người lái xe", "Bản sao giấy phép lái xe"),
     "LD": ("Giấy khám sức khỏe", "Phiếu lý lịch tư pháp"),
 }
+HANOI_PROVINCE = "01"  # two-digit administrative code of receiver addresses
 _STREETS = ("Trần Hưng Đạo", "Nguyễn Trãi", "Láng Hạ", "Kim Mã", "Giải Phóng", "Xuân Thủy", "Nguyễn Văn Cừ")
 
 
@@ -243,6 +244,8 @@ class _DayContext:
             capable += share * weight_online / chooser.total
         self.p_online = min(0.97, cal.CHANNEL_SHARES["TRUC_TUYEN"] / capable) if capable else 0.0
         self.provinces = sorted(code_tables.provinces.valid_codes(day))
+        # Where postal results go: the city's communes in force that day (126 after the 2025 reform).
+        self.communes = [r.code for r in code_tables.communes.rows(day) if r.province_code == HANOI_PROVINCE]
         self._department_for: dict[str, Any] = {}
         self._officers: dict[str, dict[str, list[tuple[str, str]]]] = {}
 
@@ -615,6 +618,24 @@ def _allocate(allocators: dict[str, DossierNumberAllocator], draft: _Draft, ctx:
     raise SequenceExhaustedError(f"every agency has issued 9999 numbers on {ctx.day}")
 
 
+def _delivery_address(d: _Draft, ctx: _DayContext, number: str) -> dict[str, Any]:
+    """Where a postal result goes: the applicant, at a Hanoi address in a commune valid that day.
+
+    Drawn from its own RNG keyed by the dossier number, so adding it left every other field of
+    every record as it was; an applicant who gave no phone gives one for the courier.
+    """
+    rng = random.Random(f"{ctx.seed}:{number}:delivery")
+    house, lane, name = rng.randint(1, 300), rng.randint(2, 180), rng.choice(_STREETS)
+    street = f"Số {house} ngõ {lane} phố {name}" if rng.random() < 0.3 else f"Số {house} phố {name}"
+    return {
+        "ho_ten": d.applicant["ho_ten"],
+        "dien_thoai": d.applicant.get("dien_thoai") or phone_number(rng),
+        "dia_chi": street,
+        "ma_xa": rng.choice(ctx.communes),
+        "ma_tinh": HANOI_PROVINCE,
+    }
+
+
 def _build(d: _Draft, ctx: _DayContext, record_id: int, number: str) -> dict[str, Any]:
     proc = d.procedure
     at = ctx.at
@@ -689,6 +710,7 @@ def _build(d: _Draft, ctx: _DayContext, record_id: int, number: str) -> dict[str
         "trich_yeu": d.abstract,
         "don_vi_xu_ly": d.agency.code,
         "tra_ket_qua_qua_buu_chinh": d.return_by_post,
+        "dia_chi_nhan_ket_qua": _delivery_address(d, ctx, number) if d.return_by_post else None,
         "thanh_toan_truc_tuyen": d.paid_online,
         "tai_lieu": docs,
         "le_phi": [{"ma": code, "ten": name, "so_tien": amount} for code, name, amount in text.fees],

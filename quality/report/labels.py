@@ -1,0 +1,415 @@
+"""Every word the reconciliation report shows, in Vietnamese and English.
+
+The words live apart from the template so an officer can correct a phrase without touching
+markup, and so the two languages cannot drift: :func:`texts` refuses a language that lacks a key.
+Difference classes carry what they mean *and* what an officer should do, because a count of
+"behind at portal" without the next step is a number nobody acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LANGUAGES = ("vi", "en")
+
+
+@dataclass(frozen=True)
+class ClassText:
+    """One difference class in words: short name, what it means, what to do about it."""
+
+    name: str
+    meaning: str
+    action: str
+
+
+_UI: dict[str, dict[str, str]] = {
+    "vi": {
+        "html_lang": "vi",
+        "nation": "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "motto": "Độc lập - Tự do - Hạnh phúc",
+        "authority": "ỦY BAN NHÂN DÂN THÀNH PHỐ HÀ NỘI",
+        "issuer": "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG",
+        "title": "BÁO CÁO ĐỐI SOÁT HỒ SƠ THỦ TỤC HÀNH CHÍNH",
+        "subtitle": "Đối chiếu số liệu giữa hệ thống của Thành phố, "
+        "Cổng Dịch vụ công quốc gia và các hệ thống liên quan",
+        "period": "Kỳ báo cáo",
+        "generated_at": "Thời điểm lập",
+        "page": "Trang",
+        "of": "/",
+        "reconciled": "ĐÃ KHỚP",
+        "not_reconciled": "CHƯA KHỚP",
+        "verdict_none": "Không có hồ sơ chênh lệch giữa các nguồn.",
+        "verdict_differing": "hồ sơ chênh lệch",
+        "verdict_largest": "Nhiều nhất",
+        "verdict_identities_ok": "Mọi đẳng thức kiểm tra đều cân.",
+        "verdict_identities_failed": "đẳng thức kiểm tra không cân",
+        "identities": "1. Các đẳng thức kiểm tra",
+        "identities_intro": "Mỗi đẳng thức phải cân: vế trái bằng vế phải. "
+        "Số liệu thay vào công thức được ghi ngay bên dưới.",
+        "identity": "Đẳng thức",
+        "formula": "Công thức",
+        "with_figures": "Thay số",
+        "result": "Kết quả",
+        "holds": "Cân",
+        "fails": "Không cân",
+        "gap": "chênh",
+        "terms": "Thành phần",
+        "sources": "2. Số hồ sơ theo nguồn",
+        "source": "Nguồn",
+        "dossiers": "Số hồ sơ",
+        "classes": "3. Chênh lệch theo loại",
+        "class": "Loại chênh lệch",
+        "count": "Số hồ sơ",
+        "meaning": "Ý nghĩa",
+        "action": "Việc cần làm",
+        "classes_absent": "Các loại sau chưa được kiểm tra trong kỳ này nên không có số liệu",
+        "kpis": "4. Chỉ số đánh giá (theo Quyết định 766/QĐ-TTg)",
+        "kpi": "Chỉ số",
+        "value": "Giá trị",
+        "numerator": "Tử số",
+        "denominator": "Mẫu số",
+        "overall": "Toàn Thành phố",
+        "kpis_by_agency": "Chỉ số theo cơ quan",
+        "no_kpis": "Tài liệu đối soát không có chỉ số.",
+        "not_applicable": "không áp dụng",
+        "trend": "Xu hướng chỉ số",
+        "by_agency": "5. Chênh lệch theo cơ quan",
+        "agency": "Cơ quan",
+        "total": "Tổng",
+        "breakdown": "6. Số hồ sơ theo cơ quan, thủ tục và trạng thái",
+        "procedure": "Thủ tục",
+        "status": "Trạng thái",
+        "city": "Thành phố",
+        "portal": "Cổng DVCQG",
+        "ministry": "Bộ, ngành",
+        "no_status": "(không có)",
+        "differences": "7. Danh sách hồ sơ chênh lệch",
+        "differences_shown": "Trang này liệt kê tối đa {limit} hồ sơ đầu tiên của mỗi loại; "
+        "danh sách đầy đủ ({total} hồ sơ) nằm trong tệp",
+        "differences_more": "và {more} hồ sơ khác trong tệp CSV",
+        "dossier_no": "Số hồ sơ",
+        "detail": "Chi tiết",
+        "no_differences": "Không có hồ sơ chênh lệch.",
+        "data_docs": "Kết quả kiểm tra chất lượng dữ liệu (GX Data Docs)",
+        "files": "Tệp kèm theo",
+        "csv_file": "Danh sách chênh lệch (CSV, mở được bằng Excel)",
+        "json_file": "Tài liệu đối soát gốc (JSON)",
+        "pdf_file": "Bản PDF có chữ ký số",
+        "chart_sources": "Số hồ sơ theo nguồn",
+        "chart_classes": "Số hồ sơ chênh lệch theo loại",
+        "chart_trend": "Xu hướng chỉ số (%)",
+        "footer": "Báo cáo được lập tự động từ tài liệu đối soát; "
+        "bản PDF được ký số bằng chứng thư của hệ thống tích hợp.",
+        "day": "Ngày",
+        "month": "Tháng",
+        "quarter": "Quý",
+        "year": "Năm",
+        "range_from": "Từ ngày",
+        "range_to": "đến ngày",
+    },
+    "en": {
+        "html_lang": "en",
+        "nation": "SOCIALIST REPUBLIC OF VIET NAM",
+        "motto": "Independence - Freedom - Happiness",
+        "authority": "HANOI PEOPLE'S COMMITTEE",
+        "issuer": "PUBLIC ADMINISTRATIVE SERVICE CENTER",
+        "title": "RECONCILIATION REPORT: ADMINISTRATIVE-PROCEDURE DOSSIERS",
+        "subtitle": "Counts compared between the city system, the national public-service portal and related systems",
+        "period": "Period",
+        "generated_at": "Generated",
+        "page": "Page",
+        "of": "of",
+        "reconciled": "RECONCILED",
+        "not_reconciled": "NOT RECONCILED",
+        "verdict_none": "No dossier differs between the sources.",
+        "verdict_differing": "dossiers differ",
+        "verdict_largest": "Largest class",
+        "verdict_identities_ok": "Every accounting identity holds.",
+        "verdict_identities_failed": "accounting identities do not hold",
+        "identities": "1. Accounting identities",
+        "identities_intro": "Each identity must hold: left side equals right side. "
+        "The figures substituted into the formula are shown below it.",
+        "identity": "Identity",
+        "formula": "Formula",
+        "with_figures": "With figures",
+        "result": "Result",
+        "holds": "Holds",
+        "fails": "Does not hold",
+        "gap": "gap",
+        "terms": "Terms",
+        "sources": "2. Dossiers per source",
+        "source": "Source",
+        "dossiers": "Dossiers",
+        "classes": "3. Differences by class",
+        "class": "Class of difference",
+        "count": "Dossiers",
+        "meaning": "What it means",
+        "action": "What to do",
+        "classes_absent": "These classes were not checked for this period, so they have no figures",
+        "kpis": "4. Performance indicators (Decision 766/QĐ-TTg)",
+        "kpi": "Indicator",
+        "value": "Value",
+        "numerator": "Numerator",
+        "denominator": "Denominator",
+        "overall": "Whole city",
+        "kpis_by_agency": "Indicators per agency",
+        "no_kpis": "The reconciliation document holds no indicators.",
+        "not_applicable": "n/a",
+        "trend": "Indicator trend",
+        "by_agency": "5. Differences per agency",
+        "agency": "Agency",
+        "total": "Total",
+        "breakdown": "6. Dossiers per agency, procedure and status",
+        "procedure": "Procedure",
+        "status": "Status",
+        "city": "City",
+        "portal": "Portal",
+        "ministry": "Ministries",
+        "no_status": "(none)",
+        "differences": "7. Differing dossiers",
+        "differences_shown": "This page lists at most the first {limit} dossiers of each class; "
+        "the full list ({total} dossiers) is in",
+        "differences_more": "and {more} more in the CSV file",
+        "dossier_no": "Dossier number",
+        "detail": "Detail",
+        "no_differences": "No dossier differs.",
+        "data_docs": "Data-quality validation results (GX Data Docs)",
+        "files": "Attached files",
+        "csv_file": "Difference list (CSV, opens in Excel)",
+        "json_file": "Reconciliation document (JSON)",
+        "pdf_file": "Digitally signed PDF",
+        "chart_sources": "Dossiers per source",
+        "chart_classes": "Differing dossiers by class",
+        "chart_trend": "Indicator trend (%)",
+        "footer": "Generated automatically from the reconciliation document; "
+        "the PDF is signed with the hub's certificate.",
+        "day": "Day",
+        "month": "Month",
+        "quarter": "Quarter",
+        "year": "Year",
+        "range_from": "From",
+        "range_to": "to",
+    },
+}
+
+# Order in which classes are listed: the portal's own gaps first, then what the hub holds back,
+# then ministry and postal differences.
+CLASS_ORDER = (
+    "missing_at_portal",
+    "extra_at_portal",
+    "behind_at_portal",
+    "quarantined",
+    "pending",
+    "ministry_only",
+    "duplicate",
+    "postal_no_order",
+    "postal_delivered_not_closed",
+)
+
+_CLASSES: dict[str, dict[str, ClassText]] = {
+    "vi": {
+        "missing_at_portal": ClassText(
+            "Thiếu trên Cổng DVCQG",
+            "Hệ thống của Thành phố có hồ sơ nhưng Cổng Dịch vụ công quốc gia chưa ghi nhận.",
+            "Kiểm tra hàng đợi gửi và nhật ký trao đổi của hồ sơ; chạy lại đồng bộ cho kỳ này.",
+        ),
+        "extra_at_portal": ClassText(
+            "Thừa trên Cổng DVCQG",
+            "Cổng ghi nhận hồ sơ mà hệ thống của Thành phố không có trong kỳ.",
+            "Hỏi đơn vị tiếp nhận: nếu hồ sơ xử lý trên phần mềm của Bộ thì kéo về; "
+            "nếu nhập nhầm thì đề nghị Cổng điều chỉnh.",
+        ),
+        "behind_at_portal": ClassText(
+            "Cổng chưa cập nhật",
+            "Cổng có hồ sơ nhưng ở phiên bản cũ (trạng thái hoặc tiến độ chưa cập nhật).",
+            "Chờ lần đồng bộ kế tiếp; nếu sau một ngày vẫn chênh, kiểm tra nhật ký trao đổi.",
+        ),
+        "quarantined": ClassText(
+            "Bị giữ lại do lỗi dữ liệu",
+            "Hồ sơ vi phạm quy tắc chất lượng dữ liệu nên chưa được gửi; cột Chi tiết nêu quy tắc.",
+            "Đơn vị tiếp nhận sửa dữ liệu trên hệ thống của Thành phố; hồ sơ sẽ được gửi lại tự động.",
+        ),
+        "pending": ClassText(
+            "Đang chờ gửi lại",
+            "Việc gửi tạm thời thất bại (hệ thống đối tác gián đoạn); hệ thống tích hợp sẽ tự gửi lại.",
+            "Không cần thao tác nếu số này giảm ở lần chạy sau; nếu kéo dài, báo bộ phận kỹ thuật.",
+        ),
+        "ministry_only": ClassText(
+            "Chỉ có trên phần mềm của Bộ",
+            "Hồ sơ được xử lý trên phần mềm của Bộ, hệ thống của Thành phố không có.",
+            "Tính hồ sơ vào số liệu của Thành phố (đã được kéo về), không cắt giảm số liệu báo cáo.",
+        ),
+        "duplicate": ClassText(
+            "Trùng lặp (xử lý ở hai nơi)",
+            "Cùng số hồ sơ có trên hệ thống của Thành phố và phần mềm của Bộ với nội dung khác nhau.",
+            "Xác định nơi xử lý chính thức và đóng bản còn lại để không đếm hai lần.",
+        ),
+        "postal_no_order": ClassText(
+            "Trả qua bưu chính nhưng chưa có vận đơn",
+            "Người nộp chọn nhận kết quả qua bưu chính nhưng đơn vị bưu chính chưa có vận đơn.",
+            "Tạo vận đơn với đơn vị bưu chính hoặc liên hệ người nộp để thống nhất cách nhận.",
+        ),
+        "postal_delivered_not_closed": ClassText(
+            "Đã phát nhưng hồ sơ chưa kết thúc",
+            "Bưu chính báo đã phát kết quả nhưng hồ sơ chưa ở trạng thái Đã trả kết quả.",
+            "Cập nhật trạng thái hồ sơ; đối chiếu trước khi thanh toán cước phát được hỗ trợ.",
+        ),
+    },
+    "en": {
+        "missing_at_portal": ClassText(
+            "Missing at the portal",
+            "The city system holds the dossier but the national portal has not acknowledged it.",
+            "Check the dossier's outbox messages and message log; re-run the portal sync for the period.",
+        ),
+        "extra_at_portal": ClassText(
+            "Extra at the portal",
+            "The portal counts a dossier the city system does not hold for the period.",
+            "Ask the receiving agency: pull it back if it was processed on ministry software, "
+            "or ask the portal to correct an entry made by mistake.",
+        ),
+        "behind_at_portal": ClassText(
+            "Behind at the portal",
+            "The portal holds an older version of the dossier (status or progress not updated).",
+            "Wait for the next sync; if it is still behind after a day, check the message log.",
+        ),
+        "quarantined": ClassText(
+            "Quarantined (data errors)",
+            "The dossier broke a data-quality rule and was not sent; the Detail column names the rule.",
+            "The receiving agency corrects the data in the city system; the dossier is then sent again automatically.",
+        ),
+        "pending": ClassText(
+            "Pending (being retried)",
+            "Delivery failed temporarily (partner outage); the hub sends it again by itself.",
+            "No action if the number falls on the next run; if it persists, tell the technical team.",
+        ),
+        "ministry_only": ClassText(
+            "Only on ministry software",
+            "The dossier was processed on ministry software; the city system does not hold it.",
+            "Count it in the city's figures (the hub pulled it back); do not cut the reported counts.",
+        ),
+        "duplicate": ClassText(
+            "Duplicate (processed twice)",
+            "The same dossier number is in the city system and on ministry software with different content.",
+            "Decide which system processes it and close the other copy so it is not counted twice.",
+        ),
+        "postal_no_order": ClassText(
+            "Return by post, no postal order",
+            "The applicant chose to receive the result by post but the carrier has no order for it.",
+            "Create the postal order with the carrier, or contact the applicant to agree how to return the result.",
+        ),
+        "postal_delivered_not_closed": ClassText(
+            "Delivered, dossier not closed",
+            "The carrier reports the result delivered but the dossier is not in status Result returned.",
+            "Update the dossier's status; reconcile before paying the subsidised delivery.",
+        ),
+    },
+}
+
+_UNKNOWN_CLASS = {
+    "vi": ("Loại chênh lệch chưa có mô tả trong phiên bản báo cáo này.", "Báo bộ phận kỹ thuật."),
+    "en": ("A class this report version does not describe yet.", "Tell the technical team."),
+}
+
+_SOURCES: dict[str, dict[str, str]] = {
+    "vi": {
+        "city": "Hệ thống giải quyết TTHC Thành phố",
+        "national_portal": "Cổng Dịch vụ công quốc gia",
+        "postal": "Bưu chính công ích",
+        "ministry:civil_status": "Bộ Tư pháp (hộ tịch)",
+        "ministry:business_registration": "Hệ thống đăng ký doanh nghiệp",
+        "ministry:social_insurance": "Bảo hiểm xã hội Việt Nam",
+        "ministry": "Bộ, ngành",
+    },
+    "en": {
+        "city": "City dossier system",
+        "national_portal": "National public-service portal",
+        "postal": "Public postal service",
+        "ministry:civil_status": "Ministry of Justice (civil status)",
+        "ministry:business_registration": "Business registration system",
+        "ministry:social_insurance": "Viet Nam Social Security",
+        "ministry": "Ministry",
+    },
+}
+
+_IDENTITIES: dict[str, dict[str, str]] = {
+    "vi": {
+        "hub_flow": "Luồng đồng bộ lên Cổng DVCQG",
+        "table01": "Bảng 01: tình hình giải quyết hồ sơ",
+        "portal": "Số hồ sơ trên Cổng DVCQG",
+    },
+    "en": {
+        "hub_flow": "Sync flow to the national portal",
+        "table01": "Table 01: dossier resolution",
+        "portal": "Dossiers on the national portal",
+    },
+}
+
+_TERMS: dict[str, dict[str, str]] = {
+    "vi": {
+        "extracted": "đã trích xuất",
+        "delivered": "đã gửi thành công",
+        "quarantined": "bị giữ lại",
+        "pending": "chờ gửi lại",
+        "out_of_scope": "thủ tục chưa tích hợp",
+        "total": "tổng số",
+        "on_time": "giải quyết đúng hạn",
+        "late": "giải quyết quá hạn",
+        "in_process": "đang giải quyết",
+        "closed_unresolved": "dừng, rút, từ chối",
+        "portal": "trên Cổng",
+        "city": "của Thành phố",
+        "ministry_only": "chỉ có ở Bộ",
+        "not_integrated": "thủ tục chưa tích hợp",
+    },
+    "en": {
+        "extracted": "extracted",
+        "delivered": "delivered",
+        "quarantined": "quarantined",
+        "pending": "pending",
+        "out_of_scope": "procedure not integrated",
+        "total": "total",
+        "on_time": "resolved on time",
+        "late": "resolved late",
+        "in_process": "in process",
+        "closed_unresolved": "stopped, withdrawn, rejected",
+        "portal": "on the portal",
+        "city": "city",
+        "ministry_only": "ministry only",
+        "not_integrated": "procedure not integrated",
+    },
+}
+
+
+def check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise ValueError(f"report language {language!r} is not supported: use one of {', '.join(LANGUAGES)}")
+    return language
+
+
+def texts(language: str) -> dict[str, str]:
+    return _UI[check_language(language)]
+
+
+def class_text(kind: str, language: str) -> ClassText:
+    """Words for a class; a class this version does not know is shown by its key, never dropped."""
+    known = _CLASSES[check_language(language)].get(kind)
+    if known:
+        return known
+    meaning, action = _UNKNOWN_CLASS[language]
+    return ClassText(kind, meaning, action)
+
+
+def source_name(source: str, language: str) -> str:
+    names = _SOURCES[check_language(language)]
+    if source in names:
+        return names[source]
+    kind, _, partner = source.partition(":")
+    return f"{names['ministry']}: {partner}" if kind == "ministry" and partner else source
+
+
+def identity_name(key: str, language: str) -> str:
+    return _IDENTITIES[check_language(language)].get(key, key)
+
+
+def term_name(key: str, language: str) -> str:
+    return _TERMS[check_language(language)].get(key, key)

@@ -152,6 +152,7 @@ def test_image_install_step_resolves_with_the_same_lock(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy(ROOT / name, tmp_path / name)
     argv = export_command()
+    argv[0] = os.environ.get("UV") or shutil.which("uv") or "uv"  # `uv run` names its own binary in UV
     if "--output-file" in argv:
         argv[argv.index("--output-file") + 1] = str(tmp_path / "requirements.txt")
     result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)

@@ -1,0 +1,94 @@
+"""deploy/helm/values.yaml for the official Airflow chart, checked without a cluster or helm:
+what an operator reviewing it would check before `helm install`."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import adapters.hooks
+
+ROOT = Path(__file__).resolve().parent.parent
+VALUES = ROOT / "deploy" / "helm" / "values.yaml"
+# Top-level keys of the chart's values.schema.json that this file may set (the chart refuses
+# unknown top-level keys): a typo here would fail `helm install`, so it fails this test first.
+CHART_KEYS = {
+    "executor", "airflowVersion", "defaultAirflowRepository", "defaultAirflowTag", "images",
+    "postgresql", "redis", "data", "fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName",
+    "secret", "env", "volumes", "volumeMounts", "config", "dags", "logs", "migrateDatabaseJob",
+    "workers", "scheduler", "dagProcessor", "triggerer", "apiServer", "statsd",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def values() -> dict[str, Any]:
+    return yaml.safe_load(VALUES.read_text(encoding="utf-8"))
+
+
+def hook_connection_ids() -> set[str]:
+    return {
+        hook.default_conn_name
+        for _, hook in inspect.getmembers(adapters.hooks, inspect.isclass)
+        if hook.__module__ == adapters.hooks.__name__ and isinstance(hook.__dict__.get("default_conn_name"), str)
+    }
+
+
+def test_only_chart_keys_and_the_kubernetes_executor(values: dict[str, Any]) -> None:
+    assert set(values) <= CHART_KEYS, f"not chart values: {sorted(set(values) - CHART_KEYS)}"
+    assert values["executor"] == "KubernetesExecutor"
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    airflow = next(p["version"] for p in lock["package"] if p["name"] == "apache-airflow")
+    assert values["airflowVersion"] == airflow, "the chart must know the Airflow version the image carries"
+    image = values["images"]["airflow"]
+    assert image["repository"].endswith("/hanoi-dossier-hub") and image["tag"] not in ("", "latest")
+    assert values["config"]["core"]["dags_folder"] == "/opt/hub/dags"
+
+
+def test_every_partner_connection_and_hub_secret_comes_from_a_kubernetes_secret(values: dict[str, Any]) -> None:
+    from_secrets = {entry["envName"]: entry for entry in values["secret"]}
+    for entry in from_secrets.values():
+        assert entry["secretName"] and entry["secretKey"], entry
+    conn_ids = hook_connection_ids()
+    assert len(conn_ids) >= 6
+    missing = {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in conn_ids} - set(from_secrets)
+    assert not missing, f"hooks without a connection secret: {sorted(missing)}"
+    assert {"HUB_STORE_URL", "HUB_SIGNING_KEY_PASSWORD"} <= set(from_secrets)
+    for key in ("fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName"):
+        assert values[key], key
+    assert values["data"]["metadataSecretName"]
+
+
+def test_no_secret_value_is_written_in_the_values(values: dict[str, Any]) -> None:
+    for key in ("fernetKey", "apiSecretKey", "jwtSecret", "extraSecrets", "webserverSecretKey"):
+        assert key not in values, f"{key} would put a secret in the values file"
+    assert "metadataConnection" not in values.get("data", {})
+    plain = {entry["name"]: str(entry.get("value", "")) for entry in values["env"]}
+    for name, value in plain.items():
+        assert not re.search(r"PASSWORD|SECRET|TOKEN|^AIRFLOW_CONN_", name), f"{name} must come from a Secret"
+        assert not re.search(r"://[^/@\s]*:[^/@\s]+@", value), f"{name} carries credentials"
+    assert plain["GX_ANALYTICS_ENABLED"] == "false"
+    assert plain["HUB_SIGNING_KEY"].startswith("pkcs12:/opt/hub/secrets/")
+
+
+def test_task_pods_mount_the_signing_key_and_everyone_the_trust_store(values: dict[str, Any]) -> None:
+    mounts = {mount["mountPath"]: mount["name"] for mount in values["workers"]["extraVolumeMounts"]}
+    key_volume = next(v for v in values["workers"]["extraVolumes"] if v["name"] == mounts["/opt/hub/secrets"])
+    assert key_volume["secret"]["secretName"]
+    shared = {mount["mountPath"]: mount for mount in values["volumeMounts"]}
+    assert shared["/opt/hub/trust"]["readOnly"] is True
+    assert "/opt/hub/var" in shared, "task pods' reports must outlive the pods"
+
+
+def test_pools_are_created_and_every_component_requests_resources(values: dict[str, Any]) -> None:
+    job = values["migrateDatabaseJob"]
+    assert job["enabled"] and "hub airflow-init" in " ".join(job["args"]), "the pools come from hub airflow-init"
+    for component in ("scheduler", "dagProcessor", "triggerer", "apiServer", "workers", "migrateDatabaseJob"):
+        requests = values[component]["resources"]["requests"]
+        assert requests.get("cpu") and requests.get("memory"), component
+        assert values[component]["resources"]["limits"]["memory"], component

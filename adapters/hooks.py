@@ -36,6 +36,10 @@ from adapters.national_portal.client import NationalPortalClient
 from adapters.population_db.client import PARTNER as POPULATION_PARTNER
 from adapters.population_db.client import WSDL as POPULATION_WSDL
 from adapters.population_db.client import PopulationDbClient, ResultCache
+from adapters.postal.viettel_post import PARTNER as VIETTEL_POST_PARTNER
+from adapters.postal.viettel_post import ViettelPostClient
+from adapters.postal.vnpost import PARTNER as VNPOST_PARTNER
+from adapters.postal.vnpost import VNPostClient
 from adapters.redaction import describe_validation_error
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
@@ -73,6 +77,8 @@ class _ClientHook(BaseHook):
     client_extras: ClassVar[tuple[str, ...]] = ()
     # SOAP partners use SoapTransport: the same template, signatures inside the XML.
     transport_class: ClassVar[type[HttpTransport]] = HttpTransport
+    # False for a partner outside the signing regime (Viettel Post): no JWS either way, whatever the extras.
+    signed: ClassVar[bool] = True
 
     def __init__(self, conn_id: str) -> None:
         super().__init__()
@@ -93,8 +99,8 @@ class _ClientHook(BaseHook):
                     # pydantic's own text quotes input values; name the fields and rules only.
                     raise ValueError(f"connection {self.conn_id!r}: {describe_validation_error(exc)}") from None
                 signatures = MessageSignatures(
-                    identity=hub_identity() if settings.sign_requests else None,
-                    trust=trust_store() if settings.verify_replies else None,
+                    identity=hub_identity() if settings.sign_requests and self.signed else None,
+                    trust=trust_store() if settings.verify_replies and self.signed else None,
                 )
                 client = build(self.transport_class(self.partner, settings, signatures=signatures), conn, own)
                 for stale in [k for k in _clients if k[:2] == key[:2]]:
@@ -239,3 +245,47 @@ class SocialInsuranceHook(_SoapMinistryHook):
 
     def get_client(self) -> SocialInsuranceClient:
         return self._cached(self._build_ministry)
+
+
+class VNPostHook(_ClientHook):
+    """Builds a :class:`VNPostClient`: login is the LGSP customer code, password the ``access_token``,
+    extra ``webhook_secret`` the HMAC key of VNPost's callbacks (Airflow masks extras named *secret*)."""
+
+    default_conn_name = "vnpost"
+    partner = VNPOST_PARTNER
+    client_extras = ("webhook_secret",)
+
+    def __init__(self, conn_id: str = default_conn_name) -> None:
+        super().__init__(conn_id)
+
+    def get_client(self) -> VNPostClient:
+        return self._cached(self._build)
+
+    def _build(self, transport: HttpTransport, conn: Any, own: dict[str, Any]) -> VNPostClient:
+        if not (conn.login and own.get("webhook_secret")):
+            raise ValueError(
+                f"connection {self.conn_id!r}: login (customer code) and extra 'webhook_secret' are required"
+            )
+        return VNPostClient(transport, conn.password or "", conn.login, own["webhook_secret"])
+
+
+class ViettelPostHook(_ClientHook):
+    """Builds a :class:`ViettelPostClient`: login/password are the partner account, extra
+    ``webhook_token`` the shared TOKEN its callbacks carry. Viettel Post signs nothing, so the
+    transport neither signs nor verifies (``signed = False``)."""
+
+    default_conn_name = "viettel_post"
+    partner = VIETTEL_POST_PARTNER
+    client_extras = ("webhook_token",)
+    signed = False
+
+    def __init__(self, conn_id: str = default_conn_name) -> None:
+        super().__init__(conn_id)
+
+    def get_client(self) -> ViettelPostClient:
+        return self._cached(self._build)
+
+    def _build(self, transport: HttpTransport, conn: Any, own: dict[str, Any]) -> ViettelPostClient:
+        if not (conn.login and own.get("webhook_token")):
+            raise ValueError(f"connection {self.conn_id!r}: login (the account) and extra 'webhook_token' are required")
+        return ViettelPostClient(transport, conn.login, conn.password or "", own["webhook_token"])

@@ -51,8 +51,9 @@ from sandbox.social_insurance.app import create_app as create_social_insurance
 from sandbox.social_insurance.store import insurance_number
 from sandbox.tables import tables
 from signing.pki import DevPki
-from tests import population_sandbox
+from tests import population_sandbox, postal_sandboxes
 from tests.population_sandbox import AuditList
+from tests.postal_sandboxes import CarrierRig, order_request
 
 __all__ = ["CASES", "JSON_REFUSALS", "XML_REFUSALS", "AdapterCase", "Partner", "connect"]
 
@@ -88,7 +89,7 @@ class Partner:
     the headers its sandbox-only endpoints want, and writes no test has sent yet."""
 
     server: RunningServer
-    signing: PartnerSigning
+    signing: PartnerSigning | None  # None: the partner signs nothing (Viettel Post)
     secret: str
     control_headers: dict[str, str] = field(default_factory=dict)
     writes: Iterator[Any] = field(default_factory=lambda: iter(()))
@@ -109,8 +110,10 @@ class Partner:
 
     def reset(self) -> None:
         """No faults, valid signatures: the state every test starts from."""
-        self.faults(**NO_FAULTS, **({"soap_fault_rate": 0.0} if self.signing.xml else {}))
-        self.signing.set_mode("valid")
+        xml = self.signing is not None and self.signing.xml
+        self.faults(**NO_FAULTS, **({"soap_fault_rate": 0.0} if xml else {}))
+        if self.signing is not None:
+            self.signing.set_mode("valid")
 
     def next_write(self) -> Any:
         """A write no test has sent yet (so each test sees its own effect at the partner)."""
@@ -129,7 +132,9 @@ class AdapterCase:
     - ``write(client, item)``/``write_numbers(item)``/``held(partner)``: for adapters that write, one
       write of ``partner.next_write()``, the numbers it carries, and how many writes the partner
       holds (``None``: the adapter only reads; ``read_only`` says why that is the whole story);
-    - ``server_faults``: how to make the partner fail on its side, by kind (retryable).
+    - ``server_faults``: how to make the partner fail on its side, by kind (retryable);
+    - ``unsigned``: for a partner outside the signing regime, why (its client then neither signs
+      nor verifies, as its hook configures it).
     """
 
     name: str
@@ -143,6 +148,7 @@ class AdapterCase:
     held: Callable[[Partner], int] | None = None
     read_only: str = ""
     agency_scoped: bool = True
+    unsigned: str = ""  # why the partner signs nothing (then no signature property applies)
     server_faults: Mapping[str, dict[str, Any]] = field(default_factory=lambda: HTTP_503)
 
     @property
@@ -151,6 +157,8 @@ class AdapterCase:
 
     @property
     def refusals(self) -> dict[str, str]:
+        if self.unsigned:
+            return {}
         return XML_REFUSALS if self.xml else JSON_REFUSALS
 
     def __str__(self) -> str:
@@ -173,7 +181,7 @@ def connect(
         case.name,
         TransportSettings(base_url=partner.url, **{**FAST, **settings}),
         on_exchange=on_exchange,
-        signatures=MessageSignatures(pki.identity("hub"), pki.trust_store()),
+        signatures=MessageSignatures() if case.unsigned else MessageSignatures(pki.identity("hub"), pki.trust_store()),
     )
     return case.connect(transport, partner.secret if secret is None else secret, agency)
 
@@ -400,5 +408,46 @@ SOCIAL_INSURANCE = AdapterCase(
 )
 
 
-CASES: tuple[AdapterCase, ...] = (CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE)
+# ------------------------------------------------------------------------------------------ postal carriers
+
+
+def _carrier_start(rig: CarrierRig) -> Callable[[Path, DevPki, str], Partner]:
+    """Its sandbox with one order already placed (what the read tracks), and fresh orders to write."""
+
+    def start(folder: Path, pki: DevPki, secret: str) -> Partner:
+        sandbox = rig.start(folder, pki, secret)
+        client = rig.connect(sandbox, pki, secret)
+        placed = client.create_order(order_request(0))
+        client.close()
+        orders = (order_request(n) for n in itertools.count(1))
+        return Partner(sandbox.server, sandbox.signing, secret, writes=orders, extra={"order_id": placed.order_id})
+
+    return start
+
+
+def _carrier_case(rig: CarrierRig, **options: Any) -> AdapterCase:
+    return AdapterCase(
+        name=rig.name,
+        transport_class=HttpTransport,
+        start=_carrier_start(rig),
+        connect=lambda transport, secret, _agency: rig.client(transport, secret),
+        read=lambda client, partner: client.track([partner.extra["order_id"]]),
+        read_numbers=lambda _p, _histories: [],  # tracking carries codes and times; the order carries phones
+        write=lambda client, order: client.create_order(order),
+        write_numbers=lambda order: _numbers(order.receiver.phone, order.sender.phone),
+        held=lambda partner: partner.get("/sandbox/stats")["held"]["orders"],
+        agency_scoped=False,
+        **options,
+    )
+
+
+VNPOST = _carrier_case(postal_sandboxes.VNPOST)
+VIETTEL_POST = _carrier_case(
+    postal_sandboxes.VIETTEL_POST,
+    unsigned="Viettel Post is outside the LGSP and signs nothing; its login token is the authentication",
+)
+
+CASES: tuple[AdapterCase, ...] = (
+    CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, VNPOST, VIETTEL_POST,
+)  # fmt: skip
 SERVER_FAULT_KINDS = tuple(dict.fromkeys(itertools.chain.from_iterable(c.server_faults for c in CASES)))

@@ -35,13 +35,14 @@ def reconcile_command(
       hub reconcile --period 2026-11 --strict   # exit 3 if anything differs (for scripts)
     """
     from hub import jobs_reconcile
+    from signing.errors import SigningError
 
     if language not in ("vi", "en"):
         console.print(f"[red]error:[/red] unknown language {language!r}: use vi or en")
         raise typer.Exit(2)
     try:
         result = jobs_reconcile.reconcile_and_report(period, language=language)
-    except ValueError as exc:
+    except (ValueError, SigningError) as exc:  # a bad period, or no key to sign the PDF with
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     verdict = result["verdict"]

@@ -61,7 +61,6 @@ def track_carrier(store: HubStore, carrier: Carrier, *, page_size: int = 100, po
     report = TrackReport(carrier.name)
     failure: AdapterError | None = None
     for page in orders.iter_tracked(carrier.name, page_size):
-        as_of = store.now()
         to_poll = [o.order_id for o in page if not o.final] if poll else []
         if to_poll and failure is None:
             try:
@@ -72,6 +71,10 @@ def track_carrier(store: HubStore, carrier: Carrier, *, page_size: int = 100, po
                 report.polled += len(to_poll)
                 report.events_new += orders.add_events([e for h in histories.values() for e in h], "poll")
         report.unpolled += len(to_poll) if failure is not None else 0
+        # After the polled events are in, before reading: a callback kept later is newer than the
+        # derivation and brings the order back next run (one committing in between with an earlier
+        # clock reading could slip by a final order; a non-final one is derived every run anyway).
+        as_of = store.now()
         kept = orders.events_of(carrier.name, [o.order_id for o in page])
         tracks: dict[str, tuple[Track, bool]] = {}
         for order in page:

@@ -1,23 +1,35 @@
 """The quality gate: split a batch into records that go on and records that are quarantined.
 
-A record fails when it cannot be mapped to the canonical dossier (the mapping names the rule) or
-when it breaks a business rule. Failing records are never dropped: the caller quarantines each
-with every rule it broke. Batch-level checks (a Great Expectations suite over the whole batch)
-implement ``BatchCheck`` and run on the records that mapped, so GX's start-up cost is paid once
-per batch, not per record.
+Three steps, in order, each for what it can say:
+
+1. Schema (``quality/rules.py``): a column missing from the whole batch is drift, not a defect
+   of each record -- :class:`~quality.rules.SchemaDriftError` stops the batch, nothing is
+   quarantined or marked delivered, and a re-run after the fix delivers everything.
+2. Mapping (city records only): a record that cannot become a canonical ``Dossier`` fails with
+   the mapping's rule (``city.*``); the rest go on.
+3. The dataset's Great Expectations suite (``quality/expectations``) over one DataFrame of the
+   batch: every row GX flags fails with the rule name and a readable reason per expectation.
+
+Failing records are never dropped: the caller quarantines each with every rule it broke. GX is
+imported on the first batch, not with this module, and prepared once per process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from mappings.city_system import to_canonical
 from mappings.code_tables import CodeTables
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
-from quality.rules import DEFAULT_RULES, Rule
+from quality.expectations.datasets import CITY_DOSSIERS, DATASETS
+from quality.rules import require_columns
+
+if TYPE_CHECKING:
+    from quality.expectations.runner import BatchValidation
 
 
 @dataclass(frozen=True)
@@ -26,50 +38,61 @@ class Violation:
     reason: str
 
 
-class BatchCheck(Protocol):
-    """A check over a whole batch; returns violations keyed by the record's position."""
-
-    def violations(self, dossiers: Sequence[Dossier]) -> Mapping[int, list[Violation]]: ...
-
-
 @dataclass
 class GateOutcome:
     passed: list[tuple[int, Dossier]] = field(default_factory=list)
     failed: dict[int, list[Violation]] = field(default_factory=dict)
 
 
+@dataclass
+class CheckOutcome:
+    """For datasets that need no mapping: positions that passed, and the failed ones' violations."""
+
+    passed: list[int] = field(default_factory=list)
+    failed: dict[int, list[Violation]] = field(default_factory=dict)
+
+
+def _present(rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    return set().union(*rows) if rows else set()
+
+
 class QualityGate:
+    """``on_validation`` receives every batch's GX result with a batch id (to store it)."""
+
     def __init__(
         self,
         tables: CodeTables,
-        rules: Sequence[Rule] = DEFAULT_RULES,
-        batch_checks: Sequence[BatchCheck] = (),
+        on_validation: Callable[[str, BatchValidation], None] | None = None,
     ) -> None:
         self.tables = tables
-        self.rules = tuple(rules)
-        self.batch_checks = tuple(batch_checks)
+        self.on_validation = on_validation
+
+    def _validate(self, dataset: str, rows: Sequence[Any]) -> dict[int, list[Violation]]:
+        from quality.expectations.runner import validate  # GX: imported on first use, in the task
+
+        validation = validate(dataset, DATASETS[dataset].frame(rows), self.tables)
+        if self.on_validation is not None:
+            self.on_validation(f"{dataset}-{uuid.uuid4().hex[:12]}", validation)
+        return {i: [Violation(rule, reason) for rule, reason in vs] for i, vs in validation.violations.items()}
 
     def split(self, records: Sequence[Mapping[str, Any]]) -> GateOutcome:
-        """Positions in the outcome refer to ``records``; every position lands in exactly one side."""
+        """City records. Positions in the outcome refer to ``records``; each lands on exactly one side."""
+        require_columns(CITY_DOSSIERS, _present(records), DATASETS[CITY_DOSSIERS].required)
         outcome = GateOutcome()
         mapped: list[tuple[int, Dossier]] = []
         for position, record in enumerate(records):
             try:
-                dossier = to_canonical(dict(record), self.tables)
+                mapped.append((position, to_canonical(dict(record), self.tables)))
             except MappingError as exc:
                 outcome.failed[position] = [Violation(exc.rule, exc.message)]
-                continue
-            broken = [
-                Violation(rule.name, reason)
-                for rule in self.rules
-                if (reason := rule.check(dossier, self.tables)) is not None
-            ]
-            if broken:
-                outcome.failed[position] = broken
-            else:
-                mapped.append((position, dossier))
-        for check in self.batch_checks:
-            for index, violations in check.violations([d for _, d in mapped]).items():
-                outcome.failed.setdefault(mapped[index][0], []).extend(violations)
+        if mapped:
+            for index, violations in self._validate(CITY_DOSSIERS, [d for _, d in mapped]).items():
+                outcome.failed[mapped[index][0]] = violations
         outcome.passed = [(position, d) for position, d in mapped if position not in outcome.failed]
         return outcome
+
+    def check(self, dataset: str, rows: Sequence[Mapping[str, Any]]) -> CheckOutcome:
+        """Portal payloads, ministry pull-backs, postal orders: the dataset's suite, no mapping."""
+        require_columns(dataset, _present(rows), DATASETS[dataset].required)
+        failed = self._validate(dataset, rows) if rows else {}
+        return CheckOutcome([p for p in range(len(rows)) if p not in failed], failed)

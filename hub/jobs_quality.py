@@ -1,0 +1,44 @@
+"""The quality gate as DAG tasks use it: every batch's validation stored, Data Docs built once.
+
+Kept apart from ``hub.jobs`` so the portal and ministry planning tasks build the same gate: one
+place decides where validation results go and under which run.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hub.jobs import hub_store
+from hub.store.validation import ValidationResults
+from mappings.code_tables import load_code_tables
+from quality.gate import QualityGate
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id() -> str:
+    return f"gate__{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+
+
+def stored_gate(run_id: str) -> QualityGate:
+    """A gate that writes each validated batch's per-expectation counts under ``run_id``."""
+    results = ValidationResults(hub_store())
+    return QualityGate(
+        load_code_tables(),
+        on_validation=lambda batch_id, v: results.record(
+            run_id, v.dataset, v.suite, batch_id, v.validated_at, v.expectations
+        ),
+    )
+
+
+def build_data_docs() -> Path:
+    """Build the suites and this process's validation results into ``var/gx/data_docs/``; returns
+    the index page, which the run's report links."""
+    from quality.expectations.runner import build_data_docs as build  # GX: inside the task only
+
+    index = build()
+    log.info("GX Data Docs: %s", index)
+    return index

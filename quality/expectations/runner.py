@@ -1,0 +1,160 @@
+"""Run a dataset's suite over one batch with GX Core (ephemeral context, pandas data source).
+
+Start-up is paid once per process: :func:`_prepared` builds the context, the data source, one
+whole-DataFrame batch definition and one validation definition per suite on first use and caches
+them (per code tables), so a batch costs one ``ValidationDefinition.run`` over one DataFrame.
+The context is ephemeral -- nothing of GX is written except the Data Docs :func:`build_data_docs`
+builds on request -- and never phones home (``GX_ANALYTICS_ENABLED=false``, set by the package
+before GX is imported).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from hub.paths import var_dir
+from mappings.code_tables import CodeTables, load_code_tables
+from mappings.masking import mask_personal_data
+from quality.expectations import custom
+from quality.expectations.suites import SUITES, Check
+
+log = logging.getLogger(__name__)
+DATA_DOCS_SITE = "hub"
+COMPLETE = {"result_format": "COMPLETE"}
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's verdict on one batch: what the validation-results table keeps."""
+
+    rule: str
+    expectation: str
+    evaluated: int
+    failed: int
+    success: bool
+
+
+@dataclass
+class BatchValidation:
+    dataset: str
+    suite: str
+    success: bool
+    validated_at: datetime
+    expectations: list[ExpectationOutcome] = field(default_factory=list)
+    # frame index (= position in the batch) -> [(rule, readable masked reason)]
+    violations: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    context: Any
+    definitions: dict[str, Any]
+    checks: dict[str, dict[str, Check]]  # suite -> expectation id -> check
+
+
+def data_docs_dir() -> Path:
+    return var_dir() / "gx" / "data_docs"
+
+
+@functools.cache
+def _context() -> Any:
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(
+        DATA_DOCS_SITE,
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs_dir())},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    return context
+
+
+@functools.lru_cache(maxsize=8)
+def _prepared(tables: CodeTables) -> _Prepared:
+    key = custom.register_tables(tables)
+    default = tables is load_code_tables()  # the production tables keep the plain suite names
+    context = _context()
+    source = context.data_sources.add_pandas(f"hub-{key}")
+    definitions: dict[str, Any] = {}
+    checks: dict[str, dict[str, Check]] = {}
+    for dataset, suite_checks in SUITES.items():
+        batch = source.add_dataframe_asset(dataset).add_batch_definition_whole_dataframe("batch")
+        suite = context.suites.add(gx.ExpectationSuite(name=dataset if default else f"{dataset}@{key}"))
+        by_id: dict[str, Check] = {}
+        for check in suite_checks:
+            expectation = check.expectation(key)
+            expectation.meta = {"rule": check.rule}
+            by_id[str(suite.add_expectation(expectation).id)] = check
+        definitions[dataset] = context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite.name, data=batch, suite=suite)
+        )
+        checks[suite.name] = by_id
+    return _Prepared(context, definitions, checks)
+
+
+def validate(dataset: str, frame: pd.DataFrame, tables: CodeTables) -> BatchValidation:
+    """Validate one batch; rows GX flags come back by frame index with their rules and reasons."""
+    prepared = _prepared(tables)
+    definition = prepared.definitions[dataset]
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format=COMPLETE)
+    checks = prepared.checks[definition.suite.name]
+    outcome = BatchValidation(dataset, definition.suite.name, bool(result.success), datetime.now(UTC))
+    for item in result.results:
+        check = checks[str(item.expectation_config.id)]
+        if item.exception_info.get("raised_exception"):
+            raise RuntimeError(
+                f"{dataset}: expectation {check.rule} could not run: {item.exception_info['exception_message']}"
+            )
+        rows = item.result.get("unexpected_index_list") or []
+        outcome.expectations.append(
+            ExpectationOutcome(
+                check.rule,
+                item.expectation_config.type,
+                int(item.result.get("element_count", len(frame))),
+                len(rows),
+                bool(item.success),
+            )
+        )
+        for index in rows:
+            reason = mask_personal_data(check.reason(frame.loc[index].to_dict(), tables))
+            outcome.violations.setdefault(int(index), []).append((check.rule, reason))
+    return outcome
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_personal_data(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
+def build_data_docs() -> Path:
+    """Render the suites and this process's validation results into ``var/gx/data_docs/``;
+    returns the index page (what the reconciliation report links).
+
+    GX keeps the unexpected values themselves (a wrong ID number, a phone); every stored result
+    is masked first, because Data Docs are a report and reports never show a full number.
+    """
+    context = _context()
+    store = context.validation_results_store
+    for key in store.list_keys():
+        result = store.get(key)
+        for item in result.results:
+            item.result = _masked(item.result)
+        store.set(key, result)
+    context.build_data_docs(site_names=[DATA_DOCS_SITE])
+    return data_docs_dir() / "index.html"

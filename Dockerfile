@@ -18,13 +18,14 @@ RUN pip install --no-cache-dir uv==0.13.9 \
 FROM apache/airflow:slim-3.3.2-python3.11
 
 # WeasyPrint's system libraries (Pango, HarfBuzz subsetting, fontconfig) for the signed PDF
-# reports, and fonts with the Vietnamese glyphs the reports print. Versions come from the base
-# image's Debian release (pinning point releases would break every security update).
+# reports, and the fonts the report stylesheet names (Liberation, DejaVu: both have the
+# Vietnamese glyphs). Versions come from the base image's Debian release (pinning point
+# releases would break every security update).
 USER 0
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core \
+      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-liberation \
  && apt-get autoremove -yqq --purge \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* \

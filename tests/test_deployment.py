@@ -8,6 +8,7 @@ hadolint and docker-compose (v2) come from ``make deploy-check`` (deploy/check.s
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -22,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+import adapters.hooks
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
@@ -30,6 +33,15 @@ ENV_EXAMPLE = ROOT / ".env.example"
 AIRFLOW_COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "worker-1", "worker-2")
 # Names whose values are secrets (a *_FILE names where one is kept, not the secret itself).
 SECRET_NAME = re.compile(r"^(?!.*_FILE$).*(PASSWORD|SECRET|TOKEN|FERNET|PRIVATE|AUTH$)|^AIRFLOW_CONN_", re.IGNORECASE)
+
+
+def hook_connection_ids() -> set[str]:
+    """The Connection id of every hook in adapters/hooks.py: each needs its AIRFLOW_CONN_* in a deployment."""
+    return {
+        hook.default_conn_name
+        for _, hook in inspect.getmembers(adapters.hooks, inspect.isclass)
+        if hook.__module__ == adapters.hooks.__name__ and isinstance(hook.__dict__.get("default_conn_name"), str)
+    }
 
 
 # -- Dockerfile ------------------------------------------------------------------------------------
@@ -131,7 +143,13 @@ def test_image_installs_weasyprints_system_libraries() -> None:
     final = final_stage()
     runs = " ".join(args for keyword, args in final if keyword == "RUN")
     # WeasyPrint's documented Debian packages, and a font with Vietnamese glyphs.
-    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core"):
+    for package in (
+        "libpango-1.0-0",
+        "libpangoft2-1.0-0",
+        "libharfbuzz-subset0",
+        "fonts-dejavu-core",
+        "fonts-liberation",
+    ):
         assert re.search(rf"apt-get install [^&]*\b{re.escape(package)}\b", runs), package
 
 
@@ -277,6 +295,8 @@ def test_workers_use_celery_with_redis_broker_and_postgres_results(compose_model
         # Tasks authenticate to the execution API with tokens every component must verify alike.
         jwt = "AIRFLOW__API_AUTH__JWT_SECRET"
         assert env[jwt] == services["api-server"]["environment"][jwt], name
+        missing = {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in hook_connection_ids()} - set(env)
+        assert not missing, f"{name} lacks the partner connections {sorted(missing)}"
     init = " ".join(services["airflow-init"]["command"])
     assert "hub airflow-init" in init, "airflow-init must migrate and create the pools (hub airflow-init)"
 

@@ -3,7 +3,6 @@ what an operator reviewing it would check before `helm install`."""
 
 from __future__ import annotations
 
-import inspect
 import re
 import tomllib
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-import adapters.hooks
+from tests.test_deployment import hook_connection_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 VALUES = ROOT / "deploy" / "helm" / "values.yaml"
@@ -29,14 +28,6 @@ CHART_KEYS = {
 @pytest.fixture(scope="module")
 def values() -> dict[str, Any]:
     return yaml.safe_load(VALUES.read_text(encoding="utf-8"))
-
-
-def hook_connection_ids() -> set[str]:
-    return {
-        hook.default_conn_name
-        for _, hook in inspect.getmembers(adapters.hooks, inspect.isclass)
-        if hook.__module__ == adapters.hooks.__name__ and isinstance(hook.__dict__.get("default_conn_name"), str)
-    }
 
 
 def test_only_chart_keys_and_the_kubernetes_executor(values: dict[str, Any]) -> None:

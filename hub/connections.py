@@ -3,7 +3,8 @@
 The demo, ``hub up`` and the end-to-end tests point Airflow at the sandbox this way; a real
 deployment defines the same connection ids in its secrets backend instead: one per hook in
 :mod:`adapters.hooks` (``city_system``, ``national_portal``, ``business_registration``,
-``population_db``, ``civil_status``, ``social_insurance``). Credentials are URL-quoted, never logged.
+``population_db``, ``civil_status``, ``social_insurance``, ``vnpost``, ``viettel_post``). Credentials
+are URL-quoted, never logged.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ _CLIENT_EXTRAS: dict[str, tuple[str, ...]] = {
     "population_db": ("madonvi", "macanbo"),
     "civil_status": ("madonvi", "macanbo"),
     "social_insurance": ("madonvi", "macanbo"),
+    "vnpost": ("webhook_secret",),  # login: the LGSP customer code; password: the access token
+    "viettel_post": ("webhook_token",),
 }
 
 

@@ -1,7 +1,8 @@
 """Run every partner simulator as one background process: ``python -m sandbox up|down|status|serve``.
 
 The partners are the city system and the national portal (the sync), the population database,
-the civil-status and social-insurance ministries (SOAP) and business registration (REST). All load
+the civil-status and social-insurance ministries (SOAP), business registration (REST) and the two
+postal carriers (VNPost, Viettel Post; ``--webhook-url`` is the hub's callback receiver). All load
 the same generated day (``--day``, ``--scale``, ``--seed``): the population register and the insurer
 hold the city's own applicants, the ministries the dossiers processed on their software that the
 city system never sees (``sandbox.ministry_dossiers``), so what the hub pulls, verifies and pushes
@@ -64,6 +65,8 @@ PARTNERS = (
     "population_db",
     "civil_status",
     "social_insurance",
+    "vnpost",
+    "viettel_post",
 )
 # Where each partner answers "I am up" (the city system's API wants its bearer token even there).
 HEALTH_PATHS = {"city_system": "/api/v1/health"}
@@ -135,7 +138,11 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "population_db": soap(),
         "civil_status": soap(),
         "social_insurance": soap(),
-    }
+        "vnpost": {"username": "HNI-TTHC", "password": secrets.token_urlsafe(24),
+                   "webhook_secret": secrets.token_urlsafe(32)},
+        "viettel_post": {"username": USERNAME, "password": secrets.token_urlsafe(24),
+                         "webhook_token": secrets.token_urlsafe(32)},
+    }  # fmt: skip
 
 
 def _ministry_apps(
@@ -185,6 +192,27 @@ def _ministry_apps(
     }
 
 
+def _carrier_apps(
+    data_dir: Path, creds: dict[str, dict[str, str]], pki: Any, day: date, seed: int, webhook_url: str | None
+) -> dict[str, Any]:
+    """The two postal carriers, their simulated clocks starting at 08:00 on ``day``; callbacks go to
+    ``webhook_url`` (the hub's receiver) and lose, double and reorder a few, deterministically per seed."""
+    from sandbox.postal import viettel_post, vnpost
+    from sandbox.signatures import PartnerSigning
+
+    start = datetime.combine(day, datetime.min.time(), VN).replace(hour=8)
+    misbehaviour = {"webhook_loss_rate": 0.05, "webhook_duplicate_rate": 0.05, "webhook_reorder_rate": 0.05}
+    common = {"webhook_url": webhook_url, "seed": seed, "start": start, "faults": misbehaviour}
+    vn, vt = creds["vnpost"], creds["viettel_post"]
+    return {
+        "vnpost": vnpost.create_app(data_dir / "vnpost.sqlite", vn["password"], vn["username"],
+                                    webhook_secret=vn["webhook_secret"], signing=PartnerSigning(pki, "vnpost"),
+                                    **common),
+        "viettel_post": viettel_post.create_app(data_dir / "viettel_post.sqlite", vt["username"], vt["password"],
+                                                webhook_token=vt["webhook_token"], **common),
+    }  # fmt: skip
+
+
 def serve(
     data_dir: Path,
     *,
@@ -195,12 +223,14 @@ def serve(
     portal_port: int = 0,
     fresh: bool = False,
     faults: dict[str, Any] | None = None,
+    webhook_url: str | None = None,
     stop_event: threading.Event | None = None,
 ) -> int:
     """Run every simulator in this process until SIGTERM/SIGINT (or ``stop_event``); return an exit code.
 
     ``faults`` is the national portal's initial fault injection (the others start without faults;
-    ``POST /sandbox/faults`` changes any of them at run time).
+    ``POST /sandbox/faults`` changes any of them at run time). ``webhook_url`` is the base URL of the
+    hub's callback receiver (``hub webhooks serve``); without it the carriers call nobody back.
     """
     from mappings.code_tables import load_code_tables
     from sandbox.city_system.app import create_app as create_city
@@ -248,6 +278,7 @@ def serve(
         "city_system": city_app,
         "national_portal": portal_app,
         **_ministry_apps(data_dir, creds, agencies, pki, code_tables, (day, scale, seed)),
+        **_carrier_apps(data_dir, creds, pki, day, seed, webhook_url),
     }
     log.info("loaded %d new city records for %s (scale %s, seed %s) and the partners' data in %.1fs", loaded, day,
              scale, seed, time.monotonic() - started)  # fmt: skip
@@ -303,6 +334,7 @@ def up(
     portal_port: int = 0,
     fresh: bool = False,
     faults: dict[str, Any] | None = None,
+    webhook_url: str | None = None,
     timeout: float = 120.0,
 ) -> dict[str, Any]:
     """Start ``serve`` detached and return its state once it is listening; raise on failure."""
@@ -321,6 +353,8 @@ def up(
         command.append("--fresh")
     if faults:
         command += ["--faults", json.dumps(faults)]
+    if webhook_url:
+        command += ["--webhook-url", webhook_url]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     log_path = data_dir / LOG_FILE
@@ -433,6 +467,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--faults", type=json.loads, default=None, help="portal faults as JSON, e.g. '{\"latency_ms\": 50}'"
         )
+        p.add_argument(
+            "--webhook-url", default=None, help="the hub's carrier callback receiver, e.g. http://127.0.0.1:8088"
+        )
         if name == "up":
             p.add_argument("--timeout", type=float, default=120.0)
     p = sub.add_parser("down", help="stop the background sandbox")
@@ -459,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             "portal_port": args.portal_port,
             "fresh": args.fresh,
             "faults": args.faults,
+            "webhook_url": args.webhook_url,
         }
         if args.command == "serve":
             try:

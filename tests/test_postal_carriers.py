@@ -8,6 +8,7 @@ hand the request to the carrier client's ``parse_webhook`` and answer its verdic
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +24,9 @@ from starlette.routing import Route
 from adapters.errors import ContractViolation, PermanentError
 from adapters.exchange import Exchange
 from adapters.postal.carrier import Address, Carrier, CarrierEvent, WebhookRejected
+from adapters.settings import TransportSettings
+from adapters.signatures import MessageSignatures
+from adapters.transport import HttpTransport
 from mappings.postal.s10 import is_valid_s10
 from sandbox.postal.vnpost import CALLBACK_SIGNATURE_HEADER, sign_callback
 from sandbox.server import RunningServer, serve_in_thread
@@ -267,3 +271,44 @@ def _signed(rig: CarrierRig, body: bytes) -> tuple[dict[str, str], bytes]:
 
 def _without_status(document: dict[str, Any]) -> None:
     (document.get("DATA") or document).pop("ORDER_STATUS" if "DATA" in document else "StatusCode")
+
+
+def test_viettel_post_logs_in_again_once_its_token_expired(tmp_path: Path, dev_pki: DevPki) -> None:
+    rig = next(r for r in RIGS if r.name == "viettel_post")
+    sandbox = rig.start(tmp_path, dev_pki, SECRET)
+    exchanges: list[Exchange] = []
+    client = rig.connect(sandbox, dev_pki, SECRET)
+    client.transport.on_exchange = exchanges.append
+    try:
+        placed = client.create_order(order_request(1))
+        sandbox.faults(session_ttl_s=1.0)
+        time.sleep(1.1)
+        exchanges.clear()
+        assert placed.order_id in client.track([placed.order_id])
+        assert [(e.operation, e.status) for e in exchanges] == [
+            ("registerOrderHook", 401),
+            ("Login", 200),
+            ("registerOrderHook", 200),
+        ]
+    finally:
+        client.close()
+        sandbox.server.stop()
+
+
+def test_the_lgsp_refuses_an_unsigned_vnpost_request(tmp_path: Path, dev_pki: DevPki) -> None:
+    rig = next(r for r in RIGS if r.name == "vnpost")
+    sandbox = rig.start(tmp_path, dev_pki, SECRET)
+    transport = HttpTransport(
+        "vnpost",
+        TransportSettings(base_url=sandbox.url, max_attempts=1),
+        signatures=MessageSignatures(trust=dev_pki.trust_store()),  # verifies replies, signs nothing
+    )
+    client = rig.client(transport, SECRET)
+    try:
+        with pytest.raises(PermanentError, match="Status 105") as caught:
+            client.create_order(order_request(1))
+        assert not isinstance(caught.value, ContractViolation)
+        assert sandbox.held() == 0
+    finally:
+        client.close()
+        sandbox.server.stop()

@@ -21,7 +21,7 @@ from quality.report.view import DIFFERENCES_PER_CLASS
 from signing.errors import SignatureInvalid, UntrustedSigner
 from signing.pki import mint_foreign_identity, mint_identity, mint_identity_without_signing_usage
 from tests.conftest import SigningKit
-from tests.test_report_documents import DEPT_CONSTRUCTION, differing_day, reconciled_day
+from tests.test_report_documents import BIRTH, DEPT_CONSTRUCTION, differing_day, reconciled_day
 
 
 class _Element(HTMLParser):
@@ -200,6 +200,7 @@ def test_english_report(tmp_path: Path) -> None:
     assert verdict.startswith("✗ NOT RECONCILED")
     assert "83 dossiers differ. Largest class: Missing at the portal (61)." in verdict
     assert "1,250 = 1,187 + 7 + 4 + 50" in text_of(html, "identities")
+    assert "1 accounting identity does not hold." in verdict
     assert "Share synced to the national portal" in text_of(html, "kpis") and "98.9 %" in text_of(html, "kpis")
     assert text_of(html, "period") == "Day 2026-11-20"
     assert differences_csv_rows(files)[0]["kind_label"] == "Missing at the portal"
@@ -339,3 +340,32 @@ def test_pdfs_signed_by_a_certificate_not_fit_for_reports_are_refused(
     pdf.write_bytes(sign_pdf(render_pdf("<h1>Báo cáo đối soát</h1>", tmp_path), signer, reason="test"))
     with pytest.raises(UntrustedSigner, match="is not trusted for signing reports"):
         verify_report_pdf(pdf, pki.trust)
+
+
+def test_a_year_of_agencies_and_cells_is_capped_in_the_page_and_kept_whole_in_the_files(tmp_path: Path) -> None:
+    document = differing_day()
+    agencies = [f"{n:03d}.00.00.H26" for n in range(300)]
+    document["by_agency"] = {a: {"missing_at_portal": i % 7, "pending": 1} for i, a in enumerate(agencies)}
+    document["breakdown"] = [
+        {"agency": a, "procedure": BIRTH, "status": s, "city": 100, "portal": 100 - (i % 5), "ministry": 0}
+        for i, a in enumerate(agencies)
+        for s in (4, 9, 10)
+    ]
+    document["kpis"][0]["by_agency"] = {a: {"numerator": 9, "denominator": 10, "value": 0.9} for a in agencies}
+    document["differences"] = [
+        {"dossier_no": f"{a}-261120-{n:04d}", "kind": "missing_at_portal", "source": "city", "agency": a}
+        for a in agencies
+        for n in range(20)
+    ]
+    files = write_reconciliation_report(document, tmp_path, signer=None)
+    html = files.html.read_text(encoding="utf-8")
+    by_agency = text_of(html, "by-agency")
+    assert "Trang này hiển thị 100 trong 300 dòng (cơ quan có nhiều chênh lệch nhất trước)" in by_agency
+    assert sum(1 for tag, _ in element(html, "by-agency").tags if tag == "tr") == 100 + 1
+    assert "006.00.00.H26" in by_agency and "000.00.00.H26" not in by_agency  # 7 differences shown, 1 left out
+    breakdown = text_of(html, "breakdown")
+    assert "hiển thị 100 trong 900 dòng (dòng chênh lệch nhiều nhất giữa các nguồn trước)" in breakdown
+    assert " 100 100 0" not in breakdown  # rows that agree are the ones left to the JSON
+    assert "hiển thị 100 trong 302 dòng (theo mã cơ quan)" in text_of(html, "kpis")  # 300 + the two of on_time
+    assert len(differences_csv_rows(files)) == 6000  # the CSV keeps every difference
+    assert json.loads(files.json.read_text(encoding="utf-8")) == document

@@ -24,6 +24,10 @@ REQUIRED = ("period", "generated_at", "verdict", "sources", "identities", "count
 DIFFERENCES_PER_CLASS = 50
 """Rows per class in the page and the PDF; the CSV always holds every difference."""
 
+PAGE_ROWS = 100
+"""Rows of each per-agency table in the page: a year touches hundreds of agencies and thousands of
+(agency, procedure, status) cells, which the JSON holds and a PDF should not print."""
+
 _ROMAN_QUARTERS = {"1": "I", "2": "II", "3": "III", "4": "IV"}
 _TERM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -132,9 +136,12 @@ class ReportView:
     absent_classes: list[str]
     kpis: list[dict[str, Any]]
     kpi_agencies: list[dict[str, Any]]
+    kpi_agencies_note: str | None
     agency_classes: list[str]
     agencies: list[dict[str, Any]]
+    agencies_note: str | None
     breakdown: list[dict[str, Any]]
+    breakdown_note: str | None
     difference_groups: list[DifferenceGroup]
     differences_total: int
     differences_note: str
@@ -171,10 +178,10 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
         classes=[_class_row(k, counts[k], language) for k in kinds],
         absent_classes=[class_text(k, language).name for k in CLASS_ORDER if k not in counts],
         kpis=[_kpi(k, language) for k in document.get("kpis", [])],
-        kpi_agencies=_kpi_agencies(document.get("kpis", []), language, on),
+        **_kpi_agencies(document.get("kpis", []), language, on),
         agency_classes=[class_text(k, language).name for k in kinds],
-        agencies=_agencies(document.get("by_agency", {}), kinds, language, on),
-        breakdown=_breakdown(document.get("breakdown", []), language, on),
+        **_agencies(document.get("by_agency", {}), kinds, language, on),
+        **_breakdown(document.get("breakdown", []), language, on),
         difference_groups=_difference_groups(differences, kinds, language),
         differences_total=len(differences),
         differences_note=t["differences_shown"].format(
@@ -190,14 +197,21 @@ def _verdict(document: Mapping[str, Any], language: str) -> Verdict:
     differing = int(verdict["differing_dossiers"])
     lines = []
     if differing:
-        lines.append(f"{fmt_int(differing, language)} {t['verdict_differing']}.")
+        lines.append(
+            t["verdict_differing_one" if differing == 1 else "verdict_differing"].format(n=fmt_int(differing, language))
+        )
         if verdict.get("largest_class"):
             name = class_text(verdict["largest_class"], language).name
             lines.append(f"{t['verdict_largest']}: {name} ({fmt_int(int(verdict['largest_class_count']), language)}).")
     else:
         lines.append(t["verdict_none"])
     failed = sum(1 for i in document["identities"] if not i["holds"])
-    lines.append(f"{failed} {t['verdict_identities_failed']}." if failed else t["verdict_identities_ok"])
+    if failed:
+        lines.append(
+            t["verdict_identities_failed_one" if failed == 1 else "verdict_identities_failed"].format(n=failed)
+        )
+    else:
+        lines.append(t["verdict_identities_ok"])
     headline = t["reconciled"] if verdict["reconciled"] else t["not_reconciled"]
     return Verdict(bool(verdict["reconciled"]), headline, lines)
 
@@ -239,9 +253,20 @@ def agency_name(code: str, on: date) -> str:
     return row.name if row else ""
 
 
-def _kpi_agencies(kpis: list[Mapping[str, Any]], language: str, on: date) -> list[dict[str, Any]]:
+def _first_rows(rows: list[Any], language: str, order: str) -> tuple[list[Any], str | None]:
+    """At most :data:`PAGE_ROWS` rows, and the sentence that says so when some were left out."""
+    if len(rows) <= PAGE_ROWS:
+        return rows, None
+    t = texts(language)
+    note = t["rows_shown"].format(
+        shown=fmt_int(PAGE_ROWS, language), total=fmt_int(len(rows), language), order=t[order]
+    )
+    return rows[:PAGE_ROWS], note
+
+
+def _kpi_agencies(kpis: list[Mapping[str, Any]], language: str, on: date) -> dict[str, Any]:
     """One row per agency, one cell per KPI: ``value (numerator/denominator)``."""
-    codes = sorted({a for k in kpis for a in k.get("by_agency", {})})
+    codes, note = _first_rows(sorted({a for k in kpis for a in k.get("by_agency", {})}), language, "order_codes")
     rows = []
     for code in codes:
         cells = []
@@ -256,32 +281,48 @@ def _kpi_agencies(kpis: list[Mapping[str, Any]], language: str, on: date) -> lis
                 else None
             )
         rows.append({"code": code, "name": agency_name(code, on), "cells": cells})
-    return rows
+    return {"kpi_agencies": rows, "kpi_agencies_note": note}
 
 
-def _agencies(
-    by_agency: Mapping[str, Mapping[str, int]], kinds: list[str], language: str, on: date
-) -> list[dict[str, Any]]:
+def _agencies(by_agency: Mapping[str, Mapping[str, int]], kinds: list[str], language: str, on: date) -> dict[str, Any]:
     """Agencies with most differences first, so the page opens on where to look."""
+    totals = sorted(
+        ((sum(int(n) for n in c.values()), code) for code, c in by_agency.items()), key=lambda x: (-x[0], x[1])
+    )
+    shown, note = _first_rows(totals, language, "order_agencies")
     rows = [
         {
             "code": code,
             "name": agency_name(code, on),
-            "cells": [fmt_int(int(classes.get(k, 0)), language) for k in kinds],
-            "total_n": sum(int(n) for n in classes.values()),
+            "cells": [fmt_int(int(by_agency[code].get(k, 0)), language) for k in kinds],
+            "total": fmt_int(total, language),
         }
-        for code, classes in by_agency.items()
+        for total, code in shown
     ]
-    rows.sort(key=lambda r: (-r["total_n"], r["code"]))
-    for row in rows:
-        row["total"] = fmt_int(row.pop("total_n"), language)
-    return rows
+    return {"agencies": rows, "agencies_note": note}
 
 
-def _breakdown(rows: list[Mapping[str, Any]], language: str, on: date) -> list[dict[str, Any]]:
+def _gap(row: Mapping[str, Any]) -> int:
+    return abs(int(row.get("city", 0)) + int(row.get("ministry", 0)) - int(row.get("portal", 0)))
+
+
+def _breakdown(rows: list[Mapping[str, Any]], language: str, on: date) -> dict[str, Any]:
+    """Rows where the sources disagree most first; the code tables name agency, procedure and status."""
+    ordered = sorted(
+        rows,
+        key=lambda r: (
+            -_gap(r),
+            -int(r.get("city", 0)),
+            r["agency"],
+            r["procedure"],
+            r["status"] is None,
+            r["status"] or 0,
+        ),
+    )
+    shown, note = _first_rows(ordered, language, "order_gap")
     tables = load_code_tables()
     out = []
-    for row in sorted(rows, key=lambda r: (r["agency"], r["procedure"], r["status"] is None, r["status"] or 0)):
+    for row in shown:
         status = row["status"]
         status_row = tables.statuses.get(str(status), on) if status is not None else None
         procedure = tables.procedures.get(row["procedure"], on)
@@ -298,7 +339,7 @@ def _breakdown(rows: list[Mapping[str, Any]], language: str, on: date) -> list[d
                 "ministry": fmt_int(int(row.get("ministry", 0)), language),
             }
         )
-    return out
+    return {"breakdown": out, "breakdown_note": note}
 
 
 def _difference_groups(differences: list[Mapping[str, Any]], kinds: list[str], language: str) -> list[DifferenceGroup]:

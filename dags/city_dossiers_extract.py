@@ -10,9 +10,12 @@ from __future__ import annotations
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from dags.common import (
+    CITY_DOSSIER_RECORDS,
     CITY_DOSSIERS_STAGED,
     CITY_SYSTEM_POOL,
     DEFAULT_ARGS,
+    EXTRACT_OBSERVABILITY,
+    HUB_CITY_STAGING,
     START_DATE,
     TIMEZONE,
 )
@@ -25,11 +28,12 @@ from dags.common import (
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    **EXTRACT_OBSERVABILITY,
     tags=["hub", "city-system", "extract"],
     doc_md=__doc__,
 )
 def city_dossiers_extract() -> None:
-    @task(pool=CITY_SYSTEM_POOL, outlets=[CITY_DOSSIERS_STAGED])
+    @task(pool=CITY_SYSTEM_POOL, inlets=[CITY_DOSSIER_RECORDS], outlets=[CITY_DOSSIERS_STAGED, HUB_CITY_STAGING])
     def extract(data_interval_start=None, data_interval_end=None) -> dict:
         from adapters.hooks import CitySystemHook
         from hub import jobs

@@ -14,7 +14,12 @@ from airflow.sdk import TriggerRule, dag, task
 from dags.common import (
     CITY_DOSSIERS_STAGED,
     DEFAULT_ARGS,
+    HUB_CITY_STAGING,
+    HUB_OUTBOX,
     NATIONAL_PORTAL_POOL,
+    PORTAL_DOSSIERS,
+    PORTAL_PROGRESS,
+    PORTAL_SYNC_OBSERVABILITY,
     PORTAL_SYNCED,
     START_DATE,
 )
@@ -27,17 +32,18 @@ from dags.common import (
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    **PORTAL_SYNC_OBSERVABILITY,
     tags=["hub", "national-portal", "sync"],
     doc_md=__doc__,
 )
 def national_portal_sync() -> None:
-    @task
+    @task(inlets=[HUB_CITY_STAGING], outlets=[HUB_OUTBOX])
     def plan() -> list[str]:
         from hub import jobs
 
         return jobs.plan_portal_sync()
 
-    @task(pool=NATIONAL_PORTAL_POOL)
+    @task(pool=NATIONAL_PORTAL_POOL, inlets=[HUB_OUTBOX], outlets=[PORTAL_DOSSIERS])
     def deliver_dossiers(batch_id: str) -> dict:
         from adapters.hooks import NationalPortalHook
         from hub import jobs
@@ -50,7 +56,7 @@ def national_portal_sync() -> None:
 
         return jobs.plan_portal_progress()
 
-    @task(pool=NATIONAL_PORTAL_POOL)
+    @task(pool=NATIONAL_PORTAL_POOL, inlets=[HUB_OUTBOX], outlets=[PORTAL_PROGRESS])
     def deliver_progress(batch_id: str) -> dict:
         from adapters.hooks import NationalPortalHook
         from hub import jobs

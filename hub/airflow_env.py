@@ -8,9 +8,11 @@ environment win, so a deployment can point Airflow at PostgreSQL without touchin
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+from hub.observability.metrics import statsd_address
 from hub.paths import REPO_ROOT, var_dir
 
 
@@ -18,6 +20,9 @@ def airflow_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     home = Path(env.get("AIRFLOW_HOME") or var_dir() / "airflow")
     home.mkdir(parents=True, exist_ok=True)
+    lineage = var_dir() / "lineage"
+    lineage.mkdir(exist_ok=True)
+    statsd_host, statsd_port = statsd_address(env)
     defaults = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW_CONFIG": str(REPO_ROOT / "airflow.cfg"),
@@ -27,6 +32,14 @@ def airflow_environment(base: dict[str, str] | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
         # Great Expectations phones home by default; a government hub must not.
         "GX_ANALYTICS_ENABLED": "false",
+        # Airflow's StatsD metrics go where the hub's own go (hub.observability.metrics).
+        "AIRFLOW__METRICS__STATSD_HOST": statsd_host,
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd_port),
+        # OpenLineage events as JSON lines in a local file; a deployment points this at Marquez
+        # or another backend with the same variable (or [openlineage] transport).
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(lineage / "events.jsonl"), "append": True}
+        ),
     }
     for key, value in defaults.items():
         env.setdefault(key, value)

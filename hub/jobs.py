@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import NationalPortalClient
 from adapters.transport import HttpTransport
+from hub.observability import events
+from hub.observability.logging import correlated
 from hub.paths import store_url, var_dir
 from hub.pipeline import portal_sync
 from hub.pipeline.extract import CITY_SOURCE, extract_city_dossiers
@@ -65,11 +67,13 @@ def recorded(client: HasTransport, batch_id: str | None) -> Iterator[None]:
     recorder = ExchangeRecorder(batch_id)
     previous, client.transport.on_exchange = client.transport.on_exchange, recorder
     try:
-        yield
+        with correlated(batch_id=batch_id):
+            yield
     finally:
         client.transport.on_exchange = previous
         # One seal per batch: a signature over the Merkle root of the entries just appended.
         hub_store().log_exchanges(recorder.entries, seal=hub_identity())
+        events.exchanges(recorder.entries)
 
 
 def extract(client: CitySystemClient, start: datetime, end: datetime) -> dict[str, Any]:
@@ -93,7 +97,9 @@ def extract(client: CitySystemClient, start: datetime, end: datetime) -> dict[st
 def plan_portal_sync() -> list[str]:
     """Plan the sync and return the dossier batch ids (what the delivery tasks map over)."""
     gate = QualityGate(load_code_tables())
+    started = hub_store().now()
     report = portal_sync.plan(hub_store(), gate, source=CITY_SOURCE)
+    events.quarantined_since(hub_store(), CITY_SOURCE, started)
     log.info(
         "planned %d dossier versions: %s; %d messages queued (%d superseded) in %d batches",
         report.considered,

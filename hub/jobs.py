@@ -22,8 +22,7 @@ from typing import Any, Protocol
 from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import NationalPortalClient
 from adapters.transport import HttpTransport
-from hub.observability import events
-from hub.observability.logging import correlated
+from hub.jobs_quality import build_data_docs, new_run_id, stored_gate
 from hub.paths import store_url, var_dir
 from hub.pipeline import portal_sync
 from hub.pipeline.extract import CITY_SOURCE, extract_city_dossiers
@@ -31,8 +30,6 @@ from hub.pipeline.message_log import ExchangeRecorder
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.pipeline.summary import sync_summary
 from hub.store import HubStore
-from mappings.code_tables import load_code_tables
-from quality.gate import QualityGate
 from signing.config import hub_identity
 
 log = logging.getLogger(__name__)
@@ -67,13 +64,11 @@ def recorded(client: HasTransport, batch_id: str | None) -> Iterator[None]:
     recorder = ExchangeRecorder(batch_id)
     previous, client.transport.on_exchange = client.transport.on_exchange, recorder
     try:
-        with correlated(batch_id=batch_id):
-            yield
+        yield
     finally:
         client.transport.on_exchange = previous
         # One seal per batch: a signature over the Merkle root of the entries just appended.
         hub_store().log_exchanges(recorder.entries, seal=hub_identity())
-        events.exchanges(recorder.entries)
 
 
 def extract(client: CitySystemClient, start: datetime, end: datetime) -> dict[str, Any]:
@@ -94,12 +89,12 @@ def extract(client: CitySystemClient, start: datetime, end: datetime) -> dict[st
     }
 
 
-def plan_portal_sync() -> list[str]:
-    """Plan the sync and return the dossier batch ids (what the delivery tasks map over)."""
-    gate = QualityGate(load_code_tables())
-    started = hub_store().now()
+def plan_portal_sync(run_id: str | None = None) -> list[str]:
+    """Plan the sync and return the dossier batch ids (what the delivery tasks map over). Every
+    batch's validation is stored under ``run_id``; a schema drift fails the task (nothing planned
+    from the drifted page), and the Data Docs are built once at the end."""
+    gate = stored_gate(hub_store(), run_id or new_run_id())
     report = portal_sync.plan(hub_store(), gate, source=CITY_SOURCE)
-    events.quarantined_since(hub_store(), CITY_SOURCE, started)
     log.info(
         "planned %d dossier versions: %s; %d messages queued (%d superseded) in %d batches",
         report.considered,
@@ -108,6 +103,7 @@ def plan_portal_sync() -> list[str]:
         report.superseded,
         len(report.dossier_batches),
     )
+    build_data_docs()
     return report.dossier_batches
 
 

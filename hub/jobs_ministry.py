@@ -11,20 +11,22 @@ from datetime import datetime
 from typing import Any
 
 from hub.jobs import hub_store, recorded, write_report
+from hub.jobs_quality import new_run_id, stored_gate
 from hub.pipeline import ministry_exchange as exchange
 from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import MinistryPushes
 from mappings.code_tables import load_code_tables
-from quality.gate import QualityGate
 
 log = logging.getLogger(__name__)
 STATUS_BATCH_SIZE = 200  # status calls per mapped task: one SOAP round trip each
 
 
-def plan_push(partner: str) -> list[str]:
-    """Plan the interconnected city dossiers for ``partner``; return the push batch ids."""
-    report = exchange.plan_push(hub_store(), QualityGate(load_code_tables()), partner, source=CITY_SOURCE)
+def plan_push(partner: str, run_id: str | None = None) -> list[str]:
+    """Plan the interconnected city dossiers for ``partner``; return the push batch ids. The gate's
+    validations are stored under ``run_id``."""
+    gate = stored_gate(hub_store(), run_id or new_run_id())
+    report = exchange.plan_push(hub_store(), gate, partner, source=CITY_SOURCE)
     log.info(
         "%s: %d candidates %s, %d push batches", partner, report.considered, dict(report.decisions), len(report.batches)
     )

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.jobs import hub_store
+from hub.store import HubStore
 from hub.store.validation import ValidationResults
 from mappings.code_tables import load_code_tables
 from quality.gate import QualityGate
@@ -20,12 +20,13 @@ log = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
+    """For a gate run outside a DAG run (the CLI, the benchmark): time-ordered and unique."""
     return f"gate__{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
 
 
-def stored_gate(run_id: str) -> QualityGate:
+def stored_gate(store: HubStore, run_id: str) -> QualityGate:
     """A gate that writes each validated batch's per-expectation counts under ``run_id``."""
-    results = ValidationResults(hub_store())
+    results = ValidationResults(store)
     return QualityGate(
         load_code_tables(),
         on_validation=lambda batch_id, v: results.record(

@@ -36,8 +36,11 @@ SECRET_NAME = re.compile(r"^(?!.*_FILE$).*(PASSWORD|SECRET|TOKEN|FERNET|PRIVATE|
 
 
 def hook_connection_ids() -> set[str]:
-    """The Connection id of every hook in adapters/hooks.py: each needs its AIRFLOW_CONN_* in a deployment."""
-    return {
+    """The Connection id of every hook in adapters/hooks.py, and the alerts' webhook: each needs
+    its AIRFLOW_CONN_* in a deployment."""
+    from dags.common import ALERTS_CONN_ID
+
+    return {ALERTS_CONN_ID} | {
         hook.default_conn_name
         for _, hook in inspect.getmembers(adapters.hooks, inspect.isclass)
         if hook.__module__ == adapters.hooks.__name__ and isinstance(hook.__dict__.get("default_conn_name"), str)
@@ -234,7 +237,7 @@ def compose_config(*files: Path, env_file: Path = ENV_EXAMPLE) -> dict[str, Any]
 def test_compose_config_validates_both_setups() -> None:
     production = compose_config(COMPOSE)
     sandbox = compose_config(COMPOSE, SANDBOX_COMPOSE)
-    expected = {"postgres", "redis", "airflow-init", *AIRFLOW_COMPONENTS, "webhooks"}
+    expected = {"postgres", "redis", "statsd-exporter", "airflow-init", *AIRFLOW_COMPONENTS, "webhooks"}
     assert expected <= set(production["services"])
     assert expected | {"sandbox"} <= set(sandbox["services"])
 
@@ -297,6 +300,8 @@ def test_workers_use_celery_with_redis_broker_and_postgres_results(compose_model
         assert env[jwt] == services["api-server"]["environment"][jwt], name
         missing = {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in hook_connection_ids()} - set(env)
         assert not missing, f"{name} lacks the partner connections {sorted(missing)}"
+        # Airflow's metrics and the hub's go to the same exporter, a service of this file.
+        assert env["AIRFLOW__METRICS__STATSD_HOST"] == env["HUB_STATSD_HOST"] in services, name
     init = " ".join(services["airflow-init"]["command"])
     assert "hub airflow-init" in init, "airflow-init must migrate and create the pools (hub airflow-init)"
 
@@ -310,6 +315,10 @@ def test_sandbox_setup_puts_the_partner_callers_on_the_sandboxes_loopback() -> N
     for name in ("worker-1", "worker-2"):
         assert services[name]["command"][:2] == ["bash", "/opt/hub/deploy/compose/with-sandbox-connections.sh"]
         assert services[name]["environment"]["HUB_SIGNING_KEY"] == ""  # the sandbox's dev PKI signs
+    sandbox = services["sandbox"]["command"]
+    receiver = services["webhooks"]["command"]
+    port = receiver[receiver.index("--port") + 1]
+    assert sandbox[sandbox.index("--webhook-url") + 1] == f"http://127.0.0.1:{port}", "carriers must reach the receiver"
     log_port = "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"
     ports = {services[name]["environment"][log_port] for name in ("worker-1", "worker-2")}
     assert len(ports) == 2, "workers sharing one network namespace need their own log-server ports"

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,16 @@ import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from quality.reconcile import Difference, DifferenceClass, Identity, Kpi, Period, Reconciliation
+from quality.reconcile.engine import TABLE01_FORMULA
+from quality.reconcile.model import BreakdownRow
 from quality.report import ReportDocumentError, ReportFiles, verify_report_pdf, write_reconciliation_report
 from quality.report.pdf import render_pdf, sign_pdf
 from quality.report.view import DIFFERENCES_PER_CLASS
 from signing.errors import SignatureInvalid, UntrustedSigner
 from signing.pki import mint_foreign_identity, mint_identity, mint_identity_without_signing_usage
 from tests.conftest import SigningKit
-from tests.test_report_documents import BIRTH, DEPT_CONSTRUCTION, differing_day, reconciled_day
+from tests.test_report_documents import BIRTH, DEPT_CONSTRUCTION, DEPT_JUSTICE, differing_day, reconciled_day
 
 
 class _Element(HTMLParser):
@@ -369,3 +373,47 @@ def test_a_year_of_agencies_and_cells_is_capped_in_the_page_and_kept_whole_in_th
     assert "hiển thị 100 trong 302 dòng (theo mã cơ quan)" in text_of(html, "kpis")  # 300 + the two of on_time
     assert len(differences_csv_rows(files)) == 6000  # the CSV keeps every difference
     assert json.loads(files.json.read_text(encoding="utf-8")) == document
+
+
+def test_renders_what_the_engine_model_writes(tmp_path: Path) -> None:
+    """The contract from the producer's side: a document from ``Reconciliation.to_dict()`` as it is."""
+    justice, no_date = DEPT_JUSTICE, "HT-2026-000123"
+    table01 = Identity(
+        "table01",
+        TABLE01_FORMULA,
+        {
+            "received": 8,
+            "closed_unresolved": 2,
+            "total": 6,
+            "on_time": 3,
+            "late": 1,
+            "in_process": 2,
+            "unclassified": 0,
+        },
+        "total",
+        ("on_time", "late", "in_process"),
+    )
+    result = Reconciliation(
+        period=Period.parse("2026-Q4"),
+        generated_at=datetime(2026, 12, 31, 19, 0, tzinfo=UTC),
+        sources={"city": 6, "national_portal": 5, "ministry:civil_status": 1},
+        identities=[table01],
+        checked=(DifferenceClass.MISSING_AT_PORTAL, DifferenceClass.MINISTRY_ONLY),
+        differences=[
+            Difference(f"{justice}-261120-0001", DifferenceClass.MISSING_AT_PORTAL, "city", justice),
+            Difference(no_date, DifferenceClass.MINISTRY_ONLY, "ministry:civil_status", justice),
+        ],
+        by_agency={justice: {DifferenceClass.MISSING_AT_PORTAL: 1, DifferenceClass.MINISTRY_ONLY: 1}},
+        breakdown=[BreakdownRow(justice, BIRTH, 10, 6, 5, 1)],
+        kpis=[Kpi("on_time", "Tỷ lệ đúng hạn", "On time", "on_time / resolved", 3, 4, {justice: (3, 4)})],
+    )
+    files = write_reconciliation_report(result.to_dict(), tmp_path, signer=None)
+    html = files.html.read_text(encoding="utf-8")
+    assert "CHƯA KHỚP" in text_of(html, "verdict") and "2 hồ sơ chênh lệch." in text_of(html, "verdict")
+    assert text_of(html, "period") == "Quý IV/2026"
+    identities = text_of(html, "identities")
+    assert "6 = 3 + 1 + 2" in identities  # figures in the equation ...
+    assert "2 = status" not in identities  # ... not in the definitions after it
+    assert "chưa phân loại được: 0" in identities
+    assert "75,0 %" in text_of(html, "kpis")
+    assert [r["dossier_no"] for r in differences_csv_rows(files)] == [f"{justice}-261120-0001", no_date]

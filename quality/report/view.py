@@ -217,10 +217,13 @@ def _verdict(document: Mapping[str, Any], language: str) -> Verdict:
 
 
 def _identity(identity: Mapping[str, Any], language: str) -> dict[str, Any]:
-    """The formula as written, the same formula with figures, and each term named in words."""
+    """The formula as written, its equation with figures, and each term named in words."""
     terms: Mapping[str, int] = identity.get("terms", {})
     formula = identity["formula"]
-    with_figures = _TERM.sub(lambda m: fmt_int(terms[m[0]], language) if m[0] in terms else m[0], formula)
+    # Figures go into the equation only, not into the definitions that may follow it
+    # ("total = on_time + late + in_process, where total = received - closed_unresolved; ...").
+    equation = re.split(r"[,;]", formula, maxsplit=1)[0]
+    with_figures = _TERM.sub(lambda m: fmt_int(terms[m[0]], language) if m[0] in terms else m[0], equation)
     left, right = int(identity["left"]), int(identity["right"])
     return {
         "name": identity_name(identity["key"], language),

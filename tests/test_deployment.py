@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.tags import compatible_tags, cpython_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 import adapters.hooks
 
@@ -79,9 +82,13 @@ def stages(instructions: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
 
 
 @cache
-def locked_versions() -> dict[str, str]:
-    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
-    return {package["name"]: package["version"] for package in lock["package"] if "version" in package}
+def locked_packages() -> list[dict[str, Any]]:
+    return tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))["package"]
+
+
+def locked_version(name: str) -> str:
+    (version,) = {package["version"] for package in locked_packages() if package["name"] == name}
+    return version
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -97,7 +104,7 @@ def base_image(stage: list[tuple[str, str]]) -> str:
 
 
 def test_every_stage_builds_on_the_locked_airflow_release_for_python_311() -> None:
-    airflow = locked_versions()["apache-airflow"]
+    airflow = locked_version("apache-airflow")
     assert airflow.startswith("3.3."), "the hub targets the Airflow 3.3 line"
     for stage in stages(instructions()):
         image = base_image(stage)
@@ -180,17 +187,56 @@ def test_image_install_step_resolves_with_the_same_lock(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     exported = (tmp_path / "requirements.txt").read_text(encoding="utf-8")
 
-    pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)", exported, flags=re.MULTILINE))
-    locked = locked_versions()
+    pins = set(re.findall(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)", exported, flags=re.MULTILINE))
+    locked = {(package["name"], package.get("version")) for package in locked_packages()}
     assert pins, "the export pinned nothing"
-    assert {name: version for name, version in pins.items() if locked.get(name) != version} == {}
-    assert pins["apache-airflow"] == locked["apache-airflow"]
+    assert pins - locked == set(), "the export pins versions uv.lock does not hold"
+    assert ("apache-airflow", locked_version("apache-airflow")) in pins
     assert all(block.count("--hash=sha256:") for block in re.split(r"\n(?=[A-Za-z0-9])", exported) if "==" in block)
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    names = {name for name, _ in pins}
     runtime = {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower() for spec in pyproject["project"]["dependencies"]}
-    assert not runtime - set(pins), f"runtime dependencies missing from the image: {sorted(runtime - set(pins))}"
+    assert not runtime - names, f"runtime dependencies missing from the image: {sorted(runtime - names)}"
     dev = {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower() for spec in pyproject["dependency-groups"]["dev"]}
-    assert not dev & set(pins), f"dev tools would ship in the image: {sorted(dev & set(pins))}"
+    assert not dev & names, f"dev tools would ship in the image: {sorted(dev & names)}"
+    assert not [req for req in image_requirements(exported) if not has_image_wheel(*req)], "would compile in the image"
+
+
+# The image: CPython 3.11 on Debian bookworm (glibc 2.36), x86_64.
+IMAGE_MARKERS = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.14",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+
+
+def image_requirements(exported: str) -> list[tuple[str, str]]:
+    """(name, version) of every exported pin that applies to the image's Python and platform."""
+    result = []
+    for line in exported.splitlines():
+        if re.match(r"[A-Za-z0-9]", line):
+            requirement = Requirement(line.rstrip(" \\"))
+            if requirement.marker is None or requirement.marker.evaluate(IMAGE_MARKERS):
+                result.append((requirement.name, str(requirement.specifier).removeprefix("==")))
+    return result
+
+
+def has_image_wheel(name: str, version: str) -> bool:
+    """Whether uv.lock holds a wheel the image can install: the slim image has no compiler."""
+    platforms = [f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)]
+    platforms += ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
+    supported = {*cpython_tags((3, 11), platforms=platforms), *compatible_tags((3, 11), "cp311", platforms)}
+    for package in locked_packages():
+        if package["name"] == canonicalize_name(name) and package.get("version") == version:
+            for wheel in package.get("wheels", []):
+                if set(parse_wheel_filename(wheel["url"].rsplit("/", 1)[-1])[3]) & supported:
+                    return True
+    return False
 
 
 # -- real tools --------------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from hub.airflow_env import airflow_environment
 from hub.cli_evidence import app as evidence_app
+from hub.cli_outbox import app as outbox_app
+from hub.cli_quarantine import app as quarantine_app
 from hub.cli_reconcile import reconcile_command
 from hub.cli_signing import pki_app, sign, verify
 from hub.cli_webhooks import app as webhooks_app
@@ -34,8 +35,6 @@ from hub.paths import REPO_ROOT, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(help="Sandbox partners (city system, national portal) on 127.0.0.1.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Messages waiting for, or delivered to, partners.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="Records held back because they broke a rule.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
@@ -81,42 +80,6 @@ def airflow_init() -> None:
     """
     prepare_airflow(airflow_environment())
     console.print("Airflow metadata DB migrated, pools created.")
-
-
-@outbox_app.command("status")
-def outbox_status(partner: str = "national_portal") -> None:
-    """Messages per operation and state, and the age of the oldest undelivered one.
-
-    Example: hub outbox status --partner national_portal
-    """
-    from hub.jobs import hub_store
-
-    store = hub_store()
-    table = Table("operation", "state", "messages", title=f"Outbox: {partner}")
-    for operation, states in sorted(store.outbox_counts(partner).items()):
-        for state, n in sorted(states.items()):
-            table.add_row(operation, state, f"{n:,}")
-    console.print(table)
-    age = store.oldest_pending_age(partner)
-    console.print(f"Oldest undelivered message: {'none' if age is None else age}")
-
-
-@quarantine_app.command("list")
-def quarantine_list(
-    rule: Annotated[str | None, typer.Option(help="Only this rule, e.g. dates.due_after_received.")] = None,
-    limit: int = 50,
-) -> None:
-    """Open quarantine entries with the rule each broke and why (personal numbers masked).
-
-    Example: hub quarantine list --rule dossier_no.format
-    """
-    from hub.jobs import hub_store
-
-    entries = [e for e in hub_store().open_quarantine() if rule is None or e["rule"] == rule]
-    table = Table("dossier", "rule", "reason", "seen", title=f"Quarantine: {len(entries):,} open")
-    for entry in entries[:limit]:
-        table.add_row(entry["dossier_no"], entry["rule"], entry["reason"], str(entry["occurrences"]))
-    console.print(table)
 
 
 def _sandbox_dir() -> Path:

@@ -1,0 +1,78 @@
+"""``hub webhooks serve`` as an operator starts it: its own process, carrier secrets from the same
+``AIRFLOW_CONN_*`` Connections the DAGs use, callbacks into the configured hub store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from bench.postal import viettel_callback, vnpost_callback
+from hub.store import HubStore
+from hub.store.postal import PostalOrders
+from mappings.dossier import VN_TZ
+from signing.pki import DevPki
+
+pytestmark = pytest.mark.timeout(180)
+
+SECRET = "serve-callback-secret"
+AT = datetime(2026, 11, 21, 9, 30, tzinfo=VN_TZ)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_receiver_process_stores_authentic_callbacks_and_refuses_forged_ones(
+    tmp_path: Path, dev_pki: DevPki
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HUB_STORE_URL": store_url,
+        # Where the carriers' APIs are does not matter here: the receiver never calls them.
+        "AIRFLOW_CONN_VNPOST": f"http://HNI-TTHC:{quote('lgsp-token')}@127.0.0.1:9?webhook_secret={SECRET}",
+        "AIRFLOW_CONN_VIETTEL_POST": f"http://hub%40viettelpost:pw@127.0.0.1:9?webhook_token={SECRET}",
+    }
+    command = [sys.executable, "-m", "hub.cli", "webhooks", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{base}/health", timeout=1).json()["carriers"] == ["viettel_post", "vnpost"]:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, (
+                process.stdout.read() if process.stdout else ""
+            )
+            time.sleep(0.5)
+
+        body, headers = vnpost_callback("VNP001", "90", AT, SECRET)
+        assert requests.post(f"{base}/webhooks/vnpost", data=body, headers=headers, timeout=10).json()["new"] == 1
+        body, _ = viettel_callback("1000001", "501", AT, SECRET)
+        assert requests.post(f"{base}/webhooks/viettel_post", data=body, timeout=10).status_code == 200
+        forged, _ = viettel_callback("1000002", "501", AT, "guessed")
+        assert requests.post(f"{base}/webhooks/viettel_post", data=forged, timeout=10).status_code == 401
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    store = HubStore(store_url)
+    assert PostalOrders(store).count_events() == 2
+    assert SECRET not in output
+    store.engine.dispose()

@@ -15,6 +15,7 @@ from adapters.postal.viettel_post import ViettelPostClient
 from adapters.postal.vnpost import VNPostClient
 from adapters.settings import TransportSettings
 from adapters.transport import HttpTransport
+from bench.postal import viettel_callback, vnpost_callback
 from hub.pipeline.postal_tracking import track_carrier
 from hub.store import HubStore, StagedRecord
 from hub.store.facts import DossierFacts
@@ -49,27 +50,11 @@ def receiver(store: HubStore) -> Iterator[tuple[RunningServer, HubStore]]:
 
 
 def _viettel(code: str, at: datetime, order_id: str = "1000001", *, token: str = VIETTEL_TOKEN) -> bytes:
-    data = {
-        "ORDER_NUMBER": order_id,
-        "ORDER_REFERENCE": "000.00.23.H26-261120-0001/KQ",
-        "ORDER_STATUSDATE": format_carrier_time(at),
-        "ORDER_STATUS": int(code),
-        "STATUS_NAME": f"trạng thái {code}",
-    }
-    return json.dumps({"DATA": data, "TOKEN": token}).encode()
+    return viettel_callback(order_id, code, at, token)[0]
 
 
 def _vnpost(code: str, at: datetime, order_id: str = "VNP0001") -> bytes:
-    return json.dumps(
-        {
-            "OrderId": order_id,
-            "OrderNumber": "000.00.23.H26-261120-0002/KQ",
-            "ItemCode": "EB123456785VN",
-            "StatusCode": code,
-            "StatusName": f"trạng thái {code}",
-            "StatusDate": format_carrier_time(at),
-        }
-    ).encode()
+    return vnpost_callback(order_id, code, at, VNPOST_SECRET)[0]
 
 
 def _post(server: RunningServer, carrier: str, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:

@@ -152,7 +152,7 @@ def test_image_copies_every_shipped_package_and_the_config_it_reads() -> None:
 def test_image_installs_weasyprints_system_libraries() -> None:
     final = final_stage()
     runs = " ".join(args for keyword, args in final if keyword == "RUN")
-    # WeasyPrint's documented Debian packages, and a font with Vietnamese glyphs.
+    # WeasyPrint's documented Debian packages, and the fonts quality/report's stylesheet names.
     for package in (
         "libpango-1.0-0",
         "libpangoft2-1.0-0",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from hub.day_checks import (
     print_partner_summaries,
     print_sync_summary,
 )
+from hub.observability.logging import configure_json_logging
 from hub.paths import REPO_ROOT, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
@@ -225,6 +227,9 @@ def up(
 
 
 def main() -> None:
+    # Warnings from the hub's modules (retries, refusals) as masked JSON lines on stderr; the
+    # console output above stays for people.
+    configure_json_logging(level=logging.WARNING)
     app()
 
 

@@ -21,7 +21,7 @@ CHART_KEYS = {
     "executor", "airflowVersion", "defaultAirflowRepository", "defaultAirflowTag", "images",
     "postgresql", "redis", "data", "fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName",
     "secret", "env", "volumes", "volumeMounts", "config", "dags", "logs", "migrateDatabaseJob",
-    "workers", "scheduler", "dagProcessor", "triggerer", "apiServer", "statsd",
+    "workers", "scheduler", "dagProcessor", "triggerer", "apiServer", "statsd", "createUserJob",
 }  # fmt: skip
 
 
@@ -39,6 +39,10 @@ def test_only_chart_keys_and_the_kubernetes_executor(values: dict[str, Any]) -> 
     image = values["images"]["airflow"]
     assert image["repository"].endswith("/hanoi-dossier-hub") and image["tag"] not in ("", "latest")
     assert values["config"]["core"]["dags_folder"] == "/opt/hub/dags"
+    if not any(p["name"] == "apache-airflow-providers-fab" for p in lock["package"]):
+        # Without FAB in the image, the chart's FAB defaults would crash the api-server and user job.
+        assert values["config"]["core"]["auth_manager"].endswith(".SimpleAuthManager")
+        assert values["createUserJob"]["enabled"] is False
 
 
 def test_every_partner_connection_and_hub_secret_comes_from_a_kubernetes_secret(values: dict[str, Any]) -> None:

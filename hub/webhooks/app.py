@@ -9,8 +9,9 @@ Why the receiver only stores: the request must return fast (carriers time callba
 retry), and nothing in it may wait on a partner. The events go into ``postal_event`` with
 insert-or-ignore on their key, so a duplicate or replayed callback changes nothing; the tracking
 DAG derives delivery states from the stored events (ordered by the carrier's timestamps), so the
-arrival order of callbacks does not matter either. The store write is the only blocking step and
-runs in the thread pool, on the store's connection pool.
+arrival order of callbacks does not matter either. The store write is the only blocking step: it
+runs in the thread pool, and callbacks arriving together share one transaction (``GroupCommit``);
+each is answered only once its events are committed.
 
 Logs name the carrier, the order ids and the counts; rejections log the reason masked
 (``mappings.masking``), and bodies are never logged: they carry receivers' phone numbers.
@@ -18,6 +19,7 @@ Logs name the carrier, the order ids and the counts; rejections log the reason m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -27,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from adapters.postal.carrier import Carrier, WebhookRejected
+from adapters.postal.carrier import Carrier, CarrierEvent, WebhookRejected
 from hub.store import HubStore
 from hub.store.postal import PostalOrders
 from mappings.masking import mask_personal_data
@@ -37,9 +39,51 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
 
 
+class GroupCommit:
+    """Callbacks that arrive while a write is under way are stored together, in the next one.
+
+    Each request still waits for the commit that holds its events before it is answered (a
+    carrier must never hear "accepted" for an event that is not stored), but concurrent callbacks
+    share one transaction instead of queueing for the database lock one by one. There is no timer:
+    a lone callback is written at once; batches form only under load, as large as the load.
+    """
+
+    def __init__(self, orders: PostalOrders) -> None:
+        self.orders = orders
+        self._waiting: list[tuple[list[CarrierEvent], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, events: list[CarrierEvent]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((events, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            events = [event for group, _ in batch for event in group]
+            try:
+                added = await run_in_threadpool(self.orders.add_events, events, "webhook")
+            except Exception as exc:  # every waiting request answers 500; the carriers retry
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            log.info(
+                "stored %d callbacks: %d events, %d new, orders %s",
+                len(batch),
+                len(events),
+                added,
+                sorted({e.order_id for e in events}),
+            )
+            for _, done in batch:
+                done.set_result(None)
+
+
 def create_app(store: HubStore, carriers: Mapping[str, Carrier]) -> Starlette:
     """The receiver over ``store``, accepting callbacks for ``carriers`` (name -> client)."""
-    orders = PostalOrders(store)
+    writer = GroupCommit(PostalOrders(store))
 
     async def receive(request: Request) -> JSONResponse:
         name = request.path_params["carrier"]
@@ -53,15 +97,8 @@ def create_app(store: HubStore, carriers: Mapping[str, Carrier]) -> Starlette:
             events = carrier.parse_webhook(request.headers, body)
         except WebhookRejected as rejection:
             return _rejected(name, rejection)
-        added = await run_in_threadpool(orders.add_events, events, "webhook")
-        log.info(
-            "%s callback: %d events (%d new) for orders %s",
-            name,
-            len(events),
-            added,
-            sorted({e.order_id for e in events}),
-        )
-        return JSONResponse({"accepted": len(events), "new": added})
+        await writer.store(events)
+        return JSONResponse({"accepted": len(events)})
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "carriers": sorted(carriers)})

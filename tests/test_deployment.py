@@ -352,15 +352,26 @@ def test_workers_use_celery_with_redis_broker_and_postgres_results(compose_model
     assert "hub airflow-init" in init, "airflow-init must migrate and create the pools (hub airflow-init)"
 
 
+def test_only_the_partner_clients_hold_the_signing_key() -> None:
+    services = compose_config(COMPOSE)["services"]
+    holders = {name for name, service in services.items() if service.get("secrets")}
+    assert holders == {"worker-1", "worker-2", "webhooks"}
+    for name in holders:
+        assert services[name]["environment"]["HUB_SIGNING_KEY"] == "pkcs12:/run/secrets/hub_signing_key?" + (
+            "password_env=HUB_SIGNING_KEY_PASSWORD"
+        ), name
+
+
 def test_sandbox_setup_puts_the_partner_callers_on_the_sandboxes_loopback() -> None:
     services = compose_config(COMPOSE, SANDBOX_COMPOSE)["services"]
     for name in ("worker-1", "worker-2", "webhooks"):
         assert services[name]["network_mode"] == "service:sandbox", name
         assert "hostname" not in services[name] and not services[name].get("ports"), name
         assert services[name]["depends_on"]["sandbox"]["condition"] == "service_healthy", name
-    for name in ("worker-1", "worker-2"):
+    for name in ("worker-1", "worker-2", "webhooks"):
         assert services[name]["command"][:2] == ["bash", "/opt/hub/deploy/compose/with-sandbox-connections.sh"]
         assert services[name]["environment"]["HUB_SIGNING_KEY"] == ""  # the sandbox's dev PKI signs
+        assert not services[name].get("secrets"), name
     sandbox = services["sandbox"]["command"]
     receiver = services["webhooks"]["command"]
     port = receiver[receiver.index("--port") + 1]

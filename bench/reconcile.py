@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import tempfile
 import time
 from contextlib import closing
@@ -163,11 +164,17 @@ def build_store(directory: Path, scale: float) -> Generated:
     return Generated(path, rows, injected, table01)
 
 
+def _load() -> str:
+    """The machine is shared: the load average says how much of the wall time was waiting for a core."""
+    return "load average {:.1f} {:.1f} {:.1f} on {} cores".format(*os.getloadavg(), os.cpu_count())
+
+
 def run_hub(generated: Generated) -> tuple[float, dict[DifferenceClass, set[str]]]:
     store = HubStore(f"sqlite:///{generated.path}")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = reconcile(store, Period.year(YEAR))
     seconds = time.perf_counter() - started
+    print(f"  reconcile(): {seconds:.1f} s wall, {time.process_time() - cpu:.1f} s CPU (all threads), {_load()}")
     table01 = result.identity("table01")
     assert table01.holds, table01.to_dict()
     assert (table01.terms["on_time"], table01.terms["late"], table01.terms["in_process"]) == generated.table01
@@ -181,7 +188,7 @@ def run_datacompy(generated: Generated) -> tuple[float, dict[DifferenceClass, se
     """datacompy on the same store: city vs portal, ministry vs city, unequal rows classified."""
     import datacompy
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with closing(adbc_connect(f"sqlite:///{generated.path}")) as conn, closing(conn.cursor()) as cur:
         cur.execute("SELECT dossier_no, content_hash FROM dossier_current WHERE source = 'city'")
         city = cur.fetch_df()
@@ -209,6 +216,7 @@ def run_datacompy(generated: Generated) -> tuple[float, dict[DifferenceClass, se
     found[DifferenceClass.MINISTRY_ONLY] = set(vs_city.df2_unq_rows["dossier_no"])
     found[DifferenceClass.DUPLICATE] = set(vs_city.all_mismatch()["dossier_no"])
     seconds = time.perf_counter() - started
+    print(f"  datacompy: {seconds:.1f} s wall, {time.process_time() - cpu:.1f} s CPU (all threads), {_load()}")
     del city, portal, ministry, at_portal, vs_city, unequal, flagged
     gc.collect()
     return seconds, found

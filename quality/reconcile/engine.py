@@ -181,7 +181,7 @@ _KPIS: tuple[tuple[str, str, str, str, str, str], ...] = (
 
 def _connect(memory_limit: str, spill: str) -> duckdb.DuckDBPyConnection:
     # No extension is ever fetched at run time: the hub reaches no network beyond its partners.
-    return duckdb.connect(
+    db = duckdb.connect(
         config={
             "memory_limit": memory_limit,
             "temp_directory": spill,
@@ -189,19 +189,27 @@ def _connect(memory_limit: str, spill: str) -> duckdb.DuckDBPyConnection:
             "autoload_known_extensions": False,
         }
     )
+    db.execute("SET enable_progress_bar = false")  # a task log is no terminal
+    return db
 
 
 def _code_tables(db: duckdb.DuckDBPyConnection, tables: CodeTables, period: Period) -> None:
     """Status outcomes (as of the period's end) and every procedure version's portal integration."""
-    db.execute("CREATE TABLE outcome (code INTEGER, outcome VARCHAR)")
-    db.executemany(
-        "INSERT INTO outcome VALUES (?, ?)",
-        [(int(r.code), r.outcome) for r in tables.statuses.all_rows() if r.valid_on(period.last)],
+    statuses = [r for r in tables.statuses.all_rows() if r.valid_on(period.last)]
+    db.execute(
+        "CREATE TABLE outcome AS SELECT unnest($codes)::INTEGER AS code, unnest($outcomes) AS outcome",
+        {"codes": [int(r.code) for r in statuses], "outcomes": [r.outcome for r in statuses]},
     )
-    db.execute("CREATE TABLE procedure_version (code VARCHAR, integrated BOOLEAN, valid_from DATE, valid_to DATE)")
-    db.executemany(
-        "INSERT INTO procedure_version VALUES (?, ?, ?, coalesce(?, DATE '9999-12-31'))",
-        [(r.code, r.integrated_on_portal, r.valid_from, r.valid_to) for r in tables.procedures.all_rows()],
+    procedures = tables.procedures.all_rows()
+    db.execute(
+        "CREATE TABLE procedure_version AS SELECT unnest($codes) AS code, unnest($integrated) AS integrated, "
+        "unnest($valid_from)::DATE AS valid_from, coalesce(unnest($valid_to)::DATE, DATE '9999-12-31') AS valid_to",
+        {
+            "codes": [r.code for r in procedures],
+            "integrated": [r.integrated_on_portal for r in procedures],
+            "valid_from": [r.valid_from for r in procedures],
+            "valid_to": [r.valid_to for r in procedures],
+        },
     )
 
 
@@ -212,8 +220,12 @@ def reconcile(
     tables: CodeTables | None = None,
     memory_limit: str = "1GB",
     batch_rows: int = 65_536,
+    read_streams: int = 4,
 ) -> Reconciliation:
-    """Compare the city's staged dossiers with the portal's delivery state and the ministry pull-backs."""
+    """Compare the city's staged dossiers with the portal's delivery state and the ministry pull-backs.
+
+    ``read_streams``: connections a SQLite store is read over in parallel (see ``load._streams``).
+    """
     tables = tables or load_code_tables()
     with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, _connect(memory_limit, spill) as db:
         load_store(
@@ -225,6 +237,7 @@ def reconcile(
             first=period.first,
             last=period.last,
             batch_rows=batch_rows,
+            parts=read_streams,
         )
         db.execute(f"CREATE VIEW city AS SELECT * FROM dossier WHERE source = '{CITY_SOURCE}'")
         db.execute(f"CREATE VIEW ministry AS SELECT * FROM dossier WHERE source LIKE '{PULLBACK_PREFIX}%'")

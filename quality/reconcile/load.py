@@ -17,7 +17,7 @@ text columns are cast back to text there (an empty result comes typed as integer
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from typing import Any
 
 import duckdb
@@ -42,7 +42,7 @@ CREATE TABLE quarantine (dossier_no VARCHAR, rule VARCHAR);
 
 _INSERT_DELIVERY = """
 INSERT INTO delivery
-SELECT dossier_no::VARCHAR, state::VARCHAR, content_hash::VARCHAR, nullif(acked_hash::VARCHAR, '') FROM batch
+SELECT dossier_no::VARCHAR, state::VARCHAR, content_hash::VARCHAR, nullif(acked_hash::VARCHAR, '') FROM {batch}
 """
 
 
@@ -65,14 +65,38 @@ def adbc_connect(url: str) -> Any:
 
 
 @contextmanager
-def _stream(conn: Any, sql: str, batch_rows: int, dialect: str) -> Iterator[Any]:
-    """``sql``'s result as a ``pyarrow.RecordBatchReader`` (batches of ``batch_rows`` rows on SQLite;
-    the PostgreSQL driver sizes its COPY batches itself)."""
-    with closing(conn.cursor()) as cur:
-        if dialect == "sqlite":
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
-        cur.execute(sql)
-        yield cur.fetch_record_batch()
+def _streams(url: str, dialect: str, sql: str, rowid_of: str, batch_rows: int, parts: int) -> Iterator[list[Any]]:
+    """``sql``'s result as ``pyarrow.RecordBatchReader`` s whose union is the whole result.
+
+    SQLite answers a query on one thread, and turning its rows into Arrow is most of a
+    reconciliation's cost, so on SQLite the rows of the driving table ``rowid_of`` (an alias in
+    ``sql``) are split into ``parts`` rowid ranges, each read on its own connection while DuckDB
+    scans them all in parallel (batches of ``batch_rows`` rows). ``sql`` holds ``{part}`` where the
+    range condition goes. PostgreSQL does the work server-side and streams one COPY.
+    """
+    if dialect != "sqlite":
+        parts = 1
+    with ExitStack() as stack:
+        conns = [stack.enter_context(closing(adbc_connect(url))) for _ in range(parts)]
+        conditions = ["TRUE"]
+        if parts > 1:
+            table, alias = rowid_of.split()
+            with closing(conns[0].cursor()) as cur:
+                cur.execute(f"SELECT min(rowid), max(rowid) FROM {table}")
+                low, high = cur.fetchone() or (None, None)
+            if low is not None:
+                step = (high - low) // parts + 1
+                conditions = [
+                    f"{alias}.rowid BETWEEN {low + k * step} AND {low + (k + 1) * step - 1}" for k in range(parts)
+                ]
+        readers = []
+        for conn, condition in zip(conns, conditions, strict=False):
+            cur = stack.enter_context(closing(conn.cursor()))
+            if dialect == "sqlite":
+                cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+            cur.execute(sql.replace("{part}", condition))
+            readers.append(cur.fetch_record_batch())
+        yield readers
 
 
 def _literal(value: str) -> str:
@@ -105,6 +129,7 @@ def load_store(
     first: Any,
     last: Any,
     batch_rows: int,
+    parts: int,
 ) -> None:
     """Create and fill ``dossier`` (city and ministry, with facts), ``delivery`` and ``quarantine``.
 
@@ -123,7 +148,7 @@ def load_store(
         FROM dossier_current c
         LEFT JOIN dossier_facts f
             ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash
-        WHERE c.source = {_literal(city_source)} OR c.source LIKE {_literal(ministry_prefix + "%")}
+        WHERE {{part}} AND (c.source = {_literal(city_source)} OR c.source LIKE {_literal(ministry_prefix + "%")})
     """
     day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
     insert_dossiers = f"""
@@ -133,14 +158,15 @@ def load_store(
             digitised::BOOLEAN, paid_online::BOOLEAN, return_by_post::BOOLEAN, has_facts::BOOLEAN
         FROM (SELECT * REPLACE (source::VARCHAR AS source, dossier_no::VARCHAR AS dossier_no,
                 content_hash::VARCHAR AS content_hash, procedure::VARCHAR AS procedure, {_time("updated")} AS updated,
-                {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished) FROM batch)
+                {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished) FROM {{batch}})
     """
     delivery = f"""
-        SELECT dossier_no, state, content_hash, coalesce(acked_hash, '') AS acked_hash FROM delivery
-        WHERE partner = {_literal(partner)} AND source = {_literal(city_source)}
+        SELECT dossier_no, state, content_hash, coalesce(acked_hash, '') AS acked_hash FROM delivery d
+        WHERE {{part}} AND partner = {_literal(partner)} AND source = {_literal(city_source)}
     """
     quarantine = f"""
-        SELECT dossier_no, rule FROM quarantine WHERE source = {_literal(city_source)} AND resolved_at IS NULL
+        SELECT dossier_no, rule FROM quarantine q
+        WHERE {{part}} AND source = {_literal(city_source)} AND resolved_at IS NULL
     """
     if dialect == "sqlite":
         # ADBC links its own copy of SQLite. Two copies in one process do not share their view of
@@ -148,15 +174,24 @@ def load_store(
         # seen to read a stale snapshot (and a copy closing its descriptor drops the other's POSIX
         # locks). Closing the pool first makes ADBC the only copy with the file open.
         store.engine.dispose()
-    with closing(adbc_connect(store.url)) as conn:
-        for sql, insert, params in (
-            (dossiers, insert_dossiers, {"first": first, "last": last}),
-            (delivery, _INSERT_DELIVERY, None),
-            (quarantine, "INSERT INTO quarantine SELECT dossier_no::VARCHAR, rule::VARCHAR FROM batch", None),
-        ):
-            with _stream(conn, sql, batch_rows, dialect) as reader:
-                db.register("batch", reader)
-                try:
-                    db.execute(insert, params)
-                finally:
-                    db.unregister("batch")
+    for sql, rowid_of, insert, params in (
+        (dossiers, "dossier_current c", insert_dossiers, {"first": first, "last": last}),
+        (delivery, "delivery d", _INSERT_DELIVERY, None),
+        (
+            quarantine,
+            "quarantine q",
+            "INSERT INTO quarantine SELECT dossier_no::VARCHAR, rule::VARCHAR FROM {batch}",
+            None,
+        ),
+    ):
+        with _streams(store.url, dialect, sql, rowid_of, batch_rows, parts) as readers:
+            names = [f"part_{k}" for k in range(len(readers))]
+            for name, reader in zip(names, readers, strict=True):
+                db.register(name, reader)
+            try:
+                db.execute(
+                    insert.replace("{batch}", "(" + " UNION ALL ".join(f"FROM {n}" for n in names) + ")"), params
+                )
+            finally:
+                for name in names:
+                    db.unregister(name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from adapters.errors import AdapterError
 from adapters.national_portal.client import NationalPortalClient, RecordResult
@@ -33,6 +34,7 @@ from mappings.code_tables import CodeTables
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so, to_progress_entries
+from quality.expectations.datasets import PORTAL_PAYLOADS
 from quality.gate import QualityGate
 from signing.digests import canonical_json, content_hash, idempotency_key
 from signing.keys import SigningIdentity
@@ -85,8 +87,7 @@ class _PagePlan:
     def settle(self, record: CurrentRecord, state: DeliveryState, reason: str | None = None) -> None:
         self.dispositions.append(Disposition(record.dossier_no, self.source, record.content_hash, state, reason))
 
-    def queue(self, record: CurrentRecord, dossier: Dossier) -> None:
-        sync = to_dong_bo_ho_so(dossier)
+    def queue(self, record: CurrentRecord, dossier: Dossier, sync: dict[str, Any]) -> None:
         progress = to_progress_entries(dossier)
         h = record.content_hash
         self.messages.append(
@@ -130,6 +131,7 @@ def plan(
         page_plan = _PagePlan(source)
         for position, violations in outcome.failed.items():
             page_plan.quarantined(page[position], [(v.rule, v.reason) for v in violations])
+        to_send: list[tuple[CurrentRecord, Dossier, dict[str, Any]]] = []
         for position, dossier in outcome.passed:
             record = page[position]
             if not _integrated(dossier, gate.tables):
@@ -142,9 +144,15 @@ def plan(
                 page_plan.settle(record, DeliveryState.DELIVERED)
             else:
                 try:
-                    page_plan.queue(record, dossier)
+                    to_send.append((record, dossier, to_dong_bo_ho_so(dossier)))
                 except MappingError as exc:
                     page_plan.quarantined(record, [(exc.rule, exc.message)])
+        # What the portal will read is checked too (its own suite), before anything is queued.
+        checked = gate.check(PORTAL_PAYLOADS, [sync for _, _, sync in to_send])
+        for position, violations in checked.failed.items():
+            page_plan.quarantined(to_send[position][0], [(v.rule, v.reason) for v in violations])
+        for position in checked.passed:
+            page_plan.queue(*to_send[position])
         superseded, queued = store.record_plan(
             PARTNER,
             SYNC_OPERATION,

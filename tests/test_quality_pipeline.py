@@ -40,7 +40,7 @@ def test_schema_drift_stops_the_plan_and_a_rerun_after_the_fix_plans_everything(
     drifted = [{("ma_thu_tuc" if k == "ma_tthc" else k): v for k, v in r.items()} for r in _records(3)]
     _stage(store, drifted, "extract-1")
     gate = stored_gate(store, "run-drift")
-    with pytest.raises(SchemaDriftError, match="city_dossiers.*ma_tthc"):
+    with pytest.raises(SchemaDriftError, match=r"city_dossiers.*ma_tthc"):
         portal_sync.plan(store, gate, source=CITY_SOURCE)
     counts = _counts(store)
     assert counts["extracted"] == counts["unaccounted"] == 3  # nothing quarantined, queued or delivered

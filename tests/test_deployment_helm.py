@@ -87,3 +87,29 @@ def test_pools_are_created_and_every_component_requests_resources(values: dict[s
         requests = values[component]["resources"]["requests"]
         assert requests.get("cpu") and requests.get("memory"), component
         assert values[component]["resources"]["limits"]["memory"], component
+
+
+def test_webhook_receiver_runs_beside_the_chart_from_the_same_image_and_secrets(values: dict[str, Any]) -> None:
+    from hub.cli_webhooks import CARRIERS
+
+    documents = list(yaml.safe_load_all((VALUES.parent / "webhooks.yaml").read_text(encoding="utf-8")))
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    service = next(d for d in documents if d["kind"] == "Service")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    image = values["images"]["airflow"]
+    assert container["image"] == f"{image['repository']}:{image['tag']}"
+    assert "hub webhooks serve" in " ".join(container["args"])
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    env = {entry["name"]: entry for entry in container["env"]}
+    secret_refs = {name for name, entry in env.items() if "secretKeyRef" in entry.get("valueFrom", {})}
+    needed = {f"AIRFLOW_CONN_{carrier.upper()}" for carrier in CARRIERS} | {"HUB_STORE_URL", "HUB_SIGNING_KEY_PASSWORD"}
+    assert needed <= secret_refs, f"not from Secrets: {sorted(needed - secret_refs)}"
+    key_path = env["HUB_SIGNING_KEY"]["value"].removeprefix("pkcs12:").split("?")[0]
+    mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+    assert str(Path(key_path).parent) in mounts, "the signing key must be mounted where HUB_SIGNING_KEY points"
+    port = container["ports"][0]["containerPort"]
+    assert f"--port {port}" in " ".join(container["args"])
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/health", probe
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]

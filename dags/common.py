@@ -116,6 +116,19 @@ HUB_CITY_STAGING = Table(cluster="hanoi-dossier-hub", database="staging", name="
 HUB_OUTBOX = Table(cluster="hanoi-dossier-hub", database="outbox", name="national_portal")
 PORTAL_DOSSIERS = Table(cluster="dvcqg-national-portal", database="lgsp", name="DongBoHoSoMC")
 PORTAL_PROGRESS = Table(cluster="dvcqg-national-portal", database="lgsp", name="CapNhatTienDoHoSoMC")
+POPULATION_REGISTER = Table(cluster="csdl-dan-cu", database="lgsp", name="population_register")
+HUB_POPULATION_CHECKS = Table(cluster="hanoi-dossier-hub", database="staging", name="population_check")
+
+
+def ministry_system(partner: str) -> Table:
+    """A ministry's system, e.g. ``ministry-civil_status``/``lgsp.civil_status``."""
+    return Table(cluster=f"ministry-{partner}", database="lgsp", name=partner)
+
+
+def ministry_staging(partner: str) -> Table:
+    """Where the dossiers pulled back from a ministry are staged (source ``ministry:<partner>``)."""
+    return Table(cluster="hanoi-dossier-hub", database="staging", name=f"ministry_{partner}")
+
 
 # Pools cap concurrent calls per partner; config/pools.json creates them with their sizes.
 CITY_SYSTEM_POOL = "city_system"

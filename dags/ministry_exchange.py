@@ -24,7 +24,16 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, TaskGroup, TriggerRule, dag, task
 
-from dags.common import DEFAULT_ARGS, MINISTRY_EXCHANGED, MINISTRY_POOLS, START_DATE, TIMEZONE
+from dags.common import (
+    DEFAULT_ARGS,
+    HUB_CITY_STAGING,
+    MINISTRY_EXCHANGED,
+    MINISTRY_POOLS,
+    START_DATE,
+    TIMEZONE,
+    ministry_staging,
+    ministry_system,
+)
 
 # Whether the hub pushes interconnected dossiers to the ministry (business registration is read-only).
 PUSHES = {"civil_status": True, "business_registration": False}
@@ -50,7 +59,7 @@ def _ministry_group(partner: str):
 
                 return jobs_ministry.plan_push(partner)
 
-            @task(pool=pool)
+            @task(pool=pool, inlets=[HUB_CITY_STAGING], outlets=[ministry_system(partner)])
             def push(batch_id: str) -> dict:
                 from hub import jobs_ministry
 
@@ -79,7 +88,7 @@ def _ministry_group(partner: str):
 
             return jobs_ministry.plan_pull(partner, data_interval_start, data_interval_end)
 
-        @task(pool=pool)
+        @task(pool=pool, inlets=[ministry_system(partner)], outlets=[ministry_staging(partner)])
         def pull(window: str) -> dict:
             from hub import jobs_ministry
 

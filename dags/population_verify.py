@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from airflow.sdk import TriggerRule, dag, task
 
-from dags.common import CITY_DOSSIERS_STAGED, DEFAULT_ARGS, START_DATE
+from dags.common import (
+    CITY_DOSSIERS_STAGED,
+    DEFAULT_ARGS,
+    HUB_CITY_STAGING,
+    HUB_POPULATION_CHECKS,
+    POPULATION_REGISTER,
+    START_DATE,
+)
 
 # config/pools.json creates it: concurrent batch tasks calling the register.
 POPULATION_DB_POOL = "population_db"
@@ -36,7 +43,7 @@ def population_verify() -> None:
 
         return jobs_population.plan()
 
-    @task(pool=POPULATION_DB_POOL)
+    @task(pool=POPULATION_DB_POOL, inlets=[HUB_CITY_STAGING, POPULATION_REGISTER], outlets=[HUB_POPULATION_CHECKS])
     def verify(batch_id: str) -> dict:
         from adapters.hooks import PopulationDbHook
         from hub import jobs_population

@@ -294,3 +294,41 @@ def test_a_missed_deadline_posts_an_alert_from_the_triggerer(
     assert posted["dag_id"] == "national_portal_sync"
     assert posted["run_id"] == "scheduled__2026-11-21T00:00:00+07:00"
     assert "2026-11-20T18:30:00" in posted["summary"]
+
+
+@pytest.mark.parametrize(
+    ("task", "inputs", "outputs"),
+    [
+        (
+            "ministry_exchange.civil_status.push",
+            {("hanoi-dossier-hub", "staging.city_dossiers")},
+            {("ministry-civil_status", "lgsp.civil_status")},
+        ),
+        (
+            "ministry_exchange.business_registration.pull",
+            {("ministry-business_registration", "lgsp.business_registration")},
+            {("hanoi-dossier-hub", "staging.ministry_business_registration")},
+        ),
+        (
+            "population_verify.verify",
+            {("hanoi-dossier-hub", "staging.city_dossiers"), ("csdl-dan-cu", "lgsp.population_register")},
+            {("hanoi-dossier-hub", "staging.population_check")},
+        ),
+    ],
+)
+def test_ministry_and_population_tasks_name_their_lineage(
+    dagbag,  # noqa: F811
+    task: str,
+    inputs: set,
+    outputs: set,
+) -> None:
+    """The DAGs not run above: what the OpenLineage provider extracts from each task's inlets and
+    outlets (the same extraction its listener does when the task runs)."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+
+    dag_id, task_id = task.split(".", 1)
+    lineage = OperatorLineage()
+    ExtractorManager().extract_inlets_and_outlets(lineage, dagbag.dags[dag_id].get_task(task_id))
+    assert {(d.namespace, d.name) for d in lineage.inputs} == inputs
+    assert {(d.namespace, d.name) for d in lineage.outputs} == outputs

@@ -8,11 +8,12 @@
 # The tag must name the apache-airflow version uv.lock pins (tests/test_deployment.py checks).
 
 # -- requirements: uv.lock -> a hash-pinned requirements file, without touching the final image's uv
+# (written to /tmp: WORKDIR may create its folder for root, and this stage runs as airflow)
 FROM apache/airflow:slim-3.3.2-python3.11 AS requirements
 WORKDIR /tmp/hub
 COPY pyproject.toml uv.lock ./
 RUN pip install --no-cache-dir uv==0.13.9 \
- && uv export --frozen --no-dev --no-emit-project --output-file requirements.txt
+ && uv export --frozen --no-dev --no-emit-project --output-file /tmp/requirements.txt
 
 # -- the image
 FROM apache/airflow:slim-3.3.2-python3.11
@@ -47,7 +48,7 @@ WORKDIR /opt/hub
 # Dependencies first (cached while only the code changes): every wheel checked against the
 # hashes uv.lock records. apache-airflow is pinned there to the base image's version, so pip
 # keeps the image's Airflow instead of replacing it.
-COPY --from=requirements --chown=airflow:root /tmp/hub/requirements.txt /tmp/requirements.txt
+COPY --from=requirements --chown=airflow:root /tmp/requirements.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 

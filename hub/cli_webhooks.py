@@ -31,9 +31,11 @@ def serve(
     import uvicorn
 
     from hub.jobs import hub_store
+    from hub.observability.logging import configure_json_logging
     from hub.webhooks.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_json_logging()  # JSON lines, personal numbers masked (as every hub command)
+    logging.getLogger().setLevel(logging.INFO)  # one line per stored batch of callbacks
     clients = {name: _client(name) for name in (carrier or CARRIERS)}
     typer.echo(f"webhook receiver on http://{host}:{port}/webhooks/{{{','.join(clients)}}}")
     # No access log: one line per callback comes from the app, with nothing personal in it.

@@ -197,3 +197,20 @@ def test_an_item_code_failing_its_check_digit_is_never_accepted(store: HubStore,
     _dispatch(store, carriers)  # the resend gets the same order back, with its true code
     assert postal_dispatch.dispatch_summary(store)["dispatch"]["pending"] == 0
     assert sum(carriers.held().values()) == postal_dispatch.dispatch_summary(store)["dispatch"]["ordered"]
+
+
+def test_results_whose_retries_run_out_are_quarantined_and_still_counted(store: HubStore, carriers: Carriers) -> None:
+    records, _ = _day(seed=8)
+    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    for sandbox in carriers.sandboxes.values():
+        sandbox.faults(error_rate=1.0)
+    tables, gives_up = load_code_tables(), RedeliveryPolicy(max_attempts=1)
+    plan = postal_dispatch.plan_dispatch(store, tables, source=CITY_SOURCE, on=NOW.date())
+    for carrier, batch_ids in plan.batches.items():
+        for batch_id in batch_ids:
+            postal_dispatch.place_batch(
+                store, carriers.clients[carrier], batch_id, tables=tables, policy=gives_up, on=NOW.date()
+            )
+    summary = postal_dispatch.dispatch_summary(store)
+    assert summary["identity_holds"] and summary["dispatch"]["ordered"] == summary["dispatch"]["pending"] == 0
+    assert summary["quarantine_by_rule"] == {"delivery.retries_exhausted": summary["dispatch"]["ready"]}

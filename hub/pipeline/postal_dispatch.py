@@ -124,12 +124,14 @@ class PlaceReport:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
-def _retry_later(policy: RedeliveryPolicy, claim: ClaimedOrder, error: str, now: datetime) -> OrderOutcome:
+def _retry_later(
+    policy: RedeliveryPolicy, claim: ClaimedOrder, error: str, now: datetime
+) -> tuple[OrderOutcome, QuarantineItem | None]:
     """Pending with the shared redelivery backoff -- quarantined once it gives up (still counted)."""
     due = policy.next_attempt(claim.attempts, now)
     if due is None:
-        return OrderOutcome(claim.reference, Dispatch.QUARANTINED, f"delivery.retries_exhausted: {error}")
-    return OrderOutcome(claim.reference, Dispatch.PENDING, error, due)
+        return _refusal(claim, "delivery.retries_exhausted", error, tried=True)
+    return OrderOutcome(claim.reference, Dispatch.PENDING, error, due), None
 
 
 def _refusal(claim: ClaimedOrder, rule: str, message: str, *, tried: bool) -> tuple[OrderOutcome, QuarantineItem]:
@@ -174,7 +176,10 @@ def place_batch(
             refusal = _refusal(claim, error.rule, error.message, tried=False)
         except RetryableError as error:
             now = store.now()
-            outcomes.extend(_retry_later(policy, c, str(error), now) for c in claimed[position:])
+            for waiting in claimed[position:]:
+                outcome, item = _retry_later(policy, waiting, str(error), now)
+                outcomes.append(outcome)
+                quarantine.extend([item] if item else [])
             failure = error
             break
         except AdapterError as error:

@@ -14,18 +14,22 @@ from typing import Any
 import pytest
 
 from adapters.errors import ContractViolation
+from adapters.postal.carrier import CarrierEvent
+from adapters.postal.viettel_post import ViettelPostClient
+from adapters.settings import TransportSettings
+from adapters.transport import HttpTransport
 from hub.pipeline import postal_dispatch
 from hub.pipeline.extract import CITY_SOURCE, staged_record
 from hub.pipeline.postal_tracking import track_carrier
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import HubStore
 from hub.store.facts import city_facts
-from hub.store.postal import PostalOrders
+from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
 from hub.webhooks.app import create_app
 from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.postal.dispatch import READY_STATUSES
-from mappings.postal.states import PostalState
+from mappings.postal.states import PostalState, delivery_deadline
 from sandbox.city_system.generator import generate_day
 from sandbox.server import serve_in_thread
 from signing.pki import DevPki
@@ -214,3 +218,38 @@ def test_results_whose_retries_run_out_are_quarantined_and_still_counted(store: 
     summary = postal_dispatch.dispatch_summary(store)
     assert summary["identity_holds"] and summary["dispatch"]["ordered"] == summary["dispatch"]["pending"] == 0
     assert summary["quarantine_by_rule"] == {"delivery.retries_exhausted": summary["dispatch"]["ready"]}
+
+
+def test_orders_past_their_deadline_are_flagged_overdue(store: HubStore) -> None:
+    """Deadline = placed + N working days: still travelling after it, or delivered after it -> overdue."""
+    placed = datetime(2026, 11, 2, 9, 0, tzinfo=VN_TZ)  # a Monday, long before the test runs
+    store.stage(CITY_SOURCE, [staged_record(r) for r in _ready(generate_day(DAY, 0.03, 9))[:3]], "day-1")
+    orders = PostalOrders(store)
+    candidates = [c for page in orders.iter_candidates(CITY_SOURCE, 10) for c in page]
+    numbers = [c.dossier_no for c in candidates]
+    orders.record_decisions(
+        CITY_SOURCE,
+        [DispatchDecision(c.dossier_no, c.content_hash, "viettel_post", Dispatch.PENDING) for c in candidates],
+    )
+    deadline = delivery_deadline(placed, 3)  # Thursday 5 Nov
+    orders.settle(
+        [
+            OrderOutcome(f"{n}/KQ", Dispatch.ORDERED, order_id=f"9{i}", item_code="EE123456785VN", placed_at=placed,
+                         deadline=deadline)
+            for i, n in enumerate(numbers)
+        ]
+    )  # fmt: skip
+    on_time, late = deadline - timedelta(hours=2), deadline + timedelta(hours=2)
+    orders.add_events(
+        [
+            CarrierEvent("viettel_post", "90", None, "501", "Phát thành công", on_time),
+            CarrierEvent("viettel_post", "91", None, "501", "Phát thành công", late),
+            CarrierEvent("viettel_post", "92", None, "300", "Đang vận chuyển", on_time),
+        ],
+        "webhook",
+    )
+    settings = TransportSettings(base_url="http://127.0.0.1:9", sign_requests=False, verify_replies=False)
+    offline = ViettelPostClient(HttpTransport("viettel_post", settings), "hub", "pw", "token")  # poll=False: no calls
+    assert track_carrier(store, offline, poll=False).overdue == 2
+    flagged = {orders.get(f"{n}/KQ")["order_id"]: orders.get(f"{n}/KQ")["overdue"] for n in numbers}
+    assert flagged == {"90": False, "91": True, "92": True}

@@ -507,7 +507,7 @@ def _report_stopped(forced: list[str]) -> None:
 
 def _raise_on_sigterm(signum: int, _frame: Any) -> None:
     """CI cancelling the job: unwind like Ctrl-C so every process is stopped."""
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise KeyboardInterrupt(f"interrupted by signal {signum}; every process was stopped")
 
 
 app = typer.Typer(add_completion=False)

@@ -108,11 +108,10 @@ def replay(
       hub quarantine replay --dossier 000.00.00.H26-261120-0001 --dossier 000.00.00.H26-261120-0002
       hub quarantine replay --rule portal.rejected --no-send
     """
+    from hub.jobs_quality import new_run_id, stored_gate
     from hub.pipeline.portal_sync import PARTNER
     from hub.quarantine_admin import delivery_states
     from hub.quarantine_admin import replay as replay_dossiers
-    from mappings.code_tables import load_code_tables
-    from quality.gate import QualityGate
 
     if not dossier and not rule:
         _fail("name the dossiers to replay: --dossier NUMBER (repeatable) or --rule RULE")
@@ -126,7 +125,8 @@ def replay(
         )
         if not chosen:
             _fail("no open quarantine entry matches")
-        result = replay_dossiers(store, QualityGate(load_code_tables()), source=source, dossier_nos=chosen)
+        # The plan's own gate: validations stored under a run id of their own, as for a DAG run.
+        result = replay_dossiers(store, stored_gate(store, new_run_id()), source=source, dossier_nos=chosen)
         console.print(
             f"{len(chosen):,} dossiers re-validated: {len(chosen) - len(result.still_quarantined):,} pass, "
             f"{len(result.still_quarantined):,} still break a rule; "

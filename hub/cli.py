@@ -24,16 +24,22 @@ from hub.cli_signing import pki_app, sign, verify
 from hub.cli_webhooks import app as webhooks_app
 from hub.connections import sandbox_connections
 from hub.day_checks import (
+    advance_carriers,
     day_problems,
     evidence_status,
     latest_report,
     portal_send_calls,
+    postal_problems,
     print_evidence,
     print_partner_summaries,
+    print_postal,
+    print_reconciliation,
     print_sync_summary,
+    reconciliation_document,
+    reconciliation_problems,
 )
 from hub.observability.logging import configure_json_logging
-from hub.paths import REPO_ROOT, var_dir
+from hub.paths import REPO_ROOT, reports_dir, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(help="Sandbox partners (city system, national portal) on 127.0.0.1.", no_args_is_help=True)
@@ -47,7 +53,20 @@ app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)
 console = Console()
-DEMO_DAGS = ("city_dossiers_extract", "national_portal_sync", "population_verify", "ministry_exchange")
+DEMO_DAGS = (
+    "city_dossiers_extract",
+    "national_portal_sync",
+    "population_verify",
+    "ministry_exchange",
+    "postal_dispatch",
+)
+# Run once the carriers' simulated clocks have moved on: parcels tracked to their end, then the day reconciled.
+DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "reconcile_daily")
+# Days the sandbox carriers live through between dispatch and tracking (most parcels arrive in 1-3).
+CARRIER_DAYS = 5
+# The differences the demo day carries on purpose, which its reconciliation must find and explain:
+# records the city generator breaks (quarantined), dossiers processed only on ministry software.
+DEMO_DIFFERENCES = ("quarantined", "ministry_only")
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
 ScaleOption = Annotated[float, typer.Option(help="Share of a full day (~11,000 dossiers at 1.0).")]
@@ -168,6 +187,10 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
             for dag_id in DEMO_DAGS:
                 with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
                     run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+            advance_carriers(state, days=CARRIER_DAYS)
+            for dag_id in DEMO_FOLLOW_UP_DAGS:
+                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                    run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
             sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
             summary = latest_report("sync")
             summary["portal_calls_this_run"] = sent
@@ -175,6 +198,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
             if round_name == "first run":
                 first = summary
                 population, ministries = latest_report("population"), latest_report("ministry")
+                postal = {"dispatch": latest_report("postal_dispatch"), "tracking": latest_report("postal_tracking")}
     finally:
         runner.down(_sandbox_dir())
     evidence = evidence_status(env["HUB_STORE_URL"])
@@ -187,12 +211,19 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
         "message_log": evidence,
     }
     result["population_verify"], result["ministry_exchange"] = population, ministries
+    result["postal"] = postal
+    reconciliation = reconciliation_document(day)
+    result["reconciliation"] = {k: reconciliation[k] for k in ("verdict", "counts", "identities")}
     path = demo_dir / "summary.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     print_sync_summary(console, first, summary["portal_calls_this_run"], path)
     print_partner_summaries(console, population, ministries)
+    print_postal(console, postal)
     print_evidence(console, evidence, env["HUB_STORE_URL"])
-    if problems := day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries):
+    print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
+    problems = day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries)
+    problems += postal_problems(postal) + reconciliation_problems(reconciliation, DEMO_DIFFERENCES)
+    if problems:
         _fail("; ".join(problems))
 
 

@@ -9,6 +9,7 @@ same acceptance test and report it the same way.
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from hub.paths import var_dir
+from hub.paths import reports_dir, var_dir
 
 # Portal services that carry dossier data; logins and look-ups are not "sending".
 SENDING_SERVICES = ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")
@@ -116,6 +117,67 @@ def print_partner_summaries(console: Console, population: dict[str, Any], minist
             f"({pull['staged_new']:,} new, {pull['unchanged']:,} unchanged).",
             highlight=False,
         )
+
+
+def advance_carriers(state: dict[str, Any], *, days: int) -> None:
+    """Move the sandbox carriers' simulated clocks on, so parcels reach their doors (or come back)."""
+    for carrier in ("vnpost", "viettel_post"):
+        url = state[carrier]["url"]
+        requests.post(f"{url}/sandbox/clock", json={"advance_hours": 24 * days}, timeout=120).raise_for_status()
+
+
+def reconciliation_document(day: date) -> dict[str, Any]:
+    """The day's reconciliation document as the reconcile_daily DAG wrote it."""
+    return json.loads((reports_dir(day.isoformat()) / "reconciliation.json").read_text(encoding="utf-8"))
+
+
+def postal_problems(postal: dict[str, Any]) -> list[str]:
+    dispatch = postal["dispatch"]
+    problems = [] if dispatch["identity_holds"] else [f"postal dispatch counts do not add up: {dispatch['dispatch']}"]
+    if postal["tracking"]["anomalies"]:
+        problems.append(f"postal tracking flagged anomalies: {postal['tracking']['anomaly_reasons']}")
+    return problems
+
+
+def reconciliation_problems(document: dict[str, Any], expected: tuple[str, ...]) -> list[str]:
+    """The reconciliation must hold its identities and find each difference class the day was given."""
+    problems = [f"identity {i['key']} does not hold: {i['formula']}" for i in document["identities"] if not i["holds"]]
+    problems += [f"no dossier found as {kind}" for kind in expected if not document["counts"].get(kind)]
+    return problems
+
+
+def print_postal(console: Console, postal: dict[str, Any]) -> None:
+    dispatch, tracking = postal["dispatch"]["dispatch"], postal["tracking"]
+    console.print(
+        f"Postal return: {dispatch['ready']:,} results ready = {dispatch['ordered']:,} ordered + "
+        f"{dispatch['pending']:,} pending + {dispatch['quarantined']:,} quarantined "
+        f"({'adds up' if postal['dispatch']['identity_holds'] else 'DOES NOT add up'}); "
+        f"{tracking['events']:,} carrier events, {tracking['anomalies']} anomalies.",
+        highlight=False,
+    )
+    for carrier, states in tracking["delivery"].items():
+        console.print(f"  {carrier}: " + ", ".join(f"{state} {n:,}" for state, n in sorted(states.items())))
+
+
+def print_reconciliation(console: Console, document: dict[str, Any], folder: Path) -> None:
+    """The verdict an official reads first, the classes with example dossiers, and where the report is."""
+    verdict = document["verdict"]
+    head = (
+        "[green]reconciled[/]"
+        if verdict["reconciled"]
+        else f"[red]not reconciled[/]: {verdict['differing_dossiers']:,} dossiers differ, most as "
+        f"{verdict['largest_class']} ({verdict['largest_class_count']:,})"
+    )
+    console.print(f"Reconciliation {document['period']['label']}: {head}.")
+    examples: dict[str, list[str]] = {}
+    for difference in document["differences"]:
+        examples.setdefault(difference["kind"], []).append(difference["dossier_no"])
+    for kind, count in document["counts"].items():
+        if count:
+            console.print(f"  {kind}: {count:,}  e.g. {', '.join(examples.get(kind, [])[:3])}", highlight=False)
+    for identity in document["identities"]:
+        console.print(f"  identity {identity['key']}: {'holds' if identity['holds'] else 'DOES NOT hold'}")
+    console.print(f"Report (HTML, CSV, JSON, signed PDF): {folder}")
 
 
 def print_evidence(console: Console, evidence: dict[str, Any], store_url: str) -> None:

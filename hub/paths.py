@@ -23,3 +23,8 @@ def var_dir() -> Path:
 def store_url() -> str:
     """The hub store's SQLAlchemy URL: ``HUB_STORE_URL`` or a SQLite file under ``var/``."""
     return os.environ.get("HUB_STORE_URL") or f"sqlite:///{var_dir() / 'hub.db'}"
+
+
+def reports_dir(period_label: str) -> Path:
+    """Where a period's reconciliation report goes: ``var/reports/<period label>/``."""
+    return var_dir() / "reports" / period_label

@@ -42,7 +42,10 @@ from hub.observability.logging import configure_json_logging
 from hub.paths import REPO_ROOT, reports_dir, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
-sandbox_app = typer.Typer(help="Sandbox partners (city system, national portal) on 127.0.0.1.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="Sandbox partners (city system, portal, population register, ministries, postal carriers) on 127.0.0.1.",
+    no_args_is_help=True,
+)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
@@ -110,15 +113,27 @@ def _sandbox_dir() -> Path:
 
 
 @sandbox_app.command("up")
-def sandbox_up(day: DayOption, scale: ScaleOption = 0.1, seed: SeedOption = 7, fresh: bool = False) -> None:
+def sandbox_up(
+    day: DayOption,
+    scale: ScaleOption = 0.1,
+    seed: SeedOption = 7,
+    fresh: bool = False,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="The hub's receiver (hub webhooks serve); carriers post status callbacks there.")
+    ] = None,
+) -> None:
     """Start the sandbox partners in the background and load a generated day.
 
-    Example: hub sandbox up --day 2026-11-20 --scale 0.1
+    Without --webhook-url the carriers send no callbacks and the hub learns parcel states by polling.
+
+    Examples:
+      hub sandbox up --day 2026-11-20 --scale 0.1
+      hub sandbox up --day 2026-11-20 --webhook-url http://127.0.0.1:8088
     """
     from sandbox import runner
 
     try:
-        state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=fresh)
+        state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=fresh, webhook_url=webhook_url)
     except RuntimeError as exc:
         _fail(str(exc))
     for name in runner.PARTNERS:
@@ -158,7 +173,7 @@ def _day_end(day: date) -> str:
 
 @app.command()
 def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: SeedOption = 7) -> None:
-    """Start the sandbox, run both DAGs through Airflow for one day, run them again, print the counts.
+    """Start the sandbox, run the day's DAGs through Airflow twice, print the counts and the reconciliation.
 
     The demo uses its own hub store (var/demo/hub.db), recreated each time, so it always starts
     from nothing; the sandbox is stopped at the end whatever happens.

@@ -183,7 +183,9 @@ def sign(
 
 
 def verify(
-    document: Annotated[Path, typer.Argument(help="The signed XML, or the bytes a JWS covers.", exists=True)],
+    document: Annotated[
+        Path, typer.Argument(help="The signed XML, a signed report PDF, or the bytes a JWS covers.", exists=True)
+    ],
     signature: Annotated[
         Path | None, typer.Option("--signature", help="The detached JWS (default: FILE.jws when FILE is not XML).")
     ] = None,
@@ -195,7 +197,10 @@ def verify(
 ) -> None:
     """Verify a signature against the trust store: exit 0 and name the signer, or exit 1 saying why.
 
-    Example: hub verify reply.json --signature reply.json.jws    |    hub verify signed.xml
+    Examples:
+      hub verify reply.json --signature reply.json.jws
+      hub verify signed.xml
+      hub verify var/reports/2026-11-20/reconciliation.pdf   # the PAdES signature of a report
     """
     from signing.errors import SigningError
     from signing.jws import verify_detached
@@ -205,6 +210,11 @@ def verify(
     store = _trust(trust)
     when = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
     try:
+        if signature is None and data.startswith(b"%PDF"):
+            from quality.report import verify_report_pdf
+
+            console.print(f"{document}: signature valid, signed by {verify_report_pdf(document, store)}")
+            return
         if signature is None and _is_xml(document, data):
             verify_enveloped(data, store, allow_sha1=allow_sha1, at=when)
             signer = signer_certificate(data)

@@ -90,6 +90,21 @@ def test_verify_refuses_a_signature_from_outside_the_trust_store(tmp_path: Path)
     assert code == 1 and "a CA impersonating a trusted one" in out  # same CA names, other keys
 
 
+def test_verify_names_the_signer_of_a_report_pdf_and_refuses_one_changed_after_signing(
+    tmp_path: Path, pki_identity: Callable[[str], SigningIdentity]
+) -> None:
+    from quality.report import write_reconciliation_report
+    from tests.test_report_documents import reconciled_day
+
+    pdf = write_reconciliation_report(reconciled_day(), tmp_path / "report", signer=pki_identity("hub")).pdf
+    code, out = hub("verify", str(pdf))
+    assert code == 0 and "signature valid" in out and "CN=hub DEV signing" in out
+
+    pdf.write_bytes(pdf.read_bytes() + b"\n% appended after signing\n")
+    code, out = hub("verify", str(pdf))
+    assert code == 1 and "signature refused" in out and "added after" in out
+
+
 @pytest.fixture
 def logged_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki_identity: Callable[[str], SigningIdentity]):
     url = f"sqlite:///{tmp_path / 'hub.db'}"

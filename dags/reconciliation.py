@@ -2,9 +2,11 @@
 
 Both run after the portal sync and the ministry exchange have updated their assets, and on a
 clock in any case, so a period with no sync still gets its report (saying why the counts
-differ). Each reconciles the city's dossiers against what the portal acknowledged and what the
-ministries processed, lists every difference by dossier, checks the accounting identities and
-KPIs, and writes HTML, CSV, JSON and a signed PDF under ``var/reports/<period>/``.
+differ). Each first fetches the portal's export of the period (what the portal holds, so a
+dossier it lost or one that reached it from ministry software shows), then reconciles the city's
+dossiers against it, what the portal acknowledged and what the ministries processed, lists every
+difference by dossier, checks the accounting identities and KPIs, and writes HTML, CSV, JSON and
+a signed PDF under ``var/reports/<period>/``.
 
 - ``reconcile_daily``: the Hanoi day that ended before the run (01:30 Hanoi time).
 - ``reconcile_quarterly``: the quarter holding that day -- quarter to date after each sync, so the
@@ -16,7 +18,15 @@ from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from dags.common import DEFAULT_ARGS, MINISTRY_EXCHANGED, PORTAL_SYNCED, RECONCILED, START_DATE, TIMEZONE
+from dags.common import (
+    DEFAULT_ARGS,
+    MINISTRY_EXCHANGED,
+    NATIONAL_PORTAL_POOL,
+    PORTAL_SYNCED,
+    RECONCILED,
+    START_DATE,
+    TIMEZONE,
+)
 
 
 def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
@@ -34,13 +44,21 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
         doc_md=__doc__,
     )
     def reconciliation() -> None:
+        @task(pool=NATIONAL_PORTAL_POOL)
+        def fetch_portal_snapshot(logical_date=None, run_after=None) -> dict:
+            from adapters.hooks import NationalPortalHook
+            from hub import jobs_reconcile
+
+            period = jobs_reconcile.period_before(logical_date or run_after, kind)
+            return jobs_reconcile.fetch_portal_snapshot(NationalPortalHook().get_client(), period)
+
         @task(outlets=[RECONCILED])
         def reconcile(logical_date=None, run_after=None) -> dict:
             from hub import jobs_reconcile
 
             return jobs_reconcile.reconcile_and_report(jobs_reconcile.period_before(logical_date or run_after, kind))
 
-        reconcile()
+        fetch_portal_snapshot() >> reconcile()
 
     reconciliation()
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from hub.jobs import hub_store
+from adapters.national_portal.client import NationalPortalClient
+from hub.jobs import hub_store, recorded
 from hub.paths import var_dir
 from quality.reconcile.engine import reconcile
 from quality.reconcile.model import HANOI, Period
+from quality.reconcile.portal_snapshot import replace_snapshot
 from quality.report import write_reconciliation_report
 from signing.config import hub_identity
 
@@ -65,3 +67,19 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
         "identities": {i["key"]: i["holds"] for i in document["identities"]},
         "files": {name: str(path) for name, path in asdict(files).items() if path is not None},
     }
+
+def fetch_portal_snapshot(client: NationalPortalClient, period_text: str) -> dict[str, Any]:
+    """Store what the portal's export holds for ``period_text`` (this unit's dossiers), replacing the
+    period's previous snapshot, so the reconciliation that follows checks the portal side.
+
+    The export is read whole and verified (signed replies) before anything is written: a refused
+    page raises and leaves the previous snapshot as it was. Its exchanges go to the message log,
+    the evidence of what the portal said it held.
+    """
+    period = Period.parse(period_text)
+    with recorded(client, None):
+        held = client.export_dossiers(period.first, period.last)
+    rows = [(h.dossier_no, h.status, h.updated_at) for h in held]
+    stored = replace_snapshot(hub_store(), period.label, rows, datetime.now(UTC))
+    log.info("portal snapshot %s: the portal holds %d dossiers of unit %s", period.label, stored, client.agency_code)
+    return {"period": period.label, "dossiers": stored}

@@ -331,7 +331,8 @@ def test_export_counts_equal_what_was_stored(client: Portal, generated: Any) -> 
     ).json()
     assert {d["MaHoSo"] for d in dossiers["items"]} == {r["MaHoSo"] for r in records}
     assert set(dossiers["items"][0]) == {
-        "MaHoSo", "TrangThaiHoSo", "MaTTHC", "DonViXuLy", "NgayNopHoSo", "received_at", "updated_count",
+        "MaHoSo", "TrangThaiHoSo", "MaTTHC", "DonViXuLy", "NgayNopHoSo", "received_at", "updated_at",
+        "updated_count",
     }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from adapters.errors import AuthenticationError, ContractViolation, PermanentError, RetryableError
@@ -21,6 +22,8 @@ from adapters.national_portal.models import (
     Agency,
     AuthReply,
     Envelope,
+    ExportPage,
+    HeldDossier,
     LookupReply,
     Procedure,
     ProceduresReply,
@@ -38,6 +41,7 @@ MAX_SYNC_RECORDS = 1000  # DongBoHoSoMC: more in one call is error 300
 PROGRESS_CHUNK = 10  # CapNhatTienDoHoSoMC: the portal takes at most 10 entries per call
 SECRET_KEYS = frozenset({"session", "password"})
 NOT_FOUND = 201
+EXPORT_PAGE = 5000  # dossiers per export page: a busy unit's quarter is a few hundred pages
 
 T = TypeVar("T")
 
@@ -98,6 +102,36 @@ class NationalPortalClient:
         return self._service(
             "LayDanhMucCoQuan", {}, lambda _envelope, document: AgenciesReply.model_validate(document).result
         )
+
+    def export_dossiers(self, first: date, last: date, *, page_size: int = EXPORT_PAGE) -> list[HeldDossier]:
+        """Every dossier the portal holds for this unit with an intake day in ``first..last``.
+
+        What the portal actually holds, not what it acknowledged to the hub: reconciliation
+        needs it to see a dossier the portal lost or one that reached it by another road. All
+        pages are read before anything is returned, so a refused page (bad signature, broken
+        contract) leaves the caller with nothing half-read to store.
+        """
+        held: list[HeldDossier] = []
+        after: str | None = None
+        while True:
+            params: dict[str, str | int] = {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "madonvi": self.agency_code,
+                "limit": page_size,
+            }
+            if after is not None:
+                params["after"] = after
+            page = self.transport.get_json(
+                "/sandbox/export/dossiers", operation="export_dossiers", params=params, parse=ExportPage.model_validate
+            )
+            held.extend(page.items)
+            if page.next is None:
+                log.info("%s export %s..%s: %d dossiers held", self.transport.partner, first, last, len(held))
+                return held
+            if page.next == after:
+                raise ContractViolation(self.transport.partner, "export_dossiers", f"cursor {after!r} does not advance")
+            after = page.next
 
     # ----------------------------------------------------------------- record batches
 

@@ -76,6 +76,25 @@ class AgenciesReply(Envelope):
     result: list[Agency]
 
 
+class HeldDossier(BaseModel):
+    """One dossier of the portal's per-unit export: what the portal holds, as it holds it."""
+
+    model_config = _REPLY
+
+    dossier_no: str = Field(alias="MaHoSo", min_length=1)
+    status: int = Field(alias="TrangThaiHoSo")
+    updated_at: str = Field(min_length=1)
+
+
+class ExportPage(BaseModel):
+    """A page of the export; ``next`` is the cursor of the following page, None on the last."""
+
+    model_config = _REPLY
+
+    items: list[HeldDossier]
+    next: str | None = None
+
+
 class Classification(StrEnum):
     """What happened to one record, in the terms the outbox acts on."""
 

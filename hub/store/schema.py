@@ -303,3 +303,16 @@ validation_result = sa.Table(
     sa.Column("validated_at", Timestamp, nullable=False),
     sa.Index("ix_validation_result_run", "run_id", "dataset"),
 )
+
+portal_snapshot = sa.Table(
+    "portal_snapshot",
+    metadata,
+    # What the national portal's export said it held for a period (a reconciliation period's
+    # label, e.g. ``2026-11-20`` or ``2026-Q4``), replaced whole by each fetch of that period: the
+    # portal side of reconciliation, as opposed to what the portal acknowledged to the hub.
+    sa.Column("period", sa.String(40), primary_key=True),
+    sa.Column("dossier_no", sa.String(64), primary_key=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("portal_updated_at", sa.String(40), nullable=False),
+    sa.Column("fetched_at", Timestamp, nullable=False),
+)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from quality.reconcile.model import (
     Reconciliation,
     share,
 )
+from quality.reconcile.portal_snapshot import load_snapshot
 
 CHECKED = (
     DifferenceClass.MISSING_AT_PORTAL,
@@ -45,7 +47,10 @@ CHECKED = (
 ONLINE = 2  # KenhThucHien
 
 # A city dossier in the period gets the first class that applies; out of scope (a procedure not
-# integrated on the portal) and delivered-at-its-current-version are no difference.
+# integrated on the portal) and delivered-at-its-current-version are no difference. With the
+# portal's export fetched ($portal_checked), a dossier the portal acknowledged but does not hold
+# (lost, or deleted on the portal) is missing at the portal whatever version was acknowledged.
+_NOT_HELD = "the portal acknowledged it but its export does not hold it"
 _CITY_DIFFERENCES = f"""
 SELECT c.dossier_no, c.source, c.agency,
     CASE
@@ -54,11 +59,17 @@ SELECT c.dossier_no, c.source, c.agency,
         WHEN d.state = '{DeliveryState.QUARANTINED}' THEN '{DifferenceClass.QUARANTINED}'
         WHEN d.state = '{DeliveryState.PENDING}' THEN '{DifferenceClass.PENDING}'
         WHEN d.acked_hash IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
+        WHEN $portal_checked AND p.dossier_no IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
         WHEN d.acked_hash <> c.content_hash THEN '{DifferenceClass.BEHIND_AT_PORTAL}'
     END AS kind,
-    CASE WHEN d.state = '{DeliveryState.QUARANTINED}' THEN q.rules END AS detail
+    CASE
+        WHEN d.state = '{DeliveryState.QUARANTINED}' THEN q.rules
+        WHEN d.state <> '{DeliveryState.PENDING}' AND d.acked_hash IS NOT NULL AND $portal_checked
+            AND p.dossier_no IS NULL THEN '{_NOT_HELD}'
+    END AS detail
 FROM city c
 LEFT JOIN delivery d USING (dossier_no)
+LEFT JOIN portal p USING (dossier_no)
 LEFT JOIN (SELECT dossier_no, string_agg(rule, ', ' ORDER BY rule) AS rules FROM quarantine GROUP BY 1) q
     USING (dossier_no)
 WHERE c.in_period
@@ -76,6 +87,38 @@ SELECT m.dossier_no, m.source, m.agency,
 FROM ministry m
 LEFT JOIN city c USING (dossier_no)
 WHERE m.in_period
+"""
+
+# Dossiers the portal's export holds that the city does not (by number, whatever day the city
+# dated it): reached the portal by another road. A ministry pull-back holding the number explains it.
+_EXTRA_AT_PORTAL = f"""
+SELECT p.dossier_no, '{PORTAL}' AS source, split_part(p.dossier_no, '-', 1) AS agency,
+    '{DifferenceClass.EXTRA_AT_PORTAL}' AS kind,
+    CASE WHEN m.sources IS NOT NULL THEN '{DifferenceClass.MINISTRY_ONLY}: ' || m.sources END AS detail
+FROM portal p
+LEFT JOIN (SELECT dossier_no, string_agg(source, ', ' ORDER BY source) AS sources FROM ministry GROUP BY 1) m
+    USING (dossier_no)
+WHERE NOT EXISTS (SELECT 1 FROM city c WHERE c.dossier_no = p.dossier_no)
+"""
+
+# The portal identity, over the portal's export: it should hold the city's dossiers of the period
+# except those of procedures not integrated on the portal, plus the ones only ministry software
+# processed (which reach the portal from there). The explaining terms say which side breaks it.
+_PORTAL_IDENTITY = f"""
+WITH extra AS (
+    SELECT p.dossier_no, EXISTS (SELECT 1 FROM ministry m WHERE m.dossier_no = p.dossier_no) AS at_ministry
+    FROM portal p WHERE NOT EXISTS (SELECT 1 FROM city c WHERE c.dossier_no = p.dossier_no)
+), city_side AS (
+    SELECT coalesce(d.state = '{DeliveryState.OUT_OF_SCOPE}', false) AS out_of_scope,
+        EXISTS (SELECT 1 FROM portal p WHERE p.dossier_no = c.dossier_no) AS held
+    FROM city c LEFT JOIN delivery d USING (dossier_no) WHERE c.in_period
+)
+SELECT (SELECT count(*) FROM portal),
+    (SELECT count(*) FROM city_side),
+    (SELECT count(*) FILTER (WHERE at_ministry) FROM extra),
+    (SELECT count(*) FILTER (WHERE out_of_scope) FROM city_side),
+    (SELECT count(*) FILTER (WHERE NOT out_of_scope AND NOT held) FROM city_side),
+    (SELECT count(*) FILTER (WHERE NOT at_ministry) FROM extra)
 """
 
 # Table 01's scope: the city's dossiers of the period plus those only a ministry's software holds
@@ -241,12 +284,14 @@ def reconcile(
         )
         db.execute(f"CREATE VIEW city AS SELECT * FROM dossier WHERE source = '{CITY_SOURCE}'")
         db.execute(f"CREATE VIEW ministry AS SELECT * FROM dossier WHERE source LIKE '{PULLBACK_PREFIX}%'")
+        snapshot = load_snapshot(db, store, period.label)
+        portal_checked = snapshot is not None
         _code_tables(db, tables, period)
         db.execute(_SCOPE, {"city": CITY_SOURCE})
-        differences = _differences(db, batch_rows)
-        identities = [_hub_flow(db), _table01(db)]
+        differences = _differences(db, batch_rows, portal_checked)
+        identities = [_hub_flow(db), _table01(db)] + ([_portal(db)] if portal_checked else [])
         kpis = _kpis(db)
-        sources = _sources(db)
+        sources = _sources(db, portal_checked)
         breakdown = _breakdown(db)
         trend = _trend(db) if period.kind != "day" else []
     by_agency: defaultdict[str, Counter[DifferenceClass]] = defaultdict(Counter)
@@ -257,21 +302,22 @@ def reconcile(
         generated_at=datetime.now(UTC),
         sources=sources,
         identities=identities,
-        checked=CHECKED,
+        checked=CHECKED + ((DifferenceClass.EXTRA_AT_PORTAL,) if portal_checked else ()),
         differences=differences,
         by_agency={agency: dict(c) for agency, c in sorted(by_agency.items())},
         breakdown=breakdown,
         kpis=kpis,
         trend=trend,
+        portal_snapshot=asdict(snapshot) if snapshot is not None else None,
     )
 
 
-def _differences(db: duckdb.DuckDBPyConnection, batch_rows: int) -> list[Difference]:
+def _differences(db: duckdb.DuckDBPyConnection, batch_rows: int, portal_checked: bool) -> list[Difference]:
     query = (
-        f"SELECT * FROM ({_CITY_DIFFERENCES} UNION ALL {_MINISTRY_DIFFERENCES}) "
+        f"SELECT * FROM ({_CITY_DIFFERENCES} UNION ALL {_MINISTRY_DIFFERENCES} UNION ALL {_EXTRA_AT_PORTAL}) "
         "WHERE kind IS NOT NULL ORDER BY kind, dossier_no, source"
     )
-    result = db.execute(query)
+    result = db.execute(query, {"portal_checked": portal_checked})
     found: list[Difference] = []
     while rows := result.fetchmany(batch_rows):
         found.extend(
@@ -325,6 +371,21 @@ def _table01(db: duckdb.DuckDBPyConnection) -> Identity:
     return Identity("table01", TABLE01_FORMULA, terms, "total", ("on_time", "late", "in_process"))
 
 
+def _portal(db: duckdb.DuckDBPyConnection) -> Identity:
+    row = db.execute(_PORTAL_IDENTITY).fetchone()
+    assert row is not None
+    keys = ("portal", "city", "ministry_only", "not_integrated", "missing_at_portal", "extra_at_portal")
+    return Identity(
+        "portal",
+        "portal = city + ministry_only - not_integrated (the portal's export against the city's dossiers of the "
+        "period; missing_at_portal and extra_at_portal say what breaks it)",
+        dict(zip(keys, row, strict=True)),
+        "portal",
+        ("city", "ministry_only"),
+        ("not_integrated",),
+    )
+
+
 def _kpi_columns() -> str:
     """Numerator and denominator of each KPI, in ``_KPIS`` order, as aggregate columns over ``scope``."""
     return ", ".join(
@@ -356,12 +417,12 @@ def _kpis(db: duckdb.DuckDBPyConnection) -> list[Kpi]:
     return kpis
 
 
-def _sources(db: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Dossiers each source holds for the period; the portal's are those it acknowledged from the hub."""
+def _sources(db: duckdb.DuckDBPyConnection, portal_checked: bool) -> dict[str, int]:
+    """Dossiers each source holds for the period; the portal's are what its export holds when it was
+    fetched, else those it acknowledged from the hub."""
     counts = dict(db.execute("SELECT source, count(*) FROM dossier WHERE in_period GROUP BY 1 ORDER BY 1").fetchall())
-    row = db.execute(
-        "SELECT count(*) FROM city c JOIN delivery d USING (dossier_no) WHERE c.in_period AND d.acked_hash IS NOT NULL"
-    ).fetchone()
+    acknowledged = "FROM city c JOIN delivery d USING (dossier_no) WHERE c.in_period AND d.acked_hash IS NOT NULL"
+    row = db.execute(f"SELECT count(*) {'FROM portal' if portal_checked else acknowledged}").fetchone()
     assert row is not None
     found = {CITY_SOURCE: counts.pop(CITY_SOURCE, 0), PORTAL: row[0]}
     return found | counts

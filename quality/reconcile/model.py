@@ -29,8 +29,10 @@ class DifferenceClass(StrEnum):
     A city dossier falls in at most one class (the first that applies, in this order: missing at
     portal, quarantined, pending, behind at portal), so the counts of a source add up; a ministry
     dossier is either ministry-only or a duplicate of a city dossier. The engine reports in
-    ``counts`` only the classes it checks (``Reconciliation.checked``); the postal ones and
-    ``extra_at_portal`` need data the store does not hold yet.
+    ``counts`` only the classes it checks (``Reconciliation.checked``): ``extra_at_portal`` only
+    when the portal's export was fetched for the period (then a city dossier the portal acknowledged
+    but no longer holds is missing at the portal too); the postal ones need data the store does not
+    hold yet.
     """
 
     MISSING_AT_PORTAL = "missing_at_portal"
@@ -168,6 +170,7 @@ class Identity:
     terms: dict[str, int]
     left_term: str
     right_terms: tuple[str, ...]
+    minus_terms: tuple[str, ...] = ()  # subtracted on the right (e.g. what is out of a source's scope)
 
     @property
     def left(self) -> int:
@@ -175,7 +178,7 @@ class Identity:
 
     @property
     def right(self) -> int:
-        return sum(self.terms[t] for t in self.right_terms)
+        return sum(self.terms[t] for t in self.right_terms) - sum(self.terms[t] for t in self.minus_terms)
 
     @property
     def holds(self) -> bool:
@@ -255,6 +258,9 @@ class Reconciliation:
     breakdown: list[BreakdownRow]
     kpis: list[Kpi]
     trend: list[dict[str, Any]] = field(default_factory=list)
+    # The portal's export this run compared with (``portal_snapshot.PortalSnapshot`` as a dict), or
+    # None: then "national_portal" counts only what the portal acknowledged to the hub.
+    portal_snapshot: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[DifferenceClass, int]:
@@ -297,8 +303,18 @@ class Reconciliation:
             "breakdown": [dict(vars(row)) for row in self.breakdown],
             "kpis": [k.to_dict() for k in self.kpis],
             "trend": self.trend,
+            "portal_side": self._portal_side(),
             "differences": [d.to_dict() for d in self.differences],
         }
+
+    def _portal_side(self) -> dict[str, Any]:
+        if self.portal_snapshot is None:
+            return {
+                "checked": False,
+                "note": "the portal's export was not fetched for this period: the portal side was not checked; "
+                "national_portal counts the dossiers the portal acknowledged to the hub",
+            }
+        return {"checked": True, **self.portal_snapshot}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)

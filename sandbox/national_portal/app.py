@@ -23,7 +23,7 @@ from sandbox.national_portal.service import PortalService
 from sandbox.national_portal.sessions import SessionRegistry
 from sandbox.national_portal.stats import Stats
 from sandbox.national_portal.store import PortalStore
-from sandbox.signatures import PartnerSigning, mount_signing_control
+from sandbox.signatures import PartnerSigning, mount_signing_control, signed_response
 from signing.jws import SIGNATURE_HEADER
 
 __all__ = ["create_app"]
@@ -46,6 +46,18 @@ def _day_param(request: Request, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"'{name}' must be a date YYYY-MM-DD, got {value!r}") from exc
+
+
+MAX_EXPORT_PAGE = 10_000
+
+
+def _page_size(request: Request) -> int | None:
+    value = request.query_params.get("limit")
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_EXPORT_PAGE:
+        raise ValueError(f"'limit' must be an integer from 1 to {MAX_EXPORT_PAGE}, got {value!r}")
+    return int(value)
 
 
 def create_app(
@@ -102,6 +114,8 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # The exports are the portal's statistics the hub reconciles against, so they are signed like
+    # every other reply: the hub refuses an export it cannot verify.
     @app.get("/sandbox/export/counts")
     async def export_counts(request: Request) -> Response:
         try:
@@ -109,23 +123,42 @@ def create_app(
         except ValueError as exc:
             return _bad_request(str(exc))
         items = await run_in_threadpool(store.counts, start, end)
-        return _json(
-            {
-                "from": start.isoformat() if start else None,
-                "to": end.isoformat() if end else None,
-                "total": sum(item["count"] for item in items),
-                "items": items,
-            }
-        )
+        body = {
+            "from": start.isoformat() if start else None,
+            "to": end.isoformat() if end else None,
+            "total": sum(item["count"] for item in items),
+            "items": items,
+        }
+        return signed_response(signing, _json(body).body)
 
     @app.get("/sandbox/export/dossiers")
     async def export_dossiers(request: Request) -> Response:
         try:
             start, end = _day_param(request, "from"), _day_param(request, "to")
+            limit = _page_size(request)
         except ValueError as exc:
             return _bad_request(str(exc))
-        items = await run_in_threadpool(store.dossiers, start, end)
-        return _json({"items": items})
+        items = await run_in_threadpool(
+            lambda: store.dossiers(
+                start,
+                end,
+                madonvi=request.query_params.get("madonvi") or None,
+                after=request.query_params.get("after") or None,
+                limit=limit,
+            )
+        )
+        following = items[-1]["MaHoSo"] if limit is not None and len(items) == limit else None
+        return signed_response(signing, _json({"items": items, "next": following}).body)
+
+    @app.post("/sandbox/export/forget")
+    async def forget(request: Request) -> Response:
+        """Make the portal lose a stored dossier, so a demo can show one missing at the portal."""
+        body = await request.json()
+        number = body.get("dossier_no") if isinstance(body, dict) else None
+        if not isinstance(number, str) or not number:
+            return _bad_request('body must be {"dossier_no": "<MaHoSo>"}')
+        forgotten = await run_in_threadpool(store.forget, number)
+        return _json({"dossier_no": number, "forgotten": forgotten})
 
     @app.get("/sandbox/stats")
     async def get_stats() -> Response:

@@ -189,12 +189,31 @@ class PortalStore:
             for d, agency, proc, status, n in rows
         ]
 
-    def dossiers(self, start: date | None, end: date | None) -> list[dict[str, Any]]:
+    def dossiers(
+        self,
+        start: date | None,
+        end: date | None,
+        *,
+        madonvi: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Held dossiers by number, optionally one unit's (``madonvi``), a page of ``limit`` after
+        the number ``after`` (keyset paging: a page stays right while dossiers arrive)."""
         where, params = self._day_filter(start, end)
+        clauses = [where.removeprefix(" WHERE ")] if where else []
+        if madonvi is not None:
+            clauses.append("madonvi = ?")
+            params.append(madonvi)
+        if after is not None:
+            clauses.append("ma_ho_so > ?")
+            params.append(after)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        page = f" LIMIT {int(limit)}" if limit is not None else ""
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT ma_ho_so, trang_thai, ma_tthc, don_vi_xu_ly, ngay_nop, received_at, updated_count"
-                f" FROM dossiers{where} ORDER BY ngay_nop, ma_ho_so",
+                "SELECT ma_ho_so, trang_thai, ma_tthc, don_vi_xu_ly, ngay_nop, received_at, updated_at, updated_count"
+                f" FROM dossiers{where} ORDER BY ma_ho_so{page}",
                 params,
             ).fetchall()
         return [
@@ -205,10 +224,17 @@ class PortalStore:
                 "DonViXuLy": agency,
                 "NgayNopHoSo": submitted,
                 "received_at": received,
+                "updated_at": updated_at,
                 "updated_count": updated,
             }
-            for ma, status, proc, agency, submitted, received, updated in rows
+            for ma, status, proc, agency, submitted, received, updated_at, updated in rows
         ]
+
+    def forget(self, ma_ho_so: str) -> bool:
+        """Drop a held dossier and its progress, as a portal that lost it would (the demo's lever)."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM progress WHERE ma_ho_so=?", (ma_ho_so,))
+            return conn.execute("DELETE FROM dossiers WHERE ma_ho_so=?", (ma_ho_so,)).rowcount > 0
 
     def totals(self) -> dict[str, int]:
         with self.db.read() as conn:

@@ -6,6 +6,8 @@ from the portal simulator with the real client, signed replies and all, and reco
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -30,6 +32,8 @@ from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
 from tests.conftest import SigningKit
 from tests.test_adapters_national_portal import AGENCY, FAST, PASSWORD, USERNAME, dossier
+from tests.test_e2e_portal_sync import DAY as E2E_DAY
+from tests.test_e2e_portal_sync import Partners, _run, airflow_db, dagbag, partners  # noqa: F401 -- fixtures
 from tests.test_reconcile import (
     BEHIND,
     CIVIL_STATUS,
@@ -251,3 +255,29 @@ def test_an_export_the_hub_cannot_verify_is_refused_and_nothing_is_stored(
         jobs_reconcile.fetch_portal_snapshot(client, "2026-11-20")
 
     assert _stored(hub) == [_number(1), _number(2)]  # the last verified snapshot, untouched
+
+
+# ----------------------------------------------------------------------------- the DAG, end to end
+
+
+def test_the_daily_dag_fetches_the_snapshot_first_and_reports_a_dossier_the_portal_lost(
+    dagbag,  # noqa: F811
+    partners: Partners,  # noqa: F811
+) -> None:
+    _run(dagbag, "city_dossiers_extract")
+    counts = _run(dagbag, "national_portal_sync")["counts"]
+    lost = sorted(partners.portal_dossiers())[0]
+    _forget(partners.portal, lost)
+
+    _run(dagbag, "reconcile_daily")
+
+    report = Path(os.environ["HUB_VAR_DIR"]) / "reports" / E2E_DAY.isoformat() / "reconciliation.json"
+    document = json.loads(report.read_text())
+    assert document["portal_side"]["checked"] is True
+    assert document["portal_side"]["dossiers"] == counts["delivered"] - 1
+    assert [d["dossier_no"] for d in document["differences"] if d["kind"] == "missing_at_portal"] == [lost]
+    assert document["counts"]["extra_at_portal"] == 0
+    (portal_identity,) = [i for i in document["identities"] if i["key"] == "portal"]
+    # Quarantined dossiers never left the hub; the lost one did and is gone: both break the identity.
+    assert portal_identity["terms"]["missing_at_portal"] == counts["quarantined"] + 1
+    assert portal_identity["holds"] is False

@@ -170,6 +170,22 @@ def test_each_injected_difference_is_found_and_classified(store: HubStore) -> No
     assert result.sources == {CITY_SOURCE: 6, PORTAL: 2, BUSINESS: 1, CIVIL_STATUS: 2}
 
 
+def test_a_number_whose_day_does_not_exist_is_dated_by_its_intake_and_found(store: HubStore) -> None:
+    """The store skips numbers dated outside the period only when that day exists."""
+    no_such_day = "000.00.12.H26-261131-0008"  # 31 November: received on the 20th, Hanoi time
+    other_day = "000.00.12.H26-261029-0009"  # a real day outside the period
+    store.stage(
+        CITY_SOURCE,
+        [StagedRecord(no, f"v1-{no}", {"ma_ho_so": no}, None, _facts(4)) for no in (no_such_day, other_day)],
+        "b1",
+    )
+
+    result = reconcile(store, DAY)
+
+    assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [no_such_day]
+    assert result.sources[CITY_SOURCE] == 1
+
+
 def test_the_hub_flow_identity_fails_while_a_dossier_has_no_disposition_and_holds_once_it_has(
     store: HubStore,
 ) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -114,6 +115,37 @@ def _time(column: str) -> str:
     return f"TRY_CAST(nullif({column}::VARCHAR, '') AS TIMESTAMP)"
 
 
+def _maybe_in_period(column: str, dialect: str, first: date, last: date) -> str:
+    """False only for a number whose ``YYMMDD`` field is a valid day outside ``first``..``last``.
+
+    Such a row cannot be in the period on either side (a number carries the same day wherever it is
+    held), so the store skips it before it is converted to Arrow -- a day's reconciliation of a
+    year's store reads that day's rows. Anything else (no day in the number, a day that does not
+    exist, 29 February) is read and dated exactly in DuckDB. Two-digit years order like dates only
+    inside one century, so other periods read everything.
+    """
+    if first.year < 2000 or last.year > 2068:  # %y reads 69-99 as 19xx
+        return "TRUE"
+    dash = f"{'strpos' if dialect == 'postgresql' else 'instr'}({column}, '-')"
+    day = f"substr({column}, {dash} + 1, 6)"
+    digits = f"{day} ~ '^[0-9]{{6}}$'" if dialect == "postgresql" else f"{day} GLOB '{'[0-9]' * 6}'"
+    # Cheapest test first: inside a year's store every row fails it and costs one substr.
+    return (
+        f"NOT ({day} NOT BETWEEN '{first:%y%m%d}' AND '{last:%y%m%d}' AND {dash} > 0 "
+        f"AND substr({column}, {dash} + 7, 1) IN ('-', '') AND {digits} "
+        f"AND {_real_day(f'substr({day}, 3, 2)', f'substr({day}, 5, 2)')})"
+    )
+
+
+def _real_day(month: str, day: str) -> str:
+    """A day every year has (29 February is left to DuckDB, which knows leap years)."""
+    return (
+        f"({month} BETWEEN '01' AND '12' AND ({day} BETWEEN '01' AND '28' "
+        f"OR ({month} <> '02' AND {day} BETWEEN '29' AND '30') "
+        f"OR ({month} IN ('01', '03', '05', '07', '08', '10', '12') AND {day} = '31')))"
+    )
+
+
 def _flag(column: str) -> str:
     """0/1 on both databases (SQLite stores booleans as integers, NULL from the outer join -> 0)."""
     return f"CASE WHEN {column} THEN 1 ELSE 0 END"
@@ -126,15 +158,16 @@ def load_store(
     city_source: str,
     ministry_prefix: str,
     partner: str,
-    first: Any,
-    last: Any,
+    first: date,
+    last: date,
     batch_rows: int,
     parts: int,
 ) -> None:
     """Create and fill ``dossier`` (city and ministry, with facts), ``delivery`` and ``quarantine``.
 
-    Every city and ministry dossier is kept (with ``in_period``), not just the period's: whether a
-    ministry dossier is also the city's must not depend on which day each side dated it.
+    Dossiers are kept with ``in_period`` rather than only the period's: whether a ministry dossier
+    is also the city's must not depend on which day each side dated it. Only rows whose number
+    puts them outside the period on every side are left in the store (``_maybe_in_period``).
     """
     db.execute(_DDL)
     dialect = store.engine.dialect.name
@@ -149,6 +182,7 @@ def load_store(
         LEFT JOIN dossier_facts f
             ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash
         WHERE {{part}} AND (c.source = {_literal(city_source)} OR c.source LIKE {_literal(ministry_prefix + "%")})
+            AND {_maybe_in_period("c.dossier_no", dialect, first, last)}
     """
     day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
     insert_dossiers = f"""
@@ -163,10 +197,12 @@ def load_store(
     delivery = f"""
         SELECT dossier_no, state, content_hash, coalesce(acked_hash, '') AS acked_hash FROM delivery d
         WHERE {{part}} AND partner = {_literal(partner)} AND source = {_literal(city_source)}
+            AND {_maybe_in_period("dossier_no", dialect, first, last)}
     """
     quarantine = f"""
         SELECT dossier_no, rule FROM quarantine q
         WHERE {{part}} AND source = {_literal(city_source)} AND resolved_at IS NULL
+            AND {_maybe_in_period("dossier_no", dialect, first, last)}
     """
     if dialect == "sqlite":
         # ADBC links its own copy of SQLite. Two copies in one process do not share their view of

@@ -89,10 +89,10 @@ def _ministry_group(partner: str):
             return jobs_ministry.plan_pull(partner, data_interval_start, data_interval_end)
 
         @task(pool=pool, inlets=[ministry_system(partner)], outlets=[ministry_staging(partner)])
-        def pull(window: str) -> dict:
+        def pull(window: str, run_id=None) -> dict:
             from hub import jobs_ministry
 
-            return jobs_ministry.pull(_client(partner), partner, window)
+            return jobs_ministry.pull(_client(partner), partner, window, run_id)
 
         @task
         def close_pull(reports: list[dict], data_interval_end=None) -> dict:

@@ -61,10 +61,12 @@ def plan_pull(partner: str, start: datetime, end: datetime) -> list[str]:
     return spans
 
 
-def pull(client: Any, partner: str, window: str) -> dict[str, Any]:
+def pull(client: Any, partner: str, window: str, run_id: str | None = None) -> dict[str, Any]:
+    """Pull one window back through the gate; its validations are stored under ``run_id``."""
     ministry = exchange.MINISTRIES[partner]
+    gate = stored_gate(hub_store(), run_id or new_run_id())
     with recorded(client, f"{ministry.source}-{window}"):
-        report = exchange.pull_window(hub_store(), client, ministry, window)
+        report = exchange.pull_window(hub_store(), client, ministry, window, gate)
     log.info("%s pull-back %s: %s", partner, window, exchange.as_dict(report))
     return exchange.as_dict(report)
 

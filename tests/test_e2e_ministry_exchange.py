@@ -65,7 +65,8 @@ def _assert_add_up(summary: dict) -> None:
         push, pull = counts["push"], counts["pull_back"]
         assert counts["identity_holds"], partner
         assert push["to_push"] == push["acknowledged"] + push["pending"] + push["failed"] + push["quarantined"]
-        assert pull["pulled"] == pull["staged_new"] + pull["unchanged"]
+        assert pull["pulled"] == pull["staged_new"] + pull["unchanged"] + pull["quarantined"]
+        assert pull["quarantined"] == sum(pull["quarantine_by_rule"].values()) == 0  # the sandboxes send clean data
 
 
 def test_a_day_exchanges_completely_and_a_rerun_pushes_nothing(dagbag, ministries: Ministries) -> None:  # noqa: F811

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from mappings.code_tables import DEFAULT_DIR, load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.versioned import CodeTableError
 from quality.gate import QualityGate
+from quality.rules import SchemaDriftError
 from sandbox.city_system.generator import generate
 from signing.pki import DevPki
 from tests.ministry_sandboxes import Ministries, running_ministries
@@ -86,8 +88,9 @@ def push_all(store: HubStore, client: Any, policy: RedeliveryPolicy = NOW_POLICY
 def pull_all(store: HubStore, client: Any, ministry: exchange.Ministry, first: date, last: date) -> dict[str, Any]:
     start = datetime.combine(first, datetime.min.time(), tzinfo=VN_TZ)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=VN_TZ)
+    gate = QualityGate(load_code_tables())
     reports = [
-        exchange.as_dict(exchange.pull_window(store, client, ministry, window))
+        exchange.as_dict(exchange.pull_window(store, client, ministry, window, gate))
         for window in exchange.plan_pull(store, ministry, start, end)
     ]
     return exchange.close_pull(store, ministry, end, reports)
@@ -260,4 +263,66 @@ def test_a_pull_back_outage_keeps_the_watermark_so_the_next_run_reads_the_day_ag
 
 
 def _no_pull() -> dict[str, Any]:
-    return {"windows": 0, "incomplete_windows": [], "listed": 0, "pulled": 0, "staged_new": 0, "unchanged": 0}
+    return {
+        "windows": 0,
+        "incomplete_windows": [],
+        **dict.fromkeys(("listed", "pulled", "staged_new", "unchanged", "quarantined"), 0),
+    }
+
+
+@contextmanager
+def ministry_sends(ministries: Ministries, day: date, change: str, *, first_only: bool) -> Iterator[list[str]]:
+    """The business registration ministry answers ``day``'s dossiers changed by the SQLite JSON
+    expression ``change`` (of ``body``) -- one dossier or all of them -- until the block ends, when
+    the ministry corrects them. Yields the changed dossier numbers."""
+    db = ministries.business.server.config.app.state.store.db
+    first = " AND ma_ho_so = (SELECT MIN(ma_ho_so) FROM dossiers WHERE updated_day = ?)"
+    where = "updated_day = ?" + first * first_only
+    params = (day.isoformat(),) * (1 + first_only)
+    with db.transaction() as conn:
+        before = conn.execute(f"SELECT ma_ho_so, body FROM dossiers WHERE {where}", params).fetchall()
+        conn.execute(f"UPDATE dossiers SET body = {change} WHERE {where}", params)
+    try:
+        yield [number for number, _ in before]
+    finally:
+        with db.transaction() as conn:
+            conn.executemany("UPDATE dossiers SET body = ? WHERE ma_ho_so = ?", [(b, n) for n, b in before])
+
+
+def test_a_pull_back_breaking_the_suite_is_quarantined_with_its_rule_while_the_rest_is_staged(
+    store: HubStore, clients: tuple[Any, Any], ministries: Ministries
+) -> None:
+    _, business = clients
+    listed = ministries.business_dossiers(DAY, DAY)
+    with ministry_sends(ministries, DAY, "json_set(body, '$.MaTTHC', '9.999999')", first_only=True) as (bad,):
+        pulled = pull_all(store, business, BR, DAY, DAY)
+    assert pulled["complete"] and pulled["quarantined"] == 1
+    assert pulled["pulled"] == len(listed) == pulled["staged_new"] + pulled["unchanged"] + pulled["quarantined"]
+    staged = {r.dossier_no for page in store.iter_unsettled(BR.source, "none", 5000) for r in page}
+    assert staged == listed - {bad}
+    [entry] = store.open_quarantine(BR.source)
+    assert (entry["dossier_no"], entry["rule"]) == (bad, "procedure.known_on_date")
+    assert "9.999999" in entry["reason"]
+    summary = exchange.ministry_summary(store, BR, pulled)
+    assert summary["identity_holds"] and summary["pull_back"]["quarantine_by_rule"] == {"procedure.known_on_date": 1}
+
+    # The ministry corrects the dossier: the next pull of the day stages it and closes the entry.
+    again = exchange.pull_window(store, business, BR, f"{DAY}..{DAY}", QualityGate(load_code_tables()))
+    assert (again.staged_new, again.quarantined) == (1, 0)
+    assert store.open_quarantine(BR.source) == [] and store.count_staged(BR.source) == len(listed)
+
+
+def test_a_pull_back_schema_drift_stops_the_window_with_nothing_lost(
+    store: HubStore, clients: tuple[Any, Any], ministries: Ministries
+) -> None:
+    _, business = clients
+    with (
+        ministry_sends(ministries, DAY, "json_remove(body, '$.DonViXuLy')", first_only=False),
+        pytest.raises(SchemaDriftError, match=r"ministry_pullbacks.*DonViXuLy"),
+    ):
+        pull_all(store, business, BR, DAY, DAY)
+    assert store.count_staged(BR.source) == 0 and store.open_quarantine(BR.source) == []
+    assert store.get_watermark(BR.source) is None  # the window is read again by the next run
+
+    again = pull_all(store, business, BR, DAY, DAY)
+    assert again["complete"] and again["staged_new"] == len(ministries.business_dossiers(DAY, DAY)) > 0

@@ -16,6 +16,12 @@ mapped task per window. Only dossiers processed on ministry software are staged 
 also lists the interconnected dossiers the hub pushed: those are the city's own), under the
 source ``ministry:<partner>``: the same content-hashed staging as the city extract, so a re-run
 stages nothing twice and reconciliation counts "processed only on ministry software" by origin.
+Each page passes the ``ministry_pullbacks`` suite first (the same stored gate as the push): a
+dossier that breaks it is quarantined under the same source with the rule and a masked reason
+instead of staged -- a malformed number or a code not valid on its submission day would
+otherwise be counted as a city dossier that never existed. A page missing a column the suite
+reads is schema drift: the window stops there, nothing of the page is staged or quarantined,
+and since the window is incomplete the watermark stays and the next run reads it again.
 
 Failure rules (as for the portal): an outage (``RetryableError``) leaves dossiers pending with a
 retry time and a pull-back window incomplete (the watermark stays, the next run reads it again)
@@ -26,6 +32,7 @@ the untouched dossiers pending too, but turns the task red with the reason.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -50,6 +57,7 @@ from hub.store import (
     PushDecision,
     PushOutcome,
     PushState,
+    QuarantineItem,
     StagedRecord,
     StatusUpdate,
 )
@@ -58,7 +66,8 @@ from mappings.city_system import to_canonical
 from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ, Dossier
 from mappings.errors import MappingError
-from quality.gate import QualityGate
+from quality.expectations.datasets import MINISTRY_PULLBACKS
+from quality.gate import QualityGate, Violation
 from signing.digests import canonical_json
 
 PULLBACK_PREFIX = "ministry:"
@@ -349,36 +358,59 @@ class PullReport:
     pulled: int = 0
     staged_new: int = 0
     unchanged: int = 0
+    quarantined: int = 0
     complete: bool = False
     error: str | None = None
 
 
-def _staged(item: dict[str, Any], ministry: Ministry) -> StagedRecord:
-    """A listed dossier as received, serialised once (zeep's dates as ISO text) and content-hashed."""
+def _serialised(item: dict[str, Any]) -> tuple[bytes, str]:
+    """A listed dossier as received, serialised once (zeep's dates as ISO text), and its content hash."""
     text = canonical_json(item)
-    digest = hashlib.sha256(text).hexdigest()  # = signing.digests.content_hash(item), without serialising twice
+    return text, hashlib.sha256(text).hexdigest()  # = signing.digests.content_hash(item), serialised once
+
+
+def _staged(item: dict[str, Any], ministry: Ministry) -> StagedRecord:
+    text, digest = _serialised(item)
     return StagedRecord(
         str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item), portal_facts(item)
     )
 
 
-def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str) -> PullReport:
-    """Stage one window's ministry-software dossiers, one bulk write per page.
+def _quarantined(item: dict[str, Any], ministry: Ministry, violations: Sequence[Violation]) -> list[QuarantineItem]:
+    """One entry per broken rule, with the dossier as the ministry sent it (for the officer who fixes it)."""
+    text, digest = _serialised(item)
+    payload = json.loads(text)
+    return [
+        QuarantineItem(ministry.source, str(item.get("MaHoSo")), v.rule, v.reason, digest, payload) for v in violations
+    ]
+
+
+def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str, gate: QualityGate) -> PullReport:
+    """Stage one window's ministry-software dossiers that pass the pull-back suite and quarantine
+    the others, a few bulk writes per page; a staged dossier closes its open quarantine entries.
 
     An outage ends the window incomplete (pages already staged stay: staging by content hash makes
-    reading them again harmless); any other error is raised.
+    reading them again harmless); schema drift (``SchemaDriftError``) and any other error are raised
+    with the drifted page neither staged nor quarantined.
     """
     first, last = parse_window(window)
     report = PullReport(window)
     batch_id = f"{ministry.source}-{first:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     try:
         for page in ministry.list_window(client, first, last):
-            kept = [_staged(item, ministry) for item in page if ministry.on_ministry_software(item)]
+            pulled = [item for item in page if ministry.on_ministry_software(item)]
+            checked = gate.check(MINISTRY_PULLBACKS, pulled)
+            kept = [_staged(pulled[position], ministry) for position in checked.passed]
             counts = store.stage(ministry.source, kept, batch_id)
+            store.quarantine(
+                [q for position, vs in checked.failed.items() for q in _quarantined(pulled[position], ministry, vs)]
+            )
+            store.resolve_quarantine(ministry.source, [record.dossier_no for record in kept])
             report.listed += len(page)
-            report.pulled += len(kept)
+            report.pulled += len(pulled)
             report.staged_new += counts.new_versions
             report.unchanged += counts.unchanged
+            report.quarantined += len(checked.failed)
     except RetryableError as exc:
         report.error = str(exc)
         return report
@@ -386,19 +418,22 @@ def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str) -
     return report
 
 
+_PULL_COUNTS = ("listed", "pulled", "staged_new", "unchanged", "quarantined")
+
+
 def close_pull(store: HubStore, ministry: Ministry, end: datetime, reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Add up the windows; move the watermark to the interval's end only if every window completed,
     so an incomplete one is read again by the next run."""
     totals: Counter[str] = Counter()
     for report in reports:
-        totals.update({k: int(report[k]) for k in ("listed", "pulled", "staged_new", "unchanged")})
+        totals.update({k: int(report[k]) for k in _PULL_COUNTS})
     complete = bool(reports) and all(report["complete"] for report in reports)
     if complete:
         store.advance_watermark(ministry.source, end)
     return {
         "windows": len(reports),
         "incomplete_windows": [r["window"] for r in reports if not r["complete"]],
-        **{k: totals[k] for k in ("listed", "pulled", "staged_new", "unchanged")},
+        **{k: totals[k] for k in _PULL_COUNTS},
         "complete": complete,
     }
 
@@ -409,7 +444,7 @@ def close_pull(store: HubStore, ministry: Ministry, end: datetime, reports: Sequ
 def ministry_summary(store: HubStore, ministry: Ministry, pull: dict[str, Any]) -> dict[str, Any]:
     """One ministry's counts, and whether they add up:
     to push = acknowledged + pending + failed + quarantined (``sent`` counts as pending: its outcome
-    is not known yet); pulled back = staged new + unchanged."""
+    is not known yet); pulled back = staged new + unchanged + quarantined (by the pull-back suite)."""
     pushes = MinistryPushes(store)
     states = pushes.state_counts(ministry.partner)
     push = {
@@ -421,15 +456,21 @@ def ministry_summary(store: HubStore, ministry: Ministry, pull: dict[str, Any]) 
         "out_of_scope": states[PushState.OUT_OF_SCOPE.value],
     }
     push_holds = push["to_push"] == push["acknowledged"] + push["pending"] + push["failed"] + push["quarantined"]
-    pull_holds = pull["pulled"] == pull["staged_new"] + pull["unchanged"]
+    pull_holds = pull["pulled"] == pull["staged_new"] + pull["unchanged"] + pull["quarantined"]
     return {
         "partner": ministry.partner,
         "source": ministry.source,
         "pushes": ministry.pushes,
         "push": push,
         "ministry_status": {str(k): v for k, v in pushes.status_counts(ministry.partner).items()},
-        "pull_back": {**pull, "staged_total": store.count_staged(ministry.source)},
-        "identity": "to_push = acknowledged + pending + failed + quarantined; pulled = staged_new + unchanged",
+        "pull_back": {
+            **pull,
+            "staged_total": store.count_staged(ministry.source),
+            "quarantine_by_rule": store.quarantine_counts_by_rule(ministry.source),
+        },
+        "identity": (
+            "to_push = acknowledged + pending + failed + quarantined; pulled = staged_new + unchanged + quarantined"
+        ),
         "identity_holds": push_holds and pull_holds,
         "exchanges": store.count_exchanges(ministry.partner),
     }

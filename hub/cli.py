@@ -28,6 +28,7 @@ from hub.day_checks import (
     day_problems,
     evidence_status,
     latest_report,
+    lose_one_portal_dossier,
     portal_send_calls,
     postal_problems,
     print_evidence,
@@ -68,8 +69,9 @@ DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "reconcile_daily")
 # Days the sandbox carriers live through between dispatch and tracking (most parcels arrive in 1-3).
 CARRIER_DAYS = 5
 # The differences the demo day carries on purpose, which its reconciliation must find and explain:
-# records the city generator breaks (quarantined), dossiers processed only on ministry software.
-DEMO_DIFFERENCES = ("quarantined", "ministry_only")
+# a dossier the portal loses after acknowledging it, records the city generator breaks
+# (quarantined), dossiers processed only on ministry software.
+DEMO_DIFFERENCES = ("missing_at_portal", "quarantined", "ministry_only")
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
 ScaleOption = Annotated[float, typer.Option(help="Share of a full day (~11,000 dossiers at 1.0).")]
@@ -203,6 +205,9 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
                 with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
                     run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
             advance_carriers(state, days=CARRIER_DAYS)
+            if round_name == "first run":
+                lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
+                console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
             for dag_id in DEMO_FOLLOW_UP_DAGS:
                 with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
                     run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
@@ -226,7 +231,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
         "message_log": evidence,
     }
     result["population_verify"], result["ministry_exchange"] = population, ministries
-    result["postal"] = postal
+    result["postal"], result["injected"] = postal, {"lost_at_portal": lost}
     reconciliation = reconciliation_document(day)
     result["reconciliation"] = {k: reconciliation[k] for k in ("verdict", "counts", "identities")}
     path = demo_dir / "summary.json"
@@ -237,7 +242,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     print_evidence(console, evidence, env["HUB_STORE_URL"])
     print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
     problems = day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries)
-    problems += postal_problems(postal) + reconciliation_problems(reconciliation, DEMO_DIFFERENCES)
+    problems += postal_problems(postal) + reconciliation_problems(reconciliation, DEMO_DIFFERENCES, lost)
     if problems:
         _fail("; ".join(problems))
 

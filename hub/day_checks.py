@@ -126,6 +126,20 @@ def advance_carriers(state: dict[str, Any], *, days: int) -> None:
         requests.post(f"{url}/sandbox/clock", json={"advance_hours": 24 * days}, timeout=120).raise_for_status()
 
 
+def lose_one_portal_dossier(portal_url: str, day: date) -> str:
+    """Make the sandbox portal lose one dossier of ``day`` it acknowledged: a difference the
+    reconciliation must find (missing at the portal) although the hub's own books say delivered."""
+    page = requests.get(
+        f"{portal_url}/sandbox/export/dossiers",
+        params={"from": day.isoformat(), "to": day.isoformat(), "limit": 1},
+        timeout=30,
+    )
+    page.raise_for_status()
+    number = page.json()["items"][0]["MaHoSo"]
+    requests.post(f"{portal_url}/sandbox/export/forget", json={"dossier_no": number}, timeout=30).raise_for_status()
+    return number
+
+
 def reconciliation_document(day: date) -> dict[str, Any]:
     """The day's reconciliation document as the reconcile_daily DAG wrote it."""
     return json.loads((reports_dir(day.isoformat()) / "reconciliation.json").read_text(encoding="utf-8"))
@@ -139,10 +153,14 @@ def postal_problems(postal: dict[str, Any]) -> list[str]:
     return problems
 
 
-def reconciliation_problems(document: dict[str, Any], expected: tuple[str, ...]) -> list[str]:
-    """The reconciliation must hold its identities and find each difference class the day was given."""
+def reconciliation_problems(document: dict[str, Any], expected: tuple[str, ...], lost: str) -> list[str]:
+    """The reconciliation must find each difference class the day was given -- the dossier the
+    portal lost among them -- and every identity must hold once those differences are counted."""
     problems = [f"identity {i['key']} does not hold: {i['formula']}" for i in document["identities"] if not i["holds"]]
     problems += [f"no dossier found as {kind}" for kind in expected if not document["counts"].get(kind)]
+    missing = {d["dossier_no"] for d in document["differences"] if d["kind"] == "missing_at_portal"}
+    if lost not in missing:
+        problems.append(f"the dossier the portal lost ({lost}) is not reported missing at the portal")
     return problems
 
 

@@ -9,14 +9,15 @@ certificate); the task returns only the verdict and the paths, never the differe
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 from adapters.national_portal.client import NationalPortalClient
 from hub.jobs import hub_store, recorded
-from hub.paths import var_dir
+from hub.observability import metrics
+from hub.paths import reports_dir, var_dir
 from quality.reconcile.engine import reconcile
 from quality.reconcile.model import HANOI, Period
 from quality.reconcile.portal_snapshot import replace_snapshot
@@ -41,15 +42,16 @@ def period_before(moment: datetime, kind: PeriodKind) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-def reports_dir(label: str) -> Path:
-    return var_dir() / "reports" / label
-
-
 def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str, Any]:
     """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
     period = Period.parse(period_text)
-    document = reconcile(hub_store(), period).to_dict()
+    result = reconcile(hub_store(), period)
+    metrics.reconciliation(result)
+    document = result.to_dict()
     label = document["period"]["label"]
+    if (data_docs := var_dir() / "gx" / "data_docs" / "index.html").exists():
+        # Relative, so the report still links the quality gate's Data Docs when var/ is copied or moved.
+        document["data_docs"] = os.path.relpath(data_docs, reports_dir(label))
     files = write_reconciliation_report(document, reports_dir(label), signer=hub_identity(), language=language)
     verdict = document["verdict"]
     log.info(
@@ -67,6 +69,7 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
         "identities": {i["key"]: i["holds"] for i in document["identities"]},
         "files": {name: str(path) for name, path in asdict(files).items() if path is not None},
     }
+
 
 def fetch_portal_snapshot(client: NationalPortalClient, period_text: str) -> dict[str, Any]:
     """Store what the portal's export holds for ``period_text`` (this unit's dossiers), replacing the

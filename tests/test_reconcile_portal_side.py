@@ -281,3 +281,11 @@ def test_the_daily_dag_fetches_the_snapshot_first_and_reports_a_dossier_the_port
     # Quarantined dossiers never left the hub; the lost one did and is gone: both break the identity.
     assert portal_identity["terms"]["missing_at_portal"] == counts["quarantined"] + 1
     assert portal_identity["holds"] is False
+
+
+def test_both_reconcile_dags_fetch_the_snapshot_through_the_portal_pool_before_reconciling(
+    dagbag,  # noqa: F811
+) -> None:
+    for dag_id in ("reconcile_daily", "reconcile_quarterly"):
+        fetch = dagbag.dags[dag_id].get_task("fetch_portal_snapshot")
+        assert (fetch.pool, fetch.downstream_task_ids) == ("national_portal", {"reconcile"})

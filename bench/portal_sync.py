@@ -11,12 +11,20 @@ fresh national portals, served by a separate process), one after the other:
   ``requests.Session`` per partner) and a fresh SQLite hub store. Message log included. As the
   DAG's mapped delivery tasks do, batches are delivered ``--deliver-slots`` at a time (default:
   the ``national_portal`` pool's slots in config/pools.json), each slot with a client of its own.
-* **naive** -- what a straightforward integration does: read the same listing, then per dossier
-  run the same quality gate and mapping functions, send it alone in one ``DongBoHoSoMC`` call
+* **naive** -- what a straightforward integration does: read the same listing, run the same
+  quality gate, scope rule and mapping over its sample as ONE batch (the gate is a batch tool on
+  both paths: a GX validation costs ~0.75 s fixed plus ~0.4 ms per row, so calling it per record
+  would measure GX, not delivery), then per dossier send it alone in one ``DongBoHoSoMC`` call
   with ``requests.post`` (a new connection each time) and commit its rows (staged version,
   current pointer, delivery state, outbox or quarantine row) in one transaction of its own, in the
   same schema. It runs on a sample (``--naive-sample``) of the same records because it is slow;
   its rate is per dossier, so the sample size does not favour either side.
+
+The ratio is about the delivery path: the time spent inside the quality gate (``QualityGate.split``
+and ``.check``, i.e. mapping to the canonical dossier and the GX suites, plus the Data Docs the
+plan task builds) is measured the same way on both paths, reported apart and left out of the
+ratio; the ratio with the gate included is printed too. GX's start-up (once per process) is paid
+before either path and counted in neither.
 
 Both paths sign what they send and verify the portal's signed replies (detached JWS, a
 development PKI made for the run), as production does; the naive path skips verifying the city
@@ -30,7 +38,7 @@ path's figure conservative.
 
 Exit status 1 if a path lost a record (the dispositions must add up to the input and the portal
 must hold exactly what the path says it delivered), if the two paths disagree on a sampled
-dossier's disposition, or if the ratio is below ``--min-ratio``.
+dossier's disposition, or if the delivery-path ratio is below ``--min-ratio``.
 """
 
 from __future__ import annotations
@@ -46,8 +54,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -74,6 +83,7 @@ from hub.store.store import utc
 from mappings.code_tables import load_code_tables
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so
+from quality.expectations.datasets import PORTAL_PAYLOADS
 from quality.gate import QualityGate
 from signing.digests import content_hash, idempotency_key
 from signing.pki import HUB, init_dev_pki
@@ -109,10 +119,16 @@ class PathResult:
     portal_held: int
     problems: list[str] = field(default_factory=list)
     rss_mib: float | None = None
+    gate_seconds: float = 0.0  # inside the quality gate, whichever stage it ran in
 
     @property
     def seconds(self) -> float:
         return sum(stage.seconds for stage in self.stages)
+
+    @property
+    def delivery_seconds(self) -> float:
+        """The path without its quality gate: what the ratio compares."""
+        return self.seconds - self.gate_seconds
 
     @property
     def settled(self) -> int:
@@ -122,6 +138,46 @@ class PathResult:
     @property
     def per_second(self) -> float:
         return rate(self.settled, self.seconds)
+
+    @property
+    def delivery_per_second(self) -> float:
+        return rate(self.settled, self.delivery_seconds)
+
+
+class GateClock:
+    """Wall time spent inside the quality gate, on whichever path calls it.
+
+    The gate is the same batch tool on both paths, so the ratio is taken without it: both paths'
+    gate time is measured here the same way -- around ``QualityGate.split`` (mapping to the
+    canonical dossier, GX city suite) and ``QualityGate.check`` (GX portal-payload suite), plus
+    the Data Docs the plan task builds -- and reported apart. Only the plan (one thread) calls them.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextmanager
+    def timing(self, owner: Any, *names: str) -> Iterator[None]:
+        """Time every call of ``owner.<name>`` while the block runs; the originals come back after."""
+        originals = {name: getattr(owner, name) for name in names}
+
+        def timed(original: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    self.seconds += time.perf_counter() - began
+
+            return call
+
+        for name, original in originals.items():
+            setattr(owner, name, timed(original))
+        try:
+            yield
+        finally:
+            for name, original in originals.items():
+                setattr(owner, name, original)
 
 
 # -- the hub path ---------------------------------------------------------------------------------
@@ -168,11 +224,15 @@ def _deliver_batches(jobs: Any, clients: list[NationalPortalClient], batch_ids: 
 
 
 def run_hub(
-    partners: Partners, work: Path, signatures: MessageSignatures, progress_batches: int, deliver_slots: int
+    partners: Partners,
+    work: Path,
+    signatures: MessageSignatures,
+    progress_batches: int,
+    deliver_slots: int,
+    clock: GateClock,
 ) -> tuple[PathResult, Stage | None, HubStore]:
     """The production path, stage by stage, through ``hub.jobs`` (what the DAG tasks call)."""
     os.environ["HUB_STORE_URL"] = f"sqlite:///{work / 'hub.db'}"
-    os.environ["HUB_VAR_DIR"] = str(work / "var")
     from hub import jobs  # reads HUB_STORE_URL at call time; imported here to make that visible
 
     portal = partners.portals[0]
@@ -186,13 +246,14 @@ def run_hub(
     extract_s = time.perf_counter() - began
     _say(f"  extract  {extracted['records']:>7,} records in {extract_s:6.1f} s ({_load()})")
 
-    began = time.perf_counter()
-    batch_ids = jobs.plan_portal_sync()
-    plan_s = time.perf_counter() - began
+    began, gate_began = time.perf_counter(), clock.seconds
+    with clock.timing(jobs, "build_data_docs"):
+        batch_ids = jobs.plan_portal_sync()
+    plan_s, gate_s = time.perf_counter() - began, clock.seconds - gate_began
     planned = store.disposition_counts(PARTNER, CITY_SOURCE)
     _say(
-        f"  plan     {sum(planned.values()):>7,} dossiers in {plan_s:6.1f} s -> {planned}, "
-        f"{len(batch_ids)} batches ({_load()})"
+        f"  plan     {sum(planned.values()):>7,} dossiers in {plan_s:6.1f} s, of which gate {gate_s:5.1f} s -> "
+        f"{planned}, {len(batch_ids)} batches ({_load()})"
     )
 
     began = time.perf_counter()
@@ -222,6 +283,7 @@ def run_hub(
         ],
         dispositions,
         held,
+        gate_seconds=gate_s,
     )
     result.problems += _accounting_problems("hub", partners.records, counts["extracted"], dispositions, held)
     if not summary["identity_holds"]:
@@ -441,85 +503,134 @@ class NaiveStore:
                 )
 
 
-def _naive_one(
-    record: dict[str, Any], gate: QualityGate, portal: NaivePortal, store: NaiveStore
-) -> tuple[str, DeliveryState]:
-    """One dossier end to end: the same gate, scope rule and mapping as ``plan``, then send, then commit."""
-    key, digest = record_key(record), content_hash(record)
-    outcome = gate.split([record])
+@dataclass
+class NaiveDossier:
+    """What the naive path decided for one record before sending: the plan's disposition rules."""
+
+    record: dict[str, Any]
+    key: str
+    digest: str
+    state: DeliveryState = DeliveryState.PENDING
+    reason: str | None = None
     sent: dict[str, Any] | None = None
-    violations: list[tuple[str, str]] = []
-    if outcome.failed:
-        violations = [(v.rule, v.reason) for v in outcome.failed[0]]
-        state, reason = DeliveryState.QUARANTINED, "quality gate: " + ", ".join(rule for rule, _ in violations)
-    else:
-        dossier = outcome.passed[0][1]
+    violations: list[tuple[str, str]] = field(default_factory=list)
+
+    def quarantine(self, violations: list[tuple[str, str]]) -> None:
+        self.violations = violations
+        self.state = DeliveryState.QUARANTINED
+        self.reason = "quality gate: " + ", ".join(rule for rule, _ in violations)
+
+
+def _naive_decisions(records: list[dict[str, Any]], gate: QualityGate) -> list[NaiveDossier]:
+    """The same gate, scope rule, mapping and portal-payload suite as ``plan``, over the sample as one batch.
+
+    The gate is a batch tool on both paths (one GX validation per suite and batch); a naive
+    integration is naive in how it delivers, not in how it checks quality.
+    """
+    dossiers = [NaiveDossier(record, record_key(record), content_hash(record)) for record in records]
+    outcome = gate.split(records)
+    for position, violations in outcome.failed.items():
+        dossiers[position].quarantine([(v.rule, v.reason) for v in violations])
+    to_send: list[tuple[NaiveDossier, dict[str, Any]]] = []
+    for position, dossier in outcome.passed:
+        decided = dossiers[position]
         if not _integrated(dossier, gate.tables):
-            state = DeliveryState.OUT_OF_SCOPE
-            reason = f"thủ tục {dossier.procedure_code} chưa tích hợp trên Cổng DVCQG"
+            decided.state = DeliveryState.OUT_OF_SCOPE
+            decided.reason = f"thủ tục {dossier.procedure_code} chưa tích hợp trên Cổng DVCQG"
+            continue
+        try:
+            to_send.append((decided, to_dong_bo_ho_so(dossier)))
+        except MappingError as exc:
+            decided.quarantine([(exc.rule, exc.message)])
+    checked = gate.check(PORTAL_PAYLOADS, [payload for _, payload in to_send])
+    for position, violations in checked.failed.items():
+        to_send[position][0].quarantine([(v.rule, v.reason) for v in violations])
+    for position in checked.passed:
+        decided, payload = to_send[position]
+        decided.sent = payload
+    return dossiers
+
+
+def _naive_one(decided: NaiveDossier, portal: NaivePortal, store: NaiveStore) -> DeliveryState:
+    """One dossier: send it alone (if it passed), then commit its rows in a transaction of its own."""
+    if decided.sent is not None:
+        code, message = portal.sync_one(decided.sent, updating=False)
+        if code in (2, 201):  # the portal's view differs from ours: once more the other way (upsert)
+            code, message = portal.sync_one(decided.sent, updating=code == 2)
+        if code == 0:
+            decided.state, decided.reason = DeliveryState.DELIVERED, None
         else:
-            try:
-                sent = to_dong_bo_ho_so(dossier)
-            except MappingError as exc:
-                violations = [(exc.rule, exc.message)]
-                state, reason = DeliveryState.QUARANTINED, f"quality gate: {exc.rule}"
-            else:
-                code, message = portal.sync_one(sent, updating=False)
-                if code in (2, 201):  # the portal's view differs from ours: once more the other way (upsert)
-                    code, message = portal.sync_one(sent, updating=code == 2)
-                if code == 0:
-                    state, reason = DeliveryState.DELIVERED, None
-                else:
-                    violations = [("portal.rejected", message)]
-                    state, reason = DeliveryState.QUARANTINED, f"portal.rejected: {message}"
-    store.commit(record, key, digest, state, reason, sent, violations)
-    return key, state
+            decided.violations = [("portal.rejected", message)]
+            decided.state, decided.reason = DeliveryState.QUARANTINED, f"portal.rejected: {message}"
+    store.commit(
+        decided.record, decided.key, decided.digest, decided.state, decided.reason, decided.sent, decided.violations
+    )
+    return decided.state
+
+
+def _warm_up_gate(partners: Partners) -> float:
+    """Start GX (import, context, suites, a first validation of each) before either path is timed.
+
+    A process pays this once, whichever path comes first; it is reported apart so that it
+    weighs on neither figure.
+    """
+    began = time.perf_counter()
+    _naive_decisions(list(_city_pages(partners, 20)), QualityGate(load_code_tables()))
+    return time.perf_counter() - began
 
 
 class NaivePath:
     """The per-dossier baseline on the first ``sample`` records of the listing, against the second portal.
 
-    It runs in two halves, one before and one after the hub path, so that a change in the load of
-    the machine during the run (other work on the 2 cores) weighs on both paths alike.
+    Its first call reads the sample and runs the quality gate over it as one batch (timed apart,
+    on ``clock``); then it sends and commits one dossier at a time. It runs in two halves, one
+    before and one after the hub path, so that a change in the load of the machine during the run
+    (other work on the 2 cores) weighs on both paths alike.
     """
 
-    def __init__(self, partners: Partners, work: Path, sample: int, signatures: MessageSignatures) -> None:
+    def __init__(
+        self, partners: Partners, work: Path, sample: int, signatures: MessageSignatures, clock: GateClock
+    ) -> None:
         self.partners, self.sample = partners, min(sample, partners.records)
-        self.signatures = signatures
+        self.signatures, self.clock = signatures, clock
         self.endpoint = partners.portals[1]
         self.hub_store = HubStore(f"sqlite:///{work / 'naive.db'}")
         self.hub_store.create_schema()  # like the hub's store: created before any timing
         self.store = NaiveStore(self.hub_store)
-        self.gate: QualityGate | None = None
         self.portal: NaivePortal | None = None
-        self.records: Iterator[dict[str, Any]] = iter(())
+        self.decided: Iterator[NaiveDossier] = iter(())
         self.states: dict[str, DeliveryState] = {}
         self.seconds = 0.0
+        self.gate_seconds = 0.0
 
     def run(self, count: int) -> None:
         """Sync the next ``count`` records of the sample, one at a time; the time adds up across calls."""
-        began = time.perf_counter()
-        if self.gate is None or self.portal is None:
-            self.gate = QualityGate(load_code_tables())  # the hub's plan loads them too, inside its timing
+        began, gate_began = time.perf_counter(), self.clock.seconds
+        if self.portal is None:
+            gate = QualityGate(load_code_tables())  # the hub's plan loads them too, inside its timing
             self.portal = NaivePortal(self.endpoint, self.signatures)
-            self.records = _city_pages(self.partners, self.sample)
+            self.decided = iter(_naive_decisions(list(_city_pages(self.partners, self.sample)), gate))
         done = 0
-        for record in self.records:
-            key, state = _naive_one(record, self.gate, self.portal, self.store)
-            self.states[key] = state
+        for decided in self.decided:
+            self.states[decided.key] = _naive_one(decided, self.portal, self.store)
             done += 1
             if done == count:
                 break
-        seconds = time.perf_counter() - began
+        seconds, gate_seconds = time.perf_counter() - began, self.clock.seconds - gate_began
         self.seconds += seconds
-        _say(f"  naive    {done:>7,} dossiers in {seconds:6.1f} s ({_load()})")
+        self.gate_seconds += gate_seconds
+        _say(f"  naive    {done:>7,} dossiers in {seconds:6.1f} s, of which gate {gate_seconds:5.1f} s ({_load()})")
 
     def result(self) -> PathResult:
         dispositions = Counter(state.value for state in self.states.values())
         held = _portal_stats(self.endpoint)["held"]["dossiers"]
         with self.hub_store.engine.connect() as conn:
             staged = conn.execute(sa.select(sa.func.count()).select_from(t.dossier_current)).scalar_one()
-        result = PathResult("naive", staged, [Stage("per dossier", len(self.states), self.seconds)], dispositions, held)
+        stages = [
+            Stage("quality gate (one batch)", len(self.states), self.gate_seconds),
+            Stage("per dossier", len(self.states), self.seconds - self.gate_seconds),
+        ]
+        result = PathResult("naive", staged, stages, dispositions, held, gate_seconds=self.gate_seconds)
         result.problems += _accounting_problems("naive", self.sample, staged, dispositions, held)
         self.hub_store.engine.dispose()
         return result
@@ -589,17 +700,22 @@ def _set_latency(partners: Partners, latency_ms: int) -> None:
     _say(f"portals: {latency_ms} ms latency added to every call, on both paths")
 
 
-def report(hub: PathResult, naive: PathResult, progress: Stage | None) -> float:
-    ratio = hub.per_second / naive.per_second
+def report(hub: PathResult, naive: PathResult, progress: Stage | None, warm_up_s: float) -> float:
+    """Print the figures; returns the ratio of the delivery paths (quality gate excluded on both)."""
+    ratio = hub.delivery_per_second / naive.delivery_per_second
     _say()
-    _say("hub path, per stage")
-    rows = [("stage", "items", "seconds", "items/s")]
-    for stage in hub.stages + ([progress] if progress else []):
-        rows.append((stage.name, f"{stage.items:,} {stage.unit}", f"{stage.seconds:.2f}", f"{stage.per_second:,.0f}"))
+    _say("per stage (the hub's plan includes its quality gate, see the gate column below)")
+    rows = [("path", "stage", "items", "seconds", "items/s")]
+    for path, stages in (("hub", hub.stages + ([progress] if progress else [])), ("naive", naive.stages)):
+        for stage in stages:
+            rows.append(
+                (path, stage.name, f"{stage.items:,} {stage.unit}", f"{stage.seconds:.2f}", f"{stage.per_second:,.0f}")
+            )
     _table(rows)
     _say()
     _say("paths (dossiers = settled: delivered + quarantined + out of scope; progress entries excluded)")
-    rows = [("path", "dossiers", "seconds", "dossiers/s", "delivered", "quarantined", "out of scope", "pending")]
+    header = ("path", "dossiers", "seconds", "gate s", "delivery s", "delivery/s")
+    rows = [(*header, "delivered", "quarantined", "out of scope", "pending")]
     for path in (hub, naive):
         d = path.dispositions
         rows.append(
@@ -607,7 +723,9 @@ def report(hub: PathResult, naive: PathResult, progress: Stage | None) -> float:
                 path.name,
                 f"{path.settled:,}",
                 f"{path.seconds:.2f}",
-                f"{path.per_second:,.1f}",
+                f"{path.gate_seconds:.2f}",
+                f"{path.delivery_seconds:.2f}",
+                f"{path.delivery_per_second:,.1f}",
                 f"{d['delivered']:,}",
                 f"{d['quarantined']:,}",
                 f"{d['out_of_scope']:,}",
@@ -617,8 +735,14 @@ def report(hub: PathResult, naive: PathResult, progress: Stage | None) -> float:
     _table(rows)
     _say()
     _say(
-        f"ratio = hub/naive = {hub.per_second:,.1f} / {naive.per_second:,.1f} = {ratio:.1f}x "
-        f"(goal >= {GOAL_RATIO:.0f}x: {'met' if ratio >= GOAL_RATIO else 'NOT met'})"
+        f"ratio (delivery path, quality gate excluded on both) = hub/naive = {hub.delivery_per_second:,.1f} / "
+        f"{naive.delivery_per_second:,.1f} = {ratio:.1f}x (goal >= {GOAL_RATIO:.0f}x: "
+        f"{'met' if ratio >= GOAL_RATIO else 'NOT met'})"
+    )
+    _say(
+        f"with the gate (hub per page, naive over its sample as one batch): {hub.per_second:,.1f} / "
+        f"{naive.per_second:,.1f} = {hub.per_second / naive.per_second:.1f}x; GX start-up {warm_up_s:.1f} s "
+        "once per process, before both paths, in neither"
     )
     _say(f"naive path measured on a sample of {naive.dossiers:,} of the {hub.dossiers:,} dossiers")
     _say(
@@ -662,7 +786,9 @@ def _parser() -> argparse.ArgumentParser:
         default=_pool_slots(PORTAL_POOL),
         help="dossier batches delivered at a time on the hub path (default: the national_portal pool's slots)",
     )
-    parser.add_argument("--min-ratio", type=float, default=0.0, help="exit 1 if hub/naive is below this")
+    parser.add_argument(
+        "--min-ratio", type=float, default=0.0, help="exit 1 if the delivery-path ratio hub/naive is below this"
+    )
     return parser
 
 
@@ -678,6 +804,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="bench-portal-sync-") as tmp:
         work = Path(tmp)
+        # Before anything starts GX: its context keeps the Data Docs under the var folder it first sees.
+        os.environ["HUB_VAR_DIR"] = str(work / "var")
         began = time.perf_counter()
         pki = init_dev_pki(work / "var" / "pki")
         signatures = MessageSignatures(identity=pki.identity(HUB), trust=pki.trust_store())
@@ -691,17 +819,23 @@ def main(argv: list[str] | None = None) -> int:
             )
             if args.portal_latency_ms:
                 _set_latency(partners, args.portal_latency_ms)
-            naive_path = NaivePath(partners, work, args.naive_sample, signatures)
-            _say("naive path, first half")
-            naive_path.run(naive_path.sample // 2)
-            _say("hub path")
-            hub, progress, hub_store = run_hub(partners, work, signatures, args.progress_batches, args.deliver_slots)
-            _say("naive path, second half")
-            naive_path.run(naive_path.sample - naive_path.sample // 2)
+            warm_up_s = _warm_up_gate(partners)
+            _say(f"GX start-up (once per process, in neither path): {warm_up_s:.1f} s ({_load()})")
+            clock = GateClock()
+            with clock.timing(QualityGate, "split", "check"):
+                naive_path = NaivePath(partners, work, args.naive_sample, signatures, clock)
+                _say("naive path, first half")
+                naive_path.run(naive_path.sample // 2)
+                _say("hub path")
+                hub, progress, hub_store = run_hub(
+                    partners, work, signatures, args.progress_batches, args.deliver_slots, clock
+                )
+                _say("naive path, second half")
+                naive_path.run(naive_path.sample - naive_path.sample // 2)
             naive = naive_path.result()
             disagreements = _disagreements(hub_store, naive_path.states)
             hub_store.engine.dispose()
-    ratio = report(hub, naive, progress)
+    ratio = report(hub, naive, progress, warm_up_s)
     problems = hub.problems + naive.problems
     if disagreements:
         problems.append(f"{len(disagreements)} sampled dossiers differ between the paths, e.g. {disagreements[:3]}")

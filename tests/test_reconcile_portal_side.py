@@ -41,6 +41,7 @@ from tests.test_reconcile import (
     IN_STEP,
     MINISTRY_ONLY,
     MISSING,
+    OUT_OF_SCOPE,
     PENDING,
     PORTAL,
     QUARANTINED,
@@ -91,7 +92,7 @@ def test_a_dossier_the_portal_lost_is_missing_and_a_portal_only_one_is_extra(sto
     }
 
 
-def test_the_portal_identity_fails_with_the_terms_that_break_it(store: HubStore) -> None:
+def test_the_portal_identity_holds_once_every_difference_is_explained_by_dossier(store: HubStore) -> None:
     _store_with_differences(store)
     _snapshot(store, [BEHIND, MINISTRY_ONLY, PORTAL_ONLY])
 
@@ -101,11 +102,25 @@ def test_the_portal_identity_fails_with_the_terms_that_break_it(store: HubStore)
         "portal": 3,
         "city": 6,
         "ministry_only": 1,
+        "portal_only": 1,  # PORTAL_ONLY, listed as extra_at_portal
         "not_integrated": 1,  # OUT_OF_SCOPE
-        "missing_at_portal": 4,  # MISSING, QUARANTINED, PENDING, IN_STEP
-        "extra_at_portal": 1,  # PORTAL_ONLY
+        "missing_at_portal": 4,  # MISSING, IN_STEP (missing), QUARANTINED, PENDING
+        "unexpected": 0,
     }
-    assert (portal.left, portal.right, portal.holds) == (3, 6, False)
+    assert (portal.left, portal.right, portal.holds) == (3, 3, True)
+
+
+def test_the_portal_identity_fails_when_the_portal_holds_city_dossiers_it_should_not(store: HubStore) -> None:
+    _store_with_differences(store)
+    # Its procedure is not integrated on the portal: no difference class explains the portal holding it.
+    _snapshot(store, [BEHIND, MINISTRY_ONLY, PORTAL_ONLY, OUT_OF_SCOPE])
+
+    result = reconcile(store, DAY)
+
+    portal = result.identity("portal")
+    assert (portal.left, portal.right, portal.holds) == (4, 3, False)
+    assert portal.terms["unexpected"] == 1 == portal.left - portal.right
+    assert result.verdict()["reconciled"] is False
 
 
 def test_the_portal_identity_holds_when_the_portal_holds_exactly_what_it_should(store: HubStore) -> None:
@@ -119,7 +134,7 @@ def test_the_portal_identity_holds_when_the_portal_holds_exactly_what_it_should(
 
     portal = result.identity("portal")
     assert portal.holds and (portal.left, portal.right) == (6, 6)
-    assert portal.terms["missing_at_portal"] == 0 and portal.terms["extra_at_portal"] == 0
+    assert portal.terms["missing_at_portal"] == portal.terms["portal_only"] == 0
     assert result.dossiers(DifferenceClass.EXTRA_AT_PORTAL) == [MINISTRY_ONLY]  # explained, still listed
 
 
@@ -227,11 +242,10 @@ def test_a_forgotten_dossier_is_missing_at_the_portal_and_a_portal_only_one_is_e
     assert fetched == {"period": "2026-11-20", "dossiers": 3}
     assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [_number(2)]
     assert result.dossiers(DifferenceClass.EXTRA_AT_PORTAL) == [_number(9)]
-    # The counts alone balance (one lost, one extra) -- the trimmed-report trap; the record-level
-    # differences and the identity's explaining terms still show both.
+    # It balances because both are counted and listed by dossier, not because the counts were trimmed.
     portal_identity = result.identity("portal")
     assert (portal_identity.left, portal_identity.right, portal_identity.holds) == (3, 3, True)
-    assert portal_identity.terms["missing_at_portal"] == 1 and portal_identity.terms["extra_at_portal"] == 1
+    assert portal_identity.terms["missing_at_portal"] == 1 and portal_identity.terms["portal_only"] == 1
     assert result.sources[PORTAL] == 3
     with hub.engine.connect() as conn:  # the signed export is kept as evidence
         logged = conn.execute(
@@ -278,9 +292,9 @@ def test_the_daily_dag_fetches_the_snapshot_first_and_reports_a_dossier_the_port
     assert [d["dossier_no"] for d in document["differences"] if d["kind"] == "missing_at_portal"] == [lost]
     assert document["counts"]["extra_at_portal"] == 0
     (portal_identity,) = [i for i in document["identities"] if i["key"] == "portal"]
-    # Quarantined dossiers never left the hub; the lost one did and is gone: both break the identity.
+    # Quarantined dossiers never left the hub; the lost one did and is gone: both are counted.
     assert portal_identity["terms"]["missing_at_portal"] == counts["quarantined"] + 1
-    assert portal_identity["holds"] is False
+    assert portal_identity["holds"] is True and portal_identity["terms"]["unexpected"] == 0
 
 
 def test_both_reconcile_dags_fetch_the_snapshot_through_the_portal_pool_before_reconciling(

@@ -375,6 +375,9 @@ _TERMS: dict[str, dict[str, str]] = {
         "city": "của Thành phố",
         "ministry_only": "chỉ có ở Bộ",
         "not_integrated": "thủ tục chưa tích hợp",
+        "portal_only": "chỉ có trên Cổng",
+        "missing_at_portal": "Cổng không có",
+        "unexpected": "Cổng có nhưng ngoài phạm vi/kỳ",
     },
     "en": {
         "extracted": "extracted",
@@ -394,6 +397,9 @@ _TERMS: dict[str, dict[str, str]] = {
         "city": "city",
         "ministry_only": "ministry only",
         "not_integrated": "procedure not integrated",
+        "portal_only": "only on the portal",
+        "missing_at_portal": "not on the portal",
+        "unexpected": "on the portal, out of scope or period",
     },
 }
 

@@ -260,24 +260,25 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
     from hub.pipeline.redelivery import RedeliveryPolicy
     from hub.store import HubStore
     from mappings.code_tables import load_code_tables
+    from quality.gate import QualityGate
 
-    tables, policy = load_code_tables(), RedeliveryPolicy()
+    gate, policy = QualityGate(load_code_tables()), RedeliveryPolicy()
     store = HubStore(store_url)
     store.create_schema()
     store.stage(CITY_SOURCE, [staged_record(r) for r in records], "bench")
     began = time.perf_counter()
-    plan = postal_dispatch.plan_dispatch(store, tables, source=CITY_SOURCE, batch_size=1 if naive else 100)
+    plan = postal_dispatch.plan_dispatch(store, gate, source=CITY_SOURCE, batch_size=1 if naive else 100)
     batches = [(carrier, batch_id) for carrier, ids in plan.batches.items() for batch_id in ids]
     if naive:
         for carrier, batch_id in batches:
             once, client = HubStore(store_url), carrier_client(carrier, urls[carrier], pki, pool=1)
-            postal_dispatch.place_batch(once, client, batch_id, tables=tables, policy=policy)
+            postal_dispatch.place_batch(once, client, batch_id, gate=gate, policy=policy)
             client.close()
             once.engine.dispose()
     else:
         clients = {name: carrier_client(name, url, pki) for name, url in urls.items()}
         with ThreadPoolExecutor(max_workers=slots) as pool:
-            list(pool.map(lambda b: postal_dispatch.place_batch(store, clients[b[0]], b[1], tables=tables,
+            list(pool.map(lambda b: postal_dispatch.place_batch(store, clients[b[0]], b[1], gate=gate,
                                                                 policy=policy), batches))  # fmt: skip
         for client in clients.values():
             client.close()

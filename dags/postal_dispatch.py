@@ -42,10 +42,10 @@ def _client(carrier: str):
 )
 def postal_dispatch() -> None:
     @task
-    def plan() -> dict[str, list[str]]:
+    def plan(run_id=None) -> dict[str, list[str]]:
         from hub import jobs_postal
 
-        return jobs_postal.plan_dispatch(list(CARRIERS))
+        return jobs_postal.plan_dispatch(list(CARRIERS), run_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def summarize(run_id=None) -> dict:
@@ -63,10 +63,10 @@ def postal_dispatch() -> None:
                 return planned[carrier]
 
             @task(pool=carrier)
-            def place(batch_id: str, carrier: str = carrier) -> dict:
+            def place(batch_id: str, carrier: str = carrier, run_id=None) -> dict:
                 from hub import jobs_postal
 
-                return jobs_postal.place(_client(carrier), batch_id)
+                return jobs_postal.place(_client(carrier), batch_id, run_id)
 
             place.expand(batch_id=batches(planned))
         group >> summary

@@ -13,10 +13,10 @@ from dataclasses import asdict
 from typing import Any
 
 from hub.jobs import hub_store, recorded, write_report
+from hub.jobs_quality import new_run_id, stored_gate
 from hub.pipeline import postal_dispatch, postal_tracking
 from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.redelivery import RedeliveryPolicy
-from mappings.code_tables import load_code_tables
 
 log = logging.getLogger(__name__)
 DELIVERY_DAYS_ENV = "HUB_POSTAL_DELIVERY_DAYS"
@@ -27,9 +27,11 @@ def delivery_days() -> int:
     return int(os.environ.get(DELIVERY_DAYS_ENV, postal_dispatch.DEFAULT_DELIVERY_DAYS))
 
 
-def plan_dispatch(carriers: list[str]) -> dict[str, list[str]]:
-    """Plan every ready result; return the order batch ids per carrier (each carrier present)."""
-    report = postal_dispatch.plan_dispatch(hub_store(), load_code_tables(), source=CITY_SOURCE)
+def plan_dispatch(carriers: list[str], run_id: str | None = None) -> dict[str, list[str]]:
+    """Plan every ready result; return the order batch ids per carrier (each carrier present). The
+    gate's validations of the planned orders are stored under ``run_id``."""
+    gate = stored_gate(hub_store(), run_id or new_run_id())
+    report = postal_dispatch.plan_dispatch(hub_store(), gate, source=CITY_SOURCE)
     log.info(
         "postal dispatch: %d candidates, %s, %d not ready; quarantined by rule %s; batches %s",
         report.considered,
@@ -44,13 +46,15 @@ def plan_dispatch(carriers: list[str]) -> dict[str, list[str]]:
     return {carrier: report.batches.get(carrier, []) for carrier in carriers}
 
 
-def place(client: Any, batch_id: str) -> dict[str, Any]:
+def place(client: Any, batch_id: str, run_id: str | None = None) -> dict[str, Any]:
+    """Place one batch; the gate's validations of the carrier's replies are stored under ``run_id``."""
+    gate = stored_gate(hub_store(), run_id or new_run_id())
     with recorded(client, batch_id):
         report = postal_dispatch.place_batch(
             hub_store(),
             client,
             batch_id,
-            tables=load_code_tables(),
+            gate=gate,
             policy=RedeliveryPolicy.from_env(),
             delivery_days=delivery_days(),
         )

@@ -30,6 +30,7 @@ from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.postal.dispatch import READY_STATUSES
 from mappings.postal.states import PostalState, delivery_deadline
+from quality.gate import QualityGate
 from sandbox.city_system.generator import generate_day
 from sandbox.server import serve_in_thread
 from signing.pki import DevPki
@@ -86,13 +87,15 @@ def _day(seed: int, breakages: int = 0) -> tuple[list[dict[str, Any]], dict[str,
     return records, broken
 
 
-def _dispatch(store: HubStore, carriers: Carriers) -> postal_dispatch.DispatchPlanReport:
-    tables = load_code_tables()
-    plan = postal_dispatch.plan_dispatch(store, tables, source=CITY_SOURCE, on=NOW.date())
+def _dispatch(
+    store: HubStore, carriers: Carriers, policy: RedeliveryPolicy = POLICY
+) -> postal_dispatch.DispatchPlanReport:
+    gate = QualityGate(load_code_tables())
+    plan = postal_dispatch.plan_dispatch(store, gate, source=CITY_SOURCE, on=NOW.date())
     for carrier, batch_ids in plan.batches.items():
         for batch_id in batch_ids:
             postal_dispatch.place_batch(
-                store, carriers.clients[carrier], batch_id, tables=tables, policy=POLICY, on=NOW.date()
+                store, carriers.clients[carrier], batch_id, gate=gate, policy=policy, on=NOW.date()
             )
     return plan
 
@@ -203,18 +206,33 @@ def test_an_item_code_failing_its_check_digit_is_never_accepted(store: HubStore,
     assert sum(carriers.held().values()) == postal_dispatch.dispatch_summary(store)["dispatch"]["ordered"]
 
 
+def test_a_planned_order_breaking_the_postal_suite_is_quarantined_by_its_rule_and_never_placed(
+    store: HubStore, carriers: Carriers
+) -> None:
+    records, _ = _day(seed=4)
+    bad = _ready(records)[0]
+    bad["ma_ho_so"] = "HS-" + bad["ma_ho_so"].rpartition("-")[2]  # the order reference would be HS-nnnn/KQ
+    ready = _ready(records)
+    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+
+    _dispatch(store, carriers)
+    summary = postal_dispatch.dispatch_summary(store)
+    counts = summary["dispatch"]
+    assert summary["identity_holds"] and counts["pending"] == 0
+    assert (counts["quarantined"], counts["ordered"]) == (1, len(ready) - 1)
+    assert summary["quarantine_by_rule"] == {"dossier_no.format": 1}
+    row = PostalOrders(store).get(f"{bad['ma_ho_so']}/KQ")
+    assert row is not None and row["dispatch"] == "quarantined" and row["order_id"] is None
+    assert row["reason"].startswith("dossier_no.format") and bad["ma_ho_so"] in row["reason"]
+    assert sum(carriers.held().values()) == counts["ordered"]  # the carriers never saw it
+
+
 def test_results_whose_retries_run_out_are_quarantined_and_still_counted(store: HubStore, carriers: Carriers) -> None:
     records, _ = _day(seed=8)
     store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
     for sandbox in carriers.sandboxes.values():
         sandbox.faults(error_rate=1.0)
-    tables, gives_up = load_code_tables(), RedeliveryPolicy(max_attempts=1)
-    plan = postal_dispatch.plan_dispatch(store, tables, source=CITY_SOURCE, on=NOW.date())
-    for carrier, batch_ids in plan.batches.items():
-        for batch_id in batch_ids:
-            postal_dispatch.place_batch(
-                store, carriers.clients[carrier], batch_id, tables=tables, policy=gives_up, on=NOW.date()
-            )
+    _dispatch(store, carriers, RedeliveryPolicy(max_attempts=1))
     summary = postal_dispatch.dispatch_summary(store)
     assert summary["identity_holds"] and summary["dispatch"]["ordered"] == summary["dispatch"]["pending"] == 0
     assert summary["quarantine_by_rule"] == {"delivery.retries_exhausted": summary["dispatch"]["ready"]}

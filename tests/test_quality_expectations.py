@@ -17,8 +17,7 @@ from mappings.city_system import to_canonical
 from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.national_portal import to_dong_bo_ho_so
-from mappings.postal.s10 import make_s10
-from quality.expectations.datasets import MINISTRY_PULLBACKS, PORTAL_PAYLOADS, POSTAL_ORDERS
+from quality.expectations.datasets import MINISTRY_PULLBACKS, PORTAL_PAYLOADS, POSTAL_ORDERS, POSTAL_REPLIES
 from quality.gate import QualityGate
 from quality.rules import SchemaDriftError
 from tests.factories import RECORD
@@ -37,10 +36,13 @@ CIVIL_ITEM = {**BUSINESS_ITEM, "NgayNopHoSo": datetime(2026, 11, 20, 9, 30, tzin
 ORDER = {
     "dossier_no": "000.00.12.H26-261120-0001",
     "carrier": "vnpost",
-    "order_id": "VN-0001",
-    "item_code": "EE123456785VN",
     "receiver_province_code": "01",
     "receiver_commune_code": "00004",
+}
+REPLY = {
+    "dossier_no": "000.00.12.H26-261120-0001",
+    "carrier": "vnpost",
+    "order_id": "VN-0001",
     "created_at": datetime(2026, 11, 21, 9, 0, tzinfo=VN_TZ),
 }
 
@@ -51,11 +53,10 @@ def gate() -> QualityGate:
 
 
 def _assert_one_rule_each(gate: QualityGate, dataset: str, good: dict, broken: list[tuple[dict, str, str]]) -> None:
-    """Good rows around every broken one, one validation; each broken row names exactly its rule.
-    Good rows get their own order id: a repeated one is a rule of the postal suite."""
+    """Good rows around every broken one, one validation; each broken row names exactly its rule."""
     rows = [good]
-    for i, (row, _, _) in enumerate(broken):
-        rows += [row, {**good, "order_id": f"OK-{i}"} if "order_id" in good else good]
+    for row, _, _ in broken:
+        rows += [row, good]
     outcome = gate.check(dataset, rows)
     assert outcome.passed == list(range(0, len(rows), 2))
     for i, (_, rule, words) in enumerate(broken):
@@ -104,19 +105,16 @@ def test_postal_order_suite(gate: QualityGate) -> None:
         POSTAL_ORDERS,
         ORDER,
         [
-            ({**ORDER, "order_id": "VN-0010", "dossier_no": "HS-1"}, "dossier_no.format", "HS-1"),
-            ({**ORDER, "order_id": "VN-0002", "item_code": "EE123456784VN"}, "postal.item_code_s10", "EE123456784VN"),
-            ({**ORDER, "order_id": None}, "postal.order_id_required", "thiếu mã đơn"),
-            ({**ORDER, "order_id": "VN-0003", "receiver_province_code": "001"}, "postal.receiver_province_code", "001"),
-            ({**ORDER, "order_id": "VN-0004", "receiver_commune_code": "4"}, "postal.receiver_commune_code", "'4'"),
-            ({**ORDER, "order_id": "VN-0005", "created_at": None}, "postal.created_at_required", "VN-0005"),
+            ({**ORDER, "dossier_no": "HS-1"}, "dossier_no.format", "HS-1"),
+            ({**ORDER, "receiver_province_code": "001"}, "postal.receiver_province_code", "001"),
+            ({**ORDER, "receiver_commune_code": "4"}, "postal.receiver_commune_code", "'4'"),
         ],
     )
 
 
-def test_a_duplicated_postal_order_is_named_on_both_rows(gate: QualityGate) -> None:
-    other = {**ORDER, "order_id": "VN-0009", "item_code": make_s10("EE", "12345680")}
-    outcome = gate.check(POSTAL_ORDERS, [ORDER, other, dict(ORDER)])
+def test_a_duplicated_postal_order_id_in_the_carriers_replies_is_named_on_both_rows(gate: QualityGate) -> None:
+    other = {**REPLY, "order_id": "VN-0009", "dossier_no": "000.00.12.H26-261120-0002"}
+    outcome = gate.check(POSTAL_REPLIES, [REPLY, other, dict(REPLY)])
     assert outcome.passed == [1]
     assert {p: [v.rule for v in vs] for p, vs in outcome.failed.items()} == {
         0: ["postal.order_id_unique"],
@@ -129,7 +127,8 @@ def test_a_duplicated_postal_order_is_named_on_both_rows(gate: QualityGate) -> N
     [
         (PORTAL_PAYLOADS, PAYLOAD, "NgayTiepNhan"),
         (MINISTRY_PULLBACKS, BUSINESS_ITEM, "DonViXuLy"),
-        (POSTAL_ORDERS, ORDER, "item_code"),
+        (POSTAL_ORDERS, ORDER, "receiver_commune_code"),
+        (POSTAL_REPLIES, REPLY, "order_id"),
     ],
 )
 def test_schema_drift_stops_the_batch(gate: QualityGate, dataset: str, row: dict, dropped: str) -> None:
@@ -164,7 +163,7 @@ def test_validation_results_are_stored_per_expectation(store: HubStore) -> None:
         "failed_batches": 1,
     }
     assert rows[("city_dossiers", "abstract.max_length")]["failed"] == 0
-    assert rows[("postal_orders", "postal.item_code_s10")]["evaluated"] == 1
+    assert rows[("postal_orders", "postal.receiver_commune_code")]["evaluated"] == 1
     assert results.for_run("another-run") == []
 
 

@@ -10,7 +10,9 @@ which this order is), without an order row for their current version. Each one b
 - ``quarantined`` with the rule it broke -- no address, an incomplete one, a bad phone number, a
   commune that is not valid on the dispatch day (the July 2025 reform) -- also listed in the
   shared quarantine under the source ``postal`` so officers see it with everything else. A new
-  version of the city record (a corrected address) is planned again.
+  version of the city record (a corrected address) is planned again. The orders that map then
+  pass the ``postal_orders`` suite (the stored quality gate), which quarantines by its own rules:
+  a malformed dossier number would become the carrier's order reference and idempotency key.
 
 Placing: one ``create_order`` per result, with ``<dossier_no>/KQ`` as the carrier's order
 reference, so a resend after a crash or a re-run gets the existing order back, never a second
@@ -19,7 +21,11 @@ rest of the batch pending with the redelivery policy's retry time and the task s
 of one result (the carrier rejects the address, or says the hub's request broke its contract)
 quarantines that result and the batch goes on; anything systemic (refused credentials, a reply
 whose S10 item code fails its check digit, an unreadable reply) leaves the untouched results
-pending and turns the task red. Retries exhausted: quarantined, still counted.
+pending and turns the task red. Retries exhausted: quarantined, still counted. The batch's
+accepted orders then pass the ``postal_replies`` suite: the adapters already refuse a reply with a
+bad S10 code, an empty order id or no creation time on its own, but only the whole batch shows one
+carrier order id given to two results (one parcel paid twice, and a clash with the store's unique
+order id): both results are quarantined with the id in the reason, and the rest settle.
 
 So ``results ready = ordered + pending + quarantined`` holds at every moment.
 """
@@ -27,6 +33,7 @@ So ``results ready = ordered + pending + quarantined`` holds at every moment.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -44,11 +51,12 @@ from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
 from hub.store import HubStore, QuarantineItem
 from hub.store.postal import ClaimedOrder, Dispatch, DispatchDecision, OrderOutcome, PostalOrders
 from mappings.city_system import to_canonical
-from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ
 from mappings.errors import MappingError
 from mappings.postal.dispatch import desk_for, load_desks, order_request, receiver_of, result_ready
 from mappings.postal.states import delivery_deadline
+from quality.expectations.datasets import POSTAL_ORDERS, POSTAL_REPLIES
+from quality.gate import QualityGate, Violation
 
 QUARANTINE_SOURCE = "postal"
 DEFAULT_DELIVERY_DAYS = 3
@@ -63,17 +71,30 @@ class DispatchPlanReport:
     batches: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _quarantined(candidate: Any, carrier: str | None, error: MappingError) -> tuple[DispatchDecision, QuarantineItem]:
-    reason = f"{error.rule}: {error.message}"
+def _reason(violations: Sequence[Violation]) -> str:
+    return "; ".join(f"{v.rule}: {v.reason}" for v in violations)
+
+
+def _entries(dossier_no: str, content_hash: str, violations: Sequence[Violation]) -> list[QuarantineItem]:
+    """The shared quarantine's entries, one per rule: the rule and reason, not the record (it holds
+    the receiver's address)."""
+    return [QuarantineItem(QUARANTINE_SOURCE, dossier_no, v.rule, v.reason, content_hash, {}) for v in violations]
+
+
+def _quarantined(
+    candidate: Any, carrier: str | None, violations: Sequence[Violation]
+) -> tuple[DispatchDecision, list[QuarantineItem]]:
     return (
-        DispatchDecision(candidate.dossier_no, candidate.content_hash, carrier, Dispatch.QUARANTINED, reason),
-        QuarantineItem(QUARANTINE_SOURCE, candidate.dossier_no, error.rule, error.message, candidate.content_hash, {}),
+        DispatchDecision(
+            candidate.dossier_no, candidate.content_hash, carrier, Dispatch.QUARANTINED, _reason(violations)
+        ),
+        _entries(candidate.dossier_no, candidate.content_hash, violations),
     )
 
 
 def plan_dispatch(
     store: HubStore,
-    tables: CodeTables,
+    gate: QualityGate,
     *,
     source: str,
     on: date | None = None,
@@ -86,11 +107,13 @@ def plan_dispatch(
     quarantine keeps the rule and reason, not the record: it holds the receiver's address.
     """
     on = on or datetime.now(VN_TZ).date()
-    orders, desks = PostalOrders(store), load_desks()
+    orders, desks, tables = PostalOrders(store), load_desks(), gate.tables
     report = DispatchPlanReport()
     for page in orders.iter_candidates(source, page_size):
         decisions: list[DispatchDecision] = []
         quarantine: list[QuarantineItem] = []
+        failed: list[tuple[Any, str | None, list[Violation]]] = []
+        planned: list[tuple[Any, str, dict[str, Any]]] = []  # candidate, carrier, the order's checked columns
         for candidate in page:
             carrier = None  # known once the handling agency's desk is
             try:
@@ -100,13 +123,26 @@ def plan_dispatch(
                     continue
                 desk = desk_for(desks, dossier.handling_agency, on)
                 carrier = desk.carrier
-                receiver_of(dossier, tables, on)
+                receiver = receiver_of(dossier, tables, on)
             except MappingError as error:
-                decision, item = _quarantined(candidate, carrier, error)
-                decisions.append(decision)
-                quarantine.append(item)
-                report.rules[error.rule] += 1
+                failed.append((candidate, carrier, [Violation(error.rule, error.message)]))
                 continue
+            row = {
+                "dossier_no": dossier.dossier_no,
+                "carrier": carrier,
+                "receiver_province_code": receiver.province_code,
+                "receiver_commune_code": receiver.commune_code,
+            }
+            planned.append((candidate, carrier, row))
+        checked = gate.check(POSTAL_ORDERS, [row for _, _, row in planned])
+        failed += [(planned[p][0], planned[p][1], violations) for p, violations in checked.failed.items()]
+        for candidate, carrier, violations in failed:
+            decision, items = _quarantined(candidate, carrier, violations)
+            decisions.append(decision)
+            quarantine.extend(items)
+            report.rules.update(v.rule for v in violations)
+        for position in checked.passed:
+            candidate, carrier, _ = planned[position]
             decisions.append(DispatchDecision(candidate.dossier_no, candidate.content_hash, carrier, Dispatch.PENDING))
         orders.record_decisions(source, decisions)
         store.quarantine(quarantine)
@@ -126,19 +162,49 @@ class PlaceReport:
 
 def _retry_later(
     policy: RedeliveryPolicy, claim: ClaimedOrder, error: str, now: datetime
-) -> tuple[OrderOutcome, QuarantineItem | None]:
+) -> tuple[OrderOutcome, list[QuarantineItem]]:
     """Pending with the shared redelivery backoff -- quarantined once it gives up (still counted)."""
     due = policy.next_attempt(claim.attempts, now)
     if due is None:
-        return _refusal(claim, "delivery.retries_exhausted", error, tried=True)
-    return OrderOutcome(claim.reference, Dispatch.PENDING, error, due), None
+        return _refusal(claim, [Violation("delivery.retries_exhausted", error)], tried=True)
+    return OrderOutcome(claim.reference, Dispatch.PENDING, error, due), []
 
 
-def _refusal(claim: ClaimedOrder, rule: str, message: str, *, tried: bool) -> tuple[OrderOutcome, QuarantineItem]:
+def _refusal(
+    claim: ClaimedOrder, violations: Sequence[Violation], *, tried: bool
+) -> tuple[OrderOutcome, list[QuarantineItem]]:
     """A result that cannot be ordered as it is: quarantined here and in the shared quarantine."""
     return (
-        OrderOutcome(claim.reference, Dispatch.QUARANTINED, f"{rule}: {message}", tried=tried),
-        QuarantineItem(QUARANTINE_SOURCE, claim.dossier_no, rule, message, claim.content_hash, {}),
+        OrderOutcome(claim.reference, Dispatch.QUARANTINED, _reason(violations), tried=tried),
+        _entries(claim.dossier_no, claim.content_hash, violations),
+    )
+
+
+def _check_replies(
+    gate: QualityGate, carrier: str, claimed: Sequence[ClaimedOrder], outcomes: list[OrderOutcome]
+) -> tuple[list[OrderOutcome], list[QuarantineItem]]:
+    """The batch's accepted orders through the ``postal_replies`` suite: a failing one becomes a
+    quarantined result without its order id (the id is in the reason), so the rest still settle."""
+    claims = {c.reference: c for c in claimed}
+    placed = [o for o in outcomes if o.dispatch is Dispatch.ORDERED]
+    checked = gate.check(
+        POSTAL_REPLIES,
+        [
+            {
+                "dossier_no": claims[o.reference].dossier_no,
+                "carrier": carrier,
+                "order_id": o.order_id,
+                "created_at": o.placed_at,
+            }
+            for o in placed
+        ],
+    )
+    refused = {
+        placed[p].reference: _refusal(claims[placed[p].reference], vs, tried=True) for p, vs in checked.failed.items()
+    }
+    return (
+        [refused[o.reference][0] if o.reference in refused else o for o in outcomes],
+        [item for _, items in refused.values() for item in items],
     )
 
 
@@ -154,14 +220,14 @@ def place_batch(
     carrier: Carrier,
     batch_id: str,
     *,
-    tables: CodeTables,
+    gate: QualityGate,
     policy: RedeliveryPolicy,
     delivery_days: int = DEFAULT_DELIVERY_DAYS,
     on: date | None = None,
 ) -> PlaceReport:
     """Place one batch's orders with ``carrier``, one idempotent call per result, and record every outcome."""
     on = on or datetime.now(VN_TZ).date()
-    orders, desks = PostalOrders(store), load_desks()
+    orders, desks, tables = PostalOrders(store), load_desks(), gate.tables
     claimed = orders.claim_batch(batch_id)
     report = PlaceReport(batch_id, results=len(claimed))
     outcomes: list[OrderOutcome] = []
@@ -173,20 +239,20 @@ def place_batch(
             desk = desk_for(desks, dossier.handling_agency, on)
             placed = carrier.create_order(order_request(dossier, desk, receiver_of(dossier, tables, on)))
         except MappingError as error:  # the tables changed since planning (e.g. a desk's period ended)
-            refusal = _refusal(claim, error.rule, error.message, tried=False)
+            refusal = _refusal(claim, [Violation(error.rule, error.message)], tried=False)
         except RetryableError as error:
             now = store.now()
             for waiting in claimed[position:]:
-                outcome, item = _retry_later(policy, waiting, str(error), now)
+                outcome, items = _retry_later(policy, waiting, str(error), now)
                 outcomes.append(outcome)
-                quarantine.extend([item] if item else [])
+                quarantine.extend(items)
             failure = error
             break
         except AdapterError as error:
             if not _refused(error):
                 failure = error
                 break
-            refusal = _refusal(claim, "postal.carrier_refused", error.detail, tried=True)
+            refusal = _refusal(claim, [Violation("postal.carrier_refused", error.detail)], tried=True)
         else:
             refusal = None
             outcomes.append(
@@ -201,7 +267,9 @@ def place_batch(
             )
         if refusal is not None:
             outcomes.append(refusal[0])
-            quarantine.append(refusal[1])
+            quarantine.extend(refusal[1])
+    outcomes, duplicates = _check_replies(gate, carrier.name, claimed, outcomes)
+    quarantine.extend(duplicates)
     settled = {o.reference for o in outcomes}
     if failure is not None and not isinstance(failure, RetryableError):
         now = store.now()  # not the results' fault: due again at once, attempts unchanged

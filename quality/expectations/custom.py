@@ -1,5 +1,5 @@
 """Custom GX expectations for what no built-in can say: a rule that needs the project's own
-definition (dossier-number grammar, S10 check digit, the citizen-ID structure) or the code tables
+definition (dossier-number grammar, the citizen-ID structure) or the code tables
 valid on a given day.
 
 Each condition calls the one function of ``mappings/`` that defines the rule, so the rule exists
@@ -31,7 +31,6 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 from mappings.citizen_id import check_citizen_id
 from mappings.code_tables import CodeTables
 from mappings.dossier_number import parse_dossier_number
-from mappings.postal.s10 import is_valid_s10
 
 _TABLES: dict[str, CodeTables] = {}
 # GX's own domain keys of a column-pair metric; a custom metric must name them all.
@@ -92,21 +91,6 @@ class ExpectColumnValuesToBeDossierNumbers(ColumnMapExpectation):
     date, a sequence 0001-9999."""
 
     map_metric = "column_values.hub_dossier_number"
-    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
-
-
-class S10CheckDigit(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.hub_s10"
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
-        return _rowwise(column, lambda v: isinstance(v, str) and is_valid_s10(v))
-
-
-class ExpectColumnValuesToBeS10ItemCodes(ColumnMapExpectation):
-    """UPU S10 item codes whose ninth digit is the serial's check digit."""
-
-    map_metric = "column_values.hub_s10"
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
 
 

@@ -1,4 +1,4 @@
-"""The four datasets the gate validates and how each becomes one pandas DataFrame per batch.
+"""The five datasets the gate validates and how each becomes one pandas DataFrame per batch.
 
 GX validates columns, so each dataset is flattened to the columns its suite reads; ``required``
 are the columns a batch must carry (schema drift otherwise, see ``quality/rules.py``). Datetimes
@@ -22,7 +22,8 @@ from mappings.national_portal import parse_portal_date
 CITY_DOSSIERS = "city_dossiers"
 PORTAL_PAYLOADS = "portal_payloads"
 MINISTRY_PULLBACKS = "ministry_pullbacks"
-POSTAL_ORDERS = "postal_orders"
+POSTAL_ORDERS = "postal_orders"  # planned, before the carrier is called
+POSTAL_REPLIES = "postal_replies"  # the carriers' acceptances of one placing batch
 
 _HANOI = str(VN_TZ)
 
@@ -63,15 +64,8 @@ PORTAL_KEYS = (
     *PORTAL_TEXT_KEYS,
 )
 PULLBACK_KEYS = ("MaHoSo", "MaTTHC", "DonViXuLy", "NgayNopHoSo")
-POSTAL_ORDER_KEYS = (
-    "dossier_no",
-    "carrier",
-    "order_id",
-    "item_code",
-    "receiver_province_code",
-    "receiver_commune_code",
-    "created_at",
-)
+POSTAL_ORDER_KEYS = ("dossier_no", "carrier", "receiver_province_code", "receiver_commune_code")
+POSTAL_REPLY_KEYS = ("dossier_no", "carrier", "order_id", "created_at")
 
 
 def _hanoi_times(values: Sequence[datetime | None]) -> pd.Series:
@@ -126,9 +120,15 @@ def pullback_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def postal_frame(orders: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(
+def postal_order_frame(orders: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
         [{key: o.get(key) for key in POSTAL_ORDER_KEYS} for o in orders], columns=list(POSTAL_ORDER_KEYS)
+    )
+
+
+def postal_reply_frame(replies: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [{key: r.get(key) for key in POSTAL_REPLY_KEYS} for r in replies], columns=list(POSTAL_REPLY_KEYS)
     )
     frame["created_at"] = _hanoi_times(list(frame["created_at"]))
     return frame
@@ -149,6 +149,7 @@ DATASETS: dict[str, Dataset] = {
         Dataset(CITY_DOSSIERS, CITY_RECORD_KEYS, city_frame),
         Dataset(PORTAL_PAYLOADS, PORTAL_KEYS, portal_frame),
         Dataset(MINISTRY_PULLBACKS, PULLBACK_KEYS, pullback_frame),
-        Dataset(POSTAL_ORDERS, POSTAL_ORDER_KEYS, postal_frame),
+        Dataset(POSTAL_ORDERS, POSTAL_ORDER_KEYS, postal_order_frame),
+        Dataset(POSTAL_REPLIES, POSTAL_REPLY_KEYS, postal_reply_frame),
     )
 }

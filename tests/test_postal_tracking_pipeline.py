@@ -22,6 +22,7 @@ from hub.pipeline import postal_dispatch
 from hub.pipeline.extract import CITY_SOURCE, staged_record
 from hub.pipeline.postal_tracking import track_carrier
 from hub.pipeline.redelivery import RedeliveryPolicy
+from hub.quarantine_admin import entries_of
 from hub.store import HubStore
 from hub.store.facts import city_facts
 from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
@@ -225,6 +226,31 @@ def test_a_planned_order_breaking_the_postal_suite_is_quarantined_by_its_rule_an
     assert row is not None and row["dispatch"] == "quarantined" and row["order_id"] is None
     assert row["reason"].startswith("dossier_no.format") and bad["ma_ho_so"] in row["reason"]
     assert sum(carriers.held().values()) == counts["ordered"]  # the carriers never saw it
+
+
+def test_one_order_id_answered_for_two_results_quarantines_both_and_the_batch_settles(
+    store: HubStore, carriers: Carriers
+) -> None:
+    """The adapter sees one reply at a time; only the batch shows VNPost giving its first order's id
+    to the second result too (the fault shows each reply the previous order's id)."""
+    records, _ = _day(seed=6)
+    ready = _ready(records)
+    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    carriers.sandboxes["vnpost"].faults(reused_order_id_rate=1.0)
+
+    _dispatch(store, carriers)
+    summary = postal_dispatch.dispatch_summary(store)
+    counts = summary["dispatch"]
+    assert summary["identity_holds"] and counts["pending"] == 0
+    assert summary["quarantine_by_rule"] == {"postal.order_id_unique": 2}
+    assert (counts["quarantined"], counts["ordered"]) == (2, len(ready) - 2)
+    rows = [row for r in ready if (row := PostalOrders(store).get(f"{r['ma_ho_so']}/KQ"))]
+    twins = [row for row in rows if row["dispatch"] == "quarantined"]
+    assert {row["carrier"] for row in twins} == {"vnpost"} and all(row["order_id"] is None for row in twins)
+    assert all(row["reason"].startswith("postal.order_id_unique") for row in twins)
+    shown = [e["payload"]["order_id"] for row in twins for e in entries_of(store, row["dossier_no"])]
+    assert shown == ["VNP0000000001"] * 2  # what an operator sees: the id both replies showed
+    assert sum(carriers.held().values()) == counts["ordered"] + 2  # placed at the carrier, held for a person
 
 
 def test_results_whose_retries_run_out_are_quarantined_and_still_counted(store: HubStore, carriers: Carriers) -> None:

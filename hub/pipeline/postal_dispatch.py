@@ -25,7 +25,7 @@ pending and turns the task red. Retries exhausted: quarantined, still counted. T
 accepted orders then pass the ``postal_replies`` suite: the adapters already refuse a reply with a
 bad S10 code, an empty order id or no creation time on its own, but only the whole batch shows one
 carrier order id given to two results (one parcel paid twice, and a clash with the store's unique
-order id): both results are quarantined with the id in the reason, and the rest settle.
+order id): both results are quarantined with the id kept in the entry, and the rest settle.
 
 So ``results ready = ordered + pending + quarantined`` holds at every moment.
 """
@@ -75,10 +75,14 @@ def _reason(violations: Sequence[Violation]) -> str:
     return "; ".join(f"{v.rule}: {v.reason}" for v in violations)
 
 
-def _entries(dossier_no: str, content_hash: str, violations: Sequence[Violation]) -> list[QuarantineItem]:
+def _entries(
+    dossier_no: str, content_hash: str, violations: Sequence[Violation], kept: dict[str, Any] | None = None
+) -> list[QuarantineItem]:
     """The shared quarantine's entries, one per rule: the rule and reason, not the record (it holds
-    the receiver's address)."""
-    return [QuarantineItem(QUARANTINE_SOURCE, dossier_no, v.rule, v.reason, content_hash, {}) for v in violations]
+    the receiver's address); ``kept`` is what a person needs beyond the masked reason."""
+    return [
+        QuarantineItem(QUARANTINE_SOURCE, dossier_no, v.rule, v.reason, content_hash, kept or {}) for v in violations
+    ]
 
 
 def _quarantined(
@@ -171,12 +175,12 @@ def _retry_later(
 
 
 def _refusal(
-    claim: ClaimedOrder, violations: Sequence[Violation], *, tried: bool
+    claim: ClaimedOrder, violations: Sequence[Violation], *, tried: bool, kept: dict[str, Any] | None = None
 ) -> tuple[OrderOutcome, list[QuarantineItem]]:
     """A result that cannot be ordered as it is: quarantined here and in the shared quarantine."""
     return (
         OrderOutcome(claim.reference, Dispatch.QUARANTINED, _reason(violations), tried=tried),
-        _entries(claim.dossier_no, claim.content_hash, violations),
+        _entries(claim.dossier_no, claim.content_hash, violations, kept),
     )
 
 
@@ -184,7 +188,8 @@ def _check_replies(
     gate: QualityGate, carrier: str, claimed: Sequence[ClaimedOrder], outcomes: list[OrderOutcome]
 ) -> tuple[list[OrderOutcome], list[QuarantineItem]]:
     """The batch's accepted orders through the ``postal_replies`` suite: a failing one becomes a
-    quarantined result without its order id (the id is in the reason), so the rest still settle."""
+    quarantined result without its order id (kept with the quarantine entry, where a person cancels
+    or confirms the parcel; the reason masks it like any long number), so the rest still settle."""
     claims = {c.reference: c for c in claimed}
     placed = [o for o in outcomes if o.dispatch is Dispatch.ORDERED]
     checked = gate.check(
@@ -200,7 +205,10 @@ def _check_replies(
         ],
     )
     refused = {
-        placed[p].reference: _refusal(claims[placed[p].reference], vs, tried=True) for p, vs in checked.failed.items()
+        o.reference: _refusal(
+            claims[o.reference], vs, tried=True, kept={"order_id": o.order_id, "item_code": o.item_code}
+        )
+        for o, vs in ((placed[p], vs) for p, vs in checked.failed.items())
     }
     return (
         [refused[o.reference][0] if o.reference in refused else o for o in outcomes],

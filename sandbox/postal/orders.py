@@ -23,6 +23,7 @@ from sandbox.sqlite_store import SqliteDatabase
 
 __all__ = ["CarrierOrders", "CarrierProfile", "Event", "Order"]
 
+ORDER_DIGITS = 10  # an order id is the carrier's prefix and its sequence number, zero-padded
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -117,7 +118,7 @@ class CarrierOrders:
                 return _order(row), False
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM orders").fetchone()[0]
             order = Order(
-                order_id=f"{self.profile.order_prefix}{seq:010d}",
+                order_id=f"{self.profile.order_prefix}{seq:0{ORDER_DIGITS}d}",
                 reference=reference,
                 item_code=make_s10(self.profile.item_prefix, f"{seq:08d}"),
                 placed_at=_clock(conn),

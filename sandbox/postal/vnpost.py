@@ -124,7 +124,7 @@ def create_app(
             return _reply(INVALID, refusal)
         order, new = orders.place(str(document["OrderNumber"]), document)
         placed = {
-            "OrderId": order.order_id,
+            "OrderId": carrier.reply_order_id(order),
             "OrderNumber": order.reference,
             "ItemCode": carrier.reply_item_code(order),
             "CreatedDate": format_carrier_time(order.placed_at),

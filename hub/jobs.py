@@ -23,6 +23,8 @@ from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import NationalPortalClient
 from adapters.transport import HttpTransport
 from hub.jobs_quality import build_data_docs, new_run_id, stored_gate
+from hub.observability import events
+from hub.observability.logging import correlated
 from hub.paths import store_url, var_dir
 from hub.pipeline import portal_sync
 from hub.pipeline.extract import CITY_SOURCE, extract_city_dossiers
@@ -64,11 +66,13 @@ def recorded(client: HasTransport, batch_id: str | None) -> Iterator[None]:
     recorder = ExchangeRecorder(batch_id)
     previous, client.transport.on_exchange = client.transport.on_exchange, recorder
     try:
-        yield
+        with correlated(batch_id=batch_id):
+            yield
     finally:
         client.transport.on_exchange = previous
         # One seal per batch: a signature over the Merkle root of the entries just appended.
         hub_store().log_exchanges(recorder.entries, seal=hub_identity())
+        events.exchanges(recorder.entries)
 
 
 def extract(client: CitySystemClient, start: datetime, end: datetime) -> dict[str, Any]:
@@ -94,7 +98,9 @@ def plan_portal_sync(run_id: str | None = None) -> list[str]:
     batch's validation is stored under ``run_id``; a schema drift fails the task (nothing planned
     from the drifted page), and the Data Docs are built once at the end."""
     gate = stored_gate(hub_store(), run_id or new_run_id())
+    started = hub_store().now()
     report = portal_sync.plan(hub_store(), gate, source=CITY_SOURCE)
+    events.quarantined_since(hub_store(), CITY_SOURCE, started)
     log.info(
         "planned %d dossier versions: %s; %d messages queued (%d superseded) in %d batches",
         report.considered,

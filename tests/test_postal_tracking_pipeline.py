@@ -122,6 +122,7 @@ def test_ready_results_are_ordered_once_and_bad_addresses_quarantined(store: Hub
         assert row is not None
         if record["ma_ho_so"] in broken:
             assert row["dispatch"] == "quarantined" and row["reason"].startswith(broken[record["ma_ho_so"]])
+            assert "12345" not in row["reason"], "a receiver's phone number is masked in the reason"
         else:
             assert row["dispatch"] == "ordered" and row["state"] == "created"
             assert row["order_id"] and len(row["item_code"]) == 13 and row["deadline"] > row["placed_at"]

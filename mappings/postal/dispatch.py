@@ -25,6 +25,7 @@ from adapters.postal.carrier import Address, OrderRequest
 from mappings.code_tables import CodeTables, commune_problem
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
+from mappings.masking import mask_phone
 from mappings.versioned import Row, VersionedTable, read_rows
 
 DESKS_PATH = Path(__file__).with_name("dispatch_desks.csv")
@@ -88,7 +89,9 @@ def receiver_of(dossier: Dossier, tables: CodeTables, on: date) -> Address:
     if not address.name.strip() or not address.street.strip():
         raise MappingError("postal.address_incomplete", "địa chỉ nhận thiếu tên người nhận hoặc số nhà, đường")
     if not _PHONE.fullmatch(address.phone):
-        raise MappingError("postal.phone_invalid", f"số điện thoại người nhận không hợp lệ: {address.phone}")
+        # Masked: the reason is stored in the quarantine and shown in reports and logs.
+        masked = mask_phone(address.phone)
+        raise MappingError("postal.phone_invalid", f"số điện thoại người nhận không hợp lệ: {masked}")
     problem = commune_problem(tables, address.commune_code, address.province_code, on)
     if problem is not None:
         raise MappingError("postal.commune_invalid", problem)

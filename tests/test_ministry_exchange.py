@@ -326,3 +326,19 @@ def test_a_pull_back_schema_drift_stops_the_window_with_nothing_lost(
 
     again = pull_all(store, business, BR, DAY, DAY)
     assert again["complete"] and again["staged_new"] == len(ministries.business_dossiers(DAY, DAY)) > 0
+
+
+def test_a_civil_status_registration_is_counted_processed_with_its_statutory_due_date() -> None:
+    """Reconciliation's Table 01 needs a status and a due date; dsHoSoDangKy lists registered dossiers
+    without either, so the pull-back derives them (birth registration: 1 working day)."""
+    from datetime import datetime
+
+    from hub.pipeline.ministry_exchange import MINISTRIES
+    from mappings.dossier import VN_TZ
+
+    friday = datetime(2026, 11, 20, 9, 30, tzinfo=VN_TZ)
+    item = {"MaHoSo": "x", "MaTTHC": "1.001193", "NgayNopHoSo": friday, "KetQua": {"NgayDangKy": friday}}
+    facts = MINISTRIES["civil_status"].facts(item)
+    assert facts.status == 9 and facts.finished_at == friday
+    assert facts.due_at == datetime(2026, 11, 23, 17, 0, tzinfo=VN_TZ)  # Monday: the next working day
+    assert MINISTRIES["civil_status"].facts({**item, "KetQua": None}).status is None

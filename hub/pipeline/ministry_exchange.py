@@ -61,9 +61,9 @@ from hub.store import (
     StagedRecord,
     StatusUpdate,
 )
-from hub.store.facts import portal_facts
+from hub.store.facts import DossierFacts, civil_status_facts, portal_facts
 from mappings.city_system import to_canonical
-from mappings.code_tables import CodeTables
+from mappings.code_tables import CodeTables, load_code_tables
 from mappings.dossier import VN_TZ, Dossier
 from mappings.errors import MappingError
 from quality.expectations.datasets import MINISTRY_PULLBACKS
@@ -104,6 +104,8 @@ class Ministry:
     on_ministry_software: Callable[[dict[str, Any]], bool]
     updated_at: Callable[[dict[str, Any]], datetime | None]
     final_statuses: frozenset[int] = frozenset()
+    # The facts reconciliation counts by (status, dates), read from the item in this ministry's terms.
+    facts: Callable[[dict[str, Any]], DossierFacts] = portal_facts
 
     @property
     def pushes(self) -> bool:
@@ -139,6 +141,7 @@ MINISTRIES: dict[str, Ministry] = {
             on_ministry_software=lambda item: item.get("Nguon") == "PHAN_MEM_BO",
             updated_at=_registered_at,
             final_statuses=frozenset({REGISTERED}),
+            facts=lambda item: civil_status_facts(item, load_code_tables()),
         ),
         Ministry(
             partner=BUSINESS_REGISTRATION,
@@ -372,7 +375,7 @@ def _serialised(item: dict[str, Any]) -> tuple[bytes, str]:
 def _staged(item: dict[str, Any], ministry: Ministry) -> StagedRecord:
     text, digest = _serialised(item)
     return StagedRecord(
-        str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item), portal_facts(item)
+        str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item), ministry.facts(item)
     )
 
 

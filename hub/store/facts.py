@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +33,7 @@ from hub.store.schema import Timestamp, metadata
 from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ
 from mappings.national_portal import parse_portal_date
+from mappings.postal.states import delivery_deadline
 
 dossier_facts = sa.Table(
     "dossier_facts",
@@ -116,6 +117,44 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
         digitised=any(doc.get("da_so_hoa") is True for doc in _documents(record.get("tai_lieu"))),
         paid_online=record.get("thanh_toan_truc_tuyen") is True,
         return_by_post=record.get("tra_ket_qua_qua_buu_chinh") is True,
+    )
+
+
+PROCESSED = 9  # TrangThaiHoSo: processed
+
+
+def _aware(value: Any) -> datetime | None:
+    """A zeep ``xs:dateTime``: aware as sent, or Hanoi time when the ministry sent none."""
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(VN_TZ) if value.utcoffset() is not None else value.replace(tzinfo=VN_TZ)
+
+
+def civil_status_facts(item: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
+    """A registration pulled back from the civil-status system (``dsHoSoDangKy``, SOAP names).
+
+    It lists registered dossiers only, so each is processed (status 9) on its registration day.
+    The contract carries no due date; without one a registration could not be told on time or
+    late, so the due date is the statutory limit the city system sets too: the procedure's
+    ``max_days`` working days after submission, at 17:00 (no procedure row -> no due date).
+    """
+    submitted = _aware(item.get("NgayNopHoSo"))
+    result = item.get("KetQua") if isinstance(item.get("KetQua"), Mapping) else {}
+    code = _text(item.get("MaTTHC"))
+    procedure = tables.procedures.get(code, submitted.date()) if code and submitted else None
+    due = None
+    if procedure is not None and submitted is not None:
+        due = datetime.combine(delivery_deadline(submitted, procedure.max_days).date(), time(17), VN_TZ)
+    return DossierFacts(
+        procedure_code=code,
+        status=PROCESSED if result else None,
+        channel=None,
+        received_at=submitted,
+        due_at=due,
+        finished_at=_aware(result.get("NgayDangKy")),
+        digitised=False,
+        paid_online=False,
+        return_by_post=False,
     )
 
 

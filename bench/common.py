@@ -65,7 +65,7 @@ class Partners:
 
 def working_days(start: date) -> Iterator[date]:
     """Consecutive working days from ``start``: full-volume days of the generator (about 11,000 at scale 1)."""
-    from sandbox.city_system.calendar import is_working_day
+    from mappings.working_days import is_working_day
 
     day = start
     while True:

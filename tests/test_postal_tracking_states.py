@@ -147,3 +147,6 @@ def test_deadline_counts_working_days() -> None:
     friday = datetime(2026, 11, 20, 15, 0, tzinfo=VN_TZ)
     assert delivery_deadline(friday, 3) == datetime(2026, 11, 25, 15, 0, tzinfo=VN_TZ)
     assert delivery_deadline(friday, 0) == friday
+    # Public days off count too: 30/4 and 1/5/2026 are Thursday and Friday.
+    wednesday = datetime(2026, 4, 29, 10, 0, tzinfo=VN_TZ)
+    assert delivery_deadline(wednesday, 1) == datetime(2026, 5, 4, 10, 0, tzinfo=VN_TZ)

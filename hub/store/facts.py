@@ -33,7 +33,7 @@ from hub.store.schema import Timestamp, metadata
 from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ
 from mappings.national_portal import parse_portal_date
-from mappings.postal.states import delivery_deadline
+from mappings.working_days import add_working_days
 
 dossier_facts = sa.Table(
     "dossier_facts",
@@ -136,7 +136,9 @@ def civil_status_facts(item: Mapping[str, Any], tables: CodeTables) -> DossierFa
     It lists registered dossiers only, so each is processed (status 9) on its registration day.
     The contract carries no due date; without one a registration could not be told on time or
     late, so the due date is the statutory limit the city system sets too: the procedure's
-    ``max_days`` working days after submission, at 17:00 (no procedure row -> no due date).
+    ``max_days`` working days after submission, at 17:00 (no procedure row -> no due date), on
+    the calendar the city system and the sandbox count with (``mappings.working_days``: Tết and
+    the other public days off are skipped).
     """
     submitted = _aware(item.get("NgayNopHoSo"))
     result = item.get("KetQua") if isinstance(item.get("KetQua"), Mapping) else {}
@@ -144,7 +146,7 @@ def civil_status_facts(item: Mapping[str, Any], tables: CodeTables) -> DossierFa
     procedure = tables.procedures.get(code, submitted.date()) if code and submitted else None
     due = None
     if procedure is not None and submitted is not None:
-        due = datetime.combine(delivery_deadline(submitted, procedure.max_days).date(), time(17), VN_TZ)
+        due = datetime.combine(add_working_days(submitted.date(), procedure.max_days), time(17), VN_TZ)
     return DossierFacts(
         procedure_code=code,
         status=PROCESSED if result else None,

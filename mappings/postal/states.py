@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +35,7 @@ from typing import Protocol
 
 from mappings.dossier import VN_TZ
 from mappings.versioned import Row, VersionedTable, read_rows
+from mappings.working_days import add_working_days
 
 TABLE_PATH = Path(__file__).with_name("carrier_statuses.csv")
 
@@ -193,15 +194,9 @@ def fold(events: Iterable[StatusEvent], table: VersionedTable[CarrierStatusRow] 
 
 def delivery_deadline(placed_at: datetime, working_days: int) -> datetime:
     """When a result handed to the carrier at ``placed_at`` should have arrived: ``working_days``
-    Monday-Friday days later, same time of day. Public holidays are not subtracted (the hub has no
-    authoritative holiday list; the sandbox's is approximate), so a deadline over a holiday is early
-    -- an order flagged then is one to look at, not a penalty."""
-    moment, remaining = placed_at, working_days
-    while remaining > 0:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
-            remaining -= 1
-    return moment
+    working days later on the shared calendar (``mappings.working_days``: public days off
+    included, Monday-Friday only in a year its table does not cover), same time of day."""
+    return add_working_days(placed_at, working_days)
 
 
 __all__ = [

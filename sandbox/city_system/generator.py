@@ -24,8 +24,8 @@ from functools import lru_cache
 from typing import Any
 
 from mappings.dossier_number import DossierNumberAllocator, SequenceExhaustedError
+from mappings.working_days import add_working_days, is_working_day
 from sandbox.city_system import calibration as cal
-from sandbox.city_system.calendar import add_working_days, is_working_day
 from sandbox.city_system.defects import apply_defects
 from sandbox.city_system.people import (
     birth_date_for,

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sandbox.city_system.calendar import add_working_days
+from mappings.working_days import add_working_days
 from sandbox.city_system.workflow import IN_PROCESS_STATUSES, NEXT_STEP, STEPS, LocalStates
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables

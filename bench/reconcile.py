@@ -1,21 +1,23 @@
-"""bench.reconcile -- a year of dossiers at 2023 scale reconciled by the hub engine, and by datacompy.
+"""bench.reconcile -- a year of dossiers at 2023 scale reconciled three ways by the hub engine, and by datacompy.
 
 Generates, in DuckDB (vectorised: one SQL statement per table, no Python loop per row), a year
 whose Table 01 is 2023's (4,055,230 dossiers: 3,990,477 on time, 10,052 late, 54,701 in process)
-plus dossiers closed unresolved (outside the total), for three sources -- the city, the portal
-(the hub's delivery records) and a ministry's pull-backs -- with differences of every class the
-engine checks injected into known dossiers. The store is a SQLite file in a temporary directory,
-written with ADBC bulk ingestion (not timed). ``staged_dossier`` (the payloads) is left empty:
-reconciliation never reads it.
+plus dossiers closed unresolved (outside the total), for three sources -- the city, the national
+portal (the hub's delivery records and the portal's own export for the year) and a ministry's
+pull-backs -- with differences of every class the engine checks injected into known dossiers. The
+store is a SQLite file in a temporary directory, written with ADBC bulk ingestion (not timed).
+``staged_dossier`` (the payloads) is left empty: reconciliation never reads it.
 
-Then times ``reconcile()`` end to end for the year, checks the Table 01 identity and that the
-differences found are exactly the ones injected, and runs datacompy (pandas) on the same data:
-city vs portal and ministry vs city, its unequal rows classified the same way, asserting the same
-differences. datacompy needs pandas frames of every row in memory, so ``--compare-rows`` sets
-the size both tools are timed at for the ratio (the hub alone also runs at the full year).
+Then times ``reconcile()`` end to end for the year, checks that every identity holds (Table 01
+with the generated figures) and that the differences found are exactly the ones injected, and
+runs datacompy (pandas) on the same store: city vs portal, city vs the portal's export and
+ministry vs city, its unequal rows classified the same way, asserting the same differences. Both
+are timed in two stages -- reading the store into the tool, and comparing -- and the ratios are
+printed. datacompy holds every row in pandas frames (about 4 GiB at the full year);
+``--compare-rows`` times both tools on a smaller store instead.
 
-    uv run python -m bench.reconcile                     # full year, datacompy at 1,000,000
-    uv run python -m bench.reconcile --scale 0.01 --compare-rows 20000   # quick check
+    uv run python -m bench.reconcile                     # full year, both tools
+    uv run python -m bench.reconcile --scale 0.01        # quick check
 """
 
 from __future__ import annotations
@@ -40,18 +42,22 @@ from quality.reconcile.load import adbc_connect
 
 ON_TIME, LATE, IN_PROCESS = 3_990_477, 10_052, 54_701  # Table 01, 2023
 CLOSED_SHARE = 0.005  # rejected, withdrawn, stopped: outside Table 01's total
-# Injected differences per million dossiers, in the order the classes are assigned.
-INJECTED_PER_MILLION = {
-    DifferenceClass.MISSING_AT_PORTAL: 1500,
-    DifferenceClass.BEHIND_AT_PORTAL: 1200,
-    DifferenceClass.QUARANTINED: 800,
-    DifferenceClass.PENDING: 1000,
-    DifferenceClass.MINISTRY_ONLY: 2000,
-    DifferenceClass.DUPLICATE: 500,
+# Injected per million dossiers, in the order the kinds are assigned: the generated kind and the
+# class the engine must report it as.
+INJECTED_PER_MILLION: dict[str, tuple[DifferenceClass, int]] = {
+    "missing_at_portal": (DifferenceClass.MISSING_AT_PORTAL, 1500),  # never acknowledged
+    "lost_at_portal": (DifferenceClass.MISSING_AT_PORTAL, 300),  # acknowledged, absent from the export
+    "behind_at_portal": (DifferenceClass.BEHIND_AT_PORTAL, 1200),
+    "quarantined": (DifferenceClass.QUARANTINED, 800),
+    "pending": (DifferenceClass.PENDING, 1000),
+    "ministry_only": (DifferenceClass.MINISTRY_ONLY, 2000),  # and, held by the portal, extra_at_portal
+    "duplicate": (DifferenceClass.DUPLICATE, 500),
 }
 OUT_OF_SCOPE_PER_MILLION = 20_000  # procedures not integrated on the portal: no difference
+PORTAL_ONLY_PER_MILLION = 200  # numbers only the portal's export holds: extra_at_portal, unexplained
 MINISTRY = "ministry:business_registration"
 YEAR = 2023
+PERIOD = Period.year(YEAR)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Generated:
     dossiers: int
     injected: dict[DifferenceClass, set[str]]
     table01: tuple[int, int, int]
+    never_delivered: int  # city dossiers with no delivery record: the hub-flow identity's gap
 
 
 def _generate(db: duckdb.DuckDBPyConnection, scale: float) -> tuple[int, tuple[int, int, int]]:
@@ -68,9 +75,9 @@ def _generate(db: duckdb.DuckDBPyConnection, scale: float) -> tuple[int, tuple[i
     total = on_time + late + in_process
     rows = total + round(total * CLOSED_SHARE)
     bounds, at = [], 0
-    for kind, per_million in INJECTED_PER_MILLION.items():
+    for kind, (_, per_million) in INJECTED_PER_MILLION.items():
         at += max(1, round(rows * per_million / 1_000_000))
-        bounds.append((kind.value, at))
+        bounds.append((kind, at))
     at += round(rows * OUT_OF_SCOPE_PER_MILLION / 1_000_000)
     bounds.append(("out_of_scope", at))
     kind_case = " ".join(f"WHEN q <= {b} THEN '{k}'" for k, b in bounds)
@@ -106,6 +113,14 @@ def _generate(db: duckdb.DuckDBPyConnection, scale: float) -> tuple[int, tuple[i
         FROM classed
         """
     )
+    db.execute(
+        f"""
+        CREATE TABLE portal_only AS
+        SELECT printf('000.00.%02d.H26', i % 60) || '-' || strftime(DATE '{YEAR}-01-01' + (i % 365)::INTEGER, '%y%m%d')
+            || '-' || (9000 + i // 4380)::VARCHAR AS dossier_no
+        FROM range({max(1, round(rows * PORTAL_ONLY_PER_MILLION / 1_000_000))}) t(i)
+        """
+    )
     return rows, (on_time, late, in_process)
 
 
@@ -126,10 +141,19 @@ _TABLES = {
             CASE kind WHEN 'behind_at_portal' THEN 'old' || i ELSE 'c' || i END AS content_hash,
             CASE kind WHEN 'quarantined' THEN 'quarantined' WHEN 'pending' THEN 'pending'
                       WHEN 'out_of_scope' THEN 'out_of_scope' ELSE 'delivered' END AS state,
-            CASE kind WHEN 'behind_at_portal' THEN 'old' || i WHEN 'delivered' THEN 'c' || i
-                      WHEN 'duplicate' THEN 'c' || i END AS acked_hash,
+            CASE WHEN kind = 'behind_at_portal' THEN 'old' || i
+                 WHEN kind IN ('delivered', 'duplicate', 'lost_at_portal') THEN 'c' || i END AS acked_hash,
             {_TS.format("received")} AS acked_at, {_TS.format("received")} AS updated_at
         FROM gen WHERE kind NOT IN ('missing_at_portal', 'ministry_only')""",
+    # The portal's export for the year: what the hub delivered and the portal kept (an old version
+    # for those behind), the dossiers ministry software sent it, and numbers only it holds.
+    "portal_snapshot": f"""
+        SELECT '{PERIOD.label}' AS period, dossier_no, status, {_TS.format("received")} AS portal_updated_at,
+            '{YEAR + 1}-01-02 01:00:00.000000' AS fetched_at
+        FROM gen WHERE kind IN ('delivered', 'behind_at_portal', 'duplicate', 'ministry_only')
+        UNION ALL
+        SELECT '{PERIOD.label}', dossier_no, 10, '{YEAR}-06-01 01:00:00.000000', '{YEAR + 1}-01-02 01:00:00.000000'
+        FROM portal_only""",
     "quarantine": f"""
         SELECT 'city' AS source, dossier_no, 'due_before_received' AS rule, 'generated' AS reason,
             'c' || i AS content_hash, '{{}}' AS payload, {_TS.format("received")} AS first_seen,
@@ -158,12 +182,16 @@ def build_store(directory: Path, scale: float) -> Generated:
                 with closing(conn.cursor()) as cur:
                     cur.adbc_ingest(table, db.sql(select).to_arrow_reader(100_000), mode="append")
             conn.commit()
-        injected = {kind: set() for kind in INJECTED_PER_MILLION}
+        injected: dict[DifferenceClass, set[str]] = {kind: set() for kind, _ in INJECTED_PER_MILLION.values()}
+        injected[DifferenceClass.EXTRA_AT_PORTAL] = {no for (no,) in db.execute("FROM portal_only").fetchall()}
         for kind, no in db.execute(
-            "SELECT kind, dossier_no FROM gen WHERE kind IN $kinds", {"kinds": [k.value for k in injected]}
+            "SELECT kind, dossier_no FROM gen WHERE kind IN $kinds", {"kinds": list(INJECTED_PER_MILLION)}
         ).fetchall():
-            injected[DifferenceClass(kind)].add(no)
-    return Generated(path, rows, injected, table01)
+            injected[INJECTED_PER_MILLION[kind][0]].add(no)
+            if kind == "ministry_only":  # the portal holds it too, from the ministry: explained there
+                injected[DifferenceClass.EXTRA_AT_PORTAL].add(no)
+        (never_delivered,) = db.execute("SELECT count(*) FROM gen WHERE kind = 'missing_at_portal'").fetchone()
+    return Generated(path, rows, injected, table01, never_delivered)
 
 
 def _load() -> str:
@@ -212,11 +240,14 @@ def run_hub(generated: Generated) -> tuple[Timing, dict[DifferenceClass, set[str
     read: list[float] = []
     started, cpu = time.perf_counter(), time.process_time()
     with _timed_store_read(read):
-        result = reconcile(store, Period.year(YEAR))
+        result = reconcile(store, PERIOD)
     timing = Timing(sum(read), time.perf_counter() - started)
     print(f"{timing.line('hub reconcile()')}, {time.process_time() - cpu:.1f} s CPU (all threads), {_load()}")
-    table01 = result.identity("table01")
+    table01, portal, hub_flow = (result.identity(key) for key in ("table01", "portal", "hub_flow"))
     assert table01.holds, table01.to_dict()
+    assert portal.holds, portal.to_dict()
+    assert hub_flow.terms["no_disposition"] == generated.never_delivered, hub_flow.to_dict()
+    assert result.portal_snapshot is not None, "the portal's export was not read: not a three-way run"
     assert (table01.terms["on_time"], table01.terms["late"], table01.terms["in_process"]) == generated.table01
     found = {kind: set(result.dossiers(kind)) for kind in generated.injected}
     assert found == generated.injected, {k: (len(found[k]), len(v)) for k, v in generated.injected.items()}
@@ -224,9 +255,10 @@ def run_hub(generated: Generated) -> tuple[Timing, dict[DifferenceClass, set[str
     return timing, found
 
 
-# What the hub reads to find the six classes (load.py): each version's number, hash and update time
-# and its facts' intake time (the day when the number carries none), the portal delivery records
-# and the open quarantine entries. datacompy is handed exactly these columns.
+# What the hub reads to find the seven classes (load.py, portal_snapshot.py): each version's number,
+# hash and update time and its facts' intake time (the day when the number carries none), the portal
+# delivery records, the open quarantine entries and the portal's export. datacompy is handed
+# exactly these columns.
 _DATACOMPY_READS = {
     "versions": """
         SELECT c.source, c.dossier_no, c.content_hash, coalesce(c.source_updated_at, '') AS updated,
@@ -237,6 +269,7 @@ _DATACOMPY_READS = {
         SELECT dossier_no, state, coalesce(acked_hash, '') AS content_hash FROM delivery
         WHERE partner = 'national_portal' AND source = 'city'""",
     "quarantine": "SELECT dossier_no, rule FROM quarantine WHERE source = 'city' AND resolved_at IS NULL",
+    "snapshot": f"SELECT dossier_no FROM portal_snapshot WHERE period = '{PERIOD.label}'",
 }
 
 
@@ -263,7 +296,7 @@ def run_datacompy(generated: Generated) -> tuple[Timing, dict[DifferenceClass, s
             cur.execute(sql)
             frames[name] = cur.fetch_df()
     read = time.perf_counter() - started
-    versions, portal, quarantine = frames["versions"], frames["portal"], frames["quarantine"]
+    versions, portal, quarantine, snapshot = (frames[k] for k in ("versions", "portal", "quarantine", "snapshot"))
     in_period = _in_period(versions)
     columns = ["dossier_no", "content_hash"]
     city = in_period.loc[in_period["source"] == "city", columns]
@@ -274,12 +307,17 @@ def run_datacompy(generated: Generated) -> tuple[Timing, dict[DifferenceClass, s
     states = portal.set_index("dossier_no")["state"]
     unequal = unequal.assign(state=states.reindex(unequal["dossier_no"]).to_numpy())
     flagged = unequal[unequal["state"] != "out_of_scope"]
+    held = datacompy.PandasCompare(all_city[["dossier_no"]], snapshot, join_columns="dossier_no")
+    # Acknowledged at the current version yet absent from the export: lost by the portal.
+    acknowledged = portal.loc[(portal["state"] == "delivered") & (portal["content_hash"] != ""), "dossier_no"]
+    lost = set(held.df1_unq_rows["dossier_no"]) & (set(acknowledged) - set(unequal["dossier_no"]))
     found = {
         # Every generated delivered row carries its acknowledged hash, so "no acknowledgement" is "no row".
-        DifferenceClass.MISSING_AT_PORTAL: set(at_portal.df1_unq_rows["dossier_no"]),
+        DifferenceClass.MISSING_AT_PORTAL: set(at_portal.df1_unq_rows["dossier_no"]) | lost,
         DifferenceClass.BEHIND_AT_PORTAL: set(flagged.loc[flagged["state"] == "delivered", "dossier_no"]),
         DifferenceClass.QUARANTINED: set(flagged.loc[flagged["state"] == "quarantined", "dossier_no"]),
         DifferenceClass.PENDING: set(flagged.loc[flagged["state"] == "pending", "dossier_no"]),
+        DifferenceClass.EXTRA_AT_PORTAL: set(held.df2_unq_rows["dossier_no"]),
     }
     assert found[DifferenceClass.QUARANTINED] <= set(quarantine["dossier_no"])  # each has its rule to report
     vs_city = datacompy.PandasCompare(all_city, ministry, join_columns="dossier_no")
@@ -287,7 +325,7 @@ def run_datacompy(generated: Generated) -> tuple[Timing, dict[DifferenceClass, s
     found[DifferenceClass.DUPLICATE] = set(vs_city.all_mismatch()["dossier_no"])
     timing = Timing(read, time.perf_counter() - started)
     print(f"{timing.line('datacompy')}, {time.process_time() - cpu:.1f} s CPU (all threads), {_load()}")
-    del frames, versions, portal, quarantine, in_period, city, ministry, all_city, at_portal, vs_city, unequal
+    del frames, versions, portal, quarantine, snapshot, in_period, city, ministry, all_city, at_portal, held, vs_city
     gc.collect()
     return timing, found
 
@@ -295,7 +333,7 @@ def run_datacompy(generated: Generated) -> tuple[Timing, dict[DifferenceClass, s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="share of 2023's Table 01 to generate")
-    parser.add_argument("--compare-rows", type=int, default=1_000_000, help="size both tools are timed at")
+    parser.add_argument("--compare-rows", type=int, help="size both tools are timed at (default: the whole year)")
     parser.add_argument("--skip-datacompy", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp:
@@ -303,7 +341,7 @@ def main() -> None:
         year = build_store(Path(tmp), args.scale)
         print(f"generated {year.dossiers:,} dossiers ({time.perf_counter() - started:.1f} s, not timed)")
         print("injected: " + ", ".join(f"{k.value} {len(v):,}" for k, v in year.injected.items()))
-        hub_year, _ = run_hub(year)
+        hub_year, found_year = run_hub(year)
         print(
             f"hub reconcile(), year {YEAR}, {year.dossiers:,} dossiers: {hub_year.total:.1f} s "
             f"(goal < 60 s); Table 01 identity holds; every injected difference found, nothing else"
@@ -311,9 +349,12 @@ def main() -> None:
         print(f"peak RSS after the hub run: {peak_rss_mib():.0f} MiB")
         if args.skip_datacompy:
             return
-        compare_scale = args.scale * min(1.0, args.compare_rows / year.dossiers)
-        same = year if compare_scale == args.scale else build_store(Path(tmp), compare_scale)
-        hub, hub_found = run_hub(same)
+        compare_scale = args.scale * min(1.0, (args.compare_rows or year.dossiers) / year.dossiers)
+        if compare_scale == args.scale:
+            same, hub, hub_found = year, hub_year, found_year
+        else:
+            same = build_store(Path(tmp), compare_scale)
+            hub, hub_found = run_hub(same)
         dc, dc_found = run_datacompy(same)
         assert dc_found == hub_found, {k: (len(dc_found[k]), len(hub_found[k])) for k in hub_found}
         print(

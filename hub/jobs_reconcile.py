@@ -18,7 +18,7 @@ from adapters.national_portal.client import NationalPortalClient
 from hub.jobs import hub_store, recorded
 from hub.observability import metrics
 from hub.paths import reports_dir, var_dir
-from quality.reconcile.engine import reconcile
+from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, reconcile
 from quality.reconcile.model import HANOI, Period
 from quality.reconcile.portal_snapshot import replace_snapshot
 from quality.report import write_reconciliation_report
@@ -45,7 +45,8 @@ def period_before(moment: datetime, kind: PeriodKind) -> str:
 def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str, Any]:
     """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
     period = Period.parse(period_text)
-    result = reconcile(hub_store(), period)
+    memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    result = reconcile(hub_store(), period, memory_limit=memory_limit)
     metrics.reconciliation(result)
     document = result.to_dict()
     label = document["period"]["label"]

@@ -1,8 +1,11 @@
 """Record-level reconciliation of the hub store for a period, in DuckDB.
 
-The classification is two joins and a CASE over columnar tables, and the identities, KPIs and
-breakdown are GROUP BYs over the same tables, so a year of dossiers (about four million per
-source) is a few scans and hash joins rather than four million Python objects; DuckDB works under
+Each city dossier is joined to the portal side once (``city_state``: the hub's delivery record and
+the portal's export) and classified by a CASE in the same pass; the pull-backs, a small share, are
+joined to the city after a semi-join narrows it to their numbers. The identities, KPIs and
+breakdown are then GROUP BYs over those two tables, so a year of dossiers (about four million per
+source) is one hash join of dossier numbers and a few scans rather than a join per figure, let
+alone four million Python objects; DuckDB works under
 ``memory_limit`` and spills to a temporary directory past it. Python sees only the differences
 (all of them: the renderer pages the list, the engine never caps it) and the aggregates.
 """
@@ -33,7 +36,7 @@ from quality.reconcile.model import (
     Reconciliation,
     share,
 )
-from quality.reconcile.portal_snapshot import load_snapshot
+from quality.reconcile.portal_snapshot import fetched_snapshot, snapshot_read
 
 CHECKED = (
     DifferenceClass.MISSING_AT_PORTAL,
@@ -45,106 +48,130 @@ CHECKED = (
 )
 
 ONLINE = 2  # KenhThucHien
+# DuckDB's bound for one run. A 2023-scale year (4 million dossiers, three sources) peaks near it;
+# under a lower bound it spills to disk and still finishes, slower (bench.reconcile).
+DEFAULT_MEMORY_LIMIT = "4GB"
 
-# A city dossier in the period gets the first class that applies; out of scope (a procedure not
-# integrated on the portal) and delivered-at-its-current-version are no difference. With the
-# portal's export fetched ($portal_checked), a dossier the portal acknowledged but does not hold
-# (lost, or deleted on the portal) is missing at the portal whatever version was acknowledged.
+# Every dossier row ``s`` of ``dossier`` gets the same facts in ``city_state`` and ``ministry_state``,
+# only those the figures count by: its status outcome (mappings/code_tables/statuses.csv, as of the
+# period's end), whether it was resolved on time (NULL without both dates) and whether its
+# procedure was integrated on the portal on the dossier's day.
+_FACTS = """s.agency, s.day, s.in_period, s.procedure, s.status, s.channel, s.digitised, s.paid_online,
+    s.finished <= s.due AS on_time, o.outcome, coalesce(pv.integrated, false) AS integrated"""
+_CODE_TABLE_JOINS = """
+LEFT JOIN outcome o ON o.code = s.status
+LEFT JOIN procedure_version pv ON pv.code = s.procedure AND s.day BETWEEN pv.valid_from AND pv.valid_to"""
+
+# The one pass over the city's dossiers that relates each to the portal -- the hub's delivery record
+# and, when fetched ($portal_checked), the portal's export -- so that every count and class after
+# it is a scan of this table, not another join of millions of dossier numbers. The table is kept
+# narrow (it has a row per city dossier): the number only where there is a difference to list.
+#
+# A city dossier gets the first class that applies; out of scope (a procedure not integrated on the
+# portal) and delivered-at-its-current-version are no difference. With the portal's export fetched,
+# a dossier the portal acknowledged but does not hold (lost, or deleted on the portal) is missing at
+# the portal whatever version was acknowledged. ``synced``: the portal acknowledged the current version.
 _NOT_HELD = "the portal acknowledged it but its export does not hold it"
-_CITY_DIFFERENCES = f"""
-SELECT c.dossier_no, c.source, c.agency,
-    CASE
-        WHEN d.dossier_no IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
-        WHEN d.state = '{DeliveryState.OUT_OF_SCOPE}' THEN NULL
-        WHEN d.state = '{DeliveryState.QUARANTINED}' THEN '{DifferenceClass.QUARANTINED}'
-        WHEN d.state = '{DeliveryState.PENDING}' THEN '{DifferenceClass.PENDING}'
-        WHEN d.acked_hash IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
-        WHEN $portal_checked AND p.dossier_no IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
-        WHEN d.acked_hash <> c.content_hash THEN '{DifferenceClass.BEHIND_AT_PORTAL}'
-    END AS kind,
-    CASE
-        WHEN d.state = '{DeliveryState.QUARANTINED}' THEN q.rules
-        WHEN d.state <> '{DeliveryState.PENDING}' AND d.acked_hash IS NOT NULL AND $portal_checked
-            AND p.dossier_no IS NULL THEN '{_NOT_HELD}'
-    END AS detail
-FROM city c
-LEFT JOIN delivery d USING (dossier_no)
-LEFT JOIN portal p USING (dossier_no)
-LEFT JOIN (SELECT dossier_no, string_agg(rule, ', ' ORDER BY rule) AS rules FROM quarantine GROUP BY 1) q
-    USING (dossier_no)
-WHERE c.in_period
+_CITY_STATE = f"""
+CREATE TABLE city_state AS
+SELECT CASE WHEN kind IS NOT NULL THEN dossier_no END AS dossier_no, * EXCLUDE (dossier_no, content_hash, acked_hash)
+FROM (
+    SELECT *, acked_hash IS NOT NULL AS acked,
+        coalesce(state = '{DeliveryState.DELIVERED}' AND acked_hash = content_hash, false) AS synced,
+        CASE
+            WHEN state IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
+            WHEN state = '{DeliveryState.OUT_OF_SCOPE}' THEN NULL
+            WHEN state = '{DeliveryState.QUARANTINED}' THEN '{DifferenceClass.QUARANTINED}'
+            WHEN state = '{DeliveryState.PENDING}' THEN '{DifferenceClass.PENDING}'
+            WHEN acked_hash IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
+            WHEN $portal_checked AND NOT held THEN '{DifferenceClass.MISSING_AT_PORTAL}'
+            WHEN acked_hash <> content_hash THEN '{DifferenceClass.BEHIND_AT_PORTAL}'
+        END AS kind,
+        CASE WHEN state <> '{DeliveryState.PENDING}' AND state <> '{DeliveryState.QUARANTINED}'
+            AND acked_hash IS NOT NULL AND $portal_checked AND NOT held THEN '{_NOT_HELD}' END AS detail
+    FROM (
+        SELECT s.dossier_no, s.content_hash, {_FACTS}, d.state, d.acked_hash,
+            s.dossier_no IN (SELECT dossier_no FROM portal) AS held
+        FROM city s
+        LEFT JOIN delivery d ON d.dossier_no = s.dossier_no{_CODE_TABLE_JOINS.replace(chr(10), chr(10) + "        ")}
+    )
+)
 """
 
 # Ministry pull-backs hold only what was processed on ministry software (the dossiers the city
-# pushed are not staged back), so any number the city holds too was processed twice.
-_MINISTRY_DIFFERENCES = f"""
-SELECT m.dossier_no, m.source, m.agency,
+# pushed are not staged back), so any number the city holds too was processed twice. Pull-backs
+# are a small share: the city is first narrowed to their numbers (a semi-join) and then joined.
+_MINISTRY_STATE = f"""
+CREATE TABLE ministry_state AS
+SELECT s.dossier_no, s.source, {_FACTS}, false AS synced,
     CASE
         WHEN c.dossier_no IS NULL THEN '{DifferenceClass.MINISTRY_ONLY}'
-        WHEN c.content_hash <> m.content_hash THEN '{DifferenceClass.DUPLICATE}'
-    END AS kind,
-    NULL AS detail
-FROM ministry m
-LEFT JOIN city c USING (dossier_no)
-WHERE m.in_period
+        WHEN c.content_hash <> s.content_hash THEN '{DifferenceClass.DUPLICATE}'
+    END AS kind
+FROM ministry s
+LEFT JOIN (SELECT dossier_no, content_hash FROM city WHERE dossier_no IN (SELECT dossier_no FROM ministry)) c
+    ON c.dossier_no = s.dossier_no{_CODE_TABLE_JOINS}
 """
 
 # Dossiers the portal's export holds that the city does not: reached the portal by another road. A
-# ministry pull-back holding the number explains it. (``load_store`` skips city dossiers numbered
-# on a day outside the period, so one the city numbered on another day is listed here too.)
-_EXTRA_AT_PORTAL = f"""
-SELECT p.dossier_no, '{PORTAL}' AS source, split_part(p.dossier_no, '-', 1) AS agency,
-    '{DifferenceClass.EXTRA_AT_PORTAL}' AS kind,
-    CASE WHEN m.sources IS NOT NULL THEN '{DifferenceClass.MINISTRY_ONLY}: ' || m.sources END AS detail
+# ministry pull-back holding the number explains it (``sources``). (``load_store`` skips city
+# dossiers numbered on a day outside the period, so one the city numbered on another day is here too.)
+_PORTAL_EXTRA = """
+CREATE TABLE portal_extra AS
+SELECT p.dossier_no, m.sources
 FROM portal p
 LEFT JOIN (SELECT dossier_no, string_agg(source, ', ' ORDER BY source) AS sources FROM ministry GROUP BY 1) m
     USING (dossier_no)
 WHERE NOT EXISTS (SELECT 1 FROM city c WHERE c.dossier_no = p.dossier_no)
 """
 
+# Table 01's scope: the city's dossiers of the period plus those only a ministry's software holds
+# (the pull-backs exist so that the city's counts include them); a duplicate is counted once, as
+# the city's.
+_SCOPE_COLUMNS = "agency, day, procedure, status, channel, digitised, paid_online, on_time, outcome, integrated, synced"
+_SCOPE = f"""
+CREATE VIEW scope AS
+SELECT {_SCOPE_COLUMNS} FROM city_state WHERE in_period
+UNION ALL
+SELECT {_SCOPE_COLUMNS} FROM ministry_state WHERE in_period AND kind = '{DifferenceClass.MINISTRY_ONLY}'
+"""
+
+_DIFFERENCES = f"""
+SELECT s.dossier_no, s.source, s.agency, s.kind,
+    CASE WHEN s.kind = '{DifferenceClass.QUARANTINED}' THEN q.rules ELSE s.detail END AS detail
+FROM (
+    SELECT dossier_no, '{CITY_SOURCE}' AS source, agency, kind, detail FROM city_state
+    WHERE in_period AND kind IS NOT NULL
+    UNION ALL
+    SELECT dossier_no, source, agency, kind, NULL FROM ministry_state WHERE in_period AND kind IS NOT NULL
+    UNION ALL
+    SELECT dossier_no, '{PORTAL}', split_part(dossier_no, '-', 1), '{DifferenceClass.EXTRA_AT_PORTAL}',
+        CASE WHEN sources IS NOT NULL THEN '{DifferenceClass.MINISTRY_ONLY}: ' || sources END
+    FROM portal_extra
+) s
+LEFT JOIN (SELECT dossier_no, string_agg(rule, ', ' ORDER BY rule) AS rules FROM quarantine GROUP BY 1) q
+    ON s.kind = '{DifferenceClass.QUARANTINED}' AND q.dossier_no = s.dossier_no
+ORDER BY s.kind, s.dossier_no, s.source
+"""
+
 # The portal identity, over the portal's export. Without differences the portal holds the city's
 # dossiers of the period except those of procedures not integrated on the portal, plus those only
 # ministry software processed (which reach the portal from there): portal = city + ministry_only -
 # not_integrated. The two gap terms are the differences explained by dossier (missing_at_portal:
-# in-scope city dossiers the portal lacks, listed as missing, quarantined or pending; portal_only:
+# in-scope city dossiers it lacks, listed as missing, quarantined or pending; portal_only:
 # dossiers no source of the hub holds, listed as extra_at_portal), so the identity holds exactly when
 # every dossier the portal holds is explained; ``unexpected`` (city dossiers the portal holds
 # although their procedure is out of the portal's scope, or dated outside the period) breaks it.
+_OUT_OF_SCOPE = f"coalesce(state = '{DeliveryState.OUT_OF_SCOPE}', false)"
 _PORTAL_IDENTITY = f"""
-WITH extra AS (
-    SELECT p.dossier_no, EXISTS (SELECT 1 FROM ministry m WHERE m.dossier_no = p.dossier_no) AS at_ministry
-    FROM portal p WHERE NOT EXISTS (SELECT 1 FROM city c WHERE c.dossier_no = p.dossier_no)
-), city_side AS (
-    SELECT c.in_period, coalesce(d.state = '{DeliveryState.OUT_OF_SCOPE}', false) AS out_of_scope,
-        EXISTS (SELECT 1 FROM portal p WHERE p.dossier_no = c.dossier_no) AS held
-    FROM city c LEFT JOIN delivery d USING (dossier_no)
-)
 SELECT (SELECT count(*) FROM portal),
-    (SELECT count(*) FILTER (WHERE in_period) FROM city_side),
-    (SELECT count(*) FILTER (WHERE at_ministry) FROM extra),
-    (SELECT count(*) FILTER (WHERE NOT at_ministry) FROM extra),
-    (SELECT count(*) FILTER (WHERE in_period AND out_of_scope) FROM city_side),
-    (SELECT count(*) FILTER (WHERE in_period AND NOT out_of_scope AND NOT held) FROM city_side),
-    (SELECT count(*) FILTER (WHERE held AND (NOT in_period OR out_of_scope)) FROM city_side)
-"""
-
-# Table 01's scope: the city's dossiers of the period plus those only a ministry's software holds
-# (the pull-backs exist so that the city's counts include them); a duplicate is counted once, as
-# the city's. ``outcome`` comes from the status code table; ``synced`` means the portal
-# acknowledged the dossier's current version; ``integrated`` is the procedure table's flag on the
-# dossier's day.
-_SCOPE = f"""
-CREATE TABLE scope AS
-SELECT s.*, o.outcome, coalesce(p.integrated, false) AS integrated,
-    coalesce(d.state = '{DeliveryState.DELIVERED}' AND d.acked_hash = s.content_hash, false) AS synced
-FROM (
-    SELECT * FROM city WHERE in_period
-    UNION ALL
-    SELECT * FROM ministry m WHERE in_period AND NOT EXISTS (SELECT 1 FROM city c WHERE c.dossier_no = m.dossier_no)
-) s
-LEFT JOIN outcome o ON o.code = s.status
-LEFT JOIN procedure_version p ON p.code = s.procedure AND s.day BETWEEN p.valid_from AND p.valid_to
-LEFT JOIN delivery d ON d.dossier_no = s.dossier_no AND s.source = $city
+    count(*) FILTER (WHERE in_period),
+    (SELECT count(*) FILTER (WHERE sources IS NOT NULL) FROM portal_extra),
+    (SELECT count(*) FILTER (WHERE sources IS NULL) FROM portal_extra),
+    count(*) FILTER (WHERE in_period AND {_OUT_OF_SCOPE}),
+    count(*) FILTER (WHERE in_period AND NOT {_OUT_OF_SCOPE} AND NOT held),
+    count(*) FILTER (WHERE held AND (NOT in_period OR {_OUT_OF_SCOPE}))
+FROM city_state
 """
 
 # Table 01, by status outcome (mappings/code_tables/statuses.csv):
@@ -158,8 +185,8 @@ LEFT JOIN delivery d ON d.dossier_no = s.dossier_no AND s.source = $city
 # The identity total = on_time + late + in_process fails exactly when a dossier in scope has no
 # usable status (no facts, a code the table does not know) or is resolved without a finish or due
 # date: those are counted in ``unclassified`` so the gap is explained.
-_RESOLVED_ON_TIME = "outcome = 'resolved' AND finished <= due"
-_RESOLVED_LATE = "outcome = 'resolved' AND finished > due"
+_RESOLVED_ON_TIME = "outcome = 'resolved' AND on_time"
+_RESOLVED_LATE = "outcome = 'resolved' AND NOT on_time"
 _TABLE01 = f"""
 SELECT count(*) AS received,
     count(*) FILTER (WHERE outcome = 'closed_unresolved') AS closed_unresolved,
@@ -176,12 +203,12 @@ TABLE01_FORMULA = (
 
 _HUB_FLOW = """
 SELECT count(*) AS extracted,
-    count(*) FILTER (WHERE d.state = $delivered),
-    count(*) FILTER (WHERE d.state = $quarantined),
-    count(*) FILTER (WHERE d.state = $pending),
-    count(*) FILTER (WHERE d.state = $out_of_scope)
-FROM city c LEFT JOIN delivery d USING (dossier_no)
-WHERE c.in_period
+    count(*) FILTER (WHERE state = $delivered),
+    count(*) FILTER (WHERE state = $quarantined),
+    count(*) FILTER (WHERE state = $pending),
+    count(*) FILTER (WHERE state = $out_of_scope)
+FROM city_state
+WHERE in_period
 """
 
 # key, Vietnamese and English labels, numerator and denominator conditions over ``scope``, formula.
@@ -199,7 +226,7 @@ _KPIS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Tỷ lệ hồ sơ giải quyết đúng hạn",
         "Share resolved on time",
         _RESOLVED_ON_TIME,
-        "outcome = 'resolved' AND finished IS NOT NULL AND due IS NOT NULL",
+        "outcome = 'resolved' AND on_time IS NOT NULL",
         "resolved (status 9, 10) with finished <= due / resolved with both dates",
     ),
     (
@@ -268,7 +295,7 @@ def reconcile(
     period: Period,
     *,
     tables: CodeTables | None = None,
-    memory_limit: str = "1GB",
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
     batch_rows: int = 65_536,
     read_streams: int = 4,
 ) -> Reconciliation:
@@ -278,6 +305,8 @@ def reconcile(
     """
     tables = tables or load_code_tables()
     with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, _connect(memory_limit, spill) as db:
+        fetched_at = fetched_snapshot(store, period.label)
+        portal_checked = fetched_at is not None
         load_store(
             db,
             store,
@@ -286,16 +315,22 @@ def reconcile(
             partner=PORTAL,
             first=period.first,
             last=period.last,
+            snapshot_period=period.label if portal_checked else None,
             batch_rows=batch_rows,
             parts=read_streams,
         )
         db.execute(f"CREATE VIEW city AS SELECT * FROM dossier WHERE source = '{CITY_SOURCE}'")
         db.execute(f"CREATE VIEW ministry AS SELECT * FROM dossier WHERE source LIKE '{PULLBACK_PREFIX}%'")
-        snapshot = load_snapshot(db, store, period.label)
-        portal_checked = snapshot is not None
+        snapshot = None
+        if fetched_at is not None:
+            (held,) = db.execute("SELECT count(*) FROM portal").fetchall()[0]
+            snapshot = snapshot_read(period.label, fetched_at, held)
         _code_tables(db, tables, period)
-        db.execute(_SCOPE, {"city": CITY_SOURCE})
-        differences = _differences(db, batch_rows, portal_checked)
+        db.execute(_CITY_STATE, {"portal_checked": portal_checked})
+        db.execute(_MINISTRY_STATE)
+        db.execute(_PORTAL_EXTRA)
+        db.execute(_SCOPE)
+        differences = _differences(db, batch_rows)
         identities = [_hub_flow(db), _table01(db)] + ([_portal(db)] if portal_checked else [])
         kpis = _kpis(db)
         sources = _sources(db, portal_checked)
@@ -319,12 +354,8 @@ def reconcile(
     )
 
 
-def _differences(db: duckdb.DuckDBPyConnection, batch_rows: int, portal_checked: bool) -> list[Difference]:
-    query = (
-        f"SELECT * FROM ({_CITY_DIFFERENCES} UNION ALL {_MINISTRY_DIFFERENCES} UNION ALL {_EXTRA_AT_PORTAL}) "
-        "WHERE kind IS NOT NULL ORDER BY kind, dossier_no, source"
-    )
-    result = db.execute(query, {"portal_checked": portal_checked})
+def _differences(db: duckdb.DuckDBPyConnection, batch_rows: int) -> list[Difference]:
+    result = db.execute(_DIFFERENCES)
     found: list[Difference] = []
     while rows := result.fetchmany(batch_rows):
         found.extend(
@@ -428,7 +459,7 @@ def _sources(db: duckdb.DuckDBPyConnection, portal_checked: bool) -> dict[str, i
     """Dossiers each source holds for the period; the portal's are what its export holds when it was
     fetched, else those it acknowledged from the hub."""
     counts = dict(db.execute("SELECT source, count(*) FROM dossier WHERE in_period GROUP BY 1 ORDER BY 1").fetchall())
-    acknowledged = "FROM city c JOIN delivery d USING (dossier_no) WHERE c.in_period AND d.acked_hash IS NOT NULL"
+    acknowledged = "FROM city_state WHERE in_period AND acked"
     row = db.execute(f"SELECT count(*) {'FROM portal' if portal_checked else acknowledged}").fetchone()
     assert row is not None
     found = {CITY_SOURCE: counts.pop(CITY_SOURCE, 0), PORTAL: row[0]}
@@ -440,10 +471,10 @@ def _breakdown(db: duckdb.DuckDBPyConnection) -> list[BreakdownRow]:
         f"""
         SELECT agency, coalesce(procedure, ''), status,
             count(*) FILTER (WHERE source = '{CITY_SOURCE}'),
-            count(*) FILTER (WHERE source = '{CITY_SOURCE}' AND acked_hash IS NOT NULL),
+            count(*) FILTER (WHERE source = '{CITY_SOURCE}' AND acked),
             count(*) FILTER (WHERE source <> '{CITY_SOURCE}')
-        FROM dossier LEFT JOIN delivery d USING (dossier_no)
-        WHERE in_period
+        FROM (SELECT agency, procedure, status, '{CITY_SOURCE}' AS source, acked FROM city_state WHERE in_period
+            UNION ALL SELECT agency, procedure, status, source, false FROM ministry_state WHERE in_period)
         GROUP BY ALL ORDER BY 1, 2, 3 NULLS LAST
         """
     ).fetchall()

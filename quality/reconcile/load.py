@@ -36,14 +36,15 @@ CREATE TABLE dossier (
     source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, day DATE, in_period BOOLEAN,
     procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
     digitised BOOLEAN, paid_online BOOLEAN, return_by_post BOOLEAN, has_facts BOOLEAN);
-CREATE TABLE delivery (dossier_no VARCHAR, state VARCHAR, content_hash VARCHAR, acked_hash VARCHAR);
+CREATE TABLE delivery (dossier_no VARCHAR, state VARCHAR, acked_hash VARCHAR);
 CREATE TABLE quarantine (dossier_no VARCHAR, rule VARCHAR);
+CREATE TABLE portal (dossier_no VARCHAR);
 """
 
 
 _INSERT_DELIVERY = """
 INSERT INTO delivery
-SELECT dossier_no::VARCHAR, state::VARCHAR, content_hash::VARCHAR, nullif(acked_hash::VARCHAR, '') FROM {batch}
+SELECT dossier_no::VARCHAR, state::VARCHAR, nullif(acked_hash::VARCHAR, '') FROM {batch}
 """
 
 
@@ -98,6 +99,13 @@ def _streams(url: str, dialect: str, sql: str, rowid_of: str, batch_rows: int, p
             cur.execute(sql.replace("{part}", condition))
             readers.append(cur.fetch_record_batch())
         yield readers
+
+
+def _scanned(column: str, dialect: str) -> str:
+    """``column`` kept out of SQLite's index choice: a filter every row of a year passes (partner,
+    source, period) would otherwise pick an index over the whole table and walk it once per rowid
+    range, instead of reading the range (``+x`` is SQLite's no-op that disqualifies an index)."""
+    return f"+{column}" if dialect == "sqlite" else column
 
 
 def _literal(value: str) -> str:
@@ -160,10 +168,12 @@ def load_store(
     partner: str,
     first: date,
     last: date,
+    snapshot_period: str | None,
     batch_rows: int,
     parts: int,
 ) -> None:
-    """Create and fill ``dossier`` (city and ministry, with facts), ``delivery`` and ``quarantine``.
+    """Create and fill ``dossier`` (city and ministry, with facts), ``delivery``, ``quarantine`` and
+    ``portal`` (the portal's export fetched for ``snapshot_period``; empty when None).
 
     Dossiers are kept with ``in_period`` rather than only the period's: whether a ministry dossier
     is also the city's must not depend on which day each side dated it. Only rows whose number
@@ -171,6 +181,7 @@ def load_store(
     """
     db.execute(_DDL)
     dialect = store.engine.dialect.name
+    source = _scanned("c.source", dialect)
     dossiers = f"""
         SELECT c.source, c.dossier_no, c.content_hash, {_text_time("c.source_updated_at", dialect)} AS updated,
             coalesce(f.procedure_code, '') AS procedure, f.status, f.channel,
@@ -181,7 +192,7 @@ def load_store(
         FROM dossier_current c
         LEFT JOIN dossier_facts f
             ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash
-        WHERE {{part}} AND (c.source = {_literal(city_source)} OR c.source LIKE {_literal(ministry_prefix + "%")})
+        WHERE {{part}} AND ({source} = {_literal(city_source)} OR {source} LIKE {_literal(ministry_prefix + "%")})
             AND {_maybe_in_period("c.dossier_no", dialect, first, last)}
     """
     day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
@@ -195,15 +206,18 @@ def load_store(
                 {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished) FROM {{batch}})
     """
     delivery = f"""
-        SELECT dossier_no, state, content_hash, coalesce(acked_hash, '') AS acked_hash FROM delivery d
-        WHERE {{part}} AND partner = {_literal(partner)} AND source = {_literal(city_source)}
+        SELECT dossier_no, state, coalesce(acked_hash, '') AS acked_hash FROM delivery d
+        WHERE {{part}} AND {_scanned("partner", dialect)} = {_literal(partner)}
+            AND {_scanned("source", dialect)} = {_literal(city_source)}
             AND {_maybe_in_period("dossier_no", dialect, first, last)}
     """
     quarantine = f"""
         SELECT dossier_no, rule FROM quarantine q
-        WHERE {{part}} AND source = {_literal(city_source)} AND resolved_at IS NULL
+        WHERE {{part}} AND {_scanned("source", dialect)} = {_literal(city_source)} AND resolved_at IS NULL
             AND {_maybe_in_period("dossier_no", dialect, first, last)}
     """
+    of_period = f"{_scanned('period', dialect)} = {_literal(snapshot_period)}" if snapshot_period else "FALSE"
+    portal = f"SELECT dossier_no FROM portal_snapshot s WHERE {{part}} AND {of_period}"
     if dialect == "sqlite":
         # ADBC links its own copy of SQLite. Two copies in one process do not share their view of
         # a WAL database's open files: while the store's pool holds pysqlite connections, ADBC was
@@ -217,6 +231,12 @@ def load_store(
             quarantine,
             "quarantine q",
             "INSERT INTO quarantine SELECT dossier_no::VARCHAR, rule::VARCHAR FROM {batch}",
+            None,
+        ),
+        (
+            portal,
+            "portal_snapshot s",
+            "INSERT INTO portal SELECT dossier_no::VARCHAR FROM {batch}",
             None,
         ),
     ):

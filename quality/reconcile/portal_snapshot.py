@@ -4,23 +4,20 @@ Without it the hub can only count what the portal acknowledged to the hub, so a 
 portal lost, or one that reached it by another road (ministry software), stays invisible. The
 snapshot is kept per reconciliation period (its label) and replaced whole by each fetch, so a
 report always compares the city with one consistent reading of the portal. It is written with
-SQLAlchemy (one bulk insert) and read into DuckDB over ADBC as Arrow batches, like the rest of
+SQLAlchemy (one bulk insert) and read into DuckDB over ADBC as Arrow batches with the rest of
 the store (``load.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import duckdb
 import sqlalchemy as sa
 
 from hub.store import HubStore
 from hub.store.schema import portal_snapshot
-from quality.reconcile.load import adbc_connect
 from quality.reconcile.model import HANOI
 
 
@@ -47,26 +44,19 @@ def replace_snapshot(store: HubStore, period: str, held: Iterable[tuple[str, int
     return len(rows)
 
 
-def load_snapshot(db: duckdb.DuckDBPyConnection, store: HubStore, period: str) -> PortalSnapshot | None:
-    """Create ``portal (dossier_no, status)`` in ``db`` from the period's snapshot (empty when none
-    was fetched) and say which fetch it is, or None when the portal side was never fetched."""
-    db.execute("CREATE TABLE portal (dossier_no VARCHAR, status INTEGER)")
-    quoted = period.replace("'", "''")
-    where = f"WHERE period = '{quoted}'"
-    with closing(adbc_connect(store.url)) as conn, closing(conn.cursor()) as cur:
-        cur.execute(f"SELECT count(*), max(fetched_at) FROM portal_snapshot {where}")
-        count, fetched_at = cur.fetchone()
-        if not count:
-            return None
-        cur.execute(f"SELECT dossier_no, status FROM portal_snapshot {where}")
-        reader = cur.fetch_record_batch()
-        db.register("portal_batches", reader)
-        try:
-            # ADBC's SQLite driver types an empty result's columns as integers: cast back.
-            db.execute("INSERT INTO portal SELECT dossier_no::VARCHAR, status::INTEGER FROM portal_batches")
-        finally:
-            db.unregister("portal_batches")
-    # PostgreSQL gives a datetime, SQLite the store's UTC as text: shown like ``generated_at``.
-    moment = fetched_at if isinstance(fetched_at, datetime) else datetime.fromisoformat(fetched_at)
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return PortalSnapshot(period, moment.astimezone(HANOI).isoformat(timespec="seconds"), int(count))
+def fetched_snapshot(store: HubStore, period: str) -> datetime | None:
+    """When the portal's export for ``period`` was last fetched, or None when it never was (the
+    reconciliation then has no portal side beyond what the portal acknowledged to the hub)."""
+    with store.engine.connect() as conn:
+        fetched_at = conn.execute(
+            sa.select(sa.func.max(portal_snapshot.c.fetched_at)).where(portal_snapshot.c.period == period)
+        ).scalar()
+    if fetched_at is None:
+        return None
+    # SQLite hands back the store's UTC without its zone.
+    return fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
+
+
+def snapshot_read(period: str, fetched_at: datetime, dossiers: int) -> PortalSnapshot:
+    """The fetch a reconciliation compared with, as the document shows it (Hanoi time)."""
+    return PortalSnapshot(period, fetched_at.astimezone(HANOI).isoformat(timespec="seconds"), dossiers)

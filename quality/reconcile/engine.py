@@ -71,6 +71,11 @@ LEFT JOIN procedure_version pv ON pv.code = s.procedure AND s.day BETWEEN pv.val
 # portal) and delivered-at-its-current-version are no difference. With the portal's export fetched,
 # a dossier the portal acknowledged but does not hold (lost, or deleted on the portal) is missing at
 # the portal whatever version was acknowledged. ``synced``: the portal acknowledged the current version.
+#
+# The export is joined in full, so the same pass also finds what the portal holds and the city does
+# not (extra at the portal, reached it by another road): ``_PORTAL_EXTRA`` moves those rows out.
+# (``load_store`` skips city dossiers numbered on a day outside the period, so one the city numbered
+# on another day is extra too.)
 _NOT_HELD = "the portal acknowledged it but its export does not hold it"
 _CITY_STATE = f"""
 CREATE TABLE city_state AS
@@ -79,6 +84,7 @@ FROM (
     SELECT *, acked_hash IS NOT NULL AS acked,
         coalesce(state = '{DeliveryState.DELIVERED}' AND acked_hash = content_hash, false) AS synced,
         CASE
+            WHEN content_hash IS NULL THEN '{DifferenceClass.EXTRA_AT_PORTAL}'
             WHEN state IS NULL THEN '{DifferenceClass.MISSING_AT_PORTAL}'
             WHEN state = '{DeliveryState.OUT_OF_SCOPE}' THEN NULL
             WHEN state = '{DeliveryState.QUARANTINED}' THEN '{DifferenceClass.QUARANTINED}'
@@ -90,9 +96,10 @@ FROM (
         CASE WHEN state <> '{DeliveryState.PENDING}' AND state <> '{DeliveryState.QUARANTINED}'
             AND acked_hash IS NOT NULL AND $portal_checked AND NOT held THEN '{_NOT_HELD}' END AS detail
     FROM (
-        SELECT s.dossier_no, s.content_hash, {_FACTS}, d.state, d.acked_hash,
-            s.dossier_no IN (SELECT dossier_no FROM portal) AS held
+        SELECT coalesce(s.dossier_no, p.dossier_no) AS dossier_no, s.content_hash, {_FACTS}, d.state, d.acked_hash,
+            p.dossier_no IS NOT NULL AS held
         FROM city s
+        FULL JOIN portal p ON p.dossier_no = s.dossier_no
         LEFT JOIN delivery d ON d.dossier_no = s.dossier_no{_CODE_TABLE_JOINS.replace(chr(10), chr(10) + "        ")}
     )
 )
@@ -113,16 +120,16 @@ LEFT JOIN (SELECT dossier_no, content_hash FROM city WHERE dossier_no IN (SELECT
     ON c.dossier_no = s.dossier_no{_CODE_TABLE_JOINS}
 """
 
-# Dossiers the portal's export holds that the city does not: reached the portal by another road. A
-# ministry pull-back holding the number explains it (``sources``). (``load_store`` skips city
-# dossiers numbered on a day outside the period, so one the city numbered on another day is here too.)
-_PORTAL_EXTRA = """
+# Dossiers the portal's export holds that the city does not, out of ``city_state`` into their own
+# table. A ministry pull-back holding the number explains it (``sources``).
+_PORTAL_EXTRA = f"""
 CREATE TABLE portal_extra AS
-SELECT p.dossier_no, m.sources
-FROM portal p
+SELECT e.dossier_no, m.sources
+FROM city_state e
 LEFT JOIN (SELECT dossier_no, string_agg(source, ', ' ORDER BY source) AS sources FROM ministry GROUP BY 1) m
     USING (dossier_no)
-WHERE NOT EXISTS (SELECT 1 FROM city c WHERE c.dossier_no = p.dossier_no)
+WHERE e.kind = '{DifferenceClass.EXTRA_AT_PORTAL}';
+DELETE FROM city_state WHERE kind = '{DifferenceClass.EXTRA_AT_PORTAL}';
 """
 
 # Table 01's scope: the city's dossiers of the period plus those only a ministry's software holds

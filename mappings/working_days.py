@@ -29,10 +29,11 @@ until then that year counts Monday-Friday only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import overload
@@ -41,6 +42,8 @@ from mappings.dossier import VN_TZ
 from mappings.versioned import CodeTableError, Row, read_rows
 
 TABLE_PATH = Path(__file__).with_name("code_tables") / "public_days_off.csv"
+
+log = logging.getLogger(__name__)
 
 # Days every covered year must have off (Labour Code 2019 art. 112.1), as (month, day).
 _FIXED_DAYS_OFF = ((1, 1), (4, 30), (5, 1), (9, 2))
@@ -126,13 +129,30 @@ class WorkingCalendar:
         return self._add(moment, n)
 
     def _add(self, day: date, n: int) -> date:
+        start = day
         while not self.is_working_day(day):
             day += timedelta(days=1)
         for _ in range(n):
             day += timedelta(days=1)
             while not self.is_working_day(day):
                 day += timedelta(days=1)
+        for year in range(start.year, day.year + 1):
+            if year not in self.covered_years:
+                _uncovered(year)
         return day
+
+
+@cache
+def _uncovered(year: int) -> None:
+    """Say once per process that a deadline ran through a year without its schedule: the deadline
+    is then early by that year's holidays, and only operations can fix it by adding the rows."""
+    log.warning(
+        "working days in %d are counted Monday-Friday only: %s has no %d schedule yet "
+        "(add that year's announced public days off)",
+        year,
+        TABLE_PATH.name,
+        year,
+    )
 
 
 @lru_cache(maxsize=4)

@@ -88,6 +88,16 @@ def test_outside_the_covered_years_it_is_monday_to_friday() -> None:
     assert not is_working_day(date(2027, 1, 2))  # weekends still are off
 
 
+def test_a_deadline_through_an_uncovered_year_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="mappings.working_days"):
+        assert add_working_days(date(2041, 3, 1), 2) == date(2041, 3, 5)  # Friday + 2: Tuesday
+        add_working_days(date(2041, 6, 3), 5)
+        add_working_days(date(2026, 3, 2), 1)  # a covered year says nothing
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, warnings
+    assert "2041" in warnings[0] and "public_days_off.csv" in warnings[0]
+
+
 def test_the_table_is_well_formed() -> None:
     rows = sorted(read_rows(TABLE_PATH, DayOffRow), key=lambda r: r.first)
     assert rows

@@ -4,17 +4,19 @@ Generates, in DuckDB (vectorised: one SQL statement per table, no Python loop pe
 whose Table 01 is 2023's (4,055,230 dossiers: 3,990,477 on time, 10,052 late, 54,701 in process)
 plus dossiers closed unresolved (outside the total), for three sources -- the city, the national
 portal (the hub's delivery records and the portal's own export for the year) and a ministry's
-pull-backs -- with differences of every class the engine checks injected into known dossiers. The
-store is a SQLite file in a temporary directory, written with ADBC bulk ingestion (not timed).
-``staged_dossier`` (the payloads) is left empty: reconciliation never reads it.
+pull-backs -- plus the carriers' orders for results returned by post, with differences of every
+class the engine checks injected into known dossiers. The store is a SQLite file in a temporary
+directory, written with ADBC bulk ingestion (not timed). ``staged_dossier`` (the payloads) is
+left empty: reconciliation never reads it.
 
-Then times ``reconcile()`` end to end for the year, checks that every identity holds (Table 01
-with the generated figures) and that the differences found are exactly the ones injected, and
-runs datacompy (pandas) on the same store: city vs portal, city vs the portal's export and
-ministry vs city, its unequal rows classified the same way, asserting the same differences. Both
-are timed in two stages -- reading the store into the tool, and comparing -- and the ratios are
-printed. datacompy holds every row in pandas frames (about 4 GiB at the full year);
-``--compare-rows`` times both tools on a smaller store instead.
+Then times ``reconcile()`` end to end for the year, checks the identities (Table 01 with the
+generated figures, the portal's; the hub flow's gap is the never-delivered dossiers) and that the
+differences found are exactly the ones injected, and runs datacompy (pandas) on the same store:
+city vs portal, city vs the portal's export, ministry vs city, results to post vs carrier orders
+and delivered parcels vs city status, its unequal rows classified the same way, asserting the
+same differences. Both are timed in two stages -- reading the store into the tool, and comparing
+-- and the ratios are printed. datacompy holds every row in pandas frames (about 4 GiB at the
+full year); ``--compare-rows`` times both tools on a smaller store instead.
 
     uv run python -m bench.reconcile                     # full year, both tools
     uv run python -m bench.reconcile --scale 0.01        # quick check
@@ -55,6 +57,7 @@ INJECTED_PER_MILLION: dict[str, tuple[DifferenceClass, int]] = {
 }
 OUT_OF_SCOPE_PER_MILLION = 20_000  # procedures not integrated on the portal: no difference
 PORTAL_ONLY_PER_MILLION = 200  # numbers only the portal's export holds: extra_at_portal, unexplained
+POSTAL_NO_ORDER_PER_THOUSAND = 3  # of the results to return by post: no carrier order
 MINISTRY = "ministry:business_registration"
 YEAR = 2023
 PERIOD = Period.year(YEAR)
@@ -121,6 +124,17 @@ def _generate(db: duckdb.DuckDBPyConnection, scale: float) -> tuple[int, tuple[i
         FROM range({max(1, round(rows * PORTAL_ONLY_PER_MILLION / 1_000_000))}) t(i)
         """
     )
+    # Results returned by post: every ready city result asked for by post gets a carrier order
+    # (most delivered) except a few never ordered; a delivered one whose dossier stayed at 9 was
+    # never closed. Both postal classes follow from these rows.
+    db.execute(
+        f"""
+        CREATE VIEW postal AS
+        SELECT i, dossier_no, status, hash(i, 'order') % 1000 >= {1000 - POSTAL_NO_ORDER_PER_THOUSAND} AS unordered,
+            CASE WHEN hash(i, 'parcel') % 100 < 80 THEN 'delivered' ELSE 'in_transit' END AS parcel, received
+        FROM gen WHERE kind <> 'ministry_only' AND return_by_post = 1 AND status IN (9, 10)
+        """
+    )
     return rows, (on_time, late, in_process)
 
 
@@ -154,6 +168,11 @@ _TABLES = {
         UNION ALL
         SELECT '{PERIOD.label}', dossier_no, 10, '{YEAR}-06-01 01:00:00.000000', '{YEAR + 1}-01-02 01:00:00.000000'
         FROM portal_only""",
+    "postal_order": f"""
+        SELECT dossier_no || '/KQ' AS reference, 'city' AS source, dossier_no, 'c' || i AS content_hash,
+            'vnpost' AS carrier, 'ordered' AS dispatch, 1 AS attempts, 'VN' || i AS order_id, parcel AS state,
+            {_TS.format("received")} AS created_at, {_TS.format("received")} AS updated_at
+        FROM postal WHERE NOT unordered""",
     "quarantine": f"""
         SELECT 'city' AS source, dossier_no, 'due_before_received' AS rule, 'generated' AS reason,
             'c' || i AS content_hash, '{{}}' AS payload, {_TS.format("received")} AS first_seen,
@@ -190,6 +209,15 @@ def build_store(directory: Path, scale: float) -> Generated:
             injected[INJECTED_PER_MILLION[kind][0]].add(no)
             if kind == "ministry_only":  # the portal holds it too, from the ministry: explained there
                 injected[DifferenceClass.EXTRA_AT_PORTAL].add(no)
+        injected[DifferenceClass.POSTAL_NO_ORDER] = {
+            no for (no,) in db.execute("SELECT dossier_no FROM postal WHERE unordered").fetchall()
+        }
+        injected[DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED] = {
+            no
+            for (no,) in db.execute(
+                "SELECT dossier_no FROM postal WHERE NOT unordered AND parcel = 'delivered' AND status <> 10"
+            ).fetchall()
+        }
         (never_delivered,) = db.execute("SELECT count(*) FROM gen WHERE kind = 'missing_at_portal'").fetchone()
     return Generated(path, rows, injected, table01, never_delivered)
 
@@ -255,14 +283,14 @@ def run_hub(generated: Generated) -> tuple[Timing, dict[DifferenceClass, set[str
     return timing, found
 
 
-# What the hub reads to find the seven classes (load.py, portal_snapshot.py): each version's number,
-# hash and update time and its facts' intake time (the day when the number carries none), the portal
-# delivery records, the open quarantine entries and the portal's export. datacompy is handed
-# exactly these columns.
+# What the hub reads to find the nine classes (load.py): each version's number, hash and update time
+# and its facts' intake time (the day when the number carries none), status and postal choice, the
+# portal delivery records, the open quarantine entries, the portal's export and the postal orders.
+# datacompy is handed exactly these columns.
 _DATACOMPY_READS = {
     "versions": """
         SELECT c.source, c.dossier_no, c.content_hash, coalesce(c.source_updated_at, '') AS updated,
-            coalesce(f.received_at, '') AS received
+            coalesce(f.received_at, '') AS received, f.status, f.return_by_post
         FROM dossier_current c LEFT JOIN dossier_facts f
             ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash""",
     "portal": """
@@ -270,6 +298,7 @@ _DATACOMPY_READS = {
         WHERE partner = 'national_portal' AND source = 'city'""",
     "quarantine": "SELECT dossier_no, rule FROM quarantine WHERE source = 'city' AND resolved_at IS NULL",
     "snapshot": f"SELECT dossier_no FROM portal_snapshot WHERE period = '{PERIOD.label}'",
+    "postal": "SELECT dossier_no, dispatch, coalesce(state, '') AS parcel FROM postal_order WHERE source = 'city'",
 }
 
 
@@ -323,9 +352,20 @@ def run_datacompy(generated: Generated) -> tuple[Timing, dict[DifferenceClass, s
     vs_city = datacompy.PandasCompare(all_city, ministry, join_columns="dossier_no")
     found[DifferenceClass.MINISTRY_ONLY] = set(vs_city.df2_unq_rows["dossier_no"])
     found[DifferenceClass.DUPLICATE] = set(vs_city.all_mismatch()["dossier_no"])
+    postal = frames["postal"]
+    city_all = in_period.loc[in_period["source"] == "city"]
+    ready = city_all.loc[(city_all["return_by_post"] == 1) & city_all["status"].isin([9, 10]), ["dossier_no"]]
+    ordered = postal.loc[postal["dispatch"] == "ordered", ["dossier_no"]]
+    found[DifferenceClass.POSTAL_NO_ORDER] = set(
+        datacompy.PandasCompare(ready, ordered, join_columns="dossier_no").df1_unq_rows["dossier_no"]
+    )
+    delivered = postal.loc[postal["parcel"] == "delivered", ["dossier_no"]].assign(status=10)
+    closed = datacompy.PandasCompare(city_all[["dossier_no", "status"]], delivered, join_columns="dossier_no")
+    found[DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED] = set(closed.all_mismatch()["dossier_no"])
     timing = Timing(read, time.perf_counter() - started)
     print(f"{timing.line('datacompy')}, {time.process_time() - cpu:.1f} s CPU (all threads), {_load()}")
     del frames, versions, portal, quarantine, snapshot, in_period, city, ministry, all_city, at_portal, held, vs_city
+    del postal, city_all, ready, ordered, delivered, closed
     gc.collect()
     return timing, found
 

@@ -19,6 +19,9 @@ from hub.store import (
     Settlement,
     StagedRecord,
 )
+from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
+from mappings.postal.dispatch import result_reference
+from mappings.postal.states import PostalState, Track
 from quality.reconcile import DifferenceClass, Period, reconcile
 from quality.reconcile.engine import CHECKED
 
@@ -151,6 +154,8 @@ def test_each_injected_difference_is_found_and_classified(store: HubStore) -> No
         DifferenceClass.PENDING: 1,
         DifferenceClass.MINISTRY_ONLY: 2,
         DifferenceClass.DUPLICATE: 1,
+        DifferenceClass.POSTAL_NO_ORDER: 0,
+        DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED: 0,
     }
     (quarantined,) = [d for d in result.differences if d.kind is DifferenceClass.QUARANTINED]
     assert quarantined.detail == "due_before_received, status_requires_return_date"
@@ -167,7 +172,14 @@ def test_each_injected_difference_is_found_and_classified(store: HubStore) -> No
         },
         "HT": {DifferenceClass.MINISTRY_ONLY: 1},
     }
-    assert result.sources == {CITY_SOURCE: 6, PORTAL: 2, BUSINESS: 1, CIVIL_STATUS: 2}
+    assert result.sources == {
+        CITY_SOURCE: 6,
+        PORTAL: 2,
+        "postal": 0,
+        "postal_delivered": 0,
+        BUSINESS: 1,
+        CIVIL_STATUS: 2,
+    }
 
 
 def test_a_number_whose_day_does_not_exist_is_dated_by_its_intake_and_found(store: HubStore) -> None:
@@ -336,3 +348,82 @@ def test_periods_parse_from_text_with_their_kind_and_label(
 def test_a_malformed_period_is_refused_with_the_text_it_got(text: str) -> None:
     with pytest.raises(ValueError, match="period"):
         Period.parse(text)
+
+
+# Results returned by post, one per case the reconciliation must tell apart.
+POST_IN_TRANSIT = "000.00.12.H26-261120-0101"  # ordered, on its way: no difference
+POST_DELIVERED_OPEN = "000.00.12.H26-261120-0102"  # delivered, city still at 9 processed
+POST_DELIVERED_CLOSED = "000.00.12.H26-261120-0103"  # delivered, city at 10: no difference
+POST_BAD_ADDRESS = "000.00.12.H26-261120-0104"  # dispatch quarantined: no order
+POST_OUTAGE = "000.00.12.H26-261120-0105"  # dispatch pending after a carrier outage: no order
+POST_NOT_PLANNED = "000.00.12.H26-261120-0106"  # ready, never planned (e.g. no result attached)
+POST_NOT_READY = "000.00.12.H26-261120-0107"  # still in progress: nothing to send yet
+BAD_ADDRESS = "postal.address_missing"
+
+
+def _postal_store(store: HubStore) -> None:
+    status = {POST_DELIVERED_OPEN: 9, POST_NOT_PLANNED: 9, POST_NOT_READY: 4}
+    records = [
+        StagedRecord(
+            no,
+            f"v1-{no}",
+            {"ma_ho_so": no, **PERSON},
+            None,
+            DossierFacts(INTEGRATED, status.get(no, 10), 1, RECEIVED, _at(25), _at(21), False, False, True),
+        )
+        for no in (
+            POST_IN_TRANSIT,
+            POST_DELIVERED_OPEN,
+            POST_DELIVERED_CLOSED,
+            POST_BAD_ADDRESS,
+            POST_OUTAGE,
+            POST_NOT_PLANNED,
+            POST_NOT_READY,
+        )
+    ]
+    store.stage(CITY_SOURCE, records, "p1")
+    orders = PostalOrders(store)
+    ordered = [POST_IN_TRANSIT, POST_DELIVERED_OPEN, POST_DELIVERED_CLOSED]
+    orders.record_decisions(
+        CITY_SOURCE,
+        [DispatchDecision(no, f"v1-{no}", "vnpost", Dispatch.PENDING) for no in [*ordered, POST_OUTAGE]]
+        + [
+            DispatchDecision(
+                POST_BAD_ADDRESS, f"v1-{POST_BAD_ADDRESS}", None, Dispatch.QUARANTINED, "postal.address_missing"
+            )
+        ],
+    )
+    orders.settle(
+        [
+            OrderOutcome(result_reference(no), Dispatch.ORDERED, order_id=f"VN{k}", placed_at=_at(21))
+            for k, no in enumerate(ordered)
+        ]
+    )
+    orders.record_tracks(
+        "vnpost",
+        {
+            "VN0": (Track(PostalState.IN_TRANSIT, state_at=_at(22)), False),
+            "VN1": (Track(PostalState.DELIVERED, state_at=_at(23)), False),
+            "VN2": (Track(PostalState.DELIVERED, state_at=_at(23)), False),
+        },
+        _at(23, 12),
+    )
+
+
+def test_postal_returns_without_an_order_and_delivered_results_left_open_are_found(store: HubStore) -> None:
+    _postal_store(store)
+
+    result = reconcile(store, DAY)
+
+    assert result.dossiers(DifferenceClass.POSTAL_NO_ORDER) == [POST_BAD_ADDRESS, POST_OUTAGE, POST_NOT_PLANNED]
+    assert result.dossiers(DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED) == [POST_DELIVERED_OPEN]
+    details = {d.dossier_no: (d.source, d.detail) for d in result.differences if d.kind.value.startswith("postal")}
+    assert details == {
+        POST_BAD_ADDRESS: (CITY_SOURCE, f"dispatch quarantined: {BAD_ADDRESS}"),
+        POST_OUTAGE: (CITY_SOURCE, "dispatch pending (to be ordered again)"),
+        POST_NOT_PLANNED: (CITY_SOURCE, "no postal order planned (no result attached, or not yet planned)"),
+        POST_DELIVERED_OPEN: ("postal", None),
+    }
+    assert (result.sources["postal"], result.sources["postal_delivered"]) == (3, 2)
+    # The postal dimension is beside the portal one: none of these reached the portal either.
+    assert len(result.dossiers(DifferenceClass.MISSING_AT_PORTAL)) == 7

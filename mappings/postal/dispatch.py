@@ -31,8 +31,10 @@ from mappings.versioned import Row, VersionedTable, read_rows
 DESKS_PATH = Path(__file__).with_name("dispatch_desks.csv")
 DEFAULT_DESK = "*"
 # TrangThaiHoSo of a dossier whose result can go out: 9 processed, 10 result returned (for a
-# postal return the city marks 10 when it releases the result for the post: this order).
-READY_STATUSES = (9, 10)
+# postal return the city marks 10 when it releases the result for the post: this order). A result
+# the carrier delivered belongs to a dossier in status 10; one still in 9 was never closed.
+RESULT_RETURNED = 10
+READY_STATUSES = (9, RESULT_RETURNED)
 # One result envelope (decision + certified copies); carriers price by weight band, so one
 # figure for all is accurate enough and keeps the city's bill predictable.
 RESULT_WEIGHT_GRAMS = 200
@@ -114,6 +116,7 @@ def order_request(dossier: Dossier, desk: DeskRow, receiver: Address) -> OrderRe
 __all__ = [
     "DEFAULT_DESK",
     "READY_STATUSES",
+    "RESULT_RETURNED",
     "RESULT_WEIGHT_GRAMS",
     "DeskRow",
     "desk_for",

@@ -24,7 +24,10 @@ from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.ministry_exchange import PULLBACK_PREFIX
 from hub.pipeline.portal_sync import PARTNER as PORTAL
 from hub.store import DeliveryState, HubStore
+from hub.store.postal import Dispatch
 from mappings.code_tables import CodeTables, load_code_tables
+from mappings.postal.dispatch import READY_STATUSES, RESULT_RETURNED
+from mappings.postal.states import PostalState
 from quality.reconcile.load import load_store
 from quality.reconcile.model import (
     BreakdownRow,
@@ -45,6 +48,8 @@ CHECKED = (
     DifferenceClass.PENDING,
     DifferenceClass.MINISTRY_ONLY,
     DifferenceClass.DUPLICATE,
+    DifferenceClass.POSTAL_NO_ORDER,
+    DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED,
 )
 
 ONLINE = 2  # KenhThucHien
@@ -76,12 +81,31 @@ LEFT JOIN procedure_version pv ON pv.code = s.procedure AND s.day BETWEEN pv.val
 # not (extra at the portal, reached it by another road): ``_PORTAL_EXTRA`` moves those rows out.
 # (``load_store`` skips city dossiers numbered on a day outside the period, so one the city numbered
 # on another day is extra too.)
+#
+# The return of the result by post is a second, independent dimension (``postal_kind``): a result
+# ready for an applicant who asked for the post (facts: return_by_post, status 9 or 10) with no
+# order the carrier holds -- its detail says where dispatch stands -- or a parcel the carrier
+# delivered whose dossier the city never closed (status not 10).
 _NOT_HELD = "the portal acknowledged it but its export does not hold it"
+_READY = f"return_by_post AND status IN {READY_STATUSES} AND coalesce(dispatch, '') <> '{Dispatch.ORDERED}'"
 _CITY_STATE = f"""
 CREATE TABLE city_state AS
-SELECT CASE WHEN kind IS NOT NULL THEN dossier_no END AS dossier_no, * EXCLUDE (dossier_no, content_hash, acked_hash)
+SELECT CASE WHEN kind IS NOT NULL OR postal_kind IS NOT NULL THEN dossier_no END AS dossier_no,
+    * EXCLUDE (dossier_no, content_hash, acked_hash, return_by_post, dispatch, parcel, reason)
 FROM (
     SELECT *, acked_hash IS NOT NULL AS acked,
+        dispatch = '{Dispatch.ORDERED}' AS postal_ordered, parcel = '{PostalState.DELIVERED}' AS postal_delivered,
+        CASE
+            WHEN {_READY} THEN '{DifferenceClass.POSTAL_NO_ORDER}'
+            WHEN parcel = '{PostalState.DELIVERED}' AND status IS DISTINCT FROM {RESULT_RETURNED}
+                THEN '{DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED}'
+        END AS postal_kind,
+        CASE WHEN {_READY} THEN CASE dispatch
+            WHEN '{Dispatch.QUARANTINED}' THEN 'dispatch quarantined: ' || coalesce(reason, '')
+            WHEN '{Dispatch.PENDING}' THEN 'dispatch pending (to be ordered again)'
+            WHEN '{Dispatch.SENT}' THEN 'dispatch sent, the carrier has not answered yet'
+            ELSE 'no postal order planned (no result attached, or not yet planned)'
+        END END AS postal_detail,
         coalesce(state = '{DeliveryState.DELIVERED}' AND acked_hash = content_hash, false) AS synced,
         CASE
             WHEN content_hash IS NULL THEN '{DifferenceClass.EXTRA_AT_PORTAL}'
@@ -97,10 +121,11 @@ FROM (
             AND acked_hash IS NOT NULL AND $portal_checked AND NOT held THEN '{_NOT_HELD}' END AS detail
     FROM (
         SELECT coalesce(s.dossier_no, p.dossier_no) AS dossier_no, s.content_hash, {_FACTS}, d.state, d.acked_hash,
-            p.dossier_no IS NOT NULL AS held
+            p.dossier_no IS NOT NULL AS held, s.return_by_post, o.dispatch, o.parcel, o.reason
         FROM city s
         FULL JOIN portal p ON p.dossier_no = s.dossier_no
-        LEFT JOIN delivery d ON d.dossier_no = s.dossier_no{_CODE_TABLE_JOINS.replace(chr(10), chr(10) + "        ")}
+        LEFT JOIN delivery d ON d.dossier_no = s.dossier_no
+        LEFT JOIN postal o ON o.dossier_no = s.dossier_no{_CODE_TABLE_JOINS.replace(chr(10), chr(10) + "        ")}
     )
 )
 """
@@ -149,6 +174,10 @@ SELECT s.dossier_no, s.source, s.agency, s.kind,
 FROM (
     SELECT dossier_no, '{CITY_SOURCE}' AS source, agency, kind, detail FROM city_state
     WHERE in_period AND kind IS NOT NULL
+    UNION ALL
+    SELECT dossier_no, CASE postal_kind WHEN '{DifferenceClass.POSTAL_NO_ORDER}' THEN '{CITY_SOURCE}' ELSE 'postal' END,
+        agency, postal_kind, postal_detail
+    FROM city_state WHERE in_period AND postal_kind IS NOT NULL
     UNION ALL
     SELECT dossier_no, source, agency, kind, NULL FROM ministry_state WHERE in_period AND kind IS NOT NULL
     UNION ALL
@@ -464,12 +493,17 @@ def _kpis(db: duckdb.DuckDBPyConnection) -> list[Kpi]:
 
 def _sources(db: duckdb.DuckDBPyConnection, portal_checked: bool) -> dict[str, int]:
     """Dossiers each source holds for the period; the portal's are what its export holds when it was
-    fetched, else those it acknowledged from the hub."""
+    fetched, else those it acknowledged from the hub; the postal service's are the period's city
+    results a carrier holds an order for, and of those the ones it delivered."""
     counts = dict(db.execute("SELECT source, count(*) FROM dossier WHERE in_period GROUP BY 1 ORDER BY 1").fetchall())
-    acknowledged = "FROM city_state WHERE in_period AND acked"
-    row = db.execute(f"SELECT count(*) {'FROM portal' if portal_checked else acknowledged}").fetchone()
+    acknowledged = "count(*) FILTER (WHERE in_period AND acked)"
+    row = db.execute(
+        f"SELECT {'(SELECT count(*) FROM portal)' if portal_checked else acknowledged}, "
+        "count(*) FILTER (WHERE in_period AND postal_ordered), count(*) FILTER (WHERE in_period AND postal_delivered) "
+        "FROM city_state"
+    ).fetchone()
     assert row is not None
-    found = {CITY_SOURCE: counts.pop(CITY_SOURCE, 0), PORTAL: row[0]}
+    found = {CITY_SOURCE: counts.pop(CITY_SOURCE, 0), PORTAL: row[0], "postal": row[1], "postal_delivered": row[2]}
     return found | counts
 
 

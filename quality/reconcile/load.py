@@ -39,6 +39,7 @@ CREATE TABLE dossier (
 CREATE TABLE delivery (dossier_no VARCHAR, state VARCHAR, acked_hash VARCHAR);
 CREATE TABLE quarantine (dossier_no VARCHAR, rule VARCHAR);
 CREATE TABLE portal (dossier_no VARCHAR);
+CREATE TABLE postal (dossier_no VARCHAR, dispatch VARCHAR, parcel VARCHAR, reason VARCHAR);
 """
 
 
@@ -172,8 +173,9 @@ def load_store(
     batch_rows: int,
     parts: int,
 ) -> None:
-    """Create and fill ``dossier`` (city and ministry, with facts), ``delivery``, ``quarantine`` and
-    ``portal`` (the portal's export fetched for ``snapshot_period``; empty when None).
+    """Create and fill ``dossier`` (city and ministry, with facts), ``delivery``, ``quarantine``,
+    ``postal`` (the city's results sent by post: dispatch and delivery state) and ``portal`` (the
+    portal's export fetched for ``snapshot_period``; empty when None).
 
     Dossiers are kept with ``in_period`` rather than only the period's: whether a ministry dossier
     is also the city's must not depend on which day each side dated it. Only rows whose number
@@ -216,6 +218,11 @@ def load_store(
         WHERE {{part}} AND {_scanned("source", dialect)} = {_literal(city_source)} AND resolved_at IS NULL
             AND {_maybe_in_period("dossier_no", dialect, first, last)}
     """
+    postal = f"""
+        SELECT dossier_no, dispatch, coalesce(state, '') AS parcel, coalesce(reason, '') AS reason FROM postal_order o
+        WHERE {{part}} AND {_scanned("source", dialect)} = {_literal(city_source)}
+            AND {_maybe_in_period("dossier_no", dialect, first, last)}
+    """
     of_period = f"{_scanned('period', dialect)} = {_literal(snapshot_period)}" if snapshot_period else "FALSE"
     portal = f"SELECT dossier_no FROM portal_snapshot s WHERE {{part}} AND {of_period}"
     if dialect == "sqlite":
@@ -231,6 +238,13 @@ def load_store(
             quarantine,
             "quarantine q",
             "INSERT INTO quarantine SELECT dossier_no::VARCHAR, rule::VARCHAR FROM {batch}",
+            None,
+        ),
+        (
+            postal,
+            "postal_order o",
+            "INSERT INTO postal SELECT dossier_no::VARCHAR, dispatch::VARCHAR, nullif(parcel::VARCHAR, ''), "
+            "nullif(reason::VARCHAR, '') FROM {batch}",
             None,
         ),
         (

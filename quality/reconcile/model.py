@@ -26,13 +26,14 @@ PeriodKind = Literal["day", "month", "quarter", "year", "range"]
 class DifferenceClass(StrEnum):
     """Every record-level difference the hub names (issue 6).
 
-    A city dossier falls in at most one class (the first that applies, in this order: missing at
-    portal, quarantined, pending, behind at portal), so the counts of a source add up; a ministry
-    dossier is either ministry-only or a duplicate of a city dossier. The engine reports in
-    ``counts`` only the classes it checks (``Reconciliation.checked``): ``extra_at_portal`` only
-    when the portal's export was fetched for the period (then a city dossier the portal acknowledged
-    but no longer holds is missing at the portal too); the postal ones need data the store does not
-    hold yet.
+    A city dossier falls in at most one portal class (the first that applies, in this order:
+    missing at portal, quarantined, pending, behind at portal), so the counts of a source add up,
+    and in at most one postal class (return by post: no order the carrier holds, or delivered
+    while the dossier is not closed) -- a second dimension, so a dossier can be listed once in each.
+    A ministry dossier is either ministry-only or a duplicate of a city dossier. The engine reports
+    in ``counts`` only the classes it checks (``Reconciliation.checked``): ``extra_at_portal`` only
+    when the portal's export was fetched for the period (then a city dossier the portal
+    acknowledged but no longer holds is missing at the portal too).
     """
 
     MISSING_AT_PORTAL = "missing_at_portal"

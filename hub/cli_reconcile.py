@@ -24,6 +24,14 @@ def reconcile_command(
     period: PeriodOption,
     language: Annotated[str, typer.Option(help="Report language: vi (default) or en.")] = "vi",
     strict: Annotated[bool, typer.Option(help="Exit with status 3 when the period does not reconcile.")] = False,
+    fetch_portal: Annotated[
+        bool,
+        typer.Option(
+            help="First fetch the portal's signed export of the period through the national_portal "
+            "Connection (AIRFLOW_CONN_NATIONAL_PORTAL), as the reconcile DAGs do; without it the last "
+            "fetch for the period is used, if any."
+        ),
+    ] = False,
 ) -> None:
     """Reconcile a period and write its report (HTML, CSV, JSON, signed PDF) under var/reports/<period>/.
 
@@ -33,6 +41,7 @@ def reconcile_command(
       hub reconcile --period 2026-11-20
       hub reconcile --period 2026-Q4 --language en
       hub reconcile --period 2026-11 --strict   # exit 3 if anything differs (for scripts)
+      hub reconcile --period 2026-11-20 --fetch-portal   # the portal's own count, fetched now
     """
     from hub import jobs_reconcile
     from signing.errors import SigningError
@@ -40,6 +49,8 @@ def reconcile_command(
     if language not in ("vi", "en"):
         console.print(f"[red]error:[/red] unknown language {language!r}: use vi or en")
         raise typer.Exit(2)
+    if fetch_portal:
+        _fetch_portal(period)
     try:
         result = jobs_reconcile.reconcile_and_report(period, language=language)
     except (ValueError, SigningError) as exc:  # a bad period, or no key to sign the PDF with
@@ -63,3 +74,26 @@ def reconcile_command(
         console.print(f"{name}: {path}")
     if strict and not verdict["reconciled"]:
         raise typer.Exit(3)
+
+
+def _fetch_portal(period: str) -> None:
+    """The DAG's first step by hand: a refused or unverifiable export stops here, storing nothing."""
+    from adapters.errors import AdapterError
+    from adapters.hooks import NationalPortalHook
+    from hub import jobs_reconcile
+    from mappings.masking import mask_personal_data
+
+    try:
+        client = NationalPortalHook().get_client()
+    except Exception as exc:  # a missing or malformed Connection, whatever Airflow raises for it
+        console.print(f"[red]error:[/red] cannot build the national portal client from its Airflow Connection: {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        fetched = jobs_reconcile.fetch_portal_snapshot(client, period)
+    except ValueError as exc:  # a bad period
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except AdapterError as exc:
+        console.print(f"[red]error:[/red] the portal's export was not stored: {mask_personal_data(str(exc))}")
+        raise typer.Exit(1) from exc
+    console.print(f"portal export for {fetched['period']}: {fetched['dossiers']:,} dossiers held")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from adapters.errors import UntrustedReply
 from adapters.national_portal.client import NationalPortalClient
@@ -22,6 +23,7 @@ from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
 from hub import jobs_reconcile
+from hub.cli import app
 from hub.pipeline.extract import CITY_SOURCE
 from hub.store import DeliveryState, HubStore
 from hub.store.schema import message_log, portal_snapshot
@@ -254,6 +256,37 @@ def test_a_forgotten_dossier_is_missing_at_the_portal_and_a_portal_only_one_is_e
             )
         ).all()
     assert [outcome for outcome, _ in logged] == ["ok"] and all(signer for _, signer in logged)
+
+
+def test_hub_reconcile_fetch_portal_compares_with_the_export_fetched_now(
+    hub: HubStore, client: NationalPortalClient, portal: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = [_number(seq) for seq in (1, 2)]
+    hub.stage(CITY_SOURCE, [_record(no) for no in city], "b1")
+    client.sync_dossiers([dossier(seq) for seq in (1, 2)], updating=False)
+    _deliver(hub, city)  # the portal acknowledged both
+    _forget(portal, _number(2))  # and then lost one
+    runner = CliRunner()
+    report = Path(os.environ["HUB_VAR_DIR"]) / "reports" / "2026-11-20" / "reconciliation.json"
+
+    def missing() -> list[str]:
+        document = json.loads(report.read_text())
+        return [d["dossier_no"] for d in document["differences"] if d["kind"] == "missing_at_portal"]
+
+    by_acknowledgements = runner.invoke(app, ["reconcile", "--period", "2026-11-20"])
+    assert by_acknowledgements.exit_code == 0, by_acknowledgements.output
+    assert missing() == []  # both acknowledged: the loss does not show
+    monkeypatch.delenv("AIRFLOW_CONN_NATIONAL_PORTAL", raising=False)
+    no_connection = runner.invoke(app, ["reconcile", "--period", "2026-11-20", "--fetch-portal"])
+    assert no_connection.exit_code == 2 and "national portal client" in no_connection.output
+    host = portal.url.removeprefix("http://")
+    monkeypatch.setenv("AIRFLOW_CONN_NATIONAL_PORTAL", f"http://{USERNAME}:{PASSWORD}@{host}?madonvi={AGENCY}")
+
+    fetched = runner.invoke(app, ["reconcile", "--period", "2026-11-20", "--fetch-portal"])
+
+    assert fetched.exit_code == 0, fetched.output
+    assert "portal export for 2026-11-20: 1 dossiers held" in fetched.output and PASSWORD not in fetched.output
+    assert missing() == [_number(2)]
 
 
 @pytest.mark.parametrize("mode", ["unsigned", "tampered", "wrong_ca"])

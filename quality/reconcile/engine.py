@@ -121,11 +121,11 @@ FROM (
             AND acked_hash IS NOT NULL AND $portal_checked AND NOT held THEN '{_NOT_HELD}' END AS detail
     FROM (
         SELECT coalesce(s.dossier_no, p.dossier_no) AS dossier_no, s.content_hash, {_FACTS}, d.state, d.acked_hash,
-            p.dossier_no IS NOT NULL AS held, s.return_by_post, o.dispatch, o.parcel, o.reason
+            p.dossier_no IS NOT NULL AS held, s.return_by_post, po.dispatch, po.parcel, po.reason
         FROM city s
         FULL JOIN portal p ON p.dossier_no = s.dossier_no
         LEFT JOIN delivery d ON d.dossier_no = s.dossier_no
-        LEFT JOIN postal o ON o.dossier_no = s.dossier_no{_CODE_TABLE_JOINS.replace(chr(10), chr(10) + "        ")}
+        LEFT JOIN postal po ON po.dossier_no = s.dossier_no{_CODE_TABLE_JOINS.replace(chr(10), chr(10) + "        ")}
     )
 )
 """

@@ -30,7 +30,8 @@ from hub.webhooks.app import create_app
 from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.postal.dispatch import READY_STATUSES
-from mappings.postal.states import PostalState, delivery_deadline
+from mappings.postal.states import PostalState
+from mappings.working_days import add_working_days
 from quality.gate import QualityGate
 from sandbox.city_system.generator import generate_day
 from sandbox.server import serve_in_thread
@@ -276,7 +277,7 @@ def test_orders_past_their_deadline_are_flagged_overdue(store: HubStore) -> None
         CITY_SOURCE,
         [DispatchDecision(c.dossier_no, c.content_hash, "viettel_post", Dispatch.PENDING) for c in candidates],
     )
-    deadline = delivery_deadline(placed, 3)  # Thursday 5 Nov
+    deadline = add_working_days(placed, 3)  # Thursday 5 Nov
     orders.settle(
         [
             OrderOutcome(f"{n}/KQ", Dispatch.ORDERED, order_id=f"9{i}", item_code="EE123456785VN", placed_at=placed,

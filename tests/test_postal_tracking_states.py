@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from adapters.postal.carrier import CarrierEvent
 from mappings.dossier import VN_TZ
-from mappings.postal.states import PostalState, delivery_deadline, fold, load_status_table
+from mappings.postal.states import PostalState, fold, load_status_table
 from mappings.versioned import CodeTableError
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=VN_TZ)
@@ -141,12 +141,3 @@ def test_a_typo_in_the_table_is_refused_at_load(tmp_path: Path) -> None:
     table.write_text("code,name_vi,state,returning,valid_from,valid_to\nvnpost:90,x,deliverd,false,,\n")
     with pytest.raises(CodeTableError, match="deliverd"):
         load_status_table(table)
-
-
-def test_deadline_counts_working_days() -> None:
-    friday = datetime(2026, 11, 20, 15, 0, tzinfo=VN_TZ)
-    assert delivery_deadline(friday, 3) == datetime(2026, 11, 25, 15, 0, tzinfo=VN_TZ)
-    assert delivery_deadline(friday, 0) == friday
-    # Public days off count too: 30/4 and 1/5/2026 are Thursday and Friday.
-    wednesday = datetime(2026, 4, 29, 10, 0, tzinfo=VN_TZ)
-    assert delivery_deadline(wednesday, 1) == datetime(2026, 5, 4, 10, 0, tzinfo=VN_TZ)

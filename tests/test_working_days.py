@@ -47,6 +47,8 @@ def test_national_day_and_its_neighbour_are_off() -> None:
     assert is_working_day(date(2025, 9, 3))
     assert not is_working_day(date(2026, 9, 2))  # Wednesday
     assert add_working_days(date(2026, 8, 31), 1) == date(2026, 9, 3)
+    # 30/4 and 1/5/2026 are Thursday and Friday: a deadline one working day after Wednesday is Monday.
+    assert add_working_days(datetime(2026, 4, 29, 10, 0, tzinfo=VN_TZ), 1) == datetime(2026, 5, 4, 10, 0, tzinfo=VN_TZ)
 
 
 def test_weekends_are_off_and_a_day_off_counts_from_the_next_working_day() -> None:

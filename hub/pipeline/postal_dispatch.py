@@ -54,7 +54,7 @@ from mappings.city_system import to_canonical
 from mappings.dossier import VN_TZ
 from mappings.errors import MappingError
 from mappings.postal.dispatch import desk_for, load_desks, order_request, receiver_of, result_ready
-from mappings.postal.states import delivery_deadline
+from mappings.working_days import add_working_days
 from quality.expectations.datasets import POSTAL_ORDERS, POSTAL_REPLIES
 from quality.gate import QualityGate, Violation
 
@@ -270,7 +270,7 @@ def place_batch(
                     order_id=placed.order_id,
                     item_code=placed.item_code,
                     placed_at=placed.placed_at,
-                    deadline=delivery_deadline(placed.placed_at, delivery_days),
+                    deadline=add_working_days(placed.placed_at, delivery_days),
                 )
             )
         if refusal is not None:

@@ -35,7 +35,6 @@ from typing import Protocol
 
 from mappings.dossier import VN_TZ
 from mappings.versioned import Row, VersionedTable, read_rows
-from mappings.working_days import add_working_days
 
 TABLE_PATH = Path(__file__).with_name("carrier_statuses.csv")
 
@@ -192,13 +191,6 @@ def fold(events: Iterable[StatusEvent], table: VersionedTable[CarrierStatusRow] 
     return Track(track.state, track.returning, track.state_at, track.status_code, tuple(anomalies))
 
 
-def delivery_deadline(placed_at: datetime, working_days: int) -> datetime:
-    """When a result handed to the carrier at ``placed_at`` should have arrived: ``working_days``
-    working days later on the shared calendar (``mappings.working_days``: public days off
-    included, Monday-Friday only in a year its table does not cover), same time of day."""
-    return add_working_days(placed_at, working_days)
-
-
 __all__ = [
     "FINAL_STATES",
     "Anomaly",
@@ -206,7 +198,6 @@ __all__ = [
     "PostalState",
     "StatusEvent",
     "Track",
-    "delivery_deadline",
     "fold",
     "load_status_table",
     "lookup",

@@ -1,13 +1,13 @@
 """Record-level reconciliation of the hub store for a period, in DuckDB.
 
-Each city dossier is joined to the portal side once (``city_state``: the hub's delivery record and
-the portal's export) and classified by a CASE in the same pass; the pull-backs, a small share, are
-joined to the city after a semi-join narrows it to their numbers. The identities, KPIs and
-breakdown are then GROUP BYs over those two tables, so a year of dossiers (about four million per
-source) is one hash join of dossier numbers and a few scans rather than a join per figure, let
-alone four million Python objects; DuckDB works under
-``memory_limit`` and spills to a temporary directory past it. Python sees only the differences
-(all of them: the renderer pages the list, the engine never caps it) and the aggregates.
+Each city dossier is joined once to the other sides (``city_state``: the hub's delivery record, the
+portal's export and the postal order of its result) and classified by a CASE in the same pass; the
+pull-backs, a small share, are joined to the city after a semi-join narrows it to their numbers.
+The identities, KPIs and breakdown are then GROUP BYs over those two tables, so a year of dossiers
+(about four million per source) is one pass of hash joins and a few scans rather than a join per
+figure, let alone four million Python objects; DuckDB works under ``memory_limit`` and spills to a
+temporary directory past it. Python sees only the differences (all of them: the renderer pages the
+list, the engine never caps it) and the aggregates.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 #
 # The slim variant: the full image preinstalls dozens of providers whose pins would fight
 # uv.lock; slim carries Airflow alone and uv.lock adds exactly what the hub runs.
-# The tag must name the apache-airflow version uv.lock pins (tests/test_deployment.py checks).
+# The tag must name the apache-airflow version uv.lock pins (tests/deploy/test_files.py checks).
 
 # -- requirements: uv.lock -> a hash-pinned requirements file, without touching the final image's uv
 # (written to /tmp: WORKDIR may create its folder for root, and this stage runs as airflow)

@@ -36,9 +36,9 @@ def city_dossiers_extract() -> None:
     @task(pool=CITY_SYSTEM_POOL, inlets=[CITY_DOSSIER_RECORDS], outlets=[CITY_DOSSIERS_STAGED, HUB_CITY_STAGING])
     def extract(data_interval_start=None, data_interval_end=None) -> dict:
         from adapters.hooks import CitySystemHook
-        from hub import jobs
+        from hub.jobs.extract import extract
 
-        return jobs.extract(CitySystemHook().get_client(), data_interval_start, data_interval_end)
+        return extract(CitySystemHook().get_client(), data_interval_start, data_interval_end)
 
     extract()
 

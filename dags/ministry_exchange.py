@@ -55,25 +55,25 @@ def _ministry_group(partner: str):
 
             @task
             def plan_push() -> list[str]:
-                from hub import jobs_ministry
+                from hub.jobs import ministry as jobs_ministry
 
                 return jobs_ministry.plan_push(partner)
 
             @task(pool=pool, inlets=[HUB_CITY_STAGING], outlets=[ministry_system(partner)])
             def push(batch_id: str) -> dict:
-                from hub import jobs_ministry
+                from hub.jobs import ministry as jobs_ministry
 
                 return jobs_ministry.push(_client(partner), partner, batch_id)
 
             @task(trigger_rule=TriggerRule.NONE_FAILED)
             def plan_status() -> list[str]:
-                from hub import jobs_ministry
+                from hub.jobs import ministry as jobs_ministry
 
                 return jobs_ministry.plan_status(partner)
 
             @task(pool=pool)
             def check_status(batch_id: str) -> dict:
-                from hub import jobs_ministry
+                from hub.jobs import ministry as jobs_ministry
 
                 return jobs_ministry.check_status(_client(partner), partner, batch_id)
 
@@ -84,19 +84,19 @@ def _ministry_group(partner: str):
 
         @task
         def plan_pull(data_interval_start=None, data_interval_end=None) -> list[str]:
-            from hub import jobs_ministry
+            from hub.jobs import ministry as jobs_ministry
 
             return jobs_ministry.plan_pull(partner, data_interval_start, data_interval_end)
 
         @task(pool=pool, inlets=[ministry_system(partner)], outlets=[ministry_staging(partner)])
         def pull(window: str, run_id=None) -> dict:
-            from hub import jobs_ministry
+            from hub.jobs import ministry as jobs_ministry
 
             return jobs_ministry.pull(_client(partner), partner, window, run_id)
 
         @task
         def close_pull(reports: list[dict], data_interval_end=None) -> dict:
-            from hub import jobs_ministry
+            from hub.jobs import ministry as jobs_ministry
 
             return jobs_ministry.close_pull(partner, data_interval_end, reports)
 
@@ -117,7 +117,7 @@ def _ministry_group(partner: str):
 def ministry_exchange() -> None:
     @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[MINISTRY_EXCHANGED])
     def summarize(pulls: list[dict], run_id=None) -> dict:
-        from hub import jobs_ministry
+        from hub.jobs import ministry as jobs_ministry
 
         return jobs_ministry.summarize(run_id, list(pulls))
 

@@ -39,35 +39,35 @@ from dags.common import (
 def national_portal_sync() -> None:
     @task(inlets=[HUB_CITY_STAGING], outlets=[HUB_OUTBOX])
     def plan() -> list[str]:
-        from hub import jobs
+        from hub.jobs import portal
 
-        return jobs.plan_portal_sync()
+        return portal.plan_portal_sync()
 
     @task(pool=NATIONAL_PORTAL_POOL, inlets=[HUB_OUTBOX], outlets=[PORTAL_DOSSIERS])
     def deliver_dossiers(batch_id: str) -> dict:
         from adapters.hooks import NationalPortalHook
-        from hub import jobs
+        from hub.jobs import portal
 
-        return jobs.deliver_portal_dossiers(NationalPortalHook().get_client(), batch_id)
+        return portal.deliver_portal_dossiers(NationalPortalHook().get_client(), batch_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def plan_progress() -> list[str]:
-        from hub import jobs
+        from hub.jobs import portal
 
-        return jobs.plan_portal_progress()
+        return portal.plan_portal_progress()
 
     @task(pool=NATIONAL_PORTAL_POOL, inlets=[HUB_OUTBOX], outlets=[PORTAL_PROGRESS])
     def deliver_progress(batch_id: str) -> dict:
         from adapters.hooks import NationalPortalHook
-        from hub import jobs
+        from hub.jobs import portal
 
-        return jobs.deliver_portal_progress(NationalPortalHook().get_client(), batch_id)
+        return portal.deliver_portal_progress(NationalPortalHook().get_client(), batch_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[PORTAL_SYNCED])
     def summarize(run_id=None) -> dict:
-        from hub import jobs
+        from hub.jobs import portal
 
-        return jobs.summarize_portal_sync(run_id)
+        return portal.summarize_portal_sync(run_id)
 
     planned = plan()
     delivered = deliver_dossiers.expand(batch_id=planned)

@@ -39,20 +39,20 @@ POPULATION_DB_POOL = "population_db"
 def population_verify() -> None:
     @task
     def plan() -> list[str]:
-        from hub import jobs_population
+        from hub.jobs import population as jobs_population
 
         return jobs_population.plan()
 
     @task(pool=POPULATION_DB_POOL, inlets=[HUB_CITY_STAGING, POPULATION_REGISTER], outlets=[HUB_POPULATION_CHECKS])
     def verify(batch_id: str) -> dict:
         from adapters.hooks import PopulationDbHook
-        from hub import jobs_population
+        from hub.jobs import population as jobs_population
 
         return jobs_population.verify(PopulationDbHook().get_client(), batch_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def summarize(run_id=None) -> dict:
-        from hub import jobs_population
+        from hub.jobs import population as jobs_population
 
         return jobs_population.summarize(run_id)
 

@@ -43,13 +43,13 @@ def _client(carrier: str):
 def postal_dispatch() -> None:
     @task
     def plan(run_id=None) -> dict[str, list[str]]:
-        from hub import jobs_postal
+        from hub.jobs import postal as jobs_postal
 
         return jobs_postal.plan_dispatch(list(CARRIERS), run_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def summarize(run_id=None) -> dict:
-        from hub import jobs_postal
+        from hub.jobs import postal as jobs_postal
 
         return jobs_postal.summarize_dispatch(run_id)
 
@@ -64,7 +64,7 @@ def postal_dispatch() -> None:
 
             @task(pool=carrier)
             def place(batch_id: str, carrier: str = carrier, run_id=None) -> dict:
-                from hub import jobs_postal
+                from hub.jobs import postal as jobs_postal
 
                 return jobs_postal.place(_client(carrier), batch_id, run_id)
 

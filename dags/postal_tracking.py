@@ -39,7 +39,7 @@ def _client(carrier: str):
 def postal_tracking() -> None:
     @task(trigger_rule=TriggerRule.ALL_DONE)  # a carrier's failed poll still leaves a report of the others
     def summarize(polls: list[dict], run_id=None) -> dict:
-        from hub import jobs_postal
+        from hub.jobs import postal as jobs_postal
 
         return jobs_postal.summarize_tracking(run_id, list(polls))
 
@@ -48,7 +48,7 @@ def postal_tracking() -> None:
 
         @task(task_id=f"track_{carrier}", pool=carrier)
         def track(carrier: str = carrier) -> dict:
-            from hub import jobs_postal
+            from hub.jobs import postal as jobs_postal
 
             return jobs_postal.track(_client(carrier))
 

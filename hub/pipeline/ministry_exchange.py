@@ -1,5 +1,5 @@
 """City <-> ministry systems: push interconnected dossiers, follow their status, pull back the
-dossiers processed on ministry software. Airflow-free; ``hub.jobs_ministry`` calls it per DAG task.
+dossiers processed on ministry software. Airflow-free; ``hub.jobs.ministry`` calls it per DAG task.
 
 Which city dossiers are interconnected with a ministry (the push set) is data, not code: the
 procedure table's ``interconnected_with`` column names the ministry system (``civil_status`` for

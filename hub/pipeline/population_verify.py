@@ -1,6 +1,6 @@
 """Verify the applicants of staged citizen dossiers against the population database (issue 4).
 
-Three steps, each one DAG task (``hub.jobs_population``), none aware of Airflow:
+Three steps, each one DAG task (``hub.jobs.population``), none aware of Airflow:
 
 1. :func:`plan` -- every current city dossier whose applicant is a citizen (``CONG_DAN``) with an
    ID and whose current version has no settled check gets a pending row in ``population_check``;

@@ -1,5 +1,5 @@
 """Dossier results home by post: plan one order per ready result, place it with the carrier,
-keep the order id and S10 item code. Airflow-free; ``hub.jobs_postal`` calls it per DAG task.
+keep the order id and S10 item code. Airflow-free; ``hub.jobs.postal`` calls it per DAG task.
 
 Planning reads the staged city dossiers the staging facts mark for postal return with status 9
 (processed) or 10 (result returned -- for a postal return, released for the hand-over to the post,

@@ -1,5 +1,5 @@
 """Follow every placed order to a final state: poll, merge with the callbacks, derive, flag.
-Airflow-free; ``hub.jobs_postal`` calls it per carrier.
+Airflow-free; ``hub.jobs.postal`` calls it per carrier.
 
 Two ways in, one truth: the webhook receiver keeps the carriers' callbacks in ``postal_event``;
 this step polls the carrier (``Carrier.track``, full histories, in pages of ``page_size``

@@ -1,0 +1,281 @@
+"""``hub evidence ...``: check the message log, hand evidence to an auditor, check what one hands back.
+
+Mounted by ``hub/cli/main.py``. Heavy imports (the store, signing) happen inside the commands so
+``hub --help`` stays fast. Nothing here prints a message body: bodies hold citizen IDs and phone
+numbers, and go only into the bundle file (mode 0600).
+
+Configuration is ``signing.config``'s (``HUB_TRUST_STORE``, ``HUB_SIGNING_KEY``; the dev PKI
+under ``var/pki`` by default), so these commands trust and sign exactly as the DAGs do.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from signing.trust import TrustStore
+
+
+app = typer.Typer(
+    help="The message log as evidence: verify its hash chain, export and verify evidence bundles.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+TrustOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--trust",
+        help="Trusted root(s): PEM file or folder, repeatable. Default: $HUB_TRUST_STORE, else var/pki/trust.",
+    ),
+]
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _pem_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in (".pem", ".crt", ".cer")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            _fail(f"trust file or folder {path} does not exist")
+    return files
+
+
+def _trust_store(paths: list[Path] | None) -> TrustStore | None:
+    """The --trust paths, else the configured trust store (``signing.config``), else None."""
+    from signing.config import trust_store
+    from signing.errors import KeySourceError
+    from signing.trust import TrustStore
+
+    if not paths:
+        try:
+            return trust_store()
+        except KeySourceError:
+            return None
+    try:
+        return TrustStore.from_pem_files(_pem_files(paths))
+    except ValueError as exc:
+        _fail(f"cannot build a trust store from {', '.join(map(str, paths))}: {exc}")
+    return None  # unreachable: _fail exits
+
+
+def _certificates(paths: list[Path]) -> list[x509.Certificate]:
+    from cryptography import x509
+
+    certs: list[x509.Certificate] = []
+    for file in _pem_files(paths):
+        try:
+            certs.extend(x509.load_pem_x509_certificates(file.read_bytes()))
+        except ValueError:
+            _fail(f"{file} holds no PEM certificate")
+    return certs
+
+
+@app.command("verify")
+def verify(
+    trust: TrustOption = None,
+    bodies: Annotated[bool, typer.Option(help="Also re-hash every kept body (slower on a large log).")] = True,
+) -> None:
+    """Walk the whole message log; exit 1 naming the first altered, inserted or deleted entry.
+
+    Seal signatures are checked against the trust store when one is configured.
+
+    Example: hub evidence verify
+    """
+    from hub.store import hub_store
+    from signing.evidence import verify_chain
+
+    store = _trust_store(trust)
+    with console.status("Verifying the message log..."):
+        report = verify_chain(hub_store(), trust=store, check_bodies=bodies)
+    if not report.ok:
+        _fail(f"the message log is broken at entry {report.first_broken_seq}: {report.reason}")
+    console.print(f"Message log intact: {report.entries:,} entries, hash chain and head verified.")
+    if report.seals:
+        checked = (
+            "signatures checked"
+            if report.seal_signatures_checked
+            else "roots only: no trust store, signatures NOT checked"
+        )
+        console.print(f"Sealed through entry {report.sealed_seq:,} by {report.seals:,} signed seals ({checked}).")
+    unsealed = report.entries - report.sealed_seq
+    if unsealed:
+        console.print(f"[yellow]{unsealed:,} newest entries are not sealed yet[/] (hub evidence seal).")
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="The zip file to write (mode 0600).")],
+    exchange: Annotated[str | None, typer.Option(help="One exchange id (as in the message log).")] = None,
+    dossier: Annotated[
+        str | None, typer.Option(help="Every exchange of the batches that carried this dossier.")
+    ] = None,
+    trust: TrustOption = None,
+) -> None:
+    """Write an evidence bundle a third party can verify with the zip alone.
+
+    The bundle holds personal data (the exact messages): keep it accordingly.
+
+    Example: hub evidence export --dossier 000.00.12.H26-261120-0001 --out evidence.zip
+    """
+    from hub.store import hub_store
+    from signing.evidence import export_bundle
+
+    if (exchange is None) == (dossier is None):
+        _fail("give exactly one of --exchange and --dossier")
+    roots = _trust_store(trust)
+    console.print(
+        "[bold yellow]warning:[/] the bundle contains the exact messages exchanged, with citizen ID and phone "
+        "numbers; it is written with mode 0600 -- share it only with who needs it, delete it after use.",
+        highlight=False,
+    )
+    try:
+        summary = export_bundle(
+            hub_store(), exchange_id=exchange, dossier_no=dossier, out=out, roots=roots.roots if roots else ()
+        )
+    except LookupError as exc:
+        _fail(str(exc))
+        return
+    console.print(
+        f"Wrote {summary.path}: {summary.exchanges} exchange(s), chain segment of {summary.chain_entries} entries, "
+        f"{summary.seals} seal(s), {summary.certificates} certificate(s), {summary.roots} root(s).",
+        highlight=False,
+    )
+    if not summary.roots:
+        console.print("[yellow]no trusted root matched the signatures: the receiver must supply their own.[/]")
+
+
+@app.command("verify-bundle")
+def verify_bundle_command(
+    bundle: Annotated[Path, typer.Argument(help="The evidence bundle (zip).", exists=True, dir_okay=False)],
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trust", help="Your own trusted root(s), PEM file or folder. Default: the bundle's (self-asserted)."
+        ),
+    ] = None,
+) -> None:
+    """Verify an evidence bundle using only its contents (and your root); exit 1 naming what is wrong.
+
+    Example: hub evidence verify-bundle evidence.zip --trust gov-root.pem
+    """
+    from signing.evidence import verify_bundle
+
+    report = verify_bundle(bundle, trusted_roots=_certificates(trust) if trust else None)
+    console.print(f"Trust anchor: {report.trust_anchor}", highlight=False)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for problem in report.problems:
+        console.print(f"[red]problem:[/] {problem}", highlight=False)
+    if not report.ok:
+        _fail(f"{bundle} does not verify ({len(report.problems)} problem(s); first: {report.problems[0]})")
+    console.print(
+        f"{bundle} verifies: {report.exchanges} exchange(s), {report.chain_entries} chain entries, "
+        f"{report.signatures_verified} signature(s) and {report.seals_verified} seal proof(s) checked.",
+        highlight=False,
+    )
+
+
+@app.command("seal")
+def seal(
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Key source (file:, pkcs12:, env:, pkcs11:). Default: $HUB_SIGNING_KEY, else the dev PKI's hub key."
+        ),
+    ] = None,
+) -> None:
+    """Seal every not-yet-sealed log entry with one signature over their Merkle root.
+
+    Example: hub evidence seal
+    """
+    from hub.store import hub_store
+    from signing.config import hub_identity
+    from signing.errors import SigningError
+    from signing.keys import load_identity
+
+    try:
+        identity = load_identity(key) if key else hub_identity()
+    except SigningError as exc:
+        _fail(f"cannot load the signing key: {exc.reason}")
+        return
+    sealed = hub_store().seal_log(identity)
+    if sealed is None:
+        console.print("Nothing to seal: every entry is already sealed.")
+    else:
+        console.print(f"Sealed entries {sealed.first_seq:,}..{sealed.last_seq:,} (seal {sealed.id}).")
+
+
+@app.command("record")
+def record(
+    dossier: Annotated[str, typer.Option(help="The dossier number.")],
+    out: Annotated[Path, typer.Option("--out", help="The JSON file to write (mode 0600).")],
+) -> None:
+    """Export one dossier's signed sendings alone: its exact record, inclusion proof and the batch
+    signature -- proof of what the hub sent, without any other citizen's data from the same batch.
+
+    Example: hub evidence record --dossier 000.00.12.H26-261120-0001 --out record.json
+    """
+    import json
+
+    from hub.store import RecordProofs, hub_store
+
+    proven = RecordProofs(hub_store()).for_dossier(dossier)
+    if not proven:
+        _fail(f"no signed sending of dossier {dossier} in the hub store")
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump([p.to_dict() for p in proven], file, ensure_ascii=False, indent=2)
+    console.print(f"Wrote {out}: {len(proven)} signed sending(s) of {dossier} (personal data: keep it accordingly).")
+
+
+@app.command("verify-record")
+def verify_record(
+    path: Annotated[Path, typer.Argument(help="A file written by `hub evidence record`.", exists=True)],
+    trust: TrustOption = None,
+) -> None:
+    """Check each sending in a record file alone: the record is leaf N of a batch the hub signed.
+
+    Example: hub evidence verify-record record.json --trust national-root.pem
+    """
+    import json
+
+    from signing.errors import SigningError
+    from signing.merkle import BatchSignature, InclusionProof, verify_batch_member
+
+    store = _trust_store(trust)
+    if store is None:
+        _fail("no trust store: pass --trust with the root certificate")
+        return
+    try:
+        sendings = json.loads(path.read_text(encoding="utf-8"))
+        for n, sending in enumerate(sendings, 1):
+            verify_batch_member(
+                sending["record"].encode("utf-8"),
+                InclusionProof.from_dict(sending["proof"]),
+                BatchSignature.from_dict(sending["batch_signature"]),
+                store,
+                at=datetime.fromisoformat(sending["signed_at"]),
+            )
+            console.print(f"sending {n}: {sending['dossier_no']} is leaf {sending['proof']['index']} of a signed batch")
+    except SigningError as exc:
+        _fail(f"{path}: sending {n} does not verify: {exc.reason}")
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"{path} is not a record file: {exc}")
+    console.print(f"{path} verifies: {len(sendings)} sending(s).")

@@ -1,0 +1,285 @@
+"""The ``hub`` command line: what a data engineer types to run, watch and inspect the hub."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from hub.airflow_env import airflow_environment
+from hub.cli.evidence import app as evidence_app
+from hub.cli.outbox import app as outbox_app
+from hub.cli.quarantine import app as quarantine_app
+from hub.cli.reconcile import reconcile_command
+from hub.cli.signing import pki_app, sign, verify
+from hub.cli.webhooks import app as webhooks_app
+from hub.connections import sandbox_connections
+from hub.day_checks import (
+    advance_carriers,
+    day_problems,
+    evidence_status,
+    latest_report,
+    lose_one_portal_dossier,
+    portal_send_calls,
+    postal_problems,
+    print_evidence,
+    print_partner_summaries,
+    print_postal,
+    print_reconciliation,
+    print_sync_summary,
+    reconciliation_document,
+    reconciliation_problems,
+)
+from hub.observability.logging import configure_json_logging
+from hub.paths import REPO_ROOT, reports_dir, var_dir
+
+app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
+sandbox_app = typer.Typer(
+    help="Sandbox partners (city system, portal, population register, ministries, postal carriers) on 127.0.0.1.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(pki_app, name="pki")
+app.add_typer(webhooks_app, name="webhooks")
+app.command("sign")(sign)
+app.command("verify")(verify)
+app.command("reconcile")(reconcile_command)
+console = Console()
+DEMO_DAGS = (
+    "city_dossiers_extract",
+    "national_portal_sync",
+    "population_verify",
+    "ministry_exchange",
+    "postal_dispatch",
+)
+# Run once the carriers' simulated clocks have moved on: parcels tracked to their end, then the day reconciled.
+DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "reconcile_daily")
+# Days the sandbox carriers live through between dispatch and tracking (most parcels arrive in 1-3).
+CARRIER_DAYS = 5
+# The differences the demo day carries on purpose, which its reconciliation must find and explain:
+# a dossier the portal loses after acknowledging it, records the city generator breaks
+# (quarantined), dossiers processed only on ministry software.
+DEMO_DIFFERENCES = ("missing_at_portal", "quarantined", "ministry_only")
+
+DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
+ScaleOption = Annotated[float, typer.Option(help="Share of a full day (~11,000 dossiers at 1.0).")]
+SeedOption = Annotated[int, typer.Option(help="Generator seed: same seed, same dossiers.")]
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+def run_airflow(*args: str, env: dict[str, str], quiet: bool = False) -> None:
+    """Run the Airflow CLI of this environment; its failure is ours, with its last lines shown."""
+    command = [sys.executable, "-m", "airflow", *args]
+    result = subprocess.run(command, env=env, capture_output=quiet, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join(((result.stdout or "") + (result.stderr or "")).splitlines()[-30:])
+        _fail(f"`airflow {' '.join(args)}` exited {result.returncode}\n{tail}")
+
+
+def prepare_airflow(env: dict[str, str]) -> None:
+    """Migrate the metadata DB and create the partner pools; both are idempotent."""
+    run_airflow("db", "migrate", env=env, quiet=True)
+    run_airflow("pools", "import", str(REPO_ROOT / "config" / "pools.json"), env=env, quiet=True)
+
+
+@app.command("airflow-init")
+def airflow_init() -> None:
+    """Migrate Airflow's metadata DB under var/ and create the partner pools.
+
+    Example: hub airflow-init
+    """
+    prepare_airflow(airflow_environment())
+    console.print("Airflow metadata DB migrated, pools created.")
+
+
+def _sandbox_dir() -> Path:
+    from sandbox.runner import default_data_dir
+
+    return default_data_dir()
+
+
+@sandbox_app.command("up")
+def sandbox_up(
+    day: DayOption,
+    scale: ScaleOption = 0.1,
+    seed: SeedOption = 7,
+    fresh: bool = False,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="The hub's receiver (hub webhooks serve); carriers post status callbacks there.")
+    ] = None,
+) -> None:
+    """Start the sandbox partners in the background and load a generated day.
+
+    Without --webhook-url the carriers send no callbacks and the hub learns parcel states by polling.
+
+    Examples:
+      hub sandbox up --day 2026-11-20 --scale 0.1
+      hub sandbox up --day 2026-11-20 --webhook-url http://127.0.0.1:8088
+    """
+    from sandbox import runner
+
+    try:
+        state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=fresh, webhook_url=webhook_url)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    for name in runner.PARTNERS:
+        console.print(f"{name.replace('_', ' '):<22} {state[name]['url']}", highlight=False)
+    console.print(f"{state['data']['records_loaded']:,} dossiers loaded for {day}; credentials in the state file.")
+
+
+@sandbox_app.command("down")
+def sandbox_down() -> None:
+    """Stop the sandbox partners.
+
+    Example: hub sandbox down
+    """
+    from sandbox import runner
+
+    console.print("Sandbox stopped." if runner.down(_sandbox_dir()) else "Sandbox was not running.")
+
+
+@sandbox_app.command("status")
+def sandbox_status() -> None:
+    """Whether the sandbox partners run and answer (no credentials shown); exits 1 when not healthy.
+
+    Example: hub sandbox status
+    """
+    from sandbox import runner
+
+    status = runner.status(_sandbox_dir())
+    console.print_json(json.dumps(status))
+    if not status.get("healthy"):
+        raise typer.Exit(1)
+
+
+def _day_end(day: date) -> str:
+    """The logical date whose daily data interval is ``day`` (intervals end at the next midnight, Hanoi)."""
+    return f"{day + timedelta(days=1)}T00:00:00+07:00"
+
+
+@app.command()
+def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: SeedOption = 7) -> None:
+    """Start the sandbox, run the day's DAGs through Airflow twice, print the counts and the reconciliation.
+
+    The demo uses its own hub store (var/demo/hub.db), recreated each time, so it always starts
+    from nothing; the sandbox is stopped at the end whatever happens.
+
+    Example: hub demo --day 2026-11-20 --scale 0.1
+    """
+    from sandbox import runner
+
+    demo_dir = var_dir() / "demo"
+    shutil.rmtree(demo_dir, ignore_errors=True)
+    demo_dir.mkdir(parents=True)
+    env = airflow_environment()
+    env["HUB_STORE_URL"] = f"sqlite:///{demo_dir / 'hub.db'}"
+    with console.status("Starting the sandbox partners..."):
+        try:
+            state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=True)
+        except RuntimeError as exc:
+            _fail(str(exc))
+    try:
+        env.update(sandbox_connections(state))
+        console.print(f"Sandbox up: {state['data']['records_loaded']:,} city dossiers for {day}.")
+        with console.status("Migrating Airflow's metadata DB, creating pools..."):
+            prepare_airflow(env)
+        for round_name in ("first run", "re-run"):
+            calls_before = portal_send_calls(state["national_portal"]["url"])
+            for dag_id in DEMO_DAGS:
+                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                    run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+            advance_carriers(state, days=CARRIER_DAYS)
+            if round_name == "first run":
+                lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
+                console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
+            for dag_id in DEMO_FOLLOW_UP_DAGS:
+                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                    run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+            sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
+            summary = latest_report("sync")
+            summary["portal_calls_this_run"] = sent
+            console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
+            if round_name == "first run":
+                first = summary
+                population, ministries = latest_report("population"), latest_report("ministry")
+                postal = {"dispatch": latest_report("postal_dispatch"), "tracking": latest_report("postal_tracking")}
+    finally:
+        runner.down(_sandbox_dir())
+    evidence = evidence_status(env["HUB_STORE_URL"])
+    result = {
+        "day": day.isoformat(),
+        "scale": scale,
+        "seed": seed,
+        "first_run": first,
+        "re_run": summary,
+        "message_log": evidence,
+    }
+    result["population_verify"], result["ministry_exchange"] = population, ministries
+    result["postal"], result["injected"] = postal, {"lost_at_portal": lost}
+    reconciliation = reconciliation_document(day)
+    result["reconciliation"] = {k: reconciliation[k] for k in ("verdict", "counts", "identities")}
+    path = demo_dir / "summary.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    print_sync_summary(console, first, summary["portal_calls_this_run"], path)
+    print_partner_summaries(console, population, ministries)
+    print_postal(console, postal)
+    print_evidence(console, evidence, env["HUB_STORE_URL"])
+    print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
+    problems = day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries)
+    problems += postal_problems(postal) + reconciliation_problems(reconciliation, DEMO_DIFFERENCES, lost)
+    if problems:
+        _fail("; ".join(problems))
+
+
+@app.command()
+def up(
+    day: Annotated[date | None, typer.Option(formats=["%Y-%m-%d"], help="Default: yesterday in Hanoi.")] = None,
+    scale: ScaleOption = 0.1,
+    seed: SeedOption = 7,
+) -> None:
+    """Run `airflow standalone` (UI on http://127.0.0.1:8080) with the hub's DAGs and the sandbox.
+
+    The sandbox loads yesterday by default, which is the interval the scheduler runs first.
+    Ctrl-C stops Airflow and the sandbox.
+
+    Example: hub up --scale 0.05
+    """
+    from sandbox import runner
+
+    day = day or (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() - timedelta(days=1))
+    env = airflow_environment()
+    try:
+        state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    try:
+        env.update(sandbox_connections(state))
+        prepare_airflow(env)
+        console.print(f"Sandbox loaded {day}; starting Airflow (admin password in {env['AIRFLOW_HOME']}).")
+        subprocess.run([sys.executable, "-m", "airflow", "standalone"], env=env, check=False)
+    finally:
+        runner.down(_sandbox_dir())
+
+
+def main() -> None:
+    # Warnings from the hub's modules (retries, refusals) as masked JSON lines on stderr; the
+    # console output above stays for people.
+    configure_json_logging(level=logging.WARNING)
+    app()
+

@@ -1,0 +1,99 @@
+"""``hub reconcile``: reconcile a period on demand and print the verdict an official reads first.
+
+The same step the reconcile DAGs run (``hub.jobs.reconcile``), so a report made by hand -- for a
+past quarter, or in English for a ministry -- is the same report the scheduler would have made.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+PeriodOption = Annotated[
+    str,
+    typer.Option(help="A day (2026-11-20), month (2026-11), quarter (2026-Q4) or year (2026)."),
+]
+
+
+def reconcile_command(
+    period: PeriodOption,
+    language: Annotated[str, typer.Option(help="Report language: vi (default) or en.")] = "vi",
+    strict: Annotated[bool, typer.Option(help="Exit with status 3 when the period does not reconcile.")] = False,
+    fetch_portal: Annotated[
+        bool,
+        typer.Option(
+            help="First fetch the portal's signed export of the period through the national_portal "
+            "Connection (AIRFLOW_CONN_NATIONAL_PORTAL), as the reconcile DAGs do; without it the last "
+            "fetch for the period is used, if any."
+        ),
+    ] = False,
+) -> None:
+    """Reconcile a period and write its report (HTML, CSV, JSON, signed PDF) under var/reports/<period>/.
+
+    Reads the hub store named by HUB_STORE_URL (default: var/hub.db).
+
+    Examples:
+      hub reconcile --period 2026-11-20
+      hub reconcile --period 2026-Q4 --language en
+      hub reconcile --period 2026-11 --strict   # exit 3 if anything differs (for scripts)
+      hub reconcile --period 2026-11-20 --fetch-portal   # the portal's own count, fetched now
+    """
+    from hub.jobs import reconcile as jobs_reconcile
+    from signing.errors import SigningError
+
+    if language not in ("vi", "en"):
+        console.print(f"[red]error:[/red] unknown language {language!r}: use vi or en")
+        raise typer.Exit(2)
+    if fetch_portal:
+        _fetch_portal(period)
+    try:
+        result = jobs_reconcile.reconcile_and_report(period, language=language)
+    except (ValueError, SigningError) as exc:  # a bad period, or no key to sign the PDF with
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    verdict = result["verdict"]
+    if verdict["reconciled"]:
+        console.print(f"[bold green]{result['period']}: reconciled[/bold green] -- every count agrees.")
+    else:
+        console.print(
+            f"[bold red]{result['period']}: NOT reconciled[/bold red] -- {verdict['differing_dossiers']:,} dossiers "
+            f"differ; largest class: {verdict['largest_class']} ({verdict['largest_class_count']:,})."
+        )
+    table = Table("difference", "dossiers", title="Differences by class")
+    for kind, count in result["counts"].items():
+        table.add_row(kind, f"{count:,}")
+    console.print(table)
+    for key, holds in result["identities"].items():
+        console.print(f"identity {key}: {'holds' if holds else '[red]does not hold[/red]'}")
+    for name, path in result["files"].items():
+        console.print(f"{name}: {path}")
+    if strict and not verdict["reconciled"]:
+        raise typer.Exit(3)
+
+
+def _fetch_portal(period: str) -> None:
+    """The DAG's first step by hand: a refused or unverifiable export stops here, storing nothing."""
+    from adapters.errors import AdapterError
+    from adapters.hooks import NationalPortalHook
+    from hub.jobs import reconcile as jobs_reconcile
+    from mappings.masking import mask_personal_data
+
+    try:
+        client = NationalPortalHook().get_client()
+    except Exception as exc:  # a missing or malformed Connection, whatever Airflow raises for it
+        console.print(f"[red]error:[/red] cannot build the national portal client from its Airflow Connection: {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        fetched = jobs_reconcile.fetch_portal_snapshot(client, period)
+    except ValueError as exc:  # a bad period
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except AdapterError as exc:
+        console.print(f"[red]error:[/red] the portal's export was not stored: {mask_personal_data(str(exc))}")
+        raise typer.Exit(1) from exc
+    console.print(f"portal export for {fetched['period']}: {fetched['dossiers']:,} dossiers held")

@@ -1,0 +1,90 @@
+"""Reconcile a period and write its report: the step behind the reconcile DAGs and ``hub reconcile``.
+
+One function serves the daily and quarterly DAGs and the command line, so an official reading a
+report produced by the scheduler and an engineer re-running it by hand get the same files.
+Reports land in ``var/reports/<period label>/`` (HTML, CSV, JSON and the PDF signed with the hub's
+certificate); the task returns only the verdict and the paths, never the differences themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from adapters.national_portal.client import NationalPortalClient
+from hub.jobs.common import recorded
+from hub.observability import metrics
+from hub.paths import reports_dir, var_dir
+from hub.store import hub_store
+from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, reconcile
+from quality.reconcile.model import HANOI, Period
+from quality.reconcile.portal_snapshot import replace_snapshot
+from quality.report import write_reconciliation_report
+from signing.config import hub_identity
+
+log = logging.getLogger(__name__)
+
+PeriodKind = Literal["day", "quarter"]
+
+
+def period_before(moment: datetime, kind: PeriodKind) -> str:
+    """The period a run at ``moment`` reconciles, as ``Period.parse`` reads it.
+
+    A daily run reconciles the Hanoi day that ended before it (the syncs for day D finish just
+    after midnight of D+1); a quarterly run the quarter holding that day -- quarter to date while
+    the quarter runs, the whole quarter on the first run after it ends.
+    """
+    day: date = moment.astimezone(HANOI).date() - timedelta(days=1)
+    if kind == "day":
+        return day.isoformat()
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str, Any]:
+    """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
+    period = Period.parse(period_text)
+    memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    result = reconcile(hub_store(), period, memory_limit=memory_limit)
+    metrics.reconciliation(result)
+    document = result.to_dict()
+    label = document["period"]["label"]
+    if (data_docs := var_dir() / "gx" / "data_docs" / "index.html").exists():
+        # Relative, so the report still links the quality gate's Data Docs when var/ is copied or moved.
+        document["data_docs"] = os.path.relpath(data_docs, reports_dir(label))
+    files = write_reconciliation_report(document, reports_dir(label), signer=hub_identity(), language=language)
+    verdict = document["verdict"]
+    log.info(
+        "reconciliation %s: %s, %d dossiers differ (largest class: %s); report in %s",
+        label,
+        "reconciled" if verdict["reconciled"] else "NOT reconciled",
+        verdict["differing_dossiers"],
+        verdict["largest_class"],
+        files.html.parent,
+    )
+    return {
+        "period": label,
+        "verdict": verdict,
+        "counts": document["counts"],
+        "identities": {i["key"]: i["holds"] for i in document["identities"]},
+        "files": {name: str(path) for name, path in asdict(files).items() if path is not None},
+    }
+
+
+def fetch_portal_snapshot(client: NationalPortalClient, period_text: str) -> dict[str, Any]:
+    """Store what the portal's export holds for ``period_text`` (this unit's dossiers), replacing the
+    period's previous snapshot, so the reconciliation that follows checks the portal side.
+
+    The export is read whole and verified (signed replies) before anything is written: a refused
+    page raises and leaves the previous snapshot as it was. Its exchanges go to the message log,
+    the evidence of what the portal said it held.
+    """
+    period = Period.parse(period_text)
+    with recorded(client, None):
+        held = client.export_dossiers(period.first, period.last)
+    rows = [(h.dossier_no, h.status, h.updated_at) for h in held]
+    stored = replace_snapshot(hub_store(), period.label, rows, datetime.now(UTC))
+    log.info("portal snapshot %s: the portal holds %d dossiers of unit %s", period.label, stored, client.agency_code)
+    return {"period": period.label, "dossiers": stored}

@@ -1,0 +1,66 @@
+"""The carrier hooks build working clients from ``AIRFLOW_CONN_*`` URIs, signing where the carrier does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from adapters.hooks import ViettelPostHook, VNPostHook
+from mappings.postal.s10 import is_valid_s10
+from signing.pki import DevPki
+from tests.support.postal_sandboxes import (
+    CUSTOMER_CODE,
+    RIGS,
+    USERNAME,
+    WEBHOOK_SECRET,
+    CarrierRig,
+    Sandbox,
+    order_request,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+SECRET = "hook-pw/7:@e"  # URI-special characters on purpose
+HOOKS = {
+    "vnpost": (VNPostHook, CUSTOMER_CODE, "webhook_secret"),
+    "viettel_post": (ViettelPostHook, USERNAME, "webhook_token"),
+}
+
+
+@pytest.fixture(params=RIGS, ids=str)
+def carrier(request: pytest.FixtureRequest, tmp_path: Path, dev_pki: DevPki) -> Iterator[tuple[CarrierRig, Sandbox]]:
+    rig: CarrierRig = request.param
+    sandbox = rig.start(tmp_path, dev_pki, SECRET)
+    yield rig, sandbox
+    sandbox.server.stop()
+
+
+def test_the_hook_builds_a_client_that_places_and_tracks_orders(
+    carrier: tuple[CarrierRig, Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig, sandbox = carrier
+    hook_class, login, extra = HOOKS[rig.name]
+    host = sandbox.url.removeprefix("http://")
+    uri = f"http://{quote(login, safe='')}:{quote(SECRET, safe='')}@{host}?{extra}={WEBHOOK_SECRET}&timeout=5"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{rig.name.upper()}", uri)
+    client = hook_class().get_client()
+    assert client.name == rig.name and hook_class().get_client() is client
+    signatures = client.transport.signatures
+    assert (signatures.identity is not None, signatures.trust is not None) == (rig.signed, rig.signed)
+    placed = client.create_order(order_request(1))
+    assert is_valid_s10(placed.item_code)
+    assert [e.status_code for e in client.track([placed.order_id])[placed.order_id]] in (["1"], ["100"])
+
+
+@pytest.mark.parametrize("rig", RIGS, ids=str)
+def test_a_connection_without_the_callback_credential_is_refused_by_name(
+    rig: CarrierRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook_class, login, extra = HOOKS[rig.name]
+    monkeypatch.setenv("AIRFLOW_CONN_CARRIER_INCOMPLETE", f"http://{quote(login, safe='')}:pw@127.0.0.1:9")
+    with pytest.raises(ValueError, match=extra) as caught:
+        hook_class("carrier_incomplete").get_client()
+    assert ":pw@" not in str(caught.value)

@@ -242,8 +242,8 @@ def carrier_client(name: str, url: str, pki: Any, pool: int = 10) -> Any:
 
 def _ready_results(start: date, scale: float, seed: int) -> list[dict[str, Any]]:
     """City records of a generated day whose result goes home by post and is ready."""
-    from hub.store.facts import city_facts
     from mappings.code_tables import load_code_tables
+    from mappings.facts import city_facts
     from mappings.postal.dispatch import READY_STATUSES
     from sandbox.city_system.generator import generate_day
 

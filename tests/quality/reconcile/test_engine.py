@@ -11,7 +11,6 @@ from hub.pipeline.extract import CITY_SOURCE
 from hub.store import (
     DeliveryState,
     Disposition,
-    DossierFacts,
     HubStore,
     OutboxMessage,
     OutboxState,
@@ -20,6 +19,7 @@ from hub.store import (
     StagedRecord,
 )
 from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
+from mappings.facts import DossierFacts
 from mappings.postal.dispatch import result_reference
 from mappings.postal.states import PostalState, Track
 from quality.reconcile import DifferenceClass, Period, reconcile

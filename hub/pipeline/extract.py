@@ -11,9 +11,8 @@ from adapters.city_system.client import CitySystemClient
 from hub.store import HubStore, JsonText, StagedRecord
 from mappings.code_tables import load_code_tables
 from mappings.facts import city_facts
+from mappings.sources import CITY_SOURCE
 from signing.digests import canonical_json
-
-CITY_SOURCE = "city"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from hub.pipeline.extract import CITY_SOURCE
 from hub.store import (
     DeliveryState,
     Disposition,
@@ -22,6 +21,7 @@ from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrd
 from mappings.facts import DossierFacts
 from mappings.postal.dispatch import result_reference
 from mappings.postal.states import PostalState, Track
+from mappings.sources import CITY_SOURCE
 from quality.reconcile import DifferenceClass, Period, reconcile
 from quality.reconcile.engine import CHECKED
 

@@ -74,7 +74,7 @@ from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
 from adapters.transport import HttpTransport
 from bench.common import Partners, PortalEndpoint, peak_rss_mib, rate, sandbox_partners
 from hub.paths import REPO_ROOT
-from hub.pipeline.extract import CITY_SOURCE, record_key
+from hub.pipeline.extract import record_key
 from hub.pipeline.portal_sync import PARTNER, SYNC_OPERATION, _integrated
 from hub.pipeline.summary import sync_summary
 from hub.store import DeliveryState, HubStore, OutboxState
@@ -83,6 +83,7 @@ from hub.store.store import utc
 from mappings.code_tables import load_code_tables
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so
+from mappings.sources import CITY_SOURCE
 from quality.expectations.datasets import PORTAL_PAYLOADS
 from quality.gate import QualityGate
 from signing.digests import content_hash, idempotency_key

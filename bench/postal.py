@@ -242,8 +242,8 @@ def carrier_client(name: str, url: str, pki: Any, pool: int = 10) -> Any:
 
 def _ready_results(start: date, scale: float, seed: int) -> list[dict[str, Any]]:
     """City records of a generated day whose result goes home by post and is ready."""
-    from hub.store.facts import city_facts
     from mappings.code_tables import load_code_tables
+    from mappings.facts import city_facts
     from mappings.postal.dispatch import READY_STATUSES
     from sandbox.city_system.generator import generate_day
 
@@ -256,10 +256,11 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
                slots: int, naive: bool) -> tuple[float, dict[str, int]]:  # fmt: skip
     """Stage ``records``, then plan and place their orders; return the seconds of plan + place and the counts."""
     from hub.pipeline import postal_dispatch
-    from hub.pipeline.extract import CITY_SOURCE, staged_record
+    from hub.pipeline.extract import staged_record
     from hub.pipeline.redelivery import RedeliveryPolicy
     from hub.store import HubStore
     from mappings.code_tables import load_code_tables
+    from mappings.sources import CITY_SOURCE
     from quality.gate import QualityGate
 
     gate, policy = QualityGate(load_code_tables()), RedeliveryPolicy()

@@ -38,7 +38,7 @@ def evidence_status(store_url: str) -> dict[str, Any]:
     """Verify the message log as an auditor would: chain, bodies and seal signatures."""
     from hub.store import HubStore
     from signing.config import trust_store
-    from signing.evidence import verify_chain
+    from signing.evidence.chain import verify_chain
 
     store = HubStore(store_url)
     try:

@@ -26,6 +26,7 @@ from typing import Any
 
 from adapters.ministry import MinistryClient
 from adapters.periods import numbered_pages, windows
+from mappings.civil_status import to_ho_so
 from mappings.dossier import Dossier
 
 PARTNER = "civil_status"  # the name transports for this partner are built with
@@ -61,26 +62,6 @@ class Result:
     dossier_no: str
     status: int
     registration: dict[str, Any] | None
-
-
-def to_ho_so(d: Dossier) -> dict[str, Any]:
-    """The ``HoSo`` of ``dangKyHoTich`` for a canonical dossier (applicant ID only when it is a citizen ID)."""
-    applicant: dict[str, Any] = {"HoVaTen": d.applicant_name}
-    if d.applicant_id_no and len(d.applicant_id_no) == 12 and d.applicant_id_no.isdigit():
-        applicant["SoDinhDanh"] = d.applicant_id_no
-    if d.phone:
-        applicant["SoDienThoai"] = d.phone
-    return {
-        "MaHoSo": d.dossier_no,
-        "MaTTHC": d.procedure_code,
-        "TenTTHC": d.procedure_name,
-        "DonViXuLy": d.handling_agency,
-        "NgayNopHoSo": d.submitted_at,
-        "NgayHenTra": d.due_at,
-        "NguoiYeuCau": applicant,
-        "TrichYeu": d.abstract,
-        "TaiLieu": [{"Ma": doc.code, "Ten": doc.name, "DuongDan": doc.url} for doc in d.documents],
-    }
 
 
 class CivilStatusClient(MinistryClient):

@@ -2,7 +2,8 @@
 
 Two helpers build issue 5 against this module at the same time: the carrier clients produce these
 values and the tracking side (store, webhook receiver, state machine) consumes them. Adding a
-third carrier means one more class satisfying :class:`Carrier`, nothing else.
+third carrier means one more class satisfying :class:`Carrier`, nothing else. The order they accept
+(``mappings.postal.order``) is carrier-neutral and planned by the mappings, so it lives there.
 """
 
 from __future__ import annotations
@@ -13,34 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-
-@dataclass(frozen=True)
-class Address:
-    """A receiver or sender; codes are the versioned commune/province codes valid on the order date."""
-
-    name: str
-    phone: str
-    street: str
-    commune_code: str
-    province_code: str
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """One delivery of one dossier result.
-
-    ``reference`` (``f"{dossier_no}/KQ"``) is the idempotency key the carrier stores as its
-    order reference: sending the same request twice must give the same order, never a second
-    parcel the city pays for.
-    """
-
-    reference: str
-    dossier_no: str
-    sender: Address
-    receiver: Address
-    weight_grams: int
-    cod_amount: int
-    content: str
+from mappings.postal.order import OrderRequest
 
 
 @dataclass(frozen=True)

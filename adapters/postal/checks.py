@@ -12,8 +12,9 @@ from datetime import date
 from typing import Any
 
 from adapters.errors import ContractViolation, PermanentError
-from adapters.postal.carrier import OrderRequest, WebhookRejected
+from adapters.postal.carrier import WebhookRejected
 from mappings.code_tables import CodeTables, commune_problem
+from mappings.postal.order import OrderRequest
 from mappings.postal.s10 import is_valid_s10
 
 __all__ = ["accepted_item_code", "batches", "checked_addresses", "header", "webhook_document"]

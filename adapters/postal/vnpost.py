@@ -24,13 +24,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.errors import ContractViolation, PermanentError, RetryableError
-from adapters.postal.carrier import CarrierEvent, OrderRequest, PlacedOrder, WebhookRejected
+from adapters.postal.carrier import CarrierEvent, PlacedOrder, WebhookRejected
 from adapters.postal.checks import accepted_item_code, batches, checked_addresses, header, webhook_document
 from adapters.redaction import describe_validation_error
 from adapters.transport import HttpTransport
 from mappings.code_tables import CodeTables, load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.postal.carrier_time import CarrierTime
+from mappings.postal.order import OrderRequest
 
 PARTNER = "vnpost"
 SIGNATURE_HEADER = "X-VNPost-Signature"

@@ -99,7 +99,7 @@ def verify(
     Example: hub evidence verify
     """
     from hub.store import hub_store
-    from signing.evidence import verify_chain
+    from signing.evidence.chain import verify_chain
 
     store = _trust_store(trust)
     with console.status("Verifying the message log..."):
@@ -135,7 +135,7 @@ def export(
     Example: hub evidence export --dossier 000.00.12.H26-261120-0001 --out evidence.zip
     """
     from hub.store import hub_store
-    from signing.evidence import export_bundle
+    from signing.evidence.bundle_export import export_bundle
 
     if (exchange is None) == (dossier is None):
         _fail("give exactly one of --exchange and --dossier")
@@ -175,7 +175,7 @@ def verify_bundle_command(
 
     Example: hub evidence verify-bundle evidence.zip --trust gov-root.pem
     """
-    from signing.evidence import verify_bundle
+    from signing.evidence.bundle_verify import verify_bundle
 
     report = verify_bundle(bundle, trusted_roots=_certificates(trust) if trust else None)
     console.print(f"Trust anchor: {report.trust_anchor}", highlight=False)

@@ -13,10 +13,10 @@ from typing import Any
 from hub.jobs.common import recorded, write_report
 from hub.jobs.quality import new_run_id, stored_gate
 from hub.pipeline import ministry_exchange as exchange
-from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import MinistryPushes, hub_store
 from mappings.code_tables import load_code_tables
+from mappings.sources import CITY_SOURCE
 
 log = logging.getLogger(__name__)
 STATUS_BATCH_SIZE = 200  # status calls per mapped task: one SOAP round trip each

@@ -13,10 +13,10 @@ from typing import Any
 from adapters.population_db.client import PopulationDbClient
 from hub.jobs.common import recorded, write_report
 from hub.pipeline import population_verify
-from hub.pipeline.extract import CITY_SOURCE
 from hub.store import hub_store
 from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ
+from mappings.sources import CITY_SOURCE
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from hub.jobs.common import recorded, write_report
 from hub.jobs.quality import build_data_docs, new_run_id, stored_gate
 from hub.observability import events
 from hub.pipeline import portal_sync
-from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.pipeline.summary import sync_summary
 from hub.store import hub_store
+from mappings.sources import CITY_SOURCE
 from signing.config import hub_identity
 
 log = logging.getLogger(__name__)

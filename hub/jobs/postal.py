@@ -15,9 +15,9 @@ from typing import Any
 from hub.jobs.common import recorded, write_report
 from hub.jobs.quality import new_run_id, stored_gate
 from hub.pipeline import postal_dispatch, postal_tracking
-from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import hub_store
+from mappings.sources import CITY_SOURCE
 
 log = logging.getLogger(__name__)
 DELIVERY_DAYS_ENV = "HUB_POSTAL_DELIVERY_DAYS"

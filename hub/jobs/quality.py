@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hub.paths import var_dir
 from hub.store import HubStore
 from hub.store.validation import ValidationResults
 from mappings.code_tables import load_code_tables
@@ -40,6 +41,6 @@ def build_data_docs() -> Path:
     the index page, which the run's report links."""
     from quality.expectations.runner import build_data_docs as build  # GX: inside the task only
 
-    index = build()
+    index = build(var_dir() / "gx" / "data_docs")
     log.info("GX Data Docs: %s", index)
     return index

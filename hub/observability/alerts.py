@@ -30,12 +30,12 @@ from typing import Any
 import requests
 
 from hub.observability import metrics
-from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.portal_sync import PARTNER
 from hub.pipeline.summary import sync_summary
 from hub.store import HubStore, hub_store
 from hub.store.store import utc
 from mappings.masking import mask_personal_data
+from mappings.sources import CITY_SOURCE
 
 log = logging.getLogger(__name__)
 EXAMPLES = 10

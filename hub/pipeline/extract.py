@@ -9,11 +9,10 @@ from datetime import datetime
 
 from adapters.city_system.client import CitySystemClient
 from hub.store import HubStore, JsonText, StagedRecord
-from hub.store.facts import city_facts
 from mappings.code_tables import load_code_tables
+from mappings.facts import city_facts
+from mappings.sources import CITY_SOURCE
 from signing.digests import canonical_json
-
-CITY_SOURCE = "city"
 
 
 @dataclass(frozen=True)

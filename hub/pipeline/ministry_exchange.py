@@ -61,16 +61,16 @@ from hub.store import (
     StagedRecord,
     StatusUpdate,
 )
-from hub.store.facts import DossierFacts, civil_status_facts, portal_facts
 from mappings.city_system import to_canonical
 from mappings.code_tables import CodeTables, load_code_tables
 from mappings.dossier import VN_TZ, Dossier
 from mappings.errors import MappingError
+from mappings.facts import DossierFacts, civil_status_facts, portal_facts
+from mappings.sources import PULLBACK_PREFIX
 from quality.expectations.datasets import MINISTRY_PULLBACKS
 from quality.gate import QualityGate, Violation
 from signing.digests import canonical_json
 
-PULLBACK_PREFIX = "ministry:"
 _WINDOW_SEPARATOR = ".."
 
 

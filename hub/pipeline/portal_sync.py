@@ -34,13 +34,14 @@ from mappings.code_tables import CodeTables
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so, to_progress_entries
+from mappings.sources import PORTAL
 from quality.expectations.datasets import PORTAL_PAYLOADS
 from quality.gate import QualityGate
 from signing.digests import canonical_json, content_hash, idempotency_key
 from signing.keys import SigningIdentity
 from signing.merkle import MerkleTree, sign_batch
 
-PARTNER = "national_portal"
+PARTNER = PORTAL  # this flow delivers to the portal (mappings.sources names it for the reconciliation too)
 SYNC_OPERATION = "DongBoHoSoMC"
 PROGRESS_OPERATION = "CapNhatTienDoHoSoMC"
 

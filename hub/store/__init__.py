@@ -1,7 +1,6 @@
 """The hub's own database: staging, watermarks, outbox, quarantine, message log."""
 
 from hub.store.default import hub_store, store_for
-from hub.store.facts import DossierFacts  # importing registers its table
 from hub.store.ministry import (  # importing registers its tables
     ClaimedPush,
     MinistryPushes,
@@ -46,7 +45,6 @@ __all__ = [
     "CurrentRecord",
     "DeliveryState",
     "Disposition",
-    "DossierFacts",
     "HubStore",
     "JsonText",
     "LogHead",

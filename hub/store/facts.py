@@ -1,39 +1,20 @@
-"""The few facts of a dossier version that reconciliation and the KPIs count by.
+"""The ``dossier_facts`` table: the facts of each staged version (``mappings.facts``), beside ``staged_dossier``.
 
 Why a narrow table beside ``staged_dossier`` rather than reading the payloads: a year is about
 four million dossiers, and parsing four million JSON documents at reconcile time costs minutes
-and drags personal data through the engine. The producer already holds the parsed record when it
-stages it, so it extracts the facts once and the store writes them in the same transaction as the
-version (``HubStore.stage``): the facts can never describe a version that was not staged, and a
+and drags personal data through the engine. The store writes the facts in the same transaction as
+the version (``HubStore.stage``): the facts can never describe a version that was not staged, and a
 reconciliation reads a dozen narrow columns with a columnar scan. Rows are keyed like
 ``dossier_current`` and carry the version's ``content_hash``, so facts of an older version (a new
-version arrived without facts) are recognisably stale instead of silently wrong.
-
-Codes are the portal's (``TrangThaiHoSo``, ``KenhThucHien``), mapped by the producer with the code
-tables valid on the record's day; a value the producer could not map is NULL, which the
-reconciliation reports instead of guessing.
-
-Two shapes reach staging: city records (local workflow states and channel names, ISO dates) and
-ministry pull-backs, which carry the portal's own field names (``TrangThaiHoSo``, ``yyyyMMddHHmmss``
-dates, ``TaiLieuNop[].DuocSoHoa``). Reading is deliberately forgiving: staging keeps every record
-and the quality gate names what is wrong with it, so a value that cannot be read becomes NULL (or
-False for a flag) rather than failing the batch.
+version arrived without facts) are recognisably stale instead of silently wrong. A fact the
+producer could not map is NULL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any
-
 import sqlalchemy as sa
 
 from hub.store.schema import Timestamp, metadata
-from mappings.code_tables import CodeTables
-from mappings.dossier import VN_TZ
-from mappings.national_portal import parse_portal_date
-from mappings.working_days import add_working_days
 
 dossier_facts = sa.Table(
     "dossier_facts",
@@ -51,125 +32,3 @@ dossier_facts = sa.Table(
     sa.Column("paid_online", sa.Boolean, nullable=False),
     sa.Column("return_by_post", sa.Boolean, nullable=False),
 )
-
-
-@dataclass(frozen=True)
-class DossierFacts:
-    """``digitised``: at least one submitted component (``TaiLieuNop``) was digitised."""
-
-    procedure_code: str | None
-    status: int | None
-    channel: int | None
-    received_at: datetime | None
-    due_at: datetime | None
-    finished_at: datetime | None
-    digitised: bool
-    paid_online: bool
-    return_by_post: bool
-
-
-ONLINE = 2  # KenhThucHien: 1 in person, 2 online, 3 postal
-
-
-def _iso(value: Any) -> datetime | None:
-    """An ISO 8601 time with an offset, in Hanoi time; anything else (incl. a naive time) -> None."""
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return parsed.astimezone(VN_TZ) if parsed is not None and parsed.utcoffset() is not None else None
-
-
-def _portal(value: Any) -> datetime | None:
-    try:
-        return parse_portal_date(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _documents(value: Any) -> list[Mapping[str, Any]]:
-    return [doc for doc in value if isinstance(doc, Mapping)] if isinstance(value, list) else []
-
-
-def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
-    """Codes are looked up in the tables valid on the record's update day, as the mapping does."""
-    updated = _iso(record.get("cap_nhat_luc"))
-    on: date = (updated or datetime.now(VN_TZ)).date()
-    state = record.get("trang_thai")
-    state_row = tables.local_states.get(state, on) if isinstance(state, str) else None
-    channel = record.get("kenh_nop")
-    channel_row = tables.channels.get(channel, on, by="local_code") if isinstance(channel, str) else None
-    return DossierFacts(
-        procedure_code=_text(record.get("ma_tthc")),
-        status=state_row.status_code if state_row else None,
-        channel=int(channel_row.code) if channel_row else None,
-        received_at=_iso(record.get("ngay_tiep_nhan")),
-        due_at=_iso(record.get("ngay_hen_tra")),
-        finished_at=_iso(record.get("ngay_ket_thuc_xu_ly")),
-        digitised=any(doc.get("da_so_hoa") is True for doc in _documents(record.get("tai_lieu"))),
-        paid_online=record.get("thanh_toan_truc_tuyen") is True,
-        return_by_post=record.get("tra_ket_qua_qua_buu_chinh") is True,
-    )
-
-
-PROCESSED = 9  # TrangThaiHoSo: processed
-
-
-def _aware(value: Any) -> datetime | None:
-    """A zeep ``xs:dateTime``: aware as sent, or Hanoi time when the ministry sent none."""
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(VN_TZ) if value.utcoffset() is not None else value.replace(tzinfo=VN_TZ)
-
-
-def civil_status_facts(item: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
-    """A registration pulled back from the civil-status system (``dsHoSoDangKy``, SOAP names).
-
-    It lists registered dossiers only, so each is processed (status 9) on its registration day.
-    The contract carries no due date; without one a registration could not be told on time or
-    late, so the due date is the statutory limit the city system sets too: the procedure's
-    ``max_days`` working days after submission, at 17:00 (no procedure row -> no due date), on
-    the calendar the city system and the sandbox count with (``mappings.working_days``: Tết and
-    the other public days off are skipped).
-    """
-    submitted = _aware(item.get("NgayNopHoSo"))
-    result = item.get("KetQua") if isinstance(item.get("KetQua"), Mapping) else {}
-    code = _text(item.get("MaTTHC"))
-    procedure = tables.procedures.get(code, submitted.date()) if code and submitted else None
-    due = None
-    if procedure is not None and submitted is not None:
-        due = datetime.combine(add_working_days(submitted.date(), procedure.max_days), time(17), VN_TZ)
-    return DossierFacts(
-        procedure_code=code,
-        status=PROCESSED if result else None,
-        channel=None,
-        received_at=submitted,
-        due_at=due,
-        finished_at=_aware(result.get("NgayDangKy")),
-        digitised=False,
-        paid_online=False,
-        return_by_post=False,
-    )
-
-
-def portal_facts(item: Mapping[str, Any]) -> DossierFacts:
-    """A dossier in the portal's field names (ministry pull-backs); flags are 0/1 there."""
-    return DossierFacts(
-        procedure_code=_text(item.get("MaTTHC")),
-        status=_int(item.get("TrangThaiHoSo")),
-        channel=_int(item.get("KenhThucHien")),
-        received_at=_portal(item.get("NgayTiepNhan")),
-        due_at=_portal(item.get("NgayHenTra")),
-        finished_at=_portal(item.get("NgayKetThucXuLy")),
-        digitised=any(doc.get("DuocSoHoa") in (1, True) for doc in _documents(item.get("TaiLieuNop"))),
-        paid_online=item.get("DuocThanhToanTrucTuyen") in (1, True),
-        return_by_post=item.get("HinhThuc") in (1, True),
-    )

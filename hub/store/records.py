@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hub.store.facts import DossierFacts
+    from mappings.facts import DossierFacts
 
 
 class DeliveryState(StrEnum):
@@ -48,7 +48,7 @@ class JsonText(str):
 
 @dataclass(frozen=True)
 class StagedRecord:
-    """``facts`` (``hub.store.facts``), when the producer could read them, are staged with the version."""
+    """``facts`` (``mappings.facts``), when the producer could read them, are staged with the version."""
 
     dossier_no: str
     content_hash: str

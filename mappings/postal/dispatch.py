@@ -21,11 +21,11 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from adapters.postal.carrier import Address, OrderRequest
 from mappings.code_tables import CodeTables, commune_problem
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
 from mappings.masking import mask_phone
+from mappings.postal.order import Address, OrderRequest
 from mappings.versioned import Row, VersionedTable, read_rows
 
 DESKS_PATH = Path(__file__).with_name("dispatch_desks.csv")

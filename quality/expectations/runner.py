@@ -22,7 +22,6 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from hub.paths import var_dir
 from mappings.code_tables import CodeTables, load_code_tables
 from mappings.masking import mask_personal_data
 from quality.expectations import custom
@@ -67,22 +66,10 @@ class _Prepared:
     checks: dict[str, dict[str, Check]]  # suite -> expectation id -> check
 
 
-def data_docs_dir() -> Path:
-    return var_dir() / "gx" / "data_docs"
-
-
 @functools.cache
 def _context() -> Any:
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.add_data_docs_site(
-        DATA_DOCS_SITE,
-        {
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs_dir())},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
     return context
 
 
@@ -149,10 +136,12 @@ def _masked(value: Any) -> Any:
     return value
 
 
-def build_data_docs() -> Path:
-    """Render the suites and this process's validation results into ``var/gx/data_docs/``;
-    returns the index page (what the reconciliation report links).
+def build_data_docs(folder: Path) -> Path:
+    """Render the suites and this process's validation results into ``folder``; returns the index
+    page (what the reconciliation report links).
 
+    The folder is the caller's (the hub keeps it under ``var/``): where generated files live is the
+    hub's business, so the site is pointed at it here rather than when the context is made.
     GX keeps the unexpected values themselves (a wrong ID number, a phone); every stored result
     is masked first, because Data Docs are a report and reports never show a full number.
     """
@@ -163,5 +152,14 @@ def build_data_docs() -> Path:
         for item in result.results:
             item.result = _masked(item.result)
         store.set(key, result)
+    site = {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    if DATA_DOCS_SITE in context.list_data_docs_sites():
+        context.update_data_docs_site(DATA_DOCS_SITE, site)
+    else:
+        context.add_data_docs_site(DATA_DOCS_SITE, site)
     context.build_data_docs(site_names=[DATA_DOCS_SITE])
-    return data_docs_dir() / "index.html"
+    return folder / "index.html"

@@ -20,15 +20,13 @@ from typing import Any
 
 import duckdb
 
-from hub.pipeline.extract import CITY_SOURCE
-from hub.pipeline.ministry_exchange import PULLBACK_PREFIX
-from hub.pipeline.portal_sync import PARTNER as PORTAL
-from hub.store import DeliveryState, HubStore
+from hub.store import DeliveryState
 from hub.store.postal import Dispatch
 from mappings.code_tables import CodeTables, load_code_tables
 from mappings.postal.dispatch import READY_STATUSES, RESULT_RETURNED
 from mappings.postal.states import PostalState
-from quality.reconcile.load import load_store
+from mappings.sources import CITY_SOURCE, PORTAL, PULLBACK_PREFIX
+from quality.reconcile.load import StoreDatabase, load_store
 from quality.reconcile.model import (
     BreakdownRow,
     Difference,
@@ -327,7 +325,7 @@ def _code_tables(db: duckdb.DuckDBPyConnection, tables: CodeTables, period: Peri
 
 
 def reconcile(
-    store: HubStore,
+    store: StoreDatabase,
     period: Period,
     *,
     tables: CodeTables | None = None,

@@ -19,12 +19,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import sqlalchemy as sa
 
-from hub.store import HubStore
+
+class StoreDatabase(Protocol):
+    """The hub store as reconciliation reads it (``hub.store.HubStore`` is one): the SQLAlchemy
+    engine for small reads and the dialect, the URL for ADBC's streams. Structural, so quality
+    does not import the store it reads."""
+
+    url: str
+    engine: sa.engine.Engine
+
 
 # Dossier numbers are {agency}-{YYMMDD}-{NNNN}: the agency and the intake day, read in SQL.
 _AGENCY = "split_part(dossier_no, '-', 1)"
@@ -162,7 +170,7 @@ def _flag(column: str) -> str:
 
 def load_store(
     db: duckdb.DuckDBPyConnection,
-    store: HubStore,
+    store: StoreDatabase,
     *,
     city_source: str,
     ministry_prefix: str,

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from hub.store import HubStore
 from hub.store.schema import portal_snapshot
+from quality.reconcile.load import StoreDatabase
 from quality.reconcile.model import HANOI
 
 
@@ -30,7 +30,9 @@ class PortalSnapshot:
     dossiers: int
 
 
-def replace_snapshot(store: HubStore, period: str, held: Iterable[tuple[str, int, str]], fetched_at: datetime) -> int:
+def replace_snapshot(
+    store: StoreDatabase, period: str, held: Iterable[tuple[str, int, str]], fetched_at: datetime
+) -> int:
     """Replace the period's snapshot with ``held`` (dossier number, status, portal update time) in
     one transaction, so a reader sees the old snapshot or the new one, never a mix."""
     rows = [
@@ -44,7 +46,7 @@ def replace_snapshot(store: HubStore, period: str, held: Iterable[tuple[str, int
     return len(rows)
 
 
-def fetched_snapshot(store: HubStore, period: str) -> datetime | None:
+def fetched_snapshot(store: StoreDatabase, period: str) -> datetime | None:
     """When the portal's export for ``period`` was last fetched, or None when it never was (the
     reconciliation then has no portal side beyond what the portal acknowledged to the hub)."""
     # Every row of a fetch carries its time (``replace_snapshot``), so one row says it: no scan.

@@ -23,8 +23,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.civil_status.client import to_ho_so
 from mappings.city_system import to_canonical
+from mappings.civil_status import to_ho_so
 from mappings.code_tables import ProcedureRow
 from mappings.dossier import VN_TZ
 from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, load_days, ministry_dossiers

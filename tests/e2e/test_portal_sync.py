@@ -169,10 +169,10 @@ def test_an_untrusted_portal_reply_is_refused_logged_and_leaves_the_dossiers_pen
     from adapters.hooks import CitySystemHook, NationalPortalHook
     from hub.jobs import portal as portal_jobs
     from hub.jobs.extract import extract
-    from hub.pipeline.extract import CITY_SOURCE
     from hub.pipeline.portal_sync import PARTNER
     from hub.pipeline.summary import sync_summary
     from hub.store import hub_store
+    from mappings.sources import CITY_SOURCE
 
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=HANOI)
     extracted = extract(CitySystemHook().get_client(), start, start + timedelta(days=1))

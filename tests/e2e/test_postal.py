@@ -22,10 +22,10 @@ from urllib.parse import quote
 import pytest
 
 from hub.store import HubStore
-from hub.store.facts import city_facts
 from hub.webhooks.app import create_app
 from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ
+from mappings.facts import city_facts
 from mappings.postal.dispatch import READY_STATUSES
 from sandbox.city_system.app import create_app as city_app
 from sandbox.city_system.generator import generate_day

@@ -167,13 +167,14 @@ def test_validation_results_are_stored_per_expectation(store: HubStore) -> None:
     assert results.for_run("another-run") == []
 
 
-def test_data_docs_are_built_without_personal_numbers(gate: QualityGate) -> None:
+def test_data_docs_are_built_without_personal_numbers(gate: QualityGate, tmp_path: Path) -> None:
     from quality.expectations.runner import build_data_docs
 
     bad = copy.deepcopy(RECORD)
     bad["chu_ho_so"]["so_giay_to"] = "003090012345"
     gate.split([RECORD, bad])
-    index = build_data_docs()
+    index = build_data_docs(tmp_path / "data_docs")
+    assert index == tmp_path / "data_docs" / "index.html"
     assert index.name == "index.html" and index.is_file()
     pages = list(Path(index.parent).rglob("*.html"))
     assert any("city_dossiers" in p.read_text(encoding="utf-8") for p in pages)

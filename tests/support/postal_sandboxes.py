@@ -16,13 +16,14 @@ from typing import Any
 
 import requests
 
-from adapters.postal.carrier import Address, Carrier, OrderRequest
+from adapters.postal.carrier import Carrier
 from adapters.postal.viettel_post import ViettelPostClient
 from adapters.postal.vnpost import VNPostClient
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
 from mappings.dossier import VN_TZ
+from mappings.postal.order import Address, OrderRequest
 from sandbox.postal import viettel_post, vnpost
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning

@@ -23,10 +23,11 @@ from starlette.routing import Route
 
 from adapters.errors import ContractViolation, PermanentError
 from adapters.exchange import Exchange
-from adapters.postal.carrier import Address, Carrier, CarrierEvent, WebhookRejected
+from adapters.postal.carrier import Carrier, CarrierEvent, WebhookRejected
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
+from mappings.postal.order import Address
 from mappings.postal.s10 import is_valid_s10
 from sandbox.postal.vnpost import CALLBACK_SIGNATURE_HEADER, sign_callback
 from sandbox.server import RunningServer, serve_in_thread

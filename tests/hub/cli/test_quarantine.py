@@ -48,10 +48,10 @@ def test_dossiers_dead_after_an_outage_are_listed_shown_and_replayed(
     partners: Partners,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hub.pipeline.extract import CITY_SOURCE
     from hub.pipeline.portal_sync import PARTNER
     from hub.pipeline.summary import sync_summary
     from hub.store import hub_store
+    from mappings.sources import CITY_SOURCE
 
     dead = _outage_day(partners, monkeypatch)
     assert dead and partners.portal_dossiers() == set()

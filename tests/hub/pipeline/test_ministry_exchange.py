@@ -21,12 +21,13 @@ from adapters.exchange import Exchange
 from adapters.hooks import BusinessRegistrationHook, CivilStatusHook
 from adapters.periods import windows
 from hub.pipeline import ministry_exchange as exchange
-from hub.pipeline.extract import CITY_SOURCE, staged_record
+from hub.pipeline.extract import staged_record
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import HubStore, MinistryPushes, PushState
 from hub.store.ministry import ministry_push
 from mappings.code_tables import DEFAULT_DIR, load_code_tables
 from mappings.dossier import VN_TZ
+from mappings.sources import CITY_SOURCE
 from mappings.versioned import CodeTableError
 from quality.gate import QualityGate
 from quality.rules import SchemaDriftError

@@ -14,10 +14,11 @@ import requests
 
 from adapters.errors import UntrustedReply
 from hub.pipeline import population_verify as pv
-from hub.pipeline.extract import CITY_SOURCE, staged_record
+from hub.pipeline.extract import staged_record
 from hub.store import HubStore, PopulationChecks
 from hub.store.population import QUARANTINE_SOURCE
 from mappings.code_tables import load_code_tables
+from mappings.sources import CITY_SOURCE
 from sandbox.city_system.generator import GeneratedDay, generate
 from signing.pki import DevPki
 from tests.support.population_sandbox import DAY, SCALE, Sandbox, population_client, start

@@ -19,18 +19,19 @@ from adapters.postal.viettel_post import ViettelPostClient
 from adapters.settings import TransportSettings
 from adapters.transport import HttpTransport
 from hub.pipeline import postal_dispatch
-from hub.pipeline.extract import CITY_SOURCE, staged_record
+from hub.pipeline.extract import staged_record
 from hub.pipeline.postal_tracking import track_carrier
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.quarantine_admin import entries_of
 from hub.store import HubStore
-from hub.store.facts import city_facts
 from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
 from hub.webhooks.app import create_app
 from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ
+from mappings.facts import city_facts
 from mappings.postal.dispatch import READY_STATUSES
 from mappings.postal.states import PostalState
+from mappings.sources import CITY_SOURCE
 from mappings.working_days import add_working_days
 from quality.gate import QualityGate
 from sandbox.city_system.generator import generate_day

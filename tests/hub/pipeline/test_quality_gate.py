@@ -9,10 +9,10 @@ import pytest
 
 from hub.jobs.quality import stored_gate
 from hub.pipeline import portal_sync
-from hub.pipeline.extract import CITY_SOURCE
 from hub.pipeline.summary import sync_summary
 from hub.store import HubStore, StagedRecord
 from hub.store.validation import ValidationResults
+from mappings.sources import CITY_SOURCE
 from quality.rules import SchemaDriftError
 from signing.digests import content_hash
 from tests.support.factories import RECORD

@@ -9,10 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.population_db.client import AuditRecord
-from hub.pipeline.extract import CITY_SOURCE, staged_record
+from hub.pipeline.extract import staged_record
 from hub.store import CheckResult, HubStore, LookupAuditLog, PlannedCheck, PopulationChecks
 from hub.store.population import QUARANTINE_SOURCE, Outcome
 from hub.store.records import QuarantineItem
+from mappings.sources import CITY_SOURCE
 from tests.support.factories import RECORD
 
 

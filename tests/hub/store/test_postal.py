@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from adapters.postal.carrier import CarrierEvent
 from hub.store import HubStore, StagedRecord
-from hub.store.facts import DossierFacts
 from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
 from mappings.dossier import VN_TZ
+from mappings.facts import DossierFacts
 from mappings.postal.dispatch import result_reference
 from mappings.postal.states import PostalState, fold
 

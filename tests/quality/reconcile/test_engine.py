@@ -7,11 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from hub.pipeline.extract import CITY_SOURCE
 from hub.store import (
     DeliveryState,
     Disposition,
-    DossierFacts,
     HubStore,
     OutboxMessage,
     OutboxState,
@@ -20,8 +18,10 @@ from hub.store import (
     StagedRecord,
 )
 from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
+from mappings.facts import DossierFacts
 from mappings.postal.dispatch import result_reference
 from mappings.postal.states import PostalState, Track
+from mappings.sources import CITY_SOURCE
 from quality.reconcile import DifferenceClass, Period, reconcile
 from quality.reconcile.engine import CHECKED
 

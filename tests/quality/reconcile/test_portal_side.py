@@ -24,9 +24,9 @@ from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
 from hub.cli.main import app
 from hub.jobs import reconcile as jobs_reconcile
-from hub.pipeline.extract import CITY_SOURCE
 from hub.store import DeliveryState, HubStore
 from hub.store.schema import message_log, portal_snapshot
+from mappings.sources import CITY_SOURCE
 from quality.reconcile import DifferenceClass, Period, reconcile
 from quality.reconcile.portal_snapshot import replace_snapshot
 from sandbox.national_portal.app import create_app

@@ -123,7 +123,7 @@ HUB_POPULATION_CHECKS = Table(cluster="hanoi-dossier-hub", database="staging", n
 
 
 def ministry_system(partner: str) -> Table:
-    """A ministry's system, e.g. ``ministry-civil_status``/``lgsp.civil_status``."""
+    """A ministry's system: ``ministry-<partner>``/``lgsp.<partner>``."""
     return Table(cluster=f"ministry-{partner}", database="lgsp", name=partner)
 
 

@@ -1,10 +1,8 @@
 """Run every partner simulator as one background process: ``python -m sandbox up|down|status|serve``.
 
-The partners are the city system and the national portal (the sync), the population database,
-the civil-status and social-insurance ministries (SOAP), business registration (REST) and the two
-postal carriers (VNPost, Viettel Post; ``--webhook-url`` is the hub's callback receiver): every
-partner of ``adapters.partners``, each built by the ``double`` its entry names. All load
-the same generated day (``--day``, ``--scale``, ``--seed``): the population register and the insurer
+The partners are those of ``adapters.partners``, each built by the ``double`` its entry names
+(``--webhook-url`` is the hub's callback receiver the carriers call back). All load the same
+generated day (``--day``, ``--scale``, ``--seed``): the population register and the insurer
 hold the city's own applicants, the ministries the dossiers processed on their software that the
 city system never sees (``sandbox.ministry_dossiers``), so what the hub pulls, verifies and pushes
 fits together.

@@ -6,7 +6,8 @@ scheme, host, port and path (the Connection's schema) make the base URL; login/p
 credentials (for the city system the password is the bearer token); query parameters (extras) set
 :class:`~adapters.settings.TransportSettings` fields (``timeout``, ``read_timeout``,
 ``max_attempts``, ``verify``, ``ca_bundle``, ...) plus the client's own keys (``madonvi``).
-Unknown extras are refused, so a typo cannot silently leave a default in force.
+Unknown extras are refused, so a typo cannot silently leave a default in force. Which extras a
+client reads, and the Connection id, come from the partner's entry in :mod:`adapters.partners`.
 
 Clients are cached per process and Connection, so every task in a worker reuses one pooled
 ``requests.Session`` per partner. The cache key includes the Connection's content: a rotated
@@ -24,21 +25,15 @@ from typing import Any, ClassVar, TypeVar
 from airflow.sdk.bases.hook import BaseHook
 from pydantic import ValidationError
 
-from adapters.business_registration.client import PARTNER as BUSINESS_REGISTRATION_PARTNER
 from adapters.business_registration.client import BusinessRegistrationClient
-from adapters.city_system.client import PARTNER as CITY_PARTNER
 from adapters.city_system.client import CitySystemClient
-from adapters.civil_status.client import PARTNER as CIVIL_STATUS_PARTNER
 from adapters.civil_status.client import WSDL as CIVIL_STATUS_WSDL
 from adapters.civil_status.client import CivilStatusClient
-from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
-from adapters.population_db.client import PARTNER as POPULATION_PARTNER
+from adapters.partners import bound_to_hook
 from adapters.population_db.client import WSDL as POPULATION_WSDL
 from adapters.population_db.client import PopulationDbClient, ResultCache
-from adapters.postal.viettel_post import PARTNER as VIETTEL_POST_PARTNER
 from adapters.postal.viettel_post import ViettelPostClient
-from adapters.postal.vnpost import PARTNER as VNPOST_PARTNER
 from adapters.postal.vnpost import VNPostClient
 from adapters.redaction import describe_validation_error
 from adapters.settings import TransportSettings
@@ -46,7 +41,6 @@ from adapters.signatures import MessageSignatures
 from adapters.soap.client import SoapClient, SoapTransport
 from adapters.soap.contract import load_contract
 from adapters.soap.envelope import Credentials
-from adapters.social_insurance.client import PARTNER as SOCIAL_INSURANCE_PARTNER
 from adapters.social_insurance.client import WSDL as SOCIAL_INSURANCE_WSDL
 from adapters.social_insurance.client import SocialInsuranceClient
 from adapters.transport import HttpTransport
@@ -71,8 +65,15 @@ def _base_url(conn: Any) -> str:
 
 
 class _ClientHook(BaseHook):
-    """Shared mechanics: read the Connection, split extras, build or reuse the client."""
+    """Shared mechanics: read the Connection, split extras, build or reuse the client.
 
+    A hook class takes its partner's facts from the entry of :mod:`adapters.partners` that names
+    it (``Partner.hook``), so the Connection id, the extras its client reads, the transport and
+    whether the exchange is signed are written once, there; the class keeps only how a Connection
+    becomes its client.
+    """
+
+    default_conn_name: ClassVar[str]
     partner: ClassVar[str]
     client_extras: ClassVar[tuple[str, ...]] = ()
     # SOAP partners use SoapTransport: the same template, signatures inside the XML.
@@ -80,9 +81,19 @@ class _ClientHook(BaseHook):
     # False for a partner outside the signing regime (Viettel Post): no JWS either way, whatever the extras.
     signed: ClassVar[bool] = True
 
-    def __init__(self, conn_id: str) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = bound_to_hook(f"{cls.__module__}:{cls.__qualname__}")
+        if spec is None:
+            return  # a shared base such as _SoapMinistryHook, not a partner's hook
+        cls.default_conn_name = cls.partner = spec.id
+        cls.client_extras = spec.extras
+        cls.transport_class = SoapTransport if spec.transport == "SOAP" else HttpTransport
+        cls.signed = spec.signed
+
+    def __init__(self, conn_id: str | None = None) -> None:
         super().__init__()
-        self.conn_id = conn_id
+        self.conn_id = conn_id or self.default_conn_name
 
     def _cached(self, build: Callable[[HttpTransport, Any, dict[str, Any]], C]) -> C:
         conn = self.get_connection(self.conn_id)
@@ -119,25 +130,12 @@ class _ClientHook(BaseHook):
 class CitySystemHook(_ClientHook):
     """Builds a :class:`CitySystemClient`; the Connection password is the bearer token."""
 
-    default_conn_name = "city_system"
-    partner = CITY_PARTNER
-
-    def __init__(self, conn_id: str = default_conn_name) -> None:
-        super().__init__(conn_id)
-
     def get_client(self) -> CitySystemClient:
         return self._cached(lambda transport, conn, _own: CitySystemClient(transport, conn.password or ""))
 
 
 class NationalPortalHook(_ClientHook):
     """Builds a :class:`NationalPortalClient`; extra ``madonvi`` is the agency code it speaks for."""
-
-    default_conn_name = "national_portal"
-    partner = PORTAL_PARTNER
-    client_extras = ("madonvi",)
-
-    def __init__(self, conn_id: str = default_conn_name) -> None:
-        super().__init__(conn_id)
 
     def get_client(self) -> NationalPortalClient:
         return self._cached(self._build)
@@ -152,13 +150,6 @@ class BusinessRegistrationHook(_ClientHook):
     """Builds a :class:`BusinessRegistrationClient`; the password is the bearer token, extra
     ``madonvi`` the agency code (``maDonVi``) the hub speaks for."""
 
-    default_conn_name = "business_registration"
-    partner = BUSINESS_REGISTRATION_PARTNER
-    client_extras = ("madonvi",)
-
-    def __init__(self, conn_id: str = default_conn_name) -> None:
-        super().__init__(conn_id)
-
     def get_client(self) -> BusinessRegistrationClient:
         return self._cached(
             lambda transport, conn, own: BusinessRegistrationClient(
@@ -171,14 +162,6 @@ class PopulationDbHook(_ClientHook):
     """Builds a :class:`PopulationDbClient` over SOAP: login/password are the LGSP UsernameToken,
     extras ``madonvi`` (MaDVC, required), ``macanbo`` (MaCanBo; default the login) and
     ``cache_ttl_s`` (how long answers are reused in this process; default 3600, 0 = never)."""
-
-    default_conn_name = "population_db"
-    partner = POPULATION_PARTNER
-    client_extras = ("madonvi", "macanbo", "cache_ttl_s")
-    transport_class = SoapTransport
-
-    def __init__(self, conn_id: str = default_conn_name) -> None:
-        super().__init__(conn_id)
 
     def get_client(self) -> PopulationDbClient:
         return self._cached(self._build)
@@ -202,8 +185,6 @@ class _SoapMinistryHook(_ClientHook):
     """SOAP ministries: login/password are the LGSP UsernameToken, extra ``madonvi`` the agency code
     (MaDVC, required) and ``macanbo`` the officer id (MaCanBo; default the login)."""
 
-    client_extras = ("madonvi", "macanbo")
-    transport_class = SoapTransport
     wsdl: ClassVar[Path]
     client_class: ClassVar[Callable[[SoapClient, str, str], Any]]
 
@@ -220,13 +201,8 @@ class _SoapMinistryHook(_ClientHook):
 class CivilStatusHook(_SoapMinistryHook):
     """Builds a :class:`CivilStatusClient` (Ministry of Justice, SOAP)."""
 
-    default_conn_name = "civil_status"
-    partner = CIVIL_STATUS_PARTNER
     wsdl = CIVIL_STATUS_WSDL
     client_class = CivilStatusClient
-
-    def __init__(self, conn_id: str = default_conn_name) -> None:
-        super().__init__(conn_id)
 
     def get_client(self) -> CivilStatusClient:
         return self._cached(self._build_ministry)
@@ -235,13 +211,8 @@ class CivilStatusHook(_SoapMinistryHook):
 class SocialInsuranceHook(_SoapMinistryHook):
     """Builds a :class:`SocialInsuranceClient` (SOAP)."""
 
-    default_conn_name = "social_insurance"
-    partner = SOCIAL_INSURANCE_PARTNER
     wsdl = SOCIAL_INSURANCE_WSDL
     client_class = SocialInsuranceClient
-
-    def __init__(self, conn_id: str = default_conn_name) -> None:
-        super().__init__(conn_id)
 
     def get_client(self) -> SocialInsuranceClient:
         return self._cached(self._build_ministry)
@@ -250,13 +221,6 @@ class SocialInsuranceHook(_SoapMinistryHook):
 class VNPostHook(_ClientHook):
     """Builds a :class:`VNPostClient`: login is the LGSP customer code, password the ``access_token``,
     extra ``webhook_secret`` the HMAC key of VNPost's callbacks (Airflow masks extras named *secret*)."""
-
-    default_conn_name = "vnpost"
-    partner = VNPOST_PARTNER
-    client_extras = ("webhook_secret",)
-
-    def __init__(self, conn_id: str = default_conn_name) -> None:
-        super().__init__(conn_id)
 
     def get_client(self) -> VNPostClient:
         return self._cached(self._build)
@@ -272,15 +236,7 @@ class VNPostHook(_ClientHook):
 class ViettelPostHook(_ClientHook):
     """Builds a :class:`ViettelPostClient`: login/password are the partner account, extra
     ``webhook_token`` the shared TOKEN its callbacks carry. Viettel Post signs nothing, so the
-    transport neither signs nor verifies (``signed = False``)."""
-
-    default_conn_name = "viettel_post"
-    partner = VIETTEL_POST_PARTNER
-    client_extras = ("webhook_token",)
-    signed = False
-
-    def __init__(self, conn_id: str = default_conn_name) -> None:
-        super().__init__(conn_id)
+    transport neither signs nor verifies (``signed=False`` in its registry entry)."""
 
     def get_client(self) -> ViettelPostClient:
         return self._cached(self._build)

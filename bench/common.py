@@ -112,6 +112,7 @@ def _serve_partners(
 ) -> None:
     """Child process: load the city system, start the servers, report, then wait to be told to stop."""
     try:
+        from adapters.partners import partner_ids
         from mappings.code_tables import load_code_tables
         from sandbox.city_system.app import create_app as create_city
         from sandbox.national_portal.app import create_app as create_portal
@@ -122,7 +123,7 @@ def _serve_partners(
         folder = Path(data_dir)
         tables = load_code_tables()
         started = time.perf_counter()
-        pki = init_dev_pki(Path(pki_dir))  # the parent made it; partners sign as in the demo
+        pki = init_dev_pki(Path(pki_dir), partners=partner_ids())  # the parent made it; partners sign as in the demo
         city_app = create_city(
             folder / "city.sqlite",
             credentials["city_token"],

@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.partners import partner_ids
 from adapters.population_db.client import (
     WSDL,
     AuditRecord,
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
     with tempfile.TemporaryDirectory(prefix="bench-population-") as tmp:
-        pki = init_dev_pki(Path(tmp) / "pki")
+        pki = init_dev_pki(Path(tmp) / "pki", partners=partner_ids())
         signatures = MessageSignatures(identity=pki.identity(HUB), trust=pki.trust_store())
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe()

@@ -69,6 +69,7 @@ from adapters.city_system.client import PARTNER as CITY_PARTNER
 from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
+from adapters.partners import partner_ids
 from adapters.settings import TransportSettings
 from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
 from adapters.transport import HttpTransport
@@ -808,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
         # Before anything starts GX: its context keeps the Data Docs under the var folder it first sees.
         os.environ["HUB_VAR_DIR"] = str(work / "var")
         began = time.perf_counter()
-        pki = init_dev_pki(work / "var" / "pki")
+        pki = init_dev_pki(work / "var" / "pki", partners=partner_ids())
         signatures = MessageSignatures(identity=pki.identity(HUB), trust=pki.trust_store())
         with sandbox_partners(
             work / "sandbox", dossiers=args.dossiers, seed=args.seed, start=args.start_day, pki_dir=pki.folder

@@ -334,9 +334,10 @@ def main(argv: list[str] | None = None) -> int:
                 problems.append(f"{path}: {stored} events stored of {args.events} sent")
         print(f"callbacks ratio = hub/naive = {figures['hub'] / figures['naive']:.1f}x")
 
+        from adapters.partners import partner_ids
         from signing.pki import init_dev_pki
 
-        pki = init_dev_pki(folder / "pki")
+        pki = init_dev_pki(folder / "pki", partners=partner_ids())
         records = _ready_results(args.day, args.orders_scale, args.seed)
         samples = {"naive": records[: args.naive_sample], "hub": records}
         (folder / "carriers").mkdir()

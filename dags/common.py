@@ -18,6 +18,8 @@ from airflow.sdk import Asset, AsyncCallback, BaseNotifier, DeadlineAlert, Deadl
 from airflow.sdk.bases.hook import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from adapters import partners
+
 TIMEZONE = pendulum.timezone("Asia/Ho_Chi_Minh")
 START_DATE = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
 
@@ -121,7 +123,7 @@ HUB_POPULATION_CHECKS = Table(cluster="hanoi-dossier-hub", database="staging", n
 
 
 def ministry_system(partner: str) -> Table:
-    """A ministry's system, e.g. ``ministry-civil_status``/``lgsp.civil_status``."""
+    """A ministry's system: ``ministry-<partner>``/``lgsp.<partner>``."""
     return Table(cluster=f"ministry-{partner}", database="lgsp", name=partner)
 
 
@@ -130,8 +132,21 @@ def ministry_staging(partner: str) -> Table:
     return Table(cluster="hanoi-dossier-hub", database="staging", name=f"ministry_{partner}")
 
 
-# Pools cap concurrent calls per partner; config/pools.json creates them with their sizes.
-CITY_SYSTEM_POOL = "city_system"
-NATIONAL_PORTAL_POOL = "national_portal"
-# One pool per ministry partner, named as the partner (the ministry_exchange DAG's task groups).
-MINISTRY_POOLS = {"civil_status": "civil_status", "business_registration": "business_registration"}
+def partner_pool(partner_id: str) -> str:
+    """The pool capping concurrent calls to a partner across all workers: named as the partner, sized
+    in its registry entry (adapters/partners.py; config/pools.json, which ``hub airflow-init`` imports,
+    must agree). A partner declared without a pool is refused here, at parse time, rather than
+    leaving its tasks queued on a pool that does not exist."""
+    if partners.partner(partner_id).pool is None:
+        raise ValueError(f"partner {partner_id!r} has no pool in adapters/partners.py")
+    return partner_id
+
+
+def partner_client(partner_id: str) -> Any:
+    """The partner's client from its Airflow Connection, through the hook its registry entry names
+    (cached per worker process). Call it inside a task: it imports the hook and the client."""
+    return partners.partner(partner_id).hook_class()().get_client()
+
+
+CITY_SYSTEM_POOL = partner_pool("city_system")
+NATIONAL_PORTAL_POOL = partner_pool("national_portal")

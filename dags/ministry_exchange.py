@@ -24,34 +24,26 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, TaskGroup, TriggerRule, dag, task
 
+from adapters import partners
 from dags.common import (
     DEFAULT_ARGS,
     HUB_CITY_STAGING,
     MINISTRY_EXCHANGED,
-    MINISTRY_POOLS,
     START_DATE,
     TIMEZONE,
     ministry_staging,
     ministry_system,
+    partner_client,
+    partner_pool,
 )
-
-# Whether the hub pushes interconnected dossiers to the ministry (business registration is read-only).
-PUSHES = {"civil_status": True, "business_registration": False}
-
-
-def _client(partner: str):
-    """The partner's client, from its Airflow Connection (cached per worker process)."""
-    from adapters import hooks
-
-    hook = {"civil_status": hooks.CivilStatusHook, "business_registration": hooks.BusinessRegistrationHook}[partner]
-    return hook().get_client()
 
 
 def _ministry_group(partner: str):
-    """One ministry's tasks; returns the group and the pull-back totals the summary reads."""
-    pool = MINISTRY_POOLS[partner]
+    """One ministry's tasks (a push and its status follow-up only where the registry says the hub
+    pushes to it); returns the group and the pull-back totals the summary reads."""
+    pool = partner_pool(partner)
     with TaskGroup(group_id=partner) as group:
-        if PUSHES[partner]:
+        if partners.partner(partner).pushes:
 
             @task
             def plan_push() -> list[str]:
@@ -63,7 +55,7 @@ def _ministry_group(partner: str):
             def push(batch_id: str) -> dict:
                 from hub.jobs import ministry as jobs_ministry
 
-                return jobs_ministry.push(_client(partner), partner, batch_id)
+                return jobs_ministry.push(partner_client(partner), partner, batch_id)
 
             @task(trigger_rule=TriggerRule.NONE_FAILED)
             def plan_status() -> list[str]:
@@ -75,7 +67,7 @@ def _ministry_group(partner: str):
             def check_status(batch_id: str) -> dict:
                 from hub.jobs import ministry as jobs_ministry
 
-                return jobs_ministry.check_status(_client(partner), partner, batch_id)
+                return jobs_ministry.check_status(partner_client(partner), partner, batch_id)
 
             pushed = push.expand(batch_id=plan_push())
             status_batches = plan_status()
@@ -92,7 +84,7 @@ def _ministry_group(partner: str):
         def pull(window: str, run_id=None) -> dict:
             from hub.jobs import ministry as jobs_ministry
 
-            return jobs_ministry.pull(_client(partner), partner, window, run_id)
+            return jobs_ministry.pull(partner_client(partner), partner, window, run_id)
 
         @task
         def close_pull(reports: list[dict], data_interval_end=None) -> dict:
@@ -121,7 +113,7 @@ def ministry_exchange() -> None:
 
         return jobs_ministry.summarize(run_id, list(pulls))
 
-    groups = [_ministry_group(partner) for partner in PUSHES]
+    groups = [_ministry_group(partner) for partner in partners.ministries()]
     summary = summarize([pulled for _, pulled in groups])
     for group, _ in groups:  # the summary also waits for each group's push and status tasks
         group >> summary

@@ -20,10 +20,11 @@ from dags.common import (
     HUB_POPULATION_CHECKS,
     POPULATION_REGISTER,
     START_DATE,
+    partner_pool,
 )
 
-# config/pools.json creates it: concurrent batch tasks calling the register.
-POPULATION_DB_POOL = "population_db"
+# Concurrent batch tasks calling the register.
+POPULATION_DB_POOL = partner_pool("population_db")
 
 
 @dag(

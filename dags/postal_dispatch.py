@@ -14,18 +14,11 @@ from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, TaskGroup, TriggerRule, dag, task
 
-from dags.common import CITY_DOSSIERS_STAGED, DEFAULT_ARGS, START_DATE, TIMEZONE
+from adapters import partners
+from dags.common import CITY_DOSSIERS_STAGED, DEFAULT_ARGS, START_DATE, TIMEZONE, partner_client, partner_pool
 
-# Carriers the hub orders from; each has a pool named after it (config/pools.json) and an Airflow
-# Connection its hook reads (adapters/hooks.py).
-CARRIERS = ("vnpost", "viettel_post")
-
-
-def _client(carrier: str):
-    """The carrier's client, from its Airflow Connection (cached per worker process)."""
-    from adapters import hooks
-
-    return {"vnpost": hooks.VNPostHook, "viettel_post": hooks.ViettelPostHook}[carrier]().get_client()
+# Carriers the hub orders from (adapters/partners.py): each has a pool and an Airflow Connection named after it.
+CARRIERS = partners.carriers()
 
 
 @dag(
@@ -62,11 +55,11 @@ def postal_dispatch() -> None:
             def batches(planned: dict[str, list[str]], carrier: str = carrier) -> list[str]:
                 return planned[carrier]
 
-            @task(pool=carrier)
+            @task(pool=partner_pool(carrier))
             def place(batch_id: str, carrier: str = carrier, run_id=None) -> dict:
                 from hub.jobs import postal as jobs_postal
 
-                return jobs_postal.place(_client(carrier), batch_id, run_id)
+                return jobs_postal.place(partner_client(carrier), batch_id, run_id)
 
             place.expand(batch_id=batches(planned))
         group >> summary

@@ -13,17 +13,11 @@ from __future__ import annotations
 
 from airflow.sdk import CronTriggerTimetable, TriggerRule, dag, task
 
-from dags.common import DEFAULT_ARGS, START_DATE, TIMEZONE
+from adapters import partners
+from dags.common import DEFAULT_ARGS, START_DATE, TIMEZONE, partner_client, partner_pool
 
-# Carriers followed; each has a pool named after it (config/pools.json) and a hook (adapters/hooks.py).
-CARRIERS = ("vnpost", "viettel_post")
-
-
-def _client(carrier: str):
-    """The carrier's client, from its Airflow Connection (cached per worker process)."""
-    from adapters import hooks
-
-    return {"vnpost": hooks.VNPostHook, "viettel_post": hooks.ViettelPostHook}[carrier]().get_client()
+# Carriers followed (adapters/partners.py): each has a pool and an Airflow Connection named after it.
+CARRIERS = partners.carriers()
 
 
 @dag(
@@ -46,11 +40,11 @@ def postal_tracking() -> None:
     polls = []
     for carrier in CARRIERS:
 
-        @task(task_id=f"track_{carrier}", pool=carrier)
+        @task(task_id=f"track_{carrier}", pool=partner_pool(carrier))
         def track(carrier: str = carrier) -> dict:
             from hub.jobs import postal as jobs_postal
 
-            return jobs_postal.track(_client(carrier))
+            return jobs_postal.track(partner_client(carrier))
 
         polls.append(track())
     summarize(polls)

@@ -17,6 +17,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from adapters.partners import carriers
 from hub.paths import reports_dir, var_dir
 
 # Portal services that carry dossier data; logins and look-ups are not "sending".
@@ -121,7 +122,7 @@ def print_partner_summaries(console: Console, population: dict[str, Any], minist
 
 def advance_carriers(state: dict[str, Any], *, days: int) -> None:
     """Move the sandbox carriers' simulated clocks on, so parcels reach their doors (or come back)."""
-    for carrier in ("vnpost", "viettel_post"):
+    for carrier in carriers():
         url = state[carrier]["url"]
         requests.post(f"{url}/sandbox/clock", json={"advance_hours": 24 * days}, timeout=120).raise_for_status()
 

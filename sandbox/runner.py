@@ -1,9 +1,8 @@
 """Run every partner simulator as one background process: ``python -m sandbox up|down|status|serve``.
 
-The partners are the city system and the national portal (the sync), the population database,
-the civil-status and social-insurance ministries (SOAP), business registration (REST) and the two
-postal carriers (VNPost, Viettel Post; ``--webhook-url`` is the hub's callback receiver). All load
-the same generated day (``--day``, ``--scale``, ``--seed``): the population register and the insurer
+The partners are those of ``adapters.partners``, each built by the ``double`` its entry names
+(``--webhook-url`` is the hub's callback receiver the carriers call back). All load the same
+generated day (``--day``, ``--scale``, ``--seed``): the population register and the insurer
 hold the city's own applicants, the ministries the dossiers processed on their software that the
 city system never sees (``sandbox.ministry_dossiers``), so what the hub pulls, verifies and pushes
 fits together.
@@ -36,11 +35,11 @@ from typing import Any
 
 import requests
 
+from adapters.partners import PARTNERS, partner_ids
 from hub.paths import REPO_ROOT, var_dir
 
 __all__ = [
     "HOST",
-    "PARTNERS",
     "default_data_dir",
     "down",
     "main",
@@ -55,19 +54,7 @@ STATE_FILE = "state.json"
 LOG_FILE = "sandbox.log"
 STATE_VERSION = 1
 VN = timezone(timedelta(hours=7))
-USERNAME = "hub-sandbox"
 OFFICER = "hub-airflow"  # MaCanBo: the officer id the SOAP partners log for every call
-# Every partner the runner serves, in the order it starts them (and reports them).
-PARTNERS = (
-    "city_system",
-    "national_portal",
-    "business_registration",
-    "population_db",
-    "civil_status",
-    "social_insurance",
-    "vnpost",
-    "viettel_post",
-)
 # Where each partner answers "I am up" (the city system's API wants its bearer token even there).
 HEALTH_PATHS = {"city_system": "/api/v1/health"}
 log = logging.getLogger("sandbox")
@@ -124,93 +111,29 @@ def _is_our_server(pid: int) -> bool:
 
 # -- serve (foreground) ------------------------------------------------------------------------------
 
+# Where each double keeps its data (the sync pair's files predate the registry; the rest are named
+# after the partner).
+DB_FILES = {"city_system": "city.sqlite", "national_portal": "portal.sqlite"}
+
 
 def _credentials(agency: str) -> dict[str, dict[str, str]]:
-    """Fresh random credentials per partner, in the shape its hook reads them (``hub.connections``)."""
-
-    def soap() -> dict[str, str]:
-        return {"username": USERNAME, "password": secrets.token_urlsafe(24), "madonvi": agency, "macanbo": OFFICER}
-
-    return {
-        "city_system": {"token": secrets.token_urlsafe(32)},
-        "national_portal": {"username": USERNAME, "password": secrets.token_urlsafe(24), "madonvi": agency},
-        "business_registration": {"token": secrets.token_urlsafe(32), "madonvi": agency},
-        "population_db": soap(),
-        "civil_status": soap(),
-        "social_insurance": soap(),
-        "vnpost": {"username": "HNI-TTHC", "password": secrets.token_urlsafe(24),
-                   "webhook_secret": secrets.token_urlsafe(32)},
-        "viettel_post": {"username": USERNAME, "password": secrets.token_urlsafe(24),
-                         "webhook_token": secrets.token_urlsafe(32)},
-    }  # fmt: skip
-
-
-def _ministry_apps(
-    data_dir: Path,
-    creds: dict[str, dict[str, str]],
-    agencies: list[str],
-    pki: Any,
-    code_tables: Any,
-    load: tuple[date, float, int],
-) -> dict[str, Any]:
-    """The four ministry-side simulators, each holding the generated day ``load`` = (day, scale, seed)."""
-    from adapters.soap.envelope import Credentials
-    from sandbox.business_registration.app import create_app as create_business_registration
-    from sandbox.civil_status.app import create_app as create_civil_status
-    from sandbox.population_db.app import create_app as create_population_db
-    from sandbox.signatures import PartnerSigning
-    from sandbox.social_insurance.app import create_app as create_social_insurance
-
-    day, scale, seed = load
-
-    def soap(partner: str) -> dict[str, Any]:
-        login = creds[partner]
-        return {
-            "credentials": Credentials(login["username"], login["password"]),
-            "agencies": agencies,
-            "signing": PartnerSigning(pki, partner, xml=True),
-        }
-
-    business = create_business_registration(
-        data_dir / "business_registration.sqlite",
-        creds["business_registration"]["token"],
-        agencies,
-        code_tables=code_tables,
-        signing=PartnerSigning(pki, "business_registration"),
-    )
-    business.state.store.load_days(day, day, scale, seed)
-    population = create_population_db(data_dir / "population_db.sqlite", days=[load], **soap("population_db"))
-    civil = create_civil_status(data_dir / "civil_status.sqlite", code_tables=code_tables, **soap("civil_status"))
-    civil.state.civil.load_days(day, day, scale, seed)
-    insurance = create_social_insurance(data_dir / "social_insurance.sqlite", **soap("social_insurance"))
-    insurance.state.insurance.load_days(day, day, scale, seed)
-    return {
-        "business_registration": business,
-        "population_db": population,
-        "civil_status": civil,
-        "social_insurance": insurance,
+    """Fresh random credentials per partner, in the shape its hook reads them (``hub.connections``):
+    a bearer token or an account, and the Connection extras its client reads that the sandbox sets."""
+    extras = {
+        "madonvi": lambda: agency,
+        "macanbo": lambda: OFFICER,
+        "webhook_secret": lambda: secrets.token_urlsafe(32),
+        "webhook_token": lambda: secrets.token_urlsafe(32),
     }
-
-
-def _carrier_apps(
-    data_dir: Path, creds: dict[str, dict[str, str]], pki: Any, day: date, seed: int, webhook_url: str | None
-) -> dict[str, Any]:
-    """The two postal carriers, their simulated clocks starting at 08:00 on ``day``; callbacks go to
-    ``webhook_url`` (the hub's receiver) and lose, double and reorder a few, deterministically per seed."""
-    from sandbox.postal import viettel_post, vnpost
-    from sandbox.signatures import PartnerSigning
-
-    start = datetime.combine(day, datetime.min.time(), VN).replace(hour=8)
-    misbehaviour = {"webhook_loss_rate": 0.05, "webhook_duplicate_rate": 0.05, "webhook_reorder_rate": 0.05}
-    common = {"webhook_url": webhook_url, "seed": seed, "start": start, "faults": misbehaviour}
-    vn, vt = creds["vnpost"], creds["viettel_post"]
-    return {
-        "vnpost": vnpost.create_app(data_dir / "vnpost.sqlite", vn["password"], vn["username"],
-                                    webhook_secret=vn["webhook_secret"], signing=PartnerSigning(pki, "vnpost"),
-                                    **common),
-        "viettel_post": viettel_post.create_app(data_dir / "viettel_post.sqlite", vt["username"], vt["password"],
-                                                webhook_token=vt["webhook_token"], **common),
-    }  # fmt: skip
+    credentials = {}
+    for spec in PARTNERS:
+        login = (
+            {"token": secrets.token_urlsafe(32)}
+            if spec.login == "token"
+            else {"username": spec.sandbox_account, "password": secrets.token_urlsafe(24)}
+        )
+        credentials[spec.id] = login | {key: extras[key]() for key in spec.extras if key in extras}
+    return credentials
 
 
 def serve(
@@ -233,15 +156,12 @@ def serve(
     hub's callback receiver (``hub webhooks serve``); without it the carriers call nobody back.
     """
     from mappings.code_tables import load_code_tables
-    from sandbox.city_system.app import create_app as create_city
+    from sandbox.doubles import DoubleContext
     from sandbox.faults import FaultConfig
-    from sandbox.national_portal.app import create_app as create_portal
     from sandbox.server import serve_in_thread
-    from sandbox.signatures import PartnerSigning
     from signing.pki import init_dev_pki
 
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    city_db, portal_db = data_dir / "city.sqlite", data_dir / "portal.sqlite"
     if fresh:
         for path in data_dir.glob("*.sqlite*"):  # every simulator's database, WAL and message log
             path.unlink(missing_ok=True)
@@ -255,31 +175,32 @@ def serve(
     city_level = [row.code for row in code_tables.agencies.rows(day) if row.level == "city"]
     creds = _credentials(city_level[0] if city_level else agencies[0])
     fault_config = FaultConfig(**(faults or {})).validated()
+    db_paths = {spec.id: data_dir / DB_FILES.get(spec.id, f"{spec.id}.sqlite") for spec in PARTNERS}
 
     # Partners sign with their own certificates from the development PKI (created if missing);
     # the hub's trust store is that PKI's, so the demo's exchanges verify end to end.
-    pki = init_dev_pki()
-    city_app = create_city(
-        city_db, creds["city_system"]["token"], code_tables=code_tables, signing=PartnerSigning(pki, "city_system")
-    )
+    pki = init_dev_pki(partners=partner_ids())
     started = time.monotonic()
-    loaded = city_app.state.store.load_day(day, scale, seed)
-    portal = creds["national_portal"]
-    portal_app = create_portal(
-        portal_db,
-        portal["username"],
-        portal["password"],
-        agencies,
-        fault_config,
-        code_tables=code_tables,
-        signing=PartnerSigning(pki, "national_portal"),
-    )
     apps = {
-        "city_system": city_app,
-        "national_portal": portal_app,
-        **_ministry_apps(data_dir, creds, agencies, pki, code_tables, (day, scale, seed)),
-        **_carrier_apps(data_dir, creds, pki, day, seed, webhook_url),
+        spec.id: spec.sandbox_double()(
+            DoubleContext(
+                partner=spec.id,
+                db_path=db_paths[spec.id],
+                credentials=creds[spec.id],
+                agencies=agencies,
+                pki=pki,
+                code_tables=code_tables,
+                day=day,
+                scale=scale,
+                seed=seed,
+                portal_faults=fault_config,
+                webhook_url=webhook_url,
+            )
+        )
+        for spec in PARTNERS
     }
+    city_app = apps["city_system"]
+    loaded = city_app.state.records_loaded
     log.info("loaded %d new city records for %s (scale %s, seed %s) and the partners' data in %.1fs", loaded, day,
              scale, seed, time.monotonic() - started)  # fmt: skip
     ports = {"city_system": city_port, "national_portal": portal_port}
@@ -301,12 +222,12 @@ def serve(
                 "records_loaded": loaded,
                 "records_total": city_app.state.store.count(),
             },
-            **{name: {"url": servers[name].url, **creds[name]} for name in PARTNERS},
+            **{name: {"url": servers[name].url, **creds[name]} for name in partner_ids()},
         }
-        state["city_system"]["db_path"] = str(city_db)
-        state["national_portal"].update(db_path=str(portal_db), faults=fault_config.to_dict())
+        state["city_system"]["db_path"] = str(db_paths["city_system"])
+        state["national_portal"].update(db_path=str(db_paths["national_portal"]), faults=fault_config.to_dict())
         _write_state(data_dir, state)
-        log.info("partners up (pid %d): %s", os.getpid(), ", ".join(f"{n} {servers[n].url}" for n in PARTNERS))
+        log.info("partners up (pid %d): %s", os.getpid(), ", ".join(f"{n} {servers[n].url}" for n in partner_ids()))
         try:
             while not stop.wait(0.5):
                 if not all(server.thread.is_alive() for server in servers.values()):
@@ -427,11 +348,11 @@ def status(data_dir: Path) -> dict[str, Any]:
         return {"running": False, "data_dir": str(data_dir)}
     pid = int(state.get("pid", 0))
     running = pid > 0 and _alive(pid)
-    partners = {name: state[name] for name in PARTNERS if name in state}
+    partners = {name: state[name] for name in partner_ids() if name in state}
     health = {name: running and _answers(name, partner) for name, partner in partners.items()}
     return {
         "running": running,
-        "healthy": running and set(partners) == set(PARTNERS) and all(health.values()),
+        "healthy": running and set(partners) == set(partner_ids()) and all(health.values()),
         "pid": pid,
         "started_at": state.get("started_at"),
         "data_dir": state.get("data_dir"),
@@ -510,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"sandbox up (pid {state['pid']})")
-        for name in PARTNERS:
+        for name in partner_ids():
             print(f"  {name.replace('_', ' '):22} {state[name]['url']}")
         print(f"  credentials in  {data_dir / STATE_FILE} (mode 600)")
         return 0

@@ -29,7 +29,7 @@ def _dev_pki() -> DevPki:
             f"no signing key configured (HUB_SIGNING_KEY) and no development PKI in {folder}: "
             "run `hub pki init` for development, or configure the organisation's key"
         )
-    return init_dev_pki(folder)  # keeps the existing PKI; only reads it
+    return init_dev_pki(folder)  # keeps the existing PKI; only the hub's identity and the trust store are read
 
 
 @lru_cache(maxsize=1)

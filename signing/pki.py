@@ -55,16 +55,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from signing.keys import SigningIdentity, load_identity
 from signing.trust import TrustStore
 
-DEFAULT_PARTNERS: tuple[str, ...] = (
-    "city_system",
-    "national_portal",
-    "population_db",
-    "civil_status",
-    "business_registration",
-    "social_insurance",
-    "vnpost",
-    "viettel_post",
-)
 HUB = "hub"
 TLS_SERVER = "tls_server"
 
@@ -196,22 +186,30 @@ class DevPki:
             )
 
 
-def default_pki_dir() -> Path:
-    """``var/pki`` (``HUB_VAR_DIR`` moves ``var/``)."""
-    from hub.paths import var_dir
+_REPO_VAR = Path(__file__).resolve().parent.parent / "var"
 
-    return var_dir() / "pki"
+
+def default_pki_dir() -> Path:
+    """``var/pki`` (``HUB_VAR_DIR`` moves ``var/``, as for the rest of the hub's generated state).
+
+    The variable is read here rather than through ``hub.paths``: ``signing`` sits below ``hub``.
+    """
+    return Path(os.environ.get("HUB_VAR_DIR", _REPO_VAR)).resolve() / "pki"
 
 
 def init_dev_pki(
     folder: Path | None = None,
     *,
-    partners: Sequence[str] = DEFAULT_PARTNERS,
+    partners: Sequence[str] = (),
     days: int = 825,
     now: datetime | None = None,
     force: bool = False,
 ) -> DevPki:
     """Write (or keep) the development PKI in ``folder`` and return where everything is.
+
+    ``partners`` get signing certificates beside ``hub``; the callers that run partners (the
+    sandbox, ``hub pki init``) pass the ids of :mod:`adapters.partners`, a caller that only needs
+    the hub's identity and the trust store passes none.
 
     Idempotent: an existing, usable PKI is kept. Without ``force`` only what is missing or no
     longer valid at ``now`` is (re)issued -- a new partner name gets a certificate from the

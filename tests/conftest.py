@@ -23,6 +23,7 @@ from hub.airflow_env import apply_airflow_environment  # noqa: E402  (must run b
 
 apply_airflow_environment()
 
+from adapters.partners import partner_ids  # noqa: E402
 from hub.store import HubStore  # noqa: E402
 from sandbox.signatures import PartnerSigning  # noqa: E402
 from signing.keys import SigningIdentity  # noqa: E402
@@ -68,7 +69,7 @@ def dev_pki() -> DevPki:
     and verify with it exactly as the demo does. Tests needing a broken certificate mint one with
     the helpers in :mod:`signing.pki`, never by editing these files.
     """
-    return init_dev_pki(default_pki_dir())
+    return init_dev_pki(default_pki_dir(), partners=partner_ids())
 
 
 @pytest.fixture(scope="session")

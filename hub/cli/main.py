@@ -132,13 +132,14 @@ def sandbox_up(
       hub sandbox up --day 2026-11-20 --scale 0.1
       hub sandbox up --day 2026-11-20 --webhook-url http://127.0.0.1:8088
     """
+    from adapters.partners import partner_ids
     from sandbox import runner
 
     try:
         state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=fresh, webhook_url=webhook_url)
     except RuntimeError as exc:
         _fail(str(exc))
-    for name in runner.PARTNERS:
+    for name in partner_ids():
         console.print(f"{name.replace('_', ' '):<22} {state[name]['url']}", highlight=False)
     console.print(f"{state['data']['records_loaded']:,} dossiers loaded for {day}; credentials in the state file.")
 

@@ -94,9 +94,10 @@ def pki_init(
 
     Example: hub pki init --partner ministry_justice
     """
-    from signing.pki import DEFAULT_PARTNERS, init_dev_pki
+    from adapters.partners import partner_ids
+    from signing.pki import init_dev_pki
 
-    partners = tuple(dict.fromkeys((*DEFAULT_PARTNERS, *(partner or ()))))
+    partners = tuple(dict.fromkeys((*partner_ids(), *(partner or ()))))
     try:
         pki = init_dev_pki(folder, partners=partners, force=force)
     except ValueError as exc:

@@ -3,20 +3,21 @@
 Mounted by ``hub/cli/main.py``. Separate from Airflow's API server on purpose: carriers call it from
 outside, it must answer in milliseconds whatever the scheduler is doing, and it needs no Airflow
 credentials -- only the store and each carrier's callback secret. Those come from the same
-Airflow Connections the DAGs use (``AIRFLOW_CONN_VNPOST``, ``AIRFLOW_CONN_VIETTEL_POST``, read
-through ``adapters.hooks``), so there is one place to rotate a secret. Heavy imports happen inside
+Airflow Connections the DAGs use (one per carrier of ``adapters.partners``, read through its
+hook), so there is one place to rotate a secret. Heavy imports happen inside
 the command so ``hub --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from adapters import partners
+
 app = typer.Typer(help="Carrier status callbacks (postal results), received apart from Airflow.", no_args_is_help=True)
-CARRIERS = ("vnpost", "viettel_post")
 
 
 @app.command("serve")
@@ -36,13 +37,7 @@ def serve(
 
     configure_json_logging()  # JSON lines, personal numbers masked (as every hub command)
     logging.getLogger().setLevel(logging.INFO)  # one line per stored batch of callbacks
-    clients = {name: _client(name) for name in (carrier or CARRIERS)}
+    clients = {name: partners.partner(name).hook_class()().get_client() for name in (carrier or partners.carriers())}
     typer.echo(f"webhook receiver on http://{host}:{port}/webhooks/{{{','.join(clients)}}}")
     # No access log: one line per callback comes from the app, with nothing personal in it.
     uvicorn.run(create_app(hub_store(), clients), host=host, port=port, access_log=False, log_level="info")
-
-
-def _client(name: str) -> Any:
-    from adapters import hooks
-
-    return {"vnpost": hooks.VNPostHook, "viettel_post": hooks.ViettelPostHook}[name]().get_client()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.partners import find
+
 LANGUAGES = ("vi", "en")
 
 
@@ -325,22 +327,14 @@ _UNKNOWN_CLASS = {
 _SOURCES: dict[str, dict[str, str]] = {
     "vi": {
         "city": "Hệ thống giải quyết TTHC Thành phố",
-        "national_portal": "Cổng Dịch vụ công quốc gia",
         "postal": "Bưu chính công ích",
         "postal_delivered": "Bưu chính công ích: đã phát",
-        "ministry:civil_status": "Bộ Tư pháp (hộ tịch)",
-        "ministry:business_registration": "Hệ thống đăng ký doanh nghiệp",
-        "ministry:social_insurance": "Bảo hiểm xã hội Việt Nam",
         "ministry": "Bộ, ngành",
     },
     "en": {
         "city": "City dossier system",
-        "national_portal": "National public-service portal",
         "postal": "Public postal service",
         "postal_delivered": "Public postal service: delivered",
-        "ministry:civil_status": "Ministry of Justice (civil status)",
-        "ministry:business_registration": "Business registration system",
-        "ministry:social_insurance": "Viet Nam Social Security",
         "ministry": "Ministry",
     },
 }
@@ -426,10 +420,16 @@ def class_text(kind: str, language: str) -> ClassText:
 
 
 def source_name(source: str, language: str) -> str:
+    """A source's name: the report's own words for the hub's sources (``city``, ``postal``), a
+    partner's display name from its registry entry for a partner (``national_portal``) or a
+    ministry's pull-back (``ministry:<partner>``)."""
     names = _SOURCES[check_language(language)]
     if source in names:
         return names[source]
     kind, _, partner = source.partition(":")
+    known = find(partner if kind == "ministry" else source)
+    if known is not None:
+        return known.name(language)
     return f"{names['ministry']}: {partner}" if kind == "ministry" and partner else source
 
 

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sandbox.business_registration.access import LOOPBACK, MALFORMED, NOT_FOUND, OK, Access
 from sandbox.business_registration.store import BusinessRegistrationStore
+from sandbox.doubles import DoubleContext
 from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
 from sandbox.ministry_dossiers import mount_load
 from sandbox.signatures import PartnerSigning, mount_signing_control
@@ -170,4 +171,17 @@ def create_app(
 
     mount_fault_control(app, injector)
 
+    return app
+
+
+def double(context: DoubleContext) -> FastAPI:
+    """The runner's business registration system, holding the day's dossiers processed on it."""
+    app = create_app(
+        context.db_path,
+        context.credentials["token"],
+        context.agencies,
+        code_tables=context.code_tables,
+        signing=context.signing,
+    )
+    app.state.store.load_days(context.day, context.day, context.scale, context.seed)
     return app

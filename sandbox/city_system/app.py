@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.city_system.store import CityStore, DayConflictError, Page, to_us
+from sandbox.doubles import DoubleContext
 from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
 from sandbox.signatures import PartnerSigning, mount_signing_control
 
@@ -230,3 +231,13 @@ async def _json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _bad("body must be a JSON object")
     return body
+
+
+def double(context: DoubleContext) -> FastAPI:
+    """The runner's city system, the generated day loaded; how many records were new stays on
+    ``app.state.records_loaded`` (the runner reports it)."""
+    app = create_app(
+        context.db_path, context.credentials["token"], code_tables=context.code_tables, signing=context.signing
+    )
+    app.state.records_loaded = app.state.store.load_day(context.day, context.scale, context.seed)
+    return app

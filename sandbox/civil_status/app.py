@@ -24,6 +24,7 @@ from adapters.soap.contract import load_contract
 from adapters.soap.envelope import FAULT_MALFORMED, FAULT_NOT_FOUND, Credentials
 from mappings.dossier import VN_TZ
 from sandbox.civil_status.store import ON_MINISTRY_SOFTWARE, PUSHED, CivilStatusStore
+from sandbox.doubles import DoubleContext
 from sandbox.ministry_dossiers import mount_load
 from sandbox.signatures import PartnerSigning
 from sandbox.soap import SoapFaultError, SoapRequest, create_soap_app
@@ -140,4 +141,17 @@ def create_app(
         ministry = await run_in_threadpool(store.count, ON_MINISTRY_SOFTWARE)
         return JSONResponse({PUSHED: pushed, ON_MINISTRY_SOFTWARE: ministry})
 
+    return app
+
+
+def double(context: DoubleContext) -> FastAPI:
+    """The runner's civil-status system, holding the day's registrations made on its own software."""
+    app = create_app(
+        context.db_path,
+        context.soap_credentials,
+        context.agencies,
+        signing=context.soap_signing,
+        code_tables=context.code_tables,
+    )
+    app.state.civil.load_days(context.day, context.day, context.scale, context.seed)
     return app

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from sandbox.doubles import DoubleContext
 from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
 from sandbox.national_portal.catalogue import Catalogue
 from sandbox.national_portal.service import PortalService
@@ -173,3 +174,16 @@ def create_app(
     mount_fault_control(app, injector)
 
     return app
+
+
+def double(context: DoubleContext) -> FastAPI:
+    """The runner's national portal, starting with the faults ``--faults`` asked for."""
+    return create_app(
+        context.db_path,
+        context.credentials["username"],
+        context.credentials["password"],
+        context.agencies,
+        context.portal_faults,
+        code_tables=context.code_tables,
+        signing=context.signing,
+    )

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from adapters.population_db.client import WSDL
 from adapters.soap.contract import load_contract
 from adapters.soap.envelope import FAULT_NOT_FOUND, Credentials
+from sandbox.doubles import DoubleContext
 from sandbox.population_db.registry import Applicant, Citizen, applicants_of, citizen_for
 from sandbox.signatures import PartnerSigning
 from sandbox.soap import SoapFaultError, SoapRequest, create_soap_app
@@ -192,3 +193,14 @@ def create_app(
         return JSONResponse({"items": await run_in_threadpool(register.applicants, day)})
 
     return app
+
+
+def double(context: DoubleContext) -> FastAPI:
+    """The runner's population register, holding the city's applicants of the generated day."""
+    return create_app(
+        context.db_path,
+        days=[context.load],
+        credentials=context.soap_credentials,
+        agencies=context.agencies,
+        signing=context.soap_signing,
+    )

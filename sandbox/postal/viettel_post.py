@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from mappings.postal.carrier_time import format_carrier_time
+from sandbox.doubles import DoubleContext
 from sandbox.faults import faulty_json
 from sandbox.postal.control import CarrierSandbox, Handler, json_bytes, missing_fields
 from sandbox.postal.orders import CarrierProfile, Event, Order
@@ -178,4 +179,16 @@ def create_app(
             ("/v2/order/UpdateOrder", "UpdateOrder", update),
             ("/v2/order/registerOrderHook", "registerOrderHook", register_hook),
         ),
+    )
+
+
+def double(context: DoubleContext) -> FastAPI:
+    """The runner's Viettel Post, which signs nothing."""
+    login = context.credentials
+    return create_app(
+        context.db_path,
+        login["username"],
+        login["password"],
+        webhook_token=login["webhook_token"],
+        **context.carrier_options(),
     )

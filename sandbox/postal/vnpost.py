@@ -25,6 +25,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from mappings.postal.carrier_time import format_carrier_time
+from sandbox.doubles import DoubleContext
 from sandbox.faults import faulty_json
 from sandbox.postal.control import CarrierSandbox, Handler, json_bytes, missing_fields
 from sandbox.postal.orders import CarrierProfile, Event
@@ -156,4 +157,17 @@ def create_app(
             ("/api/order/GetOrderTracking", "GetOrderTracking", track),
             ("/api/order/CancelOrder", "CancelOrder", cancel),
         ),
+    )
+
+
+def double(context: DoubleContext) -> FastAPI:
+    """The runner's VNPost (login: the customer code; password: the access token)."""
+    login = context.credentials
+    return create_app(
+        context.db_path,
+        login["password"],
+        login["username"],
+        webhook_secret=login["webhook_secret"],
+        signing=context.signing,
+        **context.carrier_options(),
     )

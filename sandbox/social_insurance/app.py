@@ -19,6 +19,7 @@ from adapters.soap.contract import load_contract
 from adapters.soap.envelope import FAULT_MALFORMED, FAULT_NOT_FOUND, Credentials
 from adapters.social_insurance.client import WSDL
 from mappings.dossier import VN_TZ
+from sandbox.doubles import DoubleContext
 from sandbox.ministry_dossiers import mount_load
 from sandbox.signatures import PartnerSigning
 from sandbox.soap import SoapFaultError, SoapRequest, create_soap_app
@@ -75,4 +76,11 @@ def create_app(
     )
     app.state.insurance = store
     mount_load(app, store.load_days)
+    return app
+
+
+def double(context: DoubleContext) -> FastAPI:
+    """The runner's insurer, holding the city's applicants of the generated day."""
+    app = create_app(context.db_path, context.soap_credentials, context.agencies, signing=context.soap_signing)
+    app.state.insurance.load_days(context.day, context.day, context.scale, context.seed)
     return app

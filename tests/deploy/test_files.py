@@ -8,7 +8,6 @@ hadolint and docker-compose (v2) come from ``make deploy-check`` (deploy/check.s
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
@@ -26,7 +25,7 @@ from packaging.requirements import Requirement
 from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-import adapters.hooks
+from adapters.partners import partner_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -39,15 +38,11 @@ SECRET_NAME = re.compile(r"^(?!.*_FILE$).*(PASSWORD|SECRET|TOKEN|FERNET|PRIVATE|
 
 
 def hook_connection_ids() -> set[str]:
-    """The Connection id of every hook in adapters/hooks.py, and the alerts' webhook: each needs
-    its AIRFLOW_CONN_* in a deployment."""
+    """The Connection id of every partner (adapters/partners.py), and the alerts' webhook: each
+    needs its AIRFLOW_CONN_* in a deployment."""
     from dags.common import ALERTS_CONN_ID
 
-    return {ALERTS_CONN_ID} | {
-        hook.default_conn_name
-        for _, hook in inspect.getmembers(adapters.hooks, inspect.isclass)
-        if hook.__module__ == adapters.hooks.__name__ and isinstance(hook.__dict__.get("default_conn_name"), str)
-    }
+    return {ALERTS_CONN_ID, *partner_ids()}
 
 
 # -- Dockerfile ------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_pools_are_created_and_every_component_requests_resources(values: dict[s
 
 
 def test_webhook_receiver_runs_beside_the_chart_from_the_same_image_and_secrets(values: dict[str, Any]) -> None:
-    from hub.cli.webhooks import CARRIERS
+    from adapters.partners import carriers
 
     documents = list(yaml.safe_load_all((VALUES.parent / "webhooks.yaml").read_text(encoding="utf-8")))
     deployment = next(d for d in documents if d["kind"] == "Deployment")
@@ -103,7 +103,10 @@ def test_webhook_receiver_runs_beside_the_chart_from_the_same_image_and_secrets(
     assert pod["securityContext"]["runAsNonRoot"] is True
     env = {entry["name"]: entry for entry in container["env"]}
     secret_refs = {name for name, entry in env.items() if "secretKeyRef" in entry.get("valueFrom", {})}
-    needed = {f"AIRFLOW_CONN_{carrier.upper()}" for carrier in CARRIERS} | {"HUB_STORE_URL", "HUB_SIGNING_KEY_PASSWORD"}
+    needed = {f"AIRFLOW_CONN_{carrier.upper()}" for carrier in carriers()} | {
+        "HUB_STORE_URL",
+        "HUB_SIGNING_KEY_PASSWORD",
+    }
     assert needed <= secret_refs, f"not from Secrets: {sorted(needed - secret_refs)}"
     key_path = env["HUB_SIGNING_KEY"]["value"].removeprefix("pkcs12:").split("?")[0]
     mounts = {mount["mountPath"] for mount in container["volumeMounts"]}

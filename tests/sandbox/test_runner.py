@@ -29,16 +29,18 @@ from adapters.hooks import (
     PopulationDbHook,
     SocialInsuranceHook,
 )
+from adapters.partners import partner_ids
 from adapters.population_db.client import IdentityQuery, LookupPurpose, Verdict
 from hub.connections import sandbox_connections
 from hub.paths import REPO_ROOT
-from sandbox.runner import PARTNERS, _alive, read_state
+from sandbox.runner import _alive, read_state
 from sandbox.social_insurance.store import insurance_number
 from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
 from signing.keys import SigningIdentity
 from signing.trust import TrustStore
 from tests.support.population_sandbox import AuditList
 
+PARTNERS = partner_ids()
 pytestmark = pytest.mark.timeout(180)
 
 

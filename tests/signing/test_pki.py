@@ -17,10 +17,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from adapters.partners import partner_ids
 from signing import pki as pki_module
 from signing.keys import SigningIdentity
 from signing.pki import (
-    DEFAULT_PARTNERS,
     DOCUMENT_SIGNING,
     HUB,
     ROOT_CN,
@@ -32,7 +32,8 @@ from signing.pki import (
     mint_identity_without_signing_usage,
 )
 
-ALL_NAMES = (HUB, *DEFAULT_PARTNERS, TLS_SERVER)
+PARTNER_IDS = partner_ids()
+ALL_NAMES = (HUB, *PARTNER_IDS, TLS_SERVER)
 
 
 def _mode(path: Path) -> int:
@@ -91,7 +92,7 @@ def test_root_says_dev_only_and_the_hierarchy_is_root_issuing_leaf(dev_pki: DevP
 
 
 def test_signing_certificates_allow_signing_and_nothing_else(dev_pki: DevPki) -> None:
-    for name in (HUB, *DEFAULT_PARTNERS):
+    for name in (HUB, *PARTNER_IDS):
         cert = _cert(dev_pki.cert_path(name))
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
         assert usage.critical
@@ -274,7 +275,7 @@ def test_identity_loads_key_certificate_and_chain(
 
 def test_second_run_keeps_everything(dev_pki: DevPki) -> None:
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in dev_pki.folder.rglob("*.pem")}
-    again = init_dev_pki(dev_pki.folder)
+    again = init_dev_pki(dev_pki.folder, partners=PARTNER_IDS)
     assert again == dev_pki
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in dev_pki.folder.rglob("*.pem")}
     assert after == before

@@ -13,11 +13,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from adapters.partners import partner_ids
 from signing import pki as pki_module
 from signing.errors import SigningError, UntrustedSigner
 from signing.keys import SigningIdentity
 from signing.pki import (
-    DEFAULT_PARTNERS,
     HUB,
     ISSUING_CN,
     ROOT_CN,
@@ -31,6 +31,7 @@ from signing.pki import (
 )
 from signing.trust import TrustStore
 
+PARTNER_IDS = partner_ids()
 NOW = datetime.now(UTC)
 Extensions = list[tuple[x509.ExtensionType, bool]]
 
@@ -79,7 +80,7 @@ def issuing_ca(dev_pki: DevPki) -> tuple[object, x509.Certificate]:
 # --- accepted -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [HUB, *DEFAULT_PARTNERS])
+@pytest.mark.parametrize("name", [HUB, *PARTNER_IDS])
 def test_hub_and_partner_certificates_are_trusted(
     trust_store: TrustStore, pki_identity: Callable[[str], SigningIdentity], name: str
 ) -> None:

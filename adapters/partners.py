@@ -1,0 +1,227 @@
+"""Every partner of the hub, declared once: what hooks, pools, the dev PKI, the sandbox, the DAGs,
+the CLI, the report and the deployment files need to know about it.
+
+A partner's id is its Airflow Connection id, its pool's name, its dev-PKI identity and its key in
+the sandbox state, so adding a partner is its own folders (adapter, sandbox double, mapping,
+tests) plus one :class:`Partner` below; nothing else enumerates partners.
+
+The DAG files read this module while the scheduler parses them, so it stays light: standard
+library only, and the hook and sandbox double are dotted paths (``module:attribute``) resolved on
+use. ``tests/dags/test_integrity.py`` holds it to that.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Flow = Literal["city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier"]
+"""What the hub does with a partner: extract from the city system, deliver to the portal, check
+people (population register, insurer), pull back what a ministry processed on its own software,
+push interconnected dossiers to a ministry, send results home by post."""
+
+Transport = Literal["REST", "SOAP"]
+Login = Literal["token", "account"]
+"""How a Connection authenticates: a bearer token as its password (empty login), or login and password."""
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The Airflow pool (named as the partner) capping concurrent calls to it across all workers."""
+
+    slots: int
+    description: str
+
+
+@dataclass(frozen=True)
+class Partner:
+    """One external system, as every layer of the hub sees it."""
+
+    id: str
+    name_vi: str
+    name_en: str
+    flows: frozenset[Flow]
+    transport: Transport
+    hook: str
+    """``module:class`` of its Airflow hook (resolved lazily: hooks import Airflow and the client)."""
+    sandbox: str
+    """``module:function`` building its sandbox double from a :class:`sandbox.doubles.DoubleContext`."""
+    login: Login
+    extras: tuple[str, ...] = ()
+    """Connection extras its client reads, beside the transport settings (``timeout``, ...)."""
+    signed: bool = True
+    """The hub signs its requests and verifies its replies; False for a partner that signs nothing."""
+    pool: Pool | None = None
+    sandbox_account: str = "hub-sandbox"
+    """The login the sandbox gives the hub (VNPost's is an LGSP customer code, so it looks like one)."""
+
+    def name(self, language: str) -> str:
+        """Its display name in the report's languages (``vi``, ``en``)."""
+        return {"vi": self.name_vi, "en": self.name_en}[language]
+
+    @property
+    def connection_variable(self) -> str:
+        """The environment variable Airflow reads its Connection from."""
+        return f"AIRFLOW_CONN_{self.id.upper()}"
+
+    @property
+    def pushes(self) -> bool:
+        return "ministry_push" in self.flows
+
+    def hook_class(self) -> Any:
+        """Its hook class (imports Airflow and the client: only where a client is built)."""
+        return _resolve(self.hook)
+
+    def sandbox_double(self) -> Any:
+        """The function building its sandbox double."""
+        return _resolve(self.sandbox)
+
+
+_LGSP_SOAP = ("madonvi", "macanbo")  # agency code (MaDVC) and officer id (MaCanBo) every SOAP call names
+
+PARTNERS: tuple[Partner, ...] = (
+    Partner(
+        id="city_system",
+        name_vi="Hệ thống giải quyết TTHC Thành phố",
+        name_en="City dossier system",
+        flows=frozenset({"city_source"}),
+        transport="REST",
+        hook="adapters.hooks:CitySystemHook",
+        sandbox="sandbox.city_system.app:double",
+        login="token",
+        pool=Pool(2, "Concurrent calls to the city dossier system"),
+    ),
+    Partner(
+        id="national_portal",
+        name_vi="Cổng Dịch vụ công quốc gia",
+        name_en="National public-service portal",
+        flows=frozenset({"portal"}),
+        transport="REST",
+        hook="adapters.hooks:NationalPortalHook",
+        sandbox="sandbox.national_portal.app:double",
+        login="account",
+        extras=("madonvi",),
+        pool=Pool(2, "Concurrent calls to the national portal (LGSP adapter)"),
+    ),
+    Partner(
+        id="business_registration",
+        name_vi="Hệ thống đăng ký doanh nghiệp",
+        name_en="Business registration system",
+        flows=frozenset({"ministry_pull"}),
+        transport="REST",
+        hook="adapters.hooks:BusinessRegistrationHook",
+        sandbox="sandbox.business_registration.app:double",
+        login="token",
+        extras=("madonvi",),
+        pool=Pool(1, "Concurrent calls to the national business registration system (REST)"),
+    ),
+    Partner(
+        id="population_db",
+        name_vi="Cơ sở dữ liệu quốc gia về dân cư",
+        name_en="National population database",
+        flows=frozenset({"identity"}),
+        transport="SOAP",
+        hook="adapters.hooks:PopulationDbHook",
+        sandbox="sandbox.population_db.app:double",
+        login="account",
+        extras=(*_LGSP_SOAP, "cache_ttl_s"),
+        pool=Pool(2, "Concurrent batch tasks calling the population database (SOAP), each with a few calls in flight"),
+    ),
+    Partner(
+        id="civil_status",
+        name_vi="Bộ Tư pháp (hộ tịch)",
+        name_en="Ministry of Justice (civil status)",
+        flows=frozenset({"ministry_pull", "ministry_push"}),
+        transport="SOAP",
+        hook="adapters.hooks:CivilStatusHook",
+        sandbox="sandbox.civil_status.app:double",
+        login="account",
+        extras=_LGSP_SOAP,
+        pool=Pool(2, "Concurrent calls to the civil-status system (Ministry of Justice, SOAP)"),
+    ),
+    Partner(
+        id="social_insurance",
+        name_vi="Bảo hiểm xã hội Việt Nam",
+        name_en="Viet Nam Social Security",
+        flows=frozenset({"identity"}),
+        transport="SOAP",
+        hook="adapters.hooks:SocialInsuranceHook",
+        sandbox="sandbox.social_insurance.app:double",
+        login="account",
+        extras=_LGSP_SOAP,
+    ),
+    Partner(
+        id="vnpost",
+        name_vi="Bưu điện Việt Nam (VNPost)",
+        name_en="VNPost",
+        flows=frozenset({"carrier"}),
+        transport="REST",
+        hook="adapters.hooks:VNPostHook",
+        sandbox="sandbox.postal.vnpost:double",
+        login="account",  # the LGSP customer code; the password is the access token
+        extras=("webhook_secret",),  # the HMAC key of its callbacks
+        pool=Pool(2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
+        sandbox_account="HNI-TTHC",
+    ),
+    Partner(
+        id="viettel_post",
+        name_vi="Viettel Post",
+        name_en="Viettel Post",
+        flows=frozenset({"carrier"}),
+        transport="REST",
+        hook="adapters.hooks:ViettelPostHook",
+        sandbox="sandbox.postal.viettel_post:double",
+        login="account",
+        extras=("webhook_token",),  # the shared TOKEN its callbacks carry
+        signed=False,  # Viettel Post signs nothing: no JWS either way
+        pool=Pool(2, "Concurrent order batches and tracking polls at Viettel Post"),
+    ),
+)
+
+_BY_ID = {partner.id: partner for partner in PARTNERS}
+
+
+def partner(partner_id: str) -> Partner:
+    """The partner ``partner_id``; a KeyError naming the known ones otherwise."""
+    try:
+        return _BY_ID[partner_id]
+    except KeyError:
+        raise KeyError(f"no partner {partner_id!r} in adapters/partners.py (known: {', '.join(_BY_ID)})") from None
+
+
+def find(partner_id: str) -> Partner | None:
+    return _BY_ID.get(partner_id)
+
+
+def partner_ids() -> tuple[str, ...]:
+    return tuple(_BY_ID)
+
+
+def of_flow(flow: Flow) -> tuple[str, ...]:
+    """Ids of the partners taking part in ``flow``, in declaration order (the DAGs' task-group order)."""
+    return tuple(p.id for p in PARTNERS if flow in p.flows)
+
+
+def ministries() -> tuple[str, ...]:
+    """The ministry systems the hub pulls back from (each may also take pushes: :attr:`Partner.pushes`)."""
+    return of_flow("ministry_pull")
+
+
+def carriers() -> tuple[str, ...]:
+    return of_flow("carrier")
+
+
+def pools() -> dict[str, Pool]:
+    """Every partner pool by name (= partner id); ``config/pools.json`` must say the same."""
+    return {p.id: p.pool for p in PARTNERS if p.pool is not None}
+
+
+def bound_to_hook(hook: str) -> Partner | None:
+    """The partner whose :attr:`Partner.hook` is ``hook`` (``module:class``): how a hook class finds its partner."""
+    return next((p for p in PARTNERS if p.hook == hook), None)
+
+
+def _resolve(path: str) -> Any:
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -282,4 +282,3 @@ def main() -> None:
     # console output above stays for people.
     configure_json_logging(level=logging.WARNING)
     app()
-

@@ -2,9 +2,9 @@
 
 Two tables, for two readers:
 
-- ``population_lookup_audit`` -- **append-only**, one row per access to a citizen's data (an
-  :class:`LookupRecord`, which the population adapter's ``AuditRecord`` is: asked the register, answered from the
-  cache, or failed), for the data-protection officer (Decree 13/2023): who (agency ``MaDVC`` and
+- ``population_lookup_audit`` -- **append-only**, one row per access to a citizen's data (a
+  :class:`LookupRecord`, as the population adapter's ``AuditRecord`` is: asked the register,
+  answered from the cache, or failed), for the data-protection officer (Decree 13/2023): who (agency ``MaDVC`` and
   officer ``MaCanBo`` from the connection's configuration), why (dossier number and purpose),
   when, what came of it, and whom -- as the masked ID and its SHA-256, never the full number.
   There is no update or delete of it anywhere in the code, and the database refuses both

@@ -80,7 +80,7 @@ from hub.pipeline.portal_sync import PARTNER, SYNC_OPERATION, _integrated
 from hub.pipeline.summary import sync_summary
 from hub.store import DeliveryState, HubStore, OutboxState
 from hub.store import schema as t
-from hub.store.store import utc
+from hub.store.database import utc
 from mappings.code_tables import load_code_tables
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so
@@ -252,7 +252,7 @@ def run_hub(
     with clock.timing(jobs, "build_data_docs"):
         batch_ids = jobs.plan_portal_sync()
     plan_s, gate_s = time.perf_counter() - began, clock.seconds - gate_began
-    planned = store.disposition_counts(PARTNER, CITY_SOURCE)
+    planned = store.deliveries.counts(PARTNER, CITY_SOURCE)
     _say(
         f"  plan     {sum(planned.values()):>7,} dossiers in {plan_s:6.1f} s, of which gate {gate_s:5.1f} s -> "
         f"{planned}, {len(batch_ids)} batches ({_load()})"
@@ -402,8 +402,8 @@ class NaiveStore:
     """One transaction, with single-row statements, per dossier -- in the hub store's own schema."""
 
     def __init__(self, store: HubStore) -> None:
-        self.engine = store.engine
-        insert = store._insert  # the dialect's INSERT (ON CONFLICT support), as HubStore uses it
+        self.engine = store.db.engine
+        insert = store.db.insert  # the dialect's INSERT (ON CONFLICT support), as HubStore uses it
         current = insert(t.dossier_current)
         self.stage_row = insert(t.staged_dossier).on_conflict_do_nothing()
         self.current_row = current.on_conflict_do_update(
@@ -626,7 +626,7 @@ class NaivePath:
     def result(self) -> PathResult:
         dispositions = Counter(state.value for state in self.states.values())
         held = _portal_stats(self.endpoint)["held"]["dossiers"]
-        with self.hub_store.engine.connect() as conn:
+        with self.hub_store.db.engine.connect() as conn:
             staged = conn.execute(sa.select(sa.func.count()).select_from(t.dossier_current)).scalar_one()
         stages = [
             Stage("quality gate (one batch)", len(self.states), self.gate_seconds),
@@ -634,7 +634,7 @@ class NaivePath:
         ]
         result = PathResult("naive", staged, stages, dispositions, held, gate_seconds=self.gate_seconds)
         result.problems += _accounting_problems("naive", self.sample, staged, dispositions, held)
-        self.hub_store.engine.dispose()
+        self.hub_store.db.engine.dispose()
         return result
 
 
@@ -661,7 +661,7 @@ def _disagreements(store: HubStore, naive: dict[str, DeliveryState]) -> list[str
     """Sampled dossiers whose disposition differs between the paths: the baseline must do the same work."""
     found: dict[str, str] = {}
     keys = list(naive)
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         for start in range(0, len(keys), 500):
             query = sa.select(t.delivery.c.dossier_no, t.delivery.c.state).where(
                 t.delivery.c.partner == PARTNER, t.delivery.c.dossier_no.in_(keys[start : start + 500])
@@ -836,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
                 naive_path.run(naive_path.sample - naive_path.sample // 2)
             naive = naive_path.result()
             disagreements = _disagreements(hub_store, naive_path.states)
-            hub_store.engine.dispose()
+            hub_store.db.engine.dispose()
     ratio = report(hub, naive, progress, warm_up_s)
     problems = hub.problems + naive.problems
     if disagreements:

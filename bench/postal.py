@@ -121,7 +121,7 @@ def _naive_receiver(url: str, carriers: dict[str, Any]) -> Any:
         try:
             return PostalOrders(store).add_events(events, "webhook")
         finally:
-            store.engine.dispose()
+            store.db.engine.dispose()
 
     async def receive(request: Request) -> JSONResponse:
         try:
@@ -195,7 +195,7 @@ def run_callbacks(store_url: str, count: int, senders: int, *, naive: bool) -> t
     try:
         return seconds, PostalOrders(store).count_events()
     finally:
-        store.engine.dispose()
+        store.db.engine.dispose()
 
 
 # ------------------------------------------------------------------------------------------ orders
@@ -266,7 +266,7 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
     gate, policy = QualityGate(load_code_tables()), RedeliveryPolicy()
     store = HubStore(store_url)
     store.create_schema()
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "bench")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "bench")
     began = time.perf_counter()
     plan = postal_dispatch.plan_dispatch(store, gate, source=CITY_SOURCE, batch_size=1 if naive else 100)
     batches = [(carrier, batch_id) for carrier, ids in plan.batches.items() for batch_id in ids]
@@ -275,7 +275,7 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
             once, client = HubStore(store_url), carrier_client(carrier, urls[carrier], pki, pool=1)
             postal_dispatch.place_batch(once, client, batch_id, gate=gate, policy=policy)
             client.close()
-            once.engine.dispose()
+            once.db.engine.dispose()
     else:
         clients = {name: carrier_client(name, url, pki) for name, url in urls.items()}
         with ThreadPoolExecutor(max_workers=slots) as pool:
@@ -285,7 +285,7 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
             client.close()
     seconds = time.perf_counter() - began
     counts = postal_dispatch.dispatch_summary(store)["dispatch"]
-    store.engine.dispose()
+    store.db.engine.dispose()
     return seconds, counts
 
 
@@ -300,8 +300,8 @@ def _store_url(base: str | None, folder: Path, name: str) -> str:
     from hub.store.schema import metadata
 
     store = HubStore(base)
-    metadata.drop_all(store.engine)
-    store.engine.dispose()
+    metadata.drop_all(store.db.engine)
+    store.db.engine.dispose()
     return base
 
 

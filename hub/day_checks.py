@@ -43,9 +43,9 @@ def evidence_status(store_url: str) -> dict[str, Any]:
 
     store = HubStore(store_url)
     try:
-        report = verify_chain(store, trust=trust_store())
+        report = verify_chain(store.message_log, trust=trust_store())
     finally:
-        store.engine.dispose()
+        store.db.engine.dispose()
     return {"ok": report.ok, "entries": report.entries, "seals": report.seals, "problem": report.reason}
 
 

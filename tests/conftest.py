@@ -55,10 +55,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubStore]:
         hub_store = HubStore(url)
         from hub.store.schema import metadata
 
-        metadata.drop_all(hub_store.engine)
+        metadata.drop_all(hub_store.db.engine)
     hub_store.create_schema()
     yield hub_store
-    hub_store.engine.dispose()
+    hub_store.db.engine.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -103,7 +103,7 @@ def verify(
 
     store = _trust_store(trust)
     with console.status("Verifying the message log..."):
-        report = verify_chain(hub_store(), trust=store, check_bodies=bodies)
+        report = verify_chain(hub_store().message_log, trust=store, check_bodies=bodies)
     if not report.ok:
         _fail(f"the message log is broken at entry {report.first_broken_seq}: {report.reason}")
     console.print(f"Message log intact: {report.entries:,} entries, hash chain and head verified.")
@@ -147,7 +147,11 @@ def export(
     )
     try:
         summary = export_bundle(
-            hub_store(), exchange_id=exchange, dossier_no=dossier, out=out, roots=roots.roots if roots else ()
+            hub_store().message_log,
+            exchange_id=exchange,
+            dossier_no=dossier,
+            out=out,
+            roots=roots.roots if roots else (),
         )
     except LookupError as exc:
         _fail(str(exc))
@@ -215,7 +219,7 @@ def seal(
     except SigningError as exc:
         _fail(f"cannot load the signing key: {exc.reason}")
         return
-    sealed = hub_store().seal_log(identity)
+    sealed = hub_store().message_log.seal(identity)
     if sealed is None:
         console.print("Nothing to seal: every entry is already sealed.")
     else:

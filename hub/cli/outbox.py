@@ -51,8 +51,8 @@ def status(partner: PartnerOption = "national_portal") -> None:
       HUB_STORE_URL=postgresql+psycopg2://hub@db/hub hub outbox status --partner national_portal
     """
     with open_store() as store:
-        counts = store.outbox_counts(partner)
-        age = store.oldest_pending_age(partner)
+        counts = store.outbox.counts(partner)
+        age = store.outbox.oldest_pending_age(partner)
     table = Table("operation", "state", "messages", title=f"Outbox: {partner}")
     for operation, states in sorted(counts.items()):
         for state, n in sorted(states.items()):

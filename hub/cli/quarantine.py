@@ -42,7 +42,7 @@ def list_entries(
       hub quarantine list --rule dossier_no.format --limit 200
     """
     with open_store() as store:
-        entries = [e for e in store.open_quarantine(source) if rule is None or e["rule"] == rule]
+        entries = [e for e in store.quarantine.open_entries(source) if rule is None or e["rule"] == rule]
     table = Table("dossier", "source", "rule", "reason", "seen", title=f"Quarantine: {len(entries):,} open")
     for entry in entries[:limit]:
         table.add_row(
@@ -66,10 +66,8 @@ def show(
     Example:
       hub quarantine show 000.00.00.H26-261120-0001
     """
-    from hub.quarantine_admin import entries_of
-
     with open_store() as store:
-        entries = entries_of(store, dossier_no)
+        entries = store.quarantine.entries_of(dossier_no)
     if not entries:
         _fail(f"dossier {dossier_no} was never quarantined")
     table = Table("rule", "reason", "first seen", "last seen", "seen", "state", title=f"Dossier {dossier_no}")
@@ -110,7 +108,6 @@ def replay(
     """
     from hub.jobs.quality import new_run_id, stored_gate
     from hub.pipeline.portal_sync import PARTNER
-    from hub.quarantine_admin import delivery_states
     from hub.quarantine_admin import replay as replay_dossiers
 
     if not dossier and not rule:
@@ -119,7 +116,7 @@ def replay(
         chosen = sorted(
             {
                 e["dossier_no"]
-                for e in store.open_quarantine(source)
+                for e in store.quarantine.open_entries(source)
                 if (not dossier or e["dossier_no"] in dossier) and (rule is None or e["rule"] == rule)
             }
         )
@@ -134,7 +131,7 @@ def replay(
         )
         if send and result.batches:
             _deliver(result.batches)
-        states = delivery_states(store, PARTNER, chosen)
+        states = store.deliveries.states(PARTNER, chosen)
     table = Table("dossier", "now", "rules still broken", title="Replay")
     for dossier_no in chosen:
         table.add_row(dossier_no, states.get(dossier_no, "-"), ", ".join(result.still_quarantined.get(dossier_no, [])))

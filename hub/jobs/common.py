@@ -39,7 +39,7 @@ def recorded(client: HasTransport, batch_id: str | None) -> Iterator[None]:
     finally:
         client.transport.on_exchange = previous
         # One seal per batch: a signature over the Merkle root of the entries just appended.
-        hub_store().log_exchanges(recorder.entries, seal=hub_identity())
+        hub_store().message_log.append(recorder.entries, seal=hub_identity())
         events.exchanges(recorder.entries)
 
 

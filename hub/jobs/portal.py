@@ -28,7 +28,7 @@ def plan_portal_sync(run_id: str | None = None) -> list[str]:
     batch's validation is stored under ``run_id``; a schema drift fails the task (nothing planned
     from the drifted page), and the Data Docs are built once at the end."""
     gate = stored_gate(hub_store(), run_id or new_run_id())
-    started = hub_store().now()
+    started = hub_store().db.now()
     report = portal_sync.plan(hub_store(), gate, source=CITY_SOURCE)
     events.quarantined_since(hub_store(), CITY_SOURCE, started)
     log.info(

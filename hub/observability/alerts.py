@@ -33,7 +33,7 @@ from hub.observability import metrics
 from hub.pipeline.portal_sync import PARTNER
 from hub.pipeline.summary import sync_summary
 from hub.store import HubStore, hub_store
-from hub.store.store import utc
+from hub.store.database import utc
 from mappings.masking import mask_personal_data
 from mappings.sources import CITY_SOURCE
 
@@ -127,15 +127,15 @@ def watch(
     watermark named ``alerts:quarantine:<source>``), so neither an old backlog nor a re-run
     alerts again, whatever the runs' logical dates; the first watch ever sees the whole backlog.
     """
-    checked_at = store.now()
+    checked_at = store.db.now()
     watermark = f"alerts:quarantine:{source}"
-    since = store.get_watermark(watermark) or datetime.min.replace(tzinfo=UTC)
+    since = store.staging.watermark(watermark) or datetime.min.replace(tzinfo=UTC)
     summary = sync_summary(store, source=source, partner=partner)
     metrics.record_counts(partner, summary["counts"])
     metrics.oldest_pending(partner, summary["oldest_pending_seconds"])
-    open_entries = store.open_quarantine(source)
+    open_entries = store.quarantine.open_entries(source)
     new = [e for e in open_entries if utc(e["first_seen"]) >= since]
-    store.advance_watermark(watermark, checked_at)
+    store.staging.advance_watermark(watermark, checked_at)
     alerts: list[Alert] = []
     if len(new) > thresholds.quarantine_growth:
         alerts.append(

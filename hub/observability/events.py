@@ -14,7 +14,7 @@ from datetime import datetime
 from hub.observability import metrics
 from hub.observability.logging import correlated
 from hub.store import HubStore, MessageLogEntry
-from hub.store.store import utc
+from hub.store.database import utc
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def exchanges(entries: Sequence[MessageLogEntry]) -> None:
 
 def quarantined_since(store: HubStore, source: str, since: datetime) -> int:
     """Log each dossier (re)quarantined since ``since`` with its rule and reason; count the new ones."""
-    entries = store.open_quarantine(source)
+    entries = store.quarantine.open_entries(source)
     seen = [e for e in entries if utc(e["last_seen"]) >= since]
     for e in seen:
         with correlated(dossier_no=e["dossier_no"]):

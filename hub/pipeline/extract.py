@@ -31,7 +31,7 @@ def extraction_window(store: HubStore, source: str, start: datetime, end: dateti
     A re-run of an interval the watermark has passed reads the interval again; staging by
     content hash makes that harmless.
     """
-    mark = store.get_watermark(source)
+    mark = store.staging.watermark(source)
     return (min(mark, start) if mark is not None else start), end
 
 
@@ -77,10 +77,10 @@ def extract_city_dossiers(
     for page in client.iter_changes(window_from, window_to, page_size=page_size):
         batch_id = f"{source}-{window_to:%Y%m%dT%H%M}-{uuid.uuid4().hex[:8]}"
         staged = [staged_record(r) for r in page]
-        counts = store.stage(source, staged, batch_id)
+        counts = store.staging.stage(source, staged, batch_id)
         records += len(page)
         new_versions += counts.new_versions
         unchanged += counts.unchanged
         batch_ids.append(batch_id)
-    store.advance_watermark(source, window_to)
+    store.staging.advance_watermark(source, window_to)
     return ExtractResult(window_from, window_to, records, new_versions, unchanged, batch_ids)

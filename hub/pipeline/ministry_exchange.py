@@ -256,7 +256,7 @@ def push_batch(
                 break
             outcomes.append(PushOutcome(claim.dossier_no, PushState.FAILED, str(exc)))
         except RetryableError as exc:
-            now = store.now()
+            now = store.db.now()
             outcomes.extend(_retry_later(policy, c, str(exc), now) for c in claimed[position:])
             failure = exc
             break
@@ -276,7 +276,7 @@ def push_batch(
             report.outcomes["already_held" if registration.already_held else "registered"] += 1
     settled = {o.dossier_no for o in outcomes}
     if failure is not None and not isinstance(failure, RetryableError):
-        now = store.now()  # not the dossiers' fault: due again at once, attempts unchanged
+        now = store.db.now()  # not the dossiers' fault: due again at once, attempts unchanged
         outcomes.extend(
             PushOutcome(c.dossier_no, PushState.PENDING, str(failure), now, tried=False)
             for c in claimed
@@ -318,7 +318,9 @@ def check_statuses(store: HubStore, client: Pusher, ministry: Ministry, batch_id
             break
         if status is None:
             lost.append(
-                PushOutcome(dossier_no, PushState.PENDING, "bộ không còn giữ hồ sơ: gửi lại", store.now(), tried=False)
+                PushOutcome(
+                    dossier_no, PushState.PENDING, "bộ không còn giữ hồ sơ: gửi lại", store.db.now(), tried=False
+                )
             )
         else:
             updates.append(
@@ -404,11 +406,11 @@ def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str, g
             pulled = [item for item in page if ministry.on_ministry_software(item)]
             checked = gate.check(MINISTRY_PULLBACKS, pulled)
             kept = [_staged(pulled[position], ministry) for position in checked.passed]
-            counts = store.stage(ministry.source, kept, batch_id)
-            store.quarantine(
+            counts = store.staging.stage(ministry.source, kept, batch_id)
+            store.quarantine.add(
                 [q for position, vs in checked.failed.items() for q in _quarantined(pulled[position], ministry, vs)]
             )
-            store.resolve_quarantine(ministry.source, [record.dossier_no for record in kept])
+            store.quarantine.resolve(ministry.source, [record.dossier_no for record in kept])
             report.listed += len(page)
             report.pulled += len(pulled)
             report.staged_new += counts.new_versions
@@ -432,7 +434,7 @@ def close_pull(store: HubStore, ministry: Ministry, end: datetime, reports: Sequ
         totals.update({k: int(report[k]) for k in _PULL_COUNTS})
     complete = bool(reports) and all(report["complete"] for report in reports)
     if complete:
-        store.advance_watermark(ministry.source, end)
+        store.staging.advance_watermark(ministry.source, end)
     return {
         "windows": len(reports),
         "incomplete_windows": [r["window"] for r in reports if not r["complete"]],
@@ -468,14 +470,14 @@ def ministry_summary(store: HubStore, ministry: Ministry, pull: dict[str, Any]) 
         "ministry_status": {str(k): v for k, v in pushes.status_counts(ministry.partner).items()},
         "pull_back": {
             **pull,
-            "staged_total": store.count_staged(ministry.source),
-            "quarantine_by_rule": store.quarantine_counts_by_rule(ministry.source),
+            "staged_total": store.staging.count(ministry.source),
+            "quarantine_by_rule": store.quarantine.counts_by_rule(ministry.source),
         },
         "identity": (
             "to_push = acknowledged + pending + failed + quarantined; pulled = staged_new + unchanged + quarantined"
         ),
         "identity_holds": push_holds and pull_holds,
-        "exchanges": store.count_exchanges(ministry.partner),
+        "exchanges": store.message_log.count_exchanges(ministry.partner),
     }
 
 

@@ -265,7 +265,7 @@ def summary(store: HubStore, *, source: str) -> dict[str, Any]:
         "counts": {**counts, "mismatch_diacritics_only": diacritics_only},
         "identity": IDENTITY,
         "identity_holds": counts["candidates"] == accounted,
-        "quarantine_by_rule": store.quarantine_counts_by_rule(QUARANTINE_SOURCE),
+        "quarantine_by_rule": store.quarantine.counts_by_rule(QUARANTINE_SOURCE),
         "lookups": checks.lookup_counts(),
-        "exchanges": store.count_exchanges(PARTNER),
+        "exchanges": store.message_log.count_exchanges(PARTNER),
     }

@@ -135,7 +135,7 @@ def plan(
 ) -> PlanReport:
     """Give every unsettled dossier version a disposition and queue what must be sent."""
     report = PlanReport()
-    for page in store.iter_unsettled(source, PARTNER, page_size):
+    for page in store.deliveries.iter_unsettled(source, PARTNER, page_size):
         outcome = gate.split([r.payload for r in page])
         page_plan = _PagePlan(source)
         for position, violations in outcome.failed.items():
@@ -162,7 +162,7 @@ def plan(
             page_plan.quarantined(to_send[position][0], [(v.rule, v.reason) for v in violations])
         for position in checked.passed:
             page_plan.queue(*to_send[position])
-        superseded, queued = store.record_plan(
+        superseded, queued = store.outbox.record_plan(
             PARTNER,
             SYNC_OPERATION,
             source,
@@ -176,13 +176,13 @@ def plan(
         report.messages_queued += queued
         report.considered += len(page)
         report.dispositions.update(d.state.value for d in page_plan.dispositions)
-    report.dossier_batches = store.assign_batches(PARTNER, SYNC_OPERATION, batch_size)
+    report.dossier_batches = store.outbox.assign_batches(PARTNER, SYNC_OPERATION, batch_size)
     return report
 
 
 def plan_progress(store: HubStore, *, batch_size: int = 500) -> list[str]:
     """Batch the progress entries whose dossier the portal now holds (the portal refuses others)."""
-    return store.assign_batches(PARTNER, PROGRESS_OPERATION, batch_size, require_delivered_dossier=True)
+    return store.outbox.assign_batches(PARTNER, PROGRESS_OPERATION, batch_size, require_delivered_dossier=True)
 
 
 class _Settler:
@@ -204,7 +204,7 @@ class _Settler:
         self.report.outcomes["rejected"] += 1
 
     def retry_later(self, message: ClaimedMessage, error: str) -> None:
-        settlement = self.policy.failed(message, error, self.store.now())
+        settlement = self.policy.failed(message, error, self.store.db.now())
         self.settlements.append(settlement)
         if settlement.state is OutboxState.DEAD:
             self.dead.append((message, "delivery.retries_exhausted", error))
@@ -213,15 +213,15 @@ class _Settler:
             self.report.outcomes["retry_later"] += 1
 
     def flush(self, *, acks_deliver_dossier: bool) -> None:
-        self.store.settle(PARTNER, self.settlements, acks_deliver_dossier=acks_deliver_dossier)
-        self.store.quarantine(
+        self.store.outbox.settle(PARTNER, self.settlements, acks_deliver_dossier=acks_deliver_dossier)
+        self.store.quarantine.add(
             [
                 QuarantineItem(self.source, m.dossier_no, rule, reason, m.content_hash, m.payload)
                 for m, rule, reason in self.dead
             ]
         )
         if acks_deliver_dossier:  # a dead dossier message means the portal does not hold this version
-            self.store.set_dispositions(
+            self.store.deliveries.set(
                 PARTNER,
                 [
                     Disposition(
@@ -253,7 +253,7 @@ def deliver_dossiers(
     With ``batch_signer`` every call's records are signed as one Merkle batch first, and each
     record's proof is kept (``hub.store.proofs``), so one dossier can later be proven alone.
     """
-    claimed = store.claim_batch(batch_id)
+    claimed = store.outbox.claim_batch(batch_id)
     report = DeliveryReport(batch_id, messages=len(claimed))
     settler = _Settler(store, source, policy, report)
     groups = [(False, [m for m in claimed if not m.updating]), (True, [m for m in claimed if m.updating])]
@@ -312,7 +312,7 @@ def deliver_progress(
     policy: RedeliveryPolicy,
 ) -> DeliveryReport:
     """Send one batch of processing-history entries (the client cuts it into chunks of 10)."""
-    claimed = store.claim_batch(batch_id)
+    claimed = store.outbox.claim_batch(batch_id)
     report = DeliveryReport(batch_id, messages=len(claimed))
     settler = _Settler(store, source, policy, report)
     failure: AdapterError | None = None

@@ -149,8 +149,8 @@ def plan_dispatch(
             candidate, carrier, _ = planned[position]
             decisions.append(DispatchDecision(candidate.dossier_no, candidate.content_hash, carrier, Dispatch.PENDING))
         orders.record_decisions(source, decisions)
-        store.quarantine(quarantine)
-        store.resolve_quarantine(QUARANTINE_SOURCE, [d.dossier_no for d in decisions if d.dispatch is Dispatch.PENDING])
+        store.quarantine.add(quarantine)
+        store.quarantine.resolve(QUARANTINE_SOURCE, [d.dossier_no for d in decisions if d.dispatch is Dispatch.PENDING])
         report.considered += len(page)
         report.decisions.update(d.dispatch.value for d in decisions)
     report.batches = orders.assign_batches(batch_size)
@@ -249,7 +249,7 @@ def place_batch(
         except MappingError as error:  # the tables changed since planning (e.g. a desk's period ended)
             refusal = _refusal(claim, [Violation(error.rule, error.message)], tried=False)
         except RetryableError as error:
-            now = store.now()
+            now = store.db.now()
             for waiting in claimed[position:]:
                 outcome, items = _retry_later(policy, waiting, str(error), now)
                 outcomes.append(outcome)
@@ -280,14 +280,14 @@ def place_batch(
     quarantine.extend(duplicates)
     settled = {o.reference for o in outcomes}
     if failure is not None and not isinstance(failure, RetryableError):
-        now = store.now()  # not the results' fault: due again at once, attempts unchanged
+        now = store.db.now()  # not the results' fault: due again at once, attempts unchanged
         outcomes.extend(
             OrderOutcome(c.reference, Dispatch.PENDING, str(failure), now, tried=False)
             for c in claimed
             if c.reference not in settled
         )
     orders.settle(outcomes)
-    store.quarantine(quarantine)
+    store.quarantine.add(quarantine)
     report.outcomes.update(o.dispatch.value for o in outcomes)
     raise_unless_retryable(failure)
     return report
@@ -306,7 +306,7 @@ def dispatch_summary(store: HubStore) -> dict[str, Any]:
         "dispatch": dispatch,
         "identity": "ready = ordered + pending + quarantined",
         "identity_holds": dispatch["ready"] == dispatch["ordered"] + dispatch["pending"] + dispatch["quarantined"],
-        "quarantine_by_rule": store.quarantine_counts_by_rule(QUARANTINE_SOURCE),
+        "quarantine_by_rule": store.quarantine.counts_by_rule(QUARANTINE_SOURCE),
     }
 
 

@@ -74,7 +74,7 @@ def track_carrier(store: HubStore, carrier: Carrier, *, page_size: int = 100, po
         # After the polled events are in, before reading: a callback kept later is newer than the
         # derivation and brings the order back next run (one committing in between with an earlier
         # clock reading could slip by a final order; a non-final one is derived every run anyway).
-        as_of = store.now()
+        as_of = store.db.now()
         kept = orders.events_of(carrier.name, [o.order_id for o in page])
         tracks: dict[str, tuple[Track, bool]] = {}
         for order in page:

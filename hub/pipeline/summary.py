@@ -13,10 +13,10 @@ def sync_summary(store: HubStore, *, source: str, partner: str) -> dict[str, Any
     A dossier staged but not yet planned would break the identity, which is the point: the
     summary runs after planning, so a gap means something was lost.
     """
-    extracted = store.count_staged(source)
-    dispositions = store.disposition_counts(partner, source)
+    extracted = store.staging.count(source)
+    dispositions = store.deliveries.counts(partner, source)
     accounted = sum(dispositions.values())
-    age = store.oldest_pending_age(partner)
+    age = store.outbox.oldest_pending_age(partner)
     return {
         "source": source,
         "partner": partner,
@@ -30,8 +30,8 @@ def sync_summary(store: HubStore, *, source: str, partner: str) -> dict[str, Any
         },
         "identity": "extracted = delivered + pending + quarantined + out_of_scope",
         "identity_holds": extracted == accounted,
-        "quarantine_by_rule": store.quarantine_counts_by_rule(source),
-        "outbox": store.outbox_counts(partner),
-        "exchanges": store.count_exchanges(partner),
+        "quarantine_by_rule": store.quarantine.counts_by_rule(source),
+        "outbox": store.outbox.counts(partner),
+        "exchanges": store.message_log.count_exchanges(partner),
         "oldest_pending_seconds": None if age is None else round(age.total_seconds()),
     }

@@ -1,4 +1,6 @@
-"""The hub's own database: staging, watermarks, outbox, quarantine, message log."""
+"""The hub's own database, in parts: ``HubStore`` composes staging, deliveries, the outbox, the
+quarantine and the message log on one ``Database``; the flow tables (ministry pushes, postal
+orders, population checks) are built on a store and share its one ``WorkQueue``."""
 
 from hub.store.default import hub_store, store_for
 from hub.store.ministry import (  # importing registers its tables

@@ -17,12 +17,11 @@ number), never one message per version. The row says where the dossier stands:
 
 So ``to push = acknowledged + pending (incl. sent) + failed + quarantined`` is a query. Dossiers
 processed on ministry software are not here: they are pulled back into the shared staging
-(``HubStore.stage``) under a source of their own (``ministry:<partner>``).
+(``Staging.stage``) under a source of their own (``ministry:<partner>``).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +31,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub.store import schema as t
-from hub.store.store import HubStore, _chunks, current_version_of, utc
+from hub.store.database import chunks, utc
+from hub.store.staging import current_version_of
+from hub.store.store import HubStore
+from hub.store.work_queue import LEASE, QueueSpec, WorkQueue
 
 ministry_push = sa.Table(
     "ministry_push",
@@ -68,6 +70,13 @@ class PushState(StrEnum):
     QUARANTINED = "quarantined"
     OUT_OF_SCOPE = "out_of_scope"
 
+
+QUEUE = QueueSpec(
+    table=ministry_push,
+    key=("partner", "dossier_no"),
+    retrying=(PushState.PENDING.value,),
+    claimed=PushState.SENT.value,
+)
 
 # States a new staged version sends back to planning: nothing was pushed for them.
 _REPLANNED = (PushState.QUARANTINED.value, PushState.OUT_OF_SCOPE.value)
@@ -126,10 +135,11 @@ class StatusUpdate:
 
 
 class MinistryPushes:
-    """``ministry_push`` on the hub store's engine (same transaction rules as ``HubStore``)."""
+    """``ministry_push`` on the hub store's database; pushes and status questions move through the work queue."""
 
     def __init__(self, store: HubStore) -> None:
-        self.store = store
+        self.db = store.db
+        self.queue = WorkQueue(self.db, QUEUE)
 
     # -- planning --------------------------------------------------------------------------
 
@@ -154,14 +164,14 @@ class MinistryPushes:
                 ),
             )
         )
-        return self.store.keyset_pages(query, cur.c.dossier_no, page_size, PushCandidate)
+        return self.db.keyset_pages(query, cur.c.dossier_no, page_size, PushCandidate)
 
     def record_decisions(self, partner: str, source: str, decisions: Sequence[PushDecision]) -> None:
         """Upsert one page of planning decisions (a re-planned row starts its attempts afresh)."""
         if not decisions:
             return
-        now = self.store.now()
-        upsert = self.store._insert(ministry_push)
+        now = self.db.now()
+        upsert = self.db.insert(ministry_push)
         statement = upsert.on_conflict_do_update(
             index_elements=["partner", "dossier_no"],
             set_={
@@ -184,114 +194,60 @@ class MinistryPushes:
             }
             for d in decisions
         ]
-        with self.store.engine.begin() as conn:
-            for chunk in _chunks(rows):
+        with self.db.engine.begin() as conn:
+            for chunk in chunks(rows):
                 conn.execute(statement, list(chunk))
 
-    def _assign(self, query: sa.Select[Any], prefix: str, batch_size: int) -> list[str]:
-        """Cut the dossiers ``query`` selects (partner, dossier_no) into batches; return their ids."""
-        push = ministry_push
-        batch_ids: list[str] = []
-        with self.store._writing() as conn:
-            keys = [tuple(row) for row in conn.execute(query.order_by(push.c.dossier_no))]
-            for batch in _chunks(keys, batch_size):
-                batch_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
-                conn.execute(
-                    push.update()
-                    .where(push.c.partner == sa.bindparam("b_partner"), push.c.dossier_no == sa.bindparam("b_no"))
-                    .values(batch_id=batch_id),
-                    [{"b_partner": p, "b_no": n} for p, n in batch],
-                )
-                batch_ids.append(batch_id)
-        return batch_ids
-
-    def assign_push_batches(
-        self, partner: str, batch_size: int, *, lease: timedelta = timedelta(minutes=15)
-    ) -> list[str]:
+    def assign_push_batches(self, partner: str, batch_size: int, *, lease: timedelta = LEASE) -> list[str]:
         """Batch the dossiers due for a push: pending and due, or sent so long ago the sender died."""
-        push, now = ministry_push, self.store.now()
-        due = sa.or_(
-            sa.and_(push.c.state == PushState.PENDING.value, push.c.next_attempt_at <= now),
-            sa.and_(push.c.state == PushState.SENT.value, push.c.updated_at <= now - lease),
-        )
-        query = sa.select(push.c.partner, push.c.dossier_no).where(push.c.partner == partner, due)
-        return self._assign(query, f"{partner}-push", batch_size)
+        return self.queue.assign(batch_size, f"{partner}-push", ministry_push.c.partner == partner, lease=lease)
 
     def assign_status_batches(self, partner: str, batch_size: int) -> list[str]:
-        """Batch the acknowledged dossiers the ministry has not finished with."""
+        """Batch the acknowledged dossiers the ministry has not finished with (the same ``batch_id``
+        column: a row is never in a push and a status batch at once)."""
         push = ministry_push
-        query = sa.select(push.c.partner, push.c.dossier_no).where(
-            push.c.partner == partner, push.c.state == PushState.ACKNOWLEDGED.value, push.c.finished.is_(False)
-        )
-        return self._assign(query, f"{partner}-status", batch_size)
+        unfinished = sa.and_(push.c.state == PushState.ACKNOWLEDGED.value, push.c.finished.is_(False))
+        return self.queue.assign(batch_size, f"{partner}-status", push.c.partner == partner, due=unfinished)
 
     # -- pushing ---------------------------------------------------------------------------
 
     def claim_push_batch(self, batch_id: str) -> list[ClaimedPush]:
         """Take a push batch's still-open dossiers, with their staged city records, and mark them sent."""
         push, staged = ministry_push, t.staged_dossier
-        open_states = [PushState.PENDING.value, PushState.SENT.value]
-        query = (
-            sa.select(push.c.partner, push.c.dossier_no, push.c.content_hash, staged.c.payload, push.c.attempts)
-            .join(
-                staged,
-                sa.and_(
-                    staged.c.source == push.c.source,
-                    staged.c.dossier_no == push.c.dossier_no,
-                    staged.c.content_hash == push.c.content_hash,
-                ),
-            )
-            .where(push.c.batch_id == batch_id, push.c.state.in_(open_states))
-            .order_by(push.c.dossier_no)
+        query = sa.select(push.c.dossier_no, push.c.content_hash, staged.c.payload, push.c.attempts).join(
+            staged, current_version_of(staged, push)
         )
-        with self.store._writing() as conn:
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    push.update()
-                    .where(push.c.batch_id == batch_id, push.c.state.in_(open_states))
-                    .values(state=PushState.SENT.value, updated_at=self.store.now())
-                )
-        return [ClaimedPush(row.dossier_no, row.content_hash, row.payload, row.attempts) for row in rows]
+        return [ClaimedPush(*row) for row in self.queue.claim(batch_id, query)]
 
     def settle_pushes(self, partner: str, outcomes: Sequence[PushOutcome]) -> None:
         """Record a batch's push outcomes in one statement."""
-        if not outcomes:
-            return
-        push, now = ministry_push, self.store.now()
+        push, now = ministry_push, self.db.now()
         acknowledged = sa.bindparam("b_state", type_=sa.String) == PushState.ACKNOWLEDGED.value
-        statement = (
-            push.update()
-            .where(push.c.partner == partner, push.c.dossier_no == sa.bindparam("b_no"))
-            .values(
-                state=sa.bindparam("b_state"),
-                reason=sa.bindparam("b_reason"),
-                next_attempt_at=sa.bindparam("b_next"),
-                attempts=push.c.attempts + sa.bindparam("b_tried"),
-                acknowledged_at=sa.case(
-                    (acknowledged, sa.func.coalesce(push.c.acknowledged_at, now)), else_=push.c.acknowledged_at
-                ),
-                ministry_status=sa.func.coalesce(sa.bindparam("b_status", type_=sa.Integer), push.c.ministry_status),
-                ministry_status_at=sa.func.coalesce(
-                    sa.bindparam("b_status_at", type_=t.Timestamp), push.c.ministry_status_at
-                ),
-                updated_at=now,
-            )
-        )
         params = [
             {
-                "b_no": o.dossier_no,
+                "k_partner": partner,
+                "k_dossier_no": o.dossier_no,
                 "b_state": o.state.value,
+                "b_tried": int(o.tried),
                 "b_reason": o.reason,
                 "b_next": utc(o.next_attempt_at),
-                "b_tried": int(o.tried),
                 "b_status": o.ministry_status,
                 "b_status_at": utc(o.ministry_status_at),
             }
             for o in outcomes
         ]
-        with self.store.engine.begin() as conn:
-            conn.execute(statement, params)
+        self.queue.settle(
+            params,
+            reason=sa.bindparam("b_reason"),
+            next_attempt_at=sa.bindparam("b_next"),
+            acknowledged_at=sa.case(
+                (acknowledged, sa.func.coalesce(push.c.acknowledged_at, now)), else_=push.c.acknowledged_at
+            ),
+            ministry_status=sa.func.coalesce(sa.bindparam("b_status", type_=sa.Integer), push.c.ministry_status),
+            ministry_status_at=sa.func.coalesce(
+                sa.bindparam("b_status_at", type_=t.Timestamp), push.c.ministry_status_at
+            ),
+        )
 
     # -- statuses --------------------------------------------------------------------------
 
@@ -307,13 +263,13 @@ class MinistryPushes:
             )
             .order_by(push.c.dossier_no)
         )
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
     def record_statuses(self, partner: str, updates: Sequence[StatusUpdate]) -> None:
         if not updates:
             return
-        push, now = ministry_push, self.store.now()
+        push, now = ministry_push, self.db.now()
         statement = (
             push.update()
             .where(push.c.partner == partner, push.c.dossier_no == sa.bindparam("b_no"))
@@ -328,7 +284,7 @@ class MinistryPushes:
         params = [
             {"b_no": u.dossier_no, "b_status": u.status, "b_at": utc(u.at), "b_finished": u.finished} for u in updates
         ]
-        with self.store.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(statement, params)
 
     # -- reporting -------------------------------------------------------------------------
@@ -337,7 +293,7 @@ class MinistryPushes:
         """Dossiers per state (every state present, zero when empty)."""
         push = ministry_push
         query = sa.select(push.c.state, sa.func.count()).where(push.c.partner == partner).group_by(push.c.state)
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             counts = dict(conn.execute(query).all())
         return {state.value: int(counts.get(state.value, 0)) for state in PushState}
 
@@ -350,13 +306,13 @@ class MinistryPushes:
             .group_by(push.c.ministry_status)
             .order_by(push.c.ministry_status)
         )
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return {int(status): int(n) for status, n in conn.execute(query) if status is not None}
 
     def get(self, partner: str, dossier_no: str) -> dict[str, Any] | None:
         """One dossier's row (for officers and tests)."""
         push = ministry_push
         query = sa.select(push).where(push.c.partner == partner, push.c.dossier_no == dossier_no)
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             row = conn.execute(query).one_or_none()
         return None if row is None else dict(row._mapping)

@@ -2,9 +2,9 @@
 
 Two tables, for two readers:
 
-- ``population_lookup_audit`` -- **append-only**, one row per access to a citizen's data (an
-  :class:`~adapters.population_db.client.AuditRecord`: asked the register, answered from the
-  cache, or failed), for the data-protection officer (Decree 13/2023): who (agency ``MaDVC`` and
+- ``population_lookup_audit`` -- **append-only**, one row per access to a citizen's data (a
+  :class:`LookupRecord`, as the population adapter's ``AuditRecord`` is: asked the register,
+  answered from the cache, or failed), for the data-protection officer (Decree 13/2023): who (agency ``MaDVC`` and
   officer ``MaCanBo`` from the connection's configuration), why (dossier number and purpose),
   when, what came of it, and whom -- as the masked ID and its SHA-256, never the full number.
   There is no update or delete of it anywhere in the code, and the database refuses both
@@ -22,21 +22,20 @@ register verdict is not the city record's to close -- only a later verification 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from hub.store import schema as t
+from hub.store.database import chunks, utc
 from hub.store.records import QuarantineItem
-from hub.store.store import HubStore, _chunks, current_version_of, utc
-
-if TYPE_CHECKING:  # the store must not import the SOAP stack (zeep, lxml) just to define tables
-    from adapters.population_db.client import AuditRecord
+from hub.store.staging import current_version_of
+from hub.store.store import HubStore
+from hub.store.work_queue import QueueSpec, WorkQueue
 
 QUARANTINE_SOURCE = "population_db"
 RULE_PREFIX = "population."
@@ -119,6 +118,9 @@ class Outcome(StrEnum):
     INVALID = "invalid"
 
 
+# Checks wait in ``pending`` until settled; a claim only reads them (a re-run verifies again).
+QUEUE = QueueSpec(table=population_check, key=("source", "dossier_no"), state="outcome", ready=(Outcome.PENDING.value,))
+
 # What a (re-)plan resets: the row now speaks of the version to verify and knows nothing of it yet.
 _PLANNED_COLUMNS = ("content_hash", "identity_digest", "subject", "outcome", "mismatched", "reason", "request_id")
 FINAL = tuple(o.value for o in Outcome if o is not Outcome.PENDING)
@@ -171,25 +173,65 @@ class CheckResult:
     quarantine: QuarantineItem | None = None
 
 
+class LookupRecord(Protocol):
+    """One access to a citizen's data, as the audit keeps it: the store declares what it reads
+    instead of importing the adapter (and with it the SOAP stack)."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def partner(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def dossier_no(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def agency(self) -> str: ...
+    @property
+    def officer(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def subject_digest(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+
+
+# What a lookup record fills; the audit adds the batch and its own id.
+_LOOKUP_FIELDS = tuple(c.name for c in population_lookup_audit.columns if c.name not in ("id", "at", "batch_id"))
+
+
 class LookupAuditLog:
     """The adapter's ``AuditWriter`` on the store: each record committed before the lookup's result
     is used, so an access the log could not keep fails the call instead of passing silently."""
 
     def __init__(self, store: HubStore, batch_id: str | None = None) -> None:
-        self.store = store
+        self.db = store.db
         self.batch_id = batch_id
 
-    def write(self, record: AuditRecord) -> None:
-        row = {**asdict(record), "at": utc(record.at), "batch_id": self.batch_id}
-        with self.store.engine.begin() as conn:
+    def write(self, record: LookupRecord) -> None:
+        row = {
+            **{name: getattr(record, name) for name in _LOOKUP_FIELDS},
+            "at": utc(record.at),
+            "batch_id": self.batch_id,
+        }
+        with self.db.engine.begin() as conn:
             conn.execute(population_lookup_audit.insert(), row)
 
 
 class PopulationChecks:
-    """``population_check`` and the lookup audit on the hub store's engine."""
+    """``population_check`` and the lookup audit on the hub store's database; checks move through the work queue."""
 
     def __init__(self, store: HubStore) -> None:
-        self.store = store
+        self.db = store.db
+        self.queue = WorkQueue(self.db, QUEUE)
+        self._quarantine = store.quarantine
 
     # -- planning --------------------------------------------------------------------------
 
@@ -231,17 +273,17 @@ class PopulationChecks:
                 ),
             )
         )
-        return self.store.keyset_pages(query, citizens.c.dossier_no, page_size, Candidate)
+        return self.db.keyset_pages(query, citizens.c.dossier_no, page_size, Candidate)
 
     def record_plan(self, source: str, planned: Sequence[PlannedCheck]) -> None:
         """Upsert one page of plans: a carried row only moves to the new version (its verdict, reason
         and quarantine stand); the others become pending for the version to verify."""
         if not planned:
             return
-        now = self.store.now()
+        now = self.db.now()
         check = population_check
         carried = [p for p in planned if p.carried]
-        upsert = self.store._insert(check)
+        upsert = self.db.insert(check)
         statement = upsert.on_conflict_do_update(
             index_elements=["source", "dossier_no"],
             set_={c: upsert.excluded[c] for c in (*_PLANNED_COLUMNS, "updated_at")},
@@ -263,8 +305,8 @@ class PopulationChecks:
             for p in planned
             if not p.carried
         ]
-        with self.store._writing() as conn:
-            for chunk in _chunks(rows):
+        with self.db.writing() as conn:
+            for chunk in chunks(rows):
                 conn.execute(statement, list(chunk))
             if carried:
                 conn.execute(
@@ -280,46 +322,17 @@ class PopulationChecks:
         Pending rows left by an outage or a dead task are batched again here, so nothing waits
         for more than one run once the register answers.
         """
-        check = population_check
-        query = (
-            sa.select(check.c.dossier_no)
-            .where(check.c.source == source, check.c.outcome == Outcome.PENDING.value)
-            .order_by(check.c.dossier_no)
-        )
-        batch_ids: list[str] = []
-        with self.store._writing() as conn:
-            numbers = list(conn.execute(query).scalars())
-            for batch in _chunks(numbers, batch_size):
-                batch_id = f"population-{uuid.uuid4().hex[:12]}"
-                for chunk in _chunks(batch):
-                    conn.execute(
-                        check.update()
-                        .where(check.c.source == source, check.c.dossier_no.in_(chunk))
-                        .values(batch_id=batch_id)
-                    )
-                batch_ids.append(batch_id)
-        return batch_ids
+        return self.queue.assign(batch_size, "population", population_check.c.source == source)
 
     # -- verifying -------------------------------------------------------------------------
 
     def claim_batch(self, batch_id: str) -> list[ClaimedCheck]:
         """The batch's still-pending checks with the staged record of the version each is about."""
         check, staged = population_check, t.staged_dossier
-        query = (
-            sa.select(check.c.dossier_no, check.c.content_hash, staged.c.payload, check.c.attempts)
-            .join(
-                staged,
-                sa.and_(
-                    staged.c.source == check.c.source,
-                    staged.c.dossier_no == check.c.dossier_no,
-                    staged.c.content_hash == check.c.content_hash,
-                ),
-            )
-            .where(check.c.batch_id == batch_id, check.c.outcome == Outcome.PENDING.value)
-            .order_by(check.c.dossier_no)
+        query = sa.select(check.c.dossier_no, check.c.content_hash, staged.c.payload, check.c.attempts).join(
+            staged, current_version_of(staged, check)
         )
-        with self.store.engine.connect() as conn:
-            return [ClaimedCheck(*row) for row in conn.execute(query)]
+        return [ClaimedCheck(*row) for row in self.queue.claim(batch_id, query)]
 
     def settle(self, source: str, results: Sequence[CheckResult]) -> None:
         """Record a batch's results in one transaction.
@@ -331,64 +344,46 @@ class PopulationChecks:
         """
         if not results:
             return
-        now = self.store.now()
+        now = self.db.now()
         check = population_check
         settled = [r for r in results if r.outcome is not Outcome.PENDING]
         failed = [r for r in results if r.outcome is Outcome.PENDING]
-        same_version = sa.and_(
-            check.c.source == source,
-            check.c.dossier_no == sa.bindparam("b_no"),
-            check.c.content_hash == sa.bindparam("b_hash"),
-        )
-        with self.store._writing() as conn:
+        same_version = check.c.content_hash == sa.bindparam("b_hash")
+
+        def item(r: CheckResult) -> dict[str, Any]:
+            return {"k_source": source, "k_dossier_no": r.dossier_no, "b_hash": r.content_hash, "b_tried": 1}
+
+        with self.db.writing() as conn:
             if settled:
-                conn.execute(
-                    check.update()
-                    .where(same_version)
-                    .values(
-                        outcome=sa.bindparam("b_outcome"),
-                        mismatched=sa.bindparam("b_mismatched"),
-                        reason=sa.bindparam("b_reason"),
-                        request_id=sa.bindparam("b_request"),
-                        attempts=check.c.attempts + 1,
-                        last_error=None,
-                        checked_at=now,
-                        updated_at=now,
-                    ),
+                self.queue.settle_in(
+                    conn,
                     [
                         {
-                            "b_no": r.dossier_no,
-                            "b_hash": r.content_hash,
-                            "b_outcome": r.outcome.value,
+                            **item(r),
+                            "b_state": r.outcome.value,
                             "b_mismatched": ",".join(r.mismatched) or None,
                             "b_reason": r.reason,
                             "b_request": r.request_id,
                         }
                         for r in settled
                     ],
+                    same_version,
+                    mismatched=sa.bindparam("b_mismatched"),
+                    reason=sa.bindparam("b_reason"),
+                    request_id=sa.bindparam("b_request"),
+                    last_error=None,
+                    checked_at=now,
                 )
-                self._close_quarantine(conn, [r.dossier_no for r in settled])
-                self.store._quarantine(conn, [r.quarantine for r in settled if r.quarantine is not None])
-            if failed:
-                conn.execute(
-                    check.update()
-                    .where(same_version)
-                    .values(attempts=check.c.attempts + 1, last_error=sa.bindparam("b_error"), updated_at=now),
-                    [{"b_no": r.dossier_no, "b_hash": r.content_hash, "b_error": r.error} for r in failed],
-                )
-
-    def _close_quarantine(self, conn: Connection, dossier_nos: Sequence[str]) -> None:
-        q = t.quarantine
-        for chunk in _chunks(list(dossier_nos)):
-            conn.execute(
-                q.update()
-                .where(
-                    q.c.source == QUARANTINE_SOURCE,
-                    q.c.dossier_no.in_(chunk),
-                    q.c.rule.startswith(RULE_PREFIX),
-                    q.c.resolved_at.is_(None),
-                )
-                .values(resolved_at=self.store.now())
+                settled_nos = [r.dossier_no for r in settled]
+                self._quarantine.resolve_in(conn, QUARANTINE_SOURCE, settled_nos, rule_prefix=RULE_PREFIX)
+                self._quarantine.add_in(conn, [r.quarantine for r in settled if r.quarantine is not None])
+            # The register was unreachable: the outcome stays as it is, only the attempt counts.
+            self.queue.settle_in(
+                conn,
+                [{**item(r), "b_error": r.error} for r in failed],
+                same_version,
+                outcome=check.c.outcome,
+                last_error=sa.bindparam("b_error"),
             )
 
     # -- reading ---------------------------------------------------------------------------
@@ -407,7 +402,7 @@ class PopulationChecks:
             .outerjoin(check, sa.and_(check.c.source == source, check.c.dossier_no == citizens.c.dossier_no))
             .group_by(outcome)
         )
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             candidates = int(conn.execute(sa.select(sa.func.count()).select_from(citizens)).scalar_one())
             found = {name: int(n) for name, n in conn.execute(by_outcome)}
         return {"candidates": candidates, **{o.value: found.get(o.value, 0) for o in Outcome}}
@@ -415,7 +410,7 @@ class PopulationChecks:
     def lookup_counts(self) -> dict[str, int]:
         """Audited lookups by how they were answered (``partner``, ``cache``, ``failed``)."""
         audit = population_lookup_audit
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(sa.select(audit.c.source, sa.func.count()).group_by(audit.c.source))
             return {name: int(n) for name, n in rows}
 
@@ -423,7 +418,7 @@ class PopulationChecks:
         """The verification result stored on a dossier, as an officer's screen shows it."""
         check = population_check
         query = sa.select(check).where(check.c.source == source, check.c.dossier_no == dossier_no)
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
@@ -440,5 +435,5 @@ class PopulationChecks:
             query = query.where(audit.c.dossier_no == dossier_no)
         if subject_digest is not None:
             query = query.where(audit.c.subject_digest == subject_digest)
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return [{**row._mapping, "at": utc(row.at)} for row in conn.execute(query)]

@@ -24,19 +24,20 @@ last event received. ``postal_anomaly`` keeps the events the state machine refus
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from adapters.postal.carrier import CarrierEvent
 from hub.store import schema as t
+from hub.store.database import chunks, utc
 from hub.store.facts import dossier_facts
-from hub.store.store import HubStore, _chunks, current_version_of, utc
+from hub.store.staging import current_version_of
+from hub.store.store import HubStore
+from hub.store.work_queue import LEASE, QueueSpec, WorkQueue
 from mappings.postal.dispatch import READY_STATUSES, result_reference
 from mappings.postal.states import Anomaly, Track
 
@@ -46,6 +47,35 @@ class Dispatch(StrEnum):
     SENT = "sent"
     ORDERED = "ordered"
     QUARANTINED = "quarantined"
+
+
+QUEUE = QueueSpec(
+    table=t.postal_order,
+    key=("reference",),
+    state="dispatch",
+    retrying=(Dispatch.PENDING.value,),
+    claimed=Dispatch.SENT.value,
+)
+
+
+class ReportedEvent(Protocol):
+    """A carrier's status report as the store keeps it (an adapter's ``CarrierEvent`` is one): the
+    store declares what it reads instead of importing the adapter."""
+
+    @property
+    def event_key(self) -> str: ...
+    @property
+    def carrier(self) -> str: ...
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def status_code(self) -> str: ...
+    @property
+    def status_name(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -122,10 +152,11 @@ class TrackedOrder:
 
 
 class PostalOrders:
-    """The postal tables on the hub store's engine (same transaction rules as ``HubStore``)."""
+    """The postal tables on the hub store's database; orders move through the shared work queue."""
 
     def __init__(self, store: HubStore) -> None:
-        self.store = store
+        self.db = store.db
+        self.queue = WorkQueue(self.db, QUEUE)
 
     # -- planning --------------------------------------------------------------------------
 
@@ -152,14 +183,14 @@ class PostalOrders:
                 ),
             )
         )
-        return self.store.keyset_pages(query, cur.c.dossier_no, page_size, ReadyCandidate)
+        return self.db.keyset_pages(query, cur.c.dossier_no, page_size, ReadyCandidate)
 
     def record_decisions(self, source: str, decisions: Sequence[DispatchDecision]) -> None:
         """Upsert one page of planning decisions (a re-planned result starts its attempts afresh)."""
         if not decisions:
             return
-        now = self.store.now()
-        upsert = self.store._insert(t.postal_order)
+        now = self.db.now()
+        upsert = self.db.insert(t.postal_order)
         kept = ("content_hash", "carrier", "dispatch", "reason", "attempts", "next_attempt_at", "updated_at")
         statement = upsert.on_conflict_do_update(
             index_elements=["reference"], set_={c: upsert.excluded[c] for c in kept}
@@ -180,86 +211,39 @@ class PostalOrders:
             }
             for d in decisions
         ]
-        with self.store.engine.begin() as conn:
-            for chunk in _chunks(rows):
+        with self.db.engine.begin() as conn:
+            for chunk in chunks(rows):
                 conn.execute(statement, list(chunk))
 
-    def assign_batches(self, batch_size: int, *, lease: timedelta = timedelta(minutes=15)) -> dict[str, list[str]]:
+    def assign_batches(self, batch_size: int, *, lease: timedelta = LEASE) -> dict[str, list[str]]:
         """Batch the results due for ordering, per carrier: pending and due, or sent so long ago the
         sender died. Returns ``{carrier: [batch ids]}``."""
-        order, now = t.postal_order, self.store.now()
-        due = sa.or_(
-            sa.and_(order.c.dispatch == Dispatch.PENDING.value, order.c.next_attempt_at <= now),
-            sa.and_(order.c.dispatch == Dispatch.SENT.value, order.c.updated_at <= now - lease),
-        )
-        query = sa.select(order.c.carrier, order.c.reference).where(due).order_by(order.c.carrier, order.c.reference)
-        batches: dict[str, list[str]] = {}
-        with self.store._writing() as conn:
-            rows = conn.execute(query).all()
-            for carrier in sorted({row.carrier for row in rows}):
-                references = [row.reference for row in rows if row.carrier == carrier]
-                for chunk in _chunks(references, batch_size):
-                    batch_id = f"postal-{carrier}-{uuid.uuid4().hex[:12]}"
-                    conn.execute(order.update().where(order.c.reference.in_(list(chunk))).values(batch_id=batch_id))
-                    batches.setdefault(carrier, []).append(batch_id)
-        return batches
+        return self.queue.assign_per("carrier", batch_size, "postal", lease=lease)
 
     def claim_batch(self, batch_id: str) -> list[ClaimedOrder]:
         """Take a batch's still-open results, with the staged record of the planned version; mark them sent."""
         order, staged = t.postal_order, t.staged_dossier
-        open_states = [Dispatch.PENDING.value, Dispatch.SENT.value]
-        query = (
-            sa.select(
-                order.c.reference,
-                order.c.dossier_no,
-                order.c.content_hash,
-                order.c.carrier,
-                staged.c.payload,
-                order.c.attempts,
-            )
-            .join(staged, current_version_of(staged, order))  # the version planned
-            .where(order.c.batch_id == batch_id, order.c.dispatch.in_(open_states))
-            .order_by(order.c.reference)
-        )
-        with self.store._writing() as conn:
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    order.update()
-                    .where(order.c.batch_id == batch_id, order.c.dispatch.in_(open_states))
-                    .values(dispatch=Dispatch.SENT.value, updated_at=self.store.now())
-                )
-        return [ClaimedOrder(*row) for row in rows]
+        query = sa.select(
+            order.c.reference,
+            order.c.dossier_no,
+            order.c.content_hash,
+            order.c.carrier,
+            staged.c.payload,
+            order.c.attempts,
+        ).join(staged, current_version_of(staged, order))  # the version planned
+        return [ClaimedOrder(*row) for row in self.queue.claim(batch_id, query)]
 
     def settle(self, outcomes: Sequence[OrderOutcome]) -> None:
         """Record a batch's create-order outcomes in one statement; an ordered result starts ``created``."""
-        if not outcomes:
-            return
-        order, now = t.postal_order, self.store.now()
-        ordered = sa.bindparam("b_dispatch", type_=sa.String) == Dispatch.ORDERED.value
-        statement = (
-            order.update()
-            .where(order.c.reference == sa.bindparam("b_ref"))
-            .values(
-                dispatch=sa.bindparam("b_dispatch"),
-                reason=sa.bindparam("b_reason"),
-                next_attempt_at=sa.bindparam("b_next"),
-                attempts=order.c.attempts + sa.bindparam("b_tried"),
-                order_id=sa.bindparam("b_order_id"),
-                item_code=sa.bindparam("b_item_code"),
-                placed_at=sa.bindparam("b_placed_at"),
-                deadline=sa.bindparam("b_deadline"),
-                state=sa.case((ordered, sa.func.coalesce(order.c.state, "created")), else_=order.c.state),
-                updated_at=now,
-            )
-        )
+        order = t.postal_order
+        ordered = sa.bindparam("b_state", type_=sa.String) == Dispatch.ORDERED.value
         params = [
             {
-                "b_ref": o.reference,
-                "b_dispatch": o.dispatch.value,
+                "k_reference": o.reference,
+                "b_state": o.dispatch.value,
+                "b_tried": int(o.tried),
                 "b_reason": o.reason,
                 "b_next": utc(o.next_attempt_at),
-                "b_tried": int(o.tried),
                 "b_order_id": o.order_id,
                 "b_item_code": o.item_code,
                 "b_placed_at": utc(o.placed_at),
@@ -267,16 +251,24 @@ class PostalOrders:
             }
             for o in outcomes
         ]
-        with self.store.engine.begin() as conn:
-            conn.execute(statement, params)
+        self.queue.settle(
+            params,
+            reason=sa.bindparam("b_reason"),
+            next_attempt_at=sa.bindparam("b_next"),
+            order_id=sa.bindparam("b_order_id"),
+            item_code=sa.bindparam("b_item_code"),
+            placed_at=sa.bindparam("b_placed_at"),
+            deadline=sa.bindparam("b_deadline"),
+            state=sa.case((ordered, sa.func.coalesce(order.c.state, "created")), else_=order.c.state),
+        )
 
     # -- events ----------------------------------------------------------------------------
 
-    def add_events(self, events: Sequence[CarrierEvent], via: str) -> int:
+    def add_events(self, events: Sequence[ReportedEvent], via: str) -> int:
         """Keep carrier events idempotently (insert or ignore by ``event_key``); returns how many were new."""
         if not events:
             return 0
-        now = self.store.now()
+        now = self.db.now()
         rows = {
             e.event_key: {
                 "event_key": e.event_key,
@@ -291,10 +283,10 @@ class PostalOrders:
             }
             for e in events
         }
-        statement = self.store._insert(t.postal_event).on_conflict_do_nothing(index_elements=["event_key"])
+        statement = self.db.insert(t.postal_event).on_conflict_do_nothing(index_elements=["event_key"])
         added = 0
-        with self.store.engine.begin() as conn:
-            for chunk in _chunks(list(rows.values())):
+        with self.db.engine.begin() as conn:
+            for chunk in chunks(list(rows.values())):
                 added += conn.execute(statement, list(chunk)).rowcount or 0
         return added
 
@@ -303,15 +295,15 @@ class PostalOrders:
         event = t.postal_event
         found: dict[str, list[StoredEvent]] = {order_id: [] for order_id in order_ids}
         columns = (event.c.event_key, event.c.carrier, event.c.order_id, event.c.status_code, event.c.occurred_at)
-        with self.store.engine.connect() as conn:
-            for chunk in _chunks(list(order_ids)):
+        with self.db.engine.connect() as conn:
+            for chunk in chunks(list(order_ids)):
                 query = sa.select(*columns).where(event.c.carrier == carrier, event.c.order_id.in_(list(chunk)))
                 for row in conn.execute(query):
                     found[row.order_id].append(StoredEvent(*row[:4], utc(row.occurred_at)))  # type: ignore[arg-type]
         return found
 
     def count_events(self) -> int:
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t.postal_event)).scalar_one())
 
     # -- tracking --------------------------------------------------------------------------
@@ -337,7 +329,7 @@ class PostalOrders:
             order.c.dispatch == Dispatch.ORDERED.value,
             sa.or_(order.c.final.is_(False), fresh_events),
         )
-        return self.store.keyset_pages(query, order.c.dossier_no, page_size, TrackedOrder.of)
+        return self.db.keyset_pages(query, order.c.dossier_no, page_size, TrackedOrder.of)
 
     def record_tracks(self, carrier: str, tracks: dict[str, tuple[Track, bool]], as_of: datetime) -> None:
         """Write derived states ``{order_id: (track, overdue)}`` and keep their anomalies (once each).
@@ -347,7 +339,7 @@ class PostalOrders:
         """
         if not tracks:
             return
-        order, now = t.postal_order, self.store.now()
+        order, now = t.postal_order, self.db.now()
         statement = (
             order.update()
             .where(order.c.carrier == carrier, order.c.order_id == sa.bindparam("b_order_id"))
@@ -379,10 +371,10 @@ class PostalOrders:
             for order_id, (track, _) in tracks.items()
             for anomaly in track.anomalies
         ]
-        keep = self.store._insert(t.postal_anomaly).on_conflict_do_nothing(index_elements=["event_key"])
-        with self.store.engine.begin() as conn:
+        keep = self.db.insert(t.postal_anomaly).on_conflict_do_nothing(index_elements=["event_key"])
+        with self.db.engine.begin() as conn:
             conn.execute(statement, params)
-            for chunk in _chunks(anomalies):
+            for chunk in chunks(anomalies):
                 conn.execute(keep, list(chunk))
 
     @staticmethod
@@ -404,7 +396,7 @@ class PostalOrders:
         """Results per dispatch state (every state present, zero when empty)."""
         order = t.postal_order
         query = sa.select(order.c.dispatch, sa.func.count()).group_by(order.c.dispatch)
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             counts = dict(conn.execute(query).all())
         return {d.value: int(counts.get(d.value, 0)) for d in Dispatch}
 
@@ -417,7 +409,7 @@ class PostalOrders:
             .group_by(order.c.carrier, order.c.state, order.c.overdue)
         )
         counts: dict[str, dict[str, int]] = {}
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             for carrier, state, overdue, n in conn.execute(query):
                 per_carrier = counts.setdefault(carrier, {"overdue": 0})
                 per_carrier[state] = per_carrier.get(state, 0) + int(n)
@@ -427,14 +419,14 @@ class PostalOrders:
     def anomalies(self) -> list[dict[str, Any]]:
         """Every refused event, oldest first (for officers and reports; no personal data in them)."""
         anomaly = t.postal_anomaly
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(sa.select(anomaly).order_by(anomaly.c.occurred_at, anomaly.c.event_key))
             return [dict(row._mapping) for row in rows]
 
     def get(self, reference: str) -> dict[str, Any] | None:
         """One result's row (for officers and tests)."""
         order = t.postal_order
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             row = conn.execute(sa.select(order).where(order.c.reference == reference)).one_or_none()
         return None if row is None else dict(row._mapping)
 
@@ -446,6 +438,7 @@ __all__ = [
     "OrderOutcome",
     "PostalOrders",
     "ReadyCandidate",
+    "ReportedEvent",
     "StoredEvent",
     "TrackedOrder",
 ]

@@ -93,7 +93,7 @@ class RecordProofs:
     """Keeps and finds record proofs in the hub store (same engine, same transactions rules)."""
 
     def __init__(self, store: HubStore) -> None:
-        self.store = store
+        self.db = store.db
 
     def keep(
         self,
@@ -109,8 +109,8 @@ class RecordProofs:
         if len(records) != tree.size:
             raise ValueError(f"{len(records)} records for a tree of {tree.size} leaves")
         root = signature.root.hex()
-        insert = self.store._insert
-        with self.store.engine.begin() as conn:
+        insert = self.db.insert
+        with self.db.engine.begin() as conn:
             conn.execute(
                 insert(batch_signature).on_conflict_do_nothing(index_elements=["root"]),
                 {
@@ -120,7 +120,7 @@ class RecordProofs:
                     "partner": partner,
                     "operation": operation,
                     "batch_id": batch_id,
-                    "signed_at": self.store.now(),
+                    "signed_at": self.db.now(),
                 },
             )
             conn.execute(
@@ -147,7 +147,7 @@ class RecordProofs:
             .where(rp.c.dossier_no == dossier_no)
             .order_by(bs.c.signed_at, rp.c.root)
         )
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
             ProvenRecord(

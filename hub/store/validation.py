@@ -18,7 +18,7 @@ from hub.store.store import HubStore
 
 class ValidationResults:
     def __init__(self, store: HubStore) -> None:
-        self.store = store
+        self.db = store.db
 
     def record(
         self,
@@ -47,7 +47,7 @@ class ValidationResults:
             }
             for e in expectations
         ]
-        with self.store.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(sa.insert(t.validation_result), rows)
 
     def for_run(self, run_id: str) -> list[dict[str, Any]]:
@@ -67,5 +67,5 @@ class ValidationResults:
             .group_by(r.c.dataset, r.c.suite, r.c.rule)
             .order_by(r.c.dataset, r.c.rule)
         )
-        with self.store.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]

@@ -190,7 +190,7 @@ def load_store(
     puts them outside the period on every side are left in the store (``_maybe_in_period``).
     """
     db.execute(_DDL)
-    dialect = store.engine.dialect.name
+    dialect = store.db.engine.dialect.name
     source = _scanned("c.source", dialect)
     dossiers = f"""
         SELECT c.source, c.dossier_no, c.content_hash, {_text_time("c.source_updated_at", dialect)} AS updated,
@@ -238,7 +238,7 @@ def load_store(
         # a WAL database's open files: while the store's pool holds pysqlite connections, ADBC was
         # seen to read a stale snapshot (and a copy closing its descriptor drops the other's POSIX
         # locks). Closing the pool first makes ADBC the only copy with the file open.
-        store.engine.dispose()
+        store.db.engine.dispose()
     for sql, rowid_of, insert, params in (
         (dossiers, "dossier_current c", insert_dossiers, {"first": first, "last": last}),
         (delivery, "delivery d", _INSERT_DELIVERY, None),
@@ -262,7 +262,7 @@ def load_store(
             None,
         ),
     ):
-        with _streams(store.url, dialect, sql, rowid_of, batch_rows, parts) as readers:
+        with _streams(store.db.url, dialect, sql, rowid_of, batch_rows, parts) as readers:
             names = [f"part_{k}" for k in range(len(readers))]
             for name, reader in zip(names, readers, strict=True):
                 db.register(name, reader)

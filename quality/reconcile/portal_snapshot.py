@@ -39,7 +39,7 @@ def replace_snapshot(
         {"period": period, "dossier_no": no, "status": status, "portal_updated_at": updated, "fetched_at": fetched_at}
         for no, status, updated in held
     ]
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(sa.delete(portal_snapshot).where(portal_snapshot.c.period == period))
         if rows:
             conn.execute(sa.insert(portal_snapshot), rows)
@@ -50,7 +50,7 @@ def fetched_snapshot(store: StoreDatabase, period: str) -> datetime | None:
     """When the portal's export for ``period`` was last fetched, or None when it never was (the
     reconciliation then has no portal side beyond what the portal acknowledged to the hub)."""
     # Every row of a fetch carries its time (``replace_snapshot``), so one row says it: no scan.
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         fetched_at = conn.execute(
             sa.select(portal_snapshot.c.fetched_at).where(portal_snapshot.c.period == period).limit(1)
         ).scalar()

@@ -106,7 +106,7 @@ def test_a_day_syncs_completely_and_a_rerun_sends_nothing(dagbag, partners: Part
     # Every defect the city system carries is quarantined under a named rule, and nothing else is.
     from hub.store import hub_store
 
-    quarantined = {e["dossier_no"] for e in hub_store().open_quarantine()}
+    quarantined = {e["dossier_no"] for e in hub_store().quarantine.open_entries()}
     assert quarantined == set(partners.city_defects())
     # Any delivered dossier can be proven alone: its record is a leaf of a batch the hub signed.
     from hub.store import RecordProofs
@@ -188,7 +188,7 @@ def test_an_untrusted_portal_reply_is_refused_logged_and_leaves_the_dossiers_pen
     store = hub_store()
     counts = sync_summary(store, source=CITY_SOURCE, partner=PARTNER)["counts"]
     assert counts["delivered"] == 0 and counts["pending"] > 0, counts
-    refusals = [e for page in store.iter_log() for e in page if e.fields["outcome"] != "ok"]
+    refusals = [e for page in store.message_log.iter_log() for e in page if e.fields["outcome"] != "ok"]
     assert refusals and all(reason in (e.fields["error"] or "") for e in refusals), "the log says why"
 
     partners.set_reply_mode("valid")

@@ -88,7 +88,7 @@ def postal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dev_pki: DevPki) -> 
         yield Postal(carriers, _ready_count())
         for sandbox in carriers.values():
             sandbox.server.stop()
-    store.engine.dispose()
+    store.db.engine.dispose()
 
 
 def _run(dagbag, dag_id: str) -> dict:

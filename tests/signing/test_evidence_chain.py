@@ -92,22 +92,22 @@ def fill(store: HubStore, batches: int = 3, size: int = 3, **kwargs: Any) -> lis
             make_entry(b * size + i, signer=kwargs.get("signer"), partner_signer=kwargs.get("partner_signer"))
             for i in range(size)
         ]
-        seqs += store.log_exchanges(entries, seal=seal)
+        seqs += store.message_log.append(entries, seal=seal)
     return seqs
 
 
 def execute(store: HubStore, sql: str, **params: Any) -> None:
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(sa.text(sql), params)
 
 
 def row(store: HubStore, seq: int) -> dict[str, Any]:
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         return dict(conn.execute(sa.select(t.message_log).where(t.message_log.c.seq == seq)).one()._mapping)
 
 
 def assert_broken(store: HubStore, seq: int, *words: str, **kwargs: Any) -> evidence.ChainReport:
-    report = evidence.verify_chain(store, **kwargs)
+    report = evidence.verify_chain(store.message_log, **kwargs)
     assert not report.ok
     assert report.first_broken_seq == seq, report
     for word in words:
@@ -119,20 +119,20 @@ def assert_broken(store: HubStore, seq: int, *words: str, **kwargs: Any) -> evid
 
 
 def test_appends_are_gapless_linked_and_verify(store: HubStore) -> None:
-    assert evidence.verify_chain(store).ok  # an empty log is intact
+    assert evidence.verify_chain(store.message_log).ok  # an empty log is intact
     assert fill(store) == list(range(1, 10))
-    report = evidence.verify_chain(store)
+    report = evidence.verify_chain(store.message_log)
     assert report.ok and report.entries == 9 and report.head_seq == 9
     first, second = row(store, 1), row(store, 2)
     assert first["prev_hash"] == evidence.GENESIS_HASH
     assert second["prev_hash"] == first["entry_hash"]
-    assert store.count_exchanges(PARTNER) == {"DongBoHoSoMC": 9}
+    assert store.message_log.count_exchanges(PARTNER) == {"DongBoHoSoMC": 9}
 
 
 def test_entry_hash_is_recomputable_from_the_documented_rule(store: HubStore) -> None:
     """A third party needs only sha256 and JSON: no hub code."""
     fill(store, batches=1, size=2)
-    (entry,) = next(store.iter_log(after_seq=1))
+    (entry,) = next(store.message_log.iter_log(after_seq=1))
     canonical = json.dumps(entry.fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert hashlib.sha256(bytes.fromhex(entry.prev_hash) + canonical).hexdigest() == entry.entry_hash
     assert set(entry.fields) == set(evidence.ENTRY_FIELDS)
@@ -143,44 +143,44 @@ def test_entry_hash_is_recomputable_from_the_documented_rule(store: HubStore) ->
 def test_bodies_are_kept_exactly_and_once(store: HubStore) -> None:
     entry = make_entry(1)
     again = MessageLogEntry(**{**vars(entry), "exchange_id": str(uuid.uuid4()), "attempt": 2})
-    store.log_exchanges([entry, again])
-    assert store.message_bodies([entry.request_digest]) == {entry.request_digest: entry.request_body}
-    with store.engine.connect() as conn:
+    store.message_log.append([entry, again])
+    assert store.message_log.message_bodies([entry.request_digest]) == {entry.request_digest: entry.request_body}
+    with store.db.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.message_body)).scalar_one() == 2
 
 
 def test_appending_the_same_exchange_twice_adds_nothing(store: HubStore) -> None:
     entries = [make_entry(i) for i in range(3)]
-    assert store.log_exchanges(entries) == [1, 2, 3]
-    assert store.log_exchanges(entries) == []
-    assert store.log_exchanges([*entries, make_entry(9)]) == [4]
-    assert evidence.verify_chain(store).ok
+    assert store.message_log.append(entries) == [1, 2, 3]
+    assert store.message_log.append(entries) == []
+    assert store.message_log.append([*entries, make_entry(9)]) == [4]
+    assert evidence.verify_chain(store.message_log).ok
 
 
 def test_a_body_that_does_not_match_its_digest_is_refused(store: HubStore) -> None:
     entry = make_entry(1)
     with pytest.raises(ValueError, match="does not match its digest"):
-        store.log_exchanges([MessageLogEntry(**{**vars(entry), "request_digest": "0" * 64})])
-    assert store.log_head() is None
+        store.message_log.append([MessageLogEntry(**{**vars(entry), "request_digest": "0" * 64})])
+    assert store.message_log.log_head() is None
 
 
 def test_digest_only_entries_need_no_body(store: HubStore) -> None:
     entry = make_entry(1)
-    store.log_exchanges([MessageLogEntry(**{**vars(entry), "request_body": None, "response_body": None})])
-    assert store.message_bodies([entry.request_digest]) == {}
-    assert evidence.verify_chain(store).ok
+    store.message_log.append([MessageLogEntry(**{**vars(entry), "request_body": None, "response_body": None})])
+    assert store.message_log.message_bodies([entry.request_digest]) == {}
+    assert evidence.verify_chain(store.message_log).ok
 
 
 def test_signatures_and_signer_certificates_are_kept(
     store: HubStore, hub_identity: SigningIdentity, portal_identity: SigningIdentity
 ) -> None:
     fill(store, batches=1, size=2, signer=hub_identity, partner_signer=portal_identity)
-    (entry, _) = next(store.iter_log())
+    (entry, _) = next(store.message_log.iter_log())
     assert entry.request_signature and entry.response_signature
     hub_fp = evidence.fingerprint(jws_certificate_der(hub_identity))
     assert entry.fields["request_signer"] == hub_fp
     assert entry.fields["response_signer"] == evidence.fingerprint(jws_certificate_der(portal_identity))
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         stored = dict(conn.execute(sa.select(t.certificate.c.fingerprint, t.certificate.c.subject)).all())
     assert hub_fp in stored and "hub" in stored[hub_fp]
     assert len(stored) == 3  # hub, portal, and the issuing CA both chains share
@@ -217,25 +217,25 @@ def test_recorder_keeps_bodies_signatures_and_call_details(store: HubStore) -> N
     (entry,) = recorder.entries
     assert entry.request_body == b'{"session":"***","data":[]}' and entry.response_body is None
     assert entry.request_signature == "eyJhbGciOiJSUzI1NiJ9..c2ln" and entry.redacted and entry.attempt == 2
-    store.log_exchanges(recorder.entries)
-    (logged,) = next(store.iter_log())
+    store.message_log.append(recorder.entries)
+    (logged,) = next(store.message_log.iter_log())
     assert logged.fields["bodies_kept"] and logged.fields["response_digest"] is None
     assert logged.fields["request_signer"] is None  # no x5c in that token: kept, signer unknown
-    assert evidence.verify_chain(store).ok
+    assert evidence.verify_chain(store.message_log).ok
 
 
 def test_a_dossiers_batches_are_remembered_after_the_outbox_moves_on(store: HubStore) -> None:
     key = "k1"
-    store.enqueue([OutboxMessage(key, PARTNER, "DongBoHoSoMC", "D-1", "h1", {})])
-    (first_batch,) = store.assign_batches(PARTNER, "DongBoHoSoMC", 10)
-    store.log_exchanges([make_entry(1, batch_id=first_batch)])
-    store.log_exchanges([make_entry(2, batch_id="other-batch")])
+    store.outbox.enqueue([OutboxMessage(key, PARTNER, "DongBoHoSoMC", "D-1", "h1", {})])
+    (first_batch,) = store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 10)
+    store.message_log.append([make_entry(1, batch_id=first_batch)])
+    store.message_log.append([make_entry(2, batch_id="other-batch")])
     # The message is retried in a new batch: the outbox now points there only.
     execute(store, "UPDATE outbox SET state = 'pending', batch_id = NULL")
-    (second_batch,) = store.assign_batches(PARTNER, "DongBoHoSoMC", 10)
-    store.log_exchanges([make_entry(3, batch_id=second_batch)])
-    assert store.log_seqs(dossier_no="D-1") == [1, 3]
-    assert store.log_seqs(dossier_no="D-404") == []
+    (second_batch,) = store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 10)
+    store.message_log.append([make_entry(3, batch_id=second_batch)])
+    assert store.message_log.log_seqs(dossier_no="D-1") == [1, 3]
+    assert store.message_log.log_seqs(dossier_no="D-404") == []
 
 
 # -- tampering ---------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ def test_an_inserted_entry_is_found_even_with_a_correct_hash(store: HubStore) ->
     forged["entry_hash"] = evidence.entry_hash(forged["prev_hash"], evidence.entry_fields(forged))
     execute(store, "UPDATE message_log SET seq = -seq WHERE seq >= 4")
     execute(store, "UPDATE message_log SET seq = -seq + 1 WHERE seq < 0")
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(sa.insert(t.message_log), forged)
     assert_broken(store, 5)
 
@@ -319,7 +319,7 @@ def test_an_entry_appended_behind_the_heads_back_is_found(store: HubStore) -> No
     forged = {**row(store, 3), "seq": 4, "exchange_id": str(uuid.uuid4())}
     forged["prev_hash"] = row(store, 3)["entry_hash"]
     forged["entry_hash"] = evidence.entry_hash(forged["prev_hash"], evidence.entry_fields(forged))
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(sa.insert(t.message_log), forged)
     assert_broken(store, 4, "head")
 
@@ -340,28 +340,28 @@ def test_each_appended_batch_is_sealed_once(
     store: HubStore, hub_identity: SigningIdentity, dev_pki: pki.DevPki
 ) -> None:
     fill(store, batches=3, size=4, seal=hub_identity)
-    seals = store.log_seals()
+    seals = store.message_log.log_seals()
     assert [(s.first_seq, s.last_seq) for s in seals] == [(1, 4), (5, 8), (9, 12)]
-    report = evidence.verify_chain(store, trust=dev_pki.trust_store())
+    report = evidence.verify_chain(store.message_log, trust=dev_pki.trust_store())
     assert report.ok and report.seals == 3 and report.sealed_seq == 12 and report.seal_signatures_checked
 
 
 def test_seal_log_closes_an_unsealed_tail(store: HubStore, hub_identity: SigningIdentity) -> None:
     fill(store, batches=2, size=3)
-    assert evidence.verify_chain(store).sealed_seq == 0
-    seal = store.seal_log(hub_identity)
+    assert evidence.verify_chain(store.message_log).sealed_seq == 0
+    seal = store.message_log.seal(hub_identity)
     assert seal is not None and (seal.first_seq, seal.last_seq) == (1, 6)
-    assert store.seal_log(hub_identity) is None
-    assert evidence.verify_chain(store).sealed_seq == 6
+    assert store.message_log.seal(hub_identity) is None
+    assert evidence.verify_chain(store.message_log).sealed_seq == 6
 
 
 def test_a_rewritten_and_rehashed_chain_is_caught_by_the_seal(store: HubStore, hub_identity: SigningIdentity) -> None:
     """Someone who knows the hash rule edits entry 6 and re-hashes everything after it: the
     chain is self-consistent again, but no longer matches the Merkle root the hub signed."""
     fill(store, batches=3, size=3, seal=hub_identity)
-    entries = [e for page in store.iter_log() for e in page]
+    entries = [e for page in store.message_log.iter_log() for e in page]
     prev = entries[4].entry_hash
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         for entry in entries[5:]:
             columns = row(store, entry.seq)
             if entry.seq == 6:
@@ -393,12 +393,12 @@ def test_a_seal_signed_by_a_foreign_key_is_refused(
     store: HubStore, hub_identity: SigningIdentity, dev_pki: pki.DevPki
 ) -> None:
     fill(store, batches=2, size=2, seal=hub_identity)
-    hashes = store.log_entry_hashes(3, 4)
+    hashes = store.message_log.log_entry_hashes(3, 4)
     forged = evidence.sign_seal(
         hashes, pki.mint_foreign_identity("hub", root_cn=pki.ROOT_CN, issuing_cn=pki.ISSUING_CN)
     )
     execute(store, "UPDATE log_seal SET signature = :s WHERE first_seq = 3", s=forged.jws)
-    assert evidence.verify_chain(store).ok  # without a trust store only the roots are compared...
+    assert evidence.verify_chain(store.message_log).ok  # without a trust store only the roots are compared...
     assert_broken(store, 3, "seal signature is not valid", trust=dev_pki.trust_store())  # ...with one, refused
 
 

@@ -41,7 +41,7 @@ def _outage_day(sandbox: Partners, monkeypatch: pytest.MonkeyPatch) -> set[str]:
         portal_jobs.deliver_portal_dossiers(portal, batch_id)
     sandbox.set_faults(error_rate=0.0)
     monkeypatch.delenv("HUB_RETRY_MAX_ATTEMPTS")
-    return {e["dossier_no"] for e in hub_store().open_quarantine() if e["rule"] == RULE}
+    return {e["dossier_no"] for e in hub_store().quarantine.open_entries() if e["rule"] == RULE}
 
 
 def test_dossiers_dead_after_an_outage_are_listed_shown_and_replayed(
@@ -75,7 +75,7 @@ def test_dossiers_dead_after_an_outage_are_listed_shown_and_replayed(
     assert "dossier batches" in replayed.output  # the progress bar
     # Every replayed dossier is at the portal, the quarantine keeps only the city's real defects.
     assert dead <= partners.portal_dossiers()
-    still_open = {e["dossier_no"] for e in hub_store().open_quarantine()}
+    still_open = {e["dossier_no"] for e in hub_store().quarantine.open_entries()}
     assert still_open == defects_before
     counts = sync_summary(hub_store(), source=CITY_SOURCE, partner=PARTNER)["counts"]
     assert counts["pending"] == 0 and counts["delivered"] == len(partners.portal_dossiers())
@@ -101,12 +101,12 @@ def test_a_dossier_breaking_a_rule_stays_quarantined_when_replayed(
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=HANOI)
     extract(CitySystemHook().get_client(), start, start + timedelta(days=1))
     portal_jobs.plan_portal_sync()
-    entry = hub_store().open_quarantine()[0]
+    entry = hub_store().quarantine.open_entries()[0]
 
     replayed = hub("quarantine", "replay", "--dossier", entry["dossier_no"], "--no-send")
     assert replayed.exit_code == 0, replayed.output
     assert "1 dossiers re-validated: 0 pass, 1 still break a rule" in replayed.output
-    (again,) = [e for e in hub_store().open_quarantine() if e["dossier_no"] == entry["dossier_no"]]
+    (again,) = [e for e in hub_store().quarantine.open_entries() if e["dossier_no"] == entry["dossier_no"]]
     assert again["rule"] == entry["rule"] and again["occurrences"] == entry["occurrences"] + 1
 
 

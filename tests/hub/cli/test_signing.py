@@ -113,7 +113,7 @@ def logged_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki_identity: 
     store.create_schema()
     fill(store, batches=3, size=3, signer=pki_identity("hub"), partner_signer=pki_identity("national_portal"))
     yield store
-    store.engine.dispose()
+    store.db.engine.dispose()
 
 
 def test_evidence_seal_verify_export_and_a_tampered_log(logged_store: HubStore, tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_evidence_seal_verify_export_and_a_tampered_log(logged_store: HubStore, 
     assert code == 0 and "signatures checked" in out
 
     bundle = tmp_path / "evidence.zip"
-    exchange_id = next(logged_store.iter_log())[3].fields["exchange_id"]
+    exchange_id = next(logged_store.message_log.iter_log())[3].fields["exchange_id"]
     code, out = hub("evidence", "export", "--exchange", exchange_id, "--out", str(bundle))
     assert code == 0, out
     assert bundle.is_file() and (bundle.stat().st_mode & 0o777) == 0o600

@@ -17,13 +17,13 @@ def _watch(store: HubStore, thresholds: Thresholds) -> dict[str, Alert]:
 
 
 def _quarantine(store: HubStore, *dossiers: str) -> None:
-    store.quarantine(
+    store.quarantine.add(
         [QuarantineItem(SOURCE, d, "dates.due_after_received", "hạn trả trước ngày nhận", "h", {}) for d in dossiers]
     )
 
 
 def test_a_message_waiting_longer_than_the_lag_threshold_alerts(store: HubStore) -> None:
-    store.enqueue([OutboxMessage("k1", PARTNER, "DongBoHoSoMC", "000.00.00.H26-261120-0001", "h1", {"x": 1})])
+    store.outbox.enqueue([OutboxMessage("k1", PARTNER, "DongBoHoSoMC", "000.00.00.H26-261120-0001", "h1", {"x": 1})])
     time.sleep(1.1)
     assert "sync_lag" not in _watch(store, Thresholds(sync_lag=timedelta(minutes=60)))
     lag = _watch(store, Thresholds(sync_lag=timedelta(milliseconds=500)))["sync_lag"]

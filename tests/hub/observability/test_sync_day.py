@@ -128,7 +128,7 @@ def _personal_numbers(store) -> set[str]:
 
     from hub.store import schema
 
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         payloads = conn.execute(sa.select(schema.staged_dossier.c.payload)).scalars().all()
     text = "\n".join(p if isinstance(p, str) else json.dumps(p) for p in payloads)
     return set(re.findall(r"(?<![0-9])[0-9]{10,12}(?![0-9])", text))
@@ -163,7 +163,7 @@ def test_a_sync_day_is_measured_traced_logged_and_alerts_on_quarantine_growth(
     for state in ("extracted", "delivered", "quarantined", "pending", "out_of_scope"):
         assert statsd.last(f"hub.records.national_portal.{state}") == counts[state], state
     assert statsd.last("hub.outbox.national_portal.oldest_pending_seconds") == 0
-    open_entries = hub_store().open_quarantine("city")
+    open_entries = hub_store().quarantine.open_entries("city")
     assert statsd.last("hub.quarantine.city.open") == len(open_entries) > 0
     # Every call to a partner: one latency sample and one call counted; no errors.
     calls = summary["exchanges"]

@@ -66,14 +66,14 @@ def hub(tmp_path: Path) -> HubStore:
     store = HubStore(f"sqlite:///{tmp_path / 'hub.db'}")
     store.create_schema()
     records = generate(DAY, SCALE, SEED).records
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "city-test")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "city-test")
     return store
 
 
 def interconnected(store: HubStore) -> tuple[set[str], set[str]]:
     """(civil-status city dossiers that pass the gate, those that do not), as the hub would judge."""
     gate = QualityGate(load_code_tables())
-    records = [r for page in store.iter_unsettled(CITY_SOURCE, "none", 5000) for r in page]
+    records = [r for page in store.deliveries.iter_unsettled(CITY_SOURCE, "none", 5000) for r in page]
     civil = [r for r in records if r.payload["ma_tthc"] in exchange.interconnected_codes(gate.tables, CS.partner)]
     outcome = gate.split([r.payload for r in civil])
     passed = {civil[i].dossier_no for i, _ in outcome.passed}
@@ -183,8 +183,8 @@ def test_an_outage_leaves_dossiers_pending_and_a_later_run_completes_them(
 
     ministries.faults(ministries.civil, error_rate=0.0)
     assert push_all(hub, civil) == []  # not due yet: the backoff holds
-    with hub.engine.begin() as conn:  # an hour later
-        conn.execute(ministry_push.update().values(next_attempt_at=hub.now()))
+    with hub.db.engine.begin() as conn:  # an hour later
+        conn.execute(ministry_push.update().values(next_attempt_at=hub.db.now()))
     push_all(hub, civil)
     assert pushes.state_counts(CS.partner)["acknowledged"] == len(passed)
 
@@ -200,7 +200,7 @@ def test_an_untrusted_reply_fails_the_push_and_keeps_the_dossiers(
     states = MinistryPushes(hub).state_counts(CS.partner)
     assert states["acknowledged"] == 0 and states["pending"] + states["sent"] == len(passed)
     ministries.civil_signing.set_mode("valid")
-    with hub.engine.begin() as conn:  # the batches not reached are due already; the claimed ones after their lease
+    with hub.db.engine.begin() as conn:  # the batches not reached are due already; the claimed ones after their lease
         conn.execute(ministry_push.update().values(state=PushState.PENDING.value))
     push_all(hub, civil)
     assert MinistryPushes(hub).state_counts(CS.partner)["acknowledged"] == len(passed)
@@ -217,14 +217,16 @@ def test_civil_status_pull_back_stages_ministry_software_registrations_once_with
     pulled = pull_all(hub, civil, CS, *MONTH)
     assert pulled["complete"] and pulled["windows"] == 1  # 30 days: one dsHoSoDangKy period
     assert pulled["pulled"] == pulled["staged_new"] == len(expected) > 0
-    assert hub.count_staged(exchange.pullback_source(CS.partner)) == len(expected)
-    staged = {r.dossier_no for page in hub.iter_unsettled("ministry:civil_status", "none", 5000) for r in page}
+    assert hub.staging.count(exchange.pullback_source(CS.partner)) == len(expected)
+    staged = {
+        r.dossier_no for page in hub.deliveries.iter_unsettled("ministry:civil_status", "none", 5000) for r in page
+    }
     assert staged == expected
-    assert hub.get_watermark("ministry:civil_status") == datetime(2026, 12, 1, tzinfo=VN_TZ)
+    assert hub.staging.watermark("ministry:civil_status") == datetime(2026, 12, 1, tzinfo=VN_TZ)
 
     again = pull_all(hub, civil, CS, *MONTH)
     assert again["staged_new"] == 0 and again["unchanged"] == len(expected)
-    assert hub.count_staged("ministry:civil_status") == len(expected)
+    assert hub.staging.count("ministry:civil_status") == len(expected)
 
 
 def test_a_month_of_business_registration_is_pulled_in_five_day_windows_each_once(
@@ -245,7 +247,7 @@ def test_a_month_of_business_registration_is_pulled_in_five_day_windows_each_onc
         if query.get("trang") == "1"
     ]
     assert first_pages == [(f"{a:%Y%m%d}", f"{b:%Y%m%d}") for a, b in windows(*MONTH, 5)]  # each window once
-    assert hub.count_staged("ministry:business_registration") == len(expected)
+    assert hub.staging.count("ministry:business_registration") == len(expected)
     assert pull_all(hub, business, BR, *MONTH)["staged_new"] == 0
 
 
@@ -256,7 +258,7 @@ def test_a_pull_back_outage_keeps_the_watermark_so_the_next_run_reads_the_day_ag
     ministries.faults(ministries.business, error_rate=1.0)
     down = pull_all(hub, business, BR, DAY, DAY)
     assert not down["complete"] and down["incomplete_windows"] == [f"{DAY}..{DAY}"]
-    assert hub.get_watermark("ministry:business_registration") is None
+    assert hub.staging.watermark("ministry:business_registration") is None
 
     ministries.faults(ministries.business, error_rate=0.0)
     up = pull_all(hub, business, BR, DAY, DAY)
@@ -299,9 +301,9 @@ def test_a_pull_back_breaking_the_suite_is_quarantined_with_its_rule_while_the_r
         pulled = pull_all(store, business, BR, DAY, DAY)
     assert pulled["complete"] and pulled["quarantined"] == 1
     assert pulled["pulled"] == len(listed) == pulled["staged_new"] + pulled["unchanged"] + pulled["quarantined"]
-    staged = {r.dossier_no for page in store.iter_unsettled(BR.source, "none", 5000) for r in page}
+    staged = {r.dossier_no for page in store.deliveries.iter_unsettled(BR.source, "none", 5000) for r in page}
     assert staged == listed - {bad}
-    [entry] = store.open_quarantine(BR.source)
+    [entry] = store.quarantine.open_entries(BR.source)
     assert (entry["dossier_no"], entry["rule"]) == (bad, "procedure.known_on_date")
     assert "9.999999" in entry["reason"]
     summary = exchange.ministry_summary(store, BR, pulled)
@@ -310,7 +312,7 @@ def test_a_pull_back_breaking_the_suite_is_quarantined_with_its_rule_while_the_r
     # The ministry corrects the dossier: the next pull of the day stages it and closes the entry.
     again = exchange.pull_window(store, business, BR, f"{DAY}..{DAY}", QualityGate(load_code_tables()))
     assert (again.staged_new, again.quarantined) == (1, 0)
-    assert store.open_quarantine(BR.source) == [] and store.count_staged(BR.source) == len(listed)
+    assert store.quarantine.open_entries(BR.source) == [] and store.staging.count(BR.source) == len(listed)
 
 
 def test_a_pull_back_schema_drift_stops_the_window_with_nothing_lost(
@@ -322,8 +324,8 @@ def test_a_pull_back_schema_drift_stops_the_window_with_nothing_lost(
         pytest.raises(SchemaDriftError, match=r"ministry_pullbacks.*DonViXuLy"),
     ):
         pull_all(store, business, BR, DAY, DAY)
-    assert store.count_staged(BR.source) == 0 and store.open_quarantine(BR.source) == []
-    assert store.get_watermark(BR.source) is None  # the window is read again by the next run
+    assert store.staging.count(BR.source) == 0 and store.quarantine.open_entries(BR.source) == []
+    assert store.staging.watermark(BR.source) is None  # the window is read again by the next run
 
     again = pull_all(store, business, BR, DAY, DAY)
     assert again["complete"] and again["staged_new"] == len(ministries.business_dossiers(DAY, DAY)) > 0

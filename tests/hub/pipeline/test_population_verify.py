@@ -41,7 +41,7 @@ def sandbox(tmp_path: Path, dev_pki: DevPki) -> Iterator[Sandbox]:
 
 
 def stage(store: HubStore, records: list[dict]) -> None:
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "city-test")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "city-test")
 
 
 def citizens(day: GeneratedDay) -> dict[str, dict]:
@@ -96,7 +96,7 @@ def test_a_day_verifies_by_seeded_fate_with_audit_and_masking(
     assert (row["outcome"], row["mismatched"]) == ("mismatch", "NgayThangNamSinh") and row["checked_at"]
 
     # Mismatches and unknown IDs are quarantined with the fields named and the ID masked.
-    entries = {e["dossier_no"]: e for e in store.open_quarantine(QUARANTINE_SOURCE)}
+    entries = {e["dossier_no"]: e for e in store.quarantine.open_entries(QUARANTINE_SOURCE)}
     assert Counter(e["rule"] for e in entries.values()) == {
         "population.mismatch": expected["mismatch"],
         "population.not_found": expected["not_found"],
@@ -106,7 +106,7 @@ def test_a_day_verifies_by_seeded_fate_with_audit_and_masking(
     assert "*********" + birth["so_dinh_danh"][-3:] in entries[birth["ma_ho_so"]]["reason"]
     diacritics = next(a for a in fates.values() if a["fate"] == "name_diacritics")
     assert "differs only in diacritics" in entries[diacritics["ma_ho_so"]]["reason"]
-    assert store.open_quarantine(CITY_SOURCE) == []  # the portal's quarantine is not touched
+    assert store.quarantine.open_entries(CITY_SOURCE) == []  # the portal's quarantine is not touched
 
     # One audit row per register call, each with the purpose and the masked ID, never the full one.
     audit = checks.audit_records()
@@ -179,5 +179,5 @@ def test_an_untrusted_reply_fails_the_batch_and_leaves_its_dossiers_pending(
     counts = pv.summary(store, source=CITY_SOURCE)["counts"]
     assert counts["match"] == counts["mismatch"] == counts["not_found"] == 0
     assert counts["pending"] + counts["invalid"] == counts["candidates"]
-    assert {e["rule"] for e in store.open_quarantine(QUARANTINE_SOURCE)} <= {"population.invalid_identity"}
+    assert {e["rule"] for e in store.quarantine.open_entries(QUARANTINE_SOURCE)} <= {"population.invalid_identity"}
     assert sandbox.calls() <= pv.CONCURRENCY  # it stopped asking once a reply could not be trusted

@@ -22,7 +22,6 @@ from hub.pipeline import postal_dispatch
 from hub.pipeline.extract import staged_record
 from hub.pipeline.postal_tracking import track_carrier
 from hub.pipeline.redelivery import RedeliveryPolicy
-from hub.quarantine_admin import entries_of
 from hub.store import HubStore
 from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
 from hub.webhooks.app import create_app
@@ -106,7 +105,7 @@ def _dispatch(
 def test_ready_results_are_ordered_once_and_bad_addresses_quarantined(store: HubStore, carriers: Carriers) -> None:
     records, broken = _day(seed=3, breakages=3)
     ready = _ready(records)
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
 
     plan = _dispatch(store, carriers)
     summary = postal_dispatch.dispatch_summary(store)
@@ -139,7 +138,7 @@ def test_orders_are_followed_to_final_states_through_lost_doubled_and_reordered_
     store: HubStore, carriers: Carriers
 ) -> None:
     records, _ = _day(seed=4)
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
     _dispatch(store, carriers)
     ordered = postal_dispatch.dispatch_summary(store)["dispatch"]["ordered"]
     for sandbox in carriers.sandboxes.values():
@@ -176,7 +175,7 @@ def test_orders_are_followed_to_final_states_through_lost_doubled_and_reordered_
 
 def test_a_carrier_outage_delays_results_and_a_later_run_orders_them(store: HubStore, carriers: Carriers) -> None:
     records, _ = _day(seed=6)
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
     carriers.sandboxes["vnpost"].faults(error_rate=1.0)
 
     _dispatch(store, carriers)  # no exception: an outage is not the task's failure
@@ -194,7 +193,7 @@ def test_a_carrier_outage_delays_results_and_a_later_run_orders_them(store: HubS
 
 def test_an_item_code_failing_its_check_digit_is_never_accepted(store: HubStore, carriers: Carriers) -> None:
     records, _ = _day(seed=7)
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
     carriers.sandboxes["vnpost"].faults(bad_item_code_rate=1.0)
     with pytest.raises(ContractViolation, match="S10"):
         _dispatch(store, carriers)
@@ -217,7 +216,7 @@ def test_a_planned_order_breaking_the_postal_suite_is_quarantined_by_its_rule_an
     bad = _ready(records)[0]
     bad["ma_ho_so"] = "HS-" + bad["ma_ho_so"].rpartition("-")[2]  # the order reference would be HS-nnnn/KQ
     ready = _ready(records)
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
 
     _dispatch(store, carriers)
     summary = postal_dispatch.dispatch_summary(store)
@@ -238,7 +237,7 @@ def test_one_order_id_answered_for_two_results_quarantines_both_and_the_batch_se
     to the second result too (the fault shows each reply the previous order's id)."""
     records, _ = _day(seed=6)
     ready = _ready(records)
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
     carriers.sandboxes["vnpost"].faults(reused_order_id_rate=1.0)
 
     _dispatch(store, carriers)
@@ -251,14 +250,14 @@ def test_one_order_id_answered_for_two_results_quarantines_both_and_the_batch_se
     twins = [row for row in rows if row["dispatch"] == "quarantined"]
     assert {row["carrier"] for row in twins} == {"vnpost"} and all(row["order_id"] is None for row in twins)
     assert all(row["reason"].startswith("postal.order_id_unique") for row in twins)
-    shown = [e["payload"]["order_id"] for row in twins for e in entries_of(store, row["dossier_no"])]
+    shown = [e["payload"]["order_id"] for row in twins for e in store.quarantine.entries_of(row["dossier_no"])]
     assert shown == ["VNP0000000001"] * 2  # what an operator sees: the id both replies showed
     assert sum(carriers.held().values()) == counts["ordered"] + 2  # placed at the carrier, held for a person
 
 
 def test_results_whose_retries_run_out_are_quarantined_and_still_counted(store: HubStore, carriers: Carriers) -> None:
     records, _ = _day(seed=8)
-    store.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "day-1")
     for sandbox in carriers.sandboxes.values():
         sandbox.faults(error_rate=1.0)
     _dispatch(store, carriers, RedeliveryPolicy(max_attempts=1))
@@ -270,7 +269,7 @@ def test_results_whose_retries_run_out_are_quarantined_and_still_counted(store: 
 def test_orders_past_their_deadline_are_flagged_overdue(store: HubStore) -> None:
     """Deadline = placed + N working days: still travelling after it, or delivered after it -> overdue."""
     placed = datetime(2026, 11, 2, 9, 0, tzinfo=VN_TZ)  # a Monday, long before the test runs
-    store.stage(CITY_SOURCE, [staged_record(r) for r in _ready(generate_day(DAY, 0.03, 9))[:3]], "day-1")
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in _ready(generate_day(DAY, 0.03, 9))[:3]], "day-1")
     orders = PostalOrders(store)
     candidates = [c for page in orders.iter_candidates(CITY_SOURCE, 10) for c in page]
     numbers = [c.dossier_no for c in candidates]

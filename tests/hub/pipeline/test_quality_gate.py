@@ -29,7 +29,7 @@ def _records(n: int, **changes: object) -> list[dict]:
 
 def _stage(store: HubStore, records: list[dict], batch_id: str) -> None:
     staged = [StagedRecord(r["ma_ho_so"], content_hash(r), r, None) for r in records]
-    store.stage(CITY_SOURCE, staged, batch_id)
+    store.staging.stage(CITY_SOURCE, staged, batch_id)
 
 
 def _counts(store: HubStore) -> dict[str, int]:
@@ -44,7 +44,7 @@ def test_schema_drift_stops_the_plan_and_a_rerun_after_the_fix_plans_everything(
         portal_sync.plan(store, gate, source=CITY_SOURCE)
     counts = _counts(store)
     assert counts["extracted"] == counts["unaccounted"] == 3  # nothing quarantined, queued or delivered
-    assert store.open_quarantine() == []
+    assert store.quarantine.open_entries() == []
 
     fixed = _records(3, ma_tthc="9.999999")
     fixed[0]["ma_tthc"] = fixed[1]["ma_tthc"] = RECORD["ma_tthc"]
@@ -53,7 +53,7 @@ def test_schema_drift_stops_the_plan_and_a_rerun_after_the_fix_plans_everything(
     counts = _counts(store)
     assert counts["unaccounted"] == 0
     assert counts["pending"] + counts["out_of_scope"] == 2 and counts["quarantined"] == 1
-    (entry,) = store.open_quarantine()
+    (entry,) = store.quarantine.open_entries()
     assert (entry["dossier_no"], entry["rule"]) == ("000.00.12.H26-261120-0003", "procedure.known_on_date")
     assert "9.999999" in entry["reason"]
 

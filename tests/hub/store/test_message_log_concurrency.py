@@ -38,8 +38,8 @@ def append_batches(url: str, worker: str, rounds: Any, key_source: str | None) -
         batch_id = f"{worker}-{b}"
         entries = [make_entry(i, batch_id=batch_id) for i in range(SIZE)]
         entries = [type(e)(**{**vars(e), "exchange_id": str(uuid.uuid4())}) for e in entries]
-        store.log_exchanges(entries, seal=identity)
-    store.engine.dispose()
+        store.message_log.append(entries, seal=identity)
+    store.db.engine.dispose()
 
 
 def run_workers(store: HubStore, workers: int, key_source: str | None = None) -> None:
@@ -49,7 +49,7 @@ def run_workers(store: HubStore, workers: int, key_source: str | None = None) ->
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     rounds = context.Barrier(workers)
     processes = [
-        context.Process(target=append_batches, args=(store.url, f"w{n}", rounds, key_source)) for n in range(workers)
+        context.Process(target=append_batches, args=(store.db.url, f"w{n}", rounds, key_source)) for n in range(workers)
     ]
     for process in processes:
         process.start()
@@ -59,7 +59,7 @@ def run_workers(store: HubStore, workers: int, key_source: str | None = None) ->
 
 
 def assert_batches_contiguous(store: HubStore, total: int) -> None:
-    entries = [e for page in store.iter_log() for e in page]
+    entries = [e for page in store.message_log.iter_log() for e in page]
     assert [e.seq for e in entries] == list(range(1, total + 1))
     runs: dict[str, list[int]] = {}
     for e in entries:
@@ -76,18 +76,18 @@ def assert_batches_contiguous(store: HubStore, total: int) -> None:
 def test_concurrent_appends_keep_one_gapless_chain(store: HubStore, workers: int) -> None:
     run_workers(store, workers)
     total = workers * BATCHES * SIZE
-    report = evidence.verify_chain(store)
+    report = evidence.verify_chain(store.message_log)
     assert report.ok, report
     assert report.entries == total and report.head_seq == total
     assert_batches_contiguous(store, total)
-    assert store.count_exchanges("national_portal") == {"DongBoHoSoMC": total}
+    assert store.message_log.count_exchanges("national_portal") == {"DongBoHoSoMC": total}
 
 
 def test_concurrent_sealed_appends_keep_contiguous_seals(store: HubStore, tmp_path: Any) -> None:
     dev = pki.init_dev_pki(tmp_path / "pki", partners=())
     run_workers(store, 2, key_source=dev.source(pki.HUB))
     total = 2 * BATCHES * SIZE
-    report = evidence.verify_chain(store, trust=dev.trust_store())
+    report = evidence.verify_chain(store.message_log, trust=dev.trust_store())
     assert report.ok, report
     assert report.seals == 2 * BATCHES and report.sealed_seq == total
-    assert all(s.last_seq - s.first_seq + 1 == SIZE for s in store.log_seals())
+    assert all(s.last_seq - s.first_seq + 1 == SIZE for s in store.message_log.log_seals())

@@ -20,7 +20,7 @@ CIVIL, OTHER = "1.001193", "1.009974"
 
 def stage(store: HubStore, *records: tuple[str, str, str]) -> None:
     """Stage (dossier_no, procedure code, version) city records."""
-    store.stage(
+    store.staging.stage(
         SOURCE,
         [
             StagedRecord(no, f"{no}-{version}".ljust(64, "0")[:64], {"ma_ho_so": no, "ma_tthc": code}, None)

@@ -27,7 +27,7 @@ def citizen(number: str, loai: str = "CONG_DAN", **changes: object) -> dict:
 
 def stage(store: HubStore, *records: dict) -> dict[str, str]:
     staged = [staged_record(r) for r in records]
-    store.stage(CITY_SOURCE, staged, "b")
+    store.staging.stage(CITY_SOURCE, staged, "b")
     return {s.dossier_no: s.content_hash for s in staged}
 
 
@@ -72,7 +72,7 @@ def test_plan_claim_settle_is_idempotent_and_keeps_one_row_per_dossier(store: Hu
     assert (counts["candidates"], counts["match"], counts["mismatch"], counts["pending"]) == (3, 1, 1, 1)
     assert checks.check_of(CITY_SOURCE, "B-2")["mismatched"] == "NgayThangNamSinh"
     assert checks.check_of(CITY_SOURCE, "B-3")["last_error"] == "RetryableError: HTTP 503"
-    assert [e["dossier_no"] for e in store.open_quarantine(QUARANTINE_SOURCE)] == ["B-2"]
+    assert [e["dossier_no"] for e in store.quarantine.open_entries(QUARANTINE_SOURCE)] == ["B-2"]
 
     # Next run: only the pending one is batched again; the settled ones are not candidates.
     assert [c.dossier_no for b in plan_all(checks) for c in checks.claim_batch(b)] == ["B-3"]
@@ -81,7 +81,7 @@ def test_plan_claim_settle_is_idempotent_and_keeps_one_row_per_dossier(store: Hu
     new = stage(store, citizen("B-2", trich_yeu="đã sửa ngày sinh"))
     (batch,) = plan_all(checks)
     checks.settle(CITY_SOURCE, [CheckResult("B-2", new["B-2"], Outcome.MATCH)])
-    assert store.open_quarantine(QUARANTINE_SOURCE) == [] and checks.counts(CITY_SOURCE)["match"] == 2
+    assert store.quarantine.open_entries(QUARANTINE_SOURCE) == [] and checks.counts(CITY_SOURCE)["match"] == 2
     # A result for a version that is no longer current is dropped.
     checks.settle(CITY_SOURCE, [CheckResult("B-2", hashes["B-2"], Outcome.NOT_FOUND)])
     assert checks.check_of(CITY_SOURCE, "B-2")["outcome"] == "match" and batch
@@ -147,7 +147,7 @@ def test_the_database_refuses_to_rewrite_or_delete_the_audit_log(store: HubStore
         "UPDATE population_lookup_audit SET officer = 'someone.else'",
         "DELETE FROM population_lookup_audit",
     ):
-        with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as conn:
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.db.engine.begin() as conn:
             conn.execute(sa.text(statement))
     (kept,) = PopulationChecks(store).audit_records(dossier_no="D-1")
     assert kept["officer"] == "canbo.01"

@@ -19,7 +19,7 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=VN_TZ)
 def _stage(store: HubStore, numbers: list[str], *, by_post: bool = True, status: int = 9, version: str = "v1") -> None:
     facts = DossierFacts(None, status, 1, None, None, None, False, False, by_post)
     records = [StagedRecord(n, f"{n}-{version}", {"ma_ho_so": n, "v": version}, None, facts) for n in numbers]
-    store.stage("city", records, f"batch-{version}")
+    store.staging.stage("city", records, f"batch-{version}")
 
 
 def _candidates(orders: PostalOrders) -> list[str]:
@@ -115,8 +115,8 @@ def test_events_are_kept_once_and_tracks_with_their_anomalies(store: HubStore) -
     orders.record_decisions("city", [DispatchDecision("C", "C-v1", "viettel_post", Dispatch.PENDING)])
     orders.settle([OrderOutcome("C/KQ", Dispatch.ORDERED, order_id="V1", item_code="EE123456785VN", placed_at=T0)])
     assert [a.order_id for page in orders.iter_tracked("viettel_post", 10) for a in page] == ["V1"]
-    orders.record_tracks("viettel_post", {"V1": (track, False)}, store.now())
-    orders.record_tracks("viettel_post", {"V1": (track, False)}, store.now())  # re-derived: anomalies stay one each
+    orders.record_tracks("viettel_post", {"V1": (track, False)}, store.db.now())
+    orders.record_tracks("viettel_post", {"V1": (track, False)}, store.db.now())  # re-derived: anomalies stay one each
     assert [a["reason"] for a in orders.anomalies()] == [track.anomalies[0].reason]
     assert list(orders.iter_tracked("viettel_post", 10)) == []  # final, nothing new
     late = CarrierEvent("viettel_post", "V1", "C/KQ", "502", "502", T0 + timedelta(days=1))

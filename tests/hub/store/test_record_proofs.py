@@ -60,7 +60,7 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSt
     store = HubStore(url)
     store.create_schema()
     yield store
-    store.engine.dispose()
+    store.db.engine.dispose()
 
 
 def test_record_export_verifies_with_the_file_alone_and_a_tampered_file_fails(

@@ -32,54 +32,54 @@ def _message(dossier_no: str, h: str, operation: str = "DongBoHoSoMC") -> Outbox
 
 
 def test_staging_the_same_records_twice_adds_nothing(store: HubStore) -> None:
-    first = store.stage("city", _records(1200), "b1")
-    again = store.stage("city", _records(1200), "b2")
+    first = store.staging.stage("city", _records(1200), "b1")
+    again = store.staging.stage("city", _records(1200), "b2")
     assert (first.new_versions, first.unchanged) == (1200, 0)
     assert (again.new_versions, again.unchanged) == (0, 1200)
-    assert store.count_staged("city") == 1200
+    assert store.staging.count("city") == 1200
 
 
 def test_a_changed_record_becomes_the_current_version_and_keeps_its_text(store: HubStore) -> None:
-    store.stage("city", _records(3), "b1")
-    changed = store.stage("city", _records(1, version="v2"), "b2")
+    store.staging.stage("city", _records(3), "b1")
+    changed = store.staging.stage("city", _records(1, version="v2"), "b2")
     assert changed.new_versions == 1
-    current = {r.dossier_no: r for page in store.iter_unsettled("city", PARTNER, 10) for r in page}
+    current = {r.dossier_no: r for page in store.deliveries.iter_unsettled("city", PARTNER, 10) for r in page}
     assert current["000.00.12.H26-261120-0001"].content_hash == "v2-1"
     assert current["000.00.12.H26-261120-0001"].payload["ten"] == "Nguyễn Thị Ánh"
-    assert store.count_staged("city") == 3
+    assert store.staging.count("city") == 3
 
 
 def test_unsettled_pages_skip_dossiers_whose_current_version_has_a_disposition(store: HubStore) -> None:
-    store.stage("city", _records(25), "b1")
-    pages = list(store.iter_unsettled("city", PARTNER, 10))
+    store.staging.stage("city", _records(25), "b1")
+    pages = list(store.deliveries.iter_unsettled("city", PARTNER, 10))
     assert [len(p) for p in pages] == [10, 10, 5]
     settled = [Disposition(r.dossier_no, "city", r.content_hash, DeliveryState.PENDING) for r in pages[0]]
-    store.set_dispositions(PARTNER, settled)
-    assert sum(len(p) for p in store.iter_unsettled("city", PARTNER, 10)) == 15
-    assert store.disposition_counts(PARTNER)["pending"] == 10
+    store.deliveries.set(PARTNER, settled)
+    assert sum(len(p) for p in store.deliveries.iter_unsettled("city", PARTNER, 10)) == 15
+    assert store.deliveries.counts(PARTNER)["pending"] == 10
 
 
 def test_watermark_only_moves_forward(store: HubStore) -> None:
     late = datetime(2026, 11, 21, tzinfo=UTC)
-    store.advance_watermark("city", late)
-    store.advance_watermark("city", late - timedelta(days=3))
-    assert store.get_watermark("city") == late
+    store.staging.advance_watermark("city", late)
+    store.staging.advance_watermark("city", late - timedelta(days=3))
+    assert store.staging.watermark("city") == late
 
 
 def test_outbox_lifecycle_ack_retry_and_dead(store: HubStore) -> None:
-    store.stage("city", _records(3), "b1")
-    store.set_dispositions(
+    store.staging.stage("city", _records(3), "b1")
+    store.deliveries.set(
         PARTNER, [Disposition(r.dossier_no, "city", r.content_hash, DeliveryState.PENDING) for r in _records(3)]
     )
     messages = [_message(r.dossier_no, r.content_hash) for r in _records(3)]
-    assert store.enqueue(messages) == 3
-    assert store.enqueue(messages) == 0  # same idempotency keys: nothing queued twice
+    assert store.outbox.enqueue(messages) == 3
+    assert store.outbox.enqueue(messages) == 0  # same idempotency keys: nothing queued twice
 
-    (batch,) = store.assign_batches(PARTNER, "DongBoHoSoMC", 100)
-    claimed = store.claim_batch(batch)
+    (batch,) = store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 100)
+    claimed = store.outbox.claim_batch(batch)
     assert [m.updating for m in claimed] == [False, False, False]
-    retry_at = store.now() + timedelta(hours=1)
-    store.settle(
+    retry_at = store.db.now() + timedelta(hours=1)
+    store.outbox.settle(
         PARTNER,
         [
             Settlement(claimed[0].id, OutboxState.ACKNOWLEDGED),
@@ -88,55 +88,55 @@ def test_outbox_lifecycle_ack_retry_and_dead(store: HubStore) -> None:
         ],
         acks_deliver_dossier=True,
     )
-    assert store.outbox_counts(PARTNER)["DongBoHoSoMC"] == {"acknowledged": 1, "failed": 1, "dead": 1}
-    assert store.disposition_counts(PARTNER)["delivered"] == 1
+    assert store.outbox.counts(PARTNER)["DongBoHoSoMC"] == {"acknowledged": 1, "failed": 1, "dead": 1}
+    assert store.deliveries.counts(PARTNER)["delivered"] == 1
     # The failed message is not due for an hour, the others are settled: nothing to batch now.
-    assert store.assign_batches(PARTNER, "DongBoHoSoMC", 100) == []
+    assert store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 100) == []
     # An acknowledged dossier is sent as an update next time.
-    store.enqueue([_message(claimed[0].dossier_no, "v9")])
-    (batch2,) = store.assign_batches(PARTNER, "DongBoHoSoMC", 100)
-    assert [m.updating for m in store.claim_batch(batch2)] == [True]
+    store.outbox.enqueue([_message(claimed[0].dossier_no, "v9")])
+    (batch2,) = store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 100)
+    assert [m.updating for m in store.outbox.claim_batch(batch2)] == [True]
 
 
 def test_progress_waits_until_the_partner_holds_the_dossier(store: HubStore) -> None:
     (record,) = _records(1)
-    store.set_dispositions(
-        PARTNER, [Disposition(record.dossier_no, "city", record.content_hash, DeliveryState.PENDING)]
+    store.deliveries.set(PARTNER, [Disposition(record.dossier_no, "city", record.content_hash, DeliveryState.PENDING)])
+    store.outbox.enqueue(
+        [_message(record.dossier_no, record.content_hash), _message(record.dossier_no, "e1", "Progress")]
     )
-    store.enqueue([_message(record.dossier_no, record.content_hash), _message(record.dossier_no, "e1", "Progress")])
-    assert store.assign_batches(PARTNER, "Progress", 10, require_delivered_dossier=True) == []
-    (batch,) = store.assign_batches(PARTNER, "DongBoHoSoMC", 10)
-    (sync,) = store.claim_batch(batch)
-    store.settle(PARTNER, [Settlement(sync.id, OutboxState.ACKNOWLEDGED)], acks_deliver_dossier=True)
-    assert len(store.assign_batches(PARTNER, "Progress", 10, require_delivered_dossier=True)) == 1
+    assert store.outbox.assign_batches(PARTNER, "Progress", 10, require_delivered_dossier=True) == []
+    (batch,) = store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 10)
+    (sync,) = store.outbox.claim_batch(batch)
+    store.outbox.settle(PARTNER, [Settlement(sync.id, OutboxState.ACKNOWLEDGED)], acks_deliver_dossier=True)
+    assert len(store.outbox.assign_batches(PARTNER, "Progress", 10, require_delivered_dossier=True)) == 1
 
 
 def test_a_newer_version_supersedes_the_unsent_message(store: HubStore) -> None:
     (record,) = _records(1)
-    store.enqueue([_message(record.dossier_no, "old")])
-    assert store.supersede(PARTNER, "DongBoHoSoMC", {record.dossier_no: "new"}) == 1
-    assert store.outbox_counts(PARTNER)["DongBoHoSoMC"] == {"superseded": 1}
+    store.outbox.enqueue([_message(record.dossier_no, "old")])
+    assert store.outbox.supersede(PARTNER, "DongBoHoSoMC", {record.dossier_no: "new"}) == 1
+    assert store.outbox.counts(PARTNER)["DongBoHoSoMC"] == {"superseded": 1}
 
 
 def test_messages_sent_by_a_worker_that_died_become_due_after_the_lease(store: HubStore) -> None:
     (record,) = _records(1)
-    store.enqueue([_message(record.dossier_no, "h")])
-    (batch,) = store.assign_batches(PARTNER, "DongBoHoSoMC", 10)
-    store.claim_batch(batch)  # marked sent, never settled
-    assert store.assign_batches(PARTNER, "DongBoHoSoMC", 10) == []
-    assert len(store.assign_batches(PARTNER, "DongBoHoSoMC", 10, lease=timedelta(0))) == 1
+    store.outbox.enqueue([_message(record.dossier_no, "h")])
+    (batch,) = store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 10)
+    store.outbox.claim_batch(batch)  # marked sent, never settled
+    assert store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 10) == []
+    assert len(store.outbox.assign_batches(PARTNER, "DongBoHoSoMC", 10, lease=timedelta(0))) == 1
 
 
 def test_quarantine_keeps_first_and_last_seen_and_resolves_when_fixed(store: HubStore) -> None:
     item = QuarantineItem("city", "X-1", "dates.due_after_received", "Ngày hẹn trả trước ngày tiếp nhận", "h1", {})
-    store.quarantine([item])
-    store.quarantine([item])
-    (entry,) = store.open_quarantine()
+    store.quarantine.add([item])
+    store.quarantine.add([item])
+    (entry,) = store.quarantine.open_entries()
     assert entry["occurrences"] == 2
     assert entry["first_seen"] <= entry["last_seen"]
-    assert store.quarantine_counts_by_rule() == {"dates.due_after_received": 1}
-    assert store.resolve_quarantine("city", ["X-1"]) == 1
-    assert store.open_quarantine() == []
+    assert store.quarantine.counts_by_rule() == {"dates.due_after_received": 1}
+    assert store.quarantine.resolve("city", ["X-1"]) == 1
+    assert store.quarantine.open_entries() == []
 
 
 def test_message_log_appends(store: HubStore) -> None:
@@ -160,6 +160,6 @@ def test_message_log_appends(store: HubStore) -> None:
         )
         for _ in range(3)
     ]
-    store.log_exchanges(entries)
-    store.log_exchanges(entries[:0])
-    assert store.count_exchanges(PARTNER) == {"DongBoHoSoMC": 3}
+    store.message_log.append(entries)
+    store.message_log.append(entries[:0])
+    assert store.message_log.count_exchanges(PARTNER) == {"DongBoHoSoMC": 3}

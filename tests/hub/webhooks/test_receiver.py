@@ -126,7 +126,7 @@ def test_concurrent_callbacks_are_all_stored_before_they_are_answered(receiver) 
 
 def _ordered(store: HubStore, dossier_no: str, carrier: str, order_id: str) -> None:
     facts = DossierFacts(None, 9, 1, None, None, None, False, False, True)
-    store.stage("city", [StagedRecord(dossier_no, "h1", {"ma_ho_so": dossier_no}, None, facts)], "b1")
+    store.staging.stage("city", [StagedRecord(dossier_no, "h1", {"ma_ho_so": dossier_no}, None, facts)], "b1")
     orders = PostalOrders(store)
     orders.record_decisions("city", [DispatchDecision(dossier_no, "h1", carrier, Dispatch.PENDING)])
     orders.settle(

@@ -75,4 +75,4 @@ def test_the_receiver_process_stores_authentic_callbacks_and_refuses_forged_ones
     store = HubStore(store_url)
     assert PostalOrders(store).count_events() == 2
     assert SECRET not in output
-    store.engine.dispose()
+    store.db.engine.dispose()

@@ -89,28 +89,30 @@ def _record(dossier_no: str, version: str = "v1", updated: datetime | None = Non
 
 
 def _dispose(store: HubStore, dossier_no: str, state: DeliveryState, version: str = "v1") -> None:
-    store.set_dispositions(PORTAL, [Disposition(dossier_no, CITY_SOURCE, f"{version}-{dossier_no}", state)])
+    store.deliveries.set(PORTAL, [Disposition(dossier_no, CITY_SOURCE, f"{version}-{dossier_no}", state)])
 
 
 def _deliver(store: HubStore, dossier_nos: list[str]) -> None:
     """The portal acknowledges the staged v1 of each dossier, as the sync would leave it."""
     for no in dossier_nos:
         _dispose(store, no, DeliveryState.PENDING)
-    store.enqueue(
+    store.outbox.enqueue(
         [OutboxMessage(f"sync:{no}", PORTAL, "DongBoHoSoMC", no, f"v1-{no}", {"MaHoSo": no}) for no in dossier_nos]
     )
-    (batch,) = store.assign_batches(PORTAL, "DongBoHoSoMC", 100)
-    claimed = store.claim_batch(batch)
-    store.settle(PORTAL, [Settlement(m.id, OutboxState.ACKNOWLEDGED) for m in claimed], acks_deliver_dossier=True)
+    (batch,) = store.outbox.assign_batches(PORTAL, "DongBoHoSoMC", 100)
+    claimed = store.outbox.claim_batch(batch)
+    store.outbox.settle(
+        PORTAL, [Settlement(m.id, OutboxState.ACKNOWLEDGED) for m in claimed], acks_deliver_dossier=True
+    )
 
 
 def _store_with_differences(store: HubStore) -> None:
     city = [MISSING, BEHIND, QUARANTINED, PENDING, IN_STEP, OUT_OF_SCOPE, OTHER_DAY]
-    store.stage(CITY_SOURCE, [_record(no) for no in city], "b1")
+    store.staging.stage(CITY_SOURCE, [_record(no) for no in city], "b1")
     _deliver(store, [BEHIND, IN_STEP])
-    store.stage(CITY_SOURCE, [_record(BEHIND, "v2")], "b2")  # a new version the portal has not got
+    store.staging.stage(CITY_SOURCE, [_record(BEHIND, "v2")], "b2")  # a new version the portal has not got
     _dispose(store, QUARANTINED, DeliveryState.QUARANTINED)
-    store.quarantine(
+    store.quarantine.add(
         [
             QuarantineItem(CITY_SOURCE, QUARANTINED, rule, "readable reason", f"v1-{QUARANTINED}", PERSON)
             for rule in ("due_before_received", "status_requires_return_date")
@@ -119,8 +121,8 @@ def _store_with_differences(store: HubStore) -> None:
     _dispose(store, PENDING, DeliveryState.PENDING)
     _dispose(store, OUT_OF_SCOPE, DeliveryState.OUT_OF_SCOPE)
     _dispose(store, OTHER_DAY, DeliveryState.OUT_OF_SCOPE)
-    store.stage(CIVIL_STATUS, [_record(MINISTRY_ONLY, "m")], "m1")
-    store.stage(
+    store.staging.stage(CIVIL_STATUS, [_record(MINISTRY_ONLY, "m")], "m1")
+    store.staging.stage(
         CIVIL_STATUS,
         [
             _record(UNDATED_IN, "m", datetime(2026, 11, 20, 16, 59, tzinfo=UTC)),  # 23:59 in Hanoi
@@ -128,7 +130,7 @@ def _store_with_differences(store: HubStore) -> None:
         ],
         "m1",
     )
-    store.stage(BUSINESS, [_record(IN_STEP, "m")], "m2")  # also processed on ministry software
+    store.staging.stage(BUSINESS, [_record(IN_STEP, "m")], "m2")  # also processed on ministry software
 
 
 def _terms(result: object, key: str) -> dict[str, int]:
@@ -186,7 +188,7 @@ def test_a_number_whose_day_does_not_exist_is_dated_by_its_intake_and_found(stor
     """The store skips numbers dated outside the period only when that day exists."""
     no_such_day = "000.00.12.H26-261131-0008"  # 31 November: received on the 20th, Hanoi time
     other_day = "000.00.12.H26-261029-0009"  # a real day outside the period
-    store.stage(
+    store.staging.stage(
         CITY_SOURCE,
         [StagedRecord(no, f"v1-{no}", {"ma_ho_so": no}, None, _facts(4)) for no in (no_such_day, other_day)],
         "b1",
@@ -241,7 +243,7 @@ def test_table01_adds_up_over_city_and_ministry_only_dossiers(store: HubStore) -
 def test_table01_does_not_hold_for_a_resolved_dossier_without_a_due_date_and_says_so(store: HubStore) -> None:
     _store_with_differences(store)
     no_due = "000.00.12.H26-261120-0009"
-    store.stage(
+    store.staging.stage(
         CITY_SOURCE, [StagedRecord(no_due, "v1", {"ma_ho_so": no_due}, None, _facts(10, finished=_at(20)))], "b3"
     )
 
@@ -381,7 +383,7 @@ def _postal_store(store: HubStore) -> None:
             POST_NOT_READY,
         )
     ]
-    store.stage(CITY_SOURCE, records, "p1")
+    store.staging.stage(CITY_SOURCE, records, "p1")
     orders = PostalOrders(store)
     ordered = [POST_IN_TRANSIT, POST_DELIVERED_OPEN, POST_DELIVERED_CLOSED]
     orders.record_decisions(

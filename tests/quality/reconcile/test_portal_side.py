@@ -160,7 +160,7 @@ def test_a_fetch_replaces_the_period_snapshot_and_leaves_other_periods(store: Hu
     _snapshot(store, [BEHIND], period="2026-11-19")
     _snapshot(store, [MISSING])
 
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         rows = conn.execute(sa.select(portal_snapshot.c.period, portal_snapshot.c.dossier_no)).all()
     assert sorted(rows) == [("2026-11-19", BEHIND), ("2026-11-20", MISSING)]
 
@@ -193,7 +193,7 @@ def client(portal: RunningServer, pki: SigningKit) -> NationalPortalClient:
 @pytest.fixture
 def hub(store: HubStore, monkeypatch: pytest.MonkeyPatch) -> HubStore:
     """The store the jobs use (``hub_store()``) is the test's store."""
-    monkeypatch.setenv("HUB_STORE_URL", store.url)
+    monkeypatch.setenv("HUB_STORE_URL", store.db.url)
     return store
 
 
@@ -208,7 +208,7 @@ def _forget(portal: RunningServer, dossier_no: str) -> dict:
 
 
 def _stored(store: HubStore) -> list[str]:
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         return sorted(conn.execute(sa.select(portal_snapshot.c.dossier_no)).scalars())
 
 
@@ -232,7 +232,7 @@ def test_a_forgotten_dossier_is_missing_at_the_portal_and_a_portal_only_one_is_e
     hub: HubStore, client: NationalPortalClient, portal: RunningServer
 ) -> None:
     city = [_number(seq) for seq in (1, 2, 3)]
-    hub.stage(CITY_SOURCE, [_record(no) for no in city], "b1")
+    hub.staging.stage(CITY_SOURCE, [_record(no) for no in city], "b1")
     client.sync_dossiers([dossier(seq) for seq in (1, 2, 3)], updating=False)
     _deliver(hub, city)  # the portal acknowledged all three
     client.sync_dossiers([dossier(9)], updating=False)  # reached the portal from ministry software
@@ -249,7 +249,7 @@ def test_a_forgotten_dossier_is_missing_at_the_portal_and_a_portal_only_one_is_e
     assert (portal_identity.left, portal_identity.right, portal_identity.holds) == (3, 3, True)
     assert portal_identity.terms["missing_at_portal"] == 1 and portal_identity.terms["portal_only"] == 1
     assert result.sources[PORTAL] == 3
-    with hub.engine.connect() as conn:  # the signed export is kept as evidence
+    with hub.db.engine.connect() as conn:  # the signed export is kept as evidence
         logged = conn.execute(
             sa.select(message_log.c.outcome, message_log.c.response_signer).where(
                 message_log.c.operation == "export_dossiers"
@@ -262,7 +262,7 @@ def test_hub_reconcile_fetch_portal_compares_with_the_export_fetched_now(
     hub: HubStore, client: NationalPortalClient, portal: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     city = [_number(seq) for seq in (1, 2)]
-    hub.stage(CITY_SOURCE, [_record(no) for no in city], "b1")
+    hub.staging.stage(CITY_SOURCE, [_record(no) for no in city], "b1")
     client.sync_dossiers([dossier(seq) for seq in (1, 2)], updating=False)
     _deliver(hub, city)  # the portal acknowledged both
     _forget(portal, _number(2))  # and then lost one

@@ -1,0 +1,399 @@
+"""The message log: append-only, hash-chained, sealed evidence of every exchange with a partner.
+
+Each entry's hash covers the previous one (``signing.evidence`` defines what is hashed, so the
+store that appends, the command that verifies and a third party all compute the same), bodies
+are kept content-addressed, and a seal signs a Merkle root over a run of entry hashes. There is
+deliberately no update or delete anywhere: the log is evidence. The reading methods are what
+``signing.evidence.verify_chain`` and ``export_bundle`` ask of a log reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography import x509
+from sqlalchemy.engine import Connection
+
+from hub.store import schema as t
+from hub.store.database import Database, chunks, utc
+from hub.store.records import LoggedEntry, LogHead, LogSeal, MessageLogEntry
+from signing import evidence
+from signing.keys import SigningIdentity
+
+
+class MessageLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def refuse_unchained(self) -> None:
+        """A store created before the log was hash-chained has a ``message_log`` without ``seq``.
+
+        ``create_all`` would leave it as it is and every append would then fail obscurely; the
+        old rows are digests only and cannot be chained after the fact, so say what to do.
+        """
+        inspector = sa.inspect(self.db.engine)
+        if inspector.has_table("message_log"):
+            columns = {c["name"] for c in inspector.get_columns("message_log")}
+            if "seq" not in columns:
+                raise RuntimeError(
+                    "this hub store has a message_log from before the evidence log (no seq/entry_hash "
+                    "columns); rename or drop that table (ALTER TABLE message_log RENAME TO "
+                    "message_log_v0) and the hub creates the hash-chained log on its next start"
+                )
+
+    def append(self, exchanges: Sequence[MessageLogEntry], *, seal: SigningIdentity | None = None) -> list[int]:
+        """Append exchanges to the hash-chained log in one transaction; returns their ``seq``.
+
+        There is deliberately no update or delete: the log is evidence. Everything that costs
+        CPU (digests, certificate parsing) happens before the lock; under it, one read of the
+        head, one bulk insert per table and one head update, so concurrent mapped tasks queue
+        for milliseconds per batch, not per entry. An exchange id already in the log is skipped,
+        so appending the same exchanges twice adds nothing.
+
+        With ``seal`` (the hub's signing identity) the same transaction seals everything not yet
+        sealed -- normally just this batch -- with one signature over a Merkle root.
+        """
+        if not exchanges:
+            return []
+        prepared = [_prepare_log_row(e) for e in exchanges]
+        bodies: dict[str, bytes] = {}
+        certificates: dict[str, bytes] = {}
+        for _row, entry_bodies, entry_certs in prepared:
+            bodies.update(entry_bodies)
+            certificates.update(entry_certs)
+        batch_ids = sorted({e.batch_id for e in exchanges if e.batch_id})
+        ml = t.message_log
+        with self._log_append() as conn:
+            known: set[str] = set()
+            for chunk in chunks([row["exchange_id"] for row, _, _ in prepared]):
+                known.update(conn.execute(sa.select(ml.c.exchange_id).where(ml.c.exchange_id.in_(chunk))).scalars())
+            fresh = [row for row, _, _ in prepared if row["exchange_id"] not in known]
+            if not fresh:
+                return []
+            head = self._locked_head(conn)
+            seq, prev_hash = head.seq, head.entry_hash
+            now = self.db.now()
+            for row in fresh:
+                seq += 1
+                row.update(seq=seq, logged_at=now, prev_hash=prev_hash)
+                row["entry_hash"] = prev_hash = evidence.entry_hash(prev_hash, evidence.entry_fields(row))
+            self._insert_bodies(conn, bodies)
+            self._insert_certificates(conn, certificates, now)
+            for chunk in chunks(fresh, 200):
+                conn.execute(sa.insert(ml), list(chunk))
+            self._set_head(conn, seq=seq, entry_hash=prev_hash, updated_at=now)
+            if batch_ids:
+                self._snapshot_batch_dossiers(conn, batch_ids)
+            if seal is not None:
+                self._seal_pending(conn, LogHead(seq, prev_hash, head.sealed_seq), seal, now)
+        return [row["seq"] for row in fresh]
+
+    def seal(self, identity: SigningIdentity) -> LogSeal | None:
+        """Seal every entry not yet covered by a seal (one signature); None when there is none.
+
+        For logs appended without a key at hand: run it periodically (or from ``hub evidence
+        seal``) and the unsealed tail is closed by one signature.
+        """
+        with self._log_append() as conn:
+            return self._seal_pending(conn, self._locked_head(conn), identity, self.db.now())
+
+    def _locked_head(self, conn: Connection) -> LogHead:
+        """Read the head inside the append transaction (locking it on PostgreSQL)."""
+        h = t.message_log_head
+        row = conn.execute(
+            sa.select(h.c.seq, h.c.entry_hash, h.c.sealed_seq).where(h.c.id == 1).with_for_update()
+        ).one_or_none()
+        return LogHead(0, evidence.GENESIS_HASH, 0) if row is None else LogHead(int(row[0]), row[1], int(row[2]))
+
+    def _set_head(self, conn: Connection, **values: Any) -> None:
+        h = t.message_log_head
+        if not conn.execute(h.update().where(h.c.id == 1).values(**values)).rowcount:
+            conn.execute(sa.insert(h), {"id": 1, "seq": 0, "entry_hash": evidence.GENESIS_HASH, **values})
+
+    def _seal_pending(
+        self, conn: Connection, head: LogHead, identity: SigningIdentity, now: datetime
+    ) -> LogSeal | None:
+        if head.seq <= head.sealed_seq:
+            return None
+        ml, ls = t.message_log, t.log_seal
+        hashes = list(
+            conn.execute(
+                sa.select(ml.c.entry_hash).where(ml.c.seq > head.sealed_seq, ml.c.seq <= head.seq).order_by(ml.c.seq)
+            ).scalars()
+        )
+        batch = evidence.sign_seal(hashes, identity)
+        chain = evidence.signature_certificates(batch.jws)
+        seal = LogSeal(
+            id=int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(ls.c.id), 0))).scalar_one()) + 1,
+            first_seq=head.sealed_seq + 1,
+            last_seq=head.seq,
+            root=batch.root.hex(),
+            signature=batch.jws,
+            signer=evidence.fingerprint(chain[0]) if chain else None,
+            sealed_at=now,
+        )
+        self._insert_certificates(conn, {evidence.fingerprint(der): der for der in chain}, now)
+        conn.execute(sa.insert(ls), vars(seal))
+        self._set_head(conn, sealed_seq=head.seq, updated_at=now)
+        return seal
+
+    def log_seals(self, *, covering: Sequence[int] | None = None) -> list[LogSeal]:
+        """All seals in order, or only those covering the given sequence numbers."""
+        ls = t.log_seal
+        query = sa.select(ls).order_by(ls.c.first_seq)
+        if covering is not None:
+            wanted = sorted(set(covering))
+            if not wanted:
+                return []
+            query = query.where(ls.c.first_seq <= wanted[-1], ls.c.last_seq >= wanted[0])
+        with self.db.engine.connect() as conn:
+            seals = [_log_seal(row._mapping) for row in conn.execute(query)]
+        if covering is None:
+            return seals
+        return [s for s in seals if any(s.first_seq <= q <= s.last_seq for q in wanted)]
+
+    def log_entry_hashes(self, first_seq: int, last_seq: int) -> list[str]:
+        """Entry hashes of a range in order: the leaves of the seal over that range."""
+        ml = t.message_log
+        with self.db.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(ml.c.entry_hash).where(ml.c.seq >= first_seq, ml.c.seq <= last_seq).order_by(ml.c.seq)
+                ).scalars()
+            )
+
+    @contextmanager
+    def _log_append(self) -> Iterator[Connection]:
+        """A transaction that holds the log's append lock until it commits.
+
+        PostgreSQL: the head row is read ``FOR UPDATE`` (the first append creates it; a concurrent
+        first appender waits on its primary key, then finds it and queues on the lock). SQLite:
+        ``Database.writing`` takes the database's write lock before the head is read, so two processes
+        cannot both read the same head.
+        """
+        if self.db.engine.dialect.name == "sqlite":
+            with self.db.writing() as conn:
+                yield conn
+            return
+        with self.db.engine.begin() as conn:
+            # The very first append has no head row to lock: create it (or wait for whoever is
+            # creating it) so that every appender then serialises on the same row.
+            conn.execute(
+                self.db.insert(t.message_log_head)
+                .values(id=1, seq=0, entry_hash=evidence.GENESIS_HASH, updated_at=self.db.now())
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            yield conn
+
+    def _insert_bodies(self, conn: Connection, bodies: dict[str, bytes]) -> None:
+        """Content-addressed: a body already kept (a resend of the same bytes) is not stored again."""
+        if not bodies:
+            return
+        mb = t.message_body
+        known: set[str] = set()
+        for chunk in chunks(list(bodies)):
+            known.update(conn.execute(sa.select(mb.c.digest).where(mb.c.digest.in_(chunk))).scalars())
+        rows = [{"digest": d, "size": len(b), "body": b} for d, b in bodies.items() if d not in known]
+        statement = self.db.insert(mb).on_conflict_do_nothing(index_elements=["digest"])
+        for chunk in chunks(rows, 50):
+            conn.execute(statement, list(chunk))
+
+    def _insert_certificates(self, conn: Connection, certificates: dict[str, bytes], now: datetime) -> None:
+        if certificates:
+            conn.execute(
+                self.db.insert(t.certificate).on_conflict_do_nothing(index_elements=["fingerprint"]),
+                [
+                    {"fingerprint": fp, "der": der, "subject": _subject(der), "first_seen": now}
+                    for fp, der in certificates.items()
+                ],
+            )
+
+    def _snapshot_batch_dossiers(self, conn: Connection, batch_ids: list[str]) -> None:
+        ob, link = t.outbox, t.message_log_dossier
+        for chunk in chunks(batch_ids):
+            conn.execute(
+                self.db.insert(link)
+                .from_select(
+                    ["batch_id", "dossier_no"],
+                    sa.select(ob.c.batch_id, ob.c.dossier_no).where(ob.c.batch_id.in_(chunk)).distinct(),
+                )
+                .on_conflict_do_nothing(index_elements=["batch_id", "dossier_no"])
+            )
+
+    def log_head(self) -> LogHead | None:
+        """The newest entry and the last sealed one, as the head row records them; None when empty."""
+        h = t.message_log_head
+        with self.db.engine.connect() as conn:
+            row = conn.execute(sa.select(h.c.seq, h.c.entry_hash, h.c.sealed_seq).where(h.c.id == 1)).one_or_none()
+        return None if row is None or row.seq == 0 else LogHead(int(row[0]), row[1], int(row[2]))
+
+    def iter_log(
+        self, *, after_seq: int = 0, until_seq: int | None = None, chunk: int = 500
+    ) -> Iterator[list[LoggedEntry]]:
+        """Entries in ``seq`` order, keyset-paged so the whole log never sits in memory."""
+        ml = t.message_log
+        while True:
+            query = sa.select(ml).where(ml.c.seq > after_seq).order_by(ml.c.seq).limit(chunk)
+            if until_seq is not None:
+                query = query.where(ml.c.seq <= until_seq)
+            with self.db.engine.connect() as conn:
+                page = [_logged_entry(row._mapping) for row in conn.execute(query)]
+            if not page:
+                return
+            yield page
+            after_seq = page[-1].seq
+
+    def log_entries(self, seqs: Sequence[int]) -> list[LoggedEntry]:
+        ml = t.message_log
+        found: list[LoggedEntry] = []
+        with self.db.engine.connect() as conn:
+            for chunk in chunks(sorted(set(seqs))):
+                found.extend(_logged_entry(r._mapping) for r in conn.execute(sa.select(ml).where(ml.c.seq.in_(chunk))))
+        return sorted(found, key=lambda e: e.seq)
+
+    def log_seqs(self, *, exchange_id: str | None = None, dossier_no: str | None = None) -> list[int]:
+        """Entries of one exchange, or of every batch that carried a dossier (any partner, any attempt).
+
+        A dossier's batches are found through the snapshot taken when they were logged and,
+        for batches logged before that snapshot existed, through the outbox.
+        """
+        ml = t.message_log
+        if (exchange_id is None) == (dossier_no is None):
+            raise ValueError("give exactly one of exchange_id and dossier_no")
+        if exchange_id is not None:
+            query = sa.select(ml.c.seq).where(ml.c.exchange_id == exchange_id)
+        else:
+            batches = sa.union(
+                sa.select(t.message_log_dossier.c.batch_id).where(t.message_log_dossier.c.dossier_no == dossier_no),
+                sa.select(t.outbox.c.batch_id).where(
+                    t.outbox.c.dossier_no == dossier_no, t.outbox.c.batch_id.isnot(None)
+                ),
+            )
+            query = sa.select(ml.c.seq).where(ml.c.batch_id.in_(batches))
+        with self.db.engine.connect() as conn:
+            return sorted(int(s) for s in conn.execute(query.order_by(ml.c.seq)).scalars())
+
+    def message_bodies(self, digests: Sequence[str]) -> dict[str, bytes]:
+        mb = t.message_body
+        found: dict[str, bytes] = {}
+        with self.db.engine.connect() as conn:
+            for chunk in chunks(list(digests), 50):
+                found.update(
+                    (d, bytes(b))
+                    for d, b in conn.execute(sa.select(mb.c.digest, mb.c.body).where(mb.c.digest.in_(chunk)))
+                )
+        return found
+
+    def certificates(self, fingerprints: Sequence[str]) -> dict[str, bytes]:
+        c = t.certificate
+        found: dict[str, bytes] = {}
+        with self.db.engine.connect() as conn:
+            for chunk in chunks(list(fingerprints)):
+                found.update(
+                    (f, bytes(d))
+                    for f, d in conn.execute(sa.select(c.c.fingerprint, c.c.der).where(c.c.fingerprint.in_(chunk)))
+                )
+        return found
+
+    def count_exchanges(self, partner: str, since: datetime | None = None) -> dict[str, int]:
+        ml = t.message_log
+        query = sa.select(ml.c.operation, sa.func.count()).where(ml.c.partner == partner).group_by(ml.c.operation)
+        if since is not None:
+            query = query.where(ml.c.started_at >= utc(since))
+        with self.db.engine.connect() as conn:
+            return {op: int(n) for op, n in conn.execute(query)}
+
+
+def _prepare_log_row(e: MessageLogEntry) -> tuple[dict[str, Any], dict[str, bytes], dict[str, bytes]]:
+    """The columns of one entry (without its place in the chain), its bodies and certificates.
+
+    Bodies given with an entry must match its digests: the log must never commit to bytes it
+    does not hold.
+    """
+    bodies: dict[str, bytes] = {}
+    kept = e.request_body is not None
+    if kept:
+        for side, body, digest, size in (
+            ("request", e.request_body, e.request_digest, e.request_bytes),
+            ("response", e.response_body, e.response_digest, e.response_bytes),
+        ):
+            if (body is None) != (digest is None):
+                raise ValueError(f"exchange {e.exchange_id}: {side} body and digest must be given together")
+            if body is not None:
+                if evidence.sha256_hex(body) != digest or len(body) != size:
+                    raise ValueError(f"exchange {e.exchange_id}: the {side} body does not match its digest or size")
+                bodies[digest] = body
+    certificates: dict[str, bytes] = {}
+    signers: dict[str, str | None] = {}
+    for side, token in (("request", e.request_signature), ("response", e.response_signature)):
+        chain = evidence.signature_certificates(token)
+        signers[side] = evidence.fingerprint(chain[0]) if chain else None
+        certificates.update((evidence.fingerprint(der), der) for der in chain)
+    row = {
+        "exchange_id": e.exchange_id,
+        "partner": e.partner,
+        "operation": e.operation,
+        "direction": e.direction,
+        "method": e.method,
+        "url": e.url,
+        "attempt": e.attempt,
+        "batch_id": e.batch_id,
+        "record_count": e.record_count,
+        "request_digest": e.request_digest,
+        "response_digest": e.response_digest,
+        "request_bytes": e.request_bytes,
+        "response_bytes": e.response_bytes,
+        "bodies_kept": kept,
+        "redacted": e.redacted,
+        "http_status": e.http_status,
+        "outcome": e.outcome,
+        "error": e.error,
+        "request_signature": e.request_signature,
+        "request_signature_digest": _token_digest(e.request_signature),
+        "request_signer": signers["request"],
+        "response_signature": e.response_signature,
+        "response_signature_digest": _token_digest(e.response_signature),
+        "response_signer": signers["response"],
+        "started_at": utc(e.started_at),
+        # Microsecond precision is what the entry hash covers; store exactly that.
+        "duration_ms": round(e.duration_ms * 1000) / 1000,
+    }
+    return row, bodies, certificates
+
+
+def _token_digest(token: str | None) -> str | None:
+    return None if token is None else evidence.sha256_hex(token.encode())
+
+
+def _logged_entry(columns: Any) -> LoggedEntry:
+    return LoggedEntry(
+        seq=int(columns["seq"]),
+        prev_hash=columns["prev_hash"],
+        entry_hash=columns["entry_hash"],
+        fields=evidence.entry_fields(columns),
+        request_signature=columns["request_signature"],
+        response_signature=columns["response_signature"],
+    )
+
+
+def _log_seal(columns: Any) -> LogSeal:
+    return LogSeal(
+        id=int(columns["id"]),
+        first_seq=int(columns["first_seq"]),
+        last_seq=int(columns["last_seq"]),
+        root=columns["root"],
+        signature=columns["signature"],
+        signer=columns["signer"],
+        sealed_at=utc(columns["sealed_at"]),
+    )
+
+
+def _subject(der: bytes) -> str:
+    try:
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        return "(unreadable certificate)"

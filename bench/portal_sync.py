@@ -78,10 +78,11 @@ from hub.paths import REPO_ROOT
 from hub.pipeline.extract import record_key
 from hub.pipeline.portal_sync import PARTNER, SYNC_OPERATION, _integrated
 from hub.pipeline.summary import sync_summary
-from hub.store import DeliveryState, HubStore, OutboxState
+from hub.store import HubStore, OutboxState
 from hub.store import schema as t
 from hub.store.database import utc
 from mappings.code_tables import load_code_tables
+from mappings.delivery import DeliveryState
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so
 from mappings.sources import CITY_SOURCE

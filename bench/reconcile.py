@@ -268,7 +268,7 @@ def run_hub(generated: Generated) -> tuple[Timing, dict[DifferenceClass, set[str
     read: list[float] = []
     started, cpu = time.perf_counter(), time.process_time()
     with _timed_store_read(read):
-        result = reconcile(store, PERIOD)
+        result = reconcile(store.db, PERIOD)
     timing = Timing(sum(read), time.perf_counter() - started)
     print(f"{timing.line('hub reconcile()')}, {time.process_time() - cpu:.1f} s CPU (all threads), {_load()}")
     table01, portal, hub_flow = (result.identity(key) for key in ("table01", "portal", "hub_flow"))

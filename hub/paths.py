@@ -20,6 +20,11 @@ def var_dir() -> Path:
     return path
 
 
+def sandbox_dir() -> Path:
+    """``var/sandbox``: where ``hub sandbox up`` keeps the partner doubles' data and state file."""
+    return var_dir() / "sandbox"
+
+
 def store_url() -> str:
     """The hub store's SQLAlchemy URL: ``HUB_STORE_URL`` or a SQLite file under ``var/``."""
     return os.environ.get("HUB_STORE_URL") or f"sqlite:///{var_dir() / 'hub.db'}"

@@ -12,8 +12,8 @@ returns; ``down`` sends SIGTERM to that pid and waits for it to end. Credentials
 ``up`` and exist only in the state file (mode 600): nothing secret lives in code or on a command
 line. Every server only ever binds 127.0.0.1.
 
-Data lives in ``var/sandbox/`` under the repository root (or ``$HUB_VAR_DIR/sandbox``, or
-``--data-dir``), so a re-``up`` keeps what the partners received unless ``--fresh`` is given.
+Data lives in the folder the caller names (``hub sandbox up``: ``var/sandbox/``, see
+``hub.paths.sandbox_dir``), so a re-``up`` keeps what the partners received unless ``--fresh`` is given.
 """
 
 from __future__ import annotations
@@ -36,11 +36,9 @@ from typing import Any
 import requests
 
 from adapters.partners import PARTNERS, partner_ids
-from hub.paths import REPO_ROOT, var_dir
 
 __all__ = [
     "HOST",
-    "default_data_dir",
     "down",
     "main",
     "read_state",
@@ -58,11 +56,8 @@ OFFICER = "hub-airflow"  # MaCanBo: the officer id the SOAP partners log for eve
 # Where each partner answers "I am up" (the city system's API wants its bearer token even there).
 HEALTH_PATHS = {"city_system": "/api/v1/health"}
 log = logging.getLogger("sandbox")
-
-
-def default_data_dir() -> Path:
-    """``var/sandbox``: beside the hub's other run-time data, wherever ``HUB_VAR_DIR`` puts it."""
-    return var_dir() / "sandbox"
+# The subprocess runs from the checkout, so it imports the same code even without an installed package.
+_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def read_state(data_dir: Path) -> dict[str, Any] | None:
@@ -277,7 +272,7 @@ def up(
     if webhook_url:
         command += ["--webhook-url", webhook_url]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH")) if p)
     log_path = data_dir / LOG_FILE
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
@@ -285,7 +280,7 @@ def up(
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
+            cwd=_REPO_ROOT,
             env=env,
             start_new_session=True,  # survives the terminal; down/SIGTERM is the way to stop it
         )
@@ -374,7 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_dir_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", type=Path, default=None, help="default: var/sandbox under the repo")
+        p.add_argument("--data-dir", type=Path, required=True, help="where the doubles keep their data and state")
 
     for name, helptext in (("up", "start in the background"), ("serve", "run in the foreground")):
         p = sub.add_parser(name, help=helptext)
@@ -403,7 +398,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    data_dir = (args.data_dir or default_data_dir()).resolve()
+    data_dir = args.data_dir.resolve()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command in ("up", "serve"):
         if not 0 <= args.scale <= 100:

@@ -412,6 +412,7 @@ def run_day(
     """Everything between start-up and shutdown; writes and returns the summary, raises :class:`E2EFailure`."""
     os.environ["HUB_VAR_DIR"] = str(work / "var")  # sandbox, PKI, reports: the workers' and ours
     from hub import day_checks as checks
+    from hub import paths
     from hub.cli.main import prepare_airflow
     from hub.connections import sandbox_connections
     from sandbox import runner
@@ -419,7 +420,7 @@ def run_day(
     started = time.monotonic()
     processes = Processes(work / "logs")
     processes.log_dir.mkdir()
-    sandbox_dir = runner.default_data_dir()
+    sandbox_dir = paths.sandbox_dir()
     with contextlib.ExitStack() as stack:
         pg = stack.enter_context(postgres(work / "postgres"))
         stack.callback(lambda: _report_stopped(processes.stop_all()))  # before PostgreSQL stops

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -40,7 +39,7 @@ from hub.day_checks import (
     reconciliation_problems,
 )
 from hub.observability.logging import configure_json_logging
-from hub.paths import REPO_ROOT, reports_dir, var_dir
+from hub.paths import REPO_ROOT, reports_dir, sandbox_dir, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(
@@ -108,12 +107,6 @@ def airflow_init() -> None:
     console.print("Airflow metadata DB migrated, pools created.")
 
 
-def _sandbox_dir() -> Path:
-    from sandbox.runner import default_data_dir
-
-    return default_data_dir()
-
-
 @sandbox_app.command("up")
 def sandbox_up(
     day: DayOption,
@@ -136,7 +129,7 @@ def sandbox_up(
     from sandbox import runner
 
     try:
-        state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=fresh, webhook_url=webhook_url)
+        state = runner.up(sandbox_dir(), day=day, scale=scale, seed=seed, fresh=fresh, webhook_url=webhook_url)
     except RuntimeError as exc:
         _fail(str(exc))
     for name in partner_ids():
@@ -152,7 +145,7 @@ def sandbox_down() -> None:
     """
     from sandbox import runner
 
-    console.print("Sandbox stopped." if runner.down(_sandbox_dir()) else "Sandbox was not running.")
+    console.print("Sandbox stopped." if runner.down(sandbox_dir()) else "Sandbox was not running.")
 
 
 @sandbox_app.command("status")
@@ -163,7 +156,7 @@ def sandbox_status() -> None:
     """
     from sandbox import runner
 
-    status = runner.status(_sandbox_dir())
+    status = runner.status(sandbox_dir())
     console.print_json(json.dumps(status))
     if not status.get("healthy"):
         raise typer.Exit(1)
@@ -192,7 +185,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     env["HUB_STORE_URL"] = f"sqlite:///{demo_dir / 'hub.db'}"
     with console.status("Starting the sandbox partners..."):
         try:
-            state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed, fresh=True)
+            state = runner.up(sandbox_dir(), day=day, scale=scale, seed=seed, fresh=True)
         except RuntimeError as exc:
             _fail(str(exc))
     try:
@@ -221,7 +214,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
                 population, ministries = latest_report("population"), latest_report("ministry")
                 postal = {"dispatch": latest_report("postal_dispatch"), "tracking": latest_report("postal_tracking")}
     finally:
-        runner.down(_sandbox_dir())
+        runner.down(sandbox_dir())
     evidence = evidence_status(env["HUB_STORE_URL"])
     result = {
         "day": day.isoformat(),
@@ -266,7 +259,7 @@ def up(
     day = day or (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() - timedelta(days=1))
     env = airflow_environment()
     try:
-        state = runner.up(_sandbox_dir(), day=day, scale=scale, seed=seed)
+        state = runner.up(sandbox_dir(), day=day, scale=scale, seed=seed)
     except RuntimeError as exc:
         _fail(str(exc))
     try:
@@ -275,7 +268,7 @@ def up(
         console.print(f"Sandbox loaded {day}; starting Airflow (admin password in {env['AIRFLOW_HOME']}).")
         subprocess.run([sys.executable, "-m", "airflow", "standalone"], env=env, check=False)
     finally:
-        runner.down(_sandbox_dir())
+        runner.down(sandbox_dir())
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ from hub.paths import reports_dir, var_dir
 from hub.store import hub_store
 from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, reconcile
 from quality.reconcile.model import HANOI, Period
-from quality.reconcile.portal_snapshot import replace_snapshot
 from quality.report import write_reconciliation_report
 from signing.config import hub_identity
 
@@ -47,7 +46,7 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
     """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
     period = Period.parse(period_text)
     memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-    result = reconcile(hub_store(), period, memory_limit=memory_limit)
+    result = reconcile(hub_store().db, period, memory_limit=memory_limit)
     metrics.reconciliation(result)
     document = result.to_dict()
     label = document["period"]["label"]
@@ -85,6 +84,6 @@ def fetch_portal_snapshot(client: NationalPortalClient, period_text: str) -> dic
     with recorded(client, None):
         held = client.export_dossiers(period.first, period.last)
     rows = [(h.dossier_no, h.status, h.updated_at) for h in held]
-    stored = replace_snapshot(hub_store(), period.label, rows, datetime.now(UTC))
+    stored = hub_store().portal_snapshots.replace(period.label, rows, datetime.now(UTC))
     log.info("portal snapshot %s: the portal holds %d dossiers of unit %s", period.label, stored, client.agency_code)
     return {"period": period.label, "dossiers": stored}

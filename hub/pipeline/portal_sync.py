@@ -20,7 +20,6 @@ from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
 from hub.store import (
     ClaimedMessage,
     CurrentRecord,
-    DeliveryState,
     Disposition,
     HubStore,
     OutboxMessage,
@@ -31,6 +30,7 @@ from hub.store import (
     Settlement,
 )
 from mappings.code_tables import CodeTables
+from mappings.delivery import DeliveryState
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
 from mappings.national_portal import to_dong_bo_ho_so, to_progress_entries

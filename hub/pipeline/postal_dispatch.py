@@ -49,11 +49,11 @@ from adapters.errors import (
 from adapters.postal.carrier import Carrier
 from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
 from hub.store import HubStore, QuarantineItem
-from hub.store.postal import ClaimedOrder, Dispatch, DispatchDecision, OrderOutcome, PostalOrders
+from hub.store.postal import ClaimedOrder, DispatchDecision, OrderOutcome, PostalOrders
 from mappings.city_system import to_canonical
 from mappings.dossier import VN_TZ
 from mappings.errors import MappingError
-from mappings.postal.dispatch import desk_for, load_desks, order_request, receiver_of, result_ready
+from mappings.postal.dispatch import Dispatch, desk_for, load_desks, order_request, receiver_of, result_ready
 from mappings.working_days import add_working_days
 from quality.expectations.datasets import POSTAL_ORDERS, POSTAL_REPLIES
 from quality.gate import QualityGate, Violation

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.store import DeliveryState, HubStore
+from hub.store import HubStore
+from mappings.delivery import DeliveryState
 
 
 def sync_summary(store: HubStore, *, source: str, partner: str) -> dict[str, Any]:

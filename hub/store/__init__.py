@@ -23,7 +23,6 @@ from hub.store.proofs import ProvenRecord, RecordProofs, SentRecord  # importing
 from hub.store.records import (
     ClaimedMessage,
     CurrentRecord,
-    DeliveryState,
     Disposition,
     JsonText,
     LoggedEntry,
@@ -45,7 +44,6 @@ __all__ = [
     "ClaimedMessage",
     "ClaimedPush",
     "CurrentRecord",
-    "DeliveryState",
     "Disposition",
     "HubStore",
     "JsonText",

@@ -15,8 +15,9 @@ from sqlalchemy.engine import Connection
 
 from hub.store import schema as t
 from hub.store.database import Database, chunks
-from hub.store.records import CurrentRecord, DeliveryState, Disposition
+from hub.store.records import CurrentRecord, Disposition
 from hub.store.staging import current_version_of
+from mappings.delivery import DeliveryState
 
 
 class Deliveries:

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -38,16 +37,8 @@ from hub.store.facts import dossier_facts
 from hub.store.staging import current_version_of
 from hub.store.store import HubStore
 from hub.store.work_queue import LEASE, QueueSpec, WorkQueue
-from mappings.postal.dispatch import READY_STATUSES, result_reference
+from mappings.postal.dispatch import READY_STATUSES, Dispatch, result_reference
 from mappings.postal.states import Anomaly, Track
-
-
-class Dispatch(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    ORDERED = "ordered"
-    QUARANTINED = "quarantined"
-
 
 QUEUE = QueueSpec(
     table=t.postal_order,

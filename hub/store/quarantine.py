@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection
 
 from hub.store import schema as t
 from hub.store.database import Database, chunks
-from hub.store.records import DeliveryState, OutboxState, QuarantineItem
+from hub.store.records import OutboxState, QuarantineItem
+from mappings.delivery import DeliveryState
 
 REOPENED = ""  # a disposition hash no staged version has: the plan takes the dossier up again
 

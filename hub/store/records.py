@@ -11,21 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from mappings.delivery import DeliveryState
+
 if TYPE_CHECKING:
     from mappings.facts import DossierFacts
-
-
-class DeliveryState(StrEnum):
-    """Where the current version of a dossier stands with one partner.
-
-    The four states partition the staged dossiers, which is what lets the summary prove that
-    extracted = delivered + pending + quarantined + out of scope.
-    """
-
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    QUARANTINED = "quarantined"
-    OUT_OF_SCOPE = "out_of_scope"
 
 
 class OutboxState(StrEnum):

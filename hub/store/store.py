@@ -14,6 +14,7 @@ from hub.store.database import Database
 from hub.store.deliveries import Deliveries
 from hub.store.message_log import MessageLog
 from hub.store.outbox import Outbox
+from hub.store.portal_snapshot import PortalSnapshots
 from hub.store.quarantine import Quarantine
 from hub.store.staging import Staging
 
@@ -29,6 +30,7 @@ class HubStore:
         self.quarantine = Quarantine(self.db)
         self.outbox = Outbox(self.db, self.deliveries, self.quarantine)
         self.message_log = MessageLog(self.db)
+        self.portal_snapshots = PortalSnapshots(self.db)
 
     def create_schema(self) -> None:
         self.message_log.refuse_unchained()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +41,16 @@ READY_STATUSES = (9, RESULT_RETURNED)
 RESULT_WEIGHT_GRAMS = 200
 # Vietnamese phone numbers as carriers accept them: 0 and 9-10 more digits (mobile or landline).
 _PHONE = re.compile(r"0[0-9]{9,10}")
+
+
+class Dispatch(StrEnum):
+    """Where a ready result stands with its carrier order: the store keeps it per order, the
+    reconciliation explains a result with no carrier order by it."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    ORDERED = "ordered"
+    QUARANTINED = "quarantined"
 
 
 def result_reference(dossier_no: str) -> str:

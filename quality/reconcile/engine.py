@@ -20,10 +20,9 @@ from typing import Any
 
 import duckdb
 
-from hub.store import DeliveryState
-from hub.store.postal import Dispatch
 from mappings.code_tables import CodeTables, load_code_tables
-from mappings.postal.dispatch import READY_STATUSES, RESULT_RETURNED
+from mappings.delivery import DeliveryState
+from mappings.postal.dispatch import READY_STATUSES, RESULT_RETURNED, Dispatch
 from mappings.postal.states import PostalState
 from mappings.sources import CITY_SOURCE, PORTAL, PULLBACK_PREFIX
 from quality.reconcile.load import StoreDatabase, load_store

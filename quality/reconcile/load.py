@@ -26,9 +26,9 @@ import sqlalchemy as sa
 
 
 class StoreDatabase(Protocol):
-    """The hub store as reconciliation reads it (``hub.store.HubStore`` is one): the SQLAlchemy
-    engine for small reads and the dialect, the URL for ADBC's streams. Structural, so quality
-    does not import the store it reads."""
+    """The hub store's database as reconciliation reads it (``hub.store.Database``, a store's ``db``,
+    is one): the SQLAlchemy engine for small reads and the dialect, the URL for ADBC's streams.
+    Structural, so quality does not import the store it reads."""
 
     url: str
     engine: sa.engine.Engine
@@ -190,7 +190,7 @@ def load_store(
     puts them outside the period on every side are left in the store (``_maybe_in_period``).
     """
     db.execute(_DDL)
-    dialect = store.db.engine.dialect.name
+    dialect = store.engine.dialect.name
     source = _scanned("c.source", dialect)
     dossiers = f"""
         SELECT c.source, c.dossier_no, c.content_hash, {_text_time("c.source_updated_at", dialect)} AS updated,
@@ -238,7 +238,7 @@ def load_store(
         # a WAL database's open files: while the store's pool holds pysqlite connections, ADBC was
         # seen to read a stale snapshot (and a copy closing its descriptor drops the other's POSIX
         # locks). Closing the pool first makes ADBC the only copy with the file open.
-        store.db.engine.dispose()
+        store.engine.dispose()
     for sql, rowid_of, insert, params in (
         (dossiers, "dossier_current c", insert_dossiers, {"first": first, "last": last}),
         (delivery, "delivery d", _INSERT_DELIVERY, None),
@@ -262,7 +262,7 @@ def load_store(
             None,
         ),
     ):
-        with _streams(store.db.url, dialect, sql, rowid_of, batch_rows, parts) as readers:
+        with _streams(store.url, dialect, sql, rowid_of, batch_rows, parts) as readers:
             names = [f"part_{k}" for k in range(len(readers))]
             for name, reader in zip(names, readers, strict=True):
                 db.register(name, reader)

@@ -4,21 +4,24 @@ Without it the hub can only count what the portal acknowledged to the hub, so a 
 portal lost, or one that reached it by another road (ministry software), stays invisible. The
 snapshot is kept per reconciliation period (its label) and replaced whole by each fetch, so a
 report always compares the city with one consistent reading of the portal. It is written with
-SQLAlchemy (one bulk insert) and read into DuckDB over ADBC as Arrow batches with the rest of
+SQLAlchemy by the store (one bulk insert) and read into DuckDB over ADBC as Arrow batches with the rest of
 the store (``load.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from hub.store.schema import portal_snapshot
 from quality.reconcile.load import StoreDatabase
 from quality.reconcile.model import HANOI
+
+# Typed, so SQLite's stored text comes back as a datetime as it does from PostgreSQL.
+_FETCHED_AT = sa.text("SELECT fetched_at FROM portal_snapshot WHERE period = :period LIMIT 1").columns(
+    sa.column("fetched_at", sa.DateTime(timezone=True))
+)
 
 
 @dataclass(frozen=True)
@@ -30,30 +33,13 @@ class PortalSnapshot:
     dossiers: int
 
 
-def replace_snapshot(
-    store: StoreDatabase, period: str, held: Iterable[tuple[str, int, str]], fetched_at: datetime
-) -> int:
-    """Replace the period's snapshot with ``held`` (dossier number, status, portal update time) in
-    one transaction, so a reader sees the old snapshot or the new one, never a mix."""
-    rows = [
-        {"period": period, "dossier_no": no, "status": status, "portal_updated_at": updated, "fetched_at": fetched_at}
-        for no, status, updated in held
-    ]
-    with store.db.engine.begin() as conn:
-        conn.execute(sa.delete(portal_snapshot).where(portal_snapshot.c.period == period))
-        if rows:
-            conn.execute(sa.insert(portal_snapshot), rows)
-    return len(rows)
-
-
 def fetched_snapshot(store: StoreDatabase, period: str) -> datetime | None:
     """When the portal's export for ``period`` was last fetched, or None when it never was (the
     reconciliation then has no portal side beyond what the portal acknowledged to the hub)."""
-    # Every row of a fetch carries its time (``replace_snapshot``), so one row says it: no scan.
-    with store.db.engine.connect() as conn:
-        fetched_at = conn.execute(
-            sa.select(portal_snapshot.c.fetched_at).where(portal_snapshot.c.period == period).limit(1)
-        ).scalar()
+    # Every row of a fetch carries its time (the store's ``PortalSnapshots.replace``), so one row
+    # says it: no scan. The table is read by name, as ``load.py`` reads the others.
+    with store.engine.connect() as conn:
+        fetched_at = conn.execute(_FETCHED_AT, {"period": period}).scalar()
     if fetched_at is None:
         return None
     # SQLite hands back the store's UTC without its zone.

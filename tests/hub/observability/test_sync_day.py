@@ -157,7 +157,7 @@ def test_a_sync_day_is_measured_traced_logged_and_alerts_on_quarantine_growth(
     from quality.reconcile.engine import reconcile
     from quality.reconcile.model import Period
 
-    metrics.reconciliation(reconcile(hub_store(), Period.day(DAY)))
+    metrics.reconciliation(reconcile(hub_store().db, Period.day(DAY)))
     got = statsd.metrics()
     # Where the dossiers stand with the portal, exactly as the run's summary says.
     for state in ("extracted", "delivered", "quarantined", "pending", "out_of_scope"):

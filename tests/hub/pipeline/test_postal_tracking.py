@@ -23,12 +23,12 @@ from hub.pipeline.extract import staged_record
 from hub.pipeline.postal_tracking import track_carrier
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import HubStore
-from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
+from hub.store.postal import DispatchDecision, OrderOutcome, PostalOrders
 from hub.webhooks.app import create_app
 from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.facts import city_facts
-from mappings.postal.dispatch import READY_STATUSES
+from mappings.postal.dispatch import READY_STATUSES, Dispatch
 from mappings.postal.states import PostalState
 from mappings.sources import CITY_SOURCE
 from mappings.working_days import add_working_days

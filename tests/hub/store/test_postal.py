@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from adapters.postal.carrier import CarrierEvent
 from hub.store import HubStore, StagedRecord
-from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
+from hub.store.postal import DispatchDecision, OrderOutcome, PostalOrders
 from mappings.dossier import VN_TZ
 from mappings.facts import DossierFacts
-from mappings.postal.dispatch import result_reference
+from mappings.postal.dispatch import Dispatch, result_reference
 from mappings.postal.states import PostalState, fold
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=VN_TZ)

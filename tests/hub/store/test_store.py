@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from hub.store import (
-    DeliveryState,
     Disposition,
     HubStore,
     MessageLogEntry,
@@ -16,6 +15,7 @@ from hub.store import (
     Settlement,
     StagedRecord,
 )
+from mappings.delivery import DeliveryState
 
 PARTNER = "national_portal"
 

@@ -19,11 +19,12 @@ from adapters.transport import HttpTransport
 from bench.postal import viettel_callback, vnpost_callback
 from hub.pipeline.postal_tracking import track_carrier
 from hub.store import HubStore, StagedRecord
-from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
+from hub.store.postal import DispatchDecision, OrderOutcome, PostalOrders
 from hub.webhooks.app import create_app
 from mappings.dossier import VN_TZ
 from mappings.facts import DossierFacts
 from mappings.postal.carrier_time import format_carrier_time
+from mappings.postal.dispatch import Dispatch
 from mappings.postal.states import PostalState
 from sandbox.postal.vnpost import CALLBACK_SIGNATURE_HEADER, sign_callback
 from sandbox.server import RunningServer, serve_in_thread

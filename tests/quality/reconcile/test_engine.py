@@ -7,19 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from hub.store import (
-    DeliveryState,
-    Disposition,
-    HubStore,
-    OutboxMessage,
-    OutboxState,
-    QuarantineItem,
-    Settlement,
-    StagedRecord,
-)
-from hub.store.postal import Dispatch, DispatchDecision, OrderOutcome, PostalOrders
+from hub.store import Disposition, HubStore, OutboxMessage, OutboxState, QuarantineItem, Settlement, StagedRecord
+from hub.store.postal import DispatchDecision, OrderOutcome, PostalOrders
+from mappings.delivery import DeliveryState
 from mappings.facts import DossierFacts
-from mappings.postal.dispatch import result_reference
+from mappings.postal.dispatch import Dispatch, result_reference
 from mappings.postal.states import PostalState, Track
 from mappings.sources import CITY_SOURCE
 from quality.reconcile import DifferenceClass, Period, reconcile
@@ -140,7 +132,7 @@ def _terms(result: object, key: str) -> dict[str, int]:
 def test_each_injected_difference_is_found_and_classified(store: HubStore) -> None:
     _store_with_differences(store)
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
 
     assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [MISSING]
     assert result.dossiers(DifferenceClass.BEHIND_AT_PORTAL) == [BEHIND]
@@ -194,7 +186,7 @@ def test_a_number_whose_day_does_not_exist_is_dated_by_its_intake_and_found(stor
         "b1",
     )
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
 
     assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [no_such_day]
     assert result.sources[CITY_SOURCE] == 1
@@ -205,7 +197,7 @@ def test_the_hub_flow_identity_fails_while_a_dossier_has_no_disposition_and_hold
 ) -> None:
     _store_with_differences(store)
 
-    gap = reconcile(store, DAY).identity("hub_flow")
+    gap = reconcile(store.db, DAY).identity("hub_flow")
     assert gap.terms == {
         "extracted": 6,
         "delivered": 2,
@@ -217,7 +209,7 @@ def test_the_hub_flow_identity_fails_while_a_dossier_has_no_disposition_and_hold
     assert (gap.left, gap.right, gap.holds) == (6, 5, False)
 
     _dispose(store, MISSING, DeliveryState.PENDING)
-    closed = reconcile(store, DAY)
+    closed = reconcile(store.db, DAY)
     assert (closed.identity("hub_flow").terms["pending"], closed.identity("hub_flow").holds) == (2, True)
     assert closed.dossiers(DifferenceClass.MISSING_AT_PORTAL) == []
     assert closed.dossiers(DifferenceClass.PENDING) == [MISSING, PENDING]
@@ -226,7 +218,7 @@ def test_the_hub_flow_identity_fails_while_a_dossier_has_no_disposition_and_hold
 def test_table01_adds_up_over_city_and_ministry_only_dossiers(store: HubStore) -> None:
     _store_with_differences(store)
 
-    table01 = reconcile(store, DAY).identity("table01")
+    table01 = reconcile(store.db, DAY).identity("table01")
 
     assert table01.terms == {
         "received": 8,  # six city dossiers of the day, two only a ministry holds (the duplicate counts once)
@@ -247,7 +239,7 @@ def test_table01_does_not_hold_for_a_resolved_dossier_without_a_due_date_and_say
         CITY_SOURCE, [StagedRecord(no_due, "v1", {"ma_ho_so": no_due}, None, _facts(10, finished=_at(20)))], "b3"
     )
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
 
     table01 = result.identity("table01")
     assert (table01.terms["total"], table01.terms["unclassified"], table01.holds) == (7, 1, False)
@@ -259,7 +251,7 @@ def test_table01_does_not_hold_for_a_resolved_dossier_without_a_due_date_and_say
 def test_kpis_match_the_hand_computed_values(store: HubStore) -> None:
     _store_with_differences(store)
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
 
     figures = {k.key: (k.numerator, k.denominator) for k in result.kpis}
     assert figures == {
@@ -278,7 +270,8 @@ def test_kpis_match_the_hand_computed_values(store: HubStore) -> None:
 def test_breakdown_counts_each_source_by_agency_procedure_and_status(store: HubStore) -> None:
     _store_with_differences(store)
 
-    rows = {(r.agency, r.procedure, r.status): (r.city, r.portal, r.ministry) for r in reconcile(store, DAY).breakdown}
+    breakdown = reconcile(store.db, DAY).breakdown
+    rows = {(r.agency, r.procedure, r.status): (r.city, r.portal, r.ministry) for r in breakdown}
 
     assert rows[("000.00.12.H26", INTEGRATED, 10)] == (2, 1, 1)  # MISSING, IN_STEP (acked), IN_STEP at business
     assert rows[("000.00.12.H26", INTEGRATED, 9)] == (1, 1, 0)  # BEHIND: the portal holds an older version
@@ -289,7 +282,7 @@ def test_breakdown_counts_each_source_by_agency_procedure_and_status(store: HubS
 def test_json_is_the_v2_document_and_holds_no_personal_data(store: HubStore) -> None:
     _store_with_differences(store)
 
-    text = reconcile(store, Period.parse("2026-11")).to_json()
+    text = reconcile(store.db, Period.parse("2026-11")).to_json()
 
     data = json.loads(text)
     assert data["schema"] == "hub.reconciliation/2"
@@ -313,7 +306,7 @@ def test_json_is_the_v2_document_and_holds_no_personal_data(store: HubStore) -> 
 
 
 def test_an_empty_store_reconciles_to_nothing(store: HubStore) -> None:
-    result = reconcile(store, DAY, batch_rows=2)
+    result = reconcile(store.db, DAY, batch_rows=2)
     assert result.differences == []
     assert all(i.holds and i.left == 0 for i in result.identities)
     assert result.verdict() == {
@@ -415,7 +408,7 @@ def _postal_store(store: HubStore) -> None:
 def test_postal_returns_without_an_order_and_delivered_results_left_open_are_found(store: HubStore) -> None:
     _postal_store(store)
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
 
     assert result.dossiers(DifferenceClass.POSTAL_NO_ORDER) == [POST_BAD_ADDRESS, POST_OUTAGE, POST_NOT_PLANNED]
     assert result.dossiers(DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED) == [POST_DELIVERED_OPEN]

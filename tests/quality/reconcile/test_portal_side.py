@@ -24,11 +24,11 @@ from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
 from hub.cli.main import app
 from hub.jobs import reconcile as jobs_reconcile
-from hub.store import DeliveryState, HubStore
+from hub.store import HubStore
 from hub.store.schema import message_log, portal_snapshot
+from mappings.delivery import DeliveryState
 from mappings.sources import CITY_SOURCE
 from quality.reconcile import DifferenceClass, Period, reconcile
-from quality.reconcile.portal_snapshot import replace_snapshot
 from sandbox.national_portal.app import create_app
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
@@ -60,7 +60,7 @@ FETCHED = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 
 
 def _snapshot(store: HubStore, numbers: list[str], period: str = DAY.label) -> None:
-    replace_snapshot(store, period, [(no, 4, "2026-11-20T10:00:00+07:00") for no in numbers], FETCHED)
+    store.portal_snapshots.replace(period, [(no, 4, "2026-11-20T10:00:00+07:00") for no in numbers], FETCHED)
 
 
 # ----------------------------------------------------------------------------- engine, both stores
@@ -70,7 +70,7 @@ def test_a_dossier_the_portal_lost_is_missing_and_a_portal_only_one_is_extra(sto
     _store_with_differences(store)  # the hub delivered BEHIND (an older version) and IN_STEP
     _snapshot(store, [BEHIND, MINISTRY_ONLY, PORTAL_ONLY])  # the portal lost IN_STEP
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
 
     assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [MISSING, IN_STEP]
     assert result.dossiers(DifferenceClass.BEHIND_AT_PORTAL) == [BEHIND]
@@ -98,7 +98,7 @@ def test_the_portal_identity_holds_once_every_difference_is_explained_by_dossier
     _store_with_differences(store)
     _snapshot(store, [BEHIND, MINISTRY_ONLY, PORTAL_ONLY])
 
-    portal = reconcile(store, DAY).identity("portal")
+    portal = reconcile(store.db, DAY).identity("portal")
 
     assert portal.terms == {
         "portal": 3,
@@ -117,7 +117,7 @@ def test_the_portal_identity_fails_when_the_portal_holds_city_dossiers_it_should
     # Its procedure is not integrated on the portal: no difference class explains the portal holding it.
     _snapshot(store, [BEHIND, MINISTRY_ONLY, PORTAL_ONLY, OUT_OF_SCOPE])
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
 
     portal = result.identity("portal")
     assert (portal.left, portal.right, portal.holds) == (4, 3, False)
@@ -132,7 +132,7 @@ def test_the_portal_identity_holds_when_the_portal_holds_exactly_what_it_should(
     # Portal: every city dossier of the day in scope, plus the ministry-only one; not OUT_OF_SCOPE.
     _snapshot(store, [MISSING, BEHIND, QUARANTINED, PENDING, IN_STEP, MINISTRY_ONLY])
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
 
     portal = result.identity("portal")
     assert portal.holds and (portal.left, portal.right) == (6, 6)
@@ -144,7 +144,7 @@ def test_without_a_snapshot_for_the_period_the_document_says_the_portal_side_was
     _store_with_differences(store)
     _snapshot(store, [BEHIND], period="2026-11-19")  # another period's fetch does not count
 
-    result = reconcile(store, DAY)
+    result = reconcile(store.db, DAY)
     document = result.to_dict()
 
     assert document["portal_side"]["checked"] is False
@@ -239,7 +239,7 @@ def test_a_forgotten_dossier_is_missing_at_the_portal_and_a_portal_only_one_is_e
     _forget(portal, _number(2))
 
     fetched = jobs_reconcile.fetch_portal_snapshot(client, "2026-11-20")
-    result = reconcile(hub, Period.parse("2026-11-20"))
+    result = reconcile(hub.db, Period.parse("2026-11-20"))
 
     assert fetched == {"period": "2026-11-20", "dossiers": 3}
     assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [_number(2)]

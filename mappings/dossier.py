@@ -11,12 +11,12 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from mappings.masking import mask_phone
+from mappings.masking import mask_citizen_id, mask_phone
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -56,6 +56,9 @@ class ResultDocument(_Frozen):
     code: Text
     name: Text
     url: str
+    # The procedure's result-document code (the portal's MaGiayToKetQua, from its procedure
+    # catalogue): Decision 766 counts an electronic result only with it. None where unknown.
+    result_code: str | None = None
 
 
 class ProcessingStep(_Frozen):
@@ -69,6 +72,21 @@ class ProcessingStep(_Frozen):
     status: int = Field(ge=1, le=10)
     started_at: VnDatetime | None
     due_at: VnDatetime | None
+
+
+IdentifierKind = Literal["citizen_id", "id_card", "passport", "tax_code"]
+
+
+class ApplicantIdentifier(_Frozen):
+    """One identifier of the applicant (the portal's ``DinhDanhCHS`` lists them). Its repr masks the
+    number, so a logged dossier leaks none."""
+
+    kind: IdentifierKind
+    number: str
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask_citizen_id(value) if name == "number" else value
 
 
 class DeliveryAddress(_Frozen):
@@ -118,3 +136,15 @@ class Dossier(_Frozen):
     results: list[ResultDocument]
     history: list[ProcessingStep]
     updated_at: VnDatetime
+    # What the national portal scores the city by under Decision 766 (docs/interfaces.md 2.5). All
+    # optional with defaults: records staged before the city system carried them, and other
+    # sources' dossiers, have none.
+    submitted_via_portal: bool = False  # filed on the national portal, not the city's own system
+    vneid_verified: bool = False  # the applicant's account was authenticated with VNeID
+    # Where an online payment went: the national portal's payment platform or the city's own gateway.
+    payment_gateway: Literal["national_portal", "city"] | None = None
+    applicant_identifiers: list[ApplicantIdentifier] = []
+    consulted_databases: list[str] = []  # national databases consulted (the portal's MaCSDL codes)
+    rejected_at: VnDatetime | None = None  # refused (status 3) at intake or in processing
+    portal_account_id: str | None = None  # the applicant's account on the national portal
+    note: str | None = None

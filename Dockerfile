@@ -53,10 +53,9 @@ RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
 # Every package pyproject's wheel target ships, plus what the code reads beside them at run
-# time: airflow.cfg and config/ (pools). Editable, because the code finds config/ and
-# airflow.cfg next to its packages (hub.paths.REPO_ROOT).
+# time: airflow.cfg. Editable, because the code finds airflow.cfg next to its packages
+# (hub.paths.REPO_ROOT).
 COPY --chown=airflow:root pyproject.toml uv.lock README.md airflow.cfg ./
-COPY --chown=airflow:root config ./config
 COPY --chown=airflow:root adapters ./adapters
 COPY --chown=airflow:root mappings ./mappings
 COPY --chown=airflow:root signing ./signing

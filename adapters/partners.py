@@ -6,13 +6,14 @@ the sandbox state, so adding a partner is its own folders (adapter, sandbox doub
 tests) plus one :class:`Partner` below; nothing else enumerates partners.
 
 The DAG files read this module while the scheduler parses them, so it stays light: standard
-library only, and the hook and sandbox double are dotted paths (``module:attribute``) resolved on
-use. ``tests/dags/test_integrity.py`` holds it to that.
+library only, and the client factory and sandbox double are dotted paths (``module:attribute``)
+resolved on use. ``tests/dags/test_integrity.py`` holds it to that.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,8 +44,11 @@ class Partner:
     name_en: str
     flows: frozenset[Flow]
     transport: Transport
-    hook: str
-    """``module:class`` of its Airflow hook (resolved lazily: hooks import Airflow and the client)."""
+    client_factory: str
+    """``module:function`` in its own adapter package building its client from a Connection's parts:
+    ``(transport, login, password, extras) -> client``, where the transport is already the one its
+    :attr:`transport` and :attr:`signed` call for and ``extras`` holds only its :attr:`extras`. A
+    ValueError names what the Connection lacks. :class:`adapters.hooks.PartnerHook` calls it."""
     sandbox: str
     """``module:function`` building its sandbox double from a :class:`sandbox.doubles.DoubleContext`."""
     login: Login
@@ -69,9 +73,9 @@ class Partner:
     def pushes(self) -> bool:
         return "ministry_push" in self.flows
 
-    def hook_class(self) -> Any:
-        """Its hook class (imports Airflow and the client: only where a client is built)."""
-        return _resolve(self.hook)
+    def factory(self) -> Callable[[Any, str, str, Mapping[str, Any]], Any]:
+        """Its :attr:`client_factory` (imports the client: only where a client is built)."""
+        return _resolve(self.client_factory)
 
     def sandbox_double(self) -> Any:
         """The function building its sandbox double."""
@@ -87,7 +91,7 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="City dossier system",
         flows=frozenset({"city_source"}),
         transport="REST",
-        hook="adapters.hooks:CitySystemHook",
+        client_factory="adapters.city_system.client:from_connection",
         sandbox="sandbox.city_system.app:double",
         login="token",
         pool=Pool(2, "Concurrent calls to the city dossier system"),
@@ -98,7 +102,7 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="National public-service portal",
         flows=frozenset({"portal"}),
         transport="REST",
-        hook="adapters.hooks:NationalPortalHook",
+        client_factory="adapters.national_portal.client:from_connection",
         sandbox="sandbox.national_portal.app:double",
         login="account",
         extras=("madonvi",),
@@ -110,7 +114,7 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="Business registration system",
         flows=frozenset({"ministry_pull"}),
         transport="REST",
-        hook="adapters.hooks:BusinessRegistrationHook",
+        client_factory="adapters.business_registration.client:from_connection",
         sandbox="sandbox.business_registration.app:double",
         login="token",
         extras=("madonvi",),
@@ -122,7 +126,7 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="National population database",
         flows=frozenset({"identity"}),
         transport="SOAP",
-        hook="adapters.hooks:PopulationDbHook",
+        client_factory="adapters.population_db.client:from_connection",
         sandbox="sandbox.population_db.app:double",
         login="account",
         extras=(*_LGSP_SOAP, "cache_ttl_s"),
@@ -134,7 +138,7 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="Ministry of Justice (civil status)",
         flows=frozenset({"ministry_pull", "ministry_push"}),
         transport="SOAP",
-        hook="adapters.hooks:CivilStatusHook",
+        client_factory="adapters.civil_status.client:from_connection",
         sandbox="sandbox.civil_status.app:double",
         login="account",
         extras=_LGSP_SOAP,
@@ -146,7 +150,7 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="Viet Nam Social Security",
         flows=frozenset({"identity"}),
         transport="SOAP",
-        hook="adapters.hooks:SocialInsuranceHook",
+        client_factory="adapters.social_insurance.client:from_connection",
         sandbox="sandbox.social_insurance.app:double",
         login="account",
         extras=_LGSP_SOAP,
@@ -157,7 +161,7 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="VNPost",
         flows=frozenset({"carrier"}),
         transport="REST",
-        hook="adapters.hooks:VNPostHook",
+        client_factory="adapters.postal.vnpost:from_connection",
         sandbox="sandbox.postal.vnpost:double",
         login="account",  # the LGSP customer code; the password is the access token
         extras=("webhook_secret",),  # the HMAC key of its callbacks
@@ -170,7 +174,7 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="Viettel Post",
         flows=frozenset({"carrier"}),
         transport="REST",
-        hook="adapters.hooks:ViettelPostHook",
+        client_factory="adapters.postal.viettel_post:from_connection",
         sandbox="sandbox.postal.viettel_post:double",
         login="account",
         extras=("webhook_token",),  # the shared TOKEN its callbacks carry
@@ -213,13 +217,8 @@ def carriers() -> tuple[str, ...]:
 
 
 def pools() -> dict[str, Pool]:
-    """Every partner pool by name (= partner id); ``config/pools.json`` must say the same."""
+    """Every partner pool by name (= partner id), as ``hub airflow-init`` creates them."""
     return {p.id: p.pool for p in PARTNERS if p.pool is not None}
-
-
-def bound_to_hook(hook: str) -> Partner | None:
-    """The partner whose :attr:`Partner.hook` is ``hook`` (``module:class``): how a hook class finds its partner."""
-    return next((p for p in PARTNERS if p.hook == hook), None)
 
 
 def _resolve(path: str) -> Any:

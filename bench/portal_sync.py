@@ -10,7 +10,7 @@ fresh national portals, served by a separate process), one after the other:
   then ``deliver_portal_dossiers`` over every batch id, with the adapters' clients (one pooled
   ``requests.Session`` per partner) and a fresh SQLite hub store. Message log included. As the
   DAG's mapped delivery tasks do, batches are delivered ``--deliver-slots`` at a time (default:
-  the ``national_portal`` pool's slots in config/pools.json), each slot with a client of its own.
+  the ``national_portal`` pool's slots in adapters/partners.py), each slot with a client of its own.
 * **naive** -- what a straightforward integration does: read the same listing, run the same
   quality gate, scope rule and mapping over its sample as ONE batch (the gate is a batch tool on
   both paths: a GX validation costs ~0.75 s fixed plus ~0.4 ms per row, so calling it per record
@@ -69,12 +69,11 @@ from adapters.city_system.client import PARTNER as CITY_PARTNER
 from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
-from adapters.partners import partner_ids
+from adapters.partners import partner_ids, pools
 from adapters.settings import TransportSettings
 from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
 from adapters.transport import HttpTransport
 from bench.common import Partners, PortalEndpoint, peak_rss_mib, rate, sandbox_partners
-from hub.paths import REPO_ROOT
 from hub.pipeline.extract import record_key
 from hub.pipeline.portal_sync import PARTNER, SYNC_OPERATION, _integrated
 from hub.pipeline.summary import sync_summary
@@ -94,7 +93,6 @@ from signing.pki import HUB, init_dev_pki
 PAGE_SIZE = 1000  # the hub's extraction page; the naive path reads the same pages
 HTTP_TIMEOUT_S = 120.0
 GOAL_RATIO = 20.0
-POOLS_FILE = REPO_ROOT / "config" / "pools.json"
 # dags.common.NATIONAL_PORTAL_POOL, not imported from there: importing Airflow reconfigures logging.
 PORTAL_POOL = "national_portal"
 
@@ -756,8 +754,8 @@ def report(hub: PathResult, naive: PathResult, progress: Stage | None, warm_up_s
 
 
 def _pool_slots(pool: str) -> int:
-    """Slots of an Airflow pool as the hub creates it (config/pools.json): the DAG's concurrency."""
-    return int(json.loads(POOLS_FILE.read_text(encoding="utf-8"))[pool]["slots"])
+    """Slots of an Airflow pool as the hub creates it (adapters/partners.py): the DAG's concurrency."""
+    return pools()[pool].slots
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from dags.common import (
     HUB_CITY_STAGING,
     START_DATE,
     TIMEZONE,
+    partner_client,
 )
 
 
@@ -35,10 +36,9 @@ from dags.common import (
 def city_dossiers_extract() -> None:
     @task(pool=CITY_SYSTEM_POOL, inlets=[CITY_DOSSIER_RECORDS], outlets=[CITY_DOSSIERS_STAGED, HUB_CITY_STAGING])
     def extract(data_interval_start=None, data_interval_end=None) -> dict:
-        from adapters.hooks import CitySystemHook
         from hub.jobs.extract import extract
 
-        return extract(CitySystemHook().get_client(), data_interval_start, data_interval_end)
+        return extract(partner_client("city_system"), data_interval_start, data_interval_end)
 
     extract()
 

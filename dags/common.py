@@ -134,18 +134,20 @@ def ministry_staging(partner: str) -> Table:
 
 def partner_pool(partner_id: str) -> str:
     """The pool capping concurrent calls to a partner across all workers: named as the partner, sized
-    in its registry entry (adapters/partners.py; config/pools.json, which ``hub airflow-init`` imports,
-    must agree). A partner declared without a pool is refused here, at parse time, rather than
-    leaving its tasks queued on a pool that does not exist."""
+    in its registry entry (adapters/partners.py, from which ``hub airflow-init`` creates the pools). A
+    partner declared without a pool is refused here, at parse time, rather than leaving its tasks
+    queued on a pool that does not exist."""
     if partners.partner(partner_id).pool is None:
         raise ValueError(f"partner {partner_id!r} has no pool in adapters/partners.py")
     return partner_id
 
 
 def partner_client(partner_id: str) -> Any:
-    """The partner's client from its Airflow Connection, through the hook its registry entry names
-    (cached per worker process). Call it inside a task: it imports the hook and the client."""
-    return partners.partner(partner_id).hook_class()().get_client()
+    """The partner's client from its Airflow Connection (cached per worker process). Call it inside a
+    task: it imports the hook and the partner's client, which parsing a DAG file must not."""
+    from adapters.hooks import PartnerHook
+
+    return PartnerHook(partner_id).get_client()
 
 
 CITY_SYSTEM_POOL = partner_pool("city_system")

@@ -22,6 +22,7 @@ from dags.common import (
     PORTAL_SYNC_OBSERVABILITY,
     PORTAL_SYNCED,
     START_DATE,
+    partner_client,
 )
 
 
@@ -45,10 +46,9 @@ def national_portal_sync() -> None:
 
     @task(pool=NATIONAL_PORTAL_POOL, inlets=[HUB_OUTBOX], outlets=[PORTAL_DOSSIERS])
     def deliver_dossiers(batch_id: str) -> dict:
-        from adapters.hooks import NationalPortalHook
         from hub.jobs import portal
 
-        return portal.deliver_portal_dossiers(NationalPortalHook().get_client(), batch_id)
+        return portal.deliver_portal_dossiers(partner_client("national_portal"), batch_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def plan_progress() -> list[str]:
@@ -58,10 +58,9 @@ def national_portal_sync() -> None:
 
     @task(pool=NATIONAL_PORTAL_POOL, inlets=[HUB_OUTBOX], outlets=[PORTAL_PROGRESS])
     def deliver_progress(batch_id: str) -> dict:
-        from adapters.hooks import NationalPortalHook
         from hub.jobs import portal
 
-        return portal.deliver_portal_progress(NationalPortalHook().get_client(), batch_id)
+        return portal.deliver_portal_progress(partner_client("national_portal"), batch_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[PORTAL_SYNCED])
     def summarize(run_id=None) -> dict:

@@ -20,6 +20,7 @@ from dags.common import (
     HUB_POPULATION_CHECKS,
     POPULATION_REGISTER,
     START_DATE,
+    partner_client,
     partner_pool,
 )
 
@@ -46,10 +47,9 @@ def population_verify() -> None:
 
     @task(pool=POPULATION_DB_POOL, inlets=[HUB_CITY_STAGING, POPULATION_REGISTER], outlets=[HUB_POPULATION_CHECKS])
     def verify(batch_id: str) -> dict:
-        from adapters.hooks import PopulationDbHook
         from hub.jobs import population as jobs_population
 
-        return jobs_population.verify(PopulationDbHook().get_client(), batch_id)
+        return jobs_population.verify(partner_client("population_db"), batch_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def summarize(run_id=None) -> dict:

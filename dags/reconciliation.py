@@ -26,6 +26,7 @@ from dags.common import (
     RECONCILED,
     START_DATE,
     TIMEZONE,
+    partner_client,
 )
 
 
@@ -46,11 +47,10 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
     def reconciliation() -> None:
         @task(pool=NATIONAL_PORTAL_POOL)
         def fetch_portal_snapshot(logical_date=None, run_after=None) -> dict:
-            from adapters.hooks import NationalPortalHook
             from hub.jobs import reconcile as jobs_reconcile
 
             period = jobs_reconcile.period_before(logical_date or run_after, kind)
-            return jobs_reconcile.fetch_portal_snapshot(NationalPortalHook().get_client(), period)
+            return jobs_reconcile.fetch_portal_snapshot(partner_client("national_portal"), period)
 
         @task(outlets=[RECONCILED])
         def reconcile(logical_date=None, run_after=None) -> dict:

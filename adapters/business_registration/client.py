@@ -13,7 +13,7 @@ handed over as dicts: judging their content is the quality gate's job, as for th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
@@ -186,3 +186,11 @@ class BusinessRegistrationClient:
 def _check_page_size(page_size: int) -> None:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+
+
+def from_connection(
+    transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]
+) -> BusinessRegistrationClient:
+    """The client of the registry's Airflow Connection: the password is the bearer token, extra
+    ``madonvi`` the agency code (``maDonVi``) the hub speaks for (the client refuses neither missing)."""
+    return BusinessRegistrationClient(transport, password, extras.get("madonvi") or "")

@@ -8,7 +8,7 @@ record becomes a quarantine entry with a rule name instead of a failed extractio
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -111,3 +111,8 @@ class CitySystemClient:
         )
         if reply.status != "ok":
             raise RetryableError(self.transport.partner, "health", f"city system reports status {reply.status!r}")
+
+
+def from_connection(transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]) -> CitySystemClient:
+    """The client of the city system's Airflow Connection: its password is the bearer token (no login)."""
+    return CitySystemClient(transport, password)

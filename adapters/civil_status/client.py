@@ -18,7 +18,7 @@ This module speaks the ministry's terms:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +26,8 @@ from typing import Any
 
 from adapters.ministry import MinistryClient
 from adapters.periods import numbered_pages, windows
+from adapters.soap.connection import lgsp_soap
+from adapters.transport import HttpTransport
 from mappings.civil_status import to_ho_so
 from mappings.dossier import Dossier
 
@@ -111,3 +113,11 @@ class CivilStatusClient(MinistryClient):
             return reply.get("HoSo") or [], reply["TongSo"]
 
         return numbered_pages(fetch, page_size, "MaHoSo")
+
+
+def from_connection(
+    transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]
+) -> CivilStatusClient:
+    """The client of the Ministry of Justice's Airflow Connection, read as every LGSP SOAP partner's is
+    (:func:`adapters.soap.connection.lgsp_soap`)."""
+    return CivilStatusClient(*lgsp_soap(transport, WSDL, login, password, extras))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -303,3 +303,13 @@ def _dossier_no(record: dict[str, Any], index: int) -> str:
     if not isinstance(number, str) or not number:
         raise ValueError(f"record {index} has no MaHoSo string")
     return number
+
+
+def from_connection(
+    transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]
+) -> NationalPortalClient:
+    """The client of the portal's Airflow Connection: login and password are the LGSP account, extra
+    ``madonvi`` the agency code it speaks for (required: every dossier it sends is filed under it)."""
+    if not extras.get("madonvi"):
+        raise ValueError("extra 'madonvi' (the agency code) is required")
+    return NationalPortalClient(transport, login, password, extras["madonvi"])

@@ -30,7 +30,7 @@ import time
 import unicodedata
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -39,6 +39,8 @@ from typing import Any, NoReturn, Protocol
 
 from adapters.errors import AdapterError
 from adapters.soap.client import RecordNotFound, SoapClient, SoapTransport
+from adapters.soap.connection import lgsp_soap
+from adapters.transport import HttpTransport
 from mappings.masking import mask_citizen_id
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "Verdict",
     "VerificationResult",
     "fold_name",
+    "from_connection",
     "normalise_name",
 ]
 
@@ -367,3 +370,16 @@ def _outcome(result: VerificationResult | Citizen) -> str:
 
 def _address(values: dict[str, Any]) -> Address:
     return Address(values["ChiTiet"], values["PhuongXa"], values["TinhThanh"])
+
+
+def from_connection(
+    transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]
+) -> PopulationDbClient:
+    """The client of the register's Airflow Connection: the LGSP account, agency and officer as every
+    SOAP partner reads them (:func:`adapters.soap.connection.lgsp_soap`), and extra ``cache_ttl_s``:
+    how long answers are reused in this process (default 3600, 0 = never), because the same
+    applicant is checked again by every dossier they file that day."""
+    soap, agency, officer = lgsp_soap(transport, WSDL, login, password, extras)
+    return PopulationDbClient(
+        soap, agency=agency, officer=officer, cache=ResultCache(float(extras.get("cache_ttl_s", 3600)))
+    )

@@ -238,3 +238,13 @@ def _event(status: _Status) -> CarrierEvent:
         status.STATUS_NAME,
         status.ORDER_STATUSDATE,
     )
+
+
+def from_connection(
+    transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]
+) -> ViettelPostClient:
+    """The client of Viettel Post's Airflow Connection: login and password are the partner account,
+    extra ``webhook_token`` the shared TOKEN its callbacks carry (their only authentication)."""
+    if not (login and extras.get("webhook_token")):
+        raise ValueError("login (the account) and extra 'webhook_token' are required")
+    return ViettelPostClient(transport, login, password, extras["webhook_token"])

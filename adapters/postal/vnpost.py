@@ -200,3 +200,11 @@ class VNPostClient:
 
 def _event(order_id: str, reference: str | None, status: _Status) -> CarrierEvent:
     return CarrierEvent(PARTNER, order_id, reference, status.StatusCode, status.StatusName, status.StatusDate)
+
+
+def from_connection(transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]) -> VNPostClient:
+    """The client of VNPost's Airflow Connection: login is the LGSP customer code, password the
+    ``access_token``, extra ``webhook_secret`` the HMAC key of its callbacks (a name Airflow masks)."""
+    if not (login and extras.get("webhook_secret")):
+        raise ValueError("login (customer code) and extra 'webhook_secret' are required")
+    return VNPostClient(transport, password, login, extras["webhook_secret"])

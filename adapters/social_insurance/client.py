@@ -11,12 +11,15 @@ city records arrive in NFC and NFD, and the insurer compares NFC.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from adapters.ministry import MinistryClient
+from adapters.soap.connection import lgsp_soap
+from adapters.transport import HttpTransport
 
 PARTNER = "social_insurance"  # the name transports for this partner are built with
 WSDL = Path(__file__).with_name("social_insurance.wsdl")
@@ -93,3 +96,11 @@ class SocialInsuranceClient(MinistryClient):
         }
         reply = self.call_or_none("getMaSoBhxhTheoTieuChi", {"MaHoSo": dossier_no, **criteria})
         return [_insured(person) for person in reply["NguoiThamGia"]] if reply is not None else []
+
+
+def from_connection(
+    transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]
+) -> SocialInsuranceClient:
+    """The client of the Viet Nam Social Security's Airflow Connection, read as every LGSP SOAP partner's is
+    (:func:`adapters.soap.connection.lgsp_soap`)."""
+    return SocialInsuranceClient(*lgsp_soap(transport, WSDL, login, password, extras))

@@ -7,13 +7,16 @@ import logging
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
+from adapters import partners
 from hub.airflow_env import airflow_environment
 from hub.cli.evidence import app as evidence_app
 from hub.cli.outbox import app as outbox_app
@@ -39,7 +42,7 @@ from hub.day_checks import (
     reconciliation_problems,
 )
 from hub.observability.logging import configure_json_logging
-from hub.paths import REPO_ROOT, reports_dir, sandbox_dir, var_dir
+from hub.paths import reports_dir, sandbox_dir, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(
@@ -91,10 +94,22 @@ def run_airflow(*args: str, env: dict[str, str], quiet: bool = False) -> None:
         _fail(f"`airflow {' '.join(args)}` exited {result.returncode}\n{tail}")
 
 
+def airflow_pools() -> dict[str, dict[str, object]]:
+    """The partner pools of adapters/partners.py in the JSON ``airflow pools import`` reads: written
+    from the registry at each start, so no pools file can fall out of step with it."""
+    return {
+        name: {"slots": pool.slots, "description": pool.description, "include_deferred": False}
+        for name, pool in partners.pools().items()
+    }
+
+
 def prepare_airflow(env: dict[str, str]) -> None:
     """Migrate the metadata DB and create the partner pools; both are idempotent."""
     run_airflow("db", "migrate", env=env, quiet=True)
-    run_airflow("pools", "import", str(REPO_ROOT / "config" / "pools.json"), env=env, quiet=True)
+    with tempfile.TemporaryDirectory(prefix="hub-pools-") as folder:
+        pools_file = Path(folder) / "pools.json"
+        pools_file.write_text(json.dumps(airflow_pools(), indent=2), encoding="utf-8")
+        run_airflow("pools", "import", str(pools_file), env=env, quiet=True)
 
 
 @app.command("airflow-init")

@@ -145,11 +145,11 @@ def replay(
 def _deliver(batches: list[str]) -> None:
     """Send the replayed batches, then the progress entries they unblock, with a progress bar."""
     from adapters.errors import AdapterError
-    from adapters.hooks import NationalPortalHook
+    from adapters.hooks import PartnerHook
     from hub.jobs import portal
 
     try:
-        client = NationalPortalHook().get_client()
+        client = PartnerHook("national_portal").get_client()
     except Exception as exc:  # a missing or malformed Connection, whatever Airflow raises for it
         _fail(f"cannot build the national portal client from its Airflow Connection: {exc}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -31,13 +31,14 @@ def serve(
     """Receive ``POST /webhooks/<carrier>`` callbacks into the hub store until interrupted."""
     import uvicorn
 
+    from adapters.hooks import PartnerHook
     from hub.observability.logging import configure_json_logging
     from hub.store import hub_store
     from hub.webhooks.app import create_app
 
     configure_json_logging()  # JSON lines, personal numbers masked (as every hub command)
     logging.getLogger().setLevel(logging.INFO)  # one line per stored batch of callbacks
-    clients = {name: partners.partner(name).hook_class()().get_client() for name in (carrier or partners.carriers())}
+    clients = {name: PartnerHook(name).get_client() for name in (carrier or partners.carriers())}
     typer.echo(f"webhook receiver on http://{host}:{port}/webhooks/{{{','.join(clients)}}}")
     # No access log: one line per callback comes from the app, with nothing personal in it.
     uvicorn.run(create_app(hub_store(), clients), host=host, port=port, access_log=False, log_level="info")

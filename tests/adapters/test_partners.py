@@ -1,19 +1,18 @@
 """The partner registry against everything that must follow it: a partner declared in
-adapters/partners.py and missing anywhere else (hooks, sandbox, dev PKI, pools, deployment files)
-fails here, with a message naming the file and the partner."""
+adapters/partners.py and missing anywhere else (client factory, sandbox, dev PKI, deployment files)
+fails here, with a message naming the file and the partner. The pools are written from the
+registry by ``hub airflow-init`` (tests/hub/cli/test_airflow_init.py)."""
 
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from adapters import hooks, partners
+from adapters.hooks import PartnerHook
 from adapters.partners import PARTNERS, Partner, partner_ids
 from adapters.soap.client import SoapTransport
 from dags.common import ALERTS_CONN_ID
@@ -55,22 +54,12 @@ def test_queries_answer_by_flow_in_declaration_order() -> None:
 
 
 @pytest.mark.parametrize("spec", PARTNERS, ids=ids())
-def test_every_partner_has_a_hook_bound_to_its_entry(spec: Partner) -> None:
-    hook = spec.hook_class()
-    assert hook.default_conn_name == hook.partner == spec.id, f"{spec.hook}: bound to {hook.default_conn_name!r}"
-    assert hook.client_extras == spec.extras
-    assert issubclass(hook.transport_class, SoapTransport) == (spec.transport == "SOAP")
-    assert hook.signed is spec.signed
-    assert hook().conn_id == spec.id
-
-
-def test_every_hook_class_is_some_partners() -> None:
-    public = {
-        f"{hooks.__name__}:{name}"
-        for name, cls in inspect.getmembers(hooks, inspect.isclass)
-        if cls.__module__ == hooks.__name__ and not name.startswith("_")
-    }
-    assert public - {spec.hook for spec in PARTNERS} == set(), "hooks no partner names in adapters/partners.py"
+def test_every_partner_has_a_client_factory_in_its_own_adapter_package(spec: Partner) -> None:
+    factory = spec.factory()
+    assert list(inspect.signature(factory).parameters) == ["transport", "login", "password", "extras"], spec.id
+    assert factory.__module__.startswith("adapters.") and factory.__module__ != hooks.__name__, spec.client_factory
+    hook = PartnerHook(spec.id)
+    assert hook.conn_id == spec.id and hook.partner is spec
 
 
 @pytest.mark.parametrize("spec", PARTNERS, ids=ids())
@@ -80,8 +69,9 @@ def test_every_partner_has_a_sandbox_double(spec: Partner) -> None:
 
 
 def test_sandbox_credentials_make_every_partners_connection_buildable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the runner hands out becomes a Connection every hook builds its client from, without a
-    missing extra or login (the servers themselves are tests/sandbox/test_runner.py's)."""
+    """What the runner hands out becomes a Connection the hook builds every partner's client from, without
+    a missing extra or login, on the transport its entry calls for (the servers themselves are
+    tests/sandbox/test_runner.py's)."""
     credentials = _credentials("000.00.00.H26")
     assert set(credentials) == set(partner_ids())
     state = {name: {"url": f"http://127.0.0.1:9/{name}", **login} for name, login in credentials.items()}
@@ -90,7 +80,12 @@ def test_sandbox_credentials_make_every_partners_connection_buildable(monkeypatc
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     for spec in PARTNERS:
-        assert spec.hook_class()().get_client() is not None, spec.id
+        client = PartnerHook(spec.id).get_client()
+        transport = client.transport
+        assert transport.partner == spec.id
+        assert isinstance(transport, SoapTransport) == (spec.transport == "SOAP"), spec.id
+        if not spec.signed:  # whatever the Connection's extras say
+            assert transport.signatures.identity is transport.signatures.trust is None, spec.id
 
 
 def test_the_dev_pki_issues_every_partner(dev_pki: DevPki) -> None:
@@ -103,50 +98,22 @@ def test_the_dev_pki_issues_every_partner(dev_pki: DevPki) -> None:
 # -- deployment files --------------------------------------------------------------------------------------
 
 
-def test_pools_file_holds_every_partner_pool_as_declared() -> None:
-    declared = partners.pools()
-    written: dict[str, Any] = json.loads((ROOT / "config" / "pools.json").read_text(encoding="utf-8"))
-    problems = [f"config/pools.json: no pool for partner {name!r}" for name in declared if name not in written]
-    problems += [f"config/pools.json: pool {name!r} is no partner's" for name in written if name not in declared]
-    for name in declared.keys() & written.keys():
-        want = {"slots": declared[name].slots, "description": declared[name].description, "include_deferred": False}
-        if written[name] != want:
-            problems.append(f"config/pools.json: pool {name!r} is {written[name]}, adapters/partners.py says {want}")
-    assert not problems, "\n".join(problems)
-
-
 def env_example() -> set[str]:
     lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
     return {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
 
 
-def compose_environment() -> set[str]:
-    document = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    return set(document["x-airflow-common"]["environment"])
-
-
-def helm_secrets() -> set[str]:
-    values = yaml.safe_load((ROOT / "deploy" / "helm" / "values.yaml").read_text(encoding="utf-8"))
-    return {entry["envName"] for entry in values["secret"]}
-
-
-def webhook_receiver_environment() -> set[str]:
-    documents = yaml.safe_load_all((ROOT / "deploy" / "helm" / "webhooks.yaml").read_text(encoding="utf-8"))
-    deployment = next(d for d in documents if d["kind"] == "Deployment")
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    return {entry["name"] for entry in container["env"]}
-
-
-DEPLOYMENT_FILES = {
-    ".env.example": (env_example, PARTNERS),
-    "docker-compose.yml": (compose_environment, PARTNERS),
-    "deploy/helm/values.yaml": (helm_secrets, PARTNERS),
-    # The receiver needs the carriers' callback secrets only.
-    "deploy/helm/webhooks.yaml": (
-        webhook_receiver_environment,
-        tuple(partners.partner(p) for p in partners.carriers()),
-    ),
-}
+# The one deployment file naming the partners: the operator's list of Connections to fill in. Compose
+# hands the filled-in copy to the Airflow containers whole and Kubernetes makes one Secret of its
+# AIRFLOW_CONN_* lines (tests/deploy/ checks both), so no other deployment file lists partners.
+DEPLOYMENT_FILES = {".env.example": (env_example, PARTNERS)}
+ENUMERATING_NOTHING = (
+    "docker-compose.yml",
+    "deploy/compose/sandbox.yml",
+    "deploy/helm/values.yaml",
+    "deploy/helm/webhooks.yaml",
+    "Dockerfile",
+)
 
 
 @pytest.mark.parametrize("path", DEPLOYMENT_FILES)
@@ -159,6 +126,12 @@ def test_deployment_file_defines_exactly_the_partner_connections(path: str) -> N
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("path", ENUMERATING_NOTHING)
+def test_no_other_deployment_file_names_a_partner_connection(path: str) -> None:
+    named = set(CONNECTION.findall((ROOT / path).read_text(encoding="utf-8"))) - OWN_CONNECTIONS
+    assert not named, f"{path} lists {sorted(named)}: partner Connections belong in .env.example only"
+
+
 def test_the_deployment_check_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check above can fail, and says where: a partner only the registry knows is reported."""
     newcomer = Partner(
@@ -167,10 +140,10 @@ def test_the_deployment_check_names_what_is_missing(monkeypatch: pytest.MonkeyPa
         name_en="Driving licences",
         flows=frozenset({"ministry_pull"}),
         transport="REST",
-        hook="adapters.hooks:DrivingLicenceHook",
+        client_factory="adapters.driving_licence.client:from_connection",
         sandbox="sandbox.driving_licence.app:double",
         login="token",
     )
-    monkeypatch.setitem(DEPLOYMENT_FILES, "deploy/helm/values.yaml", (helm_secrets, (*PARTNERS, newcomer)))
-    with pytest.raises(AssertionError, match=r"deploy/helm/values\.yaml: no Connection for partner 'driving_licence'"):
-        test_deployment_file_defines_exactly_the_partner_connections("deploy/helm/values.yaml")
+    monkeypatch.setitem(DEPLOYMENT_FILES, ".env.example", (env_example, (*PARTNERS, newcomer)))
+    with pytest.raises(AssertionError, match=r"\.env\.example: no Connection for partner 'driving_licence'"):
+        test_deployment_file_defines_exactly_the_partner_connections(".env.example")

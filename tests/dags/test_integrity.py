@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters import partners
+
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED = {
     "city_dossiers_extract",
@@ -61,7 +63,7 @@ def test_portal_tasks_use_the_partner_pool(dagbag) -> None:
 
 def test_ministry_tasks_are_grouped_per_ministry_and_call_through_its_pool(dagbag) -> None:
     dag = dagbag.dags["ministry_exchange"]
-    pools = json.loads((DAGS.parent / "config" / "pools.json").read_text())
+    pools = partners.pools()
     calling = {t.task_id: t.pool for t in dag.tasks if t.task_id.split(".")[-1] in ("push", "check_status", "pull")}
     assert calling == {
         "civil_status.push": "civil_status",
@@ -76,7 +78,7 @@ def test_ministry_tasks_are_grouped_per_ministry_and_call_through_its_pool(dagba
 
 def test_population_verify_maps_over_batches_in_its_pool_on_the_staged_asset(dagbag) -> None:
     dag = dagbag.dags["population_verify"]
-    pools = json.loads((DAGS.parent / "config" / "pools.json").read_text())
+    pools = partners.pools()
     verify = dag.get_task("verify")
     assert verify.pool == "population_db" in pools and verify.is_mapped
     assert verify.retries >= 1 and verify.retry_exponential_backoff

@@ -37,7 +37,7 @@ AIRFLOW_COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "
 SECRET_NAME = re.compile(r"^(?!.*_FILE$).*(PASSWORD|SECRET|TOKEN|FERNET|PRIVATE|AUTH$)|^AIRFLOW_CONN_", re.IGNORECASE)
 
 
-def hook_connection_ids() -> set[str]:
+def connection_ids() -> set[str]:
     """The Connection id of every partner (adapters/partners.py), and the alerts' webhook: each
     needs its AIRFLOW_CONN_* in a deployment."""
     from dags.common import ALERTS_CONN_ID
@@ -138,10 +138,10 @@ def test_image_copies_every_shipped_package_and_the_config_it_reads() -> None:
         if keyword == "COPY" and "--from=" not in args
         for source in [part for part in args.split() if not part.startswith("--")][:-1]
     }
-    missing = set(packages) | {"config", "airflow.cfg", "pyproject.toml"}
+    missing = set(packages) | {"airflow.cfg", "pyproject.toml"}
     assert not missing - copied, f"not copied into the image: {sorted(missing - copied)}"
     runs = " ".join(args for keyword, args in final if keyword == "RUN")
-    assert re.search(r"pip install .*--editable \.", runs), "the hub must be installed (editable: it reads config/)"
+    assert re.search(r"pip install .*--editable \.", runs), "the hub must be installed (editable: it reads airflow.cfg)"
 
 
 def test_image_installs_weasyprints_system_libraries() -> None:
@@ -265,12 +265,20 @@ def test_hadolint_passes_the_dockerfile_and_catches_a_broken_one(tmp_path: Path)
     assert "DL3002" in result.stdout  # last USER root
 
 
+def compose_environment() -> dict[str, str]:
+    """This process's environment, with .env.example as the file the Airflow containers read (the
+    ``env_file`` of docker-compose.yml): an operator's .env is no part of a checkout."""
+    return {**os.environ, "HUB_ENV_FILE": str(ENV_EXAMPLE)}
+
+
 def compose_config(*files: Path, env_file: Path = ENV_EXAMPLE) -> dict[str, Any]:
     """``docker compose config`` of the files: interpolated, merged, validated against the spec."""
     argv = [tool("docker-compose"), "--project-directory", str(ROOT), "--env-file", str(env_file)]
     for file in files:
         argv += ["-f", str(file)]
-    result = subprocess.run([*argv, "config", "--format", "json"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [*argv, "config", "--format", "json"], capture_output=True, text=True, check=False, env=compose_environment()
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -293,7 +301,9 @@ def test_compose_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
         )
     )
     argv = [tool("docker-compose"), "--project-directory", str(ROOT), "--env-file", str(env_file), "-f", str(COMPOSE)]
-    result = subprocess.run([*argv, "config", "-q"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [*argv, "config", "-q"], capture_output=True, text=True, check=False, env=compose_environment()
+    )
     assert result.returncode != 0
     assert "REDIS_PASSWORD" in result.stderr
 
@@ -339,7 +349,7 @@ def test_workers_use_celery_with_redis_broker_and_postgres_results(compose_model
         # Tasks authenticate to the execution API with tokens every component must verify alike.
         jwt = "AIRFLOW__API_AUTH__JWT_SECRET"
         assert env[jwt] == services["api-server"]["environment"][jwt], name
-        missing = {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in hook_connection_ids()} - set(env)
+        missing = {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in connection_ids()} - set(env)
         assert not missing, f"{name} lacks the partner connections {sorted(missing)}"
         # Airflow's metrics and the hub's go to the same exporter, a service of this file.
         assert env["AIRFLOW__METRICS__STATSD_HOST"] == env["HUB_STATSD_HOST"] in services, name

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.test_files import hook_connection_ids
+from tests.deploy.test_files import connection_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 VALUES = ROOT / "deploy" / "helm" / "values.yaml"
@@ -20,7 +20,7 @@ VALUES = ROOT / "deploy" / "helm" / "values.yaml"
 CHART_KEYS = {
     "executor", "airflowVersion", "defaultAirflowRepository", "defaultAirflowTag", "images",
     "postgresql", "redis", "data", "fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName",
-    "secret", "env", "volumes", "volumeMounts", "config", "dags", "logs", "migrateDatabaseJob",
+    "extraEnvFrom", "secret", "env", "volumes", "volumeMounts", "config", "dags", "logs", "migrateDatabaseJob",
     "workers", "scheduler", "dagProcessor", "triggerer", "apiServer", "statsd", "createUserJob",
 }  # fmt: skip
 
@@ -45,15 +45,25 @@ def test_only_chart_keys_and_the_kubernetes_executor(values: dict[str, Any]) -> 
         assert values["createUserJob"]["enabled"] is False
 
 
-def test_every_partner_connection_and_hub_secret_comes_from_a_kubernetes_secret(values: dict[str, Any]) -> None:
+def connections_secret(values: dict[str, Any]) -> str:
+    """The Secret every Airflow container takes its Connections from (``extraEnvFrom``)."""
+    (source,) = yaml.safe_load(values["extraEnvFrom"])
+    return source["secretRef"]["name"]
+
+
+def test_every_connection_and_hub_secret_comes_from_a_kubernetes_secret(values: dict[str, Any]) -> None:
     from_secrets = {entry["envName"]: entry for entry in values["secret"]}
     for entry in from_secrets.values():
         assert entry["secretName"] and entry["secretKey"], entry
-    conn_ids = hook_connection_ids()
-    assert len(conn_ids) >= 6
-    missing = {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in conn_ids} - set(from_secrets)
-    assert not missing, f"hooks without a connection secret: {sorted(missing)}"
     assert {"HUB_STORE_URL", "HUB_SIGNING_KEY_PASSWORD"} <= set(from_secrets)
+    # The Connections come whole from one Secret made of .env's AIRFLOW_CONN_* lines (every partner's and
+    # the alerts'): none is listed one by one, so a new partner changes nothing here.
+    assert not [name for name in from_secrets if name.startswith("AIRFLOW_CONN_")]
+    name = connections_secret(values)
+    readme = (VALUES.parent / "README.md").read_text(encoding="utf-8")
+    created = re.search(rf"create secret generic {name} --from-env-file=<\(grep '\^AIRFLOW_CONN_' \.env\)", readme)
+    assert created, f"deploy/helm/README.md must create the Secret {name} from the AIRFLOW_CONN_* lines of .env"
+    assert len(connection_ids()) >= 6
     for key in ("fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName"):
         assert values[key], key
     assert values["data"]["metadataSecretName"]
@@ -90,8 +100,6 @@ def test_pools_are_created_and_every_component_requests_resources(values: dict[s
 
 
 def test_webhook_receiver_runs_beside_the_chart_from_the_same_image_and_secrets(values: dict[str, Any]) -> None:
-    from adapters.partners import carriers
-
     documents = list(yaml.safe_load_all((VALUES.parent / "webhooks.yaml").read_text(encoding="utf-8")))
     deployment = next(d for d in documents if d["kind"] == "Deployment")
     service = next(d for d in documents if d["kind"] == "Service")
@@ -103,11 +111,10 @@ def test_webhook_receiver_runs_beside_the_chart_from_the_same_image_and_secrets(
     assert pod["securityContext"]["runAsNonRoot"] is True
     env = {entry["name"]: entry for entry in container["env"]}
     secret_refs = {name for name, entry in env.items() if "secretKeyRef" in entry.get("valueFrom", {})}
-    needed = {f"AIRFLOW_CONN_{carrier.upper()}" for carrier in carriers()} | {
-        "HUB_STORE_URL",
-        "HUB_SIGNING_KEY_PASSWORD",
-    }
+    needed = {"HUB_STORE_URL", "HUB_SIGNING_KEY_PASSWORD"}
     assert needed <= secret_refs, f"not from Secrets: {sorted(needed - secret_refs)}"
+    # The carriers' Connections (their callback secrets are extras) from the chart's Connections Secret.
+    assert {"secretRef": {"name": connections_secret(values)}} in container["envFrom"]
     key_path = env["HUB_SIGNING_KEY"]["value"].removeprefix("pkcs12:").split("?")[0]
     mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
     assert str(Path(key_path).parent) in mounts, "the signing key must be mounted where HUB_SIGNING_KEY points"

@@ -166,7 +166,7 @@ def test_an_untrusted_portal_reply_is_refused_logged_and_leaves_the_dossiers_pen
     on the word of an unsigned, altered, expired or foreign-CA reply -- and a later trusted
     delivery settles the same dossiers without losing or doubling any."""
     from adapters.errors import UntrustedReply
-    from adapters.hooks import CitySystemHook, NationalPortalHook
+    from adapters.hooks import PartnerHook
     from hub.jobs import portal as portal_jobs
     from hub.jobs.extract import extract
     from hub.pipeline.portal_sync import PARTNER
@@ -175,10 +175,10 @@ def test_an_untrusted_portal_reply_is_refused_logged_and_leaves_the_dossiers_pen
     from mappings.sources import CITY_SOURCE
 
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=HANOI)
-    extracted = extract(CitySystemHook().get_client(), start, start + timedelta(days=1))
+    extracted = extract(PartnerHook("city_system").get_client(), start, start + timedelta(days=1))
     assert extracted["records"] > 0, extracted
     batches = portal_jobs.plan_portal_sync()
-    portal = NationalPortalHook().get_client()
+    portal = PartnerHook("national_portal").get_client()
     portal.list_agencies()  # logged in while the portal still signs properly
     partners.set_reply_mode(reply_mode)
 

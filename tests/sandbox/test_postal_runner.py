@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from adapters.hooks import ViettelPostHook, VNPostHook
+from adapters.hooks import PartnerHook
+from adapters.partners import carriers
 from adapters.postal.carrier import CarrierEvent, WebhookRejected
 from hub.connections import sandbox_connections
 from sandbox.runner import read_state, serve
@@ -26,13 +27,11 @@ from tests.support.postal_sandboxes import order_request
 
 pytestmark = pytest.mark.timeout(300)
 
-HOOKS = {"vnpost": VNPostHook, "viettel_post": ViettelPostHook}
-
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[dict[str, Any], dict[str, list[Any]], dict[str, Any]]]:
     clients: dict[str, Any] = {}
-    received: dict[str, list[Any]] = {name: [] for name in HOOKS}
+    received: dict[str, list[Any]] = {name: [] for name in carriers()}
 
     async def receive(request: Request) -> JSONResponse:
         carrier = request.path_params["carrier"]
@@ -66,8 +65,8 @@ def test_the_runner_serves_both_carriers_with_callbacks_to_the_receiver(
     state, received, clients = running
     for variable, uri in sandbox_connections(state).items():
         monkeypatch.setenv(variable, uri)
-    for name, hook in HOOKS.items():
-        clients[name] = client = hook().get_client()
+    for name in carriers():
+        clients[name] = client = PartnerHook(name).get_client()
         orders = [client.create_order(order_request(n)) for n in range(5)]
         reply = requests.post(f"{state[name]['url']}/sandbox/clock", json={"advance_hours": 96}, timeout=60)
         sent = reply.json()["webhooks"]

@@ -21,14 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.hooks import (
-    BusinessRegistrationHook,
-    CitySystemHook,
-    CivilStatusHook,
-    NationalPortalHook,
-    PopulationDbHook,
-    SocialInsuranceHook,
-)
+from adapters.hooks import PartnerHook
 from adapters.partners import partner_ids
 from adapters.population_db.client import IdentityQuery, LookupPurpose, Verdict
 from hub.connections import sandbox_connections
@@ -69,18 +62,18 @@ def _every_partner_answers_through_its_hook(state: dict[str, Any], monkeypatch: 
         monkeypatch.setenv(name, value)
     day = date.fromisoformat(state["data"]["day"])
     start = datetime.combine(day, datetime.min.time(), timezone(timedelta(hours=7)))
-    pages = CitySystemHook().get_client().iter_changes(start, start + timedelta(days=1))
+    pages = PartnerHook("city_system").get_client().iter_changes(start, start + timedelta(days=1))
     city = {record["ma_ho_so"] for page in pages for record in page}
-    assert NationalPortalHook().get_client().list_agencies()
-    assert list(BusinessRegistrationHook().get_client().iter_window(day, day))
-    assert list(CivilStatusHook().get_client().iter_registered(day, day))
+    assert PartnerHook("national_portal").get_client().list_agencies()
+    assert list(PartnerHook("business_registration").get_client().iter_window(day, day))
+    assert list(PartnerHook("civil_status").get_client().iter_registered(day, day))
     applicant = requests.get(f"{state['population_db']['url']}/sandbox/applicants", timeout=10).json()["items"][0]
     assert applicant["ma_ho_so"] in city
     query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], date.fromisoformat(applicant["ngay_sinh"]))
     purpose = LookupPurpose(applicant["ma_ho_so"], "kiểm tra sandbox")
-    verdict = PopulationDbHook().get_client().verify(query, purpose, AuditList()).verdict
+    verdict = PartnerHook("population_db").get_client().verify(query, purpose, AuditList()).verdict
     assert verdict is {"match": Verdict.MATCH, "not_found": Verdict.NOT_FOUND}.get(applicant["fate"], Verdict.MISMATCH)
-    insurer = SocialInsuranceHook().get_client()
+    insurer = PartnerHook("social_insurance").get_client()
     household = insurer.household(insurance_number(applicant["so_dinh_danh"]), dossier_no=applicant["ma_ho_so"])
     assert household is not None and household.members[0].citizen_id == applicant["so_dinh_danh"]
 

@@ -28,7 +28,7 @@ from adapters.business_registration.client import (
 )
 from adapters.errors import AuthenticationError, ContractViolation, PermanentError, RetryableError, UntrustedReply
 from adapters.exchange import Exchange
-from adapters.hooks import BusinessRegistrationHook
+from adapters.hooks import PartnerHook
 from adapters.periods import windows
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
@@ -295,10 +295,10 @@ def test_the_hook_builds_a_verifying_client_from_an_env_connection(
 ) -> None:
     host = server.url.removeprefix("http://")
     monkeypatch.setenv("AIRFLOW_CONN_BR_TEST", f"http://:{TOKEN}@{host}?madonvi={AGENCY}&timeout=5")
-    client = BusinessRegistrationHook("br_test").get_client()
+    client = PartnerHook("business_registration", "br_test").get_client()
     assert client.agency_code == AGENCY and client.transport.signatures.trust is not None
     assert client.company("0199999999") is None
-    assert BusinessRegistrationHook("br_test").get_client() is client
+    assert PartnerHook("business_registration", "br_test").get_client() is client
     monkeypatch.setenv("AIRFLOW_CONN_BR_NO_AGENCY", f"http://:{TOKEN}@{host}")
     with pytest.raises(ValueError, match="agency code"):
-        BusinessRegistrationHook("br_no_agency").get_client()
+        PartnerHook("business_registration", "br_no_agency").get_client()

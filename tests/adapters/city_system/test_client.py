@@ -22,7 +22,7 @@ import adapters.city_system
 from adapters.city_system.client import CitySystemClient
 from adapters.errors import AuthenticationError, ContractViolation
 from adapters.exchange import Exchange
-from adapters.hooks import CitySystemHook
+from adapters.hooks import PartnerHook
 from adapters.settings import TransportSettings
 from adapters.transport import HttpTransport
 from sandbox.city_system.app import create_app
@@ -184,10 +184,10 @@ def test_city_hook_builds_a_working_client_from_an_env_connection(
     server, _ = city
     host = server.url.removeprefix("http://")
     monkeypatch.setenv("AIRFLOW_CONN_CITY_SYSTEM", f"http://hub:{TOKEN}@{host}?read_timeout=7&max_attempts=2")
-    client = CitySystemHook().get_client()
+    client = PartnerHook("city_system").get_client()
     assert client.transport.settings.read_timeout == 7.0 and client.transport.settings.max_attempts == 2
     assert sum(len(page) for page in client.iter_changes(DAY_START, DAY_END, page_size=2000)) == held_ids(server)
-    assert CitySystemHook().get_client() is client
+    assert PartnerHook("city_system").get_client() is client
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from adapters.errors import PermanentError
-from adapters.hooks import PopulationDbHook
+from adapters.hooks import PartnerHook
 from adapters.population_db.client import (
     DIACRITICS_ONLY,
     IdentityQuery,
@@ -231,8 +231,8 @@ def test_the_hook_builds_one_working_client_per_connection(sandbox: Sandbox, mon
         f"http://{USERNAME}:{quote(PASSWORD, safe='')}@{host}?madonvi={AGENCY}&macanbo=system&cache_ttl_s=120&timeout=5"
     )
     monkeypatch.setenv("AIRFLOW_CONN_POPULATION_DB", uri)
-    client = PopulationDbHook().get_client()
-    assert PopulationDbHook().get_client() is client
+    client = PartnerHook("population_db").get_client()
+    assert PartnerHook("population_db").get_client() is client
     assert (client.agency, client.officer, client.cache.ttl_s) == (AGENCY, "system", 120.0)
     audit = AuditList()
     assert client.verify(query(sandbox.applicant("match")), PURPOSE, audit).verdict is Verdict.MATCH

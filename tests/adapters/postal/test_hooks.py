@@ -1,4 +1,4 @@
-"""The carrier hooks build working clients from ``AIRFLOW_CONN_*`` URIs, signing where the carrier does."""
+"""The hook builds the carriers' working clients from ``AIRFLOW_CONN_*`` URIs, signing where the carrier does."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from adapters.hooks import ViettelPostHook, VNPostHook
+from adapters.hooks import PartnerHook
 from mappings.postal.s10 import is_valid_s10
 from signing.pki import DevPki
 from tests.support.postal_sandboxes import (
@@ -24,9 +24,9 @@ from tests.support.postal_sandboxes import (
 pytestmark = pytest.mark.timeout(120)
 
 SECRET = "hook-pw/7:@e"  # URI-special characters on purpose
-HOOKS = {
-    "vnpost": (VNPostHook, CUSTOMER_CODE, "webhook_secret"),
-    "viettel_post": (ViettelPostHook, USERNAME, "webhook_token"),
+ACCOUNTS = {  # the login and the extra holding the callback credential
+    "vnpost": (CUSTOMER_CODE, "webhook_secret"),
+    "viettel_post": (USERNAME, "webhook_token"),
 }
 
 
@@ -42,12 +42,12 @@ def test_the_hook_builds_a_client_that_places_and_tracks_orders(
     carrier: tuple[CarrierRig, Sandbox], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rig, sandbox = carrier
-    hook_class, login, extra = HOOKS[rig.name]
+    login, extra = ACCOUNTS[rig.name]
     host = sandbox.url.removeprefix("http://")
     uri = f"http://{quote(login, safe='')}:{quote(SECRET, safe='')}@{host}?{extra}={WEBHOOK_SECRET}&timeout=5"
     monkeypatch.setenv(f"AIRFLOW_CONN_{rig.name.upper()}", uri)
-    client = hook_class().get_client()
-    assert client.name == rig.name and hook_class().get_client() is client
+    client = PartnerHook(rig.name).get_client()
+    assert client.name == rig.name and PartnerHook(rig.name).get_client() is client
     signatures = client.transport.signatures
     assert (signatures.identity is not None, signatures.trust is not None) == (rig.signed, rig.signed)
     placed = client.create_order(order_request(1))
@@ -59,8 +59,8 @@ def test_the_hook_builds_a_client_that_places_and_tracks_orders(
 def test_a_connection_without_the_callback_credential_is_refused_by_name(
     rig: CarrierRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hook_class, login, extra = HOOKS[rig.name]
+    login, extra = ACCOUNTS[rig.name]
     monkeypatch.setenv("AIRFLOW_CONN_CARRIER_INCOMPLETE", f"http://{quote(login, safe='')}:pw@127.0.0.1:9")
     with pytest.raises(ValueError, match=extra) as caught:
-        hook_class("carrier_incomplete").get_client()
+        PartnerHook(rig.name, "carrier_incomplete").get_client()
     assert ":pw@" not in str(caught.value)

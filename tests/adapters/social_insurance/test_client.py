@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from adapters.errors import AuthenticationError, PermanentError, RetryableError, UntrustedReply
-from adapters.hooks import CivilStatusHook, SocialInsuranceHook
+from adapters.hooks import PartnerHook
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.soap import Credentials, SoapClient, SoapTransport, load_contract
@@ -169,10 +169,10 @@ def test_the_hooks_build_verifying_soap_clients_from_env_connections(
 ) -> None:
     host = server.url.removeprefix("http://")
     monkeypatch.setenv("AIRFLOW_CONN_BHXH_TEST", f"http://{USER}:{PASSWORD}@{host}?madonvi={AGENCY}&timeout=5")
-    client = SocialInsuranceHook("bhxh_test").get_client()
+    client = PartnerHook("social_insurance", "bhxh_test").get_client()
     assert isinstance(client, SocialInsuranceClient) and client.officer == USER
     assert client.household(insurance_number(applicant.citizen_id), dossier_no=applicant.dossier_no) is not None
-    assert SocialInsuranceHook("bhxh_test").get_client() is client
+    assert PartnerHook("social_insurance", "bhxh_test").get_client() is client
     monkeypatch.setenv("AIRFLOW_CONN_HT_NO_AGENCY", f"http://{USER}:{PASSWORD}@{host}")
     with pytest.raises(ValueError, match="madonvi"):
-        CivilStatusHook("ht_no_agency").get_client()
+        PartnerHook("civil_status", "ht_no_agency").get_client()

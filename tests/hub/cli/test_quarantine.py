@@ -27,7 +27,7 @@ def hub(*args: str):
 
 def _outage_day(sandbox: Partners, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """Extract the day and try to deliver it while the portal fails every call; one attempt allowed."""
-    from adapters.hooks import CitySystemHook, NationalPortalHook
+    from adapters.hooks import PartnerHook
     from hub.jobs import portal as portal_jobs
     from hub.jobs.extract import extract
     from hub.store import hub_store
@@ -35,8 +35,8 @@ def _outage_day(sandbox: Partners, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     monkeypatch.setenv("HUB_RETRY_MAX_ATTEMPTS", "1")
     sandbox.set_faults(error_rate=1.0)
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=HANOI)
-    extract(CitySystemHook().get_client(), start, start + timedelta(days=1))
-    portal = NationalPortalHook().get_client()
+    extract(PartnerHook("city_system").get_client(), start, start + timedelta(days=1))
+    portal = PartnerHook("national_portal").get_client()
     for batch_id in portal_jobs.plan_portal_sync():
         portal_jobs.deliver_portal_dossiers(portal, batch_id)
     sandbox.set_faults(error_rate=0.0)
@@ -93,13 +93,13 @@ def test_a_dossier_breaking_a_rule_stays_quarantined_when_replayed(
     partners: Partners,  # noqa: F811
 ) -> None:
     """Replaying a city defect without a fix re-validates it and keeps it, under the same rule."""
-    from adapters.hooks import CitySystemHook
+    from adapters.hooks import PartnerHook
     from hub.jobs import portal as portal_jobs
     from hub.jobs.extract import extract
     from hub.store import hub_store
 
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=HANOI)
-    extract(CitySystemHook().get_client(), start, start + timedelta(days=1))
+    extract(PartnerHook("city_system").get_client(), start, start + timedelta(days=1))
     portal_jobs.plan_portal_sync()
     entry = hub_store().quarantine.open_entries()[0]
 

@@ -18,7 +18,7 @@ import pytest
 
 from adapters.errors import UntrustedReply
 from adapters.exchange import Exchange
-from adapters.hooks import BusinessRegistrationHook, CivilStatusHook
+from adapters.hooks import PartnerHook
 from adapters.periods import windows
 from hub.pipeline import ministry_exchange as exchange
 from hub.pipeline.extract import staged_record
@@ -54,7 +54,7 @@ def ministries(tmp_path_factory: pytest.TempPathFactory, dev_pki: DevPki) -> Ite
 def clients(ministries: Ministries, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     for key, value in ministries.connections().items():
         monkeypatch.setenv(key, value)
-    yield CivilStatusHook().get_client(), BusinessRegistrationHook().get_client()
+    yield PartnerHook("civil_status").get_client(), PartnerHook("business_registration").get_client()
     for server in (ministries.civil, ministries.business):
         ministries.faults(server, error_rate=0.0, fail_next=0)
     ministries.civil_signing.set_mode("valid")

@@ -1,0 +1,42 @@
+"""`hub airflow-init` (and `hub up`, `hub demo`) create the partner pools from the registry: the same
+names, slots and descriptions the repository's pools file held before the registry replaced it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+
+POOLS_BEFORE_THE_REGISTRY = {
+    "city_system": (2, "Concurrent calls to the city dossier system"),
+    "national_portal": (2, "Concurrent calls to the national portal (LGSP adapter)"),
+    "civil_status": (2, "Concurrent calls to the civil-status system (Ministry of Justice, SOAP)"),
+    "business_registration": (1, "Concurrent calls to the national business registration system (REST)"),
+    "population_db": (
+        2,
+        "Concurrent batch tasks calling the population database (SOAP), each with a few calls in flight",
+    ),
+    "vnpost": (2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
+    "viettel_post": (2, "Concurrent order batches and tracking polls at Viettel Post"),
+}
+
+
+def test_airflow_init_migrates_then_imports_every_partner_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, ...]] = []
+    imported: dict[str, dict[str, object]] = {}
+
+    def run_airflow(*args: str, env: dict[str, str], quiet: bool = False) -> None:
+        calls.append(args[:2])
+        if args[:2] == ("pools", "import"):
+            imported.update(json.loads(Path(args[2]).read_text(encoding="utf-8")))
+
+    monkeypatch.setattr(main, "run_airflow", run_airflow)
+    main.prepare_airflow({})
+    assert calls == [("db", "migrate"), ("pools", "import")]
+    assert imported == {
+        name: {"slots": slots, "description": description, "include_deferred": False}
+        for name, (slots, description) in POOLS_BEFORE_THE_REGISTRY.items()
+    }

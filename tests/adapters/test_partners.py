@@ -98,16 +98,17 @@ def test_the_dev_pki_issues_every_partner(dev_pki: DevPki) -> None:
 # -- deployment files --------------------------------------------------------------------------------------
 
 
-def env_example() -> set[str]:
-    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+def connections_example() -> set[str]:
+    lines = (ROOT / "connections.env.example").read_text(encoding="utf-8").splitlines()
     return {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
 
 
 # The one deployment file naming the partners: the operator's list of Connections to fill in. Compose
-# hands the filled-in copy to the Airflow containers whole and Kubernetes makes one Secret of its
-# AIRFLOW_CONN_* lines (tests/deploy/ checks both), so no other deployment file lists partners.
-DEPLOYMENT_FILES = {".env.example": (env_example, PARTNERS)}
+# hands the filled-in copy to the Airflow containers whole and Kubernetes makes one Secret of it
+# (tests/deploy/ checks both), so no other deployment file lists partners.
+DEPLOYMENT_FILES = {"connections.env.example": (connections_example, PARTNERS)}
 ENUMERATING_NOTHING = (
+    ".env.example",
     "docker-compose.yml",
     "deploy/compose/sandbox.yml",
     "deploy/helm/values.yaml",
@@ -129,7 +130,7 @@ def test_deployment_file_defines_exactly_the_partner_connections(path: str) -> N
 @pytest.mark.parametrize("path", ENUMERATING_NOTHING)
 def test_no_other_deployment_file_names_a_partner_connection(path: str) -> None:
     named = set(CONNECTION.findall((ROOT / path).read_text(encoding="utf-8"))) - OWN_CONNECTIONS
-    assert not named, f"{path} lists {sorted(named)}: partner Connections belong in .env.example only"
+    assert not named, f"{path} lists {sorted(named)}: partner Connections belong in connections.env.example only"
 
 
 def test_the_deployment_check_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,6 +145,6 @@ def test_the_deployment_check_names_what_is_missing(monkeypatch: pytest.MonkeyPa
         sandbox="sandbox.driving_licence.app:double",
         login="token",
     )
-    monkeypatch.setitem(DEPLOYMENT_FILES, ".env.example", (env_example, (*PARTNERS, newcomer)))
-    with pytest.raises(AssertionError, match=r"\.env\.example: no Connection for partner 'driving_licence'"):
-        test_deployment_file_defines_exactly_the_partner_connections(".env.example")
+    monkeypatch.setitem(DEPLOYMENT_FILES, "connections.env.example", (connections_example, (*PARTNERS, newcomer)))
+    with pytest.raises(AssertionError, match=r"connections\.env\.example: no Connection for partner 'driving_licence'"):
+        test_deployment_file_defines_exactly_the_partner_connections("connections.env.example")

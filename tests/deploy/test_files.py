@@ -32,6 +32,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
 SANDBOX_COMPOSE = ROOT / "deploy" / "compose" / "sandbox.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
+CONNECTIONS_EXAMPLE = ROOT / "connections.env.example"
 AIRFLOW_COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "worker-1", "worker-2")
 # Names whose values are secrets (a *_FILE names where one is kept, not the secret itself).
 SECRET_NAME = re.compile(r"^(?!.*_FILE$).*(PASSWORD|SECRET|TOKEN|FERNET|PRIVATE|AUTH$)|^AIRFLOW_CONN_", re.IGNORECASE)
@@ -266,9 +267,9 @@ def test_hadolint_passes_the_dockerfile_and_catches_a_broken_one(tmp_path: Path)
 
 
 def compose_environment() -> dict[str, str]:
-    """This process's environment, with .env.example as the file the Airflow containers read (the
-    ``env_file`` of docker-compose.yml): an operator's .env is no part of a checkout."""
-    return {**os.environ, "HUB_ENV_FILE": str(ENV_EXAMPLE)}
+    """This process's environment, with connections.env.example as the file the Airflow containers
+    read (the ``env_file`` of docker-compose.yml): an operator's connections.env is no part of a checkout."""
+    return {**os.environ, "HUB_CONNECTIONS_FILE": str(CONNECTIONS_EXAMPLE)}
 
 
 def compose_config(*files: Path, env_file: Path = ENV_EXAMPLE) -> dict[str, Any]:
@@ -425,5 +426,6 @@ def test_env_example_defines_every_variable_and_env_stays_out_of_git() -> None:
     for name, value in example.items():
         if SECRET_NAME.search(name):
             assert "change-me" in value, f"{name} in .env.example must be a placeholder"
-    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT, check=False)
-    assert ignored.returncode == 0, ".env must be git-ignored"
+    for secret_file in (".env", "connections.env"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", secret_file], cwd=ROOT, check=False)
+        assert ignored.returncode == 0, f"{secret_file} must be git-ignored"

@@ -56,13 +56,13 @@ def test_every_connection_and_hub_secret_comes_from_a_kubernetes_secret(values: 
     for entry in from_secrets.values():
         assert entry["secretName"] and entry["secretKey"], entry
     assert {"HUB_STORE_URL", "HUB_SIGNING_KEY_PASSWORD"} <= set(from_secrets)
-    # The Connections come whole from one Secret made of .env's AIRFLOW_CONN_* lines (every partner's and
-    # the alerts'): none is listed one by one, so a new partner changes nothing here.
+    # The Connections come whole from one Secret made of connections.env (every partner's and the
+    # alerts'): none is listed one by one, so a new partner changes nothing here.
     assert not [name for name in from_secrets if name.startswith("AIRFLOW_CONN_")]
     name = connections_secret(values)
     readme = (VALUES.parent / "README.md").read_text(encoding="utf-8")
-    created = re.search(rf"create secret generic {name} --from-env-file=<\(grep '\^AIRFLOW_CONN_' \.env\)", readme)
-    assert created, f"deploy/helm/README.md must create the Secret {name} from the AIRFLOW_CONN_* lines of .env"
+    created = re.search(rf"create secret generic {name} --from-env-file=connections\.env\b", readme)
+    assert created, f"deploy/helm/README.md must create the Secret {name} from connections.env"
     assert len(connection_ids()) >= 6
     for key in ("fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName"):
         assert values[key], key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from mappings.postal.states import PostalState, Track
 from mappings.sources import CITY_SOURCE
 from quality.reconcile import DifferenceClass, Period, reconcile
 from quality.reconcile.engine import CHECKED
+from quality.report import write_reconciliation_report
+from tests.quality.report.test_html import text_of
 
 PORTAL = "national_portal"
 CIVIL_STATUS = "ministry:civil_status"
@@ -458,3 +461,20 @@ def test_postal_returns_without_an_order_and_delivered_results_left_open_are_fou
     assert (result.sources["postal"], result.sources["postal_delivered"]) == (3, 2)
     # The postal dimension is beside the portal one: none of these reached the portal either.
     assert len(result.dossiers(DifferenceClass.MISSING_AT_PORTAL)) == 7
+
+
+def test_the_report_shows_the_decision_766_kpis_in_both_languages(store: HubStore, tmp_path: Path) -> None:
+    """The official's view of the hand-computed KPIs: label, formula, figures, per agency -- from the document."""
+    _store_with_differences(store)
+    document = reconcile(store.db, DAY).to_dict()
+
+    vi = write_reconciliation_report(document, tmp_path / "vi", signer=None).html.read_text(encoding="utf-8")
+    en = write_reconciliation_report(document, tmp_path / "en", signer=None, language="en").html.read_text("utf-8")
+
+    kpis_vi, kpis_en = text_of(vi, "kpis"), text_of(en, "kpis")
+    assert "Tỷ lệ hồ sơ thanh toán trực tuyến" in kpis_vi and "2 4 50,0 %" in kpis_vi
+    assert "Tỷ lệ hồ sơ có kết quả điện tử gắn mã" in kpis_vi and "3 4 75,0 %" in kpis_vi
+    assert "Share paid online" in kpis_en and "F766 3.6" in kpis_en
+    for label in ("Share digitised (components and result)", "Share of online dossiers from VNeID-verified accounts"):
+        assert label in kpis_en
+    assert "2 8 25.0 %" in kpis_en  # digitised: components and a coded result

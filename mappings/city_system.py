@@ -132,6 +132,55 @@ def _delivery_address(record: Mapping[str, Any]) -> dict[str, Any] | None:
                  commune_code="ma_xa", province_code="ma_tinh")  # fmt: skip
 
 
+# The city's values for the Decision 766 fields (docs/interfaces.md section 1) -> canonical.
+_SUBMISSION_PLACES = {"CONG_DVCQG": True, "CONG_DVC_THANH_PHO": False, "BO_PHAN_MOT_CUA": False}
+_PAYMENT_GATEWAYS = {"CONG_DVCQG": "national_portal", "CONG_THANH_PHO": "city"}
+_IDENTIFIER_KINDS = {"CAN_CUOC": "citizen_id", "CMND": "id_card", "HO_CHIEU": "passport", "MA_SO_THUE": "tax_code"}
+
+
+def _coded(table: Mapping[str, Any], value: Any, rule: str, path: str, absent: Any) -> Any:
+    """A value of a closed list; null (or a missing key, on records staged before the field) is ``absent``."""
+    if value is None:
+        return absent
+    if not isinstance(value, str) or value not in table:
+        raise MappingError(rule, f"'{path}' = '{value}' không có trong danh sách giá trị cho phép")
+    return table[value]
+
+
+def _identifier(item: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """The number is never repeated in the error: it is personal data."""
+    kind = _get(item, "loai", path)
+    if kind not in _IDENTIFIER_KINDS:
+        raise MappingError("city.unknown_identifier_kind", f"'{path}loai' = '{kind}' không phải loại định danh đã biết")
+    return {"kind": _IDENTIFIER_KINDS[kind], "number": _get(item, "so", path)}
+
+
+def _kpi_fields(record: Mapping[str, Any], applicant: Mapping[str, Any]) -> dict[str, Any]:
+    """What the portal scores the city by under Decision 766 (docs/interfaces.md 2.5).
+
+    Read with ``.get``: records staged before the city system carried these keys must still map,
+    with the canonical defaults (not via the portal, not verified, nothing consulted).
+    """
+    identifiers = applicant.get("dinh_danh") or []
+    return {
+        "submitted_via_portal": _coded(
+            _SUBMISSION_PLACES, record.get("noi_nop"), "city.unknown_submission_place", "noi_nop", False
+        ),
+        "vneid_verified": record.get("tai_khoan_xac_thuc_vneid") or False,
+        "payment_gateway": _coded(
+            _PAYMENT_GATEWAYS, record.get("cong_thanh_toan"), "city.unknown_payment_gateway", "cong_thanh_toan", None
+        ),
+        "applicant_identifiers": [
+            _identifier(item, f"chu_ho_so.dinh_danh[{i}].")
+            for i, item in enumerate(_objects(identifiers, "chu_ho_so.dinh_danh"))
+        ],
+        "consulted_databases": record.get("csdl_khai_thac") or [],
+        "rejected_at": _datetime(record, "ngay_tu_choi") if "ngay_tu_choi" in record else None,
+        "portal_account_id": record.get("ma_tai_khoan_dvcqg"),
+        "note": record.get("ghi_chu"),
+    }
+
+
 def to_canonical(record: Mapping[str, Any], tables: CodeTables) -> Dossier:
     """Map one city record; codes are looked up in the tables valid on its ``cap_nhat_luc`` day."""
     updated_at = _required_datetime(record, "cap_nhat_luc")
@@ -186,7 +235,10 @@ def to_canonical(record: Mapping[str, Any], tables: CodeTables) -> Dossier:
             for i, fee in enumerate(_objects(_get(record, "le_phi"), "le_phi"))
         ],
         "results": [
-            _pick(res, f"ket_qua[{i}].", code="ma", name="ten", url="url")
+            {
+                **_pick(res, f"ket_qua[{i}].", code="ma", name="ten", url="url"),
+                "result_code": res.get("ma_giay_to_ket_qua"),
+            }
             for i, res in enumerate(_objects(_get(record, "ket_qua"), "ket_qua"))
         ],
         "history": [
@@ -194,6 +246,7 @@ def to_canonical(record: Mapping[str, Any], tables: CodeTables) -> Dossier:
             for i, step in enumerate(_objects(_get(record, "qua_trinh_xu_ly"), "qua_trinh_xu_ly"))
         ],
         "updated_at": updated_at,
+        **_kpi_fields(record, applicant),
     }
     try:
         # Strict: "yes" is not a boolean and "1" is not an integer in the city's JSON contract.

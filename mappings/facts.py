@@ -30,7 +30,18 @@ from mappings.working_days import add_working_days
 
 @dataclass(frozen=True)
 class DossierFacts:
-    """``digitised``: at least one submitted component (``TaiLieuNop``) was digitised."""
+    """``digitised``: at least one submitted component (``TaiLieuNop``) was digitised.
+
+    The fields after ``return_by_post`` are what the Decision 766 KPIs count by
+    (docs/interfaces.md 2.5); they default to "absent" because versions staged before a source
+    carried them, and sources that never do (civil-status registrations), have none:
+    ``submitted_via_portal`` filed on the national portal (``NoiNopHoSo``); ``vneid_verified`` the
+    account was authenticated with VNeID; ``fee_payable`` a fee row with an amount above 0 (the
+    online-payment KPI's denominator, F766 3.6); ``identified`` the applicant carries an identifier
+    (``DinhDanhCHS``); ``consulted_databases`` how many national databases were consulted
+    (``DSKetNoiCSDL``); ``result_coded`` an electronic result with a result-document code and a
+    link (``MaGiayToKetQua``, F766 4.1).
+    """
 
     procedure_code: str | None
     status: int | None
@@ -41,6 +52,12 @@ class DossierFacts:
     digitised: bool
     paid_online: bool
     return_by_post: bool
+    submitted_via_portal: bool = False
+    vneid_verified: bool = False
+    fee_payable: bool = False
+    identified: bool = False
+    consulted_databases: int = 0
+    result_coded: bool = False
 
 
 def _iso(value: Any) -> datetime | None:
@@ -60,7 +77,15 @@ def _portal(value: Any) -> datetime | None:
 
 
 def _int(value: Any) -> int | None:
+    """An integer code, sent as a number or (as public portal clients do) a string of digits."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _flag(value: Any, *true: str | int) -> bool:
+    """A portal flag: ``"1"`` (or one of ``true``) as public clients send it, or the 1/true older senders did."""
+    return value in (1, "1", *true)  # True == 1
 
 
 def _text(value: Any) -> str | None:
@@ -71,6 +96,25 @@ def _documents(value: Any) -> list[Mapping[str, Any]]:
     return [doc for doc in value if isinstance(doc, Mapping)] if isinstance(value, list) else []
 
 
+def _positive(value: Any) -> bool:
+    """An amount above 0, as a number or a string of digits (the portal's ``Gia``)."""
+    amount = _int(value)
+    return amount is not None and amount > 0
+
+
+def _distinct_texts(items: list[Mapping[str, Any]], key: str) -> int:
+    return len({item[key] for item in items if _text(item.get(key))})
+
+
+def _has_coded_result(results: list[Mapping[str, Any]], code: str, link: str) -> bool:
+    """F766 4.1 counts an electronic result only with both a result-document code and a link."""
+    return any(_text(r.get(code)) and _text(r.get(link)) for r in results)
+
+
+# City record values (docs/interfaces.md section 1).
+CITY_PORTAL_SUBMISSION = "CONG_DVCQG"  # ``noi_nop``: filed on the national portal
+
+
 def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
     """Codes are looked up in the tables valid on the record's update day, as the mapping does."""
     updated = _iso(record.get("cap_nhat_luc"))
@@ -79,6 +123,8 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
     state_row = tables.local_states.get(state, on) if isinstance(state, str) else None
     channel = record.get("kenh_nop")
     channel_row = tables.channels.get(channel, on, by="local_code") if isinstance(channel, str) else None
+    applicant = record.get("chu_ho_so") if isinstance(record.get("chu_ho_so"), Mapping) else {}
+    databases = record.get("csdl_khai_thac")
     return DossierFacts(
         procedure_code=_text(record.get("ma_tthc")),
         status=state_row.status_code if state_row else None,
@@ -89,6 +135,12 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
         digitised=any(doc.get("da_so_hoa") is True for doc in _documents(record.get("tai_lieu"))),
         paid_online=record.get("thanh_toan_truc_tuyen") is True,
         return_by_post=record.get("tra_ket_qua_qua_buu_chinh") is True,
+        submitted_via_portal=record.get("noi_nop") == CITY_PORTAL_SUBMISSION,
+        vneid_verified=record.get("tai_khoan_xac_thuc_vneid") is True,
+        fee_payable=any(_positive(fee.get("so_tien")) for fee in _documents(record.get("le_phi"))),
+        identified=any(_text(i.get("so")) for i in _documents(applicant.get("dinh_danh"))),
+        consulted_databases=len({c for c in databases if _text(c)}) if isinstance(databases, list) else 0,
+        result_coded=_has_coded_result(_documents(record.get("ket_qua")), "ma_giay_to_ket_qua", "url"),
     )
 
 
@@ -132,8 +184,21 @@ def civil_status_facts(item: Mapping[str, Any], tables: CodeTables) -> DossierFa
     )
 
 
+# ``NoiNopHoSo`` value of a dossier filed on the national portal: ASSUMPTION (ledger 2.5: the value
+# list is unpublished; T-S, a province's own system, always sends "2" for its own dossiers).
+PORTAL_SUBMISSION = "1"
+
+
 def portal_facts(item: Mapping[str, Any]) -> DossierFacts:
-    """A dossier in the portal's field names (ministry pull-backs); flags are 0/1 there."""
+    """A dossier in the portal's field names (ministry pull-backs, docs/interfaces.md 2.5-2.6).
+
+    Codes and flags are strings as public clients send them (``"1"``), or numbers as older
+    senders did; both read. ``DuocThanhToanTrucTuyen`` is paid online at ``"1"`` (the national
+    portal's payment platform) or ``"2"`` (the sender's own gateway), F766 3.6. A ministry syncs
+    ``HoSoCoThanhPhanSoHoa`` for the dossier as a whole (F766 4.3), so it counts beside the
+    components' ``DuocSoHoa``.
+    """
+    documents = _documents(item.get("TaiLieuNop"))
     return DossierFacts(
         procedure_code=_text(item.get("MaTTHC")),
         status=_int(item.get("TrangThaiHoSo")),
@@ -141,7 +206,15 @@ def portal_facts(item: Mapping[str, Any]) -> DossierFacts:
         received_at=_portal(item.get("NgayTiepNhan")),
         due_at=_portal(item.get("NgayHenTra")),
         finished_at=_portal(item.get("NgayKetThucXuLy")),
-        digitised=any(doc.get("DuocSoHoa") in (1, True) for doc in _documents(item.get("TaiLieuNop"))),
-        paid_online=item.get("DuocThanhToanTrucTuyen") in (1, True),
-        return_by_post=item.get("HinhThuc") in (1, True),
+        digitised=_flag(item.get("HoSoCoThanhPhanSoHoa")) or any(_flag(doc.get("DuocSoHoa")) for doc in documents),
+        paid_online=_flag(item.get("DuocThanhToanTrucTuyen"), 2, "2"),
+        return_by_post=_flag(item.get("HinhThuc")),
+        submitted_via_portal=item.get("NoiNopHoSo") == PORTAL_SUBMISSION,
+        vneid_verified=_flag(item.get("TaiKhoanDuocXacThucVoiVNeID")),
+        fee_payable=any(_positive(fee.get("Gia", fee.get("SoTien"))) for fee in _documents(item.get("DanhSachLePhi"))),
+        identified=any(_text(i.get("SoDinhDanh")) for i in _documents(item.get("DinhDanhCHS"))),
+        consulted_databases=_distinct_texts(_documents(item.get("DSKetNoiCSDL")), "MaCSDL"),
+        result_coded=_has_coded_result(
+            _documents(item.get("DanhSachGiayToKetQua")), "MaGiayToKetQua", "DuongDanTepTinKetQua"
+        ),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from hub.store import schema as t
 from hub.store.database import Database
 from hub.store.deliveries import Deliveries
+from hub.store.facts import add_missing_columns
 from hub.store.message_log import MessageLog
 from hub.store.outbox import Outbox
 from hub.store.portal_snapshot import PortalSnapshots
@@ -35,3 +36,4 @@ class HubStore:
     def create_schema(self) -> None:
         self.message_log.refuse_unchained()
         t.metadata.create_all(self.db.engine)
+        add_missing_columns(self.db.engine)

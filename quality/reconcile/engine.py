@@ -50,6 +50,7 @@ CHECKED = (
 )
 
 ONLINE = 2  # KenhThucHien
+_ONLINE = f"channel = {ONLINE}"
 # DuckDB's bound for one run. A 2023-scale year (4 million dossiers, three sources) peaks near it;
 # under a lower bound it spills to disk and still finishes, slower (bench.reconcile).
 DEFAULT_MEMORY_LIMIT = "4GB"
@@ -58,7 +59,18 @@ DEFAULT_MEMORY_LIMIT = "4GB"
 # only those the figures count by: its status outcome (mappings/code_tables/statuses.csv, as of the
 # period's end), whether it was resolved on time (NULL without both dates) and whether its
 # procedure was integrated on the portal on the dossier's day.
-_FACTS = """s.agency, s.day, s.in_period, s.procedure, s.status, s.channel, s.digitised, s.paid_online,
+# The Decision 766 facts (``KPI_FACTS``) ride along unchanged for the KPIs.
+KPI_FACTS = (
+    "digitised",
+    "paid_online",
+    "submitted_via_portal",
+    "vneid_verified",
+    "fee_payable",
+    "identified",
+    "consulted_databases",
+    "result_coded",
+)
+_FACTS = f"""s.agency, s.day, s.in_period, s.procedure, s.status, s.channel, {", ".join("s." + f for f in KPI_FACTS)},
     s.finished <= s.due AS on_time, o.outcome, coalesce(pv.integrated, false) AS integrated"""
 _CODE_TABLE_JOINS = """
 LEFT JOIN outcome o ON o.code = s.status
@@ -157,7 +169,9 @@ DELETE FROM city_state WHERE kind = '{DifferenceClass.EXTRA_AT_PORTAL}';
 # Table 01's scope: the city's dossiers of the period plus those only a ministry's software holds
 # (the pull-backs exist so that the city's counts include them); a duplicate is counted once, as
 # the city's.
-_SCOPE_COLUMNS = "agency, day, procedure, status, channel, digitised, paid_online, on_time, outcome, integrated, synced"
+_SCOPE_COLUMNS = (
+    f"agency, day, procedure, status, channel, {', '.join(KPI_FACTS)}, on_time, outcome, integrated, synced"
+)
 _SCOPE = f"""
 CREATE VIEW scope AS
 SELECT {_SCOPE_COLUMNS} FROM city_state WHERE in_period
@@ -266,25 +280,62 @@ _KPIS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "online",
         "Tỷ lệ hồ sơ trực tuyến",
         "Share submitted online",
-        f"channel = {ONLINE}",
+        _ONLINE,
         "true",
         "dossiers submitted online (KenhThucHien = 2) / dossiers",
     ),
     (
-        "digitised",
-        "Tỷ lệ hồ sơ có thành phần được số hóa",
-        "Share with digitised components",
-        "digitised",
-        "true",
-        "dossiers with at least one digitised component (TaiLieuNop.DuocSoHoa) / dossiers",
+        "portal_submitted",
+        "Tỷ lệ hồ sơ trực tuyến nộp trên Cổng DVCQG",
+        "Share of online dossiers filed on the national portal",
+        "submitted_via_portal",
+        _ONLINE,
+        "online dossiers filed on the national portal (NoiNopHoSo) / online dossiers (KenhThucHien = 2); cf. F766 3.2",
     ),
     (
         "paid_online",
         "Tỷ lệ hồ sơ thanh toán trực tuyến",
         "Share paid online",
         "paid_online",
+        "fee_payable",
+        "dossiers paid online, on the national portal or the city's own gateway (DuocThanhToanTrucTuyen 1 or 2) "
+        "/ dossiers with a fee above 0 (DanhSachLePhi.Gia > 0); F766 3.6",
+    ),
+    (
+        "digitised",
+        "Tỷ lệ hồ sơ được số hóa (thành phần và kết quả)",
+        "Share digitised (components and result)",
+        "digitised AND result_coded",
         "true",
-        "dossiers paid online (DuocThanhToanTrucTuyen) / dossiers",
+        "dossiers with at least one digitised component (TaiLieuNop.DuocSoHoa) and an electronic result with a "
+        "code and a link / dossiers; F766 4.2",
+    ),
+    (
+        "result_coded",
+        "Tỷ lệ hồ sơ có kết quả điện tử gắn mã",
+        "Share with a coded electronic result",
+        "result_coded",
+        "outcome = 'resolved'",
+        "resolved dossiers (status 9, 10) with an electronic result carrying a result-document code and a link "
+        "(MaGiayToKetQua, DuongDanTepTinKetQua) / resolved dossiers; cf. F766 4.1",
+    ),
+    (
+        "vneid_verified",
+        "Tỷ lệ hồ sơ trực tuyến từ tài khoản xác thực VNeID",
+        "Share of online dossiers from VNeID-verified accounts",
+        "vneid_verified",
+        _ONLINE,
+        "online dossiers whose account was authenticated with VNeID (TaiKhoanDuocXacThucVoiVNeID = 1) "
+        "/ online dossiers; cf. F766 4.5",
+    ),
+    (
+        "national_data",
+        "Tỷ lệ hồ sơ có khai thác cơ sở dữ liệu quốc gia",
+        "Share with national databases consulted",
+        "consulted_databases > 0",
+        "identified",
+        "dossiers whose applicant's data were looked up in at least one national database (DSKetNoiCSDL) "
+        "/ dossiers whose applicant carries an identifier (DinhDanhCHS); cf. F766 4.5",
     ),
 )
 

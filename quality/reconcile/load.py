@@ -39,11 +39,22 @@ _AGENCY = "split_part(dossier_no, '-', 1)"
 _NUMBER_DAY = "try_strptime(split_part(dossier_no, '-', 2), '%y%m%d')::DATE"
 HANOI_OFFSET = "INTERVAL 7 HOUR"  # Vietnam has kept UTC+7, without daylight saving, since 1975
 
-_DDL = """
+# The yes/no facts of ``dossier_facts`` read into ``dossier``, in column order (NULL -- no facts -- is no).
+FLAG_FACTS = (
+    "digitised",
+    "paid_online",
+    "return_by_post",
+    "submitted_via_portal",
+    "vneid_verified",
+    "fee_payable",
+    "identified",
+    "result_coded",
+)
+_DDL = f"""
 CREATE TABLE dossier (
     source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, day DATE, in_period BOOLEAN,
     procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
-    digitised BOOLEAN, paid_online BOOLEAN, return_by_post BOOLEAN, has_facts BOOLEAN);
+    {", ".join(f"{flag} BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases INTEGER, has_facts BOOLEAN);
 CREATE TABLE delivery (dossier_no VARCHAR, state VARCHAR, acked_hash VARCHAR);
 CREATE TABLE quarantine (dossier_no VARCHAR, rule VARCHAR);
 CREATE TABLE portal (dossier_no VARCHAR);
@@ -196,8 +207,9 @@ def load_store(
         SELECT c.source, c.dossier_no, c.content_hash, {_text_time("c.source_updated_at", dialect)} AS updated,
             coalesce(f.procedure_code, '') AS procedure, f.status, f.channel,
             {_text_time("f.received_at", dialect)} AS received, {_text_time("f.due_at", dialect)} AS due,
-            {_text_time("f.finished_at", dialect)} AS finished, {_flag("f.digitised")} AS digitised,
-            {_flag("f.paid_online")} AS paid_online, {_flag("f.return_by_post")} AS return_by_post,
+            {_text_time("f.finished_at", dialect)} AS finished,
+            {", ".join(f"{_flag('f.' + flag)} AS {flag}" for flag in FLAG_FACTS)},
+            coalesce(f.consulted_databases, 0) AS consulted_databases,
             CASE WHEN f.dossier_no IS NULL THEN 0 ELSE 1 END AS has_facts
         FROM dossier_current c
         LEFT JOIN dossier_facts f
@@ -210,7 +222,7 @@ def load_store(
         INSERT INTO dossier
         SELECT source, dossier_no, content_hash, {_AGENCY}, {day}, coalesce({day} BETWEEN $first AND $last, false),
             nullif(procedure, ''), status, channel, received, due, finished,
-            digitised::BOOLEAN, paid_online::BOOLEAN, return_by_post::BOOLEAN, has_facts::BOOLEAN
+            {", ".join(f"{flag}::BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases::INTEGER, has_facts::BOOLEAN
         FROM (SELECT * REPLACE (source::VARCHAR AS source, dossier_no::VARCHAR AS dossier_no,
                 content_hash::VARCHAR AS content_hash, procedure::VARCHAR AS procedure, {_time("updated")} AS updated,
                 {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished) FROM {{batch}})

@@ -17,6 +17,8 @@ __all__ = [
     "CHANNEL_SHARES",
     "DEPARTMENT_SHARE",
     "DOSSIERS_PER_WORKING_DAY",
+    "ONLINE_PAYMENT_SHARE",
+    "RESULT_CODED_SHARE",
     "TABLE_01",
     "Outcome",
     "classify",
@@ -54,6 +56,18 @@ CHANNEL_SHARES = {"TRUC_TUYEN": 0.60, "TRUC_TIEP": 0.35, "BUU_CHINH": 0.05}
 NFD_NAME_SHARE = 0.02
 # Share of records given a named defect on purpose (brief: "~1%").
 DEFECT_SHARE = 0.01
+
+# Decision 766 scores, July 2024 (DOMAIN.md; seed 002 L1034-1043): online payment 4.9/10 points,
+# digitisation of dossiers and results 8.4/22. The portal's formula notes (F766, docs/interfaces.md
+# 2.1) give an indicator full points at 80% and ``rate x max / 80%`` below; ASSUMED here for these
+# two too, so a score s of m points reads back as a rate of s / m x 80%.
+FULL_POINTS_AT = 0.80
+# 4.9/10 -> 39.2% of dossiers with a fee above 0 paid online (F766 3.6), against the city's own
+# goal of 100% cashless fees (seed 002 L906-908): far below the target.
+ONLINE_PAYMENT_SHARE = 4.9 / 10 * FULL_POINTS_AT
+# 8.4/22 -> 30.5% of results issued electronically with the procedure's result-document code and a
+# link (F766 4.1; 4.2 also needs it), the rest of the group's indicators taken as alike.
+RESULT_CODED_SHARE = 8.4 / 22 * FULL_POINTS_AT
 
 
 def table_01_shares(year: str = "2023") -> dict[Outcome, float]:

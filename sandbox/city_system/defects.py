@@ -65,6 +65,9 @@ def _bad_citizen_id(rec: Record, rng: random.Random, ctx: _Ctx) -> bool:
         applicant["so_giay_to"] = good[:-1]
     else:  # birth year in the future: century digit 2 (2000s) with year 99
         applicant["so_giay_to"] = good[:3] + str(2 + int(good[3]) % 2) + "99" + good[6:]
+    for identifier in applicant.get("dinh_danh", []):  # the same number, listed as the applicant's identifier
+        if identifier["so"] == good:
+            identifier["so"] = applicant["so_giay_to"]
     return True
 
 

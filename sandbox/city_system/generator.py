@@ -55,7 +55,25 @@ LATE_RETURNED_SHARE = 0.8  # late ones already handed back (10) vs. awaiting pic
 DIGITISED_OFFLINE_SHARE = 0.8  # paper submissions scanned at the desk (target is 100%)
 REUSED_SHARE = 0.1  # components taken from national databases instead of resubmitted
 RETURN_BY_POST_SHARE = 0.08  # non-postal dossiers whose result goes home by post
-PAID_ONLINE_SHARE = {"TRUC_TUYEN": 0.5, "TRUC_TIEP": 0.05, "BUU_CHINH": 0.1}
+# Of dossiers with fees, by channel: chosen so that the day's share paid online is
+# ``calibration.ONLINE_PAYMENT_SHARE`` (4.9/10 points; tests/sandbox/test_generator.py checks it).
+PAID_ONLINE_SHARE = {"TRUC_TUYEN": 0.62, "TRUC_TIEP": 0.06, "BUU_CHINH": 0.12}
+# The Decision 766 fields (``_kpi_fields``). ASSUMPTIONS where no seed gives a figure: the city
+# connected VNeID authentication and the population database (seed 002 L873-875) and the business
+# register of the Ministry of Planning and Investment (L900-903), and integrated 892 of its 1,191
+# online services on the national portal (L895-899) -- yet most online filings go through the
+# city's own portal.
+VNEID_VERIFIED_ONLINE_SHARE = 0.85  # online dossiers from a VNeID-authenticated account
+PORTAL_SUBMISSION_SHARE = 0.15  # online dossiers filed on the national portal (they pay there too)
+POPULATION_DB_SHARE = 0.9  # citizens' dossiers whose data were looked up in the population database
+BUSINESS_DB_SHARE = 0.5  # companies' dossiers checked against the business register
+# The portal's MaCSDL codes: ASSUMPTION (docs/interfaces.md 2.5 DSKetNoiCSDL: the list is unpublished).
+POPULATION_DB_CODE = "1"
+BUSINESS_DB_CODE = "2"
+# ``noi_nop`` and ``cong_thanh_toan`` values (docs/interfaces.md section 1).
+NATIONAL_PORTAL = "CONG_DVCQG"
+_IDENTIFIER_KINDS = {"CONG_DAN": "CAN_CUOC", "KHAC": "CAN_CUOC", "DOANH_NGHIEP": "MA_SO_THUE"}
+_NOTES = {5: "Đề nghị bổ sung thành phần hồ sơ theo phiếu yêu cầu bổ sung", 7: "Người nộp rút hồ sơ"}
 SAME_DAY_PROMISE_SHARE = 0.5  # quick procedures (<= 1 day) promised back the same afternoon
 HPASC_OPENED = date(2024, 10, 15)  # Decision 5390/QĐ-UBND creates the centre; 12 branches by 2025
 
@@ -691,8 +709,20 @@ def _build(d: _Draft, ctx: _DayContext, record_id: int, number: str) -> dict[str
         for i, name in enumerate(d.doc_names)
     ]
     text = ctx.procedure_text(proc)
+    kpi_rng = random.Random(f"{ctx.seed}:{number}:kpi")  # its own stream: every other field stays as it was
     result_name = _result_name(d.status, text)
-    results = [{"ma": "KQ1", "ten": result_name, "url": f"{RESULT_BASE}/{record_id}/KQ1.pdf"}] if result_name else []
+    results = []
+    if result_name:
+        coded = d.status in RESOLVED and kpi_rng.random() < cal.RESULT_CODED_SHARE
+        results.append(
+            {
+                "ma": "KQ1",
+                "ten": result_name,
+                "url": f"{RESULT_BASE}/{record_id}/KQ1.pdf",
+                # The procedure's result-document code from the portal's catalogue (KETQUATHUCHIEN.MAKETQUA).
+                "ma_giay_to_ket_qua": f"KQ.{proc.code}" if coded else None,
+            }
+        )
     return {
         "id": record_id,
         "ma_ho_so": number,
@@ -716,5 +746,39 @@ def _build(d: _Draft, ctx: _DayContext, record_id: int, number: str) -> dict[str
         "le_phi": [{"ma": code, "ten": name, "so_tien": amount} for code, name, amount in text.fees],
         "ket_qua": results,
         "qua_trinh_xu_ly": history,
+        **_kpi_fields(d, ctx, kpi_rng),
         "cap_nhat_luc": at(d.updated),
+    }
+
+
+RESOLVED = (9, 10)
+
+
+def _kpi_fields(d: _Draft, ctx: _DayContext, rng: random.Random) -> dict[str, Any]:
+    """What the portal scores the city by (Decision 766), at the rates named above.
+
+    The applicant's identifier is the ID or tax code the record already carries, under ``chu_ho_so``
+    like the rest of the applicant; the refusal time is the intake refusal's.
+    """
+    online = d.channel == "TRUC_TUYEN"
+    on_portal = online and rng.random() < PORTAL_SUBMISSION_SHARE
+    applicant = d.applicant
+    kind = _IDENTIFIER_KINDS.get(applicant["loai"])
+    if kind and applicant["so_giay_to"]:
+        applicant["dinh_danh"] = [{"loai": kind, "so": applicant["so_giay_to"]}]
+    else:
+        applicant["dinh_danh"] = []
+    databases = []
+    if kind == "CAN_CUOC" and rng.random() < POPULATION_DB_SHARE:
+        databases.append(POPULATION_DB_CODE)
+    elif kind == "MA_SO_THUE" and rng.random() < BUSINESS_DB_SHARE:
+        databases.append(BUSINESS_DB_CODE)
+    return {
+        "noi_nop": NATIONAL_PORTAL if on_portal else "CONG_DVC_THANH_PHO" if online else "BO_PHAN_MOT_CUA",
+        "tai_khoan_xac_thuc_vneid": online and rng.random() < VNEID_VERIFIED_ONLINE_SHARE,
+        "cong_thanh_toan": (NATIONAL_PORTAL if on_portal else "CONG_THANH_PHO") if d.paid_online else None,
+        "csdl_khai_thac": databases,
+        "ma_tai_khoan_dvcqg": str(rng.randint(10_000_000, 99_999_999)) if on_portal else None,
+        "ngay_tu_choi": ctx.at(d.finished) if d.status == 3 and d.finished is not None else None,
+        "ghi_chu": _NOTES.get(d.status),
     }

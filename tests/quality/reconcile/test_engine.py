@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,8 @@ from mappings.postal.states import PostalState, Track
 from mappings.sources import CITY_SOURCE
 from quality.reconcile import DifferenceClass, Period, reconcile
 from quality.reconcile.engine import CHECKED
+from quality.report import write_reconciliation_report
+from tests.quality.report.test_html import text_of
 
 PORTAL = "national_portal"
 CIVIL_STATUS = "ministry:civil_status"
@@ -56,20 +60,51 @@ def _facts(
     digitised: bool = False,
     paid_online: bool = False,
     received: datetime | None = RECEIVED,
+    **kpi_facts: Any,
 ) -> DossierFacts:
-    return DossierFacts(procedure, status, channel, received, due, finished, digitised, paid_online, False)
+    """``kpi_facts``: the Decision 766 facts (submitted_via_portal, vneid_verified, fee_payable, ...)."""
+    return DossierFacts(procedure, status, channel, received, due, finished, digitised, paid_online, False, **kpi_facts)
+
+
+# An online dossier filed on the national portal from a VNeID account, paid online, whose applicant's
+# data were looked up in two national databases, its result coded.
+_PORTAL_DOSSIER = {
+    "submitted_via_portal": True,
+    "vneid_verified": True,
+    "fee_payable": True,
+    "identified": True,
+    "consulted_databases": 2,
+    "result_coded": True,
+}
 
 
 # Hand-computed Table 01 and KPIs: what each dossier of the period counts as.
 FACTS = {
-    MISSING: _facts(10, channel=2, due=_at(25), finished=_at(20), digitised=True, paid_online=True),  # on time
-    BEHIND: _facts(9, due=_at(25), finished=_at(26), digitised=True),  # late
-    QUARANTINED: _facts(4, channel=2),  # in process
-    PENDING: _facts(3),  # rejected at intake: outside the total
-    IN_STEP: _facts(10, channel=2, due=_at(25), finished=_at(21), paid_online=True),  # on time, synced
-    OUT_OF_SCOPE: _facts(2, procedure=NOT_INTEGRATED),  # in process, not on the portal
-    OTHER_DAY: _facts(4),
-    MINISTRY_ONLY: _facts(10, procedure=MINISTRY_PROCEDURE, channel=2, due=_at(22), finished=_at(21)),  # on time
+    MISSING: _facts(
+        10, channel=2, due=_at(25), finished=_at(20), digitised=True, paid_online=True, **_PORTAL_DOSSIER
+    ),  # on time
+    BEHIND: _facts(
+        9, due=_at(25), finished=_at(26), digitised=True, fee_payable=True, identified=True
+    ),  # late; a fee left unpaid online, no coded result, nothing consulted
+    QUARANTINED: _facts(4, channel=2, identified=True, consulted_databases=1),  # in process
+    PENDING: _facts(3, paid_online=True),  # rejected at intake: outside the total; no fee, so not a payment
+    IN_STEP: _facts(
+        10,
+        channel=2,
+        due=_at(25),
+        finished=_at(21),
+        paid_online=True,
+        fee_payable=True,
+        vneid_verified=True,
+        identified=True,
+        consulted_databases=1,
+        result_coded=True,
+    ),  # on time, synced, filed on the city's own portal
+    OUT_OF_SCOPE: _facts(2, procedure=NOT_INTEGRATED, fee_payable=True),  # in process, not on the portal
+    OTHER_DAY: _facts(4, **_PORTAL_DOSSIER),  # another period: counts nowhere
+    MINISTRY_ONLY: _facts(
+        10, procedure=MINISTRY_PROCEDURE, channel=2, due=_at(22), finished=_at(21), digitised=True, result_coded=True
+    ),  # on time
     UNDATED_IN: _facts(7, received=None),  # withdrawn: outside the total
     UNDATED_OUT: _facts(4, received=None),
 }
@@ -258,8 +293,12 @@ def test_kpis_match_the_hand_computed_values(store: HubStore) -> None:
         "synced_to_portal": (1, 7),  # only IN_STEP's current version is acknowledged; OUT_OF_SCOPE is not integrated
         "on_time": (3, 4),
         "online": (4, 8),
-        "digitised": (2, 8),
-        "paid_online": (2, 8),
+        "portal_submitted": (1, 4),  # of the online MISSING, QUARANTINED, IN_STEP, MINISTRY_ONLY: MISSING
+        "paid_online": (2, 4),  # fee above 0: MISSING, BEHIND, IN_STEP, OUT_OF_SCOPE; PENDING paid nothing due
+        "digitised": (2, 8),  # components and a coded result: MISSING, MINISTRY_ONLY (BEHIND has no coded result)
+        "result_coded": (3, 4),  # resolved: MISSING, BEHIND, IN_STEP, MINISTRY_ONLY
+        "vneid_verified": (2, 4),  # online: MISSING, IN_STEP
+        "national_data": (3, 4),  # identified: MISSING, BEHIND, QUARANTINED, IN_STEP; BEHIND consulted nothing
     }
     assert result.kpi("on_time").value == 0.75
     assert result.kpi("on_time").by_agency == {"000.00.01.H26": (1, 1), "000.00.12.H26": (2, 3), "HT": (0, 0)}
@@ -422,3 +461,20 @@ def test_postal_returns_without_an_order_and_delivered_results_left_open_are_fou
     assert (result.sources["postal"], result.sources["postal_delivered"]) == (3, 2)
     # The postal dimension is beside the portal one: none of these reached the portal either.
     assert len(result.dossiers(DifferenceClass.MISSING_AT_PORTAL)) == 7
+
+
+def test_the_report_shows_the_decision_766_kpis_in_both_languages(store: HubStore, tmp_path: Path) -> None:
+    """The official's view of the hand-computed KPIs: label, formula, figures, per agency -- from the document."""
+    _store_with_differences(store)
+    document = reconcile(store.db, DAY).to_dict()
+
+    vi = write_reconciliation_report(document, tmp_path / "vi", signer=None).html.read_text(encoding="utf-8")
+    en = write_reconciliation_report(document, tmp_path / "en", signer=None, language="en").html.read_text("utf-8")
+
+    kpis_vi, kpis_en = text_of(vi, "kpis"), text_of(en, "kpis")
+    assert "Tỷ lệ hồ sơ thanh toán trực tuyến" in kpis_vi and "2 4 50,0 %" in kpis_vi
+    assert "Tỷ lệ hồ sơ có kết quả điện tử gắn mã" in kpis_vi and "3 4 75,0 %" in kpis_vi
+    assert "Share paid online" in kpis_en and "F766 3.6" in kpis_en
+    for label in ("Share digitised (components and result)", "Share of online dossiers from VNeID-verified accounts"):
+        assert label in kpis_en
+    assert "2 8 25.0 %" in kpis_en  # digitised: components and a coded result

@@ -1,0 +1,44 @@
+"""A store created before the Decision 766 facts existed gains their columns in place, on both databases:
+its facts read as absent until a newer version stages, and new facts are written in full."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from hub.store import HubStore, StagedRecord
+from hub.store.facts import add_missing_columns, dossier_facts
+from mappings.facts import DossierFacts
+from mappings.sources import CITY_SOURCE
+
+# The columns added after stores existed: those with a server default saying "absent".
+NEW_COLUMNS = [c.name for c in dossier_facts.columns if c.server_default is not None]
+OLD = "000.00.12.H26-261120-0001"
+NEW = "000.00.12.H26-261120-0002"
+
+
+def _facts_row(store: HubStore, dossier_no: str) -> dict[str, object]:
+    with store.db.engine.connect() as conn:
+        row = conn.execute(sa.select(dossier_facts).where(dossier_facts.c.dossier_no == dossier_no)).mappings().one()
+    return {c: row[c] for c in NEW_COLUMNS}
+
+
+def test_an_older_store_gains_the_kpi_fact_columns(store: HubStore) -> None:
+    with store.db.engine.begin() as conn:
+        for column in NEW_COLUMNS:  # the table as the hub created it before issue 14
+            conn.execute(sa.text(f"ALTER TABLE dossier_facts DROP COLUMN {column}"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO dossier_facts (source, dossier_no, content_hash, digitised, paid_online, return_by_post) "
+                "VALUES (:source, :no, 'h', true, false, false)"
+            ),
+            {"source": CITY_SOURCE, "no": OLD},
+        )
+
+    store.create_schema()
+
+    assert len(NEW_COLUMNS) == 6
+    assert _facts_row(store, OLD) == dict.fromkeys(NEW_COLUMNS, False) | {"consulted_databases": 0}
+    assert add_missing_columns(store.db.engine) == []  # nothing left to add: a second start is quiet
+    facts = DossierFacts(None, 10, 2, None, None, None, True, True, False, True, True, True, True, 2, True)
+    store.staging.stage(CITY_SOURCE, [StagedRecord(NEW, "v1", {"ma_ho_so": NEW}, None, facts)], "b1")
+    assert _facts_row(store, NEW) == dict.fromkeys(NEW_COLUMNS, True) | {"consulted_databases": 2}

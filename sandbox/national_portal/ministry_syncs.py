@@ -52,7 +52,7 @@ HeldDossiers = Callable[[date, float, int, Any], list[Dossier]]
 
 _SCHEMA = (
     LOADED_DAYS_SCHEMA,
-    "CREATE TABLE IF NOT EXISTS ministry_sync (ma_ho_so TEXT PRIMARY KEY, partner TEXT NOT NULL, day TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ministry_sync (ma_ho_so TEXT PRIMARY KEY, partner TEXT NOT NULL)",
 )
 
 
@@ -98,25 +98,18 @@ class MinistrySyncs:
         new = [(p, row) for p, row in synced if row.ma_ho_so not in held]
         self.store.insert(conn, self.unit, [row for _, row in new], now)
         conn.executemany(
-            "INSERT INTO ministry_sync (ma_ho_so, partner, day) VALUES (?,?,?)",
-            [(row.ma_ho_so, p, day.isoformat()) for p, row in new],
+            "INSERT INTO ministry_sync (ma_ho_so, partner) VALUES (?,?)", [(row.ma_ho_so, p) for p, row in new]
         )
         return len(new)
 
     def listing(self, first: date | None = None, last: date | None = None) -> dict[str, Any]:
-        """What the ministries synced (of the days ``first..last`` when given): counts per partner
-        (every ministry of the registry, zeros included) and the numbers."""
-        clauses, params = [], []
-        if first is not None:
-            clauses.append("day >= ?")
-            params.append(first.isoformat())
-        if last is not None:
-            clauses.append("day <= ?")
-            params.append(last.isoformat())
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        """What the ministries synced that the portal holds (submitted on a day in ``first..last`` when
+        given): counts per partner (every ministry of the registry, zeros included) and the numbers."""
+        where, params = self.store._day_filter(first, last)  # the export's own day filter
         with self.store.db.read() as conn:
             rows = conn.execute(
-                f"SELECT ma_ho_so, partner FROM ministry_sync{where} ORDER BY ma_ho_so", params
+                f"SELECT ma_ho_so, s.partner FROM ministry_sync s JOIN dossiers USING (ma_ho_so){where} ORDER BY 1",
+                params,
             ).fetchall()
         by_partner = dict.fromkeys(ministries(), 0)
         for _, partner_id in rows:

@@ -18,23 +18,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 
 from adapters.national_portal.client import NationalPortalClient
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
-from hub.connections import partner_connections
 from mappings.code_tables import load_code_tables
-from sandbox.city_system.app import create_app as city_app
 from sandbox.national_portal import ministry_syncs
-from sandbox.national_portal.app import create_app as portal_app
-from sandbox.server import RunningServer, serve_in_thread
-from sandbox.signatures import PartnerSigning
+from sandbox.server import RunningServer
 from signing.pki import DevPki
 from tests.adapters.national_portal.test_client import dossier
 from tests.conftest import SigningKit
-from tests.e2e.test_portal_sync import AGENCY, DAY, HANOI, PASSWORD, SCALE, SEED, TOKEN, USER
+from tests.e2e.test_portal_sync import AGENCY, DAY, HANOI, PASSWORD, SCALE, SEED, USER, Partners, partners  # noqa: F401
 from tests.support.ministry_sandboxes import Ministries, running_ministries
 
 pytestmark = pytest.mark.timeout(600)
@@ -54,32 +49,20 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dev_pki: DevPki) -> Iterator[Sandbox]:
-    city = city_app(tmp_path / "city.sqlite", TOKEN, signing=PartnerSigning(dev_pki, "city_system"))
-    city.state.store.load_day(DAY, SCALE, SEED)
-    portal = portal_app(
-        tmp_path / "portal.sqlite", USER, PASSWORD, [AGENCY], signing=PartnerSigning(dev_pki, "national_portal")
-    )
+def sandbox(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dev_pki: DevPki,
+    partners: Partners,  # noqa: F811
+) -> Iterator[Sandbox]:
+    """The city and the portal of the sync tests, the portal holding the ministries' own syncs of the
+    day as the runner's portal does, and the two ministry doubles holding the same dossiers."""
+    portal = partners.portal.server.config.app
     ministry_syncs.install(portal, AGENCY, (DAY, SCALE, SEED), load_code_tables())
-    with (
-        serve_in_thread(city) as city_server,
-        serve_in_thread(portal) as portal_server,
-        running_ministries(tmp_path, dev_pki, DAY, DAY, SCALE, SEED) as ministries,
-    ):
-        env = partner_connections(
-            city_url=city_server.url,
-            city_token=TOKEN,
-            portal_url=portal_server.url,
-            portal_username=USER,
-            portal_password=PASSWORD,
-            portal_agency=AGENCY,
-            transport={"timeout": 5, "max_attempts": 2, "backoff_initial": 0.05, "backoff_max": 0.2},
-        )
-        for key, value in {**env, **ministries.connections()}.items():
+    with running_ministries(tmp_path, dev_pki, DAY, DAY, SCALE, SEED) as ministries:
+        for key, value in ministries.connections().items():
             monkeypatch.setenv(key, value)
-        monkeypatch.setenv("HUB_STORE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
-        monkeypatch.setenv("HUB_RETRY_BASE_S", "0")
-        yield Sandbox(portal_server, ministries)
+        yield Sandbox(partners.portal, ministries)
 
 
 def _run(dagbag, dag_id: str) -> None:
@@ -109,7 +92,7 @@ def test_the_portal_holds_more_than_the_city_and_each_ministry_explains_its_shar
     explained = document["portal_side"]["explained"]
     by_ministry = {row["source"].removeprefix("ministry:"): row["dossiers"] for row in explained["by_ministry"]}
     served = sandbox.served()
-    synced = requests.get(f"{sandbox.portal.url}/sandbox/ministry-syncs", timeout=5).json()["by_partner"]
+    synced = sandbox.portal.server.config.app.state.ministry_syncs.listing(DAY, DAY)["by_partner"]
     assert by_ministry == served == synced and all(served.values())
     (portal,) = [i for i in document["identities"] if i["key"] == "portal"]
     assert portal["holds"] and portal["terms"]["ministry_only"] == sum(served.values())

@@ -16,9 +16,6 @@ import requests
 
 from adapters.national_portal.client import NationalPortalClient
 from adapters.partners import ministries
-from adapters.settings import TransportSettings
-from adapters.signatures import MessageSignatures
-from adapters.transport import HttpTransport
 from mappings.code_tables import load_code_tables
 from sandbox.business_registration.store import held_dossiers as business_held
 from sandbox.civil_status.store import held_dossiers as civil_held
@@ -28,8 +25,8 @@ from sandbox.ministry_dossiers import MINISTRY_SEQ_BASE
 from sandbox.national_portal.app import double
 from sandbox.server import RunningServer, serve_in_thread
 from signing.pki import DevPki
-from tests.adapters.national_portal.test_client import AGENCY, FAST, PASSWORD, USERNAME, dossier
-from tests.conftest import SigningKit
+from tests.adapters.national_portal.test_client import AGENCY, PASSWORD, USERNAME, dossier
+from tests.quality.reconcile.test_portal_side import client  # noqa: F401 -- fixture, over this module's portal
 
 DAY, SCALE, SEED = date(2026, 11, 20), 0.03, 11
 pytestmark = pytest.mark.timeout(120)
@@ -57,16 +54,6 @@ def portal(tmp_path: Path, dev_pki: DevPki) -> Iterator[RunningServer]:
         yield server
 
 
-@pytest.fixture
-def client(portal: RunningServer, pki: SigningKit) -> NationalPortalClient:
-    transport = HttpTransport(
-        "national_portal",
-        TransportSettings(base_url=portal.url, **FAST),
-        signatures=MessageSignatures(pki.hub, pki.trust),
-    )
-    return NationalPortalClient(transport, USERNAME, PASSWORD, AGENCY)
-
-
 def _served_by_ministries() -> dict[str, set[str]]:
     """What each ministry double holds for the day, read from the ministries' own generation."""
     tables = load_code_tables()
@@ -77,7 +64,8 @@ def _served_by_ministries() -> dict[str, set[str]]:
 
 
 def test_the_export_holds_the_city_synced_and_the_ministry_synced_dossiers(
-    client: NationalPortalClient, portal: RunningServer
+    client: NationalPortalClient,  # noqa: F811
+    portal: RunningServer,
 ) -> None:
     served = _served_by_ministries()
     assert set(served) == set(ministries()) and all(served.values())

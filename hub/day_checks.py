@@ -19,6 +19,9 @@ from rich.table import Table
 
 from adapters.partners import carriers
 from hub.paths import reports_dir, var_dir
+from mappings.sources import PULLBACK_PREFIX
+from quality.report.portal_figure import portal_figure
+from quality.report.view import fmt_int
 
 # Portal services that carry dossier data; logins and look-ups are not "sending".
 SENDING_SERVICES = ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")
@@ -127,16 +130,25 @@ def advance_carriers(state: dict[str, Any], *, days: int) -> None:
         requests.post(f"{url}/sandbox/clock", json={"advance_hours": 24 * days}, timeout=120).raise_for_status()
 
 
+def ministry_syncs(portal_url: str, day: date) -> dict[str, Any]:
+    """What the ministries synced to the sandbox portal themselves for ``day`` (per partner, and the numbers)."""
+    listing = requests.get(
+        f"{portal_url}/sandbox/ministry-syncs", params={"from": day.isoformat(), "to": day.isoformat()}, timeout=30
+    )
+    listing.raise_for_status()
+    return listing.json()
+
+
 def lose_one_portal_dossier(portal_url: str, day: date) -> str:
-    """Make the sandbox portal lose one dossier of ``day`` it acknowledged: a difference the
-    reconciliation must find (missing at the portal) although the hub's own books say delivered."""
+    """Make the sandbox portal lose one dossier of ``day`` the hub synced and the portal acknowledged:
+    a difference the reconciliation must find (missing at the portal) although the hub's own books
+    say delivered. (A ministry's own sync is not the hub's to lose.)"""
     page = requests.get(
-        f"{portal_url}/sandbox/export/dossiers",
-        params={"from": day.isoformat(), "to": day.isoformat(), "limit": 1},
-        timeout=30,
+        f"{portal_url}/sandbox/export/dossiers", params={"from": day.isoformat(), "to": day.isoformat()}, timeout=60
     )
     page.raise_for_status()
-    number = page.json()["items"][0]["MaHoSo"]
+    by_ministry = {item["MaHoSo"] for item in ministry_syncs(portal_url, day)["items"]}
+    number = next(item["MaHoSo"] for item in page.json()["items"] if item["MaHoSo"] not in by_ministry)
     requests.post(f"{portal_url}/sandbox/export/forget", json={"dossier_no": number}, timeout=30).raise_for_status()
     return number
 
@@ -162,6 +174,25 @@ def reconciliation_problems(document: dict[str, Any], expected: tuple[str, ...],
     missing = {d["dossier_no"] for d in document["differences"] if d["kind"] == "missing_at_portal"}
     if lost not in missing:
         problems.append(f"the dossier the portal lost ({lost}) is not reported missing at the portal")
+    return problems
+
+
+def portal_count_problems(document: dict[str, Any], synced: dict[str, Any]) -> list[str]:
+    """The portal must hold more than the city, by the dossiers the ministries synced themselves, and
+    the reconciliation must explain each of them by the pull-back of the ministry that synced it."""
+    explained = (document.get("portal_side") or {}).get("explained")
+    if not explained:
+        return ["the reconciliation did not check the portal's own figures"]
+    problems = [] if explained["holds"] else ["the portal's figure is not explained by its parts"]
+    if explained["portal"] <= explained["city"]:
+        problems.append(f"the portal holds {explained['portal']:,}, not more than the city's {explained['city']:,}")
+    found = {row["source"].removeprefix(PULLBACK_PREFIX): row["dossiers"] for row in explained["by_ministry"]}
+    if not sum(found.values()):
+        problems.append("no dossier on the portal is explained as processed on ministry software")
+    if found != synced["by_partner"]:
+        problems.append(f"dossiers explained per ministry {found} differ from what each synced {synced['by_partner']}")
+    if explained["portal_only"]:
+        problems.append(f"{explained['portal_only']:,} dossiers on the portal are explained by no source")
     return problems
 
 
@@ -196,6 +227,8 @@ def print_reconciliation(console: Console, document: dict[str, Any], folder: Pat
             console.print(f"  {kind}: {count:,}  e.g. {', '.join(examples.get(kind, [])[:3])}", highlight=False)
     for identity in document["identities"]:
         console.print(f"  identity {identity['key']}: {'holds' if identity['holds'] else 'DOES NOT hold'}")
+    for line in portal_figure(document, "en", fmt_int):
+        console.print(f"  {line}", highlight=False)
     console.print(f"Report (HTML, CSV, JSON, signed PDF): {folder}")
 
 

@@ -30,17 +30,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from mappings.city_system import to_canonical
 from mappings.code_tables import ProcedureRow
+from mappings.dossier import Dossier
 from mappings.dossier_number import DossierNumberAllocator
 from sandbox.city_system.generator import generate
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
 
 __all__ = [
+    "HELD_DOSSIERS",
     "LOADED_DAYS_SCHEMA",
     "MINISTRY_SEQ_BASE",
     "DayConflictError",
     "ProcedureFilter",
+    "canonical_ministry_dossiers",
     "load_days",
     "ministry_dossiers",
     "mount_load",
@@ -49,6 +53,11 @@ __all__ = [
 
 MINISTRY_SEQ_BASE = 5000
 ProcedureFilter = Callable[[ProcedureRow], bool]
+HELD_DOSSIERS = "held_dossiers"
+"""What every ministry double's ``store`` module names its ``(day, scale, seed, code_tables) ->
+list[Dossier]``: the dossiers it holds for a day, as it serves them to the hub's pull-back. The
+national portal's double reads it too (``sandbox.national_portal.ministry_syncs``), because the
+ministry syncs those same dossiers to the portal itself."""
 
 
 def partner_seed(seed: int, partner: str) -> int:
@@ -78,6 +87,15 @@ def ministry_dossiers(
         allocator = allocators.setdefault(agency, DossierNumberAllocator(agency, day, MINISTRY_SEQ_BASE))
         kept.append({**record, "ma_ho_so": allocator.next().format()})
     return kept
+
+
+def canonical_ministry_dossiers(
+    day: date, scale: float, seed: int, *, partner: str, keep: ProcedureFilter, code_tables: Any
+) -> list[Dossier]:
+    """:func:`ministry_dossiers` as canonical dossiers, the form every ministry double derives its
+    own records from (and the portal double its copy of the ministry's syncs)."""
+    records = ministry_dossiers(day, scale, seed, partner=partner, keep=keep, code_tables=code_tables)
+    return [to_canonical(record, code_tables) for record in records]
 
 
 LOADED_DAYS_SCHEMA = (

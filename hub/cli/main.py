@@ -31,6 +31,8 @@ from hub.day_checks import (
     evidence_status,
     latest_report,
     lose_one_portal_dossier,
+    ministry_syncs,
+    portal_count_problems,
     portal_send_calls,
     postal_problems,
     print_evidence,
@@ -72,8 +74,9 @@ DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "reconcile_daily")
 CARRIER_DAYS = 5
 # The differences the demo day carries on purpose, which its reconciliation must find and explain:
 # a dossier the portal loses after acknowledging it, records the city generator breaks
-# (quarantined), dossiers processed only on ministry software.
-DEMO_DIFFERENCES = ("missing_at_portal", "quarantined", "ministry_only")
+# (quarantined), dossiers processed only on ministry software -- which the ministries also synced to
+# the portal themselves (extra at the portal, each explained by its ministry's pull-back).
+DEMO_DIFFERENCES = ("missing_at_portal", "quarantined", "ministry_only", "extra_at_portal")
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
 ScaleOption = Annotated[float, typer.Option(help="Share of a full day (~11,000 dossiers at 1.0).")]
@@ -226,6 +229,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
             console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
             if round_name == "first run":
                 first = summary
+                synced = ministry_syncs(state["national_portal"]["url"], day)
                 population, ministries = latest_report("population"), latest_report("ministry")
                 postal = {"dispatch": latest_report("postal_dispatch"), "tracking": latest_report("postal_tracking")}
     finally:
@@ -241,8 +245,9 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     }
     result["population_verify"], result["ministry_exchange"] = population, ministries
     result["postal"], result["injected"] = postal, {"lost_at_portal": lost}
+    result["ministry_syncs_to_portal"] = synced["by_partner"]
     reconciliation = reconciliation_document(day)
-    result["reconciliation"] = {k: reconciliation[k] for k in ("verdict", "counts", "identities")}
+    result["reconciliation"] = {k: reconciliation[k] for k in ("verdict", "counts", "identities", "portal_side")}
     path = demo_dir / "summary.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     print_sync_summary(console, first, summary["portal_calls_this_run"], path)
@@ -252,6 +257,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
     problems = day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries)
     problems += postal_problems(postal) + reconciliation_problems(reconciliation, DEMO_DIFFERENCES, lost)
+    problems += portal_count_problems(reconciliation, synced)
     if problems:
         _fail("; ".join(problems))
 

@@ -6,6 +6,7 @@ past quarter, or in English for a ministry -- is the same report the scheduler w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,6 +33,16 @@ def reconcile_command(
             "fetch for the period is used, if any."
         ),
     ] = False,
+    portal_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="First store the portal's figures from the dossier listing an official downloaded from the "
+            "portal for this unit and period (.csv or .xlsx; columns MaHoSo, TrangThaiHoSo, NgayNopHoSo, optional "
+            "MaDonVi). A file with a bad row is refused with the row and the reason, storing nothing.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Reconcile a period and write its report (HTML, CSV, JSON, signed PDF) under var/reports/<period>/.
 
@@ -42,6 +53,7 @@ def reconcile_command(
       hub reconcile --period 2026-Q4 --language en
       hub reconcile --period 2026-11 --strict   # exit 3 if anything differs (for scripts)
       hub reconcile --period 2026-11-20 --fetch-portal   # the portal's own count, fetched now
+      hub reconcile --period 2026-Q4 --portal-file portal-2026-Q4.xlsx   # the portal's listing, downloaded
     """
     from hub.jobs import reconcile as jobs_reconcile
     from signing.errors import SigningError
@@ -49,8 +61,13 @@ def reconcile_command(
     if language not in ("vi", "en"):
         console.print(f"[red]error:[/red] unknown language {language!r}: use vi or en")
         raise typer.Exit(2)
+    if fetch_portal and portal_file is not None:
+        console.print("[red]error:[/red] give either --fetch-portal or --portal-file, not both")
+        raise typer.Exit(2)
     if fetch_portal:
         _fetch_portal(period)
+    if portal_file is not None:
+        _import_portal_file(portal_file, period)
     try:
         result = jobs_reconcile.reconcile_and_report(period, language=language)
     except (ValueError, SigningError) as exc:  # a bad period, or no key to sign the PDF with
@@ -97,3 +114,20 @@ def _fetch_portal(period: str) -> None:
         console.print(f"[red]error:[/red] the portal's export was not stored: {mask_personal_data(str(exc))}")
         raise typer.Exit(1) from exc
     console.print(f"portal export for {fetched['period']}: {fetched['dossiers']:,} dossiers held")
+
+
+def _import_portal_file(path: Path, period: str) -> None:
+    """The portal's figures from a downloaded file: refused whole, with the row and reason, or stored."""
+    from hub.jobs import reconcile as jobs_reconcile
+    from mappings.masking import mask_personal_data
+
+    try:
+        stored = jobs_reconcile.import_portal_file(path, period)
+    except ValueError as exc:  # a bad period, or PortalFileError naming the row and the reason
+        console.print(f"[red]error:[/red] the portal file was not stored: {mask_personal_data(str(exc))}")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"portal file for {stored['period']}: {stored['dossiers']:,} dossiers held "
+        f"({stored['file']}, sha256 {stored['sha256'][:16]}...)",
+        highlight=False,
+    )

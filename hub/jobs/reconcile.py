@@ -8,10 +8,12 @@ certificate); the task returns only the verdict and the paths, never the differe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from adapters.national_portal.client import NationalPortalClient
@@ -21,6 +23,7 @@ from hub.paths import reports_dir, var_dir
 from hub.store import hub_store
 from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, reconcile
 from quality.reconcile.model import HANOI, Period
+from quality.reconcile.portal_file import read_portal_file
 from quality.report import write_reconciliation_report
 from signing.config import hub_identity
 
@@ -87,3 +90,21 @@ def fetch_portal_snapshot(client: NationalPortalClient, period_text: str) -> dic
     stored = hub_store().portal_snapshots.replace(period.label, rows, datetime.now(UTC))
     log.info("portal snapshot %s: the portal holds %d dossiers of unit %s", period.label, stored, client.agency_code)
     return {"period": period.label, "dossiers": stored}
+
+
+def import_portal_file(path: Path, period_text: str) -> dict[str, Any]:
+    """Store the portal's figures for ``period_text`` from the listing an official downloaded
+    (``quality.reconcile.portal_file``), replacing the period's snapshot as a fetch would.
+
+    The file is checked whole first: a bad row raises ``PortalFileError`` (row and reason) and the
+    previous snapshot stays. Its SHA-256 is logged and returned, so the report's portal side can be
+    traced to the exact file it was compared with.
+    """
+    period = Period.parse(period_text)
+    rows = read_portal_file(path, period)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    stored = hub_store().portal_snapshots.replace(
+        period.label, [(row.dossier_no, row.status, "") for row in rows], datetime.now(UTC)
+    )
+    log.info("portal snapshot %s: %d dossiers from file %s (sha256 %s)", period.label, stored, path.name, digest)
+    return {"period": period.label, "dossiers": stored, "file": path.name, "sha256": digest}

@@ -36,6 +36,7 @@ from quality.reconcile.model import (
     Reconciliation,
     share,
 )
+from quality.reconcile.portal_explained import explain_portal
 from quality.reconcile.portal_snapshot import fetched_snapshot, snapshot_read
 
 CHECKED = (
@@ -155,7 +156,9 @@ LEFT JOIN (SELECT dossier_no, content_hash FROM city WHERE dossier_no IN (SELECT
 """
 
 # Dossiers the portal's export holds that the city does not, out of ``city_state`` into their own
-# table. A ministry pull-back holding the number explains it (``sources``).
+# table. A ministry pull-back holding the number explains it (``sources``); one no pull-back holds
+# stays listed as extra at the portal with ``_PORTAL_ONLY`` as its detail.
+_PORTAL_ONLY = "portal_only: neither the city system nor any ministry pull-back holds it"
 _PORTAL_EXTRA = f"""
 CREATE TABLE portal_extra AS
 SELECT e.dossier_no, m.sources
@@ -193,7 +196,7 @@ FROM (
     SELECT dossier_no, source, agency, kind, NULL FROM ministry_state WHERE in_period AND kind IS NOT NULL
     UNION ALL
     SELECT dossier_no, '{PORTAL}', split_part(dossier_no, '-', 1), '{DifferenceClass.EXTRA_AT_PORTAL}',
-        CASE WHEN sources IS NOT NULL THEN '{DifferenceClass.MINISTRY_ONLY}: ' || sources END
+        CASE WHEN sources IS NOT NULL THEN '{DifferenceClass.MINISTRY_ONLY}: ' || sources ELSE '{_PORTAL_ONLY}' END
     FROM portal_extra
 ) s
 LEFT JOIN (SELECT dossier_no, string_agg(rule, ', ' ORDER BY rule) AS rules FROM quarantine GROUP BY 1) q
@@ -416,6 +419,7 @@ def reconcile(
         db.execute(_SCOPE)
         differences = _differences(db, batch_rows)
         identities = [_hub_flow(db), _table01(db)] + ([_portal(db)] if portal_checked else [])
+        explained = explain_portal(db, identities[-1]) if portal_checked else None
         kpis = _kpis(db)
         sources = _sources(db, portal_checked)
         breakdown = _breakdown(db)
@@ -434,7 +438,7 @@ def reconcile(
         breakdown=breakdown,
         kpis=kpis,
         trend=trend,
-        portal_snapshot=asdict(snapshot) if snapshot is not None else None,
+        portal_snapshot=asdict(snapshot) | {"explained": explained} if snapshot is not None else None,
     )
 
 

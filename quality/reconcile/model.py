@@ -259,8 +259,9 @@ class Reconciliation:
     breakdown: list[BreakdownRow]
     kpis: list[Kpi]
     trend: list[dict[str, Any]] = field(default_factory=list)
-    # The portal's export this run compared with (``portal_snapshot.PortalSnapshot`` as a dict), or
-    # None: then "national_portal" counts only what the portal acknowledged to the hub.
+    # The portal's export this run compared with (``portal_snapshot.PortalSnapshot`` as a dict, with
+    # its figure explained by road under "explained": ``portal_explained``), or None: then
+    # "national_portal" counts only what the portal acknowledged to the hub.
     portal_snapshot: dict[str, Any] | None = None
 
     @property

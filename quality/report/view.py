@@ -17,6 +17,7 @@ from typing import Any
 
 from mappings.code_tables import load_code_tables
 from quality.report.labels import CLASS_ORDER, class_text, identity_name, source_name, term_name, texts
+from quality.report.portal_figure import portal_figure
 
 SCHEMA = "hub.reconciliation/2"
 REQUIRED = ("period", "generated_at", "verdict", "sources", "identities", "counts", "differences")
@@ -131,6 +132,7 @@ class ReportView:
     generated_at: str
     verdict: Verdict
     identities: list[dict[str, Any]]
+    portal_figure: list[str]
     sources: list[dict[str, str]]
     classes: list[ClassRow]
     absent_classes: list[str]
@@ -171,6 +173,7 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
         generated_at=fmt_moment(document["generated_at"], language),
         verdict=_verdict(document, language),
         identities=[_identity(i, language) for i in document["identities"]],
+        portal_figure=portal_figure(document, language, fmt_int),
         sources=[
             {"name": source_name(s["source"], language), "dossiers": fmt_int(s["dossiers"], language)}
             for s in document["sources"]

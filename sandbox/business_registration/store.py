@@ -18,14 +18,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from mappings.city_system import to_canonical
 from mappings.code_tables import ProcedureRow
+from mappings.dossier import Dossier
 from mappings.national_portal import format_portal_date, to_dong_bo_ho_so, to_progress_entries
-from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, load_days, ministry_dossiers
+from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, canonical_ministry_dossiers, load_days
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
 
-__all__ = ["PARTNER", "BusinessRegistrationStore", "is_business_registration"]
+__all__ = ["PARTNER", "BusinessRegistrationStore", "held_dossiers", "is_business_registration"]
 
 PARTNER = "business_registration"
 
@@ -52,6 +52,13 @@ _DISTRICTS = ("Hoàn Kiếm", "Ba Đình", "Đống Đa", "Cầu Giấy", "Thanh
 def is_business_registration(procedure: ProcedureRow) -> bool:
     """Procedures the national business registration system processes (field DKKD on ministry software)."""
     return procedure.processed_on_ministry_software and procedure.field_code == "DKKD"
+
+
+def held_dossiers(day: date, scale: float, seed: int, code_tables: Any) -> list[Dossier]:
+    """Every business-registration dossier of the day the national system processed, whatever its status."""
+    return canonical_ministry_dossiers(
+        day, scale, seed, partner=PARTNER, keep=is_business_registration, code_tables=code_tables
+    )
 
 
 def _company(msdn: str, name: str, phone: str, first_seen: date) -> dict[str, Any]:
@@ -82,10 +89,8 @@ class BusinessRegistrationStore:
         return load_days(self.db, first, last, scale, seed, self._write_day)
 
     def _write_day(self, conn: sqlite3.Connection, day: date, scale: float, seed: int) -> int:
-        records = ministry_dossiers(day, scale, seed, partner=PARTNER, keep=is_business_registration)
         dossiers, companies = [], {}
-        for record in records:
-            canonical = to_canonical(record, self.tables)
+        for canonical in held_dossiers(day, scale, seed, self.tables):
             body = to_dong_bo_ho_so(canonical)
             updated = format_portal_date(canonical.updated_at)
             body["NgayCapNhat"] = updated

@@ -23,15 +23,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from mappings.city_system import to_canonical
 from mappings.civil_status import to_ho_so
 from mappings.code_tables import ProcedureRow
-from mappings.dossier import VN_TZ
-from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, load_days, ministry_dossiers
+from mappings.dossier import VN_TZ, Dossier
+from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, canonical_ministry_dossiers, load_days
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
 
-__all__ = ["ON_MINISTRY_SOFTWARE", "PARTNER", "PUSHED", "CivilStatusStore", "is_civil_status"]
+__all__ = ["ON_MINISTRY_SOFTWARE", "PARTNER", "PUSHED", "CivilStatusStore", "held_dossiers", "is_civil_status"]
 
 PARTNER = "civil_status"
 PUSHED = "LIEN_THONG"
@@ -66,6 +65,18 @@ CREATE INDEX IF NOT EXISTS ix_civil_registered ON civil_dossiers (registered_day
 def is_civil_status(procedure: ProcedureRow) -> bool:
     """Civil-status procedures (field HT): what the Ministry of Justice's software registers."""
     return procedure.field_code == "HT"
+
+
+def held_dossiers(day: date, scale: float, seed: int, code_tables: Any) -> list[Dossier]:
+    """The day's registrations made on the ministry's software: the civil-status dossiers the
+    generator resolved (portal status 9/10, with a finish time); the others are not registered yet."""
+    return [
+        d
+        for d in canonical_ministry_dossiers(
+            day, scale, seed, partner=PARTNER, keep=is_civil_status, code_tables=code_tables
+        )
+        if d.status in (9, 10) and d.finished_at is not None
+    ]
 
 
 def _path(dossier_no: str) -> tuple[int, ...]:
@@ -143,10 +154,8 @@ class CivilStatusStore:
 
     def _write_day(self, conn: sqlite3.Connection, day: date, scale: float, seed: int) -> int:
         rows = []
-        for record in ministry_dossiers(day, scale, seed, partner=PARTNER, keep=is_civil_status):
-            d = to_canonical(record, self.tables)
-            if d.status not in (9, 10) or d.finished_at is None:
-                continue  # not registered (yet): nothing for dsHoSoDangKy
+        for d in held_dossiers(day, scale, seed, self.tables):
+            assert d.finished_at is not None  # registered, so finished
             body = {**to_ho_so(d), "NgayNopHoSo": d.submitted_at.isoformat(), "NgayHenTra": None, "TaiLieu": []}
             at = d.finished_at.astimezone(VN_TZ)
             rows.append(

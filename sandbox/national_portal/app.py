@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sandbox.doubles import DoubleContext
 from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
+from sandbox.national_portal import ministry_syncs
 from sandbox.national_portal.catalogue import Catalogue
 from sandbox.national_portal.service import PortalService
 from sandbox.national_portal.sessions import SessionRegistry
@@ -177,8 +178,9 @@ def create_app(
 
 
 def double(context: DoubleContext) -> FastAPI:
-    """The runner's national portal, starting with the faults ``--faults`` asked for."""
-    return create_app(
+    """The runner's national portal, starting with the faults ``--faults`` asked for and holding the
+    ministries' own syncs of the day (``ministry_syncs``), as the real portal does."""
+    app = create_app(
         context.db_path,
         context.credentials["username"],
         context.credentials["password"],
@@ -187,3 +189,5 @@ def double(context: DoubleContext) -> FastAPI:
         code_tables=context.code_tables,
         signing=context.signing,
     )
+    ministry_syncs.install(app, context.credentials["madonvi"], context.load, context.code_tables)
+    return app

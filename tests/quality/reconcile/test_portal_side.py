@@ -38,6 +38,7 @@ from tests.e2e.test_portal_sync import DAY as E2E_DAY
 from tests.e2e.test_portal_sync import Partners, _run, partners  # noqa: F401 -- fixtures
 from tests.quality.reconcile.test_engine import (
     BEHIND,
+    BUSINESS,
     CIVIL_STATUS,
     DAY,
     IN_STEP,
@@ -56,6 +57,7 @@ from tests.quality.reconcile.test_engine import (
 pytestmark = pytest.mark.timeout(180)
 
 PORTAL_ONLY = "000.00.12.H26-261120-0099"  # on the portal, in no source of the hub
+BUSINESS_SYNCED = ["000.00.05.H26-261120-5001", "000.00.05.H26-261120-5002"]  # synced by the ministry itself
 FETCHED = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 
 
@@ -81,7 +83,9 @@ def test_a_dossier_the_portal_lost_is_missing_and_a_portal_only_one_is_extra(sto
     )
     assert details[(DifferenceClass.MISSING_AT_PORTAL, MISSING)] is None  # never acknowledged at all
     assert details[(DifferenceClass.EXTRA_AT_PORTAL, MINISTRY_ONLY)] == f"ministry_only: {CIVIL_STATUS}"
-    assert details[(DifferenceClass.EXTRA_AT_PORTAL, PORTAL_ONLY)] is None  # nobody explains it
+    assert details[(DifferenceClass.EXTRA_AT_PORTAL, PORTAL_ONLY)] == (  # nobody explains it: listed, and said so
+        "portal_only: neither the city system nor any ministry pull-back holds it"
+    )
     assert result.sources[PORTAL] == 3  # what the portal holds, not the two it acknowledged
 
     document = result.to_dict()
@@ -91,6 +95,42 @@ def test_a_dossier_the_portal_lost_is_missing_and_a_portal_only_one_is_extra(sto
         "period": "2026-11-20",
         "fetched_at": "2026-11-21T08:00:00+07:00",
         "dossiers": 3,
+        "explained": {
+            "portal": 3,
+            "city": 6,
+            "by_ministry": [{"source": BUSINESS, "dossiers": 0}, {"source": CIVIL_STATUS, "dossiers": 1}],
+            "portal_only": 1,
+            "not_integrated": 1,
+            "missing_at_portal": 4,
+            "unexpected": 0,
+            "holds": True,
+        },
+    }
+
+
+def test_the_portal_figure_is_explained_ministry_by_ministry(store: HubStore) -> None:
+    """portal = city + what each ministry's pull-back explains + portal-only - not integrated - missing."""
+    _store_with_differences(store)
+    store.staging.stage(BUSINESS, [_record(no, "m") for no in BUSINESS_SYNCED], "m3")
+    _snapshot(store, [BEHIND, IN_STEP, MINISTRY_ONLY, *BUSINESS_SYNCED, PORTAL_ONLY])
+
+    result = reconcile(store.db, DAY)
+
+    explained = result.to_dict()["portal_side"]["explained"]
+    by_ministry = {row["source"]: row["dossiers"] for row in explained["by_ministry"]}
+    assert by_ministry == {BUSINESS: len(BUSINESS_SYNCED), CIVIL_STATUS: 1}
+    portal = result.identity("portal")
+    assert portal.holds and portal.terms["ministry_only"] == sum(by_ministry.values()) == 3
+    assert explained["holds"] is True and explained["portal"] == 6 == portal.left
+    assert (
+        explained["city"] + 3 + explained["portal_only"] - explained["not_integrated"] - explained["missing_at_portal"]
+        == explained["portal"]
+    )
+    details = {d.dossier_no: d.detail for d in result.differences if d.kind is DifferenceClass.EXTRA_AT_PORTAL}
+    assert details == {
+        MINISTRY_ONLY: f"ministry_only: {CIVIL_STATUS}",
+        **{no: f"ministry_only: {BUSINESS}" for no in BUSINESS_SYNCED},
+        PORTAL_ONLY: "portal_only: neither the city system nor any ministry pull-back holds it",
     }
 
 

@@ -80,6 +80,7 @@ class _ClientHook(BaseHook):
     transport_class: ClassVar[type[HttpTransport]] = HttpTransport
     # False for a partner outside the signing regime (Viettel Post): no JWS either way, whatever the extras.
     signed: ClassVar[bool] = True
+    replies_signed: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -90,6 +91,7 @@ class _ClientHook(BaseHook):
         cls.client_extras = spec.extras
         cls.transport_class = SoapTransport if spec.transport == "SOAP" else HttpTransport
         cls.signed = spec.signed
+        cls.replies_signed = spec.replies_signed
 
     def __init__(self, conn_id: str | None = None) -> None:
         super().__init__()
@@ -111,7 +113,7 @@ class _ClientHook(BaseHook):
                     raise ValueError(f"connection {self.conn_id!r}: {describe_validation_error(exc)}") from None
                 signatures = MessageSignatures(
                     identity=hub_identity() if settings.sign_requests and self.signed else None,
-                    trust=trust_store() if settings.verify_replies and self.signed else None,
+                    trust=trust_store() if settings.verifies_replies(self.replies_signed) and self.signed else None,
                 )
                 client = build(self.transport_class(self.partner, settings, signatures=signatures), conn, own)
                 for stale in [k for k in _clients if k[:2] == key[:2]]:
@@ -141,9 +143,10 @@ class NationalPortalHook(_ClientHook):
         return self._cached(self._build)
 
     def _build(self, transport: HttpTransport, conn: Any, own: dict[str, Any]) -> NationalPortalClient:
-        if not own.get("madonvi"):
-            raise ValueError(f"connection {self.conn_id!r}: extra 'madonvi' (the agency code) is required")
-        return NationalPortalClient(transport, conn.login or "", conn.password or "", own["madonvi"])
+        try:
+            return NationalPortalClient.from_extras(transport, conn.login or "", conn.password or "", own)
+        except ValueError as exc:
+            raise ValueError(f"connection {self.conn_id!r}: {exc}") from None
 
 
 class BusinessRegistrationHook(_ClientHook):

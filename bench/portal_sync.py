@@ -542,7 +542,7 @@ def _naive_decisions(records: list[dict[str, Any]], gate: QualityGate) -> list[N
             decided.reason = f"thủ tục {dossier.procedure_code} chưa tích hợp trên Cổng DVCQG"
             continue
         try:
-            to_send.append((decided, to_dong_bo_ho_so(dossier)))
+            to_send.append((decided, to_dong_bo_ho_so(dossier, gate.tables)))
         except MappingError as exc:
             decided.quarantine([(exc.rule, exc.message)])
     checked = gate.check(PORTAL_PAYLOADS, [payload for _, payload in to_send])

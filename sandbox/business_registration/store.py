@@ -20,6 +20,7 @@ from typing import Any
 
 from mappings.city_system import to_canonical
 from mappings.code_tables import ProcedureRow
+from mappings.dossier import Dossier
 from mappings.national_portal import format_portal_date, to_dong_bo_ho_so, to_progress_entries
 from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, load_days, ministry_dossiers
 from sandbox.sqlite_store import SqliteDatabase
@@ -47,6 +48,24 @@ CREATE TABLE IF NOT EXISTS companies (
 
 _STREETS = ("Phố Huế", "Bà Triệu", "Trần Duy Hưng", "Lê Văn Lương", "Cầu Giấy", "Hoàng Quốc Việt", "Tây Sơn")
 _DISTRICTS = ("Hoàn Kiếm", "Ba Đình", "Đống Đa", "Cầu Giấy", "Thanh Xuân", "Hai Bà Trưng", "Long Biên")
+
+
+def _ministry_record(canonical: Dossier, code_tables: Any) -> dict[str, Any]:
+    """The register's own record: the portal's keys, but (as this double has always served them,
+    and the pull-back suite reads them) codes as numbers and the agency by its code. The portal's
+    string codes and agency name are what the *portal* is sent, not what a ministry exports."""
+    body = to_dong_bo_ho_so(canonical, code_tables)
+    body.update(
+        TrangThaiHoSo=canonical.status,
+        KenhThucHien=canonical.channel,
+        LoaiDoiTuong=canonical.applicant_type,
+        HinhThuc=int(canonical.return_by_post),
+        DuocThanhToanTrucTuyen=int(canonical.paid_online),
+        DonViXuLy=canonical.handling_agency,
+    )
+    for document, source in zip(body["TaiLieuNop"], canonical.documents, strict=True):
+        document.update(DuocSoHoa=int(source.digitised), DuocTaiSuDung=int(source.reused))
+    return body
 
 
 def is_business_registration(procedure: ProcedureRow) -> bool:
@@ -86,7 +105,7 @@ class BusinessRegistrationStore:
         dossiers, companies = [], {}
         for record in records:
             canonical = to_canonical(record, self.tables)
-            body = to_dong_bo_ho_so(canonical)
+            body = _ministry_record(canonical, self.tables)
             updated = format_portal_date(canonical.updated_at)
             body["NgayCapNhat"] = updated
             msdn = body["SoGiayToChuHoSo"] if body["LoaiDoiTuong"] == 2 else None

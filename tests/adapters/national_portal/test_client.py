@@ -84,11 +84,12 @@ def calls(server: RunningServer, service: str, outcome: str = "total") -> int:
 GOLDEN = Path(__file__).with_name("golden")
 
 
-def dossier(seq: int, *, procedure: str = "1.001193") -> dict[str, Any]:
-    """The golden DongBoHoSoMC record (what public clients send), numbered ``seq``."""
+def dossier(seq: int, *, procedure: str = "1.001193", submitted: str = "20261120081500") -> dict[str, Any]:
+    """The golden DongBoHoSoMC record (what public clients send), numbered ``seq``, filed at ``submitted``."""
     (record,) = json.loads((GOLDEN / "dong_bo_ho_so.request.json").read_text(encoding="utf-8"))["data"]
-    return {**record, "MaHoSo": f"000.01.60.H26-261120-{seq:04d}", "MaTTHC": procedure,
-            "SoGiayToChuHoSo": ID_NUMBER, "SoDienThoai": PHONE}  # fmt: skip
+    return {**record, "MaHoSo": f"000.01.60.H26-261120-{seq:04d}", "MaTTHC": procedure, "NgayNopHoSo": submitted,
+            "NgayTiepNhan": submitted, "NgayHenTra": "20261130170000", "SoGiayToChuHoSo": ID_NUMBER,
+            "SoDienThoai": PHONE}  # fmt: skip
 
 
 def progress(dossier_no: str, step: int) -> dict[str, Any]:

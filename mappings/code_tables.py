@@ -1,9 +1,9 @@
 """The hub's code tables (statuses, local states, channels, applicant types, agencies, fields,
 procedures, provinces, communes), loaded from the versioned CSV files in ``mappings/code_tables/``.
 
-Agency codes and local procedure variants end in the province suffix (``H26`` for Hanoi is not
-confirmed), so the files store only the local part and :func:`province_suffix` is the one place
-that decides the suffix.
+Agency codes and local procedure variants end in the province suffix (``H26`` for Hanoi, as the
+portal's own evaluation API lists it: docs/interfaces.md 2.9), so the files store only the local
+part and :func:`province_suffix` is the one place that decides the suffix.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class PartnerHook(BaseHook):
         signed = self.partner.signed
         signatures = MessageSignatures(
             identity=hub_identity() if settings.sign_requests and signed else None,
-            trust=trust_store() if settings.verify_replies and signed else None,
+            trust=trust_store() if settings.verifies_replies(self.partner.replies_signed) and signed else None,
         )
         # SOAP partners use SoapTransport: the same template, signatures inside the XML.
         transport_class = SoapTransport if self.partner.transport == "SOAP" else HttpTransport

@@ -55,7 +55,12 @@ class Partner:
     extras: tuple[str, ...] = ()
     """Connection extras its client reads, beside the transport settings (``timeout``, ...)."""
     signed: bool = True
-    """The hub signs its requests and verifies its replies; False for a partner that signs nothing."""
+    """The hub signs its requests (and may verify replies); False for a partner outside signing altogether."""
+    replies_signed: bool = False
+    """The partner is shown to sign its replies, so the hub verifies them by default. No public LGSP
+    partner client checks a reply signature (EVIDENCE.md, docs/interfaces.md 2.3, 2.9), so none is;
+    the Connection extra ``verify_replies=true`` turns verification on (the sandbox tests that
+    exercise signed replies do). The hub seals what it sent and received in its message log either way."""
     pool: Pool | None = None
     sandbox_account: str = "hub-sandbox"
     """The login the sandbox gives the hub (VNPost's is an LGSP customer code, so it looks like one)."""
@@ -105,7 +110,8 @@ PARTNERS: tuple[Partner, ...] = (
         client_factory="adapters.national_portal.client:from_connection",
         sandbox="sandbox.national_portal.app:double",
         login="account",
-        extras=("madonvi",),
+        # madonvi, then the three adapter paths, the dstcode header and the records per call (ledger 2.2, 2.4)
+        extras=("madonvi", "auth_endpoint", "integration_endpoint", "share_endpoint", "dstcode", "batch_size"),
         pool=Pool(2, "Concurrent calls to the national portal (LGSP adapter)"),
     ),
     Partner(

@@ -35,8 +35,9 @@ class TransportSettings(BaseModel):
     breaker_threshold: int = Field(default=5, ge=1, description="consecutive failures that open it")
     breaker_cooldown: float = Field(default=30.0, gt=0)
     sign_requests: bool = Field(default=True, description="detached JWS over every request body")
-    verify_replies: bool = Field(
-        default=True, description="refuse replies without a valid signature; off only for partners that sign nothing"
+    verify_replies: bool | None = Field(
+        default=None,
+        description="refuse replies without a valid signature; unset: the partner registry's replies_signed",
     )
 
     @model_validator(mode="before")
@@ -74,6 +75,11 @@ class TransportSettings(BaseModel):
     def from_extras(cls, base_url: str, extras: Mapping[str, Any]) -> TransportSettings:
         """Build from a Connection's extras (query parameters are strings; pydantic converts)."""
         return cls.model_validate({**extras, "base_url": base_url})
+
+    def verifies_replies(self, partner_signs_replies: bool) -> bool:
+        """Whether replies are signature-checked: the Connection's ``verify_replies`` when set, else
+        whether the partner is shown to sign its replies (``adapters.partners.Partner.replies_signed``)."""
+        return partner_signs_replies if self.verify_replies is None else self.verify_replies
 
     @property
     def requests_verify(self) -> bool | str:

@@ -138,6 +138,12 @@ class HttpTransport:
         self._session = self._build_session(settings)
         if not settings.verify:
             log.warning("%s: TLS certificate verification is OFF for %s", partner, settings.base_url)
+        if self.signatures.trust is None:
+            log.info(
+                "%s: replies are not signature-checked (the partner is not shown to sign them; "
+                "Connection extra verify_replies=true checks them); the message log still seals every exchange",
+                partner,
+            )
 
     @staticmethod
     def _build_session(settings: TransportSettings) -> requests.Session:

@@ -69,6 +69,7 @@ from adapters.city_system.client import PARTNER as CITY_PARTNER
 from adapters.city_system.client import CitySystemClient
 from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
+from adapters.national_portal.models import Classification, classify, is_success, refusal_of
 from adapters.partners import partner_ids, pools
 from adapters.settings import TransportSettings
 from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
@@ -345,28 +346,26 @@ class NaivePortal:
 
     def _login(self) -> str:
         reply = self._post("/auth", {"username": self.endpoint.username, "password": self.endpoint.password})
-        if reply.get("error_code") != 0:
+        if not is_success(reply.get("error_code", "")):
             raise RuntimeError(f"naive login refused: {reply.get('message')}")
         return str(reply["session"])
 
-    def sync_one(self, record: dict[str, Any], updating: bool) -> tuple[int, str]:
-        """One dossier, one call; returns the record-level (code, message)."""
+    def sync_one(self, record: dict[str, Any], updating: bool) -> tuple[Classification, str]:
+        """One dossier, one call (public clients' practice); the reply read as the hub reads it."""
         for _ in range(2):
             payload = {
                 "session": self.session,
                 "madonvi": self.endpoint.madonvi,
                 "service": SYNC_OPERATION,
-                "isUpdating": updating,
+                "isUpdating": "True" if updating else "False",
                 "data": [record],
             }
             reply = self._post("/service", payload)
-            if reply.get("error_code") == 100:  # session expired: log in again, once
+            code, message = reply.get("error_code", ""), str(reply.get("message", ""))
+            if str(code) == "100":  # session expired: log in again, once
                 self.session = self._login()
                 continue
-            if reply.get("error_code") != 0:
-                raise RuntimeError(f"naive {SYNC_OPERATION} failed: {reply.get('error_code')} {reply.get('message')}")
-            result = reply["result"][0]
-            return int(result["error_code"]), str(result["message"])
+            return classify(code, message) or refusal_of(record["MaHoSo"], message), message
         raise RuntimeError("naive: session refused right after a fresh login")
 
 
@@ -540,7 +539,7 @@ def _naive_decisions(records: list[dict[str, Any]], gate: QualityGate) -> list[N
             decided.reason = f"thủ tục {dossier.procedure_code} chưa tích hợp trên Cổng DVCQG"
             continue
         try:
-            to_send.append((decided, to_dong_bo_ho_so(dossier)))
+            to_send.append((decided, to_dong_bo_ho_so(dossier, gate.tables)))
         except MappingError as exc:
             decided.quarantine([(exc.rule, exc.message)])
     checked = gate.check(PORTAL_PAYLOADS, [payload for _, payload in to_send])
@@ -555,10 +554,10 @@ def _naive_decisions(records: list[dict[str, Any]], gate: QualityGate) -> list[N
 def _naive_one(decided: NaiveDossier, portal: NaivePortal, store: NaiveStore) -> DeliveryState:
     """One dossier: send it alone (if it passed), then commit its rows in a transaction of its own."""
     if decided.sent is not None:
-        code, message = portal.sync_one(decided.sent, updating=False)
-        if code in (2, 201):  # the portal's view differs from ours: once more the other way (upsert)
-            code, message = portal.sync_one(decided.sent, updating=code == 2)
-        if code == 0:
+        outcome, message = portal.sync_one(decided.sent, updating=False)
+        if outcome in (Classification.ALREADY_EXISTS, Classification.NOT_FOUND):  # once more the other way
+            outcome, message = portal.sync_one(decided.sent, updating=outcome is Classification.ALREADY_EXISTS)
+        if outcome is Classification.STORED:
             decided.state, decided.reason = DeliveryState.DELIVERED, None
         else:
             decided.violations = [("portal.rejected", message)]

@@ -96,7 +96,7 @@ def build_payloads(count: int, seed: int) -> list[bytes]:
     for day in working_days(START_DAY):
         for record in generate_day(day, 1.0, seed):
             try:
-                payloads.append(canonical_json(to_dong_bo_ho_so(to_canonical(record, tables))))
+                payloads.append(canonical_json(to_dong_bo_ho_so(to_canonical(record, tables), tables)))
             except MappingError:
                 continue  # a named defect the quality gate would quarantine; not signed by either path
             if len(payloads) == count:

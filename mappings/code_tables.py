@@ -1,9 +1,9 @@
-"""The hub's code tables (statuses, local states, channels, applicant types, agencies, procedures,
-provinces, communes), loaded from the versioned CSV files in ``mappings/code_tables/``.
+"""The hub's code tables (statuses, local states, channels, applicant types, agencies, fields,
+procedures, provinces, communes), loaded from the versioned CSV files in ``mappings/code_tables/``.
 
-Agency codes and local procedure variants end in the province suffix (``H26`` for Hanoi is not
-confirmed), so the files store only the local part and :func:`province_suffix` is the one place
-that decides the suffix.
+Agency codes and local procedure variants end in the province suffix (``H26`` for Hanoi, as the
+portal's own evaluation API lists it: docs/interfaces.md 2.9), so the files store only the local
+part and :func:`province_suffix` is the one place that decides the suffix.
 """
 
 from __future__ import annotations
@@ -83,6 +83,13 @@ class AgencyRow(Row):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FieldRow(Row):
+    """A procedure field ("lĩnh vực", the portal's ``MaLinhVuc``) and its name (``TenLinhVuc``)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProcedureRow(Row):
     """``weight`` is a relative volume share (generators, benchmarks); ``max_days`` is the legal
     processing time in working days. ``interconnected_with`` names the ministry system a city
@@ -141,6 +148,7 @@ class CodeTables:
     channels: VersionedTable[LocalCodeRow]
     applicant_types: VersionedTable[LocalCodeRow]
     agencies: VersionedTable[AgencyRow]
+    fields: VersionedTable[FieldRow]
     procedures: VersionedTable[ProcedureRow]
     provinces: VersionedTable[ProvinceRow]
     communes: VersionedTable[CommuneRow]
@@ -210,6 +218,7 @@ def _load(directory: Path, suffix: str) -> CodeTables:
         channels=table("channels", LocalCodeRow, ("local_code",)),
         applicant_types=table("applicant_types", LocalCodeRow, ("local_code",)),
         agencies=table("agencies", AgencyRow, code=lambda c: _with_suffix(c, _LOCAL_AGENCY, suffix)),
+        fields=table("fields", FieldRow),
         procedures=table("procedures", ProcedureRow, code=lambda c: _procedure_code(c, suffix)),
         provinces=table("provinces", ProvinceRow),
         communes=table("communes", CommuneRow),
@@ -218,4 +227,8 @@ def _load(directory: Path, suffix: str) -> CodeTables:
     for state in tables.local_states.all_rows():
         if str(state.status_code) not in status_codes:
             raise CodeTableError(f"local_states: {state.code} maps to unknown status {state.status_code}")
+    field_codes = {r.code for r in tables.fields.all_rows()}
+    for procedure in tables.procedures.all_rows():
+        if procedure.field_code not in field_codes:
+            raise CodeTableError(f"procedures: {procedure.code} names unknown field {procedure.field_code}")
     return tables

@@ -2,8 +2,9 @@
 payloads, keys exactly as docs/interfaces.md section 2.
 
 Dates are ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh and ``""`` when absent; codes and flags are
-integers. The sandbox portal validates with :func:`parse_portal_date`, so both sides share one
-definition of the format.
+strings, as every public client sends them (the ledger, docs/interfaces.md 2.5); value lists with
+no public definition live in :mod:`mappings.portal_codes`. The sandbox portal validates with
+:func:`parse_portal_date`, so both sides share one definition of the format.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import re
 from datetime import datetime
 from typing import Any
 
+from mappings import portal_codes as codes
+from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ, Dossier
 from mappings.errors import MappingError
 
 PORTAL_DATE_FORMAT = "%Y%m%d%H%M%S"
 ABSTRACT_MAX_CHARS = 1000
-FEE = 1  # LoaiPhiLePhi: 1 "lệ phí" (fee), 2 "phí" (charge)
-CHARGE = 2
 _PORTAL_DATE = re.compile(r"[0-9]{14}")
 
 
@@ -48,70 +49,122 @@ def parse_portal_date(s: str) -> datetime | None:
     return datetime(int(s[0:4]), int(s[4:6]), int(s[6:8]), int(s[8:10]), int(s[10:12]), int(s[12:14]), tzinfo=VN_TZ)
 
 
-def _flag(value: bool) -> int:
-    return 1 if value else 0
+def _flag(value: bool) -> str:
+    return codes.TRUE if value else codes.FALSE
 
 
-def _fee_type(name: str) -> int:
+def _fee_type(name: str) -> str:
     """The city record has no fee type, but Vietnamese names say it: "Phí ..." is a charge,
     anything else (normally "Lệ phí ...") a fee."""
-    return CHARGE if name.strip().lower().startswith("phí") else FEE
+    return codes.CHARGE if name.strip().lower().startswith("phí") else codes.FEE
 
 
-def to_dong_bo_ho_so(d: Dossier) -> dict[str, Any]:
-    """One ``DongBoHoSoMC`` record. Raises ``MappingError('portal.abstract_too_long')`` rather than
-    truncating: the portal's copy must say what the city's says."""
+def _paid_online(d: Dossier) -> str:
+    return codes.PAID_ONLINE[d.payment_gateway] if d.paid_online else codes.NOT_PAID_ONLINE
+
+
+def _names(d: Dossier, tables: CodeTables) -> tuple[str, str]:
+    """``DonViXuLy`` and ``TenLinhVuc``: public clients send the agency's and the field's *names*,
+    as the code tables held them on the day the dossier was filed."""
+    day = d.submitted_at.date()
+    agency = tables.agencies.get(d.handling_agency, day)
+    if agency is None:
+        raise MappingError("portal.agency_unknown", f"cơ quan {d.handling_agency} không có trong danh mục ngày {day}")
+    field = tables.fields.get(d.field_code, day)
+    if field is None:
+        raise MappingError("portal.field_unknown", f"lĩnh vực {d.field_code} không có trong danh mục ngày {day}")
+    return agency.name, field.name
+
+
+def to_dong_bo_ho_so(d: Dossier, tables: CodeTables) -> dict[str, Any]:
+    """One ``DongBoHoSoMC`` record with exactly the keys of docs/interfaces.md 2.5-2.6, codes and
+    flags as strings. Raises ``MappingError('portal.abstract_too_long')`` rather than truncating: the
+    portal's copy must say what the city's says; ``portal.agency_unknown`` / ``portal.field_unknown``
+    when the code tables cannot name the agency or field."""
     if len(d.abstract) > ABSTRACT_MAX_CHARS:
         raise MappingError(
             "portal.abstract_too_long",
             f"trích yếu dài {len(d.abstract)} ký tự, Cổng DVCQG nhận tối đa {ABSTRACT_MAX_CHARS}",
         )
+    agency_name, field_name = _names(d, tables)
     return {
         "MaHoSo": d.dossier_no,
         "MaTTHC": d.procedure_code,
         "TenTTHC": d.procedure_name,
         "MaLinhVuc": d.field_code,
-        "KenhThucHien": d.channel,
-        "ChuHoSo": d.applicant_name,
-        "LoaiDoiTuong": d.applicant_type,
+        "TenLinhVuc": field_name,
+        "KenhThucHien": str(d.channel),
         "SoGiayToChuHoSo": d.applicant_id_no or "",
-        "SoDienThoai": d.phone or "",
+        "ChuHoSo": d.applicant_name,
+        "LoaiDoiTuong": str(d.applicant_type),
+        "MaDoiTuong": d.portal_account_id or "",
+        "ThongTinKhac": "",
         "Email": d.email or "",
+        "Fax": "",
+        "SoDienThoai": d.phone or "",
+        "TrichYeuHoSo": d.abstract,
         "NgayNopHoSo": format_portal_date(d.submitted_at),
         "NgayTiepNhan": format_portal_date(d.received_at),
         "NgayHenTra": format_portal_date(d.due_at),
+        "TrangThaiHoSo": str(d.status),
         "NgayTra": format_portal_date(d.returned_at),
-        "NgayKetThucXuLy": format_portal_date(d.finished_at),
-        "TrangThaiHoSo": d.status,
-        "TrichYeuHoSo": d.abstract,
-        "DonViXuLy": d.handling_agency,
+        "ThongTinTra": "",
         "HinhThuc": _flag(d.return_by_post),
+        "NgayKetThucXuLy": format_portal_date(d.finished_at),
+        "NgayTuChoi": format_portal_date(d.rejected_at),
+        "DonViXuLy": agency_name,
+        "GhiChu": d.note or "",
+        "NoiNopHoSo": codes.SUBMITTED_ON_PORTAL if d.submitted_via_portal else codes.SUBMITTED_ON_OWN_SYSTEM,
+        "HoSoCoThanhPhanSoHoa": _flag(any(doc.digitised for doc in d.documents)),
+        "TaiKhoanDuocXacThucVoiVNeID": _flag(d.vneid_verified),
+        "DuocThanhToanTrucTuyen": _paid_online(d),
+        "DinhDanhCHS": [
+            {"LoaiDinhDanh": codes.IDENTIFIER_KINDS[i.kind], "SoDinhDanh": i.number} for i in d.applicant_identifiers
+        ],
+        "DSKetNoiCSDL": [{"MaCSDL": code} for code in d.consulted_databases],
         # The canonical document has one code; it is both the file id and the component code.
         "TaiLieuNop": [
             {
                 "TepDinhKemId": doc.code,
                 "TenTepDinhKem": doc.name,
-                "DuongDanTaiTep": doc.url,
+                "IsDeleted": codes.NOT_DELETED,
+                "MaThanhPhanHoSo": doc.code,
+                "DuongDanTaiTepTin": doc.url,
                 "DuocSoHoa": _flag(doc.digitised),
                 "DuocTaiSuDung": _flag(doc.reused),
-                "MaThanhPhanHoSo": doc.code,
+                "DuocLayTuKhoDMQG": codes.NOT_FROM_PORTAL_STORE,
+                "MaKetQuaThayThe": codes.NO_SUBSTITUTE_RESULT,
             }
             for doc in d.documents
         ],
         "DanhSachLePhi": [
-            {"TenPhiLePhi": f.name, "MaPhiLePhi": f.code, "SoTien": f.amount, "LoaiPhiLePhi": _fee_type(f.name)}
+            {
+                "TenPhiLePhi": f.name,
+                "MaPhiLePhi": f.code,
+                "HinhThucThu": codes.FEE_COLLECTION,
+                "Gia": str(f.amount),
+                "LoaiPhiLePhi": _fee_type(f.name),
+            }
             for f in d.fees
         ],
+        "DanhSachTepDinhKemKhac": [],
+        "DanhSachHoSoBoSung": [],
         "DanhSachGiayToKetQua": [
-            {"TenGiayTo": r.name, "MaThanhPhanHoSo": r.code, "GiayToId": r.code, "DuongDanTepTinKetQua": r.url}
+            {
+                "TenGiayTo": r.name,
+                "MaThanhPhanHoSo": r.code,
+                "GiayToId": r.code,
+                "DuongDanTepTinKetQua": r.url,
+                "MaGiayToKetQua": r.result_code or "",
+            }
             for r in d.results
         ],
-        "DuocThanhToanTrucTuyen": _flag(d.paid_online),
     }
 
 
 def to_progress_entries(d: Dossier) -> list[dict[str, Any]]:
-    """One ``CapNhatTienDoHoSoMC`` entry per history step, in step order."""
+    """One ``CapNhatTienDoHoSoMC`` entry per history step, in step order (the nine fields public
+    clients send, ``TrangThai`` a string)."""
     return [
         {
             "MaHoSo": d.dossier_no,
@@ -120,7 +173,7 @@ def to_progress_entries(d: Dossier) -> list[dict[str, Any]]:
             "ThoiDiemXuLy": format_portal_date(step.handled_at),
             "PhongBanXuLy": step.department,
             "NoiDungXuLy": step.content,
-            "TrangThai": step.status,
+            "TrangThai": str(step.status),
             "NgayBatDau": format_portal_date(step.started_at),
             "NgayKetThucTheoQuyDinh": format_portal_date(step.due_at),
         }

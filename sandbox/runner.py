@@ -116,6 +116,11 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
     a bearer token or an account, and the Connection extras its client reads that the sandbox sets."""
     extras = {
         "madonvi": lambda: agency,
+        # the portal's LGSP adapter paths and routing code (docs/interfaces.md 2.2)
+        "auth_endpoint": lambda: "/auth",
+        "integration_endpoint": lambda: "/service",
+        "share_endpoint": lambda: "/share",
+        "dstcode": lambda: "HUB-SANDBOX",
         "macanbo": lambda: OFFICER,
         "webhook_secret": lambda: secrets.token_urlsafe(32),
         "webhook_token": lambda: secrets.token_urlsafe(32),

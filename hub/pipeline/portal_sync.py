@@ -153,7 +153,7 @@ def plan(
                 page_plan.settle(record, DeliveryState.DELIVERED)
             else:
                 try:
-                    to_send.append((record, dossier, to_dong_bo_ho_so(dossier)))
+                    to_send.append((record, dossier, to_dong_bo_ho_so(dossier, gate.tables)))
                 except MappingError as exc:
                     page_plan.quarantined(record, [(exc.rule, exc.message)])
         # What the portal will read is checked too (its own suite), before anything is queued.
@@ -250,6 +250,8 @@ def deliver_dossiers(
     Creates and updates go in separate calls (``isUpdating``). When the portal's view differs
     from ours -- "already exists" on a create, "not found" on an update, as after a crash between
     sending and recording the reply -- the record is sent once more the other way: an upsert.
+    Only a refusal that names the dossier quarantines it; any other answer keeps it pending with
+    the portal's message (the client narrows a refused call down to single records first).
     With ``batch_signer`` every call's records are signed as one Merkle batch first, and each
     record's proof is kept (``hub.store.proofs``), so one dossier can later be proven alone.
     """
@@ -279,8 +281,10 @@ def deliver_dossiers(
             elif result.classification in ("already_exists", "not_found") and message.id not in flipped:
                 flip.append(message)
                 flipped.add(message.id)
-            else:
+            elif result.classification == "rejected":
                 settler.rejected(message, "portal.rejected", result.message)
+            else:  # an answer the contract does not explain (or a second flip): kept, tried again later
+                settler.retry_later(message, f"{result.code}: {result.message}")
         groups.append((not updating, flip))
     settler.flush(acks_deliver_dossier=True)
     raise_unless_retryable(failure)
@@ -325,10 +329,10 @@ def deliver_progress(
     for message, result in zip(claimed if results else [], results, strict=True):
         if result.classification in ("stored", "already_exists"):
             settler.acknowledged(message)
-        elif result.classification == "not_found":
-            settler.retry_later(message, result.message)
-        else:
+        elif result.classification == "rejected":
             settler.rejected(message, "portal.progress_rejected", result.message)
+        else:  # not found (the dossier's sync is not through yet) or unexplained: tried again later
+            settler.retry_later(message, f"{result.code}: {result.message}")
     settler.flush(acks_deliver_dossier=False)
     raise_unless_retryable(failure)
     return report

@@ -135,7 +135,7 @@ def _nfc(rule: str, column: str, what: str) -> Check:
     )
 
 
-def _in_set(rule: str, column: str, values: list[int], what: str) -> Check:
+def _in_set(rule: str, column: str, values: list[int] | list[str], what: str) -> Check:
     return Check(
         rule,
         lambda _: gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values),
@@ -212,10 +212,11 @@ PORTAL_CHECKS: list[Check] = [
         )
         for key in PORTAL_DATE_KEYS
     ],
-    _in_set("portal.status_known", "TrangThaiHoSo", STATUSES, "TrangThaiHoSo"),
-    _in_set("portal.channel_known", "KenhThucHien", [1, 2, 3], "KenhThucHien"),
-    _in_set("portal.applicant_type_known", "LoaiDoiTuong", [1, 2, 3, 4], "LoaiDoiTuong"),
-    _in_set("portal.delivery_known", "HinhThuc", [0, 1], "HinhThuc"),
+    # The portal's codes travel as strings (docs/interfaces.md 2.5): an integer here is a mapping bug.
+    _in_set("portal.status_known", "TrangThaiHoSo", [str(s) for s in STATUSES], "TrangThaiHoSo"),
+    _in_set("portal.channel_known", "KenhThucHien", ["1", "2", "3"], "KenhThucHien"),
+    _in_set("portal.applicant_type_known", "LoaiDoiTuong", ["1", "2", "3", "4"], "LoaiDoiTuong"),
+    _in_set("portal.delivery_known", "HinhThuc", ["0", "1"], "HinhThuc"),
     *[_nfc(f"portal.nfc.{key}", key, key) for key in PORTAL_TEXT_KEYS],
 ]
 

@@ -49,6 +49,24 @@ _STREETS = ("Phố Huế", "Bà Triệu", "Trần Duy Hưng", "Lê Văn Lương"
 _DISTRICTS = ("Hoàn Kiếm", "Ba Đình", "Đống Đa", "Cầu Giấy", "Thanh Xuân", "Hai Bà Trưng", "Long Biên")
 
 
+def _ministry_record(canonical: Dossier, code_tables: Any) -> dict[str, Any]:
+    """The register's own record: the portal's keys, but (as this double has always served them,
+    and the pull-back suite reads them) codes as numbers and the agency by its code. The portal's
+    string codes and agency name are what the *portal* is sent, not what a ministry exports."""
+    body = to_dong_bo_ho_so(canonical, code_tables)
+    body.update(
+        TrangThaiHoSo=canonical.status,
+        KenhThucHien=canonical.channel,
+        LoaiDoiTuong=canonical.applicant_type,
+        HinhThuc=int(canonical.return_by_post),
+        DuocThanhToanTrucTuyen=int(canonical.paid_online),
+        DonViXuLy=canonical.handling_agency,
+    )
+    for document, source in zip(body["TaiLieuNop"], canonical.documents, strict=True):
+        document.update(DuocSoHoa=int(source.digitised), DuocTaiSuDung=int(source.reused))
+    return body
+
+
 def is_business_registration(procedure: ProcedureRow) -> bool:
     """Procedures the national business registration system processes (field DKKD on ministry software)."""
     return procedure.processed_on_ministry_software and procedure.field_code == "DKKD"
@@ -91,7 +109,7 @@ class BusinessRegistrationStore:
     def _write_day(self, conn: sqlite3.Connection, day: date, scale: float, seed: int) -> int:
         dossiers, companies = [], {}
         for canonical in held_dossiers(day, scale, seed, self.tables):
-            body = to_dong_bo_ho_so(canonical)
+            body = _ministry_record(canonical, self.tables)
             updated = format_portal_date(canonical.updated_at)
             body["NgayCapNhat"] = updated
             msdn = body["SoGiayToChuHoSo"] if body["LoaiDoiTuong"] == 2 else None

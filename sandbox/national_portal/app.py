@@ -21,7 +21,7 @@ from sandbox.doubles import DoubleContext
 from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
 from sandbox.national_portal import ministry_syncs
 from sandbox.national_portal.catalogue import Catalogue
-from sandbox.national_portal.service import PortalService
+from sandbox.national_portal.service import CODE_MALFORMED, INTEGRATION, SHARE, PortalService
 from sandbox.national_portal.sessions import SessionRegistry
 from sandbox.national_portal.stats import Stats
 from sandbox.national_portal.store import PortalStore
@@ -71,6 +71,7 @@ def create_app(
     *,
     code_tables: Any | None = None,
     signing: PartnerSigning | None = None,
+    dstcode: str | None = None,
 ) -> FastAPI:
     """Build the portal simulator.
 
@@ -78,6 +79,10 @@ def create_app(
     ``signing``: sign every reply with the portal's certificate and refuse unsigned requests
     (HTTP 401), as a partner on a signed exchange layer does; ``None`` for a portal that signs
     nothing.
+    ``dstcode``: the routing code every call must carry in its ``dstcode`` header (None: not checked).
+    Authentication is ``POST /auth``, integration services ``POST /service``, the shared
+    catalogues ``POST /share`` (the paths the sandbox's Connection names; the real ones are the
+    LGSP operator's).
     ``code_tables`` defaults to ``mappings.code_tables.load_code_tables()``; pass one to test
     against a different catalogue.
     """
@@ -98,6 +103,8 @@ def create_app(
             raw = await request.body()
             if signing is not None and (refusal := signing.check_request(raw, request.headers.get(SIGNATURE_HEADER))):
                 return _json({"error": "unauthorized", "message": refusal}).body, 401
+            if dstcode is not None and request.headers.get("dstcode") != dstcode:
+                return _json({"error_code": CODE_MALFORMED, "message": "Thiếu hoặc sai header dstcode"}).body, 200
             return _json(await run_in_threadpool(handler, raw)).body, 200
 
         return await faulty_json(injector, signing, produce, service_call=service_call, on_fault=stats.fault)
@@ -108,7 +115,11 @@ def create_app(
 
     @app.post("/service")
     async def service(request: Request) -> Response:
-        return await faulty(request, portal.service, service_call=True)
+        return await faulty(request, lambda raw: portal.service(raw, INTEGRATION), service_call=True)
+
+    @app.post("/share")
+    async def share(request: Request) -> Response:
+        return await faulty(request, lambda raw: portal.service(raw, SHARE), service_call=True)
 
     mount_signing_control(app, signing)
 
@@ -188,6 +199,7 @@ def double(context: DoubleContext) -> FastAPI:
         context.portal_faults,
         code_tables=context.code_tables,
         signing=context.signing,
+        dstcode=context.credentials.get("dstcode"),
     )
     ministry_syncs.install(app, context.credentials["madonvi"], context.load, context.code_tables)
     return app

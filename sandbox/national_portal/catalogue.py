@@ -17,12 +17,16 @@ __all__ = ["Catalogue"]
 
 
 class Catalogue:
-    """Procedure and agency catalogue backed by ``mappings.code_tables`` (loaded lazily, once)."""
+    """Procedure and agency catalogue backed by ``mappings.code_tables`` (loaded lazily, once).
+
+    Answers in the upper-case keys public clients read (ledger 2.8): ``MATTHC``, ``TENTTHC``,
+    ``LINHVUCTHUCHIEN[].MALINHVUC/TENLINHVUC``; ``MADONVI``, ``TENDONVI``, ``CAPDONVI``.
+    """
 
     def __init__(self, code_tables: Any | None = None) -> None:
         self._tables = code_tables
         self.procedure_on_portal = lru_cache(maxsize=65536)(self._procedure_on_portal)
-        self.agency_known = lru_cache(maxsize=65536)(self._agency_known)
+        self.agency_name_known = lru_cache(maxsize=65536)(self._agency_name_known)
 
     @property
     def tables(self) -> Any:
@@ -34,24 +38,27 @@ class Catalogue:
         row = self.tables.procedures.get(code, on)
         return row is not None and row.integrated_on_portal
 
-    def _agency_known(self, code: str, on: date) -> bool:
-        return self.tables.agencies.get(code, on) is not None
+    def _agency_name_known(self, name: str, on: date) -> bool:
+        """``DonViXuLy`` is the agency's name (O-I, T-S), so the portal knows agencies by name too."""
+        return any(row.name == name for row in self.tables.agencies.rows(on))
 
     def procedures(self, on: date) -> list[dict[str, str]]:
         """``LayDanhSachTTHC``: the integrated procedures valid on ``on``."""
-        out = []
-        for row in self.tables.procedures.rows(on):
-            if row.integrated_on_portal:
-                out.append(
-                    {
-                        "MaTTHC": row.code,
-                        "TenTTHC": row.name,
-                        "MaLinhVuc": row.field_code,
-                    }
-                )
-        return sorted(out, key=lambda item: item["MaTTHC"])
+        rows = [row for row in self.tables.procedures.rows(on) if row.integrated_on_portal]
+        return sorted(({"MATTHC": row.code, "TENTTHC": row.name} for row in rows), key=lambda item: item["MATTHC"])
+
+    def procedure(self, code: str, on: date) -> list[dict[str, Any]]:
+        """``LayThuTuc``: one procedure with its field, as a one-item list (empty when unknown)."""
+        row = self.tables.procedures.get(code, on)
+        if row is None or not row.integrated_on_portal:
+            return []
+        field = self.tables.fields.get(row.field_code, on)
+        fields = [{"MALINHVUC": row.field_code, "TENLINHVUC": field.name if field else ""}]
+        return [{"MATTHC": row.code, "TENTTHC": row.name, "LINHVUCTHUCHIEN": fields}]
 
     def agencies(self, on: date) -> list[dict[str, str]]:
-        """``LayDanhMucCoQuan``: the agencies valid on ``on``."""
-        out = [{"MaCoQuan": row.code, "TenCoQuan": row.name} for row in self.tables.agencies.rows(on)]
-        return sorted(out, key=lambda item: item["MaCoQuan"])
+        """``LayDanhMucCoQuan``: the agencies valid on ``on``; ``CAPDONVI`` the hub's level name."""
+        out = [
+            {"MADONVI": row.code, "TENDONVI": row.name, "CAPDONVI": row.level} for row in self.tables.agencies.rows(on)
+        ]
+        return sorted(out, key=lambda item: item["MADONVI"])

@@ -90,7 +90,7 @@ class MinistrySyncs:
         synced: list[tuple[str, NewDossier]] = []
         for partner_id in ministries():
             for dossier in held_dossiers(partner_id)(day, scale, seed, self.code_tables):
-                record = to_dong_bo_ho_so(dossier)
+                record = to_dong_bo_ho_so(dossier, self.code_tables)
                 synced.append((partner_id, NewDossier(record["MaHoSo"], record, dossier.submitted_at)))
         # A number the portal already holds (a re-sync) keeps its first copy: the ministry's numbers
         # come from a block of their own (``MINISTRY_SEQ_BASE``), so it is never a city dossier's.

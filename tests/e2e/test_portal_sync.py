@@ -72,7 +72,15 @@ def partners(
             portal_username=USER,
             portal_password=PASSWORD,
             portal_agency=AGENCY,
-            transport={"timeout": 5, "max_attempts": 2, "backoff_initial": 0.05, "backoff_max": 0.2},
+            # These doubles sign their replies and the tests tamper with them: verification must be on
+            # (no real partner is shown to sign, so it is off unless a Connection asks).
+            transport={
+                "timeout": 5,
+                "max_attempts": 2,
+                "backoff_initial": 0.05,
+                "backoff_max": 0.2,
+                "verify_replies": "true",
+            },
         )
         for key, value in env.items():
             monkeypatch.setenv(key, value)

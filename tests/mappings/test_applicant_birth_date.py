@@ -47,7 +47,9 @@ def test_the_birth_date_maps_to_the_canonical_dossier_and_not_to_the_portal() ->
     tables = load_code_tables()
     dossier = to_canonical(_record(ngay_sinh="1990-04-17"), tables)
     assert dossier.applicant_birth_date == date(1990, 4, 17)
-    assert to_dong_bo_ho_so(dossier) == to_dong_bo_ho_so(dossier.model_copy(update={"applicant_birth_date": None}))
+    assert to_dong_bo_ho_so(dossier, tables) == to_dong_bo_ho_so(
+        dossier.model_copy(update={"applicant_birth_date": None}), tables
+    )
 
 
 def test_a_record_staged_before_the_field_existed_still_maps() -> None:

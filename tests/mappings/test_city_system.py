@@ -52,58 +52,91 @@ def test_city_record_maps_to_canonical(tables):
 
 
 def test_city_record_to_portal_payload(tables):
-    payload = to_dong_bo_ho_so(to_canonical(record(), tables))
+    payload = to_dong_bo_ho_so(to_canonical(record(), tables), tables)
     assert payload == {
         "MaHoSo": "000.00.12.H26-261120-0001",
         "MaTTHC": "1.009972",
         "TenTTHC": "Cấp giấy phép xây dựng mới đối với công trình cấp đặc biệt, cấp I, cấp II",
         "MaLinhVuc": "XD",
-        "KenhThucHien": 2,
-        "ChuHoSo": "Nguyễn Văn An",
-        "LoaiDoiTuong": 1,
+        "TenLinhVuc": "Xây dựng",
+        "KenhThucHien": "2",
         "SoGiayToChuHoSo": "001090012345",
-        "SoDienThoai": "0912345678",
+        "ChuHoSo": "Nguyễn Văn An",
+        "LoaiDoiTuong": "1",
+        "MaDoiTuong": "",
+        "ThongTinKhac": "",
         "Email": "an.nguyen@example.vn",
+        "Fax": "",
+        "SoDienThoai": "0912345678",
+        "TrichYeuHoSo": "Xin cấp giấy phép xây dựng nhà văn phòng 9 tầng tại phường Giảng Võ",
         "NgayNopHoSo": "20261120013000",
         "NgayTiepNhan": "20261120093000",
         "NgayHenTra": "20261218170000",
+        "TrangThaiHoSo": "4",
         "NgayTra": "",
+        "ThongTinTra": "",
+        "HinhThuc": "1",
         "NgayKetThucXuLy": "",
-        "TrangThaiHoSo": 4,
-        "TrichYeuHoSo": "Xin cấp giấy phép xây dựng nhà văn phòng 9 tầng tại phường Giảng Võ",
-        "DonViXuLy": "000.00.12.H26",
-        "HinhThuc": 1,
+        "NgayTuChoi": "",
+        "DonViXuLy": "Sở Xây dựng",
+        "GhiChu": "",
+        "NoiNopHoSo": "2",
+        "HoSoCoThanhPhanSoHoa": "1",
+        "TaiKhoanDuocXacThucVoiVNeID": "0",
+        "DuocThanhToanTrucTuyen": "0",
+        "DinhDanhCHS": [],
+        "DSKetNoiCSDL": [],
         "TaiLieuNop": [
             {
                 "TepDinhKemId": "TL1",
                 "TenTepDinhKem": "Đơn đề nghị cấp giấy phép xây dựng",
-                "DuongDanTaiTep": "https://files.hanoi.example/hs/TL1.pdf",
-                "DuocSoHoa": 1,
-                "DuocTaiSuDung": 0,
+                "IsDeleted": "False",
                 "MaThanhPhanHoSo": "TL1",
+                "DuongDanTaiTepTin": "https://files.hanoi.example/hs/TL1.pdf",
+                "DuocSoHoa": "1",
+                "DuocTaiSuDung": "0",
+                "DuocLayTuKhoDMQG": "0",
+                "MaKetQuaThayThe": "",
             },
             {
                 "TepDinhKemId": "TL2",
                 "TenTepDinhKem": "Giấy chứng nhận quyền sử dụng đất",
-                "DuongDanTaiTep": "https://files.hanoi.example/hs/TL2.pdf",
-                "DuocSoHoa": 0,
-                "DuocTaiSuDung": 1,
+                "IsDeleted": "False",
                 "MaThanhPhanHoSo": "TL2",
+                "DuongDanTaiTepTin": "https://files.hanoi.example/hs/TL2.pdf",
+                "DuocSoHoa": "0",
+                "DuocTaiSuDung": "1",
+                "DuocLayTuKhoDMQG": "0",
+                "MaKetQuaThayThe": "",
             },
         ],
         "DanhSachLePhi": [
-            {"TenPhiLePhi": "Lệ phí cấp giấy phép xây dựng", "MaPhiLePhi": "LP1", "SoTien": 150000, "LoaiPhiLePhi": 1},
-            {"TenPhiLePhi": "Phí thẩm định hồ sơ", "MaPhiLePhi": "P1", "SoTien": 500000, "LoaiPhiLePhi": 2},
+            {
+                "TenPhiLePhi": "Lệ phí cấp giấy phép xây dựng",
+                "MaPhiLePhi": "LP1",
+                "HinhThucThu": "1",
+                "Gia": "150000",
+                "LoaiPhiLePhi": "1",
+            },
+            {
+                "TenPhiLePhi": "Phí thẩm định hồ sơ",
+                "MaPhiLePhi": "P1",
+                "HinhThucThu": "1",
+                "Gia": "500000",
+                "LoaiPhiLePhi": "2",
+            },
         ],
+        "DanhSachTepDinhKemKhac": [],
+        "DanhSachHoSoBoSung": [],
         "DanhSachGiayToKetQua": [
             {
                 "TenGiayTo": "Giấy phép xây dựng",
                 "MaThanhPhanHoSo": "KQ1",
                 "GiayToId": "KQ1",
                 "DuongDanTepTinKetQua": "https://files.hanoi.example/kq/KQ1.pdf",
+                "MaGiayToKetQua": "",
             }
         ],
-        "DuocThanhToanTrucTuyen": 0,
     }
     assert unicodedata.is_normalized("NFC", payload["ChuHoSo"])
     assert payload["ChuHoSo"].encode() == "Nguyễn Văn An".encode()
@@ -119,7 +152,7 @@ def test_city_history_to_portal_progress_entries(tables):
             "ThoiDiemXuLy": "20261120093000",
             "PhongBanXuLy": "Trung tâm Phục vụ hành chính công",
             "NoiDungXuLy": "Tiếp nhận hồ sơ",
-            "TrangThai": 2,
+            "TrangThai": "2",
             "NgayBatDau": "20261120093000",
             "NgayKetThucTheoQuyDinh": "",
         },
@@ -130,7 +163,7 @@ def test_city_history_to_portal_progress_entries(tables):
             "ThoiDiemXuLy": "20261120100000",
             "PhongBanXuLy": "Phòng Cấp phép xây dựng",
             "NoiDungXuLy": "Chuyển phòng chuyên môn thẩm định",
-            "TrangThai": 4,
+            "TrangThai": "4",
             "NgayBatDau": "20261120100000",
             "NgayKetThucTheoQuyDinh": "20261211170000",
         },
@@ -140,12 +173,12 @@ def test_city_history_to_portal_progress_entries(tables):
 def test_decomposed_vietnamese_reaches_the_portal_precomposed(tables):
     nfd = unicodedata.normalize("NFD", "Nguyễn Văn An")
     r = record(chu_ho_so=RECORD["chu_ho_so"] | {"ho_ten": nfd})
-    assert to_dong_bo_ho_so(to_canonical(r, tables))["ChuHoSo"] == "Nguyễn Văn An"
+    assert to_dong_bo_ho_so(to_canonical(r, tables), tables)["ChuHoSo"] == "Nguyễn Văn An"
 
 
 def test_optional_applicant_contacts_become_empty_strings(tables):
     r = record(chu_ho_so=RECORD["chu_ho_so"] | {"so_giay_to": None, "dien_thoai": None, "email": None})
-    payload = to_dong_bo_ho_so(to_canonical(r, tables))
+    payload = to_dong_bo_ho_so(to_canonical(r, tables), tables)
     assert (payload["SoGiayToChuHoSo"], payload["SoDienThoai"], payload["Email"]) == ("", "", "")
 
 
@@ -265,5 +298,5 @@ def test_business_rule_violations_map_for_the_quality_gate(tables, overrides):
 def test_too_long_abstract_is_refused_by_the_portal_mapping_not_truncated(tables):
     d = to_canonical(record(trich_yeu="Nội dung " * 200), tables)
     with pytest.raises(MappingError) as err:
-        to_dong_bo_ho_so(d)
+        to_dong_bo_ho_so(d, tables)
     assert err.value.rule == "portal.abstract_too_long"

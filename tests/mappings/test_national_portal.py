@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mappings.code_tables import load_code_tables
 from mappings.dossier import VN_TZ, Dossier, Fee, ProcessingStep, ResultDocument, SubmittedDocument
 from mappings.errors import MappingError
 from mappings.national_portal import (
@@ -15,13 +16,8 @@ from mappings.national_portal import (
     to_progress_entries,
 )
 
+TABLES = load_code_tables()
 AT = datetime(2026, 11, 20, 8, 15, 0, tzinfo=VN_TZ)
-DOSSIER_KEYS = {
-    "MaHoSo", "MaTTHC", "TenTTHC", "MaLinhVuc", "KenhThucHien", "ChuHoSo", "LoaiDoiTuong",
-    "SoGiayToChuHoSo", "SoDienThoai", "Email", "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayTra",
-    "NgayKetThucXuLy", "TrangThaiHoSo", "TrichYeuHoSo", "DonViXuLy", "HinhThuc", "TaiLieuNop",
-    "DanhSachLePhi", "DanhSachGiayToKetQua", "DuocThanhToanTrucTuyen",
-}  # fmt: skip
 PROGRESS_KEYS = {
     "MaHoSo", "NguoiXuLy", "ChucDanh", "ThoiDiemXuLy", "PhongBanXuLy", "NoiDungXuLy", "TrangThai",
     "NgayBatDau", "NgayKetThucTheoQuyDinh",
@@ -120,32 +116,46 @@ def test_portal_date_round_trip(dt):
     assert parse_portal_date(text) == dt.replace(microsecond=0)
 
 
-def test_dong_bo_ho_so_has_exactly_the_contract_keys_and_integer_codes():
-    payload = to_dong_bo_ho_so(dossier())
-    assert set(payload) == DOSSIER_KEYS
+def test_dong_bo_ho_so_sends_codes_and_flags_as_strings_and_names_from_the_code_tables():
+    payload = to_dong_bo_ho_so(dossier(), TABLES)
     for key in ("KenhThucHien", "LoaiDoiTuong", "TrangThaiHoSo", "HinhThuc", "DuocThanhToanTrucTuyen"):
-        assert type(payload[key]) is int, key
+        assert type(payload[key]) is str, key
     assert (payload["SoGiayToChuHoSo"], payload["SoDienThoai"], payload["Email"]) == ("", "", "")
     assert payload["NgayKetThucXuLy"] == "20261120111500"
     assert payload["NgayTra"] == "20261120121500"
-    assert payload["DuocThanhToanTrucTuyen"] == 1
-    assert payload["TaiLieuNop"][0]["DuocSoHoa"] == 1 and payload["TaiLieuNop"][0]["DuocTaiSuDung"] == 1
+    assert payload["DuocThanhToanTrucTuyen"] == "1"  # paid online, gateway unknown: as T-S sends it
+    assert payload["DonViXuLy"] == "Phường Hoàn Kiếm" and payload["TenLinhVuc"] == "Hộ tịch"
+    assert payload["TaiLieuNop"][0]["DuocSoHoa"] == "1" and payload["TaiLieuNop"][0]["DuocTaiSuDung"] == "1"
+    assert payload["TaiLieuNop"][0]["DuongDanTaiTepTin"] == "https://f.example/tk"
+    assert payload["HoSoCoThanhPhanSoHoa"] == "1"
     assert payload["DanhSachLePhi"] == [
-        {"TenPhiLePhi": "Lệ phí đăng ký khai sinh", "MaPhiLePhi": "LP", "SoTien": 0, "LoaiPhiLePhi": 1}
+        {
+            "TenPhiLePhi": "Lệ phí đăng ký khai sinh",
+            "MaPhiLePhi": "LP",
+            "HinhThucThu": "1",
+            "Gia": "0",
+            "LoaiPhiLePhi": "1",
+        }
     ]
 
 
-@pytest.mark.parametrize(("by_post", "expected"), [(True, 1), (False, 0)])
+def test_an_agency_the_code_tables_cannot_name_is_a_mapping_error():
+    with pytest.raises(MappingError) as err:
+        to_dong_bo_ho_so(dossier(handling_agency="999.99.99.H26"), TABLES)
+    assert err.value.rule == "portal.agency_unknown"
+
+
+@pytest.mark.parametrize(("by_post", "expected"), [(True, "1"), (False, "0")])
 def test_hinh_thuc_says_whether_the_result_goes_by_post(by_post, expected):
-    assert to_dong_bo_ho_so(dossier(return_by_post=by_post))["HinhThuc"] == expected
+    assert to_dong_bo_ho_so(dossier(return_by_post=by_post), TABLES)["HinhThuc"] == expected
 
 
 def test_abstract_limit_is_exactly_1000_characters():
     assert ABSTRACT_MAX_CHARS == 1000
     exact = "ữ" * ABSTRACT_MAX_CHARS  # characters, not UTF-8 bytes
-    assert to_dong_bo_ho_so(dossier(abstract=exact))["TrichYeuHoSo"] == exact
+    assert to_dong_bo_ho_so(dossier(abstract=exact), TABLES)["TrichYeuHoSo"] == exact
     with pytest.raises(MappingError) as err:
-        to_dong_bo_ho_so(dossier(abstract=exact + "a"))
+        to_dong_bo_ho_so(dossier(abstract=exact + "a"), TABLES)
     assert err.value.rule == "portal.abstract_too_long"
     assert "1001" in err.value.message
 
@@ -153,7 +163,7 @@ def test_abstract_limit_is_exactly_1000_characters():
 def test_progress_entries_follow_step_order():
     entries = to_progress_entries(dossier())
     assert all(set(e) == PROGRESS_KEYS for e in entries)
-    assert [e["TrangThai"] for e in entries] == [2, 9, 10]
+    assert [e["TrangThai"] for e in entries] == ["2", "9", "10"]
     assert [e["ThoiDiemXuLy"] for e in entries] == ["20261120081500", "20261120111500", "20261120121500"]
     assert {e["MaHoSo"] for e in entries} == {"000.01.60.H26-261120-0042"}
     assert entries[0]["NgayKetThucTheoQuyDinh"] == ""

@@ -23,7 +23,7 @@ from quality.rules import SchemaDriftError
 from tests.support.factories import RECORD
 
 TABLES = load_code_tables()
-PAYLOAD = to_dong_bo_ho_so(to_canonical(RECORD, TABLES))
+PAYLOAD = to_dong_bo_ho_so(to_canonical(RECORD, TABLES), TABLES)
 BUSINESS_ITEM = {
     "MaHoSo": "000.00.12.H26-261120-0001",
     "MaTTHC": "1.009972",

@@ -118,9 +118,9 @@ def test_up_status_down_round_trip(
         credentials = json.dumps({"username": portal["username"], "password": portal["password"]}).encode()
         unsigned = requests.post(f"{portal['url']}/auth", data=credentials, timeout=10)
         assert unsigned.status_code == 401 and "chữ ký" in unsigned.json()["message"]
-        signature = {SIGNATURE_HEADER: sign_detached(credentials, pki_identity("hub"))}
+        signature = {SIGNATURE_HEADER: sign_detached(credentials, pki_identity("hub")), "dstcode": portal["dstcode"]}
         login = requests.post(f"{portal['url']}/auth", data=credentials, headers=signature, timeout=10)
-        assert login.json()["error_code"] == 0
+        assert login.json()["error_code"] == "0"
         signer = verify_detached(login.content, login.headers[SIGNATURE_HEADER], trust_store)
         assert "national_portal" in signer.subject.rfc4514_string()
 

@@ -256,7 +256,7 @@ def _portal_records() -> list[dict[str, Any]]:
     for record in _citizen_records():
         procedure = code_tables.procedures.get(record["ma_tthc"], DAY)
         if procedure is not None and procedure.integrated_on_portal:
-            records.append(to_dong_bo_ho_so(to_canonical(record, code_tables)))
+            records.append(to_dong_bo_ho_so(to_canonical(record, code_tables), code_tables))
     return records
 
 

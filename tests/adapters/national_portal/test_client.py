@@ -29,6 +29,7 @@ from adapters.errors import (
 from adapters.exchange import Exchange
 from adapters.national_portal.client import NationalPortalClient
 from adapters.national_portal.models import Agency, Classification, Procedure
+from adapters.national_portal.settings import PortalOptions
 from adapters.settings import TransportSettings
 from adapters.transport import HttpTransport
 from sandbox.national_portal.app import create_app
@@ -53,14 +54,19 @@ def portal(tmp_path: Path) -> Iterator[RunningServer]:
 
 
 def make_client(
-    url: str, exchanges: list[Exchange] | None = None, password: str = PASSWORD, agency: str = AGENCY, **settings: Any
+    url: str,
+    exchanges: list[Exchange] | None = None,
+    password: str = PASSWORD,
+    agency: str = AGENCY,
+    options: PortalOptions | None = None,
+    **settings: Any,
 ) -> NationalPortalClient:
     transport = HttpTransport(
         "national_portal",
         TransportSettings(base_url=url, **{**FAST, **settings}),
         on_exchange=exchanges.append if exchanges is not None else None,
     )
-    return NationalPortalClient(transport, USERNAME, password, agency)
+    return NationalPortalClient(transport, USERNAME, password, agency, options)
 
 
 def faults(server: RunningServer, **changes: Any) -> None:
@@ -75,62 +81,26 @@ def calls(server: RunningServer, service: str, outcome: str = "total") -> int:
     return stats(server)["calls"].get(service, {}).get(outcome, 0)
 
 
+GOLDEN = Path(__file__).with_name("golden")
+
+
 def dossier(seq: int, *, procedure: str = "1.001193", submitted: str = "20261120081500") -> dict[str, Any]:
-    """A DongBoHoSoMC record the portal accepts (as mappings.national_portal would produce)."""
-    return {
-        "MaHoSo": f"000.00.03.H26-261120-{seq:04d}",
-        "MaTTHC": procedure,
-        "TenTTHC": "Đăng ký khai sinh",
-        "MaLinhVuc": "HT",
-        "KenhThucHien": 2,
-        "ChuHoSo": "Nguyễn Văn An",
-        "LoaiDoiTuong": 1,
-        "SoGiayToChuHoSo": ID_NUMBER,
-        "SoDienThoai": PHONE,
-        "Email": "an@example.vn",
-        "NgayNopHoSo": submitted,
-        "NgayTiepNhan": "20261120090000",
-        "NgayHenTra": "20261121170000",
-        "NgayTra": "",
-        "NgayKetThucXuLy": "",
-        "TrangThaiHoSo": 4,
-        "TrichYeuHoSo": "Đăng ký khai sinh cho con",
-        "DonViXuLy": "000.00.03.H26",
-        "HinhThuc": 0,
-        "TaiLieuNop": [
-            {
-                "TepDinhKemId": "TL1",
-                "TenTepDinhKem": "Tờ khai",
-                "DuongDanTaiTep": "https://files.example.vn/TL1.pdf",
-                "DuocSoHoa": 1,
-                "DuocTaiSuDung": 0,
-                "MaThanhPhanHoSo": "TL1",
-            }
-        ],
-        "DanhSachLePhi": [{"TenPhiLePhi": "Lệ phí", "MaPhiLePhi": "LP1", "SoTien": 8000, "LoaiPhiLePhi": 1}],
-        "DanhSachGiayToKetQua": [],
-        "DuocThanhToanTrucTuyen": 1,
-    }
+    """The golden DongBoHoSoMC record (what public clients send), numbered ``seq``, filed at ``submitted``."""
+    (record,) = json.loads((GOLDEN / "dong_bo_ho_so.request.json").read_text(encoding="utf-8"))["data"]
+    return {**record, "MaHoSo": f"000.01.60.H26-261120-{seq:04d}", "MaTTHC": procedure, "NgayNopHoSo": submitted,
+            "NgayTiepNhan": submitted, "NgayHenTra": "20261130170000", "SoGiayToChuHoSo": ID_NUMBER,
+            "SoDienThoai": PHONE}  # fmt: skip
 
 
 def progress(dossier_no: str, step: int) -> dict[str, Any]:
-    return {
-        "MaHoSo": dossier_no,
-        "NguoiXuLy": "Trần Thị Bình",
-        "ChucDanh": "Chuyên viên",
-        "ThoiDiemXuLy": f"202611201{step % 10}0000",
-        "PhongBanXuLy": "Bộ phận một cửa",
-        "NoiDungXuLy": f"Bước {step}",
-        "TrangThai": 4,
-        "NgayBatDau": "20261120090000",
-        "NgayKetThucTheoQuyDinh": "",
-    }
+    (entry,) = json.loads((GOLDEN / "cap_nhat_tien_do.request.json").read_text(encoding="utf-8"))["data"]
+    return {**entry, "MaHoSo": dossier_no, "ThoiDiemXuLy": f"202611201{step % 10}0000", "NoiDungXuLy": f"Bước {step}"}
 
 
 # ------------------------------------------------------------------------------------------ records
 
 
-def test_sync_classifies_stored_already_exists_rejected_and_not_found(portal: RunningServer) -> None:
+def test_a_refused_call_is_halved_until_the_refused_records_are_found(portal: RunningServer) -> None:
     client = make_client(portal.url)
     invalid = {**dossier(3), "NgayNopHoSo": "2026-11-20"}
     unknown_procedure = dossier(4, procedure="2.001035")  # in the catalogue, not integrated on the portal
@@ -141,27 +111,32 @@ def test_sync_classifies_stored_already_exists_rejected_and_not_found(portal: Ru
         Classification.REJECTED,
         Classification.REJECTED,
     ]
-    assert [r.dossier_no for r in first] == [f"000.00.03.H26-261120-{n:04d}" for n in (1, 2, 3, 4)]
-    assert (first[2].code, first[3].code) == (3, 4)
+    assert [r.dossier_no for r in first] == [f"000.01.60.H26-261120-{n:04d}" for n in (1, 2, 3, 4)]
+    assert (first[2].code, first[3].code) == ("-1", "-1")
     assert "NgayNopHoSo" in first[2].message  # the reason names the field
+    # 4 refused -> [1, 2] stored, [3, 4] refused -> 3 and 4 alone: 2n - 1 calls at most
+    assert calls(portal, "DongBoHoSoMC") == 5
 
     again = client.sync_dossiers([dossier(1)], updating=False)
     assert again[0].classification is Classification.ALREADY_EXISTS
-    assert again[0].code == 2 and "đã tồn tại" in again[0].message
+    assert again[0].code == "-3" and "đã tồn tại" in again[0].message
 
-    updated = client.sync_dossiers([{**dossier(1), "TrangThaiHoSo": 9}, dossier(99)], updating=True)
+    updated = client.sync_dossiers([{**dossier(1), "TrangThaiHoSo": "9"}, dossier(99)], updating=True)
     assert [r.classification for r in updated] == [Classification.STORED, Classification.NOT_FOUND]
-    assert client.lookup(dossier(1)["MaHoSo"])["TrangThaiHoSo"] == 9  # type: ignore[index]
-    assert client.lookup("000.00.03.H26-261120-0777") is None
+    assert client.lookup(dossier(1)["MaHoSo"])["TrangThaiHoSo"] == "9"  # type: ignore[index]
+    assert client.lookup("000.01.60.H26-261120-0777") is None
 
 
-def test_more_than_1000_records_are_split_into_calls_of_at_most_1000(portal: RunningServer) -> None:
-    records = [dossier(n) for n in range(1, 2501)]
+def test_records_go_in_calls_of_the_configured_batch_size(portal: RunningServer) -> None:
+    records = [dossier(n) for n in range(1, 26)]
     results = make_client(portal.url).sync_dossiers(records, updating=False)
     assert [r.dossier_no for r in results] == [r["MaHoSo"] for r in records]
     assert {r.classification for r in results} == {Classification.STORED}
-    assert calls(portal, "DongBoHoSoMC") == 3  # 1000 + 1000 + 500
-    assert stats(portal)["held"]["dossiers"] == 2500
+    assert calls(portal, "DongBoHoSoMC") == 3  # 10 + 10 + 5: the conservative default
+    one_by_one = make_client(portal.url, options=PortalOptions(batch_size=1))
+    assert len(one_by_one.sync_dossiers(records[:3], updating=True)) == 3
+    assert calls(portal, "DongBoHoSoMC") == 6  # public practice: one record per call
+    assert stats(portal)["held"]["dossiers"] == 25
 
 
 def test_progress_is_pushed_in_chunks_of_ten_and_a_rerun_stores_nothing_twice(portal: RunningServer) -> None:
@@ -170,7 +145,7 @@ def test_progress_is_pushed_in_chunks_of_ten_and_a_rerun_stores_nothing_twice(po
     entries = [progress(dossier(1 + n % 2)["MaHoSo"], n) for n in range(25)]
     results = client.push_progress(entries)
     assert len(results) == 25 and {r.classification for r in results} == {Classification.STORED}
-    assert calls(portal, "CapNhatTienDoHoSoMC") == 3  # 10 + 10 + 5, exactly as the portal forces
+    assert calls(portal, "CapNhatTienDoHoSoMC") == 3  # 10 + 10 + 5, as public clients send them
 
     rerun = client.push_progress(entries)
     assert {r.classification for r in rerun} == {Classification.STORED}
@@ -178,8 +153,8 @@ def test_progress_is_pushed_in_chunks_of_ten_and_a_rerun_stores_nothing_twice(po
     assert snapshot["records"]["CapNhatTienDoHoSoMC"] == {"stored": 25, "duplicate": 25}
     assert snapshot["held"]["progress_entries"] == 25
 
-    unknown = client.push_progress([progress("000.00.03.H26-261120-0555", 1)])
-    assert unknown[0].classification is Classification.NOT_FOUND and unknown[0].code == 201
+    unknown = client.push_progress([progress("000.01.60.H26-261120-0555", 1)])
+    assert unknown[0].classification is Classification.NOT_FOUND and unknown[0].code == "-2"
 
 
 def test_catalogues_are_typed(portal: RunningServer) -> None:
@@ -188,7 +163,7 @@ def test_catalogues_are_typed(portal: RunningServer) -> None:
     assert procedures and all(isinstance(p, Procedure) for p in procedures)
     assert "1.001193" in {p.code for p in procedures} and "2.001035" not in {p.code for p in procedures}
     assert agencies and all(isinstance(a, Agency) for a in agencies)
-    assert AGENCY in {a.code for a in agencies}
+    assert AGENCY in {a.code for a in agencies} and all(a.name and a.level for a in agencies)
 
 
 # ------------------------------------------------------------------------------------------ session
@@ -281,7 +256,7 @@ def test_no_secret_or_full_id_in_logs_messages_or_exchanges(
     caplog.set_level(logging.DEBUG)
     exchanges: list[Exchange] = []
     client = make_client(portal.url, exchanges)
-    bad = {**dossier(1), "LoaiDoiTuong": 9}
+    bad = {**dossier(1), "LoaiDoiTuong": "9"}
     results = client.sync_dossiers([bad], updating=False)
     faults(portal, session_ttl_s=0)
     with pytest.raises(AuthenticationError) as caught:
@@ -308,12 +283,13 @@ def test_no_secret_or_full_id_in_logs_messages_or_exchanges(
 SPEC = yaml.safe_load((Path(adapters.national_portal.__file__).parent / "openapi.yaml").read_text(encoding="utf-8"))
 REPLY_SCHEMAS = {
     "auth": ("AuthOk",),
-    "DongBoHoSoMC": ("RecordsReply",),
-    "CapNhatTienDoHoSoMC": ("RecordsReply",),
-    "TraCuuHoSo": ("LookupReply", "ErrorReply"),
+    "DongBoHoSoMC": ("Envelope",),
+    "CapNhatTienDoHoSoMC": ("Envelope",),
+    "TraCuuHoSo": ("LookupReply",),
     "LayDanhSachTTHC": ("ProceduresReply",),
     "LayDanhMucCoQuan": ("AgenciesReply",),
 }
+PATHS = {"auth": "/auth", "LayDanhSachTTHC": "/share", "LayDanhMucCoQuan": "/share"}
 
 
 def validator(schema: dict[str, Any]) -> Draft202012Validator:
@@ -326,9 +302,7 @@ def test_every_request_and_reply_matches_openapi_yaml(portal: RunningServer) -> 
     exchanges: list[Exchange] = []
     client = make_client(portal.url, exchanges)
     client.sync_dossiers([dossier(1), dossier(2)], updating=False)
-    client.sync_dossiers(
-        [dossier(1), {**dossier(3), "NgayHenTra": "20261119170000"}, dossier(5, procedure="2.001035")], updating=False
-    )
+    client.sync_dossiers([dossier(1), {**dossier(3), "NgayHenTra": "20261119170000"}], updating=False)
     client.sync_dossiers([dossier(1), dossier(4)], updating=True)
     client.push_progress([progress(dossier(1)["MaHoSo"], n) for n in range(3)])
     client.lookup(dossier(1)["MaHoSo"])
@@ -338,7 +312,7 @@ def test_every_request_and_reply_matches_openapi_yaml(portal: RunningServer) -> 
     assert {e.operation for e in exchanges} == set(REPLY_SCHEMAS)
 
     for exchange in exchanges:
-        path = "/auth" if exchange.operation == "auth" else "/service"
+        path = PATHS.get(exchange.operation, "/service")
         request_schema = SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
         validator(request_schema).validate(json.loads(exchange.request_body))
         reply = json.loads(exchange.response_body or b"null")
@@ -349,7 +323,7 @@ def test_every_request_and_reply_matches_openapi_yaml(portal: RunningServer) -> 
         assert any(not errors for errors in problems.values()), (exchange.operation, problems)
 
 
-AUTH_OK = Step(body={"error_code": 0, "message": "ok", "session": "scripted-session-0001", "expires_in": 60})
+AUTH_OK = Step(body={"error_code": "0", "message": "ok", "session": "scripted-session-0001"})
 
 
 def scripted(*steps: Step) -> tuple[ScriptedServer, NationalPortalClient]:
@@ -357,74 +331,107 @@ def scripted(*steps: Step) -> tuple[ScriptedServer, NationalPortalClient]:
     return server, make_client(server.url, max_attempts=2)
 
 
-@pytest.mark.parametrize(
-    ("reply", "error", "text"),
-    [
-        (
-            {"error_code": 0, "result": [{"MaHoSo": "000.00.03.H26-261120-0001", "error_code": 0}]},
-            ContractViolation,
-            "1 results for 2 records sent",
-        ),
-        (
-            {"error_code": 0, "result": [{"MaHoSo": "X", "error_code": 0}, {"MaHoSo": "Y", "error_code": 0}]},
-            ContractViolation,
-            "result 0 is for 'X'",
-        ),
-        (
-            {"error_code": 0, "result": [{"MaHoSo": "000.00.03.H26-261120-0001"}, {}]},
-            ContractViolation,
-            "result.0.error_code: Field required",
-        ),
-        (
-            {"error_code": 0, "message": "no result key"},
-            ContractViolation,
-            "result: Field required",
-        ),
-        ({"error_code": 300, "message": "vượt quá giới hạn"}, ContractViolation, "error 300"),
-        ({"error_code": 42, "message": "?"}, ContractViolation, "error_code 42 is not in the contract"),
-    ],
-)
-def test_replies_that_break_the_contract(reply: dict[str, Any], error: type[Exception], text: str) -> None:
-    server, client = scripted(Step(body=reply))
+def test_a_malformed_reply_is_a_contract_violation_and_not_retried() -> None:
+    server, client = scripted(Step(body={"message": "no error_code"}))
     try:
-        with pytest.raises(error, match=text):
+        with pytest.raises(ContractViolation, match="error_code"):
             client.sync_dossiers([dossier(1), dossier(2)], updating=False)
-        assert server.count == 2  # login + one call: contract violations are not retried
+        assert server.count == 2  # login + one call
     finally:
         server.stop()
 
 
-def test_error_300_is_blamed_on_the_hub_side() -> None:
-    server, client = scripted(Step(body={"error_code": 300, "message": "Dữ liệu không hợp lệ"}))
-    try:
-        with pytest.raises(ContractViolation) as caught:
-            client.list_agencies()
-        assert caught.value.side == "hub"
-    finally:
-        server.stop()
-
-
-def test_error_500_is_retried_and_an_unknown_record_code_is_a_violation() -> None:
+def test_an_unknown_code_is_pending_with_its_message_and_a_named_refusal_is_rejected() -> None:
+    d1, d2, d3 = dossier(1), dossier(2), dossier(3)
     server, client = scripted(
-        Step(body={"error_code": 500, "message": "Lỗi hệ thống"}),
-        Step(body={"error_code": 0, "result": [{"MaHoSo": "000.00.03.H26-261120-0001", "error_code": 7}]}),
+        Step(body={"error_code": "42", "message": "Hệ thống bận"}),  # the call of three: halve
+        Step(body={"error_code": "00", "message": ""}),  # d1 alone: success as O-T spells it
+        Step(body={"error_code": 7, "message": f"Hồ sơ {d2['MaHoSo']} sai định dạng"}),  # d2, d3: halve again
+        Step(body={"error_code": 7, "message": f"Hồ sơ {d2['MaHoSo']} sai định dạng"}),  # d2 alone: named
+        Step(body={"error_code": "42", "message": "Hệ thống bận"}),  # d3 alone: not named
     )
     try:
-        with pytest.raises(ContractViolation, match="error_code 7 is not in the contract"):
-            client.sync_dossiers([dossier(1)], updating=False)
+        results = client.sync_dossiers([d1, d2, d3], updating=False)
+        assert [r.classification for r in results] == [
+            Classification.STORED,
+            Classification.REJECTED,
+            Classification.PENDING,
+        ]
+        assert (results[1].code, results[2].code, results[2].message) == ("7", "42", "Hệ thống bận")
+        assert server.count == 6  # login + 5 calls (2n - 1)
+    finally:
+        server.stop()
+
+
+def test_error_300_on_a_catalogue_is_permanent() -> None:
+    server, client = scripted(Step(body={"error_code": "300", "message": "Dữ liệu không hợp lệ"}))
+    try:
+        with pytest.raises(PermanentError, match="error_code 300"):
+            client.list_agencies()
+    finally:
+        server.stop()
+
+
+def test_error_500_is_retried() -> None:
+    server, client = scripted(
+        Step(body={"error_code": 500, "message": "Lỗi hệ thống"}),
+        Step(body={"error_code": 0, "message": "Thêm mới thành công"}),
+    )
+    try:
+        (result,) = client.sync_dossiers([dossier(1)], updating=False)
+        assert result.classification is Classification.STORED
         assert server.count == 3  # login, the 500, the retry
     finally:
         server.stop()
 
 
-def test_already_exists_text_under_a_provincial_code_is_understood() -> None:
-    reply = {
-        "error_code": 0,
-        "result": [{"MaHoSo": dossier(1)["MaHoSo"], "error_code": -1, "message": "Hồ sơ ĐÃ TỒN TẠI trên hệ thống"}],
-    }
-    server, client = scripted(Step(body=reply))
+@pytest.mark.parametrize("code", ["0", "3", "-3", -1])
+def test_already_exists_text_under_any_code_is_understood(code: str | int) -> None:
+    server, client = scripted(Step(body={"error_code": code, "message": "Hồ sơ ĐÃ TỒN TẠI trên hệ thống"}))
     try:
         (result,) = client.sync_dossiers([dossier(1)], updating=False)
-        assert result.classification is Classification.ALREADY_EXISTS and result.code == -1
+        assert result.classification is Classification.ALREADY_EXISTS and result.code == str(code)
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------------------------------ transport settings
+
+
+def test_endpoints_and_dstcode_come_from_the_connection(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "p.db", USERNAME, PASSWORD, [AGENCY], dstcode="LGSP-HN-01")
+    with serve_in_thread(app) as server:
+        routed = PortalOptions(dstcode="LGSP-HN-01")
+        assert make_client(server.url, options=routed).list_agencies()
+        with pytest.raises(AuthenticationError, match="dstcode"):
+            make_client(server.url).list_agencies()  # no dstcode header: the adapter refuses the login
+        moved = PortalOptions(dstcode="LGSP-HN-01", share_endpoint="/service")
+        with pytest.raises(PermanentError, match="không được hỗ trợ"):
+            make_client(server.url, options=moved).list_agencies()  # a catalogue on the integration path
+
+
+def test_the_batch_size_and_paths_are_checked_extras() -> None:
+    assert PortalOptions.from_extras({"madonvi": AGENCY, "batch_size": "3"}).batch_size == 3
+    for bad in ({"batch_size": "0"}, {"auth_endpoint": "auth"}, {"unknown": "x"}):
+        with pytest.raises(ValueError):
+            PortalOptions.from_extras(bad)
+
+
+def test_a_real_portal_needs_a_madonvi_of_the_configured_province(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_PROVINCE_SUFFIX", raising=False)
+    make_client("https://dichvucong.example.vn/lgsp")  # H26 on a real host: fine (nothing is called)
+    make_client("http://127.0.0.1:9", agency="000.00.00.H24")  # the loopback sandbox: any unit
+    with pytest.raises(ValueError, match=r"does not end in the configured province code \.H26"):
+        make_client("https://dichvucong.example.vn/lgsp", agency="000.00.00.H24")
+    monkeypatch.setenv("HUB_PROVINCE_SUFFIX", "H24")
+    make_client("https://dichvucong.example.vn/lgsp", agency="000.00.00.H24")
+
+
+def test_the_session_is_renewed_by_age(portal: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import adapters.national_portal.client as module
+
+    client = make_client(portal.url)
+    client.list_agencies()
+    monkeypatch.setattr(module, "SESSION_MAX_AGE_S", 0.0)
+    client.list_agencies()
+    assert calls(portal, "auth", "ok") == 2 and calls(portal, "LayDanhMucCoQuan", "error_100") == 0

@@ -145,9 +145,10 @@ def create_app(
     def too_fast() -> bool:
         with lock:
             now = time.monotonic()
-            early = now - last_call[0] < limit["min_interval_s"]
+            if now - last_call[0] < limit["min_interval_s"]:
+                return True  # refused: the window runs from the last call served
             last_call[0] = now
-            return early
+            return False
 
     @app.post("/api/v1/reporting/evaluation/{endpoint}")
     async def evaluation(endpoint: str, request: Request) -> Response:

@@ -61,10 +61,15 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
     """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
     period = Period.parse(period_text)
     memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    # Read before reconciling: the engine's DuckDB attaches a SQLite store, which a new
+    # connection opened after it then finds locked.
+    board, scores, fetched_at = _stored_scoreboard(period)
     result = reconcile(hub_store().db, period, memory_limit=memory_limit)
     metrics.reconciliation(result)
     document = result.to_dict()
-    document["portal_scoreboard"] = scoreboard_part(period, document["kpis"])
+    document["portal_scoreboard"] = compare_scoreboard(
+        document["kpis"], scores, scoreboard_period=board.label, province_code=HANOI_CODE, fetched_at=fetched_at
+    )
     label = document["period"]["label"]
     if (data_docs := var_dir() / "gx" / "data_docs" / "index.html").exists():
         # Relative, so the report still links the quality gate's Data Docs when var/ is copied or moved.
@@ -176,15 +181,18 @@ def _code(row: Evaluation | TreeNode) -> str:
     return row.department_code or row.department_id
 
 
-def scoreboard_part(period: Period, kpis: list[dict[str, Any]]) -> dict[str, Any]:
-    """The document's ``portal_scoreboard``: the hub's KPIs beside the stored scoreboard of the period."""
+def _stored_scoreboard(period: Period) -> tuple[ScorePeriod, list[dict[str, Any]], str | None]:
+    """The scoreboard period of ``period``, its stored figures and when they were fetched."""
     board = scoreboard_period(period)
     store = hub_store().portal_scores
     fetched = store.fetched_at(board.label)
+    when = fetched.isoformat(timespec="seconds") if fetched else None
+    return board, [vars(score) for score in store.of_period(board.label)], when
+
+
+def scoreboard_part(period: Period, kpis: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document's ``portal_scoreboard``: the hub's KPIs beside the stored scoreboard of the period."""
+    board, scores, fetched_at = _stored_scoreboard(period)
     return compare_scoreboard(
-        kpis,
-        [vars(score) for score in store.of_period(board.label)],
-        scoreboard_period=board.label,
-        province_code=HANOI_CODE,
-        fetched_at=fetched.isoformat(timespec="seconds") if fetched else None,
+        kpis, scores, scoreboard_period=board.label, province_code=HANOI_CODE, fetched_at=fetched_at
     )

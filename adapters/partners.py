@@ -17,14 +17,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Flow = Literal["city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier"]
+Flow = Literal["city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard"]
 """What the hub does with a partner: extract from the city system, deliver to the portal, check
 people (population register, insurer), pull back what a ministry processed on its own software,
-push interconnected dossiers to a ministry, send results home by post."""
+push interconnected dossiers to a ministry, send results home by post, read how the portal scores
+the city (Decision 766)."""
 
 Transport = Literal["REST", "SOAP"]
-Login = Literal["token", "account"]
-"""How a Connection authenticates: a bearer token as its password (empty login), or login and password."""
+Login = Literal["token", "account", "none"]
+"""How a Connection authenticates: a bearer token as its password (empty login), login and password,
+or not at all (a public API: the Connection carries only the URL and extras)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,19 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("webhook_token",),  # the shared TOKEN its callbacks carry
         signed=False,  # Viettel Post signs nothing: no JWS either way
         pool=Pool(2, "Concurrent order batches and tracking polls at Viettel Post"),
+    ),
+    Partner(
+        id="portal_scoreboard",
+        name_vi="Cổng DVCQG: bảng điểm Quyết định 766",
+        name_en="National portal's Decision 766 scoreboard",
+        flows=frozenset({"scoreboard"}),
+        transport="REST",
+        client_factory="adapters.portal_scoreboard.client:from_connection",
+        sandbox="sandbox.portal_scoreboard.app:double",
+        login="none",  # a public API (docs/interfaces.md 2.8)
+        extras=("root_department_id", "pause_s"),
+        signed=False,  # the public API signs nothing and takes no signature
+        pool=Pool(1, "One call at a time to the portal's public, rate-limited scoreboard"),
     ),
 )
 

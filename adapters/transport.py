@@ -72,6 +72,7 @@ class _Call:
     redact_keys: frozenset[str] = frozenset()
     secrets: tuple[str, ...] = ()
     record_count: int = 0
+    rate_limited: frozenset[int] = frozenset()
 
 
 def _should_retry(exc: BaseException) -> bool:
@@ -193,6 +194,7 @@ class HttpTransport:
         headers: Mapping[str, str] | None = None,
         redact_keys: frozenset[str] = frozenset(),
         record_count: int = 0,
+        rate_limited: frozenset[int] = frozenset(),
     ) -> T:
         """POST ``payload`` as UTF-8 JSON and return ``parse(reply)``.
 
@@ -201,6 +203,8 @@ class HttpTransport:
         pydantic ``ValidationError`` from it becomes a ``ContractViolation``. ``redact_keys`` names
         top-level keys whose values are secrets: they are blanked in the exchange report and
         scrubbed from error messages. ``record_count`` is reported to the message log.
+        ``rate_limited`` names further statuses the partner means as "slow down" (the portal's public
+        scoreboard answers 403 under load, not for credentials): retried with backoff like a 429.
         """
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = headers or {}
@@ -214,6 +218,7 @@ class HttpTransport:
             redact_keys=redact_keys,
             secrets=secrets,
             record_count=record_count,
+            rate_limited=rate_limited,
         )
         return self._call(call, parse)
 
@@ -333,7 +338,7 @@ class HttpTransport:
     def _interpret(self, call: _Call, response: requests.Response, parse: Callable[[Any], T]) -> T:
         status = response.status_code
         where = (self.partner, call.operation)
-        if status in RETRY_STATUSES:
+        if status in RETRY_STATUSES or status in call.rate_limited:
             detail = f"HTTP {status} {response.reason}{_partner_message(response)}"
             raise RetryableError(*where, detail, status=status, secrets=call.secrets)
         if status in (401, 403):

@@ -3,7 +3,8 @@
 Both run after the portal sync and the ministry exchange have updated their assets, and on a
 clock in any case, so a period with no sync still gets its report (saying why the counts
 differ). Each first fetches the portal's export of the period (what the portal holds, so a
-dossier it lost or one that reached it from ministry software shows), then reconciles the city's
+dossier it lost or one that reached it from ministry software shows), and, optionally, the portal's public
+Decision 766 scoreboard (never failing the run when that public API is down), then reconciles the city's
 dossiers against it, what the portal acknowledged and what the ministries processed, lists every
 difference by dossier, checks the accounting identities and KPIs, and writes HTML, CSV, JSON and
 a signed PDF under ``var/reports/<period>/``.
@@ -27,6 +28,7 @@ from dags.common import (
     START_DATE,
     TIMEZONE,
     partner_client,
+    partner_pool,
 )
 
 
@@ -52,13 +54,28 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
             period = jobs_reconcile.period_before(logical_date or run_after, kind)
             return jobs_reconcile.fetch_portal_snapshot(partner_client("national_portal"), period)
 
+        @task(pool=partner_pool("portal_scoreboard"))
+        def fetch_portal_scoreboard(logical_date=None, run_after=None) -> dict:
+            # Optional: the public scoreboard being down (or its Connection missing) never fails the
+            # reconciliation; the report then says the scoreboard was not available.
+            import logging
+
+            from hub.jobs import reconcile as jobs_reconcile
+
+            period = jobs_reconcile.period_before(logical_date or run_after, kind)
+            try:
+                return jobs_reconcile.fetch_portal_scoreboard(partner_client("portal_scoreboard"), period)
+            except Exception as exc:
+                logging.getLogger(__name__).warning("the portal's scoreboard was not available: %s", exc)
+                return {"period": period, "available": False, "reason": str(exc)}
+
         @task(outlets=[RECONCILED])
         def reconcile(logical_date=None, run_after=None) -> dict:
             from hub.jobs import reconcile as jobs_reconcile
 
             return jobs_reconcile.reconcile_and_report(jobs_reconcile.period_before(logical_date or run_after, kind))
 
-        fetch_portal_snapshot() >> reconcile()
+        [fetch_portal_snapshot(), fetch_portal_scoreboard()] >> reconcile()
 
     reconciliation()
 

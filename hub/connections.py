@@ -19,7 +19,8 @@ Extras = dict[str, str | int | float]
 def _uri(url: str, login: str, password: str, extras: Extras) -> str:
     scheme, _, rest = url.partition("://")
     query = f"?{urlencode(extras)}" if extras else ""
-    return f"{scheme}://{quote(login, safe='')}:{quote(password, safe='')}@{rest.rstrip('/')}{query}"
+    userinfo = f"{quote(login, safe='')}:{quote(password, safe='')}@" if login or password else ""
+    return f"{scheme}://{userinfo}{rest.rstrip('/')}{query}"
 
 
 def partner_connections(
@@ -46,7 +47,8 @@ def sandbox_connections(state: Mapping[str, Any], transport: Extras | None = Non
     """The connections of every partner of a sandbox started by ``python -m sandbox up`` (its state file).
 
     A partner with a bearer token (city system, business registration) gets it as the password
-    with an empty login, as its hook reads it; the others log in with username and password. Its
+    with an empty login, as its hook reads it; a public API (the portal's scoreboard) gets neither;
+    the others log in with username and password. Its
     client's extras are those the state holds (the sandbox sets no optional ones such as
     ``cache_ttl_s``).
     """
@@ -54,7 +56,12 @@ def sandbox_connections(state: Mapping[str, Any], transport: Extras | None = Non
     variables = {}
     for spec in PARTNERS:
         served = state[spec.id]
-        login, password = ("", served["token"]) if spec.login == "token" else (served["username"], served["password"])
+        if spec.login == "none":  # a public API: no credentials at all
+            login, password = "", ""
+        elif spec.login == "token":
+            login, password = "", served["token"]
+        else:
+            login, password = served["username"], served["password"]
         own = {key: served[key] for key in spec.extras if key in served}
         variables[spec.connection_variable] = _uri(served["url"], login, password, {**own, **extras})
     return variables

@@ -127,11 +127,12 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
     }
     credentials = {}
     for spec in PARTNERS:
-        login = (
-            {"token": secrets.token_urlsafe(32)}
-            if spec.login == "token"
-            else {"username": spec.sandbox_account, "password": secrets.token_urlsafe(24)}
-        )
+        if spec.login == "none":  # a public API
+            login: dict[str, str] = {}
+        elif spec.login == "token":
+            login = {"token": secrets.token_urlsafe(32)}
+        else:
+            login = {"username": spec.sandbox_account, "password": secrets.token_urlsafe(24)}
         credentials[spec.id] = login | {key: extras[key]() for key in spec.extras if key in extras}
     return credentials
 

@@ -16,14 +16,26 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from adapters.errors import AdapterError
 from adapters.national_portal.client import NationalPortalClient
+from adapters.portal_scoreboard.client import (
+    GROUPS,
+    HANOI_CODE,
+    TREES,
+    Evaluation,
+    ScoreboardClient,
+    ScorePeriod,
+    TreeNode,
+)
 from hub.jobs.common import recorded
 from hub.observability import metrics
 from hub.paths import reports_dir, var_dir
 from hub.store import hub_store
+from hub.store.portal_scores import Score
 from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, reconcile
 from quality.reconcile.model import HANOI, Period
 from quality.reconcile.portal_file import read_portal_file
+from quality.reconcile.scoreboard import compare as compare_scoreboard
 from quality.report import write_reconciliation_report
 from signing.config import hub_identity
 
@@ -49,9 +61,15 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
     """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
     period = Period.parse(period_text)
     memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    # Read before reconciling: the engine's DuckDB attaches a SQLite store, which a new
+    # connection opened after it then finds locked.
+    board, scores, fetched_at = _stored_scoreboard(period)
     result = reconcile(hub_store().db, period, memory_limit=memory_limit)
     metrics.reconciliation(result)
     document = result.to_dict()
+    document["portal_scoreboard"] = compare_scoreboard(
+        document["kpis"], scores, scoreboard_period=board.label, province_code=HANOI_CODE, fetched_at=fetched_at
+    )
     label = document["period"]["label"]
     if (data_docs := var_dir() / "gx" / "data_docs" / "index.html").exists():
         # Relative, so the report still links the quality gate's Data Docs when var/ is copied or moved.
@@ -108,3 +126,73 @@ def import_portal_file(path: Path, period_text: str) -> dict[str, Any]:
     )
     log.info("portal snapshot %s: %d dossiers from file %s (sha256 %s)", period.label, stored, path.name, digest)
     return {"period": period.label, "dossiers": stored, "file": path.name, "sha256": digest}
+
+
+def scoreboard_period(period: Period) -> ScorePeriod:
+    """The scoreboard period a reconciliation period is compared with: a day or any span is read
+    against its month (the scoreboard has no days), a quarter or a year against itself."""
+    kind = period.kind
+    if kind == "quarter":
+        return ScorePeriod("quarter", period.first.year, (period.first.month - 1) // 3 + 1)
+    if kind == "year":
+        return ScorePeriod("year", period.first.year)
+    return ScorePeriod("month", period.last.year, period.last.month)
+
+
+def fetch_portal_scoreboard(client: ScoreboardClient, period_text: str, *, refresh: bool = False) -> dict[str, Any]:
+    """Store the portal's public Decision 766 scoreboard for the period ``period_text`` falls in.
+
+    A scoreboard period already stored is not fetched again unless ``refresh`` (the API is public
+    and rate-limited). Never raises for the partner's sake: when the API is down or answers what
+    the client cannot read, it logs why and returns ``available: False``, and the reconciliation
+    goes on (its report says the scoreboard was not available).
+    """
+    board = scoreboard_period(Period.parse(period_text))
+    store = hub_store().portal_scores
+    if not refresh and store.fetched_at(board.label) is not None:
+        log.info("portal scoreboard %s: already stored, not fetched again", board.label)
+        return {"period": board.label, "available": True, "cached": True}
+    try:
+        evaluations = client.service_results(board, refresh=refresh)
+        trees = {endpoint: client.tree(endpoint, board, refresh=refresh) for endpoint in TREES}
+    except AdapterError as exc:
+        log.warning("portal scoreboard %s: not available (%s); the reconciliation goes on without it", board.label, exc)
+        return {"period": board.label, "available": False, "reason": str(exc)}
+    maximum = {endpoint: top for endpoint, top in GROUPS.values()}
+    group_of = {endpoint: group for group, (endpoint, _) in GROUPS.items()}
+    scores = [Score(_code(e), e.department_name, "total", e.total_score, 100.0, "service-results") for e in evaluations]
+    scores += [
+        Score(_code(e), e.department_name, group, value, GROUPS[group][1], "service-results")
+        for e in evaluations
+        for group, value in e.group_scores.items()
+        if group in GROUPS
+    ]
+    scores += [
+        Score(_code(n), n.department_name, group_of[endpoint], n.score, n.max_score or maximum[endpoint], endpoint)
+        for endpoint, nodes in trees.items()
+        for n in nodes
+    ]
+    stored = store.replace(board.label, scores, datetime.now(UTC))
+    log.info("portal scoreboard %s: stored %d figures (%d provinces)", board.label, stored, len(evaluations))
+    return {"period": board.label, "available": True, "cached": False, "figures": stored}
+
+
+def _code(row: Evaluation | TreeNode) -> str:
+    return row.department_code or row.department_id
+
+
+def _stored_scoreboard(period: Period) -> tuple[ScorePeriod, list[dict[str, Any]], str | None]:
+    """The scoreboard period of ``period``, its stored figures and when they were fetched."""
+    board = scoreboard_period(period)
+    store = hub_store().portal_scores
+    fetched = store.fetched_at(board.label)
+    when = fetched.isoformat(timespec="seconds") if fetched else None
+    return board, [vars(score) for score in store.of_period(board.label)], when
+
+
+def scoreboard_part(period: Period, kpis: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document's ``portal_scoreboard``: the hub's KPIs beside the stored scoreboard of the period."""
+    board, scores, fetched_at = _stored_scoreboard(period)
+    return compare_scoreboard(
+        kpis, scores, scoreboard_period=board.label, province_code=HANOI_CODE, fetched_at=fetched_at
+    )

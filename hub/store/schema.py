@@ -316,3 +316,20 @@ portal_snapshot = sa.Table(
     sa.Column("portal_updated_at", sa.String(40), nullable=False),
     sa.Column("fetched_at", Timestamp, nullable=False),
 )
+
+portal_scores = sa.Table(
+    "portal_scores",
+    metadata,
+    # What the national portal's public Decision 766 scoreboard said for a scoreboard period
+    # (``2026-11``, ``2026-Q4``, ``2026``), per department (a province, or a unit below Hanoi in a
+    # tree endpoint) and indicator (``total`` or a group code: CKMB, TDGQ, CLGQ, TTTT, MDSH, MDHL),
+    # replaced whole by each fetch of that period (hub.jobs.reconcile.fetch_portal_scoreboard).
+    sa.Column("period", sa.String(40), primary_key=True),
+    sa.Column("department_code", sa.String(64), primary_key=True),
+    sa.Column("indicator", sa.String(16), primary_key=True),
+    sa.Column("department_name", sa.String(255), nullable=False),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("max_score", sa.Float, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("fetched_at", Timestamp, nullable=False),
+)

@@ -15,6 +15,7 @@ from hub.store.deliveries import Deliveries
 from hub.store.facts import add_missing_columns
 from hub.store.message_log import MessageLog
 from hub.store.outbox import Outbox
+from hub.store.portal_scores import PortalScores
 from hub.store.portal_snapshot import PortalSnapshots
 from hub.store.quarantine import Quarantine
 from hub.store.staging import Staging
@@ -32,6 +33,7 @@ class HubStore:
         self.outbox = Outbox(self.db, self.deliveries, self.quarantine)
         self.message_log = MessageLog(self.db)
         self.portal_snapshots = PortalSnapshots(self.db)
+        self.portal_scores = PortalScores(self.db)
 
     def create_schema(self) -> None:
         self.message_log.refuse_unchained()

@@ -18,6 +18,7 @@ from typing import Any
 from mappings.code_tables import load_code_tables
 from quality.report.labels import CLASS_ORDER, class_text, identity_name, source_name, term_name, texts
 from quality.report.portal_figure import portal_figure
+from quality.report.scoreboard import scoreboard_view
 
 SCHEMA = "hub.reconciliation/2"
 REQUIRED = ("period", "generated_at", "verdict", "sources", "identities", "counts", "differences")
@@ -139,6 +140,7 @@ class ReportView:
     kpis: list[dict[str, Any]]
     kpi_agencies: list[dict[str, Any]]
     kpi_agencies_note: str | None
+    scoreboard: dict[str, Any] | None
     agency_classes: list[str]
     agencies: list[dict[str, Any]]
     agencies_note: str | None
@@ -182,6 +184,7 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
         absent_classes=[class_text(k, language).name for k in CLASS_ORDER if k not in counts],
         kpis=[_kpi(k, language) for k in document.get("kpis", [])],
         **_kpi_agencies(document.get("kpis", []), language, on),
+        scoreboard=scoreboard_view(document, language, fmt_share),
         agency_classes=[class_text(k, language).name for k in kinds],
         **_agencies(document.get("by_agency", {}), kinds, language, on),
         **_breakdown(document.get("breakdown", []), language, on),

@@ -29,6 +29,7 @@ from adapters.ministry import MinistryClient
 from adapters.national_portal.client import NationalPortalClient
 from adapters.population_db.client import WSDL as POPULATION_WSDL
 from adapters.population_db.client import IdentityQuery, LookupPurpose, PopulationDbClient, ResultCache
+from adapters.portal_scoreboard.client import ScoreboardClient, ScorePeriod
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.soap import Credentials, SoapClient, SoapTransport, load_contract
@@ -45,6 +46,7 @@ from sandbox.civil_status.app import create_app as create_civil_status
 from sandbox.civil_status.store import PUSHED
 from sandbox.national_portal.app import create_app as create_portal
 from sandbox.population_db.registry import applicants_of
+from sandbox.portal_scoreboard.app import create_app as create_scoreboard
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
 from sandbox.social_insurance.app import create_app as create_social_insurance
@@ -149,6 +151,7 @@ class AdapterCase:
     read_only: str = ""
     agency_scoped: bool = True
     unsigned: str = ""  # why the partner signs nothing (then no signature property applies)
+    public: str = ""  # why the partner takes no credentials and carries no personal data (a public API)
     server_faults: Mapping[str, dict[str, Any]] = field(default_factory=lambda: HTTP_503)
 
     @property
@@ -441,6 +444,27 @@ def _carrier_case(rig: CarrierRig, **options: Any) -> AdapterCase:
     )
 
 
+# ------------------------------------------------------------------------------------------ portal scoreboard
+
+
+def _start_scoreboard(folder: Path, pki: DevPki, secret: str) -> Partner:
+    app = create_scoreboard([("000.00.01.H26", "Văn phòng")], seed=SEED)
+    return Partner(serve_in_thread(app), None, secret)
+
+
+SCOREBOARD = AdapterCase(
+    name="portal_scoreboard",
+    transport_class=HttpTransport,
+    start=_start_scoreboard,
+    connect=lambda transport, _secret, _agency: ScoreboardClient(transport, pause_s=0.0),
+    read=lambda client, _partner: client.service_results(ScorePeriod("quarter", 2026, 4), refresh=True),
+    read_numbers=lambda _partner, _rows: [],
+    read_only="the scoreboard is a public, read-only API",
+    agency_scoped=False,
+    unsigned="the portal's public scoreboard signs nothing",
+    public="a public API: no credentials to refuse, no personal data to mask (province scores only)",
+)
+
 VNPOST = _carrier_case(postal_sandboxes.VNPOST)
 VIETTEL_POST = _carrier_case(
     postal_sandboxes.VIETTEL_POST,
@@ -449,5 +473,6 @@ VIETTEL_POST = _carrier_case(
 
 CASES: tuple[AdapterCase, ...] = (
     CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, VNPOST, VIETTEL_POST,
+    SCOREBOARD,
 )  # fmt: skip
 SERVER_FAULT_KINDS = tuple(dict.fromkeys(itertools.chain.from_iterable(c.server_faults for c in CASES)))

@@ -22,6 +22,8 @@ POOLS_BEFORE_THE_REGISTRY = {
     "vnpost": (2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
     "viettel_post": (2, "Concurrent order batches and tracking polls at Viettel Post"),
 }
+# ... and the pools of the partners added through the registry since.
+POOLS_SINCE = {"portal_scoreboard": (1, "One call at a time to the portal's public, rate-limited scoreboard")}
 
 
 def test_airflow_init_migrates_then_imports_every_partner_pool(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,5 +40,5 @@ def test_airflow_init_migrates_then_imports_every_partner_pool(monkeypatch: pyte
     assert calls == [("db", "migrate"), ("pools", "import")]
     assert imported == {
         name: {"slots": slots, "description": description, "include_deferred": False}
-        for name, (slots, description) in POOLS_BEFORE_THE_REGISTRY.items()
+        for name, (slots, description) in {**POOLS_BEFORE_THE_REGISTRY, **POOLS_SINCE}.items()
     }

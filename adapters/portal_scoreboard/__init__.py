@@ -1,0 +1,1 @@
+"""The national portal's public Decision 766 scoreboard (``/api/v1/reporting/evaluation/...``)."""

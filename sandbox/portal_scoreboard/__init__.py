@@ -1,0 +1,1 @@
+"""Sandbox double of the national portal's public Decision 766 scoreboard."""

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from adapters import partners
 from hub.airflow_env import airflow_environment
+from hub.cli.catalogue import app as catalogue_app
 from hub.cli.evidence import app as evidence_app
 from hub.cli.outbox import app as outbox_app
 from hub.cli.quarantine import app as quarantine_app
@@ -55,6 +56,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(pki_app, name="pki")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("sign")(sign)

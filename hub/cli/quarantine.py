@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli.clients import partner_client_or_exit
 from hub.cli.outbox import open_store
 from mappings.masking import mask_personal_data
 
@@ -145,13 +146,9 @@ def replay(
 def _deliver(batches: list[str]) -> None:
     """Send the replayed batches, then the progress entries they unblock, with a progress bar."""
     from adapters.errors import AdapterError
-    from adapters.hooks import PartnerHook
     from hub.jobs import portal
 
-    try:
-        client = PartnerHook("national_portal").get_client()
-    except Exception as exc:  # a missing or malformed Connection, whatever Airflow raises for it
-        _fail(f"cannot build the national portal client from its Airflow Connection: {exc}")
+    client = partner_client_or_exit("national_portal", console)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         try:

@@ -38,6 +38,34 @@ class Pool:
 
 
 @dataclass(frozen=True)
+class SignerPin:
+    """The certificate that may sign for a partner: its subject (an RFC 4514 name) and the SHA-256
+    (hex) of its public key (the SubjectPublicKeyInfo DER, as RFC 7469 pins) or the subject of the
+    CA that must have issued it.
+
+    A trust store says only that a certificate is genuine; this says whose it is. Without it, a
+    reply signed by any trusted certificate -- another partner's, or the hub's own -- would pass
+    for the partner's (issue 17). A deployment names the partner's real certificate with the
+    Connection extras ``signer_subject``, ``signer_key_sha256`` and ``signer_issuer``
+    (:meth:`adapters.settings.TransportSettings.signer_pin`); the entries below name the ones the
+    development PKI (``signing/pki.py``) issues.
+    """
+
+    subject: str
+    key_sha256: str | None = None
+    issuer: str | None = None
+
+
+_DEV_NAME = "O=Hanoi Dossier Hub DEV - NOT FOR PRODUCTION,L=Hà Nội,C=VN"
+_DEV_ISSUER = f"CN=Hanoi Hub DEV Issuing CA - DEV ONLY - NOT FOR PRODUCTION,{_DEV_NAME}"
+
+
+def dev_signer(partner_id: str) -> SignerPin:
+    """The signing certificate ``hub pki init`` issues a partner: its own subject, the dev issuing CA."""
+    return SignerPin(subject=f"CN={partner_id} DEV signing,OU={partner_id},{_DEV_NAME}", issuer=_DEV_ISSUER)
+
+
+@dataclass(frozen=True)
 class Partner:
     """One external system, as every layer of the hub sees it."""
 
@@ -63,6 +91,8 @@ class Partner:
     partner client checks a reply signature (EVIDENCE.md, docs/interfaces.md 2.3, 2.9), so none is;
     the Connection extra ``verify_replies=true`` turns verification on (the sandbox tests that
     exercise signed replies do). The hub seals what it sent and received in its message log either way."""
+    signer: SignerPin | None = None
+    """The certificate its signed replies must carry (None: it signs nothing the hub checks)."""
     pool: Pool | None = None
     sandbox_account: str = "hub-sandbox"
     """The login the sandbox gives the hub (VNPost's is an LGSP customer code, so it looks like one)."""
@@ -101,6 +131,7 @@ PARTNERS: tuple[Partner, ...] = (
         client_factory="adapters.city_system.client:from_connection",
         sandbox="sandbox.city_system.app:double",
         login="token",
+        signer=dev_signer("city_system"),
         pool=Pool(2, "Concurrent calls to the city dossier system"),
     ),
     Partner(
@@ -114,6 +145,7 @@ PARTNERS: tuple[Partner, ...] = (
         login="account",
         # madonvi, then the three adapter paths, the dstcode header and the records per call (ledger 2.2, 2.4)
         extras=("madonvi", "auth_endpoint", "integration_endpoint", "share_endpoint", "dstcode", "batch_size"),
+        signer=dev_signer("national_portal"),
         pool=Pool(2, "Concurrent calls to the national portal (LGSP adapter)"),
     ),
     Partner(
@@ -126,6 +158,7 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.business_registration.app:double",
         login="token",
         extras=("madonvi",),
+        signer=dev_signer("business_registration"),
         pool=Pool(1, "Concurrent calls to the national business registration system (REST)"),
     ),
     Partner(
@@ -138,6 +171,7 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.population_db.app:double",
         login="account",
         extras=(*_LGSP_SOAP, "cache_ttl_s"),
+        signer=dev_signer("population_db"),
         pool=Pool(2, "Concurrent batch tasks calling the population database (SOAP), each with a few calls in flight"),
     ),
     Partner(
@@ -150,6 +184,7 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.civil_status.app:double",
         login="account",
         extras=_LGSP_SOAP,
+        signer=dev_signer("civil_status"),
         pool=Pool(2, "Concurrent calls to the civil-status system (Ministry of Justice, SOAP)"),
     ),
     Partner(
@@ -162,6 +197,7 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.social_insurance.app:double",
         login="account",
         extras=_LGSP_SOAP,
+        signer=dev_signer("social_insurance"),
     ),
     Partner(
         id="vnpost",
@@ -173,6 +209,7 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.postal.vnpost:double",
         login="account",  # the LGSP customer code; the password is the access token
         extras=("webhook_secret",),  # the HMAC key of its callbacks
+        signer=dev_signer("vnpost"),
         pool=Pool(2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
         sandbox_account="HNI-TTHC",
     ),

@@ -134,7 +134,7 @@ class HttpTransport:
         self.partner = partner
         self.settings = settings
         self.on_exchange = on_exchange
-        self.signatures = signatures or MessageSignatures()
+        self.signatures = (signatures or MessageSignatures()).bound_to(partner)
         self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown)
         self._session = self._build_session(settings)
         if not settings.verify:

@@ -162,6 +162,9 @@ def serve(
     from sandbox.server import serve_in_thread
     from signing.pki import init_dev_pki
 
+    # The doubles' databases hold (generated) citizens' records: 0600 files, as hub.paths.keep_private
+    # makes the hub's own (the sandbox sits below hub, so it sets the same umask itself).
+    os.umask(0o077)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if fresh:
         for path in data_dir.glob("*.sqlite*"):  # every simulator's database, WAL and message log

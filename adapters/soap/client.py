@@ -61,7 +61,7 @@ from adapters.soap.envelope import (
 )
 from adapters.transport import RETRY_STATUSES, HttpTransport, _Call
 from signing.errors import SigningError, UnsafeXml
-from signing.xmldsig import sign_enveloped, verify_enveloped
+from signing.xmldsig import sign_enveloped, signer_certificate, verify_enveloped
 
 __all__ = ["RecordNotFound", "SoapClient", "SoapTransport", "fault_error"]
 
@@ -115,7 +115,7 @@ class SoapTransport(HttpTransport):
     ) -> None:
         # The JSON transport's JWS header signing stays off: the signature travels inside the XML.
         super().__init__(partner, settings, on_exchange=on_exchange)
-        self.xml_signatures = signatures or MessageSignatures()
+        self.xml_signatures = (signatures or MessageSignatures()).bound_to(partner)
 
     def sign(self, payload: _Element) -> _Element:
         """The payload signed with the hub's key (unchanged when this partner takes unsigned requests)."""
@@ -175,10 +175,15 @@ class SoapTransport(HttpTransport):
         trust = self.xml_signatures.trust
         if trust is None:
             return standalone(element)
+        payload = payload_bytes(element)
         try:
-            return verify_enveloped(payload_bytes(element), trust)
+            verified = verify_enveloped(payload, trust)
         except SigningError as exc:
             raise UntrustedReply(self.partner, call.operation, f"reply refused: {exc.reason}", status=status) from exc
+        refusal = self.xml_signatures.signer_refusal(signer_certificate(payload))
+        if refusal is not None:
+            raise UntrustedReply(self.partner, call.operation, f"reply refused: {refusal}", status=status)
+        return verified
 
     def _exchange(self, call: _Call, *args: Any, **kwargs: Any) -> Exchange:
         """The JSON transport's report, with the WS-Security password blanked in the kept request."""

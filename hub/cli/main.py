@@ -45,7 +45,7 @@ from hub.day_checks import (
     reconciliation_problems,
 )
 from hub.observability.logging import configure_json_logging
-from hub.paths import reports_dir, sandbox_dir, var_dir
+from hub.paths import keep_private, reports_dir, sandbox_dir, store_url, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(
@@ -119,12 +119,21 @@ def prepare_airflow(env: dict[str, str]) -> None:
 
 @app.command("airflow-init")
 def airflow_init() -> None:
-    """Migrate Airflow's metadata DB under var/ and create the partner pools.
+    """Migrate Airflow's metadata DB under var/, create the partner pools and the hub store's tables.
+
+    The tables are created as ``HUB_STORE_OWNER_URL`` when it is set: in a deployment the roles the
+    services log in as may read and write rows but not create tables (docs/operations.md).
 
     Example: hub airflow-init
     """
+    import os
+
+    from hub.store.default import store_for
+
     prepare_airflow(airflow_environment())
-    console.print("Airflow metadata DB migrated, pools created.")
+    owner = store_for(os.environ.get("HUB_STORE_OWNER_URL") or store_url())  # creates the schema
+    owner.db.engine.dispose()
+    console.print("Airflow metadata DB migrated, pools and hub store tables created.")
 
 
 @sandbox_app.command("up")
@@ -298,4 +307,5 @@ def main() -> None:
     # Warnings from the hub's modules (retries, refusals) as masked JSON lines on stderr; the
     # console output above stays for people.
     configure_json_logging(level=logging.WARNING)
+    keep_private()  # before anything -- Airflow, the sandbox, the receiver -- is started from here
     app()

@@ -67,6 +67,7 @@ from mappings.dossier import VN_TZ, Dossier
 from mappings.errors import MappingError
 from mappings.facts import DossierFacts, civil_status_facts, portal_facts
 from mappings.sources import PULLBACK_PREFIX
+from mappings.text import storable
 from quality.expectations.datasets import MINISTRY_PULLBACKS
 from quality.gate import QualityGate, Violation
 from signing.digests import canonical_json
@@ -375,6 +376,7 @@ def _serialised(item: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def _staged(item: dict[str, Any], ministry: Ministry) -> StagedRecord:
+    item = storable(item)  # NUL and lone surrogates escaped: the same bytes on SQLite and PostgreSQL
     text, digest = _serialised(item)
     return StagedRecord(
         str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item), ministry.facts(item)

@@ -206,6 +206,10 @@ def test_untrustworthy_replies_are_refused_with_the_reason(
     with pytest.raises(UntrustedReply) as caught:
         case.read(client, partner)
     assert case.refusals[mode] in str(caught.value)
+    if mode in ("other_partner", "hub"):  # a trusted certificate, but not the partner's: both named
+        impostor = partner.signing.other_partner if mode == "other_partner" else partner.signing.hub
+        assert impostor.certificate.subject.rfc4514_string() in str(caught.value)
+        assert f"CN={case.name} DEV signing" in str(caught.value)
     assert [e.outcome for e in exchanges] == ["permanent"]  # refused whole, never retried
     assert exchanges[0].response_body  # ... and kept, byte for byte, for the message log
 

@@ -75,12 +75,16 @@ JSON_REFUSALS = {
     "tampered": "does not match the payload bytes",
     "expired": "expired on",
     "wrong_ca": "is not in the trust store",
+    "other_partner": "which may not sign for",
+    "hub": "which may not sign for",
 }
 XML_REFUSALS = {
     "unsigned": "no ds:Signature",
     "tampered": "digest mismatch",
     "expired": "expired on",
     "wrong_ca": "is not in the trust store",
+    "other_partner": "which may not sign for",
+    "hub": "which may not sign for",
     "wrapped": "not a child of the document root",
 }
 

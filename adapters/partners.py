@@ -169,8 +169,10 @@ PARTNERS: tuple[Partner, ...] = (
         transport="SOAP",
         client_factory="adapters.population_db.client:from_connection",
         sandbox="sandbox.population_db.app:double",
-        login="account",
-        extras=(*_LGSP_SOAP, "cache_ttl_s"),
+        login="account",  # the LGSP access key and secret key
+        # the officer's unit (MaDonVi), code (MaCanBo) and key secret (AuthHash), the LGSP partner code
+        # (docs/interfaces.md 5.1)
+        extras=(*_LGSP_SOAP, "officer_secret", "partner_code", "cache_ttl_s"),
         signer=dev_signer("population_db"),
         pool=Pool(2, "Concurrent batch tasks calling the population database (SOAP), each with a few calls in flight"),
     ),

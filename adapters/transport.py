@@ -222,6 +222,29 @@ class HttpTransport:
         )
         return self._call(call, parse)
 
+    def post_form(
+        self,
+        path: str,
+        *,
+        operation: str,
+        parse: Callable[[Any], T],
+        headers: Mapping[str, str],
+        redact_keys: frozenset[str] = frozenset(),
+    ) -> T:
+        """POST an empty ``application/x-www-form-urlencoded`` request (an LGSP token call: the
+        credential travels in a header) and return ``parse(JSON reply)``. Every header value is
+        scrubbed from error text; ``redact_keys`` are blanked in the kept reply (the token)."""
+        call = _Call(
+            "POST",
+            path,
+            operation,
+            body=b"",
+            headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+            redact_keys=redact_keys,
+            secrets=tuple(value for value in headers.values() if value),
+        )
+        return self._call(call, parse)
+
     # ----------------------------------------------------------------- the call loop
 
     def _call(self, call: _Call, parse: Callable[[Any], T]) -> T:

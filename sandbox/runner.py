@@ -122,6 +122,7 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "share_endpoint": lambda: "/share",
         "dstcode": lambda: "HUB-SANDBOX",
         "macanbo": lambda: OFFICER,
+        "officer_secret": lambda: secrets.token_urlsafe(24),  # the officer's AuthHash key (population_db)
         "webhook_secret": lambda: secrets.token_urlsafe(32),
         "webhook_token": lambda: secrets.token_urlsafe(32),
     }

@@ -23,9 +23,11 @@ import requests
 
 from adapters.hooks import PartnerHook
 from adapters.partners import partner, partner_ids
-from adapters.population_db.client import IdentityQuery, LookupPurpose, Verdict
+from adapters.population_db.client import IdentityQuery, LookupPurpose
 from hub.connections import sandbox_connections
 from hub.paths import REPO_ROOT
+from mappings.identity import BirthDate, StatedIdentity, Verdict, compare
+from sandbox.population_db.app import licensed_procedures
 from sandbox.runner import _alive, read_state
 from sandbox.social_insurance.store import insurance_number
 from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
@@ -69,9 +71,10 @@ def _every_partner_answers_through_its_hook(state: dict[str, Any], monkeypatch: 
     assert list(PartnerHook("civil_status").get_client().iter_registered(day, day))
     applicant = requests.get(f"{state['population_db']['url']}/sandbox/applicants", timeout=10).json()["items"][0]
     assert applicant["ma_ho_so"] in city
-    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], date.fromisoformat(applicant["ngay_sinh"]))
-    purpose = LookupPurpose(applicant["ma_ho_so"], "kiểm tra sandbox")
-    verdict = PartnerHook("population_db").get_client().verify(query, purpose, AuditList()).verdict
+    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], BirthDate.parse(applicant["ngay_sinh"]))
+    purpose = LookupPurpose(applicant["ma_ho_so"], "kiểm tra sandbox", sorted(licensed_procedures())[0])
+    person = PartnerHook("population_db").get_client().lookup(query, purpose, AuditList()).person
+    verdict = compare(StatedIdentity(query.citizen_id, query.full_name, query.birth), person).verdict
     assert verdict is {"match": Verdict.MATCH, "not_found": Verdict.NOT_FOUND}.get(applicant["fate"], Verdict.MISMATCH)
     insurer = PartnerHook("social_insurance").get_client()
     household = insurer.household(insurance_number(applicant["so_dinh_danh"]), dossier_no=applicant["ma_ho_so"])

@@ -24,11 +24,11 @@ from adapters.business_registration.client import BusinessRegistrationClient
 from adapters.city_system.client import CitySystemClient
 from adapters.civil_status.client import WSDL as CIVIL_STATUS_WSDL
 from adapters.civil_status.client import CivilStatusClient
+from adapters.errors import AdapterError
 from adapters.exchange import ExchangeHook
 from adapters.ministry import MinistryClient
 from adapters.national_portal.client import NationalPortalClient
-from adapters.population_db.client import WSDL as POPULATION_WSDL
-from adapters.population_db.client import IdentityQuery, LookupPurpose, PopulationDbClient, ResultCache
+from adapters.population_db.client import IdentityQuery, LookupPurpose, PopulationDbClient
 from adapters.portal_scoreboard.client import ScoreboardClient, ScorePeriod
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
@@ -38,6 +38,7 @@ from adapters.social_insurance.client import SocialInsuranceClient
 from adapters.transport import HttpTransport
 from mappings.city_system import to_canonical
 from mappings.dossier import VN_TZ, Dossier
+from mappings.identity import BirthDate
 from mappings.national_portal import to_dong_bo_ho_so
 from sandbox.business_registration.app import create_app as create_business_registration
 from sandbox.city_system.app import create_app as create_city
@@ -154,6 +155,7 @@ class AdapterCase:
     held: Callable[[Partner], int] | None = None
     read_only: str = ""
     agency_scoped: bool = True
+    unscoped: str = ""  # why a partner without agency scoping has none (the skip reason)
     unsigned: str = ""  # why the partner signs nothing (then no signature property applies)
     public: str = ""  # why the partner takes no credentials and carries no personal data (a public API)
     server_faults: Mapping[str, dict[str, Any]] = field(default_factory=lambda: HTTP_503)
@@ -321,31 +323,50 @@ BUSINESS_REGISTRATION = AdapterCase(
 
 
 def _start_population_db(folder: Path, pki: DevPki, _secret: str) -> Partner:
-    """The population tests' own sandbox (its data and credentials): one register for both suites."""
+    """The population tests' own sandbox (its data and credentials): one register for both suites.
+    The credential the bad-credentials property replaces is the LGSP secret key."""
     sandbox = population_sandbox.start(folder, pki)
     applicant = sandbox.applicant("match")
-    return Partner(sandbox.server, sandbox.signing, population_sandbox.PASSWORD, extra={"applicant": applicant})
+    return Partner(sandbox.server, sandbox.signing, population_sandbox.SECRET_KEY, extra={"applicant": applicant})
 
 
 def _population_read(client: PopulationDbClient, partner: Partner) -> Any:
     applicant = partner.extra["applicant"]
-    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], date.fromisoformat(applicant["ngay_sinh"]))
-    return client.verify(query, LookupPurpose(applicant["ma_ho_so"], "xác thực người nộp hồ sơ"), AuditList())
+    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], BirthDate.parse(applicant["ngay_sinh"]))
+    purpose = LookupPurpose(applicant["ma_ho_so"], "xác thực người nộp hồ sơ", population_sandbox.PROCEDURE)
+    return client.lookup(query, purpose, AuditList())
+
+
+def _population_connect(transport: HttpTransport, secret: str, _agency: str) -> PopulationDbClient:
+    """The client with its LGSP token already fetched, outside the exchange report: like the portal's
+    session, the token call is not the read the properties are about (a wrong secret still fails
+    the read's own token call)."""
+    if not isinstance(transport, SoapTransport):
+        raise TypeError("the population database needs a SoapTransport")
+    client = population_sandbox.client_on(transport, secret_key=secret)
+    hook, transport.on_exchange = transport.on_exchange, None
+    try:
+        client.access_token()
+    except AdapterError:
+        pass
+    finally:
+        transport.on_exchange = hook
+    return client
 
 
 POPULATION_DB = AdapterCase(
     name="population_db",
     transport_class=SoapTransport,
     start=_start_population_db,
-    connect=lambda transport, secret, agency: PopulationDbClient(
-        _soap(transport, POPULATION_WSDL, secret, population_sandbox.USERNAME),
-        agency=agency,
-        officer=OFFICER,
-        cache=ResultCache(0),  # every read must reach the sandbox
-    ),
+    connect=_population_connect,
     read=_population_read,
     read_numbers=lambda partner, _result: [partner.extra["applicant"]["so_dinh_danh"]],
-    read_only="identity verification and citizen lookup only read the population register",
+    read_only="citizen lookup only reads the population register",
+    agency_scoped=False,
+    unscoped=(
+        "population_db is scoped by procedure (MaDVC, refusal 004) and officer (AuthHash, refusal 005), "
+        "not by agency: tests/adapters/population_db covers both refusals"
+    ),
     server_faults=SOAP_SERVER_FAULTS,
 )
 

@@ -16,9 +16,10 @@ the sandbox, as Viettel would refuse it. One row per version of each commune in
 
 - pre-reform wards (valid until 2025-06-30) sit in their old district: the district is read from the
   statistics-office code block (00001-00036 Ba Đình, 00037-00090 Hoàn Kiếm, the blocks the file holds);
-- wards and communes of the July 2025 reform carry district 0 (Viettel's two-level catalogue);
-- :data:`NOT_IN_CATALOGUE` lists communes Viettel is taken not to know yet, so the hub's quarantine of
-  an unmapped commune has a real case in the sandbox and the demo.
+- wards and communes of the July 2025 reform carry district 0 (Viettel's two-level catalogue).
+
+Every commune of the table has its row, so the demo's orders all map; a commune created after the
+catalogue was last synced (no row) is quarantined by the hub's mapping (tested with a shortened table).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ REFORM = date(2025, 7, 1)
 # Statistics-office ward code blocks of the pre-reform districts the commune table holds -> Viettel district id.
 OLD_DISTRICTS = ((1, 36, 11), (37, 90, 12))  # (first code, last code, synthetic Viettel district id)
 FIRST_OLD_WARD, FIRST_NEW_WARD = 1001, 15001
-NOT_IN_CATALOGUE = frozenset({"90126"})  # Xã Kim Anh: a reform commune missing from Viettel's sandbox catalogue
 COLUMNS = ("code", "province_id", "district_id", "ward_id", "ward_name", "valid_from", "valid_to")
 
 
@@ -64,8 +64,6 @@ def rows() -> list[dict[str, str]]:
         else:
             district, ward = _old_district(commune.code), old_ward
             old_ward += 1
-        if commune.code in NOT_IN_CATALOGUE:
-            continue
         out.append(
             {
                 "code": commune.code,

@@ -247,25 +247,34 @@ def test_a_commune_viettel_does_not_list_is_refused_before_any_call(sandbox: San
     client.close()
 
 
-def test_replay_recovers_every_lost_callback(tmp_path: Path, dev_pki: DevPki) -> None:
+@pytest.fixture
+def catcher() -> Iterator[tuple[list[bytes], RunningServer]]:
+    """A receiver that keeps every callback body as it came."""
     kept: list[bytes] = []
 
     async def keep(request: Request) -> JSONResponse:
         kept.append(await request.body())
         return JSONResponse({})
 
-    with serve_in_thread(Starlette(routes=[Route("/webhooks/{carrier}", keep, methods=["POST"])])) as receiver:
-        sandbox = VIETTEL_POST.start(tmp_path, dev_pki, SECRET, webhook_url=receiver.url, seed=3)
-        client = _client(sandbox.url, token="cb-secret-3f9a")
-        try:
-            sandbox.faults(webhook_loss_rate=1.0)
-            orders = [client.create_order(order_request(n)) for n in range(5)]
-            sent = sandbox.advance(24 * 6)
-            assert sent["lost"] == sent["events"] > 0 and kept == []
-            assert client.track([o.order_id for o in orders]) == {}
-        finally:
-            client.close()
-            sandbox.server.stop()
+    with serve_in_thread(Starlette(routes=[Route("/webhooks/{carrier}", keep, methods=["POST"])])) as server:
+        yield kept, server
+
+
+def test_replay_recovers_every_lost_callback(
+    tmp_path: Path, dev_pki: DevPki, catcher: tuple[list[bytes], RunningServer]
+) -> None:
+    kept, receiver = catcher
+    sandbox = VIETTEL_POST.start(tmp_path, dev_pki, SECRET, webhook_url=receiver.url, seed=3)
+    client = _client(sandbox.url, token="cb-secret-3f9a")
+    try:
+        sandbox.faults(webhook_loss_rate=1.0)
+        orders = [client.create_order(order_request(n)) for n in range(5)]
+        sent = sandbox.advance(24 * 6)
+        assert sent["lost"] == sent["events"] > 0 and kept == []
+        assert client.track([o.order_id for o in orders]) == {}
+    finally:
+        client.close()
+        sandbox.server.stop()
     events = [e for body in kept for e in client.parse_webhook({}, body)]
     assert {e.order_id for e in events} == {o.order_id for o in orders}
     assert len(events) >= sent["events"]  # the whole history of each order, the lost ones among them
@@ -334,22 +343,18 @@ def test_golden_callbacks_through_the_receiver_reach_their_states(store: HubStor
     assert summary["anomalies"] == 1 and any("551" in reason for reason in summary["anomaly_reasons"])
 
 
-def test_sandbox_callbacks_have_the_golden_shape(tmp_path: Path, dev_pki: DevPki) -> None:
-    kept: list[bytes] = []
-
-    async def keep(request: Request) -> JSONResponse:
-        kept.append(await request.body())
-        return JSONResponse({})
-
-    with serve_in_thread(Starlette(routes=[Route("/webhooks/{carrier}", keep, methods=["POST"])])) as receiver:
-        sandbox = VIETTEL_POST.start(tmp_path, dev_pki, SECRET, webhook_url=receiver.url)
-        client = _client(sandbox.url, token="cb-secret-3f9a")
-        try:
-            client.create_order(order_request(1))
-            sandbox.advance(48)
-        finally:
-            client.close()
-            sandbox.server.stop()
+def test_sandbox_callbacks_have_the_golden_shape(
+    tmp_path: Path, dev_pki: DevPki, catcher: tuple[list[bytes], RunningServer]
+) -> None:
+    kept, receiver = catcher
+    sandbox = VIETTEL_POST.start(tmp_path, dev_pki, SECRET, webhook_url=receiver.url)
+    client = _client(sandbox.url, token="cb-secret-3f9a")
+    try:
+        client.create_order(order_request(1))
+        sandbox.advance(48)
+    finally:
+        client.close()
+        sandbox.server.stop()
     golden_shape = _shape(json.loads(golden_callbacks("09")[0]))
     assert kept and all(_shape(json.loads(body)) == golden_shape for body in kept)
     events: list[CarrierEvent] = [e for body in kept for e in client.parse_webhook({}, body)]

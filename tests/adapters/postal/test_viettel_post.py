@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from adapters.errors import ContractViolation, PermanentError
+from adapters.errors import AuthenticationError, ContractViolation, PermanentError
 from adapters.exchange import Exchange
 from adapters.postal.carrier import CarrierEvent
-from adapters.postal.viettel_post import ViettelPostClient
+from adapters.postal.viettel_post import ViettelPostClient, from_connection
 from adapters.settings import TransportSettings
 from adapters.transport import HttpTransport
 from hub.pipeline.postal_tracking import track_carrier, tracking_summary
@@ -360,3 +360,18 @@ def test_sandbox_callbacks_have_the_golden_shape(
     events: list[CarrierEvent] = [e for body in kept for e in client.parse_webhook({}, body)]
     assert all(e.order_id.isdigit() and e.occurred_at.date() >= date(2026, 11, 20) for e in events)
     assert all(lookup(load_status_table(), e) is not None for e in events)  # it speaks the public table
+
+
+def test_the_connection_names_the_pickup_store_and_a_wrong_one_stops_the_task(sandbox: Sandbox) -> None:
+    def connected(**extras: Any) -> ViettelPostClient:
+        transport = HttpTransport("viettel_post", TransportSettings(base_url=sandbox.url, **FAST))
+        return from_connection(transport, USERNAME, SECRET, {"webhook_token": GOLDEN_TOKEN, **extras})
+
+    right = connected(group_address_id=str(STORE["groupaddressId"]), order_service="VCN")
+    assert right.create_order(order_request(1)).order_id.isdigit()
+    wrong = connected(group_address_id="1")
+    with pytest.raises(AuthenticationError, match="no pickup store 1"):
+        wrong.create_order(order_request(2))
+    assert sandbox.held() == 1
+    right.close()
+    wrong.close()

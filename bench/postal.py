@@ -83,6 +83,8 @@ def _callbacks(count: int) -> list[tuple[str, bytes, dict[str, str]]]:
         carrier = ("vnpost", "viettel_post")[i % 2]
         codes = CODES[carrier]
         order_id, code, at = f"B{i // len(codes):07d}", codes[i % len(codes)], T0 + timedelta(minutes=i)
+        if carrier == "viettel_post":  # Viettel's own order numbers are digits
+            order_id = f"1{i // len(codes):010d}"
         encode = vnpost_callback if carrier == "vnpost" else viettel_callback
         made.append((carrier, *encode(order_id, code, at, WEBHOOK_SECRET)))
     return made

@@ -25,6 +25,7 @@ from hub.cli.quarantine import app as quarantine_app
 from hub.cli.reconcile import reconcile_command
 from hub.cli.signing import pki_app, sign, verify
 from hub.cli.webhooks import app as webhooks_app
+from hub.cli.webhooks import callback_receiver
 from hub.connections import sandbox_connections
 from hub.day_checks import (
     advance_carriers,
@@ -72,6 +73,7 @@ DEMO_DAGS = (
 )
 # Run once the carriers' simulated clocks have moved on: parcels tracked to their end, then the day reconciled.
 DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "reconcile_daily")
+CALLBACK_CARRIERS = ("viettel_post",)  # carriers whose tracking needs the callback receiver running
 # Days the sandbox carriers live through between dispatch and tracking (most parcels arrive in 1-3).
 CARRIER_DAYS = 5
 # The differences the demo day carries on purpose, which its reconciliation must find and explain:
@@ -222,27 +224,32 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
         console.print(f"Sandbox up: {state['data']['records_loaded']:,} city dossiers for {day}.")
         with console.status("Migrating Airflow's metadata DB, creating pools..."):
             prepare_airflow(env)
-        for round_name in ("first run", "re-run"):
-            calls_before = portal_send_calls(state["national_portal"]["url"])
-            for dag_id in DEMO_DAGS:
-                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
-                    run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
-            advance_carriers(state, days=CARRIER_DAYS)
-            if round_name == "first run":
-                lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
-                console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
-            for dag_id in DEMO_FOLLOW_UP_DAGS:
-                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
-                    run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
-            sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
-            summary = latest_report("sync")
-            summary["portal_calls_this_run"] = sent
-            console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
-            if round_name == "first run":
-                first = summary
-                synced = ministry_syncs(state["national_portal"]["url"], day)
-                population, ministries = latest_report("population"), latest_report("ministry")
-                postal = {"dispatch": latest_report("postal_dispatch"), "tracking": latest_report("postal_tracking")}
+        # Viettel Post's tracking is its callbacks: the receiver runs beside the DAGs, as in production.
+        with callback_receiver(env, state, CALLBACK_CARRIERS):
+            for round_name in ("first run", "re-run"):
+                calls_before = portal_send_calls(state["national_portal"]["url"])
+                for dag_id in DEMO_DAGS:
+                    with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+                advance_carriers(state, days=CARRIER_DAYS)
+                if round_name == "first run":
+                    lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
+                    console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
+                for dag_id in DEMO_FOLLOW_UP_DAGS:
+                    with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+                sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
+                summary = latest_report("sync")
+                summary["portal_calls_this_run"] = sent
+                console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
+                if round_name == "first run":
+                    first = summary
+                    synced = ministry_syncs(state["national_portal"]["url"], day)
+                    population, ministries = latest_report("population"), latest_report("ministry")
+                    postal = {
+                        "dispatch": latest_report("postal_dispatch"),
+                        "tracking": latest_report("postal_tracking"),
+                    }
     finally:
         runner.down(sandbox_dir())
     evidence = evidence_status(env["HUB_STORE_URL"])

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ
 from mappings.national_portal import parse_portal_date
-from mappings.working_days import add_working_days
 
 
 @dataclass(frozen=True)
@@ -141,46 +140,6 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
         identified=any(_text(i.get("so")) for i in _documents(applicant.get("dinh_danh"))),
         consulted_databases=len({c for c in databases if _text(c)}) if isinstance(databases, list) else 0,
         result_coded=_has_coded_result(_documents(record.get("ket_qua")), "ma_giay_to_ket_qua", "url"),
-    )
-
-
-PROCESSED = 9  # TrangThaiHoSo: processed
-
-
-def _aware(value: Any) -> datetime | None:
-    """A zeep ``xs:dateTime``: aware as sent, or Hanoi time when the ministry sent none."""
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(VN_TZ) if value.utcoffset() is not None else value.replace(tzinfo=VN_TZ)
-
-
-def civil_status_facts(item: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
-    """A registration pulled back from the civil-status system (``dsHoSoDangKy``, SOAP names).
-
-    It lists registered dossiers only, so each is processed (status 9) on its registration day.
-    The contract carries no due date; without one a registration could not be told on time or
-    late, so the due date is the statutory limit the city system sets too: the procedure's
-    ``max_days`` working days after submission, at 17:00 (no procedure row -> no due date), on
-    the calendar the city system and the sandbox count with (``mappings.working_days``: Tết and
-    the other public days off are skipped).
-    """
-    submitted = _aware(item.get("NgayNopHoSo"))
-    result = item.get("KetQua") if isinstance(item.get("KetQua"), Mapping) else {}
-    code = _text(item.get("MaTTHC"))
-    procedure = tables.procedures.get(code, submitted.date()) if code and submitted else None
-    due = None
-    if procedure is not None and submitted is not None:
-        due = datetime.combine(add_working_days(submitted.date(), procedure.max_days), time(17), VN_TZ)
-    return DossierFacts(
-        procedure_code=code,
-        status=PROCESSED if result else None,
-        channel=None,
-        received_at=submitted,
-        due_at=due,
-        finished_at=_aware(result.get("NgayDangKy")),
-        digitised=False,
-        paid_online=False,
-        return_by_post=False,
     )
 
 

@@ -122,6 +122,7 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "share_endpoint": lambda: "/share",
         "dstcode": lambda: "HUB-SANDBOX",
         "macanbo": lambda: OFFICER,
+        "ma_tinh": lambda: "01",  # Hà Nội's province code at the civil-status system
         "webhook_secret": lambda: secrets.token_urlsafe(32),
         "webhook_token": lambda: secrets.token_urlsafe(32),
     }

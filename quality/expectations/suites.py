@@ -220,13 +220,28 @@ PORTAL_CHECKS: list[Check] = [
     *[_nfc(f"portal.nfc.{key}", key, key) for key in PORTAL_TEXT_KEYS],
 ]
 
+# A pull-back record is the ministry's, mapped by its contract (``mappings.ministry_records``): its
+# own number is whatever the ministry numbers with, so only its presence is checked; a one-stop
+# number, when the ministry holds one, must be one; a procedure or unit the contract's value tables
+# or look-ups could not map is None, named here rather than counted under no procedure.
 PULLBACK_CHECKS: list[Check] = [
+    _pattern("pullback.number_present", "MaHoSo", r"\S", lambda row: "Thiếu mã hồ sơ của Bộ (MaHoSo)"),
     _required(
         "pullback.submitted_at_readable",
         "submitted_at",
         lambda row: f"Ngày nộp '{row['NgayNopHoSo']}' không đọc được (cần ngày giờ có múi giờ)",
     ),
-    *_number_checks("MaHoSo"),
+    _required(
+        "pullback.procedure_mapped",
+        "MaTTHC",
+        lambda row: "Mã nghiệp vụ của Bộ không tương ứng thủ tục nào hiệu lực vào ngày nộp (xem hợp đồng kết nối)",
+    ),
+    _required(
+        "pullback.agency_mapped",
+        "DonViXuLy",
+        lambda row: "Mã đơn vị của Bộ không tương ứng cơ quan nào hiệu lực vào ngày nộp (xem hợp đồng kết nối)",
+    ),
+    _number_checks("MaHoSoMotCua")[0],
     *_code_checks("MaTTHC", "DonViXuLy"),
 ]
 

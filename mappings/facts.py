@@ -17,6 +17,8 @@ False for a flag) rather than failing the batch.
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -57,6 +59,14 @@ class DossierFacts:
     identified: bool = False
     consulted_databases: int = 0
     result_coded: bool = False
+    # What the reconciliation matches a ministry's dossier to a city dossier by (docs/architecture.md,
+    # "Matching ministry records"): the handling agency, the one-stop number a ministry holds, the
+    # other number a city dossier records (the ministry's), and the applicant's ID as a SHA-256
+    # digest (:func:`applicant_key`), so the match needs no personal number in the facts.
+    agency: str | None = None
+    one_stop_no: str | None = None
+    other_no: str | None = None
+    applicant_key: str | None = None
 
 
 def _iso(value: Any) -> datetime | None:
@@ -140,12 +150,27 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
         identified=any(_text(i.get("so")) for i in _documents(applicant.get("dinh_danh"))),
         consulted_databases=len({c for c in databases if _text(c)}) if isinstance(databases, list) else 0,
         result_coded=_has_coded_result(_documents(record.get("ket_qua")), "ma_giay_to_ket_qua", "url"),
+        agency=_text(record.get("don_vi_xu_ly")),
+        # ASSUMPTION: the city system keeps a dossier's number at another system -- the ministry's,
+        # for a dossier a ministry processed -- as ``so_ho_so_khac`` (one-stop systems do: T-KS's
+        # ``MaHoSoKhac``, docs/interfaces.md 6.2); its API (section 1) does not list it yet.
+        other_no=_text(record.get("so_ho_so_khac")),
+        applicant_key=applicant_key(applicant.get("so_giay_to")),
     )
 
 
 # ``NoiNopHoSo`` value of a dossier filed on the national portal: ASSUMPTION (ledger 2.5: the value
 # list is unpublished; T-S, a province's own system, always sends "2" for its own dossiers).
 PORTAL_SUBMISSION = "1"
+
+
+def applicant_key(id_no: Any) -> str | None:
+    """The SHA-256 hex digest of an applicant's ID number (spaces removed, upper-cased), or None
+    without one: equal IDs give equal keys, and the facts never hold the number itself."""
+    text = _text(id_no)
+    if text is None:
+        return None
+    return hashlib.sha256("".join(text.split()).upper().encode()).hexdigest()
 
 
 def portal_facts(item: Mapping[str, Any]) -> DossierFacts:
@@ -176,4 +201,7 @@ def portal_facts(item: Mapping[str, Any]) -> DossierFacts:
         result_coded=_has_coded_result(
             _documents(item.get("DanhSachGiayToKetQua")), "MaGiayToKetQua", "DuongDanTepTinKetQua"
         ),
+        agency=_text(item.get("DonViXuLy")),
+        one_stop_no=_text(item.get("MaHoSoMotCua")),
+        applicant_key=applicant_key(item.get("SoGiayToChuHoSo")),
     )

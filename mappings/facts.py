@@ -18,7 +18,6 @@ False for a flag) rather than failing the batch.
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime

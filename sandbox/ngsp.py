@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
 from sandbox.signatures import PartnerSigning, mount_signing_control
 
-__all__ = ["AUTH_FAILED", "IP_NOT_ALLOWED", "LOOPBACK", "NgspService", "Refused"]
+__all__ = ["AUTH_FAILED", "IP_NOT_ALLOWED", "LOOPBACK", "NgspService", "Refused", "required"]
 
 AUTH_FAILED, IP_NOT_ALLOWED = "100", "101"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})

@@ -20,7 +20,6 @@ retried like an HTTP 503. The client never logs a record's content.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -308,10 +307,6 @@ class MinistryClient:
         value = self.transport.post_json(spec.path, body, operation=operation, parse=parse, headers=self._headers)
         return None if value is _NOT_FOUND else Status(dossier_no, value, datetime.now(VN_TZ))
 
-    @property
-    def final_statuses(self) -> frozenset[int]:
-        return frozenset(self.contract.status.final) if self.contract.status else frozenset()
-
     # ------------------------------------------------------------------ look-ups
 
     def lookup(self, name: str, **values: Any) -> list[dict[str, Any]]:
@@ -324,13 +319,8 @@ class MinistryClient:
         return [] if found is _NOT_FOUND else found
 
 
-@functools.cache
-def _tables() -> CodeTables:
-    return load_code_tables()
-
-
 def from_connection(transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]) -> MinistryClient:
     """The client of a ministry's Airflow Connection: its contract is the one named like the
     transport's partner (``contracts/<partner>.yaml``), the password its bearer token, the
     contract's ``extras`` read from the Connection (the client refuses any missing)."""
-    return MinistryClient(transport, contract_of(transport.partner), password, extras, code_tables=_tables())
+    return MinistryClient(transport, contract_of(transport.partner), password, extras)

@@ -21,9 +21,10 @@ same content-hashed staging as the city extract, so a re-run stages nothing twic
 Each page passes the ``ministry_pullbacks`` suite first (the same stored gate as the push): a
 dossier that breaks it is quarantined under the same source with the rule and a masked reason
 instead of staged -- a malformed number or a code not valid on its submission day would
-otherwise be counted as a city dossier that never existed. A page missing a column the suite
-reads is schema drift: the window stops there, nothing of the page is staged or quarantined,
-and since the window is incomplete the watermark stays and the next run reads it again.
+otherwise be counted as a city dossier that never existed. A ministry that renames or drops a
+field its contract maps leaves that canonical field None in every record: each is quarantined
+under the rule that reads it (counted, nothing lost), and is staged -- closing its entries -- once
+the contract file or the ministry is corrected and the day is read again.
 
 Failure rules (as for the portal): an outage (``RetryableError``) leaves dossiers pending with a
 retry time and a pull-back window incomplete (the watermark stays, the next run reads it again)
@@ -376,8 +377,8 @@ def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str, g
     the others, a few bulk writes per page; a staged dossier closes its open quarantine entries.
 
     An outage ends the window incomplete (pages already staged stay: staging by content hash makes
-    reading them again harmless); schema drift (``SchemaDriftError``) and any other error are raised
-    with the drifted page neither staged nor quarantined.
+    reading them again harmless); any other error is raised with the page neither staged nor
+    quarantined.
     """
     first, last = parse_window(window)
     report = PullReport(window)

@@ -120,6 +120,9 @@ class Partner:
 
 
 _LGSP_SOAP = ("madonvi", "macanbo")  # agency code (MaDVC) and officer id (MaCanBo) every SOAP call names
+# Every ministry system is one generic client reading the ministry's declarative contract
+# (adapters/ministry/contracts/<id>.yaml, found by the partner id): docs/architecture.md, "Adding a ministry".
+_MINISTRY_CLIENT = "adapters.ministry.client:from_connection"
 
 PARTNERS: tuple[Partner, ...] = (
     Partner(
@@ -154,10 +157,9 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="Business registration system",
         flows=frozenset({"ministry_pull"}),
         transport="REST",
-        client_factory="adapters.business_registration.client:from_connection",
+        client_factory=_MINISTRY_CLIENT,
         sandbox="sandbox.business_registration.app:double",
         login="token",
-        extras=("madonvi",),
         signer=dev_signer("business_registration"),
         pool=Pool(1, "Concurrent calls to the national business registration system (REST)"),
     ),
@@ -181,24 +183,23 @@ PARTNERS: tuple[Partner, ...] = (
         name_vi="Bộ Tư pháp (hộ tịch)",
         name_en="Ministry of Justice (civil status)",
         flows=frozenset({"ministry_pull", "ministry_push"}),
-        transport="SOAP",
-        client_factory="adapters.civil_status.client:from_connection",
+        transport="REST",
+        client_factory=_MINISTRY_CLIENT,
         sandbox="sandbox.civil_status.app:double",
-        login="account",
-        extras=_LGSP_SOAP,
+        login="token",
+        extras=("ma_tinh",),  # the province code its detail service names (docs/interfaces.md 7.2)
         signer=dev_signer("civil_status"),
-        pool=Pool(2, "Concurrent calls to the civil-status system (Ministry of Justice, SOAP)"),
+        pool=Pool(2, "Concurrent calls to the civil-status system (Ministry of Justice, REST via the NGSP)"),
     ),
     Partner(
         id="social_insurance",
         name_vi="Bảo hiểm xã hội Việt Nam",
         name_en="Viet Nam Social Security",
         flows=frozenset({"identity"}),
-        transport="SOAP",
-        client_factory="adapters.social_insurance.client:from_connection",
+        transport="REST",
+        client_factory=_MINISTRY_CLIENT,
         sandbox="sandbox.social_insurance.app:double",
-        login="account",
-        extras=_LGSP_SOAP,
+        login="token",
         signer=dev_signer("social_insurance"),
     ),
     Partner(

@@ -123,6 +123,7 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "dstcode": lambda: "HUB-SANDBOX",
         "macanbo": lambda: OFFICER,
         "officer_secret": lambda: secrets.token_urlsafe(24),  # the officer's AuthHash key (population_db)
+        "ma_tinh": lambda: "01",  # Hà Nội's province code at the civil-status system
         "webhook_secret": lambda: secrets.token_urlsafe(32),
         "webhook_token": lambda: secrets.token_urlsafe(32),
     }

@@ -20,41 +20,33 @@ from typing import Any
 
 import requests
 
-from adapters.business_registration.client import BusinessRegistrationClient
 from adapters.city_system.client import CitySystemClient
-from adapters.civil_status.client import WSDL as CIVIL_STATUS_WSDL
-from adapters.civil_status.client import CivilStatusClient
 from adapters.errors import AdapterError
 from adapters.exchange import ExchangeHook
-from adapters.ministry import MinistryClient
+from adapters.ministry.client import MinistryClient
+from adapters.ministry.contract import contract_of
 from adapters.national_portal.client import NationalPortalClient
 from adapters.population_db.client import IdentityQuery, LookupPurpose, PopulationDbClient
 from adapters.portal_scoreboard.client import ScoreboardClient, ScorePeriod
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.soap import Credentials, SoapClient, SoapTransport, load_contract
-from adapters.social_insurance.client import WSDL as SOCIAL_INSURANCE_WSDL
-from adapters.social_insurance.client import SocialInsuranceClient
 from adapters.transport import HttpTransport
 from mappings.city_system import to_canonical
 from mappings.dossier import VN_TZ, Dossier
 from mappings.identity import BirthDate
 from mappings.national_portal import to_dong_bo_ho_so
-from sandbox.business_registration.app import create_app as create_business_registration
 from sandbox.city_system.app import create_app as create_city
 from sandbox.city_system.generator import generate
-from sandbox.civil_status.app import create_app as create_civil_status
-from sandbox.civil_status.store import PUSHED
 from sandbox.national_portal.app import create_app as create_portal
 from sandbox.population_db.registry import applicants_of
 from sandbox.portal_scoreboard.app import create_app as create_scoreboard
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
-from sandbox.social_insurance.app import create_app as create_social_insurance
 from sandbox.social_insurance.store import insurance_number
 from sandbox.tables import tables
 from signing.pki import DevPki
-from tests.support import population_sandbox, postal_sandboxes
+from tests.support import ministry_sandboxes, population_sandbox, postal_sandboxes
 from tests.support.population_sandbox import AuditList
 from tests.support.postal_sandboxes import CarrierRig, order_request
 
@@ -156,6 +148,7 @@ class AdapterCase:
     read_only: str = ""
     agency_scoped: bool = True
     unscoped: str = ""  # why a partner without agency scoping has none (the skip reason)
+    unknown_unit_code: str = "106"  # the partner's code for a unit it does not know
     unsigned: str = ""  # why the partner signs nothing (then no signature property applies)
     public: str = ""  # why the partner takes no credentials and carries no personal data (a public API)
     server_faults: Mapping[str, dict[str, Any]] = field(default_factory=lambda: HTTP_503)
@@ -199,11 +192,6 @@ def _soap(transport: HttpTransport, wsdl: Path, secret: str, username: str = OFF
     if not isinstance(transport, SoapTransport):
         raise TypeError("a SOAP partner needs a SoapTransport")
     return SoapClient(transport, load_contract(wsdl), Credentials(username, secret))
-
-
-def _ministry(wsdl: Path, client_class: type[MinistryClient]) -> Callable[[HttpTransport, str, str], Any]:
-    """``connect`` of a SOAP ministry: its client on a SoapClient for ``wsdl``."""
-    return lambda transport, secret, agency: client_class(_soap(transport, wsdl, secret), agency, OFFICER)
 
 
 def _numbers(*values: Any) -> list[str]:
@@ -294,28 +282,45 @@ PORTAL = AdapterCase(
 )
 
 
-# ------------------------------------------------------------------------------------------ business registration
+# ------------------------------------------------------------------------------------------ ministries
 
 
-def _start_business_registration(folder: Path, pki: DevPki, secret: str) -> Partner:
-    signing = PartnerSigning(pki, "business_registration")
-    app = create_business_registration(folder / "br.db", secret, [AGENCY], signing=signing)
-    app.state.store.load_days(DAY, DAY, SCALE, SEED)
-    return Partner(serve_in_thread(app), signing, secret)
+def _ministry_start(partner: str, **extra: Any) -> Callable[[Path, DevPki, str], Partner]:
+    """A ministry's double (any of ``adapters/ministry/contracts``), its generated day loaded."""
+
+    def start(folder: Path, pki: DevPki, secret: str) -> Partner:
+        signing = PartnerSigning(pki, partner)
+        app = ministry_sandboxes.start(partner, folder, signing, DAY, DAY, SCALE, SEED, token=secret)
+        return Partner(serve_in_thread(app), signing, secret, **extra)
+
+    return start
 
 
-def _listed_numbers(page: list[dict[str, Any]]) -> list[str]:
-    return [n for item in page for n in _numbers(item.get("SoGiayToChuHoSo"), item.get("SoDienThoai"))]
+def _ministry_connect(partner: str) -> Callable[[HttpTransport, str, str], Any]:
+    """The generic client on the partner's contract; an agency other than the hub's is a wrong unit."""
+
+    def connect(transport: HttpTransport, secret: str, agency: str) -> MinistryClient:
+        extras = {name: ("01" if agency == AGENCY else "99") for name in contract_of(partner).extras}
+        return MinistryClient(transport, contract_of(partner), secret, extras)
+
+    return connect
+
+
+def _pulled_numbers(pages: list[list[dict[str, Any]]]) -> list[str]:
+    """The personal numbers pulled records carry, mapped or as the ministry sent them."""
+    records = [record for page in pages for record in page]
+    return [n for r in records for n in _numbers(r.get("SoGiayToChuHoSo"), *(r.get("BanGhiBo") or {}).values())]
 
 
 BUSINESS_REGISTRATION = AdapterCase(
     name="business_registration",
     transport_class=HttpTransport,
-    start=_start_business_registration,
-    connect=lambda transport, secret, agency: BusinessRegistrationClient(transport, secret, agency),
-    read=lambda client, _p: next(client.iter_window(DAY, DAY, page_size=50)),
-    read_numbers=lambda _p, page: _listed_numbers(page),
+    start=_ministry_start("business_registration"),
+    connect=_ministry_connect("business_registration"),
+    read=lambda client, _p: [next(client.iter_window(DAY, DAY))],
+    read_numbers=lambda _p, pages: _pulled_numbers(pages),
     read_only="the hub only reads the business register (danhSachHoSo, tinhTrangHoSo, chiTietDoanhNghiep)",
+    agency_scoped=False,
 )
 
 
@@ -379,29 +384,19 @@ def _civil_status_dossiers() -> list[Dossier]:
     return [to_canonical(r, code_tables) for r in _citizen_records() if r["ma_linh_vuc"] == "HT"]
 
 
-def _start_civil_status(folder: Path, pki: DevPki, secret: str) -> Partner:
-    signing = PartnerSigning(pki, "civil_status", xml=True)
-    app = create_civil_status(folder / "ht.db", Credentials(OFFICER, secret), [AGENCY], signing=signing)
-    app.state.civil.load_days(DAY, DAY, SCALE, SEED)
-    return Partner(serve_in_thread(app), signing, secret, writes=iter(_civil_status_dossiers()))
-
-
-def _registered_numbers(pages: list[list[dict[str, Any]]]) -> list[str]:
-    people = [item.get("NguoiYeuCau") or {} for page in pages for item in page]
-    return [n for person in people for n in _numbers(person.get("SoDinhDanh"), person.get("SoDienThoai"))]
-
-
 CIVIL_STATUS = AdapterCase(
     name="civil_status",
-    transport_class=SoapTransport,
-    start=_start_civil_status,
-    connect=_ministry(CIVIL_STATUS_WSDL, CivilStatusClient),
-    read=lambda client, _p: list(client.iter_registered(DAY, DAY, page_size=50)),
-    read_numbers=lambda _p, pages: _registered_numbers(pages),
+    transport_class=HttpTransport,
+    start=lambda folder, pki, secret: _ministry_start("civil_status", writes=iter(_civil_status_dossiers()))(
+        folder, pki, secret
+    ),
+    connect=_ministry_connect("civil_status"),
+    read=lambda client, _p: list(client.iter_window(DAY, DAY)),
+    read_numbers=lambda _p, pages: _pulled_numbers(pages),
     write=lambda client, dossier: client.register(dossier),
     write_numbers=lambda dossier: _numbers(dossier.applicant_id_no, dossier.phone),
-    held=lambda partner: partner.get("/sandbox/summary")[PUSHED],
-    server_faults=SOAP_SERVER_FAULTS,
+    held=lambda partner: partner.get("/sandbox/summary")["sent"],
+    unknown_unit_code="108",  # the province its detail service names (PROVINCE_ID_INCORRECT)
 )
 
 
@@ -409,30 +404,24 @@ CIVIL_STATUS = AdapterCase(
 
 
 def _start_social_insurance(folder: Path, pki: DevPki, secret: str) -> Partner:
-    signing = PartnerSigning(pki, "social_insurance", xml=True)
-    app = create_social_insurance(folder / "bhxh.db", Credentials(OFFICER, secret), [AGENCY], signing=signing)
-    app.state.insurance.load_days(DAY, DAY, SCALE, SEED)
     applicant = next(iter(applicants_of(DAY, SCALE, SEED)))
-    return Partner(serve_in_thread(app), signing, secret, extra={"applicant": applicant})
-
-
-def _household(client: SocialInsuranceClient, partner: Partner) -> Any:
-    applicant = partner.extra["applicant"]
-    return client.household(insurance_number(applicant.citizen_id), dossier_no=applicant.dossier_no)
+    return _ministry_start("social_insurance", extra={"applicant": applicant})(folder, pki, secret)
 
 
 SOCIAL_INSURANCE = AdapterCase(
     name="social_insurance",
-    transport_class=SoapTransport,
+    transport_class=HttpTransport,
     start=_start_social_insurance,
-    connect=_ministry(SOCIAL_INSURANCE_WSDL, SocialInsuranceClient),
-    read=_household,
-    read_numbers=lambda partner, household: (
-        [partner.extra["applicant"].citizen_id]
-        + [n for member in household.members for n in _numbers(member.citizen_id)]
+    connect=_ministry_connect("social_insurance"),
+    read=lambda client, partner: client.lookup(
+        "household", maSoBhxh=insurance_number(partner.extra["applicant"].citizen_id)
     ),
+    read_numbers=lambda partner, _members: [
+        partner.extra["applicant"].citizen_id,
+        insurance_number(partner.extra["applicant"].citizen_id),
+    ],
     read_only="household and number lookups only read the social-insurance register",
-    server_faults=SOAP_SERVER_FAULTS,
+    agency_scoped=False,
 )
 
 

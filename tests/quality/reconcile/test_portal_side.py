@@ -190,7 +190,7 @@ def test_without_a_snapshot_for_the_period_the_document_says_the_portal_side_was
     assert document["portal_side"]["checked"] is False
     assert "not checked" in document["portal_side"]["note"]
     assert "extra_at_portal" not in document["counts"]
-    assert [i["key"] for i in document["identities"]] == ["hub_flow", "table01"]
+    assert [i["key"] for i in document["identities"]] == ["hub_flow", "table01", "ministries"]
     assert result.sources[PORTAL] == 2  # acknowledged, as before
     assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [MISSING]
 

@@ -66,6 +66,11 @@ class Partner:
     pool: Pool | None = None
     sandbox_account: str = "hub-sandbox"
     """The login the sandbox gives the hub (VNPost's is an LGSP customer code, so it looks like one)."""
+    probe: str | None = None
+    """``module:function`` in its adapter package: ``(client) -> str``, its cheapest read call -- a
+    login, a catalogue or an empty listing -- saying in a few words what answered; what
+    ``hub connections test`` calls. None where every operation reads a person's data: a probe would
+    be a lookup of a citizen nobody asked for (and audited as one)."""
 
     def name(self, language: str) -> str:
         """Its display name in the report's languages (``vi``, ``en``)."""
@@ -88,6 +93,10 @@ class Partner:
         """The function building its sandbox double."""
         return _resolve(self.sandbox)
 
+    def probe_call(self) -> Callable[[Any], str] | None:
+        """Its :attr:`probe` (imports the adapter), or None when it has none."""
+        return _resolve(self.probe) if self.probe else None
+
 
 _LGSP_SOAP = ("madonvi", "macanbo")  # agency code (MaDVC) and officer id (MaCanBo) every SOAP call names
 
@@ -102,6 +111,7 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.city_system.app:double",
         login="token",
         pool=Pool(2, "Concurrent calls to the city dossier system"),
+        probe="adapters.city_system.client:probe",
     ),
     Partner(
         id="national_portal",
@@ -115,6 +125,7 @@ PARTNERS: tuple[Partner, ...] = (
         # madonvi, then the three adapter paths, the dstcode header and the records per call (ledger 2.2, 2.4)
         extras=("madonvi", "auth_endpoint", "integration_endpoint", "share_endpoint", "dstcode", "batch_size"),
         pool=Pool(2, "Concurrent calls to the national portal (LGSP adapter)"),
+        probe="adapters.national_portal.client:probe",
     ),
     Partner(
         id="business_registration",
@@ -127,6 +138,7 @@ PARTNERS: tuple[Partner, ...] = (
         login="token",
         extras=("madonvi",),
         pool=Pool(1, "Concurrent calls to the national business registration system (REST)"),
+        probe="adapters.business_registration.client:probe",
     ),
     Partner(
         id="population_db",
@@ -139,6 +151,7 @@ PARTNERS: tuple[Partner, ...] = (
         login="account",
         extras=(*_LGSP_SOAP, "cache_ttl_s"),
         pool=Pool(2, "Concurrent batch tasks calling the population database (SOAP), each with a few calls in flight"),
+        probe=None,  # every operation looks up a citizen
     ),
     Partner(
         id="civil_status",
@@ -151,6 +164,7 @@ PARTNERS: tuple[Partner, ...] = (
         login="account",
         extras=_LGSP_SOAP,
         pool=Pool(2, "Concurrent calls to the civil-status system (Ministry of Justice, SOAP)"),
+        probe="adapters.civil_status.client:probe",
     ),
     Partner(
         id="social_insurance",
@@ -162,6 +176,7 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.social_insurance.app:double",
         login="account",
         extras=_LGSP_SOAP,
+        probe=None,  # every operation looks up a citizen
     ),
     Partner(
         id="vnpost",
@@ -175,6 +190,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("webhook_secret",),  # the HMAC key of its callbacks
         pool=Pool(2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
         sandbox_account="HNI-TTHC",
+        probe="adapters.postal.vnpost:probe",
     ),
     Partner(
         id="viettel_post",
@@ -188,6 +204,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("webhook_token",),  # the shared TOKEN its callbacks carry
         signed=False,  # Viettel Post signs nothing: no JWS either way
         pool=Pool(2, "Concurrent order batches and tracking polls at Viettel Post"),
+        probe="adapters.postal.viettel_post:probe",
     ),
     Partner(
         id="portal_scoreboard",
@@ -201,6 +218,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("root_department_id", "pause_s"),
         signed=False,  # the public API signs nothing and takes no signature
         pool=Pool(1, "One call at a time to the portal's public, rate-limited scoreboard"),
+        probe="adapters.portal_scoreboard.client:probe",
     ),
 )
 

@@ -14,7 +14,7 @@ handed over as dicts: judging their content is the quality gate's job, as for th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from adapters.errors import AuthenticationError, ContractViolation, PermanentError, RetryableError
 from adapters.periods import numbered_pages, windows
 from adapters.transport import HttpTransport
+from mappings.dossier import VN_TZ
 
 PARTNER = "business_registration"  # the name transports for this partner are built with
 MAX_WINDOW_DAYS = 5  # danhSachHoSo refuses longer windows (error 300)
@@ -194,3 +195,10 @@ def from_connection(
     """The client of the registry's Airflow Connection: the password is the bearer token, extra
     ``madonvi`` the agency code (``maDonVi``) the hub speaks for (the client refuses neither missing)."""
     return BusinessRegistrationClient(transport, password, extras.get("madonvi") or "")
+
+
+def probe(client: BusinessRegistrationClient) -> str:
+    """The first page (one dossier) of today's danhSachHoSo listing: the token and the agency code."""
+    today = datetime.now(VN_TZ).date()
+    page = next(iter(client.iter_window(today, today, page_size=1)), [])
+    return f"danhSachHoSo answered ({'dossiers' if page else 'no dossier'} updated today)"

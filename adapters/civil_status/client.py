@@ -29,7 +29,7 @@ from adapters.periods import numbered_pages, windows
 from adapters.soap.connection import lgsp_soap
 from adapters.transport import HttpTransport
 from mappings.civil_status import to_ho_so
-from mappings.dossier import Dossier
+from mappings.dossier import VN_TZ, Dossier
 
 PARTNER = "civil_status"  # the name transports for this partner are built with
 WSDL = Path(__file__).with_name("civil_status.wsdl")
@@ -121,3 +121,10 @@ def from_connection(
     """The client of the Ministry of Justice's Airflow Connection, read as every LGSP SOAP partner's is
     (:func:`adapters.soap.connection.lgsp_soap`)."""
     return CivilStatusClient(*lgsp_soap(transport, WSDL, login, password, extras))
+
+
+def probe(client: CivilStatusClient) -> str:
+    """The first page (one dossier) of today's dsHoSoDangKy listing: the UsernameToken and the agency code."""
+    today = datetime.now(VN_TZ).date()
+    page = next(iter(client.iter_registered(today, today, page_size=1)), [])
+    return f"dsHoSoDangKy answered ({'dossiers' if page else 'no dossier'} registered today)"

@@ -137,6 +137,10 @@ class ViettelPostClient:
 
         return self._call("/v2/order/createOrder", "createOrder", payload, placed)
 
+    def log_in(self) -> None:
+        """Log in now (``Login``), or keep the session there is: checks the account and changes nothing."""
+        self._session(None)
+
     def track(self, order_ids: Sequence[str]) -> dict[str, list[CarrierEvent]]:
         """Histories through ``registerOrderHook`` (which also replays them to the callback URL);
         an order Viettel does not know is absent from the result."""
@@ -248,3 +252,9 @@ def from_connection(
     if not (login and extras.get("webhook_token")):
         raise ValueError("login (the account) and extra 'webhook_token' are required")
     return ViettelPostClient(transport, login, password, extras["webhook_token"])
+
+
+def probe(client: ViettelPostClient) -> str:
+    """Log in, nothing more: tracking goes through registerOrderHook, which would register a hook."""
+    client.log_in()
+    return "logged in"

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from adapters import partners
 from hub.airflow_env import airflow_environment
+from hub.cli.connections import app as connections_app
 from hub.cli.evidence import app as evidence_app
 from hub.cli.outbox import app as outbox_app
 from hub.cli.quarantine import app as quarantine_app
@@ -63,6 +64,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(pki_app, name="pki")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(connections_app, name="connections")
 app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)
@@ -325,6 +327,7 @@ def up(
     except RuntimeError as exc:  # the sandbox or a service failed to start, or a service died
         failure = str(exc)
     finally:
+        _ignore_interrupts()  # a second Ctrl-C (uv run forwards the first one too) must not cut this short
         forced = processes.stop_all()
         runner.down(sandbox_dir())
     if failure:
@@ -356,7 +359,13 @@ def _wait_healthy(base_url: str, processes: Processes, timeout_s: float = 600) -
 
 def _interrupt(signum: int, _frame: object) -> None:
     """Ctrl-C or SIGTERM (a supervisor, CI) unwinds the command, so every process is stopped."""
+    _ignore_interrupts()
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _ignore_interrupts() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def main() -> None:

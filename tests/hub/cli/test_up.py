@@ -108,7 +108,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
         process.wait(300)
         _, alive = psutil.wait_procs(started, timeout=60)
-        assert not alive, f"still running after Ctrl-C: {alive}"
+        assert not alive, f"still running after Ctrl-C: {[_described(p) for p in alive]}"
         assert "Stopped." in output.read_text()
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{up.base_url}/api/v2/monitor/health", timeout=5)
@@ -116,6 +116,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         for leftover in started or (up.processes() if process.poll() is None else []):
             with contextlib.suppress(psutil.NoSuchProcess):
                 leftover.kill()
+
+
+def _described(process: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        return f"{process.pid} {' '.join(process.cmdline())[:200]}"
+    return str(process.pid)
 
 
 @pytest.fixture

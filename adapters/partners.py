@@ -96,6 +96,11 @@ class Partner:
     pool: Pool | None = None
     sandbox_account: str = "hub-sandbox"
     """The login the sandbox gives the hub (VNPost's is an LGSP customer code, so it looks like one)."""
+    probe: str | None = None
+    """``module:function`` in its adapter package: ``(client) -> str``, its cheapest read call -- a
+    login, a catalogue or an empty listing -- saying in a few words what answered; what
+    ``hub connections test`` calls. None where every operation reads a person's data: a probe would
+    be a lookup of a citizen nobody asked for (and audited as one)."""
 
     def name(self, language: str) -> str:
         """Its display name in the report's languages (``vi``, ``en``)."""
@@ -118,6 +123,10 @@ class Partner:
         """The function building its sandbox double."""
         return _resolve(self.sandbox)
 
+    def probe_call(self) -> Callable[[Any], str] | None:
+        """Its :attr:`probe` (imports the adapter), or None when it has none."""
+        return _resolve(self.probe) if self.probe else None
+
 
 _LGSP_SOAP = ("madonvi", "macanbo")  # agency code (MaDVC) and officer id (MaCanBo) every SOAP call names
 # Every ministry system is one generic client reading the ministry's declarative contract
@@ -136,6 +145,7 @@ PARTNERS: tuple[Partner, ...] = (
         login="token",
         signer=dev_signer("city_system"),
         pool=Pool(2, "Concurrent calls to the city dossier system"),
+        probe="adapters.city_system.client:probe",
     ),
     Partner(
         id="national_portal",
@@ -150,6 +160,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("madonvi", "auth_endpoint", "integration_endpoint", "share_endpoint", "dstcode", "batch_size"),
         signer=dev_signer("national_portal"),
         pool=Pool(2, "Concurrent calls to the national portal (LGSP adapter)"),
+        probe="adapters.national_portal.client:probe",
     ),
     Partner(
         id="business_registration",
@@ -162,6 +173,7 @@ PARTNERS: tuple[Partner, ...] = (
         login="token",
         signer=dev_signer("business_registration"),
         pool=Pool(1, "Concurrent calls to the national business registration system (REST)"),
+        probe="adapters.ministry.client:probe",
     ),
     Partner(
         id="population_db",
@@ -177,6 +189,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=(*_LGSP_SOAP, "officer_secret", "partner_code", "cache_ttl_s"),
         signer=dev_signer("population_db"),
         pool=Pool(2, "Concurrent batch tasks calling the population database (SOAP), each with a few calls in flight"),
+        probe=None,  # every operation looks up a citizen
     ),
     Partner(
         id="civil_status",
@@ -190,6 +203,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("ma_tinh",),  # the province code its detail service names (docs/interfaces.md 7.2)
         signer=dev_signer("civil_status"),
         pool=Pool(2, "Concurrent calls to the civil-status system (Ministry of Justice, REST via the NGSP)"),
+        probe="adapters.ministry.client:probe",
     ),
     Partner(
         id="social_insurance",
@@ -201,6 +215,7 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.social_insurance.app:double",
         login="token",
         signer=dev_signer("social_insurance"),
+        probe=None,  # every operation looks up a citizen
     ),
     Partner(
         id="vnpost",
@@ -215,6 +230,7 @@ PARTNERS: tuple[Partner, ...] = (
         signer=dev_signer("vnpost"),
         pool=Pool(2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
         sandbox_account="HNI-TTHC",
+        probe="adapters.postal.vnpost:probe",
     ),
     Partner(
         id="viettel_post",
@@ -228,6 +244,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("webhook_token",),  # the shared TOKEN its callbacks carry
         signed=False,  # Viettel Post signs nothing: no JWS either way
         pool=Pool(2, "Concurrent order batches and tracking polls at Viettel Post"),
+        probe="adapters.postal.viettel_post:probe",
     ),
     Partner(
         id="portal_scoreboard",
@@ -241,6 +258,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("root_department_id", "pause_s"),
         signed=False,  # the public API signs nothing and takes no signature
         pool=Pool(1, "One call at a time to the portal's public, rate-limited scoreboard"),
+        probe="adapters.portal_scoreboard.client:probe",
     ),
 )
 

@@ -324,3 +324,11 @@ def from_connection(transport: HttpTransport, login: str, password: str, extras:
     transport's partner (``contracts/<partner>.yaml``), the password its bearer token, the
     contract's ``extras`` read from the Connection (the client refuses any missing)."""
     return MinistryClient(transport, contract_of(transport.partner), password, extras)
+
+
+def probe(client: MinistryClient) -> str:
+    """The first page of today's listing (``hub connections test``): it proves the token, the address
+    the gateway sees and the contract's paths without looking anyone up."""
+    today = datetime.now(VN_TZ).date()
+    page = next(iter(client.iter_window(today, today)), [])
+    return f"{client.contract.pull.operation} answered ({'records' if page else 'nothing'} listed today)"

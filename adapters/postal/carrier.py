@@ -16,6 +16,9 @@ from typing import Protocol
 
 from mappings.postal.order import OrderRequest
 
+PROBE_ORDER_ID = "HUB-PROBE-0"
+"""An order id no carrier issued: tracking it checks the account and orders nothing (``hub connections test``)."""
+
 
 @dataclass(frozen=True)
 class PlacedOrder:

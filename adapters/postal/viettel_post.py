@@ -217,6 +217,10 @@ class ViettelPostClient:
 
         return self._call("POST", "/v2/order/createOrder", "createOrder", payload, placed)
 
+    def log_in(self) -> None:
+        """Log in now (``Login``), or keep the session there is: checks the account and changes nothing."""
+        self._session(None)
+
     def track(self, order_ids: Sequence[str]) -> dict[str, list[CarrierEvent]]:
         """Ask Viettel to replay each order's callbacks (``registerOrderHook``); return no events --
         they arrive at the webhook receiver. An order Viettel does not know (status 205) is skipped."""
@@ -397,3 +401,9 @@ def from_connection(
         store_id=int(store) if store not in (None, "") else None,
         service=str(extras.get("order_service") or DEFAULT_SERVICE),
     )
+
+
+def probe(client: ViettelPostClient) -> str:
+    """Log in, nothing more: tracking goes through registerOrderHook, which would register a hook."""
+    client.log_in()
+    return "logged in"

@@ -62,6 +62,18 @@ def test_every_partner_has_a_client_factory_in_its_own_adapter_package(spec: Par
     assert hook.conn_id == spec.id and hook.partner is spec
 
 
+def test_every_partner_but_the_citizen_registers_has_a_probe_in_its_adapter_package() -> None:
+    """``hub connections test`` calls the probe; only partners whose every call reads a person lack one."""
+    for spec in PARTNERS:
+        probe = spec.probe_call()
+        if spec.flows == {"identity"}:
+            assert probe is None, f"{spec.id}: a probe would look up a citizen nobody asked about"
+            continue
+        assert probe is not None, spec.id
+        assert list(inspect.signature(probe).parameters) == ["client"], spec.probe
+        assert probe.__module__ == spec.factory().__module__, f"{spec.id}: the probe belongs beside its client"
+
+
 @pytest.mark.parametrize("spec", PARTNERS, ids=ids())
 def test_every_partner_has_a_sandbox_double(spec: Partner) -> None:
     double = spec.sandbox_double()

@@ -218,8 +218,9 @@ class ViettelPostClient:
         return self._call("POST", "/v2/order/createOrder", "createOrder", payload, placed)
 
     def log_in(self) -> None:
-        """Log in now (``Login``), or keep the session there is: checks the account and changes nothing."""
-        self._session(None)
+        """Log in now (``Login``, then ``listInventory`` for the pickup store), or keep the session there is:
+        checks the account and its store and changes nothing."""
+        self._current(None)
 
     def track(self, order_ids: Sequence[str]) -> dict[str, list[CarrierEvent]]:
         """Ask Viettel to replay each order's callbacks (``registerOrderHook``); return no events --

@@ -15,7 +15,8 @@ the commune People's Committee that handles a dossier, through the commune's nam
 from __future__ import annotations
 
 from datetime import date
-from xml.etree import ElementTree
+
+from lxml import etree
 
 from mappings.code_tables import CodeTables
 from mappings.dossier import Dossier
@@ -25,27 +26,27 @@ __all__ = ["REGISTRATION_ROOT", "commune_unit", "registration_xml"]
 REGISTRATION_ROOT = "HoSoDangKy"
 
 
-def _child(parent: ElementTree.Element, name: str, text: str | None) -> None:
+def _child(parent: etree._Element, name: str, text: str | None) -> None:
     if text:
-        ElementTree.SubElement(parent, name).text = text
+        etree.SubElement(parent, name).text = text
 
 
 def registration_xml(d: Dossier) -> str:
     """The ``data`` of ``dangKyHoTich`` for a canonical dossier (applicant ID only when it is a citizen ID)."""
-    root = ElementTree.Element(REGISTRATION_ROOT)
+    root = etree.Element(REGISTRATION_ROOT)
     _child(root, "MaTTHC", d.procedure_code)
     _child(root, "TrichYeu", d.abstract)
-    applicant = ElementTree.SubElement(root, "NguoiYeuCau")
+    applicant = etree.SubElement(root, "NguoiYeuCau")
     _child(applicant, "HoTen", d.applicant_name)
     if d.applicant_id_no and len(d.applicant_id_no) == 12 and d.applicant_id_no.isdigit():
         _child(applicant, "SoGiayToTuyThan", d.applicant_id_no)
     _child(applicant, "SoDienThoai", d.phone)
-    documents = ElementTree.SubElement(root, "GiayToKemTheo")
+    documents = etree.SubElement(root, "GiayToKemTheo")
     for document in d.documents:
-        item = ElementTree.SubElement(documents, "GiayTo")
+        item = etree.SubElement(documents, "GiayTo")
         _child(item, "Ten", document.name)
         _child(item, "DuongDan", document.url)
-    return ElementTree.tostring(root, encoding="unicode")
+    return etree.tostring(root, encoding="unicode")
 
 
 def commune_unit(agency: str, on: date, tables: CodeTables) -> str | None:

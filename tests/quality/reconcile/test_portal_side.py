@@ -318,7 +318,7 @@ def test_hub_reconcile_fetch_portal_compares_with_the_export_fetched_now(
     assert missing() == []  # both acknowledged: the loss does not show
     monkeypatch.delenv("AIRFLOW_CONN_NATIONAL_PORTAL", raising=False)
     no_connection = runner.invoke(app, ["reconcile", "--period", "2026-11-20", "--fetch-portal"])
-    assert no_connection.exit_code == 2 and "national portal client" in no_connection.output
+    assert no_connection.exit_code == 2 and "national_portal client" in no_connection.output
     host = portal.url.removeprefix("http://")
     monkeypatch.setenv("AIRFLOW_CONN_NATIONAL_PORTAL", f"http://{USERNAME}:{PASSWORD}@{host}?madonvi={AGENCY}")
 

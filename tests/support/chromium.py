@@ -1,9 +1,10 @@
 """Headless Debian Chromium driven over the DevTools protocol: a browser test as a user clicks.
 
 Enough of the protocol for the hub's UI tests -- open a page, wait for text, type into a field,
-click, read the DOM -- over one WebSocket (``websockets``' synchronous client; it ships with Airflow's uvicorn), with no browser
-automation framework to install. CI sets ``HUB_REQUIRE_CHROMIUM=1`` (``.ci/run`` installs the
-package), so there the tests must run; elsewhere they skip with the reason.
+click, read the DOM -- over one WebSocket (``websockets``' synchronous client; it ships with
+Airflow's uvicorn), with no browser automation framework to install. CI sets
+``HUB_REQUIRE_CHROMIUM=1`` (``.ci/run`` installs the package), so there the tests must run;
+elsewhere they skip with the reason.
 """
 
 from __future__ import annotations

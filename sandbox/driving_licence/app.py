@@ -99,7 +99,8 @@ def create_app(
         if store.detail(number) is None:
             return {"error_code": "0", "TepTinDinhKem": []}
         content = base64.b64encode(f"%PDF-1.4 sandbox {number}".encode()).decode()
-        return {"error_code": "0", "TepTinDinhKem": [{"Base64": content, "DuongDan": path, "TenTaiLieu": "Đơn đề nghị"}]}
+        attached = {"Base64": content, "DuongDan": path, "TenTaiLieu": "Đơn đề nghị"}
+        return {"error_code": "0", "TepTinDinhKem": [attached]}
 
     services = {"DanhSachHoSo": dossiers, "TraCuuHoSo": dossier, "LayTaiLieuHoSo": document}
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,15 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from mappings.dossier import VN_TZ, Dossier
+from sandbox.doubles import DoubleContext
+from sandbox.faults import FaultConfig
 from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, Numbering, canonical_ministry_dossiers, load_days, mount_load
+from sandbox.ngsp import LOOPBACK, ErrorShape, NgspService
+from sandbox.signatures import PartnerSigning
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
 
-__all__ = ["HeldRecordStore", "Records", "held_dossiers_of", "mount_held_records", "wire_time"]
+__all__ = ["HeldRecordStore", "HeldRecordsDouble", "Records", "held_dossiers_of", "wire_time"]
 
 Records = Callable[[Dossier], tuple[dict[str, Any], dict[str, Any]]]
 """One dossier as the ministry lists it and as its detail call returns it."""
@@ -114,7 +119,71 @@ class HeldRecordStore:
         return [number for (number,) in rows]
 
 
-def mount_held_records(app: FastAPI, store: HeldRecordStore) -> None:
+Routes = Callable[[NgspService, HeldRecordStore, str, str], None]
+"""Adds a double's own operations: ``routes(service, store, account, secret)`` (the account and
+secret matter only to a double that authenticates callers itself)."""
+
+
+@dataclass(frozen=True)
+class HeldRecordsDouble:
+    """One pull-back-only ministry double: its title, what it holds, its error shape and its routes.
+    Its module exposes ``create_app = DOUBLE.create_app`` and ``double = DOUBLE.double``."""
+
+    title: str
+    held: Callable[[date, float, int, Any], list[Dossier]]
+    records: Records
+    error: ErrorShape
+    malformed: str
+    routes: Routes
+    bearer: bool = True
+    """False: the gateway checks no bearer token (the service authenticates its callers itself)."""
+
+    def create_app(
+        self,
+        db_path: str | Path,
+        secret: str,
+        *,
+        account: str = "hub-sandbox",
+        signing: PartnerSigning | None = None,
+        allowed_ips: Iterable[str] = LOOPBACK,
+        faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
+        code_tables: Any | None = None,
+    ) -> FastAPI:
+        """The double: ``secret`` is the bearer token (or the account's password when the service
+        authenticates itself); data via ``app.state.store.load_days`` or ``POST /sandbox/load``."""
+        if not secret:
+            raise ValueError("a non-empty token or password is required")
+        store = HeldRecordStore(db_path, self.held, self.records, code_tables)
+        app = FastAPI(title=f"{self.title} (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
+        service = NgspService(
+            app,
+            token=secret if self.bearer else "",
+            error=self.error,
+            malformed=self.malformed,
+            signing=signing,
+            allowed_ips=allowed_ips,
+            faults=faults,
+            bearer=self.bearer,
+        )
+        self.routes(service, store, account, secret)
+        _mount_sandbox(app, store)
+        return app
+
+    def double(self, context: DoubleContext) -> FastAPI:
+        """The runner's double, holding the run's day."""
+        credentials = context.credentials
+        app = self.create_app(
+            context.db_path,
+            credentials.get("token") or credentials["password"],
+            account=credentials.get("username", "hub-sandbox"),
+            signing=context.signing,
+            code_tables=context.code_tables,
+        )
+        app.state.store.load_days(context.day, context.day, context.scale, context.seed)
+        return app
+
+
+def _mount_sandbox(app: FastAPI, store: HeldRecordStore) -> None:
     """Sandbox-only: ``POST /sandbox/load`` and ``GET /sandbox/export/dossiers?from=&to=`` (the numbers)."""
     app.state.store = store
     mount_load(app, store.load_days)

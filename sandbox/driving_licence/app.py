@@ -21,18 +21,12 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI
-
-from sandbox.doubles import DoubleContext
 from sandbox.driving_licence.store import held_dossiers, records
-from sandbox.faults import FaultConfig
-from sandbox.held_records import HeldRecordStore, mount_held_records
-from sandbox.ngsp import LOOPBACK, NgspService, Refused, day_param, required, window_days
-from sandbox.signatures import PartnerSigning
+from sandbox.held_records import HeldRecordsDouble, HeldRecordStore
+from sandbox.ngsp import NgspService, Refused, day_param, required, window_days
 
 __all__ = ["MAX_WINDOW_DAYS", "create_app", "double"]
 
@@ -51,27 +45,10 @@ def _answer(data: list[dict[str, Any]]) -> dict[str, Any]:
     return {"error_code": "0", "data": data}
 
 
-def create_app(
-    db_path: str | Path,
-    password: str,
-    *,
-    username: str = "hub-sandbox",
-    signing: PartnerSigning | None = None,
-    allowed_ips: Iterable[str] = LOOPBACK,
-    faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
-    code_tables: Any | None = None,
-) -> FastAPI:
-    """The double, with one account (``username``/``password``); data via ``app.state.store.load_days``."""
-    if not password:
-        raise ValueError("a non-empty password is required")
-    store = HeldRecordStore(db_path, held_dossiers, records, code_tables)
-    app = FastAPI(title="Driving-licence service (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
-    service = NgspService(
-        app, token="", error=_error, malformed=MALFORMED, signing=signing, allowed_ips=allowed_ips, faults=faults,
-        bearer=False,
-    )  # fmt: skip
+def _routes(service: NgspService, store: HeldRecordStore, username: str, password: str) -> None:
+    """The login (one account: ``username``/``password``) and the one path of every service."""
     sessions: set[str] = set()
-    app.state.sessions = sessions
+    service.app.state.sessions = sessions
 
     def login(values: Mapping[str, Any]) -> dict[str, Any]:
         user, given = values.get("username"), values.get("password")
@@ -119,18 +96,7 @@ def create_app(
 
     service.route("POST", "/mapi/login", "login", login)
     service.route("POST", "/mapi/g", "g", call)
-    mount_held_records(app, store)
-    return app
 
 
-def double(context: DoubleContext) -> FastAPI:
-    """The runner's licensing system, holding the day's licence dossiers."""
-    app = create_app(
-        context.db_path,
-        context.credentials["password"],
-        username=context.credentials["username"],
-        signing=context.signing,
-        code_tables=context.code_tables,
-    )
-    app.state.store.load_days(context.day, context.day, context.scale, context.seed)
-    return app
+DOUBLE = HeldRecordsDouble("Driving-licence service", held_dossiers, records, _error, MALFORMED, _routes, bearer=False)
+create_app, double = DOUBLE.create_app, DOUBLE.double

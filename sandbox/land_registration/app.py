@@ -18,18 +18,12 @@ than Hà Nội's. Sandbox-only: ``POST /sandbox/load``, ``GET /sandbox/export/do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI
-
-from sandbox.doubles import DoubleContext
-from sandbox.faults import FaultConfig
-from sandbox.held_records import HeldRecordStore, mount_held_records
+from sandbox.held_records import HeldRecordsDouble, HeldRecordStore
 from sandbox.land_registration.store import HANOI_ID, held_dossiers, records
-from sandbox.ngsp import LOOPBACK, NgspService, Refused, day_param, int_param, window_days
-from sandbox.signatures import PartnerSigning
+from sandbox.ngsp import NgspService, Refused, day_param, int_param, window_days
 
 __all__ = ["MAX_PAGE", "MAX_WINDOW_DAYS", "create_app", "double"]
 
@@ -41,22 +35,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"Result": 0, "Message": message, "MaLoi": code}
 
 
-def create_app(
-    db_path: str | Path,
-    token: str,
-    *,
-    signing: PartnerSigning | None = None,
-    allowed_ips: Iterable[str] = LOOPBACK,
-    faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
-    code_tables: Any | None = None,
-) -> FastAPI:
-    """The double; load data with ``app.state.store.load_days`` or ``POST /sandbox/load``."""
-    store = HeldRecordStore(db_path, held_dossiers, records, code_tables)
-    app = FastAPI(title="VBDLIS land registration (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
-    service = NgspService(
-        app, token=token, error=_error, malformed=MALFORMED, signing=signing, allowed_ips=allowed_ips, faults=faults
-    )
-
+def _routes(service: NgspService, store: HeldRecordStore, _account: str, _secret: str) -> None:
     def listing(values: Mapping[str, Any]) -> dict[str, Any]:
         province = int_param(values, "TinhId", 0, 999, MALFORMED)
         if province != HANOI_ID:
@@ -70,14 +49,7 @@ def create_app(
         return {"Result": 1, "Message": "", "TongSo": len(found), "Data": found}
 
     service.route("POST", "/danhsachhoso", "danhsachhoso", listing)
-    mount_held_records(app, store)
-    return app
 
 
-def double(context: DoubleContext) -> FastAPI:
-    """The runner's VBDLIS, holding the day's land dossiers."""
-    app = create_app(
-        context.db_path, context.credentials["token"], signing=context.signing, code_tables=context.code_tables
-    )
-    app.state.store.load_days(context.day, context.day, context.scale, context.seed)
-    return app
+DOUBLE = HeldRecordsDouble("VBDLIS land registration", held_dossiers, records, _error, MALFORMED, _routes)
+create_app, double = DOUBLE.create_app, DOUBLE.double

@@ -15,17 +15,11 @@ specification of the unemployment-benefit sync. Sandbox-only: ``POST /sandbox/lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI
-
-from sandbox.doubles import DoubleContext
-from sandbox.faults import FaultConfig
-from sandbox.held_records import HeldRecordStore, mount_held_records
-from sandbox.ngsp import LOOPBACK, NgspService, Refused, day_param, required, window_days
-from sandbox.signatures import PartnerSigning
+from sandbox.held_records import HeldRecordsDouble, HeldRecordStore
+from sandbox.ngsp import NgspService, Refused, day_param, required, window_days
 from sandbox.unemployment_benefit.store import WIRE_TIME, held_dossiers, records
 
 __all__ = ["MAX_WINDOW_DAYS", "create_app", "double"]
@@ -39,22 +33,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"error_code": code, "message": message, "data": None}
 
 
-def create_app(
-    db_path: str | Path,
-    token: str,
-    *,
-    signing: PartnerSigning | None = None,
-    allowed_ips: Iterable[str] = LOOPBACK,
-    faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
-    code_tables: Any | None = None,
-) -> FastAPI:
-    """The double; load data with ``app.state.store.load_days`` or ``POST /sandbox/load``."""
-    store = HeldRecordStore(db_path, held_dossiers, records, code_tables)
-    app = FastAPI(title="Unemployment benefit (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
-    service = NgspService(
-        app, token=token, error=_error, malformed=MALFORMED, signing=signing, allowed_ips=allowed_ips, faults=faults
-    )
-
+def _routes(service: NgspService, store: HeldRecordStore, _account: str, _secret: str) -> None:
     def listing(values: Mapping[str, Any]) -> dict[str, Any]:
         if required(values, "MaTinh", UNKNOWN_PROVINCE) != "01":
             raise Refused(UNKNOWN_PROVINCE, f"Mã tỉnh {values['MaTinh']!r} không chính xác")
@@ -66,14 +45,7 @@ def create_app(
         return {"error_code": "0", "message": "", "data": store.page(first, last)}
 
     service.route("POST", "/layDanhSachHoSo", "layDanhSachHoSo", listing)
-    mount_held_records(app, store)
-    return app
 
 
-def double(context: DoubleContext) -> FastAPI:
-    """The runner's unemployment-benefit system, holding the day's dossiers."""
-    app = create_app(
-        context.db_path, context.credentials["token"], signing=context.signing, code_tables=context.code_tables
-    )
-    app.state.store.load_days(context.day, context.day, context.scale, context.seed)
-    return app
+DOUBLE = HeldRecordsDouble("Unemployment benefit", held_dossiers, records, _error, MALFORMED, _routes)
+create_app, double = DOUBLE.create_app, DOUBLE.double

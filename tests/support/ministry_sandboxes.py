@@ -73,7 +73,9 @@ def start(
         app = business_registration_app(folder / "business.db", token, signing=signing)
         app.state.store.load_days(first, last, scale, seed)
     elif partner in HELD_RECORDS:
-        app = HELD_RECORDS[partner](folder / f"{partner}.db", token, signing=signing)
+        app = HELD_RECORDS[partner](
+            folder / f"{partner}.db", token, account=LOGINS.get(partner, "hub-sandbox"), signing=signing
+        )
         app.state.store.load_days(first, last, scale, seed)
     else:
         app = social_insurance_app(folder / "bhxh.db", token, signing=signing)

@@ -447,7 +447,7 @@ DRIVING_LICENCE = _pull_back_case(
 )
 LAND_REGISTRATION = _pull_back_case(
     "land_registration",
-    "the hub only reads VBDLIS's dossier listing; VBDLIS's own callbacks are the hub's webhooks",
+    "the hub only reads VBDLIS's (assumed) dossier listing; its callbacks are not built yet (interfaces 7.7)",
     agency_scoped=False,
     unscoped="the assumed VBDLIS listing names the province (TinhId, refusal 106) as a constant of the contract",
 )

@@ -139,15 +139,16 @@ def test_no_other_deployment_file_names_a_partner_connection(path: str) -> None:
 def test_the_deployment_check_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check above can fail, and says where: a partner only the registry knows is reported."""
     newcomer = Partner(
-        id="driving_licence",
-        name_vi="Giấy phép lái xe",
-        name_en="Driving licences",
-        flows=frozenset({"ministry_pull"}),
+        id="payment_platform",
+        name_vi="Nền tảng thanh toán",
+        name_en="Payment platform",
+        flows=frozenset({"portal"}),
         transport="REST",
-        client_factory="adapters.driving_licence.client:from_connection",
-        sandbox="sandbox.driving_licence.app:double",
+        client_factory="adapters.payment_platform.client:from_connection",
+        sandbox="sandbox.payment_platform.app:double",
         login="token",
     )
     monkeypatch.setitem(DEPLOYMENT_FILES, "connections.env.example", (connections_example, (*PARTNERS, newcomer)))
-    with pytest.raises(AssertionError, match=r"connections\.env\.example: no Connection for partner 'driving_licence'"):
+    missing = r"connections\.env\.example: no Connection for partner 'payment_platform'"
+    with pytest.raises(AssertionError, match=missing):
         test_deployment_file_defines_exactly_the_partner_connections("connections.env.example")

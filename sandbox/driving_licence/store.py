@@ -1,6 +1,7 @@
 """What the driving-licence double holds: the licence dossiers (exchange, international licence)
 received on the licensing system for Hanoi, as its session API lists them (``DanhSachHoSo``) and
-details them (``TraCuuHoSo``) -- docs/interfaces.md 7.6, public client T-GPLX.
+details them (``TraCuuHoSo``, plus the result date ``NgayTraKetQua``, an ASSUMPTION) --
+docs/interfaces.md 7.6, public client T-GPLX.
 
 The dossiers are :func:`sandbox.ministry_dossiers.canonical_ministry_dossiers` of the procedures
 ``ministry_systems`` gives ``driving_licence`` (the Ministry of Transport's system until
@@ -67,5 +68,7 @@ def records(d: Dossier) -> tuple[dict[str, Any], dict[str, Any]]:
         "NgayTiepNhan": wire_time(received, DETAIL_TIME),
         "NgayHenTra": wire_time(d.due_at, DETAIL_TIME) or "",
         "HinhThucNhanKQ": "1" if d.return_by_post else "0",  # "1": by post (T-GPLX)
+        # ASSUMPTION: the result date, under the name the public client gives it (GPLXParams.NgayTraKetQua)
+        "NgayTraKetQua": wire_time(d.finished_at, DETAIL_TIME) if d.status in (9, 10) else "",
     }
     return listed, detail

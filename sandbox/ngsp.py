@@ -17,6 +17,7 @@ import hmac
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -26,7 +27,17 @@ from starlette.concurrency import run_in_threadpool
 from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
 from sandbox.signatures import PartnerSigning, mount_signing_control
 
-__all__ = ["AUTH_FAILED", "IP_NOT_ALLOWED", "LOOPBACK", "NgspService", "Refused", "required"]
+__all__ = [
+    "AUTH_FAILED",
+    "IP_NOT_ALLOWED",
+    "LOOPBACK",
+    "NgspService",
+    "Refused",
+    "day_param",
+    "int_param",
+    "required",
+    "window_days",
+]
 
 AUTH_FAILED, IP_NOT_ALLOWED = "100", "101"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -60,10 +71,13 @@ class NgspService:
         signing: PartnerSigning | None,
         allowed_ips: Iterable[str] = LOOPBACK,
         faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
+        bearer: bool = True,
     ) -> None:
-        if not token:
+        """``bearer=False``: the service authenticates its callers itself (a session it issued,
+        as the driving-licence service's ``session``), so the gateway checks only the address."""
+        if bearer and not token:
             raise ValueError("a non-empty token is required")
-        self._token = token.encode()
+        self._token = token.encode() if bearer else None
         self.error, self.malformed, self.signing = error, malformed, signing
         self.allowed_ips = frozenset(allowed_ips)
         self.injector = FaultInjector(faults)
@@ -83,7 +97,9 @@ class NgspService:
 
     def _refusal(self, request: Request) -> Refused | None:
         bearer = request.headers.get("authorization", "")
-        if not bearer.startswith("Bearer ") or not hmac.compare_digest(bearer[7:].encode(), self._token):
+        if self._token is not None and (
+            not bearer.startswith("Bearer ") or not hmac.compare_digest(bearer[7:].encode(), self._token)
+        ):
             return Refused(AUTH_FAILED, "AUTHEN_ERROR - Mã xác thực không chính xác")
         client_ip = request.client.host if request.client else None
         if client_ip not in self.allowed_ips:
@@ -127,3 +143,33 @@ def required(values: Mapping[str, Any], name: str, code: str) -> Any:
     if value is None or value == "" or value == []:
         raise Refused(code, f"Thiếu tham số {name}")
     return value
+
+
+def day_param(values: Mapping[str, Any], name: str, fmt: str, code: str) -> date:
+    """A required date written exactly in ``fmt`` (zero-padded, nothing before or after), as the
+    ministry parses it; ``Refused(code)`` naming the expected form otherwise."""
+    text = str(required(values, name, code))
+    try:
+        parsed = datetime.strptime(text, fmt)
+        if parsed.strftime(fmt) != text:
+            raise ValueError(text)
+    except ValueError:
+        shown = fmt.replace("%d", "dd").replace("%m", "MM").replace("%Y", "yyyy")
+        raise Refused(code, f"{name} phải có định dạng {shown}, nhận được {text!r}") from None
+    return parsed.date()
+
+
+def window_days(first: date, last: date, most: int, code: str) -> None:
+    """``Refused(code)`` for a window running backwards or longer than ``most`` days."""
+    span = (last - first).days + 1
+    if not 1 <= span <= most:
+        raise Refused(code, f"Khoảng thời gian tra cứu tối đa {most} ngày; yêu cầu {span} ngày")
+
+
+def int_param(values: Mapping[str, Any], name: str, low: int, high: int, code: str) -> int:
+    """A required whole number in ``[low, high]`` (as text in a query, or a JSON number)."""
+    value = required(values, name, code)
+    text = str(value)
+    if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
+        raise Refused(code, f"{name} phải là số nguyên từ {low} đến {high}, nhận được {text!r}")
+    return int(text)

@@ -123,7 +123,8 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "dstcode": lambda: "HUB-SANDBOX",
         "macanbo": lambda: OFFICER,
         "officer_secret": lambda: secrets.token_urlsafe(24),  # the officer's AuthHash key (population_db)
-        "ma_tinh": lambda: "01",  # Hà Nội's province code at the civil-status system
+        "ma_tinh": lambda: "01",  # Hà Nội's province code at the civil-status and unemployment systems
+        "don_vi_xu_ly": lambda: "01",  # Hanoi's unit at the driving-licence system (ASSUMPTION)
         "webhook_secret": lambda: secrets.token_urlsafe(32),
         "webhook_token": lambda: secrets.token_urlsafe(32),
     }

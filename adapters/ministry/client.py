@@ -12,7 +12,10 @@ What it does for the hub, whatever the ministry:
   :meth:`~MinistryClient.status` asks where it stands, for a ministry whose contract has a push;
 - look-ups: :meth:`~MinistryClient.lookup` for read-only services (social insurance).
 
-Every call carries the bearer token (the Connection's password). Replies are read as the contract
+Every call carries the bearer token (the Connection's password), or, for a ministry whose contract
+says ``auth: session`` (driving licences), the session its login operation opened with the
+Connection's login and password -- opened again once when the ministry no longer knows it.
+Replies are read as the contract
 says: a status flag and an error code in an HTTP 200 answer, the error code mapped onto the
 taxonomy (``adapters.errors``) inside the transport's retry loop, so a ministry's "try later" is
 retried like an HTTP 503. The client never logs a record's content.
@@ -20,6 +23,7 @@ retried like an HTTP 503. The client never logs a record's content.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -62,7 +66,8 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 class MinistryClient:
-    """One ministry system, as its contract describes it. Thread-safe (no state beyond the transport)."""
+    """One ministry system, as its contract describes it. Thread-safe (the only state beyond the
+    transport is a session, opened under a lock)."""
 
     def __init__(
         self,
@@ -71,10 +76,14 @@ class MinistryClient:
         token: str,
         extras: Mapping[str, Any] | None = None,
         *,
+        login: str = "",
         code_tables: CodeTables | None = None,
     ) -> None:
+        """``token``: the bearer token, or for ``auth: session`` the password that goes with ``login``."""
         if not token:
-            raise ValueError(f"{contract.partner} needs its bearer token (the Connection password)")
+            raise ValueError(f"{contract.partner} needs its bearer token or password (the Connection password)")
+        if contract.auth == "session" and not login:
+            raise ValueError(f"{contract.partner} opens a session: the Connection needs its login")
         extras = dict(extras or {})
         missing = [name for name in contract.extras if not extras.get(name)]
         if missing:
@@ -83,8 +92,10 @@ class MinistryClient:
         self.contract = contract
         self.extras = {name: str(extras[name]) for name in contract.extras}
         self.tables = code_tables if code_tables is not None else load_code_tables()
-        self._token = token
-        self._headers = {"Authorization": f"Bearer {token}"}
+        self._token, self._login = token, login
+        self._headers = {"Authorization": f"Bearer {token}"} if contract.auth == "bearer" else {}
+        self._session: str | None = None
+        self._session_lock = threading.Lock()
 
     @property
     def partner(self) -> str:
@@ -93,8 +104,33 @@ class MinistryClient:
     # ------------------------------------------------------------------ calls
 
     def call(self, operation: str, values: Mapping[str, Any]) -> Any:
-        """One operation with ``values`` (query parameters for GET, the JSON body for POST); the
-        reply's records, or the sentinel ``_NOT_FOUND`` when the ministry answers its not-found code."""
+        """One operation with ``values`` (query parameters for GET, the JSON body for POST) and the
+        operation's own constant ``params``; the reply's records, or the sentinel ``_NOT_FOUND``
+        when the ministry answers its not-found code."""
+        values = {**self._params(self.contract.operations[operation].params, None), **values}
+        session = self.contract.session
+        if session is None or operation == session.operation:
+            return self._send(operation, values)
+        opened = self._session_id(None)
+        try:
+            return self._send(operation, {session.param: opened, **values})
+        except AuthenticationError:  # the ministry forgot the session (expired): one new one, once
+            return self._send(operation, {session.param: self._session_id(opened), **values})
+
+    def _session_id(self, stale: str | None) -> str:
+        """The open session, opened (again, when it is ``stale``) under the lock."""
+        session = self.contract.session
+        assert session is not None
+        with self._session_lock:
+            if self._session is None or self._session == stale:
+                found = self._send(session.operation, {session.user: self._login, session.password: self._token})
+                value = found[0].get(session.key) if found and found is not _NOT_FOUND else None
+                if not value:
+                    raise ContractViolation(self.partner, session.operation, f"the reply names no '{session.key}'")
+                self._session = str(value)
+            return self._session
+
+    def _send(self, operation: str, values: Mapping[str, Any]) -> Any:
         spec = self.contract.operations[operation]
         reply = self.contract.reply_of(operation)
 
@@ -138,7 +174,7 @@ class MinistryClient:
         kind = self.contract.errors.get(code)
         where = (self.partner, operation)
         text = f"error {code or '(none)'}: {message or 'no message'}"
-        secrets = (self._token,)
+        secrets = (self._token, *([self._session] if self._session else []))
         if kind in ("not_found", "not_ready"):
             return _NOT_FOUND
         if kind in ("authentication", "ip_not_allowed"):
@@ -321,9 +357,10 @@ class MinistryClient:
 
 def from_connection(transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]) -> MinistryClient:
     """The client of a ministry's Airflow Connection: its contract is the one named like the
-    transport's partner (``contracts/<partner>.yaml``), the password its bearer token, the
+    transport's partner (``contracts/<partner>.yaml``), the password its bearer token (or, with
+    the login, what opens its session), the
     contract's ``extras`` read from the Connection (the client refuses any missing)."""
-    return MinistryClient(transport, contract_of(transport.partner), password, extras)
+    return MinistryClient(transport, contract_of(transport.partner), password, extras, login=login)
 
 
 def probe(client: MinistryClient) -> str:

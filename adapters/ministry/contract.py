@@ -86,6 +86,22 @@ class Operation(_Strict):
     path: str = Field(pattern=r"^/")
     reply: Reply | None = None
     """Its own reply shape; by default the contract's ``reply``."""
+    params: dict[str, str] = Field(default_factory=dict)
+    """Values every call of it carries (``{name}`` names a Connection extra): a ministry serving
+    several operations on one path tells them apart by one of them (driving licences' ``service``)."""
+
+
+class Session(_Strict):
+    """``auth: session``: the Connection's login and password are sent to ``operation`` (under the
+    keys ``user`` and ``password``), whose reply's ``key`` is the session every other call carries
+    as ``param``. A session the ministry no longer knows (an ``authentication`` error) is opened
+    again once before the call fails."""
+
+    operation: str
+    user: str
+    password: str
+    key: str
+    param: str
 
 
 class Window(_Strict):
@@ -180,8 +196,10 @@ class MinistryContract(_Strict):
     partner: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     evidence: str
     """Where the contract comes from (docs/interfaces.md section 7)."""
-    auth: Literal["bearer"]
-    """``bearer``: the Connection's password is the token, sent as ``Authorization: Bearer``."""
+    auth: Literal["bearer", "session"]
+    """``bearer``: the Connection's password is the token, sent as ``Authorization: Bearer``;
+    ``session``: the Connection's login and password open a session (:class:`Session`)."""
+    session: Session | None = None
     extras: tuple[str, ...] = ()
     """Connection extras the requests name (``{name}`` in params), each required."""
     reply: Reply
@@ -201,10 +219,13 @@ class MinistryContract(_Strict):
             *([self.push.operation] if self.push else []),
             *([self.status.operation] if self.status else []),
             *(lookup.operation for lookup in self.lookups.values()),
+            *([self.session.operation] if self.session else []),
         ]
         missing = sorted(set(named) - set(self.operations))
         if missing:
             raise ValueError(f"operations {missing} are used but not declared under operations")
+        if (self.auth == "session") != (self.session is not None):
+            raise ValueError("auth: session names its login (session: ...), and only it does")
         if (self.pull is None) != (self.record is None):
             raise ValueError("a pull-back needs a record map, and a record map is only for a pull-back")
         if (self.push is None) != (self.status is None):

@@ -42,12 +42,15 @@ def test_ids_are_unique_connection_and_file_names() -> None:
 
 def test_queries_answer_by_flow_in_declaration_order() -> None:
     assert partners.carriers() == ("vnpost", "viettel_post")
-    assert set(partners.ministries()) == {"civil_status", "business_registration"}
+    assert partners.ministries() == (
+        "business_registration", "civil_status", "driving_licence", "land_registration", "unemployment_benefit",
+        "certification",
+    )  # fmt: skip
     assert [p for p in partners.ministries() if partners.partner(p).pushes] == ["civil_status"]
     assert partners.of_flow("portal") == ("national_portal",)
     assert not partners.partner("viettel_post").signed  # outside the signing regime
-    with pytest.raises(KeyError, match=r"no partner 'driving_licence'.*known: city_system"):
-        partners.partner("driving_licence")
+    with pytest.raises(KeyError, match=r"no partner 'payment_platform'.*known: city_system"):
+        partners.partner("payment_platform")
 
 
 # -- code that reads it ----------------------------------------------------------------------------------
@@ -148,15 +151,16 @@ def test_no_other_deployment_file_names_a_partner_connection(path: str) -> None:
 def test_the_deployment_check_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check above can fail, and says where: a partner only the registry knows is reported."""
     newcomer = Partner(
-        id="driving_licence",
-        name_vi="Giấy phép lái xe",
-        name_en="Driving licences",
-        flows=frozenset({"ministry_pull"}),
+        id="payment_platform",
+        name_vi="Nền tảng thanh toán",
+        name_en="Payment platform",
+        flows=frozenset({"portal"}),
         transport="REST",
-        client_factory="adapters.driving_licence.client:from_connection",
-        sandbox="sandbox.driving_licence.app:double",
+        client_factory="adapters.payment_platform.client:from_connection",
+        sandbox="sandbox.payment_platform.app:double",
         login="token",
     )
     monkeypatch.setitem(DEPLOYMENT_FILES, "connections.env.example", (connections_example, (*PARTNERS, newcomer)))
-    with pytest.raises(AssertionError, match=r"connections\.env\.example: no Connection for partner 'driving_licence'"):
+    missing = r"connections\.env\.example: no Connection for partner 'payment_platform'"
+    with pytest.raises(AssertionError, match=missing):
         test_deployment_file_defines_exactly_the_partner_connections("connections.env.example")

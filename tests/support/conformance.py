@@ -301,7 +301,8 @@ def _ministry_connect(partner: str) -> Callable[[HttpTransport, str, str], Any]:
 
     def connect(transport: HttpTransport, secret: str, agency: str) -> MinistryClient:
         extras = {name: ("01" if agency == AGENCY else "99") for name in contract_of(partner).extras}
-        return MinistryClient(transport, contract_of(partner), secret, extras)
+        login = ministry_sandboxes.LOGINS.get(partner, "")
+        return MinistryClient(transport, contract_of(partner), secret, extras, login=login)
 
     return connect
 
@@ -425,6 +426,44 @@ SOCIAL_INSURANCE = AdapterCase(
 )
 
 
+def _pull_back_case(partner: str, read_only: str, **options: Any) -> AdapterCase:
+    """A ministry the hub only pulls back from (its contract's listing, one window)."""
+    return AdapterCase(
+        name=partner,
+        transport_class=HttpTransport,
+        start=_ministry_start(partner),
+        connect=_ministry_connect(partner),
+        read=lambda client, _p: [next(client.iter_window(DAY, DAY))],
+        read_numbers=lambda _p, pages: _pulled_numbers(pages),
+        read_only=read_only,
+        **options,
+    )
+
+
+DRIVING_LICENCE = _pull_back_case(
+    "driving_licence",
+    "the hub only reads the licensing system (DanhSachHoSo, TraCuuHoSo)",
+    unknown_unit_code="-303",  # the unit every call names (donViXuLy)
+)
+LAND_REGISTRATION = _pull_back_case(
+    "land_registration",
+    "the hub only reads VBDLIS's (assumed) dossier listing; its callbacks are not built yet (interfaces 7.7)",
+    agency_scoped=False,
+    unscoped="the assumed VBDLIS listing names the province (TinhId, refusal 106) as a constant of the contract",
+)
+UNEMPLOYMENT_BENEFIT = _pull_back_case(
+    "unemployment_benefit",
+    "the hub only reads the unemployment-benefit listing",
+    unknown_unit_code="106",  # the province code the Connection names (ma_tinh)
+)
+CERTIFICATION = _pull_back_case(
+    "certification",
+    "the hub only reads the electronic certification listing",
+    agency_scoped=False,
+    unscoped="the assumed certification listing names no unit: the token is the connection's scope",
+)
+
+
 # ------------------------------------------------------------------------------------------ postal carriers
 
 
@@ -486,7 +525,7 @@ VIETTEL_POST = _carrier_case(
 )
 
 CASES: tuple[AdapterCase, ...] = (
-    CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, VNPOST, VIETTEL_POST,
-    SCOREBOARD,
+    CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, DRIVING_LICENCE,
+    LAND_REGISTRATION, UNEMPLOYMENT_BENEFIT, CERTIFICATION, VNPOST, VIETTEL_POST, SCOREBOARD,
 )  # fmt: skip
 SERVER_FAULT_KINDS = tuple(dict.fromkeys(itertools.chain.from_iterable(c.server_faults for c in CASES)))

@@ -3,7 +3,7 @@ dev-PKI certificate, plus the Airflow Connections that point the hub's hooks at 
 
 One function starts any ministry's double by partner id (:func:`start`), so the golden,
 conformance and client tests treat every ministry alike; :func:`running_ministries` runs the two
-the ``ministry_exchange`` flow pulls back from (civil status, business registration).
+the ``ministry_exchange`` flow tests exercise in depth (civil status, business registration).
 """
 
 from __future__ import annotations
@@ -19,18 +19,38 @@ from urllib.parse import quote, urlencode
 import requests
 
 from sandbox.business_registration.app import create_app as business_registration_app
+from sandbox.certification.app import create_app as certification_app
 from sandbox.civil_status.app import create_app as civil_status_app
+from sandbox.driving_licence.app import create_app as driving_licence_app
+from sandbox.land_registration.app import create_app as land_registration_app
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
 from sandbox.social_insurance.app import create_app as social_insurance_app
+from sandbox.unemployment_benefit.app import create_app as unemployment_benefit_app
 from signing.pki import DevPki
 
 TOKENS = {
     "civil_status": "cs-token-ministry-4f1e",
     "business_registration": "br-token-ministry-7a2c",
     "social_insurance": "bhxh-token-ministry-9d3b",
+    "driving_licence": "gplx-password-ministry-2b8e",  # the session API's password (LOGINS names the account)
+    "land_registration": "vbdlis-token-ministry-5c1d",
+    "unemployment_benefit": "tctn-token-ministry-8e4a",
+    "certification": "ct-token-ministry-3f9c",
 }
-EXTRAS: dict[str, dict[str, str]] = {"civil_status": {"ma_tinh": "01"}}  # what each Connection names
+LOGINS = {"driving_licence": "hub-sandbox"}  # partners whose Connection has a login (auth: session)
+EXTRAS: dict[str, dict[str, str]] = {  # what each Connection names
+    "civil_status": {"ma_tinh": "01"},
+    "unemployment_benefit": {"ma_tinh": "01"},
+    "driving_licence": {"don_vi_xu_ly": "01"},
+}
+# The doubles that keep only what the hub pulls back (sandbox.held_records): built alike.
+HELD_RECORDS = {
+    "driving_licence": driving_licence_app,
+    "land_registration": land_registration_app,
+    "unemployment_benefit": unemployment_benefit_app,
+    "certification": certification_app,
+}
 FAST = {"timeout": 5, "max_attempts": 2, "backoff_initial": 0.01, "backoff_max": 0.05}
 
 
@@ -51,6 +71,11 @@ def start(
         app.state.civil.load_days(first, last, scale, seed)
     elif partner == "business_registration":
         app = business_registration_app(folder / "business.db", token, signing=signing)
+        app.state.store.load_days(first, last, scale, seed)
+    elif partner in HELD_RECORDS:
+        app = HELD_RECORDS[partner](
+            folder / f"{partner}.db", token, account=LOGINS.get(partner, "hub-sandbox"), signing=signing
+        )
         app.state.store.load_days(first, last, scale, seed)
     else:
         app = social_insurance_app(folder / "bhxh.db", token, signing=signing)

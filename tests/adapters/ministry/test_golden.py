@@ -37,7 +37,7 @@ from mappings.code_tables import load_code_tables
 from mappings.ministry_records import map_record
 from sandbox.city_system.generator import generate
 from sandbox.server import RunningServer, serve_in_thread
-from tests.support.ministry_sandboxes import EXTRAS, TOKENS, start
+from tests.support.ministry_sandboxes import EXTRAS, LOGINS, TOKENS, start
 
 DAY, SCALE, SEED = date(2026, 11, 20), 0.02, 7
 ADAPTERS = Path(__file__).parents[1]
@@ -76,7 +76,25 @@ def _client(partner: str, url: str, exchanges: list[Exchange] | None = None) -> 
         signatures=MessageSignatures(),
         on_exchange=exchanges.append if exchanges is not None else None,
     )
-    return MinistryClient(transport, contract_of(partner), TOKENS[partner], EXTRAS.get(partner, {}))
+    return MinistryClient(
+        transport, contract_of(partner), TOKENS[partner], EXTRAS.get(partner, {}), login=LOGINS.get(partner, "")
+    )
+
+
+def _with_session(partner: str, url: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The golden request with a session the double opened, for a ministry whose calls carry one
+    (the golden's own session value is only an example of its form)."""
+    session = contract_of(partner).session
+    if session is None or session.param not in request:
+        return request
+    login = {session.user: LOGINS[partner], session.password: TOKENS[partner]}
+    opened = requests.post(f"{url}{contract_of(partner).operations[session.operation].path}", json=login, timeout=10)
+    return {**request, session.param: opened.json()[session.key]}
+
+
+def _without_session(partner: str, request: dict[str, Any]) -> dict[str, Any]:
+    session = contract_of(partner).session
+    return {k: v for k, v in request.items() if session is None or k != session.param}
 
 
 def shape(value: Any) -> Any:
@@ -105,10 +123,11 @@ def test_the_double_answers_the_golden_request_in_the_golden_shape(
     golden = load(path)
     spec = contract_of(partner).operations[golden["operation"]]
     url, headers = f"{doubles[partner].url}{spec.path}", {"Authorization": f"Bearer {TOKENS[partner]}"}
+    request = _with_session(partner, doubles[partner].url, golden["request"])
     if spec.method == "GET":
-        reply = requests.get(url, params=golden["request"], headers=headers, timeout=10)
+        reply = requests.get(url, params=request, headers=headers, timeout=10)
     else:
-        reply = requests.post(url, json=golden["request"], headers=headers, timeout=10)
+        reply = requests.post(url, json=request, headers=headers, timeout=10)
     assert reply.status_code == 200
     assert _same_shape(reply.json(), golden["reply"]), f"{reply.json()} is not shaped like {golden['reply']}"
 
@@ -157,7 +176,7 @@ def _sent(exchanges: list[Exchange], operation: str) -> list[dict[str, Any]]:
 
 
 def test_the_hub_sends_the_golden_listing_requests(doubles: dict[str, RunningServer]) -> None:
-    for partner in ("civil_status", "business_registration"):
+    for partner in (p for p in contract_partners() if contract_of(p).pull is not None):
         exchanges: list[Exchange] = []
         client = _client(partner, doubles[partner].url, exchanges)
         pulled = [record for page in client.iter_period(DAY, DAY) for record in page]
@@ -166,9 +185,11 @@ def test_the_hub_sends_the_golden_listing_requests(doubles: dict[str, RunningSer
             golden = load(path)
             if "raises" in golden or golden["operation"] not in {c.pull.operation for c in [client.contract] if c.pull}:
                 continue
-            assert golden["request"] in _sent(exchanges, golden["operation"]), f"{partner}: {golden['request']}"
+            sent = [_without_session(partner, request) for request in _sent(exchanges, golden["operation"])]
+            assert _without_session(partner, golden["request"]) in sent, f"{partner}: {golden['request']}"
         detail = client.contract.pull.detail if client.contract.pull else None
-        assert detail is not None
+        if detail is None:  # the listing carries the whole record
+            continue
         requests_sent = _sent(exchanges, detail.operation)
         golden_detail = next(load(p)["request"] for p in goldens(partner) if load(p)["operation"] == detail.operation)
         assert all(set(sent) == set(golden_detail) for sent in requests_sent)

@@ -2,6 +2,7 @@
 # Start or stop a throw-away PostgreSQL server on 127.0.0.1 for the test suite.
 #   pg_env="$(bash scripts/test-postgres.sh start)" && eval "$pg_env"   -> exports HUB_TEST_PG_URL
 #   bash scripts/test-postgres.sh stop
+#   bash scripts/test-postgres.sh log     -> the server log's last lines (why a server died)
 # Data lives under var/test-postgres (or $HUB_PG_DATA_DIR, so another cluster can run beside it);
 # the server listens on loopback only, on a free port. A failed start exits non-zero, prints
 # the reason on stderr and nothing on stdout (so `eval` has nothing to run).
@@ -76,5 +77,10 @@ case "${1:-}" in
     data="$(reachable_data_dir)"
     [ -f "$data/postmaster.pid" ] && run_as_pg "'$bindir/pg_ctl' -D '$data' -m fast -w stop" >&2 || true
     ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  log)
+    data="$(reachable_data_dir)"
+    echo "--- last lines of $data/server.log ---" >&2
+    tail -n 40 "$data/server.log" >&2 2>/dev/null || echo "(no server log)" >&2
+    ;;
+  *) echo "usage: $0 start|stop|log" >&2; exit 2 ;;
 esac

@@ -79,7 +79,7 @@ def test_a_day_exchanges_completely_and_a_rerun_pushes_nothing(dagbag, ministrie
     assert civil["ministry_status"] == {"1": civil["push"]["acknowledged"]}
     on_ministry_software = ministries.civil_direct(DAY, DAY)
     assert civil["pull_back"]["pulled"] == civil["pull_back"]["staged_total"] == len(on_ministry_software) > 0
-    assert business["pull_back"]["pulled"] == len(ministries.business_dossiers(DAY, DAY)) > 0
+    assert business["pull_back"]["pulled"] == len(ministries.served("business_registration", DAY, DAY)) > 0
     assert business["pull_back"]["staged_total"] == business["pull_back"]["staged_new"]
     assert not business["pushes"] and business["push"]["to_push"] == 0
 

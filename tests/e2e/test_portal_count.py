@@ -42,10 +42,7 @@ class Sandbox:
 
     def served(self) -> dict[str, int]:
         """What each ministry double serves the hub's pull-back for the day, from its own state."""
-        return {
-            "civil_status": len(self.ministries.civil_direct(DAY, DAY)),
-            "business_registration": len(self.ministries.business_dossiers(DAY, DAY)),
-        }
+        return {partner: len(self.ministries.served(partner, DAY, DAY)) for partner in self.ministries.servers}
 
 
 @pytest.fixture
@@ -56,7 +53,7 @@ def sandbox(
     partners: Partners,  # noqa: F811
 ) -> Iterator[Sandbox]:
     """The city and the portal of the sync tests, the portal holding the ministries' own syncs of the
-    day as the runner's portal does, and the two ministry doubles holding the same dossiers."""
+    day as the runner's portal does, and every ministry double holding the same dossiers."""
     portal = partners.portal.server.config.app
     ministry_syncs.install(portal, AGENCY, (DAY, SCALE, SEED), load_code_tables())
     with running_ministries(tmp_path, dev_pki, DAY, DAY, SCALE, SEED) as ministries:

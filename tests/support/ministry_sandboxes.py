@@ -2,8 +2,9 @@
 dev-PKI certificate, plus the Airflow Connections that point the hub's hooks at them.
 
 One function starts any ministry's double by partner id (:func:`start`), so the golden,
-conformance and client tests treat every ministry alike; :func:`running_ministries` runs the two
-the ``ministry_exchange`` flow tests exercise in depth (civil status, business registration).
+conformance and client tests treat every ministry alike; :func:`running_ministries` runs every
+ministry the ``ministry_exchange`` DAG pulls back from (the registry's ``ministries()``), the flow
+tests looking in depth at civil status and business registration.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
+from adapters import partners
 from sandbox.business_registration.app import create_app as business_registration_app
 from sandbox.certification.app import create_app as certification_app
 from sandbox.civil_status.app import create_app as civil_status_app
@@ -85,18 +87,28 @@ def start(
 
 @dataclass
 class Ministries:
-    civil: RunningServer
-    business: RunningServer
+    servers: dict[str, RunningServer]
     civil_signing: PartnerSigning
 
+    @property
+    def civil(self) -> RunningServer:
+        return self.servers["civil_status"]
+
+    @property
+    def business(self) -> RunningServer:
+        return self.servers["business_registration"]
+
     def connections(self) -> dict[str, str]:
-        """``AIRFLOW_CONN_*`` variables for the hooks' default connection ids."""
+        """``AIRFLOW_CONN_*`` variables for the hooks' default connection ids, one per running double."""
+        extras = {"civil_status": {"verify_replies": "true"}}  # it signs its replies and a test tampers with them
         return {
-            # the civil-status double signs its replies and a test tampers with them: verify them
-            "AIRFLOW_CONN_CIVIL_STATUS": _uri(
-                self.civil.url, TOKENS["civil_status"], {**EXTRAS["civil_status"], "verify_replies": "true", **FAST}
-            ),
-            "AIRFLOW_CONN_BUSINESS_REGISTRATION": _uri(self.business.url, TOKENS["business_registration"], FAST),
+            f"AIRFLOW_CONN_{partner.upper()}": _uri(
+                server.url,
+                TOKENS[partner],
+                {**EXTRAS.get(partner, {}), **extras.get(partner, {}), **FAST},
+                LOGINS.get(partner, ""),
+            )
+            for partner, server in self.servers.items()
         }
 
     # -- what the ministries hold, read from their own state ------------------------------
@@ -111,9 +123,13 @@ class Ministries:
         """Ids of the registrations made directly on the ministry's software, registered in ``[first, last]``."""
         return self.civil.server.config.app.state.civil.direct_ids(first, last)
 
-    def business_dossiers(self, first: date, last: date) -> set[str]:
+    def served(self, partner: str, first: date, last: date) -> set[str]:
+        """The dossier numbers ``partner``'s double serves the hub's pull-back for ``[first, last]``,
+        read from its own state (civil status: the registrations made on the ministry's software)."""
+        if partner == "civil_status":
+            return self.civil_direct(first, last)
         reply = requests.get(
-            f"{self.business.url}/sandbox/export/dossiers", params={"from": first, "to": last}, timeout=10
+            f"{self.servers[partner].url}/sandbox/export/dossiers", params={"from": first, "to": last}, timeout=10
         )
         return set(reply.json()["items"])
 
@@ -124,22 +140,20 @@ class Ministries:
         requests.post(f"{server.url}/sandbox/faults", json=changes, timeout=5).raise_for_status()
 
 
-def _uri(url: str, token: str, extras: dict[str, Any]) -> str:
+def _uri(url: str, token: str, extras: dict[str, Any], login: str = "") -> str:
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://:{quote(token, safe='')}@{rest.rstrip('/')}?{urlencode(extras)}"
+    return f"{scheme}://{quote(login, safe='')}:{quote(token, safe='')}@{rest.rstrip('/')}?{urlencode(extras)}"
 
 
 @contextmanager
 def running_ministries(
     folder: Path, dev_pki: DevPki, first: date, last: date, scale: float, seed: int
 ) -> Iterator[Ministries]:
-    """Both pull-back doubles with the days ``[first, last]`` loaded."""
-    civil_signing = PartnerSigning(dev_pki, "civil_status")
-    civil = start("civil_status", folder, civil_signing, first, last, scale, seed)
-    business = start(
-        "business_registration", folder, PartnerSigning(dev_pki, "business_registration"), first, last, scale, seed
-    )
+    """Every ministry double the ``ministry_exchange`` DAG pulls back from, ``[first, last]`` loaded."""
+    signings = {partner: PartnerSigning(dev_pki, partner) for partner in partners.ministries()}
     with ExitStack() as stack:
-        yield Ministries(
-            stack.enter_context(serve_in_thread(civil)), stack.enter_context(serve_in_thread(business)), civil_signing
-        )
+        servers = {
+            partner: stack.enter_context(serve_in_thread(start(partner, folder, signing, first, last, scale, seed)))
+            for partner, signing in signings.items()
+        }
+        yield Ministries(servers, signings["civil_status"])

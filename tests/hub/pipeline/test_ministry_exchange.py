@@ -242,7 +242,7 @@ def test_a_month_of_business_registration_is_pulled_in_five_day_windows_each_onc
         pulled = pull_all(hub, business, BR, *MONTH)
     finally:
         business.transport.on_exchange = None
-    expected = ministries.business_dossiers(*MONTH)
+    expected = ministries.served("business_registration", *MONTH)
     assert pulled["complete"] and pulled["pulled"] == pulled["staged_new"] == len(expected) > 0
     first_pages = [
         (query["from_date"], query["to_date"])
@@ -265,7 +265,7 @@ def test_a_pull_back_outage_keeps_the_watermark_so_the_next_run_reads_the_day_ag
 
     ministries.faults(ministries.business, error_rate=0.0)
     up = pull_all(hub, business, BR, DAY, DAY)
-    assert up["complete"] and up["pulled"] == len(ministries.business_dossiers(DAY, DAY))
+    assert up["complete"] and up["pulled"] == len(ministries.served("business_registration", DAY, DAY))
 
 
 def _no_pull() -> dict[str, Any]:
@@ -302,7 +302,7 @@ def test_a_pull_back_breaking_the_suite_is_quarantined_with_its_rule_while_the_r
     store: HubStore, clients: tuple[Any, Any], ministries: Ministries
 ) -> None:
     _, business = clients
-    listed = ministries.business_dossiers(DAY, DAY)
+    listed = ministries.served("business_registration", DAY, DAY)
     with ministry_sends(ministries, DAY, "json_set(body, '$.DOCUMENT_TYPE', 'KHONG_RO')", first_only=True) as (bad,):
         pulled = pull_all(store, business, BR, DAY, DAY)
     assert pulled["complete"] and pulled["quarantined"] == 1
@@ -328,7 +328,7 @@ def test_a_ministry_renaming_a_field_quarantines_its_records_with_nothing_lost(
     each is quarantined under the rule that reads it (counted, nothing lost), and once the contract
     file or the ministry is corrected the next pull stages them and closes the entries."""
     _, business = clients
-    listed = ministries.business_dossiers(DAY, DAY)
+    listed = ministries.served("business_registration", DAY, DAY)
     with ministry_sends(ministries, DAY, "json_remove(body, '$.SITE_ID')", first_only=False):
         pulled = pull_all(store, business, BR, DAY, DAY)
     assert pulled["quarantined"] == pulled["pulled"] == len(listed) > 0 and store.staging.count(BR.source) == 0

@@ -43,8 +43,8 @@ from hub.day_checks import (
     reconciliation_document,
     reconciliation_problems,
 )
-from hub.observability.logging import configure_json_logging
-from hub.paths import reports_dir, sandbox_dir, var_dir
+from hub.observability.logging import configure_json_logging, route_library_logs
+from hub.paths import log_file, reports_dir, sandbox_dir, var_dir
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(
@@ -294,6 +294,7 @@ def up(
 
 def main() -> None:
     # Warnings from the hub's modules (retries, refusals) as masked JSON lines on stderr; the
-    # console output above stays for people.
+    # console output above stays for people. Libraries' notes (fonts, SVG) go to var/logs/hub.log.
     configure_json_logging(level=logging.WARNING)
+    route_library_logs(log_file())
     app()

@@ -78,18 +78,17 @@ def test_a_dossier_the_portal_lost_is_missing_and_a_portal_only_one_is_extra(sto
     assert result.dossiers(DifferenceClass.BEHIND_AT_PORTAL) == [BEHIND]
     assert result.dossiers(DifferenceClass.EXTRA_AT_PORTAL) == [MINISTRY_ONLY, PORTAL_ONLY]
     details = {(d.kind, d.dossier_no): d.detail for d in result.differences}
-    assert details[(DifferenceClass.MISSING_AT_PORTAL, IN_STEP)] == (
-        "the portal acknowledged it but its export does not hold it"
-    )
+    assert details[(DifferenceClass.MISSING_AT_PORTAL, IN_STEP)] == "not_held"  # acknowledged, then lost
     assert details[(DifferenceClass.MISSING_AT_PORTAL, MISSING)] is None  # never acknowledged at all
     assert details[(DifferenceClass.EXTRA_AT_PORTAL, MINISTRY_ONLY)] == f"ministry_only: {CIVIL_STATUS}"
-    assert details[(DifferenceClass.EXTRA_AT_PORTAL, PORTAL_ONLY)] == (  # nobody explains it: listed, and said so
-        "portal_only: neither the city system nor any ministry pull-back holds it"
-    )
+    assert details[(DifferenceClass.EXTRA_AT_PORTAL, PORTAL_ONLY)] == "portal_only"  # nobody explains it: said so
     assert result.sources[PORTAL] == 3  # what the portal holds, not the two it acknowledged
 
     document = result.to_dict()
-    assert document["counts"]["extra_at_portal"] == 2 and document["counts"]["missing_at_portal"] == 2
+    assert document["counts"]["extra_at_portal"] == 1 and document["counts"]["missing_at_portal"] == 2
+    # The ministry's dossier the portal holds is counted once, as ministry-only; extra at the portal is a flag on it.
+    assert MINISTRY_ONLY in result.dossiers(DifferenceClass.MINISTRY_ONLY) and document["flags"]["extra_at_portal"] == 1
+    assert document["verdict"]["differing_dossiers"] == sum(document["counts"].values())
     assert document["portal_side"] == {
         "checked": True,
         "period": "2026-11-20",
@@ -130,7 +129,7 @@ def test_the_portal_figure_is_explained_ministry_by_ministry(store: HubStore) ->
     assert details == {
         MINISTRY_ONLY: f"ministry_only: {CIVIL_STATUS}",
         **{no: f"ministry_only: {BUSINESS}" for no in BUSINESS_SYNCED},
-        PORTAL_ONLY: "portal_only: neither the city system nor any ministry pull-back holds it",
+        PORTAL_ONLY: "portal_only",
     }
 
 

@@ -97,20 +97,26 @@ def test_the_page_opens_with_the_verdict_in_vietnamese(differing: tuple[dict[str
 def test_identities_show_formula_figures_and_which_one_fails(differing: tuple[dict[str, Any], ReportFiles]) -> None:
     _, files = differing
     identities = text_of(files.html.read_text(encoding="utf-8"), "identities")
-    assert "extracted = delivered + quarantined + pending + out_of_scope" in identities
+    # In words, each term's code name beside it, then every term's figure.
+    assert (
+        "đã trích xuất (extracted) = đã gửi thành công (delivered) + bị giữ lại (quarantined) "
+        "+ chờ gửi lại (pending) + thủ tục chưa tích hợp (out_of_scope)"
+    ) in identities
     assert "1.250 = 1.187 + 7 + 4 + 50" in identities  # Vietnamese thousands separator
     assert "Không cân chênh 2" in identities  # hub flow: 1,250 extracted, 1,248 accounted for
     assert "1.250 = 1.003 + 12 + 235 đã trích xuất" not in identities
-    assert re.search(r"total = on_time \+ late \+ in_process 1\.250 = 1\.003 \+ 12 \+ 235 .* Cân", identities)
+    assert re.search(r"đang giải quyết \(in_process\) 1\.250 = 1\.003 \+ 12 \+ 235 .* Cân", identities)
 
 
 def test_classes_counts_sources_and_kpis_with_their_formulas(differing: tuple[dict[str, Any], ReportFiles]) -> None:
     _, files = differing
     html = files.html.read_text(encoding="utf-8")
     classes = text_of(html, "classes")
-    assert "Cổng chưa cập nhật 9 Cổng có hồ sơ nhưng ở phiên bản cũ" in classes
-    assert "Bị giữ lại do lỗi dữ liệu 7" in classes and "Đơn vị tiếp nhận sửa dữ liệu" in classes
+    assert "Cổng chưa cập nhật 9 có Cổng có hồ sơ nhưng ở phiên bản cũ" in classes  # an expected class
+    assert "Thiếu trên Cổng DVCQG 61 không" in classes  # not expected
+    assert "Bị giữ lại do lỗi dữ liệu 7 có" in classes and "Đơn vị tiếp nhận sửa dữ liệu" in classes
     assert "Trùng lặp (xử lý ở hai nơi) 0" in classes  # checked, none found: shown as zero
+    assert "Tổng 83" in classes  # the headline's 83 differing dossiers, each in one class
     # Classes the engine does not check are named as unchecked, not shown as zero.
     assert "chưa được kiểm tra trong kỳ này" in classes and "Thừa trên Cổng DVCQG" in classes
     sources = text_of(html, "sources")
@@ -119,10 +125,10 @@ def test_classes_counts_sources_and_kpis_with_their_formulas(differing: tuple[di
     assert "Bộ Tư pháp (hộ tịch) 2" in sources
     kpis = text_of(html, "kpis")
     assert (
-        "Tỷ lệ hồ sơ đồng bộ lên Cổng DVCQG "
-        "synced_to_portal = delivered / (extracted - out_of_scope) 1.187 1.200 98,9 %" in kpis
-    )
-    assert "Tỷ lệ hồ sơ trực tuyến online = KenhThucHien 2 / received 0 0 không áp dụng" in kpis
+        "Tỷ lệ hồ sơ đồng bộ lên Cổng DVCQG hồ sơ mà Cổng đã xác nhận phiên bản hiện hành "
+        "/ hồ sơ của thủ tục đã tích hợp trên Cổng 1.187 1.200 98,9 %" in kpis
+    )  # the formula in Vietnamese, not the engine's English
+    assert "Tỷ lệ hồ sơ trực tuyến hồ sơ nộp trực tuyến (KenhThucHien = 2) / tổng số hồ sơ 0 0 không áp dụng" in kpis
     assert "000.00.03.H26 Sở Tư pháp 98,9 % 560/566 99,4 % 500/503" in kpis  # per agency, named from code tables
     by_agency = text_of(html, "by-agency")
     assert by_agency.index(DEPT_CONSTRUCTION) < by_agency.index("000.00.03.H26")  # most differences first
@@ -179,7 +185,7 @@ def test_csv_holds_every_difference_with_bom_and_header(differing: tuple[dict[st
     document, files = differing
     raw = files.csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with the BOM
-    assert raw.splitlines()[0] == b"\xef\xbb\xbfdossier_no,kind,kind_label,source,agency,detail"
+    assert raw.splitlines()[0] == b"\xef\xbb\xbfdossier_no,kind,kind_label,counted_as,source,agency,detail"
     rows = differences_csv_rows(files)
     assert len(rows) == 83 == len(document["differences"])
     assert [(r["dossier_no"], r["kind"], r["source"], r["agency"]) for r in rows] == [
@@ -226,7 +232,7 @@ def test_reconciled_day_without_signer_writes_no_pdf(tmp_path: Path) -> None:
     assert "Không có hồ sơ chênh lệch." in text_of(html, "differences")
     assert 'id="chart-trend"' not in html  # no trend in the document, no chart
     assert 'href="reconciliation.pdf"' not in html
-    assert files.csv.read_bytes() == b"\xef\xbb\xbfdossier_no,kind,kind_label,source,agency,detail\r\n"
+    assert files.csv.read_bytes() == b"\xef\xbb\xbfdossier_no,kind,kind_label,counted_as,source,agency,detail\r\n"
 
 
 def test_month_and_quarter_periods_read_the_vietnamese_way(tmp_path: Path) -> None:
@@ -268,6 +274,15 @@ def test_gx_data_docs_are_linked_when_the_document_carries_them(tmp_path: Path) 
     document["data_docs"] = str(docs)
     html = write_reconciliation_report(document, tmp_path / "r", signer=None).html.read_text(encoding="utf-8")
     assert ("a", {"href": docs.as_uri()}) in element(html, "data-docs").tags
+    # A relative path (what the jobs write) stays relative to the report's folder: it opens from
+    # wherever var/ is, where it once became file:///gx/data_docs/index.html, resolved from the cwd.
+    docs.parent.mkdir(parents=True)
+    docs.write_text("<html></html>", encoding="utf-8")
+    document["data_docs"] = "../gx/data_docs/index.html"
+    report = write_reconciliation_report(document, tmp_path / "r", signer=None).html
+    (_, attrs), *_ = element(report.read_text(encoding="utf-8"), "data-docs").tags
+    assert attrs["href"] == "../gx/data_docs/index.html"
+    assert (report.parent / str(attrs["href"])).resolve() == docs.resolve()
     assert "GX Data Docs" in text_of(html, "data-docs")
     assert 'id="data-docs"' not in write_reconciliation_report(
         reconciled_day(), tmp_path / "none", signer=None
@@ -280,7 +295,7 @@ def test_gx_data_docs_are_linked_when_the_document_carries_them(tmp_path: Path) 
 
 def test_documents_the_renderer_cannot_read_are_refused_before_writing(tmp_path: Path) -> None:
     old = {"period": {"first": "2026-11-20", "last": "2026-11-20"}, "identity": {}, "counts": {}, "differences": []}
-    with pytest.raises(ReportDocumentError, match=r"schema None; this renderer reads 'hub.reconciliation/2'"):
+    with pytest.raises(ReportDocumentError, match=r"schema None; this renderer reads 'hub.reconciliation/3'"):
         write_reconciliation_report(old, tmp_path / "old", signer=None)
     incomplete = differing_day()
     del incomplete["identities"]
@@ -403,7 +418,6 @@ def test_renders_what_the_engine_model_writes(tmp_path: Path) -> None:
             Difference(f"{justice}-261120-0001", DifferenceClass.MISSING_AT_PORTAL, "city", justice),
             Difference(no_date, DifferenceClass.MINISTRY_ONLY, "ministry:civil_status", justice),
         ],
-        by_agency={justice: {DifferenceClass.MISSING_AT_PORTAL: 1, DifferenceClass.MINISTRY_ONLY: 1}},
         breakdown=[BreakdownRow(justice, BIRTH, 10, 6, 5, 1)],
         kpis=[Kpi("on_time", "Tỷ lệ đúng hạn", "On time", "on_time / resolved", 3, 4, {justice: (3, 4)})],
     )

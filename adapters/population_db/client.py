@@ -68,7 +68,7 @@ WSDL = Path(__file__).with_name("population_db.wsdl")
 VERIFY = "XacThucThongTinCongDan"
 LOOKUP = "TraCuuThongTinCongDan"
 NAME, BIRTH_DATE = "HoVaTen", "NgayThangNamSinh"
-DIACRITICS_ONLY = "name differs only in diacritics/normalisation"
+DIACRITICS_ONLY = "họ tên chỉ khác về dấu hoặc cách viết (chuẩn hóa)"
 
 
 def normalise_name(name: str) -> str:
@@ -121,16 +121,17 @@ class VerificationResult:
 
     @property
     def reason(self) -> str:
-        """A sentence for officers and quarantine entries (never contains the ID)."""
+        """A sentence for officers and quarantine entries, in Vietnamese as every quarantine reason
+        (never contains the ID)."""
         if self.verdict is Verdict.MATCH:
-            return "identity matches the population database"
+            return "thông tin khớp với CSDL quốc gia về dân cư"
         if self.verdict is Verdict.NOT_FOUND:
-            return "no citizen with this ID number in the population database"
+            return "không có công dân mang số định danh này trong CSDL quốc gia về dân cư"
         parts = []
         if NAME in self.mismatched:
-            parts.append(DIACRITICS_ONLY if self.diacritics_only else "name differs from the population database")
+            parts.append(DIACRITICS_ONLY if self.diacritics_only else "họ tên khác với CSDL quốc gia về dân cư")
         if BIRTH_DATE in self.mismatched:
-            parts.append("birth date differs from the population database")
+            parts.append("ngày sinh khác với CSDL quốc gia về dân cư")
         return "; ".join(parts)
 
 

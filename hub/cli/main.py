@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -45,6 +49,7 @@ from hub.day_checks import (
 )
 from hub.observability.logging import configure_json_logging, route_library_logs
 from hub.paths import log_file, reports_dir, sandbox_dir, var_dir
+from quality.reconcile.model import DEFAULT_EXPECTED, DifferenceClass
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(
@@ -61,6 +66,7 @@ app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)
 console = Console()
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DEMO_DAGS = (
     "city_dossiers_extract",
     "national_portal_sync",
@@ -75,7 +81,8 @@ CARRIER_DAYS = 5
 # The differences the demo day carries on purpose, which its reconciliation must find and explain:
 # a dossier the portal loses after acknowledging it, records the city generator breaks
 # (quarantined), dossiers processed only on ministry software -- which the ministries also synced to
-# the portal themselves (extra at the portal, each explained by its ministry's pull-back).
+# the portal themselves (extra at the portal, each explained by its ministry's pull-back: a flag on
+# the ministry-only dossier, which is counted once).
 DEMO_DIFFERENCES = ("missing_at_portal", "quarantined", "ministry_only", "extra_at_portal")
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
@@ -185,23 +192,60 @@ def _day_end(day: date) -> str:
     return f"{day + timedelta(days=1)}T00:00:00+07:00"
 
 
+@contextmanager
+def _step(label: str) -> Iterator[None]:
+    """A long step as two plain lines, when it starts and how long it took: readable when piped or
+    logged, where a spinner shows nothing for minutes."""
+    started = time.monotonic()
+    console.print(f"[{datetime.now(HANOI):%H:%M:%S}] {label} ...", highlight=False, markup=False)
+    yield
+    console.print(f"[{datetime.now(HANOI):%H:%M:%S}]   done in {time.monotonic() - started:.0f} s", highlight=False)
+
+
+def fresh_demo_store(store: Path, marker: Path) -> None:
+    """Empty ``store`` (the default store, var/hub.db) for a demo that starts from nothing.
+
+    A store the previous demo made (``marker`` names it) is simply removed; any other -- a day
+    ``hub up`` ran, data an engineer loaded -- is moved aside beside it, and the demo says where.
+    """
+    if store.exists() and not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == str(store)):
+        kept = store.with_name(f"{store.name}.{datetime.now(HANOI):%Y%m%d-%H%M%S}.bak")
+        store.rename(kept)
+        console.print(f"The hub store {store} was not made by a demo: moved to {kept}.", highlight=False)
+    for part in (store, store.with_name(store.name + "-wal"), store.with_name(store.name + "-shm")):
+        part.unlink(missing_ok=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(store), encoding="utf-8")
+
+
 @app.command()
 def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: SeedOption = 7) -> None:
     """Start the sandbox, run the day's DAGs through Airflow twice, print the counts and the reconciliation.
 
-    The demo uses its own hub store (var/demo/hub.db), recreated each time, so it always starts
-    from nothing; the sandbox is stopped at the end whatever happens.
+    The demo writes the default hub store (var/hub.db), emptied first so it always starts from
+    nothing (a store it did not make is moved aside, not deleted), so every `hub` command shows
+    the demo's data afterwards; the sandbox is stopped at the end whatever happens.
 
     Example: hub demo --day 2026-11-20 --scale 0.1
     """
     from sandbox import runner
 
     demo_dir = var_dir() / "demo"
-    shutil.rmtree(demo_dir, ignore_errors=True)
-    demo_dir.mkdir(parents=True)
+    store = var_dir() / "hub.db"
+    fresh_demo_store(store, demo_dir / "store")
+    for old in demo_dir.iterdir():
+        if old.name != "store":
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
     env = airflow_environment()
-    env["HUB_STORE_URL"] = f"sqlite:///{demo_dir / 'hub.db'}"
-    with console.status("Starting the sandbox partners..."):
+    env["HUB_STORE_URL"] = f"sqlite:///{store}"
+    if os.environ.get("HUB_STORE_URL", env["HUB_STORE_URL"]) != env["HUB_STORE_URL"]:
+        console.print(
+            f"Note: HUB_STORE_URL is set, so `hub` commands read it, not the demo's store {store}.", highlight=False
+        )
+    # The demo makes the portal lose one acknowledged dossier on purpose, so its reconciliation
+    # expects that class too (beside the hub's usual ones) and checks it found exactly that dossier.
+    env["HUB_RECONCILE_EXPECTED"] = ",".join(k.value for k in (*DEFAULT_EXPECTED, DifferenceClass.MISSING_AT_PORTAL))
+    with _step("Starting the sandbox partners"):
         try:
             state = runner.up(sandbox_dir(), day=day, scale=scale, seed=seed, fresh=True)
         except RuntimeError as exc:
@@ -209,19 +253,19 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     try:
         env.update(sandbox_connections(state))
         console.print(f"Sandbox up: {state['data']['records_loaded']:,} city dossiers for {day}.")
-        with console.status("Migrating Airflow's metadata DB, creating pools..."):
+        with _step("Migrating Airflow's metadata DB, creating pools"):
             prepare_airflow(env)
         for round_name in ("first run", "re-run"):
             calls_before = portal_send_calls(state["national_portal"]["url"])
             for dag_id in DEMO_DAGS:
-                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                with _step(f"{round_name}: airflow dags test {dag_id}"):
                     run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
             advance_carriers(state, days=CARRIER_DAYS)
             if round_name == "first run":
                 lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
                 console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
             for dag_id in DEMO_FOLLOW_UP_DAGS:
-                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                with _step(f"{round_name}: airflow dags test {dag_id}"):
                     run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
             sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
             summary = latest_report("sync")
@@ -247,13 +291,15 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     result["postal"], result["injected"] = postal, {"lost_at_portal": lost}
     result["ministry_syncs_to_portal"] = synced["by_partner"]
     reconciliation = reconciliation_document(day)
-    result["reconciliation"] = {k: reconciliation[k] for k in ("verdict", "counts", "identities", "portal_side")}
+    result["reconciliation"] = {
+        k: reconciliation[k] for k in ("verdict", "compared", "counts", "flags", "identities", "portal_side")
+    }
     path = demo_dir / "summary.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     print_sync_summary(console, first, summary["portal_calls_this_run"], path)
     print_partner_summaries(console, population, ministries)
     print_postal(console, postal)
-    print_evidence(console, evidence, env["HUB_STORE_URL"])
+    print_evidence(console, evidence)
     print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
     problems = day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries)
     problems += postal_problems(postal) + reconciliation_problems(reconciliation, DEMO_DIFFERENCES, lost)

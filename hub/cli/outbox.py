@@ -34,7 +34,7 @@ def open_store() -> Iterator[HubStore]:
     try:
         store = existing_store()
     except StoreMissing as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     except SQLAlchemyError as exc:
         _store_failed(where, exc)
@@ -61,6 +61,15 @@ def status(partner: PartnerOption = "national_portal") -> None:
       hub outbox status
       HUB_STORE_URL=postgresql+psycopg2://hub@db/hub hub outbox status --partner national_portal
     """
+    from adapters.partners import partner_ids
+
+    if partner not in partner_ids():
+        console.print(
+            f"[bold red]error:[/] unknown --partner {partner!r}: the partners are {', '.join(partner_ids())}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     with open_store() as store:
         counts = store.outbox.counts(partner)
         age = store.outbox.oldest_pending_age(partner)

@@ -93,13 +93,14 @@ class Identity:
         return mask_citizen_id(self.citizen_id)
 
     def problems(self, tables: CodeTables, today: date) -> list[str]:
-        """Why the register cannot be asked about this identity (empty when it can)."""
+        """Why the register cannot be asked about this identity (empty when it can), in Vietnamese
+        as every quarantine reason."""
         found = []
         if not self.name:
-            found.append("applicant name is empty")
+            found.append("thiếu họ tên người nộp")
         if self.birth_date is None:
-            found.append("applicant birth date (chu_ho_so.ngay_sinh) is missing or not an ISO date")
-        found += [f"citizen ID: {reason}" for reason in check_citizen_id(self.citizen_id, tables, today=today)]
+            found.append("thiếu ngày sinh người nộp (chu_ho_so.ngay_sinh) hoặc không phải ngày ISO 8601")
+        found += [f"số định danh: {reason}" for reason in check_citizen_id(self.citizen_id, tables, today=today)]
         return found
 
 
@@ -226,8 +227,8 @@ def _result(
     rule = RULES.get(outcome)
     quarantine = None
     if rule is not None:
-        fields = f"; differing fields: {', '.join(mismatched)}" if mismatched else ""
-        text = f"population database, citizen {identity.subject}: {reason}{fields}"
+        fields = f"; trường khác: {', '.join(mismatched)}" if mismatched else ""
+        text = f"CSDL quốc gia về dân cư, công dân {identity.subject}: {reason}{fields}"
         quarantine = QuarantineItem(
             QUARANTINE_SOURCE,
             check.dossier_no,

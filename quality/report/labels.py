@@ -44,7 +44,8 @@ _UI: dict[str, dict[str, str]] = {
         "no_data": "KHÔNG CÓ SỐ LIỆU",
         "verdict_no_data": "Không nguồn nào có hồ sơ của kỳ này: không có gì để đối chiếu, "
         "nên không thể kết luận số liệu khớp.",
-        "verdict_explained": "Mọi hồ sơ chênh lệch đều thuộc loại dự kiến ({classes}) và đã được giải thích theo từng hồ sơ.",
+        "verdict_explained": "Mọi hồ sơ chênh lệch đều thuộc loại dự kiến ({classes}) "
+        "và đã được giải thích theo từng hồ sơ.",
         "verdict_unexpected": "Có hồ sơ chênh lệch thuộc loại không dự kiến: {classes}.",
         "verdict_none": "Không có hồ sơ chênh lệch giữa các nguồn.",
         "verdict_differing": "{n} hồ sơ chênh lệch.",
@@ -151,7 +152,8 @@ _UI: dict[str, dict[str, str]] = {
         "no_data": "NO DATA",
         "verdict_no_data": "No source holds a dossier of this period: nothing was compared, "
         "so nothing can be said to agree.",
-        "verdict_explained": "Every differing dossier is of an expected class ({classes}) and explained dossier by dossier.",
+        "verdict_explained": "Every differing dossier is of an expected class ({classes}) "
+        "and explained dossier by dossier.",
         "verdict_unexpected": "Some dossiers differ in a class that is not expected: {classes}.",
         "verdict_none": "No dossier differs between the sources.",
         "verdict_differing": "{n} dossiers differ.",
@@ -457,7 +459,8 @@ _IDENTITY_NOTES: dict[str, dict[str, str]] = {
 # Decision 766 indicators' formulas in Vietnamese, by key; English reports print the engine's own.
 _KPI_FORMULAS_VI = {
     "synced_to_portal": "hồ sơ mà Cổng đã xác nhận phiên bản hiện hành / hồ sơ của thủ tục đã tích hợp trên Cổng",
-    "on_time": "hồ sơ giải quyết (trạng thái 9, 10) có ngày kết thúc không quá hạn trả / hồ sơ giải quyết có đủ hai ngày",
+    "on_time": "hồ sơ giải quyết (trạng thái 9, 10) có ngày kết thúc không quá hạn trả "
+    "/ hồ sơ giải quyết có đủ hai ngày",
     "online": "hồ sơ nộp trực tuyến (KenhThucHien = 2) / tổng số hồ sơ",
     "portal_submitted": "hồ sơ trực tuyến nộp trên Cổng DVCQG (NoiNopHoSo) / hồ sơ trực tuyến; tham chiếu chỉ số 3.2",
     "paid_online": "hồ sơ thanh toán trực tuyến, trên Cổng hoặc cổng thanh toán của Thành phố "

@@ -9,6 +9,7 @@ status codes, as valid on the period's last day.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -194,7 +195,7 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
         period_label=str(period.get("label") or f"{period['first']}..{period['last']}"),
         generated_at=fmt_moment(document["generated_at"], language),
         verdict=_verdict(document, language),
-        identities=[_identity(i, language) for i in document["identities"]],
+        identities=[identity_view(i, language) for i in document["identities"]],
         portal_figure=portal_figure(document, language, fmt_int),
         sources=[
             {"name": source_name(s["source"], language), "dossiers": fmt_int(s["dossiers"], language)}
@@ -261,7 +262,7 @@ def _verdict(document: Mapping[str, Any], language: str) -> Verdict:
 
 
 def _compared(document: Mapping[str, Any], language: str) -> list[str]:
-    """"Compared: city (1,071), portal (1,407; its own listing) ..." and each source that could not be."""
+    """ "Compared: city (1,071), portal (1,407; its own listing) ..." and each source that could not be."""
     t = texts(language)
     compared = document["compared"]
     shown = [f"{source_name(s['source'], language)} ({fmt_int(s['dossiers'], language)})" for s in document["sources"]]
@@ -273,7 +274,7 @@ def _compared(document: Mapping[str, Any], language: str) -> list[str]:
     return lines
 
 
-def _identity(identity: Mapping[str, Any], language: str) -> dict[str, Any]:
+def identity_view(identity: Mapping[str, Any], language: str) -> dict[str, Any]:
     """The equation in words with each term's code name beside it, then with every term's figure.
 
     Both are written from the identity's own terms (left, added, subtracted), never from its
@@ -467,9 +468,22 @@ def summary_lines(document: Mapping[str, Any], language: str) -> list[str]:
             f"  {class_text(k, language).name} ({k}): {fmt_int(int(n), language)}" for k, n in document["flags"].items()
         ]
     for identity in document["identities"]:
-        shown = _identity(identity, language)
+        shown = identity_view(identity, language)
         result = t["holds"] if shown["holds"] else f"{t['fails']} ({t['gap']} {shown['gap']})"
         lines.append(f"{t['identity']} {shown['name']}: {result}")
         lines.append(f"  {shown['formula']}")
         lines.append(f"  {shown['with_figures']}")
     return lines
+
+
+def printed_sum(with_figures: str, language: str) -> tuple[int, int]:
+    """Both sides of an equation as :func:`identity_view` prints it (``1.407 = 1.071 + 385 - 40``),
+    computed from the printed figures alone: what a reader adding the line up by hand gets."""
+    left, right = with_figures.split(" = ", 1)
+    separator = "." if language == "vi" else ","
+    figures = re.findall(r"([+-]?) ?([0-9][0-9" + re.escape(separator) + r"]*)", " + " + right)
+
+    def number(text: str) -> int:
+        return int(text.replace(separator, ""))
+
+    return number(left), sum(-number(n) if sign == "-" else number(n) for sign, n in figures)

@@ -126,7 +126,7 @@ def test_another_name_is_a_plain_name_mismatch(sandbox: Sandbox, dev_pki: DevPki
         query(sandbox.applicant("match"), name="Hoàng Thị Someone"), PURPOSE, AuditList()
     )
     assert result.mismatched == ("HoVaTen",) and not result.diacritics_only
-    assert result.reason == "name differs from the population database"
+    assert result.reason == "họ tên khác với CSDL quốc gia về dân cư"
 
 
 def test_a_birth_date_difference_names_the_field(sandbox: Sandbox, dev_pki: DevPki) -> None:

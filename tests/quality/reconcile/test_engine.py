@@ -333,7 +333,13 @@ def test_json_is_the_v3_document_and_holds_no_personal_data(store: HubStore) -> 
         "largest_class": "ministry_only",
         "largest_class_count": 3,
         "identities_hold": False,
-        "expected_classes": ["quarantined", "pending", "behind_at_portal", "ministry_only", "postal_delivered_not_closed"],
+        "expected_classes": [
+            "quarantined",
+            "pending",
+            "behind_at_portal",
+            "ministry_only",
+            "postal_delivered_not_closed",
+        ],
         "unexpected_classes": ["missing_at_portal", "duplicate"],
     }
     assert sum(data["counts"].values()) == 8  # each differing dossier in exactly one class

@@ -21,11 +21,19 @@ from quality.reconcile.engine import TABLE01_FORMULA
 from quality.reconcile.model import BreakdownRow
 from quality.report import ReportDocumentError, ReportFiles, verify_report_pdf, write_reconciliation_report
 from quality.report.pdf import render_pdf, sign_pdf
-from quality.report.view import DIFFERENCES_PER_CLASS
+from quality.report.view import DIFFERENCES_PER_CLASS, identity_view, printed_sum
 from signing.errors import SignatureInvalid, UntrustedSigner
 from signing.pki import mint_foreign_identity, mint_identity, mint_identity_without_signing_usage
 from tests.conftest import SigningKit
-from tests.support.report_documents import BIRTH, DEPT_CONSTRUCTION, DEPT_JUSTICE, differing_day, reconciled_day
+from tests.support.report_documents import (
+    BIRTH,
+    DEPT_CONSTRUCTION,
+    DEPT_JUSTICE,
+    differing_day,
+    empty_period,
+    explained_day,
+    reconciled_day,
+)
 
 
 class _Element(HTMLParser):
@@ -431,3 +439,77 @@ def test_renders_what_the_engine_model_writes(tmp_path: Path) -> None:
     assert "chưa phân loại được: 0" in identities
     assert "75,0 %" in text_of(html, "kpis")
     assert [r["dossier_no"] for r in differences_csv_rows(files)] == [f"{justice}-261120-0001", no_date]
+
+
+def test_an_explained_day_says_so_and_counts_each_dossier_once(tmp_path: Path) -> None:
+    files = write_reconciliation_report(explained_day(), tmp_path, signer=None)
+    html = files.html.read_text(encoding="utf-8")
+    verdict = text_of(html, "verdict")
+    assert verdict.startswith("✓ CHÊNH LỆCH ĐÃ ĐƯỢC GIẢI THÍCH") and "CHƯA KHỚP" not in verdict
+    assert "9 hồ sơ chênh lệch." in verdict
+    assert "thuộc loại dự kiến (Bị giữ lại do lỗi dữ liệu, Chỉ có trên phần mềm của Bộ)" in verdict
+    assert 'class="verdict explained"' in html
+    classes = text_of(html, "classes")
+    assert "Tổng 9" in classes  # the headline's figure: each dossier in exactly one class
+    # The ministry dossier the portal holds too is a flag, listed apart, not a tenth dossier.
+    assert "Thừa trên Cổng DVCQG 1" in text_of(html, "flags")
+    flags = element(html, "differences").text
+    assert "Chỉ có trên phần mềm của Bộ" in " ".join(flags)
+    csv_flag = next(r for r in differences_csv_rows(files) if r["kind"] == "extra_at_portal")
+    assert csv_flag["counted_as"] == "ministry_only"
+    assert csv_flag["detail"] == "do Bộ tự đồng bộ lên Cổng, giải thích bởi hồ sơ kéo về từ: Bộ Tư pháp (hộ tịch)"
+
+
+def test_every_identity_is_printed_with_every_term_and_adds_up_as_printed(tmp_path: Path) -> None:
+    """The portal line once read ``1.022 = 1.071 + 0 - 40``, leaving missing-at-portal out, marked as holding."""
+    for language in ("vi", "en"):
+        html = write_reconciliation_report(explained_day(), tmp_path / language, signer=None, language=language)
+        identities = text_of(html.html.read_text(encoding="utf-8"), "identities")
+        assert ("1.187 = 1.250 + 2 + 0 - 50 - 15" if language == "vi" else "1,187 = 1,250 + 2 + 0 - 50 - 15") in (
+            identities
+        )
+        for identity in explained_day()["identities"]:
+            printed = identity_view(identity, language)["with_figures"]
+            assert printed_sum(printed, language) == (identity["left"], identity["left"]), printed
+    assert "on the portal (portal) = city (city) + ministry only (ministry_only) + only on the portal" in identities
+    assert "- not on the portal (missing_at_portal)" in identities
+
+
+def test_a_period_without_data_is_no_data_never_a_green_verdict(tmp_path: Path) -> None:
+    files = write_reconciliation_report(empty_period(), tmp_path, signer=None)
+    html = files.html.read_text(encoding="utf-8")
+    verdict = text_of(html, "verdict")
+    assert verdict.startswith("– KHÔNG CÓ SỐ LIỆU")
+    assert "không thể kết luận số liệu khớp" in verdict
+    assert "ĐÃ KHỚP" not in verdict and 'class="verdict no_data"' in html
+
+
+def test_the_report_says_which_sources_it_compared_and_which_it_could_not(tmp_path: Path) -> None:
+    """The month report once skipped the portal side without a word."""
+    document = reconciled_day()
+    document["period"] = {"first": "2026-11-01", "last": "2026-11-30", "kind": "month", "label": "2026-11"}
+    html = write_reconciliation_report(document, tmp_path, signer=None).html.read_text(encoding="utf-8")
+    compared = text_of(html, "compared")
+    assert "Đã đối chiếu: Hệ thống giải quyết TTHC Thành phố (1.250), Cổng Dịch vụ công quốc gia (1.200)" in compared
+    assert "số của Cổng chỉ gồm hồ sơ Cổng đã xác nhận" in compared
+    assert (
+        "Chưa đối chiếu được: danh sách hồ sơ của Cổng DVCQG: chưa lấy cho kỳ 2026-11: "
+        "hub reconcile --period 2026-11 --fetch-portal" in compared
+    )
+    english = write_reconciliation_report(explained_day(), tmp_path / "en", signer=None, language="en").html
+    compared = text_of(english.read_text(encoding="utf-8"), "compared")
+    assert "the portal's figure is its own dossier listing" in compared and "Could not compare" not in compared
+
+
+def test_one_language_per_report(tmp_path: Path) -> None:
+    """Formulas, class names, details and notes in the report's language; code names only beside words."""
+    vi = write_reconciliation_report(explained_day(), tmp_path / "vi", signer=None).html.read_text(encoding="utf-8")
+    words = " ".join(text_of(vi, section) for section in ("verdict", "identities", "classes", "kpis", "differences"))
+    for english in ("where total", "resolved on time", "delivered /", "explained by", "the portal", "dossiers"):
+        assert english not in words, english
+    en = write_reconciliation_report(explained_day(), tmp_path / "en", signer=None, language="en")
+    words = " ".join(
+        text_of(en.html.read_text(encoding="utf-8"), section) for section in ("verdict", "identities", "classes")
+    )
+    for vietnamese in ("hồ sơ", "Cổng", "đúng hạn", "Bị giữ lại"):
+        assert vietnamese not in words, vietnamese

@@ -4,8 +4,8 @@ Start-up is paid once per process: :func:`_prepared` builds the context, the dat
 whole-DataFrame batch definition and one validation definition per suite on first use and caches
 them (per code tables), so a batch costs one ``ValidationDefinition.run`` over one DataFrame.
 The context is ephemeral -- nothing of GX is written except the Data Docs :func:`build_data_docs`
-builds on request and the validation results it keeps for the next build -- and never phones home (``GX_ANALYTICS_ENABLED=false``, set by the package
-before GX is imported).
+builds on request and the validation results it keeps for the next build -- and never phones
+home (``GX_ANALYTICS_ENABLED=false``, set by the package before GX is imported).
 """
 
 from __future__ import annotations

@@ -198,8 +198,10 @@ def _step(label: str) -> Iterator[None]:
     logged, where a spinner shows nothing for minutes."""
     started = time.monotonic()
     console.print(f"[{datetime.now(HANOI):%H:%M:%S}] {label} ...", highlight=False, markup=False)
+    console.file.flush()  # a pipe or a log file is block-buffered: the line must show now, not at the end
     yield
     console.print(f"[{datetime.now(HANOI):%H:%M:%S}]   done in {time.monotonic() - started:.0f} s", highlight=False)
+    console.file.flush()
 
 
 def fresh_demo_store(store: Path, marker: Path) -> None:

@@ -290,7 +290,7 @@ def identity_view(identity: Mapping[str, Any], language: str) -> dict[str, Any]:
     left, right = int(identity["left"]), int(identity["right"])
     return {
         "name": identity_name(identity["key"], language),
-        "formula": equation(lambda k: f"{term_name(k, language)} ({k})"),
+        "formula": equation(lambda k: k if term_name(k, language) == k else f"{term_name(k, language)} ({k})"),
         "note": identity_note(identity["key"], language),
         "with_figures": equation(lambda k: fmt_int(int(terms[k]), language)),
         "holds": bool(identity["holds"]),

@@ -41,7 +41,7 @@ def test_the_console_speaks_the_reports_language_and_names_what_it_did_not_compa
     assert english.exit_code == 0, english.output
     assert "Month 2030-02: NO DATA" in english.output
     assert "Could not compare: the national portal's dossier listing: not fetched for 2030-02" in english.output
-    assert "extracted (extracted) = delivered (delivered) + quarantined (quarantined)" in english.output
+    assert "extracted = delivered + quarantined + pending + procedure not integrated (out_of_scope)" in english.output
     assert "Không" not in english.output and "hồ sơ" not in english.output
     vietnamese = hub("reconcile", "--period", "2030-02")
     assert "Chưa đối chiếu được: danh sách hồ sơ của Cổng DVCQG" in vietnamese.output

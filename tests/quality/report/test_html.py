@@ -471,7 +471,7 @@ def test_every_identity_is_printed_with_every_term_and_adds_up_as_printed(tmp_pa
         for identity in explained_day()["identities"]:
             printed = identity_view(identity, language)["with_figures"]
             assert printed_sum(printed, language) == (identity["left"], identity["left"]), printed
-    assert "on the portal (portal) = city (city) + ministry only (ministry_only) + only on the portal" in identities
+    assert "on the portal (portal) = city + ministry only (ministry_only) + only on the portal" in identities
     assert "- not on the portal (missing_at_portal)" in identities
 
 

@@ -31,7 +31,9 @@ class DifferenceClass(StrEnum):
     missing at portal, quarantined, pending, behind at portal), so the counts of a source add up,
     and in at most one postal class (return by post: no order the carrier holds, or delivered
     while the dossier is not closed) -- a second dimension, so a dossier can be listed once in each.
-    A ministry dossier is either ministry-only or a duplicate of a city dossier. The engine reports
+    A ministry dossier is matched to a city dossier (by the rule the ministry section names), or a
+    duplicate of one (same number, other content), or ministry-only, or -- when several city
+    dossiers of the same applicant, procedure and day fit -- an ambiguous match. The engine reports
     in ``counts`` only the classes it checks (``Reconciliation.checked``): ``extra_at_portal`` only
     when the portal's export was fetched for the period (then a city dossier the portal
     acknowledged but no longer holds is missing at the portal too).
@@ -43,6 +45,7 @@ class DifferenceClass(StrEnum):
     QUARANTINED = "quarantined"
     PENDING = "pending"
     MINISTRY_ONLY = "ministry_only"
+    MINISTRY_AMBIGUOUS = "ministry_ambiguous_match"
     DUPLICATE = "duplicate"
     POSTAL_NO_ORDER = "postal_no_order"
     POSTAL_DELIVERED_NOT_CLOSED = "postal_delivered_not_closed"
@@ -60,6 +63,7 @@ PRECEDENCE: tuple[DifferenceClass, ...] = (
     DifferenceClass.PENDING,
     DifferenceClass.BEHIND_AT_PORTAL,
     DifferenceClass.DUPLICATE,
+    DifferenceClass.MINISTRY_AMBIGUOUS,
     DifferenceClass.MINISTRY_ONLY,
     DifferenceClass.EXTRA_AT_PORTAL,
     DifferenceClass.POSTAL_NO_ORDER,
@@ -99,7 +103,13 @@ class VerdictStatus(StrEnum):
     ``no_data``: no source holds a dossier of the period -- nothing was compared, so nothing is
     claimed to agree. ``reconciled``: every source agrees and every identity holds. ``explained``:
     every identity holds and every differing dossier is of an expected class. ``not_reconciled``:
-    an identity fails or a dossier differs in a class not expected.
+    an identity fails, a dossier differs in a class not expected, or a source the period should be
+    compared with could not be (``Reconciliation.compared``: the portal's own listing not read).
+
+    The last is the rule for a missing source: a report cannot vouch for what it did not look at
+    -- without the portal's listing, a dossier the portal lost or holds in addition goes unseen --
+    so it is never "reconciled" or "explained" as a whole; it says which source is missing and how
+    to fetch it, and its figures are still shown.
     """
 
     NO_DATA = "no_data"
@@ -328,6 +338,9 @@ class Reconciliation:
     # "national_portal" counts only what the portal acknowledged to the hub.
     portal_snapshot: dict[str, Any] | None = None
     expected: frozenset[DifferenceClass] = DEFAULT_EXPECTED
+    # Per ministry system and procedure: processed there, matched (by rule), ambiguous, ministry
+    # only, at the portal or not (``quality.reconcile.ministries``).
+    ministries: list[dict[str, Any]] = field(default_factory=list)
 
     @cached_property
     def classes(self) -> dict[str, DifferenceClass]:
@@ -384,8 +397,11 @@ class Reconciliation:
         shown = set(self.classes.values())
         unexpected = [kind for kind in PRECEDENCE if kind in shown and kind not in self.expected]
         holds = all(i.holds for i in self.identities)
+        missing = [entry["source"] for entry in self.compared()["not_compared"]]
         if not any(self.sources.values()):
             status = VerdictStatus.NO_DATA
+        elif missing:
+            status = VerdictStatus.NOT_RECONCILED  # what was not looked at cannot be vouched for
         elif not self.classes and holds:
             status = VerdictStatus.RECONCILED
         elif holds and not unexpected:
@@ -401,6 +417,7 @@ class Reconciliation:
             "identities_hold": holds,
             "expected_classes": [k.value for k in PRECEDENCE if k in self.expected],
             "unexpected_classes": [k.value for k in unexpected],
+            "not_compared": missing,
         }
 
     def compared(self) -> dict[str, Any]:
@@ -431,6 +448,7 @@ class Reconciliation:
             "kpis": [k.to_dict() for k in self.kpis],
             "trend": self.trend,
             "portal_side": self._portal_side(),
+            "ministries": self.ministries,
             "differences": [
                 d.to_dict() | ({} if classes[d.dossier_no] is d.kind else {"counted_as": classes[d.dossier_no].value})
                 for d in self.differences

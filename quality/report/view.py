@@ -28,6 +28,7 @@ from quality.report.labels import (
     term_name,
     texts,
 )
+from quality.report.ministries import ministries_view
 from quality.report.portal_figure import portal_figure
 from quality.report.scoreboard import scoreboard_view
 
@@ -158,6 +159,7 @@ class ReportView:
     kpi_agencies: list[dict[str, Any]]
     kpi_agencies_note: str | None
     scoreboard: dict[str, Any] | None
+    ministries: dict[str, Any] | None
     agency_classes: list[str]
     agencies: list[dict[str, Any]]
     agencies_note: str | None
@@ -211,6 +213,7 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
         kpis=[_kpi(k, language) for k in document.get("kpis", [])],
         **_kpi_agencies(document.get("kpis", []), language, on),
         scoreboard=scoreboard_view(document, language, fmt_share),
+        ministries=ministries_view(document, language, fmt_int),
         agency_classes=[class_text(k, language).name for k in kinds],
         **_agencies(document.get("by_agency", {}), kinds, language, on),
         **_breakdown(document.get("breakdown", []), language, on),
@@ -251,6 +254,8 @@ def _verdict(document: Mapping[str, Any], language: str) -> Verdict:
             lines.append(t["verdict_explained"].format(classes=_class_names(present, language)))
     else:
         lines.append(t["verdict_none"])
+    if status != "no_data" and verdict.get("not_compared"):
+        lines.append(t["verdict_not_compared"])
     if status != "no_data":
         failed = sum(1 for i in document["identities"] if not i["holds"])
         if failed:

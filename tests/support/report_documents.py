@@ -93,6 +93,7 @@ def differing_day() -> dict[str, Any]:
             "identities_hold": False,
             "expected_classes": list(EXPECTED),
             "unexpected_classes": ["missing_at_portal"],
+            "not_compared": [NOT_FETCHED["source"]],
         },
         "sources": [
             {"source": "city", "dossiers": 1250},
@@ -157,7 +158,9 @@ def reconciled_day() -> dict[str, Any]:
         "identities_hold": True,
         "expected_classes": list(EXPECTED),
         "unexpected_classes": [],
+        "not_compared": [],
     }
+    document["compared"] = {"portal_basis": "export", "not_compared": []}
     document["sources"][1]["dossiers"] = 1200
     hub_flow = document["identities"][0]
     hub_flow["terms"].update(delivered=1200, quarantined=0, pending=0)

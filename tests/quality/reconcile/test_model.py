@@ -30,6 +30,7 @@ def _result(
     sources: dict[str, int] | None = None,
     holds: bool = True,
     expected: frozenset[DifferenceClass] = DEFAULT_EXPECTED,
+    portal_read: bool = True,
 ) -> Reconciliation:
     flow = Identity(
         "hub_flow",
@@ -48,6 +49,9 @@ def _result(
         breakdown=[],
         kpis=[],
         expected=expected,
+        portal_snapshot={"period": "2026-11-20", "fetched_at": "2026-11-21T08:00:00+07:00", "dossiers": 9}
+        if portal_read
+        else None,
     )
 
 
@@ -114,11 +118,27 @@ def test_an_identity_that_fails_is_never_explained() -> None:
 
 
 def test_the_document_names_what_it_could_not_compare() -> None:
-    compared = _result([]).to_dict()["compared"]
+    compared = _result([], portal_read=False).to_dict()["compared"]
     assert compared == {
         "portal_basis": "acknowledged",
         "not_compared": [{"source": "national_portal:export", "reason": "not_fetched"}],
     }
+    assert _result([]).to_dict()["compared"] == {"portal_basis": "export", "not_compared": []}
+
+
+@pytest.mark.parametrize("differences", [[], _ministry_dossier_also_on_the_portal()], ids=["agreeing", "expected"])
+def test_a_source_not_compared_is_never_reconciled_or_explained(differences: list[Difference]) -> None:
+    """Without the portal's listing a lost or extra dossier goes unseen: the verdict cannot vouch for it."""
+    verdict = _result(differences, portal_read=False).verdict()
+    assert verdict["status"] == "not_reconciled" and verdict["reconciled"] is False
+    assert verdict["not_compared"] == ["national_portal:export"]
+    assert verdict["unexpected_classes"] == []  # the missing source, not a class, is why
+    assert _result(differences).verdict()["status"] in {"reconciled", "explained"}
+
+
+def test_no_data_stays_no_data_whatever_was_not_compared() -> None:
+    empty = _result([], sources={"city": 0, "national_portal": 0}, portal_read=False)
+    assert empty.verdict()["status"] == "no_data"
 
 
 def test_identities_carry_their_structure_so_every_term_can_be_printed() -> None:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from adapters.errors import UntrustedReply
 from adapters.national_portal.client import NationalPortalClient
+from adapters.partners import ministries
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
@@ -27,7 +28,7 @@ from hub.jobs import reconcile as jobs_reconcile
 from hub.store import HubStore
 from hub.store.schema import message_log, portal_snapshot
 from mappings.delivery import DeliveryState
-from mappings.sources import CITY_SOURCE
+from mappings.sources import CITY_SOURCE, PULLBACK_PREFIX
 from quality.reconcile import DifferenceClass, Period, reconcile
 from sandbox.national_portal.app import create_app
 from sandbox.server import RunningServer, serve_in_thread
@@ -97,7 +98,11 @@ def test_a_dossier_the_portal_lost_is_missing_and_a_portal_only_one_is_extra(sto
         "explained": {
             "portal": 3,
             "city": 6,
-            "by_ministry": [{"source": BUSINESS, "dossiers": 0}, {"source": CIVIL_STATUS, "dossiers": 1}],
+            # every ministry of the registry, in its order, those without a dossier too (each a term)
+            "by_ministry": [
+                {"source": PULLBACK_PREFIX + partner, "dossiers": int(PULLBACK_PREFIX + partner == CIVIL_STATUS)}
+                for partner in ministries()
+            ],
             "portal_only": 1,
             "not_integrated": 1,
             "missing_at_portal": 4,
@@ -117,7 +122,8 @@ def test_the_portal_figure_is_explained_ministry_by_ministry(store: HubStore) ->
 
     explained = result.to_dict()["portal_side"]["explained"]
     by_ministry = {row["source"]: row["dossiers"] for row in explained["by_ministry"]}
-    assert by_ministry == {BUSINESS: len(BUSINESS_SYNCED), CIVIL_STATUS: 1}
+    assert {source: n for source, n in by_ministry.items() if n} == {BUSINESS: len(BUSINESS_SYNCED), CIVIL_STATUS: 1}
+    assert list(by_ministry) == [PULLBACK_PREFIX + partner for partner in ministries()]
     portal = result.identity("portal")
     assert portal.holds and portal.terms["ministry_only"] == sum(by_ministry.values()) == 3
     assert explained["holds"] is True and explained["portal"] == 6 == portal.left
@@ -189,7 +195,7 @@ def test_without_a_snapshot_for_the_period_the_document_says_the_portal_side_was
     assert document["portal_side"]["checked"] is False
     assert "not checked" in document["portal_side"]["note"]
     assert "extra_at_portal" not in document["counts"]
-    assert [i["key"] for i in document["identities"]] == ["hub_flow", "table01"]
+    assert [i["key"] for i in document["identities"]] == ["hub_flow", "table01", "ministries"]
     assert result.sources[PORTAL] == 2  # acknowledged, as before
     assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [MISSING]
 
@@ -317,7 +323,7 @@ def test_hub_reconcile_fetch_portal_compares_with_the_export_fetched_now(
     assert missing() == []  # both acknowledged: the loss does not show
     monkeypatch.delenv("AIRFLOW_CONN_NATIONAL_PORTAL", raising=False)
     no_connection = runner.invoke(app, ["reconcile", "--period", "2026-11-20", "--fetch-portal"])
-    assert no_connection.exit_code == 2 and "national portal client" in no_connection.output
+    assert no_connection.exit_code == 2 and "national_portal client" in no_connection.output
     host = portal.url.removeprefix("http://")
     monkeypatch.setenv("AIRFLOW_CONN_NATIONAL_PORTAL", f"http://{USERNAME}:{PASSWORD}@{host}?madonvi={AGENCY}")
 

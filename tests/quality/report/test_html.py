@@ -29,6 +29,7 @@ from tests.support.report_documents import (
     BIRTH,
     DEPT_CONSTRUCTION,
     DEPT_JUSTICE,
+    NOT_FETCHED,
     differing_day,
     empty_period,
     explained_day,
@@ -485,10 +486,17 @@ def test_a_period_without_data_is_no_data_never_a_green_verdict(tmp_path: Path) 
 
 
 def test_the_report_says_which_sources_it_compared_and_which_it_could_not(tmp_path: Path) -> None:
-    """The month report once skipped the portal side without a word."""
-    document = reconciled_day()
+    """The month report once skipped the portal side without a word -- and called the month reconciled."""
+    document = reconciled_day()  # every count agrees, as far as it looked: without the portal's listing
     document["period"] = {"first": "2026-11-01", "last": "2026-11-30", "kind": "month", "label": "2026-11"}
+    document["compared"] = {"portal_basis": "acknowledged", "not_compared": [NOT_FETCHED]}
+    document["verdict"].update(status="not_reconciled", reconciled=False, not_compared=[NOT_FETCHED["source"]])
     html = write_reconciliation_report(document, tmp_path, signer=None).html.read_text(encoding="utf-8")
+    verdict = text_of(html, "verdict")
+    assert verdict.startswith("✗ CHƯA KHỚP") and "ĐÃ KHỚP" not in verdict and "GIẢI THÍCH" not in verdict
+    assert "Chưa đối chiếu đủ các nguồn (xem dưới đây), nên không thể kết luận số liệu khớp" in verdict
+    english = write_reconciliation_report(document, tmp_path / "missing-en", signer=None, language="en").html
+    assert "Not every source could be compared" in text_of(english.read_text(encoding="utf-8"), "verdict")
     compared = text_of(html, "compared")
     assert "Đã đối chiếu: Hệ thống giải quyết TTHC Thành phố (1.250), Cổng Dịch vụ công quốc gia (1.200)" in compared
     assert "số của Cổng chỉ gồm hồ sơ Cổng đã xác nhận" in compared

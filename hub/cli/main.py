@@ -106,13 +106,33 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def run_airflow(*args: str, env: dict[str, str], quiet: bool = False) -> None:
-    """Run the Airflow CLI of this environment; its failure is ours, with its last lines shown."""
+def run_airflow(*args: str, env: dict[str, str], quiet: bool = False, log: Path | None = None) -> None:
+    """Run the Airflow CLI of this environment; its failure is ours, with its last lines shown.
+
+    ``log``: keep everything it printed in that file (0600, the folder 0700), kept whether it
+    succeeds or fails -- ``airflow dags test`` runs its tasks in its own process and prints their
+    logs instead of writing Airflow's task-log files, so this file is where its task logs are."""
     command = [sys.executable, "-m", "airflow", *args]
-    result = subprocess.run(command, env=env, capture_output=quiet, text=True, check=False)
+    result = subprocess.run(command, env=env, capture_output=quiet or log is not None, text=True, check=False)
+    output = (result.stdout or "") + (result.stderr or "")
+    if log is not None:
+        log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as kept:
+            kept.write(output)
+        if not quiet:
+            console.out(output, end="", highlight=False)
     if result.returncode != 0:
-        tail = "\n".join(((result.stdout or "") + (result.stderr or "")).splitlines()[-30:])
-        _fail(f"`airflow {' '.join(args)}` exited {result.returncode}\n{tail}")
+        tail = "\n".join(output.splitlines()[-30:])
+        where = f"\nthe whole output: {log}" if log is not None else ""
+        _fail(f"`airflow {' '.join(args)}` exited {result.returncode}\n{tail}{where}")
+
+
+def dags_test_log(env: dict[str, str], dag_id: str, day: date, round_name: str) -> Path:
+    """Where a ``dags test`` run of the demo keeps its task logs: beside Airflow's own task logs,
+    ``<base_log_folder>/dags_test/dag_id=<dag>/<day>-<round>.log``."""
+    folder = Path(env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]) / "dags_test" / f"dag_id={dag_id}"
+    return folder / f"{day}-{round_name.replace(' ', '-')}.log"
 
 
 def airflow_pools() -> dict[str, dict[str, object]]:
@@ -212,6 +232,13 @@ def _day_end(day: date) -> str:
     return f"{day + timedelta(days=1)}T00:00:00+07:00"
 
 
+def _dags_test(dag_id: str, day: date, round_name: str, env: dict[str, str]) -> None:
+    """One ``airflow dags test`` of the demo, as a step, its task logs kept (:func:`dags_test_log`)."""
+    with _step(f"{round_name}: airflow dags test {dag_id}"):
+        log = dags_test_log(env, dag_id, day, round_name)
+        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True, log=log)
+
+
 @contextmanager
 def _step(label: str) -> Iterator[None]:
     """A long step as two plain lines, when it starts and how long it took: readable when piped or
@@ -282,19 +309,22 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
             for round_name in ("first run", "re-run"):
                 calls_before = portal_send_calls(state["national_portal"]["url"])
                 for dag_id in DEMO_DAGS:
-                    with _step(f"{round_name}: airflow dags test {dag_id}"):
-                        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+                    _dags_test(dag_id, day, round_name, env)
                 advance_carriers(state, days=CARRIER_DAYS)
                 if round_name == "first run":
                     lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
                     console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
                 for dag_id in DEMO_FOLLOW_UP_DAGS:
-                    with _step(f"{round_name}: airflow dags test {dag_id}"):
-                        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+                    _dags_test(dag_id, day, round_name, env)
                 sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
                 summary = latest_report("sync")
                 summary["portal_calls_this_run"] = sent
-                console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
+                console.print(
+                    f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal; task logs in "
+                    f"{dags_test_log(env, '<dag>', day, round_name).parent.parent}.",
+                    highlight=False,
+                    soft_wrap=True,
+                )
                 if round_name == "first run":
                     first = summary
                     synced = ministry_syncs(state["national_portal"]["url"], day)

@@ -36,7 +36,7 @@ def test_airflow_init_migrates_then_imports_every_partner_pool(monkeypatch: pyte
     calls: list[tuple[str, ...]] = []
     imported: dict[str, dict[str, object]] = {}
 
-    def run_airflow(*args: str, env: dict[str, str], quiet: bool = False) -> None:
+    def run_airflow(*args: str, env: dict[str, str], quiet: bool = False, log: Path | None = None) -> None:
         calls.append(args[:2])
         if args[:2] == ("pools", "import"):
             imported.update(json.loads(Path(args[2]).read_text(encoding="utf-8")))

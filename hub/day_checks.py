@@ -21,7 +21,7 @@ from adapters.partners import carriers
 from hub.paths import reports_dir, var_dir
 from mappings.sources import PULLBACK_PREFIX
 from quality.report.portal_figure import portal_figure
-from quality.report.view import fmt_int
+from quality.report.view import fmt_int, identity_view, printed_sum, summary_lines
 
 # Portal services that carry dossier data; logins and look-ups are not "sending".
 SENDING_SERVICES = ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")
@@ -168,12 +168,23 @@ def postal_problems(postal: dict[str, Any]) -> list[str]:
 
 def reconciliation_problems(document: dict[str, Any], expected: tuple[str, ...], lost: str) -> list[str]:
     """The reconciliation must find each difference class the day was given -- the dossier the
-    portal lost among them -- and every identity must hold once those differences are counted."""
-    problems = [f"identity {i['key']} does not hold: {i['formula']}" for i in document["identities"] if not i["holds"]]
-    problems += [f"no dossier found as {kind}" for kind in expected if not document["counts"].get(kind)]
+    portal lost, and no other, missing at the portal -- conclude "explained", and every identity
+    must hold and add up as the report prints it, once those differences are counted."""
+    verdict = document["verdict"]
+    problems = [] if verdict["status"] == "explained" else [f"the verdict is {verdict['status']}, not explained"]
+    problems += [f"identity {i['key']} does not hold: {i['formula']}" for i in document["identities"] if not i["holds"]]
+    for identity in document["identities"]:
+        printed = identity_view(identity, "en")["with_figures"]
+        left, right = printed_sum(printed, "en")
+        if left != right:
+            problems.append(f"identity {identity['key']} does not add up as printed: {printed}")
+    if verdict["differing_dossiers"] != sum(document["counts"].values()):
+        problems.append(f"{verdict['differing_dossiers']} dossiers differ but the classes count {document['counts']}")
+    found = {kind for kind, n in {**document["counts"], **document["flags"]}.items() if n}
+    problems += [f"no dossier found as {kind}" for kind in expected if kind not in found]
     missing = {d["dossier_no"] for d in document["differences"] if d["kind"] == "missing_at_portal"}
-    if lost not in missing:
-        problems.append(f"the dossier the portal lost ({lost}) is not reported missing at the portal")
+    if missing != {lost}:
+        problems.append(f"missing at the portal: {sorted(missing)}, where only the lost dossier {lost} should be")
     return problems
 
 
@@ -210,32 +221,28 @@ def print_postal(console: Console, postal: dict[str, Any]) -> None:
 
 
 def print_reconciliation(console: Console, document: dict[str, Any], folder: Path) -> None:
-    """The verdict an official reads first, the classes with example dossiers, and where the report is."""
-    verdict = document["verdict"]
-    head = (
-        "[green]reconciled[/]"
-        if verdict["reconciled"]
-        else f"[red]not reconciled[/]: {verdict['differing_dossiers']:,} dossiers differ, most as "
-        f"{verdict['largest_class']} ({verdict['largest_class_count']:,})"
-    )
-    console.print(f"Reconciliation {document['period']['label']}: {head}.")
+    """The verdict an official reads first, the classes and flags, every identity written out, the
+    portal's figure by road, example dossiers, and where the report is (in English, as the demo)."""
+    for line in summary_lines(document, "en"):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     examples: dict[str, list[str]] = {}
     for difference in document["differences"]:
-        examples.setdefault(difference["kind"], []).append(difference["dossier_no"])
-    for kind, count in document["counts"].items():
-        if count:
-            console.print(f"  {kind}: {count:,}  e.g. {', '.join(examples.get(kind, [])[:3])}", highlight=False)
-    for identity in document["identities"]:
-        console.print(f"  identity {identity['key']}: {'holds' if identity['holds'] else 'DOES NOT hold'}")
+        if "counted_as" not in difference:
+            examples.setdefault(difference["kind"], []).append(difference["dossier_no"])
+    for kind, numbers in examples.items():
+        console.print(f"  e.g. {kind}: {', '.join(numbers[:3])}", highlight=False, soft_wrap=True)
     for line in portal_figure(document, "en", fmt_int):
-        console.print(f"  {line}", highlight=False)
-    console.print(f"Report (HTML, CSV, JSON, signed PDF): {folder}")
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"Report (HTML, CSV, JSON, signed PDF): {folder}", highlight=False, soft_wrap=True)
 
 
-def print_evidence(console: Console, evidence: dict[str, Any], store_url: str) -> None:
-    """The message log's verdict and the command that checks it again."""
+def print_evidence(console: Console, evidence: dict[str, Any], store_url: str | None = None) -> None:
+    """The message log's verdict and the command that checks it again (``store_url``: a store other
+    than the default one the command reads)."""
+    setting = f"HUB_STORE_URL={store_url} " if store_url else ""
     console.print(
         f"Message log: {evidence['entries']:,} exchanges, hash chain {'intact' if evidence['ok'] else 'BROKEN'}, "
         f"{evidence['seals']:,} signed seals checked against the trust store "
-        f"(again: HUB_STORE_URL={store_url} uv run hub evidence verify)."
+        f"(again: {setting}uv run hub evidence verify).",
+        highlight=False,
     )

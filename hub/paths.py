@@ -55,3 +55,8 @@ def store_url() -> str:
 def reports_dir(period_label: str) -> Path:
     """Where a period's reconciliation report goes: ``var/reports/<period label>/``."""
     return var_dir() / "reports" / period_label
+
+
+def log_file() -> Path:
+    """``var/logs/hub.log``: what the command line keeps off the console (libraries' notes)."""
+    return var_dir() / "logs" / "hub.log"

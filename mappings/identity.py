@@ -51,7 +51,9 @@ __all__ = [
 
 # The register's field names, as the mismatch list names them (and quarantine reasons repeat).
 NAME, BIRTH_DATE, ADDRESS = "HoVaTen", "NgayThangNamSinh", "DiaChi"
-DIACRITICS_ONLY = "name differs only in diacritics/normalisation"
+DIACRITICS_ONLY = "họ tên chỉ khác về dấu hoặc cách viết (chuẩn hóa)"
+# An address level in a quarantine reason: the word, with the level's code name beside it.
+_LEVEL_WORDS = {"province": "tỉnh", "district": "huyện", "commune": "xã"}
 REFORM = date(2025, 7, 1)  # two-level local government: districts abolished, communes merged
 
 
@@ -192,19 +194,24 @@ class IdentityCheck:
 
     @property
     def reason(self) -> str:
-        """A sentence for officers and quarantine entries (never contains the ID)."""
+        """A sentence for officers and quarantine entries, in Vietnamese as every quarantine reason
+        (never contains the ID); the address levels keep their code names."""
         if self.verdict is Verdict.MATCH:
-            return "identity matches the population database"
+            return "thông tin khớp với CSDL quốc gia về dân cư"
         if self.verdict is Verdict.NOT_FOUND:
-            return "no citizen with this ID number in the population database"
+            return "không có công dân mang số định danh này trong CSDL quốc gia về dân cư"
         parts = []
         if NAME in self.mismatched:
-            parts.append(DIACRITICS_ONLY if self.diacritics_only else "name differs from the population database")
+            parts.append(DIACRITICS_ONLY if self.diacritics_only else "họ tên khác với CSDL quốc gia về dân cư")
         if BIRTH_DATE in self.mismatched:
-            parts.append("birth date differs from the population database")
+            parts.append("ngày sinh khác với CSDL quốc gia về dân cư")
         if ADDRESS in self.mismatched and self.address is not None:
-            levels = ", ".join(level for level, state in self.address.levels.items() if state == "differs")
-            parts.append(f"address differs from the population database ({levels})")
+            levels = ", ".join(
+                f"{_LEVEL_WORDS.get(level, level)} ({level})"
+                for level, state in self.address.levels.items()
+                if state == "differs"
+            )
+            parts.append(f"địa chỉ khác với CSDL quốc gia về dân cư: {levels}")
         return "; ".join(parts)
 
 

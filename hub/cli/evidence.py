@@ -98,12 +98,12 @@ def verify(
 
     Example: hub evidence verify
     """
-    from hub.store import hub_store
+    from hub.cli.outbox import open_store
     from signing.evidence.chain import verify_chain
 
-    store = _trust_store(trust)
-    with console.status("Verifying the message log..."):
-        report = verify_chain(hub_store().message_log, trust=store, check_bodies=bodies)
+    roots = _trust_store(trust)
+    with open_store() as store, console.status("Verifying the message log..."):
+        report = verify_chain(store.message_log, trust=roots, check_bodies=bodies)
     if not report.ok:
         _fail(f"the message log is broken at entry {report.first_broken_seq}: {report.reason}")
     console.print(f"Message log intact: {report.entries:,} entries, hash chain and head verified.")
@@ -136,7 +136,8 @@ def export(
 
     Example: hub evidence export --dossier 000.00.12.H26-261120-0001 --out evidence.zip
     """
-    from hub.store import RecordProofs, hub_store
+    from hub.cli.outbox import open_store
+    from hub.store import RecordProofs
     from signing.evidence.bundle_export import export_bundle, export_record_bundle
 
     if (exchange is None) == (dossier is None):
@@ -144,21 +145,22 @@ def export(
     roots = _trust_store(trust)
     anchors = roots.roots if roots else ()
     try:
-        if dossier is not None:
-            proven = RecordProofs(hub_store()).for_dossier(dossier)
-            summary = export_record_bundle(proven, dossier_no=dossier, out=out, roots=anchors)
-            written = f"{summary.exchanges} signed sending(s) of {dossier} with their proofs and batch roots"
-        else:
-            console.print(
-                "[bold yellow]warning:[/] an exchange bundle holds the exact messages, with every citizen ID and "
-                "phone number they carry; for one dossier use --dossier instead.",
-                highlight=False,
-            )
-            summary = export_bundle(hub_store().message_log, exchange_id=str(exchange), out=out, roots=anchors)
-            written = (
-                f"{summary.exchanges} exchange(s), chain segment of {summary.chain_entries} entries, "
-                f"{summary.seals} seal(s)"
-            )
+        with open_store() as store:
+            if dossier is not None:
+                proven = RecordProofs(store).for_dossier(dossier)
+                summary = export_record_bundle(proven, dossier_no=dossier, out=out, roots=anchors)
+                written = f"{summary.exchanges} signed sending(s) of {dossier} with their proofs and batch roots"
+            else:
+                console.print(
+                    "[bold yellow]warning:[/] an exchange bundle holds the exact messages, with every citizen ID and "
+                    "phone number they carry; for one dossier use --dossier instead.",
+                    highlight=False,
+                )
+                summary = export_bundle(store.message_log, exchange_id=str(exchange), out=out, roots=anchors)
+                written = (
+                    f"{summary.exchanges} exchange(s), chain segment of {summary.chain_entries} entries, "
+                    f"{summary.seals} seal(s)"
+                )
     except LookupError as exc:
         _fail(str(exc))
         return
@@ -220,7 +222,7 @@ def seal(
 
     Example: hub evidence seal
     """
-    from hub.store import hub_store
+    from hub.cli.outbox import open_store
     from signing.config import hub_identity
     from signing.errors import SigningError
     from signing.keys import load_identity
@@ -230,7 +232,8 @@ def seal(
     except SigningError as exc:
         _fail(f"cannot load the signing key: {exc.reason}")
         return
-    sealed = hub_store().message_log.seal(identity)
+    with open_store() as store:
+        sealed = store.message_log.seal(identity)
     if sealed is None:
         console.print("Nothing to seal: every entry is already sealed.")
     else:
@@ -249,9 +252,11 @@ def record(
     """
     import json
 
-    from hub.store import RecordProofs, hub_store
+    from hub.cli.outbox import open_store
+    from hub.store import RecordProofs
 
-    proven = RecordProofs(hub_store()).for_dossier(dossier)
+    with open_store() as store:
+        proven = RecordProofs(store).for_dossier(dossier)
     if not proven:
         _fail(f"no signed sending of dossier {dossier} in the hub store")
     descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

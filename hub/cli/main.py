@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -51,9 +54,10 @@ from hub.day_checks import (
     reconciliation_problems,
 )
 from hub.local_deployment import TIMEZONE, airflow_services, connections_document, up_dir, up_environment, user_names
-from hub.observability.logging import configure_json_logging
-from hub.paths import keep_private, reports_dir, sandbox_dir, store_url, var_dir
+from hub.observability.logging import configure_json_logging, route_library_logs
+from hub.paths import keep_private, log_file, reports_dir, sandbox_dir, store_url, var_dir
 from hub.processes import Processes, ProcessExited
+from quality.reconcile.model import DEFAULT_EXPECTED, DifferenceClass
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(
@@ -72,6 +76,7 @@ app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)
 console = Console()
+HANOI = ZoneInfo(TIMEZONE)
 DEMO_DAGS = (
     "city_dossiers_extract",
     "national_portal_sync",
@@ -87,7 +92,8 @@ CARRIER_DAYS = 5
 # The differences the demo day carries on purpose, which its reconciliation must find and explain:
 # a dossier the portal loses after acknowledging it, records the city generator breaks
 # (quarantined), dossiers processed only on ministry software -- which the ministries also synced to
-# the portal themselves (extra at the portal, each explained by its ministry's pull-back).
+# the portal themselves (extra at the portal, each explained by its ministry's pull-back: a flag on
+# the ministry-only dossier, which is counted once).
 DEMO_DIFFERENCES = ("missing_at_portal", "quarantined", "ministry_only", "extra_at_portal")
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
@@ -100,13 +106,33 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def run_airflow(*args: str, env: dict[str, str], quiet: bool = False) -> None:
-    """Run the Airflow CLI of this environment; its failure is ours, with its last lines shown."""
+def run_airflow(*args: str, env: dict[str, str], quiet: bool = False, log: Path | None = None) -> None:
+    """Run the Airflow CLI of this environment; its failure is ours, with its last lines shown.
+
+    ``log``: keep everything it printed in that file (0600, the folder 0700), kept whether it
+    succeeds or fails -- ``airflow dags test`` runs its tasks in its own process and prints their
+    logs instead of writing Airflow's task-log files, so this file is where its task logs are."""
     command = [sys.executable, "-m", "airflow", *args]
-    result = subprocess.run(command, env=env, capture_output=quiet, text=True, check=False)
+    result = subprocess.run(command, env=env, capture_output=quiet or log is not None, text=True, check=False)
+    output = (result.stdout or "") + (result.stderr or "")
+    if log is not None:
+        log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as kept:
+            kept.write(output)
+        if not quiet:
+            console.out(output, end="", highlight=False)
     if result.returncode != 0:
-        tail = "\n".join(((result.stdout or "") + (result.stderr or "")).splitlines()[-30:])
-        _fail(f"`airflow {' '.join(args)}` exited {result.returncode}\n{tail}")
+        tail = "\n".join(output.splitlines()[-30:])
+        where = f"\nthe whole output: {log}" if log is not None else ""
+        _fail(f"`airflow {' '.join(args)}` exited {result.returncode}\n{tail}{where}")
+
+
+def dags_test_log(env: dict[str, str], dag_id: str, day: date, round_name: str) -> Path:
+    """Where a ``dags test`` run of the demo keeps its task logs: beside Airflow's own task logs,
+    ``<base_log_folder>/dags_test/dag_id=<dag>/<day>-<round>.log``."""
+    folder = Path(env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]) / "dags_test" / f"dag_id={dag_id}"
+    return folder / f"{day}-{round_name.replace(' ', '-')}.log"
 
 
 def airflow_pools() -> dict[str, dict[str, object]]:
@@ -206,23 +232,69 @@ def _day_end(day: date) -> str:
     return f"{day + timedelta(days=1)}T00:00:00+07:00"
 
 
+def _dags_test(dag_id: str, day: date, round_name: str, env: dict[str, str]) -> None:
+    """One ``airflow dags test`` of the demo, as a step, its task logs kept (:func:`dags_test_log`)."""
+    with _step(f"{round_name}: airflow dags test {dag_id}"):
+        log = dags_test_log(env, dag_id, day, round_name)
+        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True, log=log)
+
+
+@contextmanager
+def _step(label: str) -> Iterator[None]:
+    """A long step as two plain lines, when it starts and how long it took: readable when piped or
+    logged, where a spinner shows nothing for minutes."""
+    started = time.monotonic()
+    console.print(f"[{datetime.now(HANOI):%H:%M:%S}] {label} ...", highlight=False, markup=False)
+    console.file.flush()  # a pipe or a log file is block-buffered: the line must show now, not at the end
+    yield
+    console.print(f"[{datetime.now(HANOI):%H:%M:%S}]   done in {time.monotonic() - started:.0f} s", highlight=False)
+    console.file.flush()
+
+
+def fresh_demo_store(store: Path, marker: Path) -> None:
+    """Empty ``store`` (the default store, var/hub.db) for a demo that starts from nothing.
+
+    A store the previous demo made (``marker`` names it) is simply removed; any other -- a day
+    ``hub up`` ran, data an engineer loaded -- is moved aside beside it, and the demo says where.
+    """
+    if store.exists() and not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == str(store)):
+        kept = store.with_name(f"{store.name}.{datetime.now(HANOI):%Y%m%d-%H%M%S}.bak")
+        store.rename(kept)
+        console.print(f"The hub store {store} was not made by a demo: moved to {kept}.", highlight=False)
+    for part in (store, store.with_name(store.name + "-wal"), store.with_name(store.name + "-shm")):
+        part.unlink(missing_ok=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(store), encoding="utf-8")
+
+
 @app.command()
 def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: SeedOption = 7) -> None:
     """Start the sandbox, run the day's DAGs through Airflow twice, print the counts and the reconciliation.
 
-    The demo uses its own hub store (var/demo/hub.db), recreated each time, so it always starts
-    from nothing; the sandbox is stopped at the end whatever happens.
+    The demo writes the default hub store (var/hub.db), emptied first so it always starts from
+    nothing (a store it did not make is moved aside, not deleted), so every `hub` command shows
+    the demo's data afterwards; the sandbox is stopped at the end whatever happens.
 
     Example: hub demo --day 2026-11-20 --scale 0.1
     """
     from sandbox import runner
 
     demo_dir = var_dir() / "demo"
-    shutil.rmtree(demo_dir, ignore_errors=True)
-    demo_dir.mkdir(parents=True)
+    store = var_dir() / "hub.db"
+    fresh_demo_store(store, demo_dir / "store")
+    for old in demo_dir.iterdir():
+        if old.name != "store":
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
     env = airflow_environment()
-    env["HUB_STORE_URL"] = f"sqlite:///{demo_dir / 'hub.db'}"
-    with console.status("Starting the sandbox partners..."):
+    env["HUB_STORE_URL"] = f"sqlite:///{store}"
+    if os.environ.get("HUB_STORE_URL", env["HUB_STORE_URL"]) != env["HUB_STORE_URL"]:
+        console.print(
+            f"Note: HUB_STORE_URL is set, so `hub` commands read it, not the demo's store {store}.", highlight=False
+        )
+    # The demo makes the portal lose one acknowledged dossier on purpose, so its reconciliation
+    # expects that class too (beside the hub's usual ones) and checks it found exactly that dossier.
+    env["HUB_RECONCILE_EXPECTED"] = ",".join(k.value for k in (*DEFAULT_EXPECTED, DifferenceClass.MISSING_AT_PORTAL))
+    with _step("Starting the sandbox partners"):
         try:
             state = runner.up(sandbox_dir(), day=day, scale=scale, seed=seed, fresh=True)
         except RuntimeError as exc:
@@ -230,26 +302,29 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     try:
         env.update(sandbox_connections(state))
         console.print(f"Sandbox up: {state['data']['records_loaded']:,} city dossiers for {day}.")
-        with console.status("Migrating Airflow's metadata DB, creating pools..."):
+        with _step("Migrating Airflow's metadata DB, creating pools"):
             prepare_airflow(env)
         # Viettel Post's tracking is its callbacks: the receiver runs beside the DAGs, as in production.
         with callback_receiver(env, state, CALLBACK_CARRIERS):
             for round_name in ("first run", "re-run"):
                 calls_before = portal_send_calls(state["national_portal"]["url"])
                 for dag_id in DEMO_DAGS:
-                    with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
-                        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+                    _dags_test(dag_id, day, round_name, env)
                 advance_carriers(state, days=CARRIER_DAYS)
                 if round_name == "first run":
                     lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
                     console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
                 for dag_id in DEMO_FOLLOW_UP_DAGS:
-                    with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
-                        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+                    _dags_test(dag_id, day, round_name, env)
                 sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
                 summary = latest_report("sync")
                 summary["portal_calls_this_run"] = sent
-                console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
+                console.print(
+                    f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal; task logs in "
+                    f"{dags_test_log(env, '<dag>', day, round_name).parent.parent}.",
+                    highlight=False,
+                    soft_wrap=True,
+                )
                 if round_name == "first run":
                     first = summary
                     synced = ministry_syncs(state["national_portal"]["url"], day)
@@ -273,13 +348,15 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     result["postal"], result["injected"] = postal, {"lost_at_portal": lost}
     result["ministry_syncs_to_portal"] = synced["by_partner"]
     reconciliation = reconciliation_document(day)
-    result["reconciliation"] = {k: reconciliation[k] for k in ("verdict", "counts", "identities", "portal_side")}
+    result["reconciliation"] = {
+        k: reconciliation[k] for k in ("verdict", "compared", "counts", "flags", "identities", "portal_side")
+    }
     path = demo_dir / "summary.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     print_sync_summary(console, first, summary["portal_calls_this_run"], path)
     print_partner_summaries(console, population, ministries)
     print_postal(console, postal)
-    print_evidence(console, evidence, env["HUB_STORE_URL"])
+    print_evidence(console, evidence)
     print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
     problems = day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries)
     problems += postal_problems(postal) + reconciliation_problems(reconciliation, DEMO_DIFFERENCES, lost)
@@ -388,7 +465,8 @@ def _ignore_interrupts() -> None:
 
 def main() -> None:
     # Warnings from the hub's modules (retries, refusals) as masked JSON lines on stderr; the
-    # console output above stays for people.
+    # console output above stays for people. Libraries' notes (fonts, SVG) go to var/logs/hub.log.
     configure_json_logging(level=logging.WARNING)
-    keep_private()  # before anything -- Airflow, the sandbox, the receiver -- is started from here
+    keep_private()  # before anything -- Airflow, the sandbox, the receiver, the log file -- is started from here
+    route_library_logs(log_file())
     app()

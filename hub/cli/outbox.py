@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.store import HubStore
@@ -26,18 +25,30 @@ PartnerOption = Annotated[str, typer.Option(help="Partner whose outbox to show."
 
 @contextmanager
 def open_store() -> Iterator[HubStore]:
-    """The store of HUB_STORE_URL; any database failure inside the block ends the command cleanly."""
+    """The store of HUB_STORE_URL, never a new empty one (``existing_store``); any database failure
+    inside the block ends the command cleanly."""
     from hub.paths import store_url
-    from hub.store import hub_store
+    from hub.store.default import StoreMissing, existing_store, store_location
 
-    where = make_url(store_url()).render_as_string(hide_password=True)
+    where = store_location(store_url())
     try:
-        yield hub_store()
-    except SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        console.print(f"[bold red]error:[/] cannot use the hub store at {where}: {str(cause).strip().splitlines()[0]}")
-        console.print("Check HUB_STORE_URL and that the database server is running.")
+        store = existing_store()
+    except StoreMissing as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
+    except SQLAlchemyError as exc:
+        _store_failed(where, exc)
+    try:
+        yield store
+    except SQLAlchemyError as exc:
+        _store_failed(where, exc)
+
+
+def _store_failed(where: str, exc: SQLAlchemyError) -> NoReturn:
+    cause = getattr(exc, "orig", None) or exc
+    console.print(f"[bold red]error:[/] cannot use the hub store at {where}: {str(cause).strip().splitlines()[0]}")
+    console.print("Check HUB_STORE_URL and that the database server is running.")
+    raise typer.Exit(1) from exc
 
 
 @app.command("status")
@@ -50,6 +61,15 @@ def status(partner: PartnerOption = "national_portal") -> None:
       hub outbox status
       HUB_STORE_URL=postgresql+psycopg2://hub@db/hub hub outbox status --partner national_portal
     """
+    from adapters.partners import partner_ids
+
+    if partner not in partner_ids():
+        console.print(
+            f"[bold red]error:[/] unknown --partner {partner!r}: the partners are {', '.join(partner_ids())}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     with open_store() as store:
         counts = store.outbox.counts(partner)
         age = store.outbox.oldest_pending_age(partner)

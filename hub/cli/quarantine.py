@@ -26,8 +26,15 @@ SourceOption = Annotated[str, typer.Option(help="Where the dossiers came from: c
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line, copyable
     raise typer.Exit(1)
+
+
+def refuse_unknown(what: str, value: str | None, known: list[str]) -> None:
+    """A filter naming nothing the store knows is a typo, not an empty answer: say which exist."""
+    if value is not None and value not in known:
+        listed = ", ".join(known) if known else "none yet"
+        _fail(f"unknown --{what} {value!r}: the quarantine holds entries under {listed}")
 
 
 @app.command("list")
@@ -38,24 +45,44 @@ def list_entries(
 ) -> None:
     """Open quarantine entries with the rule each broke and why.
 
+    Piped (not a terminal), one tab-separated line per entry with every value in full, so a
+    dossier number can be pasted into `hub quarantine show`.
+
     Examples:
       hub quarantine list
       hub quarantine list --rule dossier_no.format --limit 200
+      hub quarantine list | cut -f1
     """
     with open_store() as store:
+        known = store.quarantine.known()
+        refuse_unknown("rule", rule, known["rule"])
+        refuse_unknown("source", source, known["source"])
         entries = [e for e in store.quarantine.open_entries(source) if rule is None or e["rule"] == rule]
-    table = Table("dossier", "source", "rule", "reason", "seen", title=f"Quarantine: {len(entries):,} open")
-    for entry in entries[:limit]:
-        table.add_row(
-            entry["dossier_no"],
-            entry["source"],
-            entry["rule"],
-            mask_personal_data(entry["reason"]),
-            str(entry["occurrences"]),
-        )
+    columns = ("dossier", "source", "rule", "reason", "seen")
+    rows = [
+        (e["dossier_no"], e["source"], e["rule"], mask_personal_data(e["reason"]), str(e["occurrences"]))
+        for e in entries[:limit]
+    ]
+    title = f"Quarantine: {len(entries):,} open"
+    more = f"... {len(entries) - limit:,} more (--limit)" if len(entries) > limit else None
+    if not console.is_terminal:  # the title and the remainder on stderr: stdout is the rows alone
+        typer.echo(title, err=True)
+        typer.echo("\t".join(columns))
+        for row in rows:
+            typer.echo("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row))
+        if more:
+            typer.echo(more, err=True)
+        return
+    table = Table(title=title)
+    widest = max((len(row[0]) for row in rows), default=7)
+    table.add_column(columns[0], no_wrap=True, min_width=widest)  # a number is copied whole, never cut
+    for name in columns[1:]:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
-    if len(entries) > limit:
-        console.print(f"... {len(entries) - limit:,} more (--limit)")
+    if more:
+        console.print(more, highlight=False)
 
 
 @app.command("show")
@@ -71,7 +98,9 @@ def show(
         entries = store.quarantine.entries_of(dossier_no)
     if not entries:
         _fail(f"dossier {dossier_no} was never quarantined")
-    table = Table("rule", "reason", "first seen", "last seen", "seen", "state", title=f"Dossier {dossier_no}")
+    table = Table(title=f"Dossier {dossier_no}")
+    for name in ("rule", "reason", "first seen", "last seen", "seen", "state"):
+        table.add_column(name, overflow="fold")  # folded, never cut: a rule name is copied whole
     for e in entries:
         table.add_row(
             e["rule"],
@@ -114,6 +143,9 @@ def replay(
     if not dossier and not rule:
         _fail("name the dossiers to replay: --dossier NUMBER (repeatable) or --rule RULE")
     with open_store() as store:
+        known = store.quarantine.known()
+        refuse_unknown("rule", rule, known["rule"])
+        refuse_unknown("source", source, known["source"])
         chosen = sorted(
             {
                 e["dossier_no"]

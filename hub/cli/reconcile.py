@@ -11,11 +11,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from hub.cli.clients import partner_client_or_exit
+from hub.cli.outbox import open_store
 
 console = Console()
+
+# ``--strict`` exit statuses: a script tells a period with differences from one with nothing to compare.
+EXIT_STATUS = {"not_reconciled": 3, "no_data": 4}
 
 PeriodOption = Annotated[
     str,
@@ -26,7 +29,13 @@ PeriodOption = Annotated[
 def reconcile_command(
     period: PeriodOption,
     language: Annotated[str, typer.Option(help="Report language: vi (default) or en.")] = "vi",
-    strict: Annotated[bool, typer.Option(help="Exit with status 3 when the period does not reconcile.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Exit with status 3 when the period is not reconciled (a difference not expected, an identity "
+            "that fails) and 4 when there is no data for it; 0 when reconciled or every difference is explained."
+        ),
+    ] = False,
     fetch_portal: Annotated[
         bool,
         typer.Option(
@@ -48,16 +57,22 @@ def reconcile_command(
 ) -> None:
     """Reconcile a period and write its report (HTML, CSV, JSON, signed PDF) under var/reports/<period>/.
 
-    Reads the hub store named by HUB_STORE_URL (default: var/hub.db).
+    Reads the hub store named by HUB_STORE_URL (default: var/hub.db, where `make demo` writes) and
+    refuses to create one. The verdict is "no data" (no source holds a dossier of the period: no
+    signed PDF is written), "reconciled", "explained" (every differing dossier of an expected class,
+    HUB_RECONCILE_EXPECTED) or "not reconciled"; printed in the report's language.
 
     Examples:
       hub reconcile --period 2026-11-20
       hub reconcile --period 2026-Q4 --language en
-      hub reconcile --period 2026-11 --strict   # exit 3 if anything differs (for scripts)
+      hub reconcile --period 2026-11 --strict   # exit 3 if not reconciled, 4 if no data (for scripts)
       hub reconcile --period 2026-11-20 --fetch-portal   # the portal's own count, fetched now
       hub reconcile --period 2026-Q4 --portal-file portal-2026-Q4.xlsx   # the portal's listing, downloaded
     """
+    import json
+
     from hub.jobs import reconcile as jobs_reconcile
+    from quality.report.view import summary_lines
     from signing.errors import SigningError
 
     if language not in ("vi", "en"):
@@ -66,33 +81,25 @@ def reconcile_command(
     if fetch_portal and portal_file is not None:
         console.print("[red]error:[/red] give either --fetch-portal or --portal-file, not both")
         raise typer.Exit(2)
+    with open_store():  # an existing store, never a new empty one
+        pass
     if fetch_portal:
         _fetch_portal(period)
     if portal_file is not None:
         _import_portal_file(portal_file, period)
     try:
         result = jobs_reconcile.reconcile_and_report(period, language=language)
-    except (ValueError, SigningError) as exc:  # a bad period, or no key to sign the PDF with
-        console.print(f"[red]error:[/red] {exc}")
+    except (ValueError, SigningError) as exc:  # a bad period, a bad HUB_RECONCILE_EXPECTED, no signing key
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
-    verdict = result["verdict"]
-    if verdict["reconciled"]:
-        console.print(f"[bold green]{result['period']}: reconciled[/bold green] -- every count agrees.")
-    else:
-        console.print(
-            f"[bold red]{result['period']}: NOT reconciled[/bold red] -- {verdict['differing_dossiers']:,} dossiers "
-            f"differ; largest class: {verdict['largest_class']} ({verdict['largest_class_count']:,})."
-        )
-    table = Table("difference", "dossiers", title="Differences by class")
-    for kind, count in result["counts"].items():
-        table.add_row(kind, f"{count:,}")
-    console.print(table)
-    for key, holds in result["identities"].items():
-        console.print(f"identity {key}: {'holds' if holds else '[red]does not hold[/red]'}")
+    document = json.loads(Path(result["files"]["json"]).read_text(encoding="utf-8"))
+    for line in summary_lines(document, language):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     for name, path in result["files"].items():
-        console.print(f"{name}: {path}")
-    if strict and not verdict["reconciled"]:
-        raise typer.Exit(3)
+        console.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+    status = result["verdict"]["status"]
+    if strict and status in EXIT_STATUS:
+        raise typer.Exit(EXIT_STATUS[status])
 
 
 def _fetch_portal(period: str) -> None:

@@ -41,12 +41,16 @@ def serve(
 
     from adapters.hooks import PartnerHook
     from hub.observability.logging import configure_json_logging
+    from hub.paths import store_url
     from hub.store import hub_store
+    from hub.store.default import store_exists, store_location
     from hub.webhooks.app import create_app
 
     configure_json_logging()  # JSON lines, personal numbers masked (as every hub command)
     logging.getLogger().setLevel(logging.INFO)  # one line per stored batch of callbacks
     clients = {name: PartnerHook(name).get_client() for name in (carrier or partners.carriers())}
+    if not store_exists(store_url()):  # the receiver writes, so it may create the store -- but says so
+        typer.echo(f"no hub store at {store_location(store_url())} yet: creating it (set HUB_STORE_URL to use another)")
     typer.echo(f"webhook receiver on http://{host}:{port}/webhooks/{{{','.join(clients)}}}")
     # No access log: one line per callback comes from the app, with nothing personal in it.
     uvicorn.run(create_app(hub_store(), clients), host=host, port=port, access_log=False, log_level="info")

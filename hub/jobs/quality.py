@@ -37,10 +37,11 @@ def stored_gate(store: HubStore, run_id: str) -> QualityGate:
 
 
 def build_data_docs() -> Path:
-    """Build the suites and this process's validation results into ``var/gx/data_docs/``; returns
-    the index page, which the run's report links."""
+    """Build the suites and every kept validation result (``var/gx/validations/``, this process's
+    added) into ``var/gx/data_docs/``, readable offline; returns the index page, which the run's
+    report links."""
     from quality.expectations.runner import build_data_docs as build  # GX: inside the task only
 
-    index = build(var_dir() / "gx" / "data_docs")
+    index = build(var_dir() / "gx" / "data_docs", kept=var_dir() / "gx" / "validations")
     log.info("GX Data Docs: %s", index)
     return index

@@ -33,7 +33,7 @@ from hub.paths import reports_dir, var_dir
 from hub.store import hub_store
 from hub.store.portal_scores import Score
 from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, reconcile
-from quality.reconcile.model import HANOI, Period
+from quality.reconcile.model import DEFAULT_EXPECTED, HANOI, DifferenceClass, Period, VerdictStatus, parse_classes
 from quality.reconcile.portal_file import read_portal_file
 from quality.reconcile.scoreboard import compare as compare_scoreboard
 from quality.report import write_reconciliation_report
@@ -57,14 +57,22 @@ def period_before(moment: datetime, kind: PeriodKind) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
+def expected_classes() -> frozenset[DifferenceClass]:
+    """The difference classes a period may show and still be "explained": ``HUB_RECONCILE_EXPECTED``
+    (comma-separated class names; empty: none is expected) or the engine's default."""
+    text = os.environ.get("HUB_RECONCILE_EXPECTED")
+    return DEFAULT_EXPECTED if text is None else parse_classes(text)
+
+
 def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str, Any]:
     """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
     period = Period.parse(period_text)
+    expected = expected_classes()
     memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
     # Read before reconciling: the engine's DuckDB attaches a SQLite store, which a new
     # connection opened after it then finds locked.
     board, scores, fetched_at = _stored_scoreboard(period)
-    result = reconcile(hub_store().db, period, memory_limit=memory_limit)
+    result = reconcile(hub_store().db, period, memory_limit=memory_limit, expected=expected)
     metrics.reconciliation(result)
     document = result.to_dict()
     document["portal_scoreboard"] = compare_scoreboard(
@@ -74,12 +82,14 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
     if (data_docs := var_dir() / "gx" / "data_docs" / "index.html").exists():
         # Relative, so the report still links the quality gate's Data Docs when var/ is copied or moved.
         document["data_docs"] = os.path.relpath(data_docs, reports_dir(label))
-    files = write_reconciliation_report(document, reports_dir(label), signer=hub_identity(), language=language)
     verdict = document["verdict"]
+    # Nothing compared, nothing to certify: a period without data gets no signed PDF (and loses a stale one).
+    signer = None if verdict["status"] == VerdictStatus.NO_DATA else hub_identity()
+    files = write_reconciliation_report(document, reports_dir(label), signer=signer, language=language)
     log.info(
         "reconciliation %s: %s, %d dossiers differ (largest class: %s); report in %s",
         label,
-        "reconciled" if verdict["reconciled"] else "NOT reconciled",
+        verdict["status"],
         verdict["differing_dossiers"],
         verdict["largest_class"],
         files.html.parent,
@@ -87,8 +97,11 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
     return {
         "period": label,
         "verdict": verdict,
+        "sources": document["sources"],
+        "compared": document["compared"],
         "counts": document["counts"],
-        "identities": {i["key"]: i["holds"] for i in document["identities"]},
+        "flags": document["flags"],
+        "identities": document["identities"],
         "files": {name: str(path) for name, path in asdict(files).items() if path is not None},
     }
 

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TextIO
 
@@ -103,4 +104,26 @@ def configure_json_logging(stream: TextIO | None = None, level: int = logging.IN
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(min(root.level or level, level))
+    return handler
+
+
+# Libraries whose notes are for whoever debugs a rendering, not for the operator reading a verdict:
+# matplotlib's font fallbacks, WeasyPrint's CSS and SVG remarks, fontTools' subsetting.
+LIBRARY_LOGGERS = ("matplotlib", "weasyprint", "fontTools", "PIL")
+
+
+def route_library_logs(path: Path) -> logging.Handler:
+    """Send :data:`LIBRARY_LOGGERS`' records to ``path`` (JSON lines, appended) instead of the console;
+    once per process. Kept, not dropped: a broken chart or font is still there to read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for name in LIBRARY_LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename) == path.resolve():
+                return handler
+    handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    handler.setFormatter(JsonFormatter())
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.addHandler(handler)
+        library.propagate = False
     return handler

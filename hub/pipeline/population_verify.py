@@ -98,15 +98,16 @@ class Identity:
         return mask_citizen_id(self.citizen_id)
 
     def problems(self, tables: CodeTables, today: date) -> list[str]:
-        """Why the register cannot be asked about this identity (empty when it can)."""
+        """Why the register cannot be asked about this identity (empty when it can), in Vietnamese
+        as every quarantine reason."""
         found = []
         if not self.name:
-            found.append("applicant name is empty")
+            found.append("thiếu họ tên người nộp")
         if self.birth is None:
-            found.append("applicant birth date (chu_ho_so.ngay_sinh) is missing or neither an ISO date nor a year")
+            found.append("thiếu ngày sinh người nộp (chu_ho_so.ngay_sinh) hoặc không phải ngày ISO 8601 hay năm sinh")
         if not self.procedure:
-            found.append("the dossier names no procedure (ma_tthc), which the register licenses lookups by")
-        found += [f"citizen ID: {reason}" for reason in check_citizen_id(self.citizen_id, tables, today=today)]
+            found.append("hồ sơ không ghi thủ tục (ma_tthc), mà CSDL dân cư cấp phép tra cứu theo thủ tục")
+        found += [f"số định danh: {reason}" for reason in check_citizen_id(self.citizen_id, tables, today=today)]
         return found
 
 
@@ -176,9 +177,9 @@ def verify_batch(
         try:
             answer = client.lookup(query, LookupPurpose(check.dossier_no, PURPOSE, identity.procedure), audit)
         except ProcedureNotLicensed as exc:
-            return _result(
-                check, identity, Outcome.INVALID, f"procedure {identity.procedure}: {exc}", rule=NOT_LICENSED
-            )
+            log.info("population lookup refused for procedure %s: %s", identity.procedure, exc)
+            reason = f"thủ tục {identity.procedure} không được cấp phép tra cứu CSDL dân cư (LGSP từ chối, mã 004)"
+            return _result(check, identity, Outcome.INVALID, reason, rule=NOT_LICENSED)
         except RetryableError as exc:
             return CheckResult(check.dossier_no, check.content_hash, Outcome.PENDING, error=_describe(exc))
         except AdapterError as exc:
@@ -241,8 +242,8 @@ def _result(
     rule = rule or RULES.get(outcome)
     quarantine = None
     if rule is not None:
-        fields = f"; differing fields: {', '.join(mismatched)}" if mismatched else ""
-        text = f"population database, citizen {identity.subject}: {reason}{fields}"
+        fields = f"; trường khác: {', '.join(mismatched)}" if mismatched else ""
+        text = f"CSDL quốc gia về dân cư, công dân {identity.subject}: {reason}{fields}"
         quarantine = QuarantineItem(
             QUARANTINE_SOURCE,
             check.dossier_no,

@@ -16,7 +16,7 @@ from typing import Any
 
 from adapters.errors import AdapterError
 from adapters.national_portal.client import NationalPortalClient, RecordResult
-from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
+from hub.pipeline.redelivery import RETRIES_EXHAUSTED, RedeliveryPolicy, exhausted_reason, raise_unless_retryable
 from hub.store import (
     ClaimedMessage,
     CurrentRecord,
@@ -207,7 +207,7 @@ class _Settler:
         settlement = self.policy.failed(message, error, self.store.db.now())
         self.settlements.append(settlement)
         if settlement.state is OutboxState.DEAD:
-            self.dead.append((message, "delivery.retries_exhausted", error))
+            self.dead.append((message, RETRIES_EXHAUSTED, exhausted_reason(error)))
             self.report.outcomes["dead"] += 1
         else:
             self.report.outcomes["retry_later"] += 1

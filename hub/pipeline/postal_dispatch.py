@@ -47,7 +47,7 @@ from adapters.errors import (
     UntrustedReply,
 )
 from adapters.postal.carrier import Carrier
-from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
+from hub.pipeline.redelivery import RETRIES_EXHAUSTED, RedeliveryPolicy, exhausted_reason, raise_unless_retryable
 from hub.store import HubStore, QuarantineItem
 from hub.store.postal import ClaimedOrder, DispatchDecision, OrderOutcome, PostalOrders
 from mappings.city_system import to_canonical
@@ -170,7 +170,7 @@ def _retry_later(
     """Pending with the shared redelivery backoff -- quarantined once it gives up (still counted)."""
     due = policy.next_attempt(claim.attempts, now)
     if due is None:
-        return _refusal(claim, [Violation("delivery.retries_exhausted", error)], tried=True)
+        return _refusal(claim, [Violation(RETRIES_EXHAUSTED, exhausted_reason(error))], tried=True)
     return OrderOutcome(claim.reference, Dispatch.PENDING, error, due), []
 
 

@@ -16,6 +16,14 @@ from datetime import datetime, timedelta
 from adapters.errors import AdapterError, RetryableError
 from hub.store import ClaimedMessage, OutboxState, Settlement
 
+RETRIES_EXHAUSTED = "delivery.retries_exhausted"
+
+
+def exhausted_reason(last_error: str) -> str:
+    """The quarantine reason of a message that ran out of attempts: in Vietnamese, as every reason,
+    with the partner's last error quoted as it came (the part an engineer searches for)."""
+    return f"đã hết số lần gửi lại, đối tác vẫn không nhận; lỗi cuối: {last_error}"
+
 
 @dataclass(frozen=True)
 class RedeliveryPolicy:

@@ -105,6 +105,15 @@ class Quarantine:
         with self.db.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    def known(self) -> dict[str, list[str]]:
+        """Every rule and source the quarantine ever held an entry under (open or resolved), sorted:
+        what an operator's filter can name."""
+        q = t.quarantine
+        with self.db.engine.connect() as conn:
+            rules = conn.execute(sa.select(q.c.rule).distinct().order_by(q.c.rule)).scalars().all()
+            sources = conn.execute(sa.select(q.c.source).distinct().order_by(q.c.source)).scalars().all()
+        return {"rule": list(rules), "source": list(sources)}
+
     def counts_by_rule(self, source: str | None = None) -> dict[str, int]:
         return dict(Counter(row["rule"] for row in self.open_entries(source)))
 

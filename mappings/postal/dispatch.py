@@ -84,7 +84,10 @@ def desk_for(desks: VersionedTable[DeskRow], agency_code: str, on: date) -> Desk
     local_code = agency_code.rpartition(".")[0] if agency_code.count(".") > 2 else agency_code
     desk = desks.get(local_code, on) or desks.get(DEFAULT_DESK, on)
     if desk is None:
-        raise MappingError("postal.no_dispatch_desk", f"no postal desk configured for {agency_code} on {on}")
+        raise MappingError(
+            "postal.no_dispatch_desk",
+            f"chưa cấu hình bộ phận gửi bưu chính cho cơ quan {agency_code} vào ngày {on:%d/%m/%Y}",
+        )
     return desk
 
 

@@ -4,8 +4,8 @@ Start-up is paid once per process: :func:`_prepared` builds the context, the dat
 whole-DataFrame batch definition and one validation definition per suite on first use and caches
 them (per code tables), so a batch costs one ``ValidationDefinition.run`` over one DataFrame.
 The context is ephemeral -- nothing of GX is written except the Data Docs :func:`build_data_docs`
-builds on request -- and never phones home (``GX_ANALYTICS_ENABLED=false``, set by the package
-before GX is imported).
+builds on request and the validation results it keeps for the next build -- and never phones
+home (``GX_ANALYTICS_ENABLED=false``, set by the package before GX is imported).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from typing import Any
 import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
 
 from mappings.code_tables import CodeTables, load_code_tables
 from mappings.masking import mask_personal_data
 from quality.expectations import custom
+from quality.expectations.offline_docs import ValidationEntry, make_offline
 from quality.expectations.suites import SUITES, Check
 
 log = logging.getLogger(__name__)
@@ -136,30 +138,62 @@ def _masked(value: Any) -> Any:
     return value
 
 
-def build_data_docs(folder: Path) -> Path:
-    """Render the suites and this process's validation results into ``folder``; returns the index
-    page (what the reconciliation report links).
+def build_data_docs(folder: Path, kept: Path | None = None) -> Path:
+    """Render the suites and the validation results into ``folder`` for reading offline; returns
+    the index page (what the reconciliation report links).
 
     The folder is the caller's (the hub keeps it under ``var/``): where generated files live is the
     hub's business, so the site is pointed at it here rather than when the context is made.
     GX keeps the unexpected values themselves (a wrong ID number, a phone); every stored result
     is masked first, because Data Docs are a report and reports never show a full number.
+
+    The context is ephemeral and each DAG task is a process, so ``kept`` (a folder of JSON files,
+    one per validation) carries this process's results to the next build and brings the earlier
+    ones back: a re-run that validates nothing new still lists every validation, where its build
+    once left an empty index. The suites are prepared even when nothing was validated here.
     """
-    context = _context()
-    store = context.validation_results_store
-    for key in store.list_keys():
-        result = store.get(key)
-        for item in result.results:
-            item.result = _masked(item.result)
-        store.set(key, result)
-    site = {
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    }
-    if DATA_DOCS_SITE in context.list_data_docs_sites():
-        context.update_data_docs_site(DATA_DOCS_SITE, site)
-    else:
-        context.add_data_docs_site(DATA_DOCS_SITE, site)
-    context.build_data_docs(site_names=[DATA_DOCS_SITE])
-    return folder / "index.html"
+    with _GX_LOCK:
+        _prepared(load_code_tables())
+        context = _context()
+        store = context.validation_results_store
+        for key in store.list_keys():
+            result = store.get(key)
+            for item in result.results:
+                item.result = _masked(item.result)
+            store.set(key, result)
+            if kept is not None:
+                path = kept.joinpath(*key.to_tuple()).with_suffix(".json")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(store.serialize(result), encoding="utf-8")
+        if kept is not None:
+            for path in sorted(kept.rglob("*.json")):
+                key = ValidationResultIdentifier.from_tuple(path.relative_to(kept).with_suffix("").parts)
+                if not store.has_key(key):
+                    store.set(key, store.deserialize(path.read_text(encoding="utf-8")))
+        site = {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        if DATA_DOCS_SITE in context.list_data_docs_sites():
+            context.update_data_docs_site(DATA_DOCS_SITE, site)
+        else:
+            context.add_data_docs_site(DATA_DOCS_SITE, site)
+        context.build_data_docs(site_names=[DATA_DOCS_SITE])
+        suites = [suite.name for suite in context.suites.all()]
+        validations = [_entry(key, store.get(key)) for key in store.list_keys()]
+    return make_offline(folder, suites, validations)
+
+
+def _entry(key: Any, result: Any) -> ValidationEntry:
+    suite, run_name, run_time, batch = key.to_tuple()
+    statistics = result.statistics
+    return ValidationEntry(
+        suite,
+        run_name,
+        run_time,
+        batch,
+        bool(result.success),
+        int(statistics.get("evaluated_expectations", 0)),
+        int(statistics.get("successful_expectations", 0)),
+    )

@@ -13,7 +13,6 @@ list, the engine never caps it) and the aggregates.
 from __future__ import annotations
 
 import tempfile
-from collections import Counter, defaultdict
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +27,7 @@ from mappings.sources import CITY_SOURCE, PORTAL, PULLBACK_PREFIX
 from quality.reconcile.load import StoreDatabase, load_store
 from quality.reconcile.ministries import by_ministry, ministry_identity
 from quality.reconcile.model import (
+    DEFAULT_EXPECTED,
     BreakdownRow,
     Difference,
     DifferenceClass,
@@ -98,7 +98,9 @@ LEFT JOIN procedure_version pv ON pv.code = s.procedure AND s.day BETWEEN pv.val
 # ready for an applicant who asked for the post (facts: return_by_post, status 9 or 10) with no
 # order the carrier holds -- its detail says where dispatch stands -- or a parcel the carrier
 # delivered whose dossier the city never closed (status not 10).
-_NOT_HELD = "the portal acknowledged it but its export does not hold it"
+# Details are codes, with their argument after ": " (a rule, a reason, the ministries that explain it),
+# so the report words them in its language (``quality.report.labels.detail_text``).
+_NOT_HELD = "not_held"  # the portal acknowledged it but its export does not hold it
 _READY = f"return_by_post AND status IN {READY_STATUSES} AND coalesce(dispatch, '') <> '{Dispatch.ORDERED}'"
 _CITY_STATE = f"""
 CREATE TABLE city_state AS
@@ -113,10 +115,10 @@ FROM (
                 THEN '{DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED}'
         END AS postal_kind,
         CASE WHEN {_READY} THEN CASE dispatch
-            WHEN '{Dispatch.QUARANTINED}' THEN 'dispatch quarantined: ' || coalesce(reason, '')
-            WHEN '{Dispatch.PENDING}' THEN 'dispatch pending (to be ordered again)'
-            WHEN '{Dispatch.SENT}' THEN 'dispatch sent, the carrier has not answered yet'
-            ELSE 'no postal order planned (no result attached, or not yet planned)'
+            WHEN '{Dispatch.QUARANTINED}' THEN 'dispatch_quarantined: ' || coalesce(reason, '')
+            WHEN '{Dispatch.PENDING}' THEN 'dispatch_pending'
+            WHEN '{Dispatch.SENT}' THEN 'dispatch_sent'
+            ELSE 'dispatch_not_planned'
         END END AS postal_detail,
         coalesce(state = '{DeliveryState.DELIVERED}' AND acked_hash = content_hash, false) AS synced,
         CASE
@@ -191,7 +193,7 @@ LEFT JOIN applicant ap ON ap.m_no = s.dossier_no{_CODE_TABLE_JOINS}
 # Dossiers the portal's export holds that the city does not, out of ``city_state`` into their own
 # table. A ministry pull-back holding the number explains it (``sources``); one no pull-back holds
 # stays listed as extra at the portal with ``_PORTAL_ONLY`` as its detail.
-_PORTAL_ONLY = "portal_only: neither the city system nor any ministry pull-back holds it"
+_PORTAL_ONLY = "portal_only"  # neither the city system nor any ministry pull-back holds it
 _PORTAL_EXTRA = f"""
 CREATE TABLE portal_extra AS
 SELECT e.dossier_no, m.sources
@@ -418,10 +420,12 @@ def reconcile(
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     batch_rows: int = 65_536,
     read_streams: int = 4,
+    expected: frozenset[DifferenceClass] = DEFAULT_EXPECTED,
 ) -> Reconciliation:
     """Compare the city's staged dossiers with the portal's delivery state and the ministry pull-backs.
 
     ``read_streams``: connections a SQLite store is read over in parallel (see ``load._streams``).
+    ``expected``: the classes a period may differ in and still be "explained" (``model.DEFAULT_EXPECTED``).
     """
     tables = tables or load_code_tables()
     with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, _connect(memory_limit, spill) as db:
@@ -459,9 +463,6 @@ def reconcile(
         sources = _sources(db, portal_checked)
         breakdown = _breakdown(db)
         trend = _trend(db) if period.kind != "day" else []
-    by_agency: defaultdict[str, Counter[DifferenceClass]] = defaultdict(Counter)
-    for d in differences:
-        by_agency[d.agency][d.kind] += 1
     return Reconciliation(
         period=period,
         generated_at=datetime.now(UTC),
@@ -469,11 +470,11 @@ def reconcile(
         identities=identities,
         checked=CHECKED + ((DifferenceClass.EXTRA_AT_PORTAL,) if portal_checked else ()),
         differences=differences,
-        by_agency={agency: dict(c) for agency, c in sorted(by_agency.items())},
         breakdown=breakdown,
         kpis=kpis,
         trend=trend,
         portal_snapshot=asdict(snapshot) | {"explained": explained} if snapshot is not None else None,
+        expected=expected,
         ministries=ministries,
     )
 

@@ -1,4 +1,4 @@
-"""The reconciliation document: differences by dossier, counts, identities, KPIs (``hub.reconciliation/2``).
+"""The reconciliation document: differences by dossier, counts, identities, KPIs (``hub.reconciliation/3``).
 
 The report renderer draws only from :meth:`Reconciliation.to_dict`, never from the store, so a
 report can be re-rendered from a saved JSON. Only dossier numbers, agency and procedure codes,
@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
-SCHEMA = "hub.reconciliation/2"
+SCHEMA = "hub.reconciliation/3"
 
 PeriodKind = Literal["day", "month", "quarter", "year", "range"]
 
@@ -48,6 +49,73 @@ class DifferenceClass(StrEnum):
     DUPLICATE = "duplicate"
     POSTAL_NO_ORDER = "postal_no_order"
     POSTAL_DELIVERED_NOT_CLOSED = "postal_delivered_not_closed"
+
+
+# The one class a dossier is counted in when several sides see it differ: the cause before its
+# consequences. A dossier processed only on ministry software is ministry-only, and the portal
+# holding it (extra at the portal, explained by that pull-back) is a flag on it; a quarantined
+# result whose postal order was therefore never placed is quarantined, flagged "no postal order".
+# So every dossier is in exactly one class, the class table adds up to the dossiers that differ,
+# and the other classes a dossier also shows are listed apart as flags.
+PRECEDENCE: tuple[DifferenceClass, ...] = (
+    DifferenceClass.MISSING_AT_PORTAL,
+    DifferenceClass.QUARANTINED,
+    DifferenceClass.PENDING,
+    DifferenceClass.BEHIND_AT_PORTAL,
+    DifferenceClass.DUPLICATE,
+    DifferenceClass.MINISTRY_AMBIGUOUS,
+    DifferenceClass.MINISTRY_ONLY,
+    DifferenceClass.EXTRA_AT_PORTAL,
+    DifferenceClass.POSTAL_NO_ORDER,
+    DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED,
+)
+
+# The classes the hub's own process produces and resolves by a named procedure, so a period whose
+# differences are all of them is "explained" rather than "not reconciled": held back with a rule
+# (quarantined), being retried (pending), one sync behind (behind at the portal), counted from a
+# ministry's pull-back (ministry-only), delivered by the carrier before the city closed the dossier.
+# A portal losing or gaining dossiers no source explains, a dossier processed twice, a result to
+# post without an order are not expected. ``HUB_RECONCILE_EXPECTED`` replaces the set (hub.jobs).
+DEFAULT_EXPECTED: frozenset[DifferenceClass] = frozenset(
+    {
+        DifferenceClass.QUARANTINED,
+        DifferenceClass.PENDING,
+        DifferenceClass.BEHIND_AT_PORTAL,
+        DifferenceClass.MINISTRY_ONLY,
+        DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED,
+    }
+)
+
+
+def parse_classes(text: str) -> frozenset[DifferenceClass]:
+    """``"quarantined, pending"`` -> the classes; an unknown name is refused with the known ones."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in {k.value for k in DifferenceClass}]
+    if unknown:
+        known = ", ".join(k.value for k in PRECEDENCE)
+        raise ValueError(f"unknown difference class {', '.join(unknown)}: the classes are {known}")
+    return frozenset(DifferenceClass(name) for name in names)
+
+
+class VerdictStatus(StrEnum):
+    """What a period's reconciliation concludes, the word an official reads first.
+
+    ``no_data``: no source holds a dossier of the period -- nothing was compared, so nothing is
+    claimed to agree. ``reconciled``: every source agrees and every identity holds. ``explained``:
+    every identity holds and every differing dossier is of an expected class. ``not_reconciled``:
+    an identity fails, a dossier differs in a class not expected, or a source the period should be
+    compared with could not be (``Reconciliation.compared``: the portal's own listing not read).
+
+    The last is the rule for a missing source: a report cannot vouch for what it did not look at
+    -- without the portal's listing, a dossier the portal lost or holds in addition goes unseen --
+    so it is never "reconciled" or "explained" as a whole; it says which source is missing and how
+    to fetch it, and its figures are still shown.
+    """
+
+    NO_DATA = "no_data"
+    RECONCILED = "reconciled"
+    EXPLAINED = "explained"
+    NOT_RECONCILED = "not_reconciled"
 
 
 _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -193,6 +261,10 @@ class Identity:
             "key": self.key,
             "formula": self.formula,
             "terms": dict(self.terms),
+            # The equation's structure, so a reader renders it with every term it sums, in its words.
+            "left_term": self.left_term,
+            "right_terms": list(self.right_terms),
+            "minus_terms": list(self.minus_terms),
             "left": self.left,
             "right": self.right,
             "holds": self.holds,
@@ -258,7 +330,6 @@ class Reconciliation:
     identities: list[Identity]
     checked: tuple[DifferenceClass, ...]
     differences: list[Difference]
-    by_agency: dict[str, dict[DifferenceClass, int]]
     breakdown: list[BreakdownRow]
     kpis: list[Kpi]
     trend: list[dict[str, Any]] = field(default_factory=list)
@@ -266,16 +337,48 @@ class Reconciliation:
     # its figure explained by road under "explained": ``portal_explained``), or None: then
     # "national_portal" counts only what the portal acknowledged to the hub.
     portal_snapshot: dict[str, Any] | None = None
+    expected: frozenset[DifferenceClass] = DEFAULT_EXPECTED
     # Per ministry system and procedure: processed there, matched (by rule), ambiguous, ministry
     # only, at the portal or not (``quality.reconcile.ministries``).
     ministries: list[dict[str, Any]] = field(default_factory=list)
 
+    @cached_property
+    def classes(self) -> dict[str, DifferenceClass]:
+        """Each differing dossier's one class: the first of :data:`PRECEDENCE` it shows."""
+        rank = {kind: i for i, kind in enumerate(PRECEDENCE)}
+        found: dict[str, DifferenceClass] = {}
+        for d in self.differences:
+            held = found.get(d.dossier_no)
+            if held is None or rank[d.kind] < rank[held]:
+                found[d.dossier_no] = d.kind
+        return found
+
     @property
     def counts(self) -> dict[DifferenceClass, int]:
+        """Dossiers per class, each dossier once (its :attr:`classes`): they add up to the dossiers that differ."""
         found = dict.fromkeys(self.checked, 0)
-        for d in self.differences:
-            found[d.kind] += 1
+        for kind in self.classes.values():
+            found[kind] = found.get(kind, 0) + 1
         return found
+
+    @property
+    def flags(self) -> dict[DifferenceClass, int]:
+        """Dossiers that also show a class other than the one they are counted in, per such class."""
+        seen = {(d.dossier_no, d.kind) for d in self.differences if d.kind is not self.classes[d.dossier_no]}
+        found: dict[DifferenceClass, int] = {}
+        for _, kind in sorted(seen):
+            found[kind] = found.get(kind, 0) + 1
+        return {kind: found[kind] for kind in PRECEDENCE if kind in found}
+
+    @property
+    def by_agency(self) -> dict[str, dict[DifferenceClass, int]]:
+        """Dossiers per agency and class, each dossier once (its class), agencies by code."""
+        agency_of = {d.dossier_no: d.agency for d in self.differences}
+        found: dict[str, dict[DifferenceClass, int]] = {}
+        for dossier_no, kind in self.classes.items():
+            row = found.setdefault(agency_of[dossier_no], {})
+            row[kind] = row.get(kind, 0) + 1
+        return dict(sorted(found.items()))
 
     def identity(self, key: str) -> Identity:
         return next(i for i in self.identities if i.key == key)
@@ -284,36 +387,72 @@ class Reconciliation:
         return next(k for k in self.kpis if k.key == key)
 
     def dossiers(self, kind: DifferenceClass) -> list[str]:
+        """Every dossier that shows ``kind``: counted in it, or flagged with it beside its own class."""
         return [d.dossier_no for d in self.differences if d.kind is kind]
 
     def verdict(self) -> dict[str, Any]:
-        """Reconciled when no dossier differs and every identity holds."""
+        """No data, reconciled, explained or not reconciled (:class:`VerdictStatus`), and why."""
         counts = self.counts
-        largest = max(counts, key=lambda k: counts[k], default=None)
-        largest_count = counts[largest] if largest is not None else 0
+        largest = max(PRECEDENCE, key=lambda k: counts.get(k, 0))
+        shown = set(self.classes.values())
+        unexpected = [kind for kind in PRECEDENCE if kind in shown and kind not in self.expected]
+        holds = all(i.holds for i in self.identities)
+        missing = [entry["source"] for entry in self.compared()["not_compared"]]
+        if not any(self.sources.values()):
+            status = VerdictStatus.NO_DATA
+        elif missing:
+            status = VerdictStatus.NOT_RECONCILED  # what was not looked at cannot be vouched for
+        elif not self.classes and holds:
+            status = VerdictStatus.RECONCILED
+        elif holds and not unexpected:
+            status = VerdictStatus.EXPLAINED
+        else:
+            status = VerdictStatus.NOT_RECONCILED
         return {
-            "reconciled": not self.differences and all(i.holds for i in self.identities),
-            "differing_dossiers": len({d.dossier_no for d in self.differences}),
-            "largest_class": largest.value if largest is not None and largest_count else None,
-            "largest_class_count": largest_count,
+            "status": status.value,
+            "reconciled": status is VerdictStatus.RECONCILED,
+            "differing_dossiers": len(self.classes),
+            "largest_class": largest.value if counts.get(largest) else None,
+            "largest_class_count": counts.get(largest, 0),
+            "identities_hold": holds,
+            "expected_classes": [k.value for k in PRECEDENCE if k in self.expected],
+            "unexpected_classes": [k.value for k in unexpected],
+            "not_compared": missing,
+        }
+
+    def compared(self) -> dict[str, Any]:
+        """Beside ``sources`` (what was compared): what the portal figure rests on -- its own export,
+        or only what it acknowledged to the hub -- and each source that could not be compared, and why."""
+        not_compared = []
+        if self.portal_snapshot is None:
+            not_compared.append({"source": "national_portal:export", "reason": "not_fetched"})
+        return {
+            "portal_basis": "export" if self.portal_snapshot is not None else "acknowledged",
+            "not_compared": not_compared,
         }
 
     def to_dict(self) -> dict[str, Any]:
+        classes = self.classes
         return {
             "schema": SCHEMA,
             "period": self.period.to_dict(),
             "generated_at": self.generated_at.astimezone(HANOI).isoformat(timespec="seconds"),
             "verdict": self.verdict(),
             "sources": [{"source": s, "dossiers": n} for s, n in self.sources.items()],
+            "compared": self.compared(),
             "identities": [i.to_dict() for i in self.identities],
             "counts": {k.value: n for k, n in self.counts.items()},
+            "flags": {k.value: n for k, n in self.flags.items()},
             "by_agency": {a: {k.value: n for k, n in c.items()} for a, c in self.by_agency.items()},
             "breakdown": [dict(vars(row)) for row in self.breakdown],
             "kpis": [k.to_dict() for k in self.kpis],
             "trend": self.trend,
             "portal_side": self._portal_side(),
             "ministries": self.ministries,
-            "differences": [d.to_dict() for d in self.differences],
+            "differences": [
+                d.to_dict() | ({} if classes[d.dossier_no] is d.kind else {"counted_as": classes[d.dossier_no].value})
+                for d in self.differences
+            ],
         }
 
     def _portal_side(self) -> dict[str, Any]:

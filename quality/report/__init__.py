@@ -1,7 +1,7 @@
 """Reconciliation reports people read (issue 6): HTML with charts, CSV, JSON and a signed PDF.
 
 Renders only from the reconciliation document (``Reconciliation.to_dict()``, schema
-``hub.reconciliation/2``), never from the store, so a saved JSON can be re-rendered at any time.
+``hub.reconciliation/3``), never from the store, so a saved JSON can be re-rendered at any time.
 """
 
 from quality.report.pdf import verify_report_pdf

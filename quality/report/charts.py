@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -35,7 +36,9 @@ def _rc(salt: str) -> dict[str, Any]:
         "svg.fonttype": "none",
         "svg.hashsalt": salt,  # stable ids per chart: reproducible output, no clash between inline SVGs
         "text.parse_math": False,
-        "font.family": ["DejaVu Sans", "Liberation Sans", "sans-serif"],
+        # matplotlib's own bundled font: found everywhere, covers Vietnamese, so no fallback search
+        # (which logs a warning per missing family and per label).
+        "font.family": ["DejaVu Sans"],
         "font.size": 9,
         "text.color": INK,
         "axes.edgecolor": GRID,
@@ -45,11 +48,20 @@ def _rc(salt: str) -> dict[str, Any]:
     }
 
 
-def _svg(figure: Figure) -> str:
+_ID = re.compile(r'\bid="([^"]+)"')
+_REFERENCE = re.compile(r'(href="#|url\(#)([^")]+)')
+
+
+def _svg(figure: Figure, salt: str) -> str:
+    """The figure as an SVG to inline, its ids prefixed with the chart's ``salt``: matplotlib numbers
+    the groups of every figure the same way (``text_3``), and one page holds several charts, whose
+    ids must not repeat (a browser links the first, WeasyPrint warns "Anchor defined twice")."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg") :]  # drop the XML declaration and DOCTYPE: the SVG is inlined in HTML
+    text = text[text.index("<svg") :]  # drop the XML declaration and DOCTYPE: the SVG is inlined in HTML
+    text = _ID.sub(lambda m: f'id="{salt}-{m[1]}"', text)
+    return _REFERENCE.sub(lambda m: f"{m[1]}{salt}-{m[2]}", text)
 
 
 def bar_chart(salt: str, bars: Sequence[tuple[str, int]], fmt: Callable[[int], str], *, alert: bool = False) -> str:
@@ -66,7 +78,7 @@ def bar_chart(salt: str, bars: Sequence[tuple[str, int]], fmt: Callable[[int], s
         axes.xaxis.set_visible(False)
         for side in ("top", "right", "bottom"):
             axes.spines[side].set_visible(False)
-        return _svg(figure)
+        return _svg(figure, salt)
 
 
 def trend_chart(salt: str, trend: Sequence[Mapping[str, Any]], series: Sequence[tuple[str, str]]) -> str:
@@ -93,4 +105,4 @@ def trend_chart(salt: str, trend: Sequence[Mapping[str, Any]], series: Sequence[
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=min(len(series), 3), frameon=False)
         figure.autofmt_xdate(rotation=0, ha="center")
         axes.xaxis.set_major_formatter(DateFormatter("%d/%m"))
-        return _svg(figure)
+        return _svg(figure, salt)

@@ -39,14 +39,35 @@ _UI: dict[str, dict[str, str]] = {
         "page": "Trang",
         "of": "/",
         "reconciled": "ĐÃ KHỚP",
+        "explained": "CHÊNH LỆCH ĐÃ ĐƯỢC GIẢI THÍCH",
         "not_reconciled": "CHƯA KHỚP",
+        "no_data": "KHÔNG CÓ SỐ LIỆU",
+        "verdict_no_data": "Không nguồn nào có hồ sơ của kỳ này: không có gì để đối chiếu, "
+        "nên không thể kết luận số liệu khớp.",
+        "verdict_explained": "Mọi hồ sơ chênh lệch đều thuộc loại dự kiến ({classes}) "
+        "và đã được giải thích theo từng hồ sơ.",
+        "verdict_unexpected": "Có hồ sơ chênh lệch thuộc loại không dự kiến: {classes}.",
         "verdict_none": "Không có hồ sơ chênh lệch giữa các nguồn.",
+        "verdict_not_compared": "Chưa đối chiếu đủ các nguồn (xem dưới đây), nên không thể kết luận số liệu khớp "
+        "hay chênh lệch đã được giải thích.",
         "verdict_differing": "{n} hồ sơ chênh lệch.",
         "verdict_differing_one": "{n} hồ sơ chênh lệch.",
         "verdict_largest": "Nhiều nhất",
         "verdict_identities_ok": "Mọi đẳng thức kiểm tra đều cân.",
         "verdict_identities_failed": "{n} đẳng thức kiểm tra không cân.",
         "verdict_identities_failed_one": "{n} đẳng thức kiểm tra không cân.",
+        "compared": "Đã đối chiếu",
+        "not_compared": "Chưa đối chiếu được",
+        "portal_basis_export": "số của Cổng theo danh sách hồ sơ Cổng cung cấp",
+        "portal_basis_acknowledged": "số của Cổng chỉ gồm hồ sơ Cổng đã xác nhận với hệ thống tích hợp",
+        "flags": "Dấu hiệu kèm theo (hồ sơ đã được tính ở một loại phía trên)",
+        "flags_intro": "Mỗi hồ sơ chỉ được tính ở một loại chênh lệch; các dấu hiệu khác của cùng hồ sơ liệt kê riêng "
+        "dưới đây và không cộng vào tổng.",
+        "flag": "Dấu hiệu",
+        "counted_as": "Đã tính ở loại",
+        "expected_class": "Dự kiến",
+        "yes": "có",
+        "no": "không",
         "identities": "1. Các đẳng thức kiểm tra",
         "identities_intro": "Mỗi đẳng thức phải cân: vế trái bằng vế phải. "
         "Số liệu thay vào công thức được ghi ngay bên dưới.",
@@ -128,14 +149,35 @@ _UI: dict[str, dict[str, str]] = {
         "page": "Page",
         "of": "of",
         "reconciled": "RECONCILED",
+        "explained": "DIFFERENCES EXPLAINED",
         "not_reconciled": "NOT RECONCILED",
+        "no_data": "NO DATA",
+        "verdict_no_data": "No source holds a dossier of this period: nothing was compared, "
+        "so nothing can be said to agree.",
+        "verdict_explained": "Every differing dossier is of an expected class ({classes}) "
+        "and explained dossier by dossier.",
+        "verdict_unexpected": "Some dossiers differ in a class that is not expected: {classes}.",
         "verdict_none": "No dossier differs between the sources.",
+        "verdict_not_compared": "Not every source could be compared (see below), so the period cannot be "
+        "said to agree or its differences to be explained.",
         "verdict_differing": "{n} dossiers differ.",
         "verdict_differing_one": "{n} dossier differs.",
         "verdict_largest": "Largest class",
         "verdict_identities_ok": "Every accounting identity holds.",
         "verdict_identities_failed": "{n} accounting identities do not hold.",
         "verdict_identities_failed_one": "{n} accounting identity does not hold.",
+        "compared": "Compared",
+        "not_compared": "Could not compare",
+        "portal_basis_export": "the portal's figure is its own dossier listing",
+        "portal_basis_acknowledged": "the portal's figure counts only what it acknowledged to the hub",
+        "flags": "Flags (dossiers already counted in a class above)",
+        "flags_intro": "Each dossier is counted in one class only; what else the same dossier shows is listed "
+        "apart below and not added to the total.",
+        "flag": "Flag",
+        "counted_as": "Counted as",
+        "expected_class": "Expected",
+        "yes": "yes",
+        "no": "no",
         "identities": "1. Accounting identities",
         "identities_intro": "Each identity must hold: left side equals right side. "
         "The figures substituted into the formula are shown below it.",
@@ -425,6 +467,107 @@ _TERMS: dict[str, dict[str, str]] = {
         "ambiguous": "matching several dossiers",
     },
 }
+
+
+# What an identity's terms are made of, in words; beside the equation, which the view writes from
+# the identity's own terms (so the words can never leave a term out of it).
+_IDENTITY_NOTES: dict[str, dict[str, str]] = {
+    "vi": {
+        "table01": "tổng số = đã tiếp nhận − dừng, rút, từ chối (trạng thái 3, 7, 8); giải quyết đúng hạn / quá hạn "
+        "= trạng thái 9, 10 có ngày kết thúc trước / sau hạn trả; đang giải quyết = trạng thái 1, 2, 4, 5, 6.",
+        "portal": "Cổng có hồ sơ của Thành phố và hồ sơ Bộ tự đồng bộ, trừ thủ tục chưa tích hợp; "
+        "cộng hồ sơ chỉ có trên Cổng, trừ hồ sơ trong phạm vi mà Cổng không có (bị giữ lại, chờ gửi lại hoặc bị mất).",
+    },
+    "en": {
+        "table01": "total = received − stopped, withdrawn, rejected (status 3, 7, 8); resolved on time / late = "
+        "status 9, 10 finished on or before / after the due date; in process = status 1, 2, 4, 5, 6.",
+        "portal": "The portal holds the city's dossiers and those ministries synced themselves, less procedures "
+        "not integrated; plus dossiers only the portal holds, less in-scope dossiers it lacks (held back, being "
+        "retried or lost).",
+    },
+}
+
+# Decision 766 indicators' formulas in Vietnamese, by key; English reports print the engine's own.
+_KPI_FORMULAS_VI = {
+    "synced_to_portal": "hồ sơ mà Cổng đã xác nhận phiên bản hiện hành / hồ sơ của thủ tục đã tích hợp trên Cổng",
+    "on_time": "hồ sơ giải quyết (trạng thái 9, 10) có ngày kết thúc không quá hạn trả "
+    "/ hồ sơ giải quyết có đủ hai ngày",
+    "online": "hồ sơ nộp trực tuyến (KenhThucHien = 2) / tổng số hồ sơ",
+    "portal_submitted": "hồ sơ trực tuyến nộp trên Cổng DVCQG (NoiNopHoSo) / hồ sơ trực tuyến; tham chiếu chỉ số 3.2",
+    "paid_online": "hồ sơ thanh toán trực tuyến, trên Cổng hoặc cổng thanh toán của Thành phố "
+    "(DuocThanhToanTrucTuyen 1 hoặc 2) / hồ sơ có phí, lệ phí lớn hơn 0 (DanhSachLePhi.Gia > 0); chỉ số 3.6",
+    "digitised": "hồ sơ có ít nhất một thành phần được số hóa (TaiLieuNop.DuocSoHoa) và có kết quả điện tử gắn mã, "
+    "có đường dẫn / tổng số hồ sơ; chỉ số 4.2",
+    "result_coded": "hồ sơ đã giải quyết (trạng thái 9, 10) có kết quả điện tử gắn mã giấy tờ kết quả và đường dẫn "
+    "(MaGiayToKetQua, DuongDanTepTinKetQua) / hồ sơ đã giải quyết; tham chiếu chỉ số 4.1",
+    "vneid_verified": "hồ sơ trực tuyến từ tài khoản đã xác thực VNeID (TaiKhoanDuocXacThucVoiVNeID = 1) "
+    "/ hồ sơ trực tuyến; tham chiếu chỉ số 4.5",
+    "national_data": "hồ sơ có khai thác dữ liệu của người nộp từ ít nhất một cơ sở dữ liệu quốc gia (DSKetNoiCSDL) "
+    "/ hồ sơ có định danh người nộp (DinhDanhCHS); tham chiếu chỉ số 4.5",
+}
+
+# A difference's detail is a code, with its argument after ": " (quality.reconcile.engine).
+_DETAILS: dict[str, dict[str, str]] = {
+    "vi": {
+        "not_held": "Cổng đã xác nhận nhưng danh sách hồ sơ của Cổng không còn hồ sơ này",
+        "dispatch_quarantined": "chưa tạo vận đơn, bị giữ lại",
+        "dispatch_pending": "chưa tạo vận đơn, đang chờ tạo lại",
+        "dispatch_sent": "đã gửi yêu cầu tạo vận đơn, đơn vị bưu chính chưa trả lời",
+        "dispatch_not_planned": "chưa lên kế hoạch gửi bưu chính (chưa có kết quả đính kèm hoặc chưa đến lượt)",
+        "ministry_only": "do Bộ tự đồng bộ lên Cổng, giải thích bởi hồ sơ kéo về từ",
+        "portal_only": "cả hệ thống của Thành phố và các hồ sơ kéo về từ Bộ đều không có",
+    },
+    "en": {
+        "not_held": "the portal acknowledged it but its own listing does not hold it",
+        "dispatch_quarantined": "no postal order, held back",
+        "dispatch_pending": "no postal order yet, to be ordered again",
+        "dispatch_sent": "postal order sent, the carrier has not answered yet",
+        "dispatch_not_planned": "no postal order planned (no result attached, or not yet planned)",
+        "ministry_only": "synced to the portal by the ministry, explained by the pull-back from",
+        "portal_only": "neither the city system nor any ministry pull-back holds it",
+    },
+}
+
+# Why a source could not be compared (``compared.not_compared`` of the document).
+_NOT_COMPARED: dict[str, dict[str, str]] = {
+    "vi": {
+        "national_portal:export": "danh sách hồ sơ của Cổng DVCQG",
+        "not_fetched": "chưa lấy cho kỳ {period}: hub reconcile --period {period} --fetch-portal (hoặc --portal-file); "
+        "chỉ đối chiếu được hồ sơ Cổng đã xác nhận, hồ sơ Cổng làm mất hoặc có thêm không phát hiện được",
+    },
+    "en": {
+        "national_portal:export": "the national portal's dossier listing",
+        "not_fetched": "not fetched for {period}: hub reconcile --period {period} --fetch-portal (or --portal-file); "
+        "only what the portal acknowledged was compared, so dossiers it lost or holds in addition go unseen",
+    },
+}
+
+
+def identity_note(key: str, language: str) -> str | None:
+    return _IDENTITY_NOTES[check_language(language)].get(key)
+
+
+def kpi_formula(key: str, formula: str, language: str) -> str:
+    """The indicator's formula in the report's language (the engine writes it in English)."""
+    return _KPI_FORMULAS_VI.get(key, formula) if check_language(language) == "vi" else formula
+
+
+def detail_text(detail: str, language: str) -> str:
+    """A difference's detail in words: its code worded, its argument (rules, a reason, sources) after it."""
+    code, _, argument = detail.partition(": ")
+    words = _DETAILS[check_language(language)].get(code)
+    if words is None:
+        return detail  # a rule name list, or a detail this version does not word: as written
+    if code == "ministry_only":
+        argument = ", ".join(source_name(s.strip(), language) for s in argument.split(","))
+    return f"{words}: {argument}" if argument else words
+
+
+def not_compared_text(entry: dict[str, str], period: str, language: str) -> str:
+    words = _NOT_COMPARED[check_language(language)]
+    what = words.get(entry["source"]) or source_name(entry["source"], language)
+    why = words.get(entry["reason"], entry["reason"]).format(period=period)
+    return f"{what}: {why}"
 
 
 def check_language(language: str) -> str:

@@ -16,13 +16,25 @@ from datetime import date, datetime
 from typing import Any
 
 from mappings.code_tables import load_code_tables
-from quality.report.labels import CLASS_ORDER, class_text, identity_name, source_name, term_name, texts
+from quality.report.labels import (
+    CLASS_ORDER,
+    class_text,
+    detail_text,
+    identity_name,
+    identity_note,
+    kpi_formula,
+    not_compared_text,
+    source_name,
+    term_name,
+    texts,
+)
 from quality.report.ministries import ministries_view
 from quality.report.portal_figure import portal_figure
 from quality.report.scoreboard import scoreboard_view
 
-SCHEMA = "hub.reconciliation/2"
-REQUIRED = ("period", "generated_at", "verdict", "sources", "identities", "counts", "differences")
+SCHEMA = "hub.reconciliation/3"
+REQUIRED = ("period", "generated_at", "verdict", "sources", "compared", "identities", "counts", "flags", "differences")
+STATUSES = ("no_data", "reconciled", "explained", "not_reconciled")
 
 DIFFERENCES_PER_CLASS = 50
 """Rows per class in the page and the PDF; the CSV always holds every difference."""
@@ -32,7 +44,6 @@ PAGE_ROWS = 100
 (agency, procedure, status) cells, which the JSON holds and a PDF should not print."""
 
 _ROMAN_QUARTERS = {"1": "I", "2": "II", "3": "III", "4": "IV"}
-_TERM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ReportDocumentError(ValueError):
@@ -46,6 +57,8 @@ def check_document(document: Mapping[str, Any]) -> None:
     missing = [key for key in REQUIRED if key not in document]
     if missing:
         raise ReportDocumentError(f"reconciliation document lacks {', '.join(missing)}")
+    if document["verdict"].get("status") not in STATUSES:
+        raise ReportDocumentError(f"reconciliation verdict {document['verdict'].get('status')!r} is none of {STATUSES}")
 
 
 # --- numbers and dates ------------------------------------------------------------------------------
@@ -99,9 +112,10 @@ def period_title(period: Mapping[str, Any], language: str) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    reconciled: bool
+    status: str  # no_data, reconciled, explained, not_reconciled (the page's colour and mark)
     headline: str
     lines: list[str]
+    compared: list[str]  # which sources were compared, and which could not be, and why
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,7 @@ class ClassRow:
     shown_count: str
     meaning: str
     action: str
+    expected: bool
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,8 @@ class ReportView:
     portal_figure: list[str]
     sources: list[dict[str, str]]
     classes: list[ClassRow]
+    classes_total: str  # the headline's differing dossiers: each is in exactly one class
+    flags: list[dict[str, str]]
     absent_classes: list[str]
     kpis: list[dict[str, Any]]
     kpi_agencies: list[dict[str, Any]]
@@ -149,6 +166,7 @@ class ReportView:
     breakdown: list[dict[str, Any]]
     breakdown_note: str | None
     difference_groups: list[DifferenceGroup]
+    flag_group: DifferenceGroup | None
     differences_total: int
     differences_note: str
     data_docs: str | None
@@ -168,7 +186,10 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
     on = date.fromisoformat(period["last"])
     counts: dict[str, int] = dict(document["counts"])
     kinds = ordered_classes(counts)
+    expected = set(document["verdict"].get("expected_classes", []))
     differences = document["differences"]
+    counted = [d for d in differences if "counted_as" not in d]
+    flagged = [d for d in differences if "counted_as" in d]
     return ReportView(
         language=language,
         t=t,
@@ -176,13 +197,18 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
         period_label=str(period.get("label") or f"{period['first']}..{period['last']}"),
         generated_at=fmt_moment(document["generated_at"], language),
         verdict=_verdict(document, language),
-        identities=[_identity(i, language) for i in document["identities"]],
+        identities=[identity_view(i, language) for i in document["identities"]],
         portal_figure=portal_figure(document, language, fmt_int),
         sources=[
             {"name": source_name(s["source"], language), "dossiers": fmt_int(s["dossiers"], language)}
             for s in document["sources"]
         ],
-        classes=[_class_row(k, counts[k], language) for k in kinds],
+        classes=[_class_row(k, counts[k], k in expected, language) for k in kinds],
+        classes_total=fmt_int(sum(counts.values()), language),
+        flags=[
+            {"name": class_text(k, language).name, "count": fmt_int(int(n), language)}
+            for k, n in document["flags"].items()
+        ],
         absent_classes=[class_text(k, language).name for k in CLASS_ORDER if k not in counts],
         kpis=[_kpi(k, language) for k in document.get("kpis", [])],
         **_kpi_agencies(document.get("kpis", []), language, on),
@@ -191,69 +217,103 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
         agency_classes=[class_text(k, language).name for k in kinds],
         **_agencies(document.get("by_agency", {}), kinds, language, on),
         **_breakdown(document.get("breakdown", []), language, on),
-        difference_groups=_difference_groups(differences, kinds, language),
+        difference_groups=_difference_groups(counted, kinds, language),
+        flag_group=_flag_group(flagged, language),
         differences_total=len(differences),
         differences_note=t["differences_shown"].format(
-            limit=fmt_int(DIFFERENCES_PER_CLASS, language), total=fmt_int(len(differences), language)
+            limit=fmt_int(DIFFERENCES_PER_CLASS, language), total=fmt_int(len(counted), language)
         ),
         data_docs=data_docs_href,
     )
 
 
+def _class_names(kinds: list[str], language: str) -> str:
+    return ", ".join(class_text(k, language).name for k in kinds)
+
+
 def _verdict(document: Mapping[str, Any], language: str) -> Verdict:
     t = texts(language)
     verdict = document["verdict"]
+    status = verdict["status"]
     differing = int(verdict["differing_dossiers"])
     lines = []
-    if differing:
+    if status == "no_data":
+        lines.append(t["verdict_no_data"])
+    elif differing:
         lines.append(
             t["verdict_differing_one" if differing == 1 else "verdict_differing"].format(n=fmt_int(differing, language))
         )
         if verdict.get("largest_class"):
             name = class_text(verdict["largest_class"], language).name
             lines.append(f"{t['verdict_largest']}: {name} ({fmt_int(int(verdict['largest_class_count']), language)}).")
+        unexpected = list(verdict.get("unexpected_classes", []))
+        if unexpected:
+            lines.append(t["verdict_unexpected"].format(classes=_class_names(unexpected, language)))
+        elif status == "explained":
+            present = [k for k in ordered_classes(document["counts"]) if document["counts"][k]]
+            lines.append(t["verdict_explained"].format(classes=_class_names(present, language)))
     else:
         lines.append(t["verdict_none"])
-    failed = sum(1 for i in document["identities"] if not i["holds"])
-    if failed:
-        lines.append(
-            t["verdict_identities_failed_one" if failed == 1 else "verdict_identities_failed"].format(n=failed)
-        )
-    else:
-        lines.append(t["verdict_identities_ok"])
-    headline = t["reconciled"] if verdict["reconciled"] else t["not_reconciled"]
-    return Verdict(bool(verdict["reconciled"]), headline, lines)
+    if status != "no_data" and verdict.get("not_compared"):
+        lines.append(t["verdict_not_compared"])
+    if status != "no_data":
+        failed = sum(1 for i in document["identities"] if not i["holds"])
+        if failed:
+            key = "verdict_identities_failed_one" if failed == 1 else "verdict_identities_failed"
+            lines.append(t[key].format(n=failed))
+        else:
+            lines.append(t["verdict_identities_ok"])
+    return Verdict(status, t[status], lines, _compared(document, language))
 
 
-def _identity(identity: Mapping[str, Any], language: str) -> dict[str, Any]:
-    """The formula as written, its equation with figures, and each term named in words."""
+def _compared(document: Mapping[str, Any], language: str) -> list[str]:
+    """ "Compared: city (1,071), portal (1,407; its own listing) ..." and each source that could not be."""
+    t = texts(language)
+    compared = document["compared"]
+    shown = [f"{source_name(s['source'], language)} ({fmt_int(s['dossiers'], language)})" for s in document["sources"]]
+    lines = [f"{t['compared']}: {', '.join(shown)}; {t['portal_basis_' + compared['portal_basis']]}."]
+    label = str(document["period"].get("label", ""))
+    lines += [
+        f"{t['not_compared']}: {not_compared_text(entry, label, language)}." for entry in compared["not_compared"]
+    ]
+    return lines
+
+
+def identity_view(identity: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """The equation in words with each term's code name beside it, then with every term's figure.
+
+    Both are written from the identity's own terms (left, added, subtracted), never from its
+    formula text, so the printed line always carries every term the identity sums.
+    """
     terms: Mapping[str, int] = identity.get("terms", {})
-    formula = identity["formula"]
-    # Figures go into the equation only, not into the definitions that may follow it
-    # ("total = on_time + late + in_process, where total = received - closed_unresolved; ...").
-    equation = re.split(r"[,;]", formula, maxsplit=1)[0]
-    with_figures = _TERM.sub(lambda m: fmt_int(terms[m[0]], language) if m[0] in terms else m[0], equation)
+
+    def equation(show: Any) -> str:
+        plus = " + ".join(show(k) for k in identity["right_terms"])
+        minus = "".join(f" - {show(k)}" for k in identity["minus_terms"])
+        return f"{show(identity['left_term'])} = {plus}{minus}"
+
     left, right = int(identity["left"]), int(identity["right"])
     return {
         "name": identity_name(identity["key"], language),
-        "formula": formula,
-        "with_figures": with_figures,
+        "formula": equation(lambda k: k if term_name(k, language) == k else f"{term_name(k, language)} ({k})"),
+        "note": identity_note(identity["key"], language),
+        "with_figures": equation(lambda k: fmt_int(int(terms[k]), language)),
         "holds": bool(identity["holds"]),
         "gap": None if identity["holds"] else fmt_int(left - right, language),
         "terms": [{"key": k, "name": term_name(k, language), "value": fmt_int(v, language)} for k, v in terms.items()],
     }
 
 
-def _class_row(kind: str, count: int, language: str) -> ClassRow:
+def _class_row(kind: str, count: int, expected: bool, language: str) -> ClassRow:
     text = class_text(kind, language)
-    return ClassRow(kind, text.name, count, fmt_int(count, language), text.meaning, text.action)
+    return ClassRow(kind, text.name, count, fmt_int(count, language), text.meaning, text.action, expected)
 
 
 def _kpi(kpi: Mapping[str, Any], language: str) -> dict[str, Any]:
     return {
         "key": kpi["key"],
         "label": kpi.get(f"label_{language}") or kpi["key"],
-        "formula": kpi["formula"],
+        "formula": kpi_formula(kpi["key"], kpi["formula"], language),
         "value": fmt_share(kpi.get("value"), language),
         "numerator": fmt_int(kpi["numerator"], language),
         "denominator": fmt_int(kpi["denominator"], language),
@@ -360,22 +420,75 @@ def _difference_groups(differences: list[Mapping[str, Any]], kinds: list[str], l
     for row in differences:
         by_kind.setdefault(row["kind"], []).append(row)
     order = kinds + sorted(k for k in by_kind if k not in kinds)
-    groups = []
-    for kind in order:
-        rows = by_kind.get(kind, [])
-        if not rows:
-            continue
-        more = len(rows) - DIFFERENCES_PER_CLASS
-        groups.append(
-            DifferenceGroup(
-                kind=kind,
-                name=class_text(kind, language).name,
-                total=len(rows),
-                rows=[
-                    {**r, "detail": r.get("detail") or "", "source_name": source_name(r["source"], language)}
-                    for r in rows[:DIFFERENCES_PER_CLASS]
-                ],
-                more=texts(language)["differences_more"].format(more=fmt_int(more, language)) if more > 0 else None,
-            )
-        )
-    return groups
+    return [_group(kind, class_text(kind, language).name, by_kind[kind], language) for kind in order if kind in by_kind]
+
+
+def _flag_group(rows: list[Mapping[str, Any]], language: str) -> DifferenceGroup | None:
+    """The rows a dossier shows beside the class it is counted in: listed, never added to a total."""
+    return _group("flags", texts(language)["flags"], rows, language) if rows else None
+
+
+def _group(kind: str, name: str, rows: list[Mapping[str, Any]], language: str) -> DifferenceGroup:
+    more = len(rows) - DIFFERENCES_PER_CLASS
+    return DifferenceGroup(
+        kind=kind,
+        name=name,
+        total=len(rows),
+        rows=[_difference_row(r, language) for r in rows[:DIFFERENCES_PER_CLASS]],
+        more=texts(language)["differences_more"].format(more=fmt_int(more, language)) if more > 0 else None,
+    )
+
+
+def _difference_row(row: Mapping[str, Any], language: str) -> dict[str, Any]:
+    return {
+        **row,
+        "detail": detail_text(row.get("detail") or "", language),
+        "source_name": source_name(row["source"], language),
+        "class_name": class_text(row["kind"], language).name,
+        "counted_as_name": class_text(row["counted_as"], language).name if "counted_as" in row else "",
+    }
+
+
+def summary_lines(document: Mapping[str, Any], language: str) -> list[str]:
+    """The verdict as a console prints it, in the report's words and language: headline, why, what
+    was compared, the classes (each dossier once, with their total), the flags apart, and every
+    identity written out with each of its terms."""
+    check_document(document)
+    t = texts(language)
+    verdict = _verdict(document, language)
+    period = period_title(document["period"], language)
+    lines = [f"{period}: {verdict.headline}", *(f"  {line}" for line in verdict.lines + verdict.compared)]
+    counts: dict[str, int] = dict(document["counts"])
+    expected = set(document["verdict"].get("expected_classes", []))
+    if any(counts.values()):
+        lines.append(f"{t['classes'].split('. ', 1)[-1]}:")
+        for kind in ordered_classes(counts):
+            if counts[kind]:
+                mark = f" ({t['expected_class'].lower()})" if kind in expected else ""
+                lines.append(f"  {class_text(kind, language).name} ({kind}): {fmt_int(counts[kind], language)}{mark}")
+        lines.append(f"  {t['total']}: {fmt_int(sum(counts.values()), language)}")
+    if document["flags"]:
+        lines.append(f"{t['flags']}:")
+        lines += [
+            f"  {class_text(k, language).name} ({k}): {fmt_int(int(n), language)}" for k, n in document["flags"].items()
+        ]
+    for identity in document["identities"]:
+        shown = identity_view(identity, language)
+        result = t["holds"] if shown["holds"] else f"{t['fails']} ({t['gap']} {shown['gap']})"
+        lines.append(f"{t['identity']} {shown['name']}: {result}")
+        lines.append(f"  {shown['formula']}")
+        lines.append(f"  {shown['with_figures']}")
+    return lines
+
+
+def printed_sum(with_figures: str, language: str) -> tuple[int, int]:
+    """Both sides of an equation as :func:`identity_view` prints it (``1.407 = 1.071 + 385 - 40``),
+    computed from the printed figures alone: what a reader adding the line up by hand gets."""
+    left, right = with_figures.split(" = ", 1)
+    separator = "." if language == "vi" else ","
+    figures = re.findall(r"([+-]?) ?([0-9][0-9" + re.escape(separator) + r"]*)", " + " + right)
+
+    def number(text: str) -> int:
+        return int(text.replace(separator, ""))
+
+    return number(left), sum(-number(n) if sign == "-" else number(n) for sign, n in figures)

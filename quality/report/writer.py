@@ -11,15 +11,15 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from quality.report.charts import bar_chart, trend_chart
-from quality.report.labels import check_language, class_text, source_name
+from quality.report.labels import check_language, class_text, detail_text, source_name
 from quality.report.pdf import render_pdf, sign_pdf
 from quality.report.view import ReportDocumentError, ReportView, build_view, check_document, fmt_int
 from signing.keys import SigningIdentity
@@ -29,7 +29,9 @@ CSV_NAME = "differences.csv"
 JSON_NAME = "reconciliation.json"
 PDF_NAME = "reconciliation.pdf"
 
-CSV_HEADER = ("dossier_no", "kind", "kind_label", "source", "agency", "detail")
+# ``counted_as``: empty on the row of the class a dossier is counted in; on a flag row (another class
+# the same dossier shows) the class it is counted in, so the rows with it empty add up to the verdict.
+CSV_HEADER = ("dossier_no", "kind", "kind_label", "counted_as", "source", "agency", "detail")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -99,8 +101,10 @@ def differences_csv(differences: list[Mapping[str, Any]], language: str) -> byte
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for d in differences:
-        row = (d["dossier_no"], d["kind"], class_text(d["kind"], language).name, d["source"], d["agency"])
-        writer.writerow([_inert(str(cell)) for cell in (*row, d.get("detail") or "")])
+        kind, label = d["kind"], class_text(d["kind"], language).name
+        detail = detail_text(d.get("detail") or "", language)
+        row = (d["dossier_no"], kind, label, d.get("counted_as", ""), d["source"], d["agency"], detail)
+        writer.writerow([_inert(str(cell)) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -109,7 +113,9 @@ def _inert(cell: str) -> str:
 
 
 def data_docs_href(value: object) -> str | None:
-    """A link to GX Data Docs: an http(s) or file URL as given, a path as a file URL; nothing else."""
+    """A link to GX Data Docs: an http(s) or file URL as given, a relative path as a relative link
+    (from the report's folder, so it still works when ``var/`` is copied or served), an absolute
+    path as a file URL; nothing else."""
     if value is None:
         return None
     text = str(value)
@@ -117,7 +123,8 @@ def data_docs_href(value: object) -> str | None:
     if scheme in ("http", "https", "file"):
         return text
     if scheme == "":
-        return Path(text).resolve().as_uri()
+        path = PurePosixPath(Path(text).as_posix())
+        return Path(text).as_uri() if path.is_absolute() else quote(str(path))
     raise ReportDocumentError(f"data_docs must be an http(s) URL or a path, not a {scheme}: link")
 
 

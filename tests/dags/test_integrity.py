@@ -53,6 +53,12 @@ def test_every_dag_has_owner_retries_and_tags(dagbag) -> None:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} does not retry"
 
 
+def test_no_dag_catches_up_so_a_first_start_fires_no_backlog(dagbag) -> None:
+    """`make up` on a fresh metadata DB runs each DAG's latest interval only, never one run per
+    interval since START_DATE (issue 18: eight runs at once, 16-day durations in the grid)."""
+    assert {dag_id for dag_id in dagbag.dag_ids if dagbag.dags[dag_id].catchup} == set()
+
+
 def test_portal_tasks_use_the_partner_pool(dagbag) -> None:
     dag = dagbag.dags["national_portal_sync"]
     assert {t.task_id: t.pool for t in dag.tasks if t.task_id.startswith("deliver")} == {

@@ -4,6 +4,7 @@ validation results in the store and the Data Docs."""
 from __future__ import annotations
 
 import copy
+import re
 import unicodedata
 from datetime import datetime
 from pathlib import Path
@@ -179,3 +180,23 @@ def test_data_docs_are_built_without_personal_numbers(gate: QualityGate, tmp_pat
     pages = list(Path(index.parent).rglob("*.html"))
     assert any("city_dossiers" in p.read_text(encoding="utf-8") for p in pages)
     assert not any("003090012345" in p.read_text(encoding="utf-8") for p in pages)
+
+
+def test_data_docs_list_every_kept_validation_and_fetch_nothing(gate: QualityGate, tmp_path: Path) -> None:
+    """The demo's Data Docs once listed no suite and no validation (the last build ran in a task
+    that validated nothing) and loaded their styles and scripts from CDNs."""
+    from quality.expectations.runner import build_data_docs
+
+    gate.split([RECORD])
+    index = build_data_docs(tmp_path / "data_docs", kept=tmp_path / "kept")
+    kept = list((tmp_path / "kept").rglob("*.json"))
+    assert kept and all("003090012345" not in k.read_text(encoding="utf-8") for k in kept)
+    text = index.read_text(encoding="utf-8")
+    assert 'href="expectations/city_dossiers.html"' in text
+    listed = re.findall(r'href="(validations/[^"]+)"', text)
+    assert len(listed) >= len(kept) and all((index.parent / link).is_file() for link in listed)
+    for page in index.parent.rglob("*.html"):
+        assert not re.search(
+            r"""(?:src|href)="https?://(?!greatexpectations\.io/newsletter)|url\(\s*'?https?:""",
+            page.read_text(encoding="utf-8"),
+        ), page

@@ -102,10 +102,10 @@ def test_a_day_verifies_by_seeded_fate_with_audit_and_masking(
         "population.not_found": expected["not_found"],
         "population.invalid_identity": len(invalid),
     }
-    assert "differing fields: NgayThangNamSinh" in entries[birth["ma_ho_so"]]["reason"]
+    assert "trường khác: NgayThangNamSinh" in entries[birth["ma_ho_so"]]["reason"]
     assert "*********" + birth["so_dinh_danh"][-3:] in entries[birth["ma_ho_so"]]["reason"]
     diacritics = next(a for a in fates.values() if a["fate"] == "name_diacritics")
-    assert "differs only in diacritics" in entries[diacritics["ma_ho_so"]]["reason"]
+    assert "chỉ khác về dấu" in entries[diacritics["ma_ho_so"]]["reason"]
     assert store.quarantine.open_entries(CITY_SOURCE) == []  # the portal's quarantine is not touched
 
     # One audit row per register call -- one call per applicant: the hub compares, the register only

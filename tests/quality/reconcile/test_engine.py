@@ -360,19 +360,36 @@ def test_breakdown_counts_each_source_by_agency_procedure_and_status(store: HubS
     assert sum(city for city, _, _ in rows.values()) == 6
 
 
-def test_json_is_the_v2_document_and_holds_no_personal_data(store: HubStore) -> None:
+def test_json_is_the_v3_document_and_holds_no_personal_data(store: HubStore) -> None:
     _store_with_differences(store)
 
     text = reconcile(store.db, Period.parse("2026-11")).to_json()
 
     data = json.loads(text)
-    assert data["schema"] == "hub.reconciliation/2"
+    assert data["schema"] == "hub.reconciliation/3"
     assert data["period"] == {"first": "2026-11-01", "last": "2026-11-30", "kind": "month", "label": "2026-11"}
     assert data["verdict"] == {
+        "status": "not_reconciled",  # a dossier missing at the portal is not an expected class
         "reconciled": False,
         "differing_dossiers": 8,
         "largest_class": "ministry_only",
         "largest_class_count": 3,
+        "identities_hold": False,
+        "expected_classes": [
+            "quarantined",
+            "pending",
+            "behind_at_portal",
+            "ministry_only",
+            "postal_delivered_not_closed",
+        ],
+        "unexpected_classes": ["missing_at_portal", "duplicate"],
+        "not_compared": ["national_portal:export"],
+    }
+    assert sum(data["counts"].values()) == 8  # each differing dossier in exactly one class
+    # The month's portal export was never fetched: the document says so, not just the verdict.
+    assert data["compared"] == {
+        "portal_basis": "acknowledged",
+        "not_compared": [{"source": "national_portal:export", "reason": "not_fetched"}],
     }
     assert [i["key"] for i in data["identities"]] == ["hub_flow", "table01", "ministries"]
     assert set(data["counts"]) == {c.value for c in CHECKED}
@@ -386,15 +403,20 @@ def test_json_is_the_v2_document_and_holds_no_personal_data(store: HubStore) -> 
     assert all(value not in text for value in PERSON.values())
 
 
-def test_an_empty_store_reconciles_to_nothing(store: HubStore) -> None:
+def test_an_empty_store_is_no_data_never_reconciled(store: HubStore) -> None:
     result = reconcile(store.db, DAY, batch_rows=2)
     assert result.differences == []
     assert all(i.holds and i.left == 0 for i in result.identities)
-    assert result.verdict() == {
-        "reconciled": True,
+    assert result.verdict() | {"expected_classes": []} == {
+        "status": "no_data",
+        "reconciled": False,  # nothing was compared, so nothing is said to agree
         "differing_dossiers": 0,
         "largest_class": None,
         "largest_class_count": 0,
+        "identities_hold": True,
+        "expected_classes": [],
+        "unexpected_classes": [],
+        "not_compared": ["national_portal:export"],
     }
     assert all(k.value is None for k in result.kpis)
 
@@ -495,9 +517,9 @@ def test_postal_returns_without_an_order_and_delivered_results_left_open_are_fou
     assert result.dossiers(DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED) == [POST_DELIVERED_OPEN]
     details = {d.dossier_no: (d.source, d.detail) for d in result.differences if d.kind.value.startswith("postal")}
     assert details == {
-        POST_BAD_ADDRESS: (CITY_SOURCE, f"dispatch quarantined: {BAD_ADDRESS}"),
-        POST_OUTAGE: (CITY_SOURCE, "dispatch pending (to be ordered again)"),
-        POST_NOT_PLANNED: (CITY_SOURCE, "no postal order planned (no result attached, or not yet planned)"),
+        POST_BAD_ADDRESS: (CITY_SOURCE, f"dispatch_quarantined: {BAD_ADDRESS}"),
+        POST_OUTAGE: (CITY_SOURCE, "dispatch_pending"),
+        POST_NOT_PLANNED: (CITY_SOURCE, "dispatch_not_planned"),
         POST_DELIVERED_OPEN: ("postal", None),
     }
     assert (result.sources["postal"], result.sources["postal_delivered"]) == (3, 2)

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from adapters.errors import UntrustedReply
 from adapters.national_portal.client import NationalPortalClient
+from adapters.partners import ministries
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
@@ -27,7 +28,7 @@ from hub.jobs import reconcile as jobs_reconcile
 from hub.store import HubStore
 from hub.store.schema import message_log, portal_snapshot
 from mappings.delivery import DeliveryState
-from mappings.sources import CITY_SOURCE
+from mappings.sources import CITY_SOURCE, PULLBACK_PREFIX
 from quality.reconcile import DifferenceClass, Period, reconcile
 from sandbox.national_portal.app import create_app
 from sandbox.server import RunningServer, serve_in_thread
@@ -78,18 +79,17 @@ def test_a_dossier_the_portal_lost_is_missing_and_a_portal_only_one_is_extra(sto
     assert result.dossiers(DifferenceClass.BEHIND_AT_PORTAL) == [BEHIND]
     assert result.dossiers(DifferenceClass.EXTRA_AT_PORTAL) == [MINISTRY_ONLY, PORTAL_ONLY]
     details = {(d.kind, d.dossier_no): d.detail for d in result.differences}
-    assert details[(DifferenceClass.MISSING_AT_PORTAL, IN_STEP)] == (
-        "the portal acknowledged it but its export does not hold it"
-    )
+    assert details[(DifferenceClass.MISSING_AT_PORTAL, IN_STEP)] == "not_held"  # acknowledged, then lost
     assert details[(DifferenceClass.MISSING_AT_PORTAL, MISSING)] is None  # never acknowledged at all
     assert details[(DifferenceClass.EXTRA_AT_PORTAL, MINISTRY_ONLY)] == f"ministry_only: {CIVIL_STATUS}"
-    assert details[(DifferenceClass.EXTRA_AT_PORTAL, PORTAL_ONLY)] == (  # nobody explains it: listed, and said so
-        "portal_only: neither the city system nor any ministry pull-back holds it"
-    )
+    assert details[(DifferenceClass.EXTRA_AT_PORTAL, PORTAL_ONLY)] == "portal_only"  # nobody explains it: said so
     assert result.sources[PORTAL] == 3  # what the portal holds, not the two it acknowledged
 
     document = result.to_dict()
-    assert document["counts"]["extra_at_portal"] == 2 and document["counts"]["missing_at_portal"] == 2
+    assert document["counts"]["extra_at_portal"] == 1 and document["counts"]["missing_at_portal"] == 2
+    # The ministry's dossier the portal holds is counted once, as ministry-only; extra at the portal is a flag on it.
+    assert MINISTRY_ONLY in result.dossiers(DifferenceClass.MINISTRY_ONLY) and document["flags"]["extra_at_portal"] == 1
+    assert document["verdict"]["differing_dossiers"] == sum(document["counts"].values())
     assert document["portal_side"] == {
         "checked": True,
         "period": "2026-11-20",
@@ -98,7 +98,11 @@ def test_a_dossier_the_portal_lost_is_missing_and_a_portal_only_one_is_extra(sto
         "explained": {
             "portal": 3,
             "city": 6,
-            "by_ministry": [{"source": BUSINESS, "dossiers": 0}, {"source": CIVIL_STATUS, "dossiers": 1}],
+            # every ministry of the registry, in its order, those without a dossier too (each a term)
+            "by_ministry": [
+                {"source": PULLBACK_PREFIX + partner, "dossiers": int(PULLBACK_PREFIX + partner == CIVIL_STATUS)}
+                for partner in ministries()
+            ],
             "portal_only": 1,
             "not_integrated": 1,
             "missing_at_portal": 4,
@@ -118,7 +122,8 @@ def test_the_portal_figure_is_explained_ministry_by_ministry(store: HubStore) ->
 
     explained = result.to_dict()["portal_side"]["explained"]
     by_ministry = {row["source"]: row["dossiers"] for row in explained["by_ministry"]}
-    assert by_ministry == {BUSINESS: len(BUSINESS_SYNCED), CIVIL_STATUS: 1}
+    assert {source: n for source, n in by_ministry.items() if n} == {BUSINESS: len(BUSINESS_SYNCED), CIVIL_STATUS: 1}
+    assert list(by_ministry) == [PULLBACK_PREFIX + partner for partner in ministries()]
     portal = result.identity("portal")
     assert portal.holds and portal.terms["ministry_only"] == sum(by_ministry.values()) == 3
     assert explained["holds"] is True and explained["portal"] == 6 == portal.left
@@ -130,7 +135,7 @@ def test_the_portal_figure_is_explained_ministry_by_ministry(store: HubStore) ->
     assert details == {
         MINISTRY_ONLY: f"ministry_only: {CIVIL_STATUS}",
         **{no: f"ministry_only: {BUSINESS}" for no in BUSINESS_SYNCED},
-        PORTAL_ONLY: "portal_only: neither the city system nor any ministry pull-back holds it",
+        PORTAL_ONLY: "portal_only",
     }
 
 

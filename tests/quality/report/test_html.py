@@ -21,11 +21,20 @@ from quality.reconcile.engine import TABLE01_FORMULA
 from quality.reconcile.model import BreakdownRow
 from quality.report import ReportDocumentError, ReportFiles, verify_report_pdf, write_reconciliation_report
 from quality.report.pdf import render_pdf, sign_pdf
-from quality.report.view import DIFFERENCES_PER_CLASS
+from quality.report.view import DIFFERENCES_PER_CLASS, identity_view, printed_sum
 from signing.errors import SignatureInvalid, UntrustedSigner
 from signing.pki import mint_foreign_identity, mint_identity, mint_identity_without_signing_usage
 from tests.conftest import SigningKit
-from tests.support.report_documents import BIRTH, DEPT_CONSTRUCTION, DEPT_JUSTICE, differing_day, reconciled_day
+from tests.support.report_documents import (
+    BIRTH,
+    DEPT_CONSTRUCTION,
+    DEPT_JUSTICE,
+    NOT_FETCHED,
+    differing_day,
+    empty_period,
+    explained_day,
+    reconciled_day,
+)
 
 
 class _Element(HTMLParser):
@@ -97,20 +106,26 @@ def test_the_page_opens_with_the_verdict_in_vietnamese(differing: tuple[dict[str
 def test_identities_show_formula_figures_and_which_one_fails(differing: tuple[dict[str, Any], ReportFiles]) -> None:
     _, files = differing
     identities = text_of(files.html.read_text(encoding="utf-8"), "identities")
-    assert "extracted = delivered + quarantined + pending + out_of_scope" in identities
+    # In words, each term's code name beside it, then every term's figure.
+    assert (
+        "đã trích xuất (extracted) = đã gửi thành công (delivered) + bị giữ lại (quarantined) "
+        "+ chờ gửi lại (pending) + thủ tục chưa tích hợp (out_of_scope)"
+    ) in identities
     assert "1.250 = 1.187 + 7 + 4 + 50" in identities  # Vietnamese thousands separator
     assert "Không cân chênh 2" in identities  # hub flow: 1,250 extracted, 1,248 accounted for
     assert "1.250 = 1.003 + 12 + 235 đã trích xuất" not in identities
-    assert re.search(r"total = on_time \+ late \+ in_process 1\.250 = 1\.003 \+ 12 \+ 235 .* Cân", identities)
+    assert re.search(r"đang giải quyết \(in_process\) 1\.250 = 1\.003 \+ 12 \+ 235 .* Cân", identities)
 
 
 def test_classes_counts_sources_and_kpis_with_their_formulas(differing: tuple[dict[str, Any], ReportFiles]) -> None:
     _, files = differing
     html = files.html.read_text(encoding="utf-8")
     classes = text_of(html, "classes")
-    assert "Cổng chưa cập nhật 9 Cổng có hồ sơ nhưng ở phiên bản cũ" in classes
-    assert "Bị giữ lại do lỗi dữ liệu 7" in classes and "Đơn vị tiếp nhận sửa dữ liệu" in classes
+    assert "Cổng chưa cập nhật 9 có Cổng có hồ sơ nhưng ở phiên bản cũ" in classes  # an expected class
+    assert "Thiếu trên Cổng DVCQG 61 không" in classes  # not expected
+    assert "Bị giữ lại do lỗi dữ liệu 7 có" in classes and "Đơn vị tiếp nhận sửa dữ liệu" in classes
     assert "Trùng lặp (xử lý ở hai nơi) 0" in classes  # checked, none found: shown as zero
+    assert "Tổng 83" in classes  # the headline's 83 differing dossiers, each in one class
     # Classes the engine does not check are named as unchecked, not shown as zero.
     assert "chưa được kiểm tra trong kỳ này" in classes and "Thừa trên Cổng DVCQG" in classes
     sources = text_of(html, "sources")
@@ -119,10 +134,10 @@ def test_classes_counts_sources_and_kpis_with_their_formulas(differing: tuple[di
     assert "Bộ Tư pháp (hộ tịch) 2" in sources
     kpis = text_of(html, "kpis")
     assert (
-        "Tỷ lệ hồ sơ đồng bộ lên Cổng DVCQG "
-        "synced_to_portal = delivered / (extracted - out_of_scope) 1.187 1.200 98,9 %" in kpis
-    )
-    assert "Tỷ lệ hồ sơ trực tuyến online = KenhThucHien 2 / received 0 0 không áp dụng" in kpis
+        "Tỷ lệ hồ sơ đồng bộ lên Cổng DVCQG hồ sơ mà Cổng đã xác nhận phiên bản hiện hành "
+        "/ hồ sơ của thủ tục đã tích hợp trên Cổng 1.187 1.200 98,9 %" in kpis
+    )  # the formula in Vietnamese, not the engine's English
+    assert "Tỷ lệ hồ sơ trực tuyến hồ sơ nộp trực tuyến (KenhThucHien = 2) / tổng số hồ sơ 0 0 không áp dụng" in kpis
     assert "000.00.03.H26 Sở Tư pháp 98,9 % 560/566 99,4 % 500/503" in kpis  # per agency, named from code tables
     by_agency = text_of(html, "by-agency")
     assert by_agency.index(DEPT_CONSTRUCTION) < by_agency.index("000.00.03.H26")  # most differences first
@@ -179,7 +194,7 @@ def test_csv_holds_every_difference_with_bom_and_header(differing: tuple[dict[st
     document, files = differing
     raw = files.csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with the BOM
-    assert raw.splitlines()[0] == b"\xef\xbb\xbfdossier_no,kind,kind_label,source,agency,detail"
+    assert raw.splitlines()[0] == b"\xef\xbb\xbfdossier_no,kind,kind_label,counted_as,source,agency,detail"
     rows = differences_csv_rows(files)
     assert len(rows) == 83 == len(document["differences"])
     assert [(r["dossier_no"], r["kind"], r["source"], r["agency"]) for r in rows] == [
@@ -226,7 +241,7 @@ def test_reconciled_day_without_signer_writes_no_pdf(tmp_path: Path) -> None:
     assert "Không có hồ sơ chênh lệch." in text_of(html, "differences")
     assert 'id="chart-trend"' not in html  # no trend in the document, no chart
     assert 'href="reconciliation.pdf"' not in html
-    assert files.csv.read_bytes() == b"\xef\xbb\xbfdossier_no,kind,kind_label,source,agency,detail\r\n"
+    assert files.csv.read_bytes() == b"\xef\xbb\xbfdossier_no,kind,kind_label,counted_as,source,agency,detail\r\n"
 
 
 def test_month_and_quarter_periods_read_the_vietnamese_way(tmp_path: Path) -> None:
@@ -268,6 +283,15 @@ def test_gx_data_docs_are_linked_when_the_document_carries_them(tmp_path: Path) 
     document["data_docs"] = str(docs)
     html = write_reconciliation_report(document, tmp_path / "r", signer=None).html.read_text(encoding="utf-8")
     assert ("a", {"href": docs.as_uri()}) in element(html, "data-docs").tags
+    # A relative path (what the jobs write) stays relative to the report's folder: it opens from
+    # wherever var/ is, where it once became file:///gx/data_docs/index.html, resolved from the cwd.
+    docs.parent.mkdir(parents=True)
+    docs.write_text("<html></html>", encoding="utf-8")
+    document["data_docs"] = "../gx/data_docs/index.html"
+    report = write_reconciliation_report(document, tmp_path / "r", signer=None).html
+    (_, attrs), *_ = element(report.read_text(encoding="utf-8"), "data-docs").tags
+    assert attrs["href"] == "../gx/data_docs/index.html"
+    assert (report.parent / str(attrs["href"])).resolve() == docs.resolve()
     assert "GX Data Docs" in text_of(html, "data-docs")
     assert 'id="data-docs"' not in write_reconciliation_report(
         reconciled_day(), tmp_path / "none", signer=None
@@ -280,7 +304,7 @@ def test_gx_data_docs_are_linked_when_the_document_carries_them(tmp_path: Path) 
 
 def test_documents_the_renderer_cannot_read_are_refused_before_writing(tmp_path: Path) -> None:
     old = {"period": {"first": "2026-11-20", "last": "2026-11-20"}, "identity": {}, "counts": {}, "differences": []}
-    with pytest.raises(ReportDocumentError, match=r"schema None; this renderer reads 'hub.reconciliation/2'"):
+    with pytest.raises(ReportDocumentError, match=r"schema None; this renderer reads 'hub.reconciliation/3'"):
         write_reconciliation_report(old, tmp_path / "old", signer=None)
     incomplete = differing_day()
     del incomplete["identities"]
@@ -403,7 +427,6 @@ def test_renders_what_the_engine_model_writes(tmp_path: Path) -> None:
             Difference(f"{justice}-261120-0001", DifferenceClass.MISSING_AT_PORTAL, "city", justice),
             Difference(no_date, DifferenceClass.MINISTRY_ONLY, "ministry:civil_status", justice),
         ],
-        by_agency={justice: {DifferenceClass.MISSING_AT_PORTAL: 1, DifferenceClass.MINISTRY_ONLY: 1}},
         breakdown=[BreakdownRow(justice, BIRTH, 10, 6, 5, 1)],
         kpis=[Kpi("on_time", "Tỷ lệ đúng hạn", "On time", "on_time / resolved", 3, 4, {justice: (3, 4)})],
     )
@@ -417,3 +440,84 @@ def test_renders_what_the_engine_model_writes(tmp_path: Path) -> None:
     assert "chưa phân loại được: 0" in identities
     assert "75,0 %" in text_of(html, "kpis")
     assert [r["dossier_no"] for r in differences_csv_rows(files)] == [f"{justice}-261120-0001", no_date]
+
+
+def test_an_explained_day_says_so_and_counts_each_dossier_once(tmp_path: Path) -> None:
+    files = write_reconciliation_report(explained_day(), tmp_path, signer=None)
+    html = files.html.read_text(encoding="utf-8")
+    verdict = text_of(html, "verdict")
+    assert verdict.startswith("✓ CHÊNH LỆCH ĐÃ ĐƯỢC GIẢI THÍCH") and "CHƯA KHỚP" not in verdict
+    assert "9 hồ sơ chênh lệch." in verdict
+    assert "thuộc loại dự kiến (Bị giữ lại do lỗi dữ liệu, Chỉ có trên phần mềm của Bộ)" in verdict
+    assert 'class="verdict explained"' in html
+    classes = text_of(html, "classes")
+    assert "Tổng 9" in classes  # the headline's figure: each dossier in exactly one class
+    # The ministry dossier the portal holds too is a flag, listed apart, not a tenth dossier.
+    assert "Thừa trên Cổng DVCQG 1" in text_of(html, "flags")
+    flags = element(html, "differences").text
+    assert "Chỉ có trên phần mềm của Bộ" in " ".join(flags)
+    csv_flag = next(r for r in differences_csv_rows(files) if r["kind"] == "extra_at_portal")
+    assert csv_flag["counted_as"] == "ministry_only"
+    assert csv_flag["detail"] == "do Bộ tự đồng bộ lên Cổng, giải thích bởi hồ sơ kéo về từ: Bộ Tư pháp (hộ tịch)"
+
+
+def test_every_identity_is_printed_with_every_term_and_adds_up_as_printed(tmp_path: Path) -> None:
+    """The portal line once read ``1.022 = 1.071 + 0 - 40``, leaving missing-at-portal out, marked as holding."""
+    for language in ("vi", "en"):
+        html = write_reconciliation_report(explained_day(), tmp_path / language, signer=None, language=language)
+        identities = text_of(html.html.read_text(encoding="utf-8"), "identities")
+        assert ("1.187 = 1.250 + 2 + 0 - 50 - 15" if language == "vi" else "1,187 = 1,250 + 2 + 0 - 50 - 15") in (
+            identities
+        )
+        for identity in explained_day()["identities"]:
+            printed = identity_view(identity, language)["with_figures"]
+            assert printed_sum(printed, language) == (identity["left"], identity["left"]), printed
+    assert "on the portal (portal) = city + ministry only (ministry_only) + only on the portal" in identities
+    assert "- not on the portal (missing_at_portal)" in identities
+
+
+def test_a_period_without_data_is_no_data_never_a_green_verdict(tmp_path: Path) -> None:
+    files = write_reconciliation_report(empty_period(), tmp_path, signer=None)
+    html = files.html.read_text(encoding="utf-8")
+    verdict = text_of(html, "verdict")
+    assert verdict.startswith("– KHÔNG CÓ SỐ LIỆU")
+    assert "không thể kết luận số liệu khớp" in verdict
+    assert "ĐÃ KHỚP" not in verdict and 'class="verdict no_data"' in html
+
+
+def test_the_report_says_which_sources_it_compared_and_which_it_could_not(tmp_path: Path) -> None:
+    """The month report once skipped the portal side without a word -- and called the month reconciled."""
+    document = reconciled_day()  # every count agrees, as far as it looked: without the portal's listing
+    document["period"] = {"first": "2026-11-01", "last": "2026-11-30", "kind": "month", "label": "2026-11"}
+    document["compared"] = {"portal_basis": "acknowledged", "not_compared": [NOT_FETCHED]}
+    document["verdict"].update(status="not_reconciled", reconciled=False, not_compared=[NOT_FETCHED["source"]])
+    html = write_reconciliation_report(document, tmp_path, signer=None).html.read_text(encoding="utf-8")
+    verdict = text_of(html, "verdict")
+    assert verdict.startswith("✗ CHƯA KHỚP") and "ĐÃ KHỚP" not in verdict and "GIẢI THÍCH" not in verdict
+    assert "Chưa đối chiếu đủ các nguồn (xem dưới đây), nên không thể kết luận số liệu khớp" in verdict
+    english = write_reconciliation_report(document, tmp_path / "missing-en", signer=None, language="en").html
+    assert "Not every source could be compared" in text_of(english.read_text(encoding="utf-8"), "verdict")
+    compared = text_of(html, "compared")
+    assert "Đã đối chiếu: Hệ thống giải quyết TTHC Thành phố (1.250), Cổng Dịch vụ công quốc gia (1.200)" in compared
+    assert "số của Cổng chỉ gồm hồ sơ Cổng đã xác nhận" in compared
+    assert (
+        "Chưa đối chiếu được: danh sách hồ sơ của Cổng DVCQG: chưa lấy cho kỳ 2026-11: "
+        "hub reconcile --period 2026-11 --fetch-portal" in compared
+    )
+    english = write_reconciliation_report(explained_day(), tmp_path / "en", signer=None, language="en").html
+    compared = text_of(english.read_text(encoding="utf-8"), "compared")
+    assert "the portal's figure is its own dossier listing" in compared and "Could not compare" not in compared
+
+
+def test_one_language_per_report(tmp_path: Path) -> None:
+    """Formulas, class names, details and notes in the report's language; code names only beside words."""
+    vi = write_reconciliation_report(explained_day(), tmp_path / "vi", signer=None).html.read_text(encoding="utf-8")
+    words = " ".join(text_of(vi, section) for section in ("verdict", "identities", "classes", "kpis", "differences"))
+    for english in ("where total", "resolved on time", "delivered /", "explained by", "the portal", "dossiers"):
+        assert english not in words, english
+    en = write_reconciliation_report(explained_day(), tmp_path / "en", signer=None, language="en")
+    words = " ".join(
+        text_of(en.html.read_text(encoding="utf-8"), section) for section in ("verdict", "identities", "classes")
+    )
+    for vietnamese in ("hồ sơ", "Cổng", "đúng hạn", "Bị giữ lại"):
+        assert vietnamese not in words, vietnamese

@@ -46,10 +46,12 @@ def test_the_quarterly_report_states_the_portals_figure_explained_by_ministry(st
     shown = _quarter_report(store, tmp_path, "en")
 
     # The quarter holds OTHER_DAY (19 Nov) too: 7 city dossiers, 2 of procedures not integrated; the portal
-    # lacks MISSING, QUARANTINED and PENDING.
+    # lacks MISSING, QUARANTINED and PENDING. Every ministry of the registry is a term, those with none too.
     assert shown.startswith(
         "The national portal holds 6 dossiers of the period = city 7 + Business registration system 2 + "
-        "Ministry of Justice (civil status) 1 + only on the portal 1 − procedure not integrated 2 − "
+        "Ministry of Justice (civil status) 1 + Driving-licence system 0 + VBDLIS land registration system 0 + "
+        "Unemployment-benefit system 0 + Electronic certification system 0 + only on the portal 1 − "
+        "procedure not integrated 2 − "
         "not on the portal 3."
     )
     assert "explained dossier by dossier, not trimmed" in shown

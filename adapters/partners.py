@@ -65,7 +65,7 @@ class Partner:
     exercise signed replies do). The hub seals what it sent and received in its message log either way."""
     pool: Pool | None = None
     sandbox_account: str = "hub-sandbox"
-    """The login the sandbox gives the hub (VNPost's is an LGSP customer code, so it looks like one)."""
+    """The login the sandbox gives the hub (VNPost's is an LGSP consumer key, so it looks like one)."""
 
     def name(self, language: str) -> str:
         """Its display name in the report's languages (``vi``, ``en``)."""
@@ -171,10 +171,12 @@ PARTNERS: tuple[Partner, ...] = (
         transport="REST",
         client_factory="adapters.postal.vnpost:from_connection",
         sandbox="sandbox.postal.vnpost:double",
-        login="account",  # the LGSP customer code; the password is the access token
-        extras=("webhook_secret",),  # the HMAC key of its callbacks
-        pool=Pool(2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
-        sandbox_account="HNI-TTHC",
+        login="account",  # the LGSP consumer key and secret (OAuth client credentials)
+        # its customer code, the S10 block it issued to the city (and when to warn it is running
+        # out), the key and scheme of its callbacks' SignData (docs/interfaces.md 6)
+        extras=("customer_code", "item_code_range", "item_code_alert_at", "callback_secret", "callback_sign_scheme"),
+        pool=Pool(2, "Concurrent order batches and tracking-feed reads at VNPost (LGSP)"),
+        sandbox_account="hub-hanoi-lgsp",
     ),
     Partner(
         id="viettel_post",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 from uuid import uuid4
 
 import requests
@@ -219,6 +220,30 @@ class HttpTransport:
             secrets=secrets,
             record_count=record_count,
             rate_limited=rate_limited,
+        )
+        return self._call(call, parse)
+
+    def post_form(
+        self,
+        path: str,
+        fields: Mapping[str, str],
+        *,
+        operation: str,
+        parse: Callable[[Any], T],
+        headers: Mapping[str, str] | None = None,
+        redact_keys: frozenset[str] = frozenset(),
+    ) -> T:
+        """POST ``fields`` form-encoded and return ``parse(JSON reply)``: what an OAuth 2 token endpoint
+        takes. ``redact_keys`` blanks reply keys (the token it issues) in the exchange report."""
+        headers = headers or {}
+        call = _Call(
+            "POST",
+            path,
+            operation,
+            body=urlencode(fields).encode("ascii"),
+            headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+            redact_keys=redact_keys,
+            secrets=_header_secrets(headers),
         )
         return self._call(call, parse)
 

@@ -4,8 +4,8 @@
 
 Callbacks (``webhooks``): the receiver (``hub.webhooks.app``, uvicorn) runs in its own process
 over a SQLite hub store (the embedded default; ``--store-url`` for PostgreSQL). ``--senders``
-threads post distinct callbacks, half VNPost (HMAC-signed) and half Viettel Post (TOKEN), one
-status change per call as the carriers send them; every one is authenticated, validated and
+threads post distinct callbacks, half VNPost (``{Data, SendDate, SignData}``) and half Viettel Post
+(TOKEN), one status change per call as the carriers send them; every one is authenticated, validated and
 stored on both paths.
 
 * **hub** -- the receiver as ``hub webhooks serve`` runs it: the store's connection pool, one
@@ -14,13 +14,15 @@ stored on both paths.
   new TCP connection per callback.
 
 Orders (``orders``): the city days' results marked for postal return are staged with their facts;
-both sandbox carriers run in another process (VNPost signs and verifies JWS, as through the LGSP).
+both sandbox carriers run in another process (VNPost signs and verifies JWS, as through the LGSP,
+and takes the hub's S10 codes: each path allocates from its own part of the sandbox's block).
 
 * **hub** -- ``postal_dispatch.plan_dispatch`` (one read of the staging facts, decisions written a
-  page at a time) and ``place_batch`` over batches of 100, ``--slots`` batches at a time (the
-  carrier pools), each carrier's client built once per process (pooled session, one login).
-* **naive** -- one order at a time: a new client (and for Viettel Post a login), a new database
-  connection, one transaction to record it (batches of one, sequential).
+  page at a time) and ``place_batch`` over batches of 100 (VNPost: the batch's item codes allocated
+  in one transaction), ``--slots`` batches at a time (the carrier pools), each carrier's client
+  built once per process (pooled session, one login or OAuth token).
+* **naive** -- one order at a time: a new client (and a login or token), a new database
+  connection, one transaction to allocate its code and one to record it (batches of one, sequential).
 
 Exit status 1 if a path stores a different number of events than were sent, or leaves a result
 not ordered.
@@ -29,8 +31,6 @@ not ordered.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import multiprocessing
 import os
@@ -54,9 +54,12 @@ from mappings.postal.carrier_time import format_carrier_time
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=VN_TZ)
 WEBHOOK_SECRET = "bench-callback-secret"
-VNPOST_TOKEN, VNPOST_CUSTOMER = "bench-lgsp-token", "HNI-TTHC-01"
+VNPOST_KEY, VNPOST_SECRET, VNPOST_CUSTOMER = "hub-bench-lgsp", "bench-lgsp-secret", "HNI-TTHC-01"
+# The block the sandbox issues, and the halves each path allocates from (two stores, one carrier).
+VNPOST_BLOCK = "RH10000000-RH10999999"
+VNPOST_PATH_BLOCKS = {"naive": "RH10000000-RH10499999", "hub": "RH10500000-RH10999999"}
 VIETTEL_USER, VIETTEL_PASSWORD = "hub-bench@viettelpost", "bench-viettel-password"
-CODES = {"vnpost": ("1", "50", "60", "70", "90"), "viettel_post": ("100", "105", "200", "300", "500", "501")}
+CODES = {"vnpost": ("70", "91", "100", "170"), "viettel_post": ("100", "105", "200", "300", "500", "501")}
 
 
 # ------------------------------------------------------------------------------------------ callbacks
@@ -69,11 +72,16 @@ def viettel_callback(order_id: str, code: str, at: datetime, token: str) -> tupl
     return json.dumps({"DATA": data, "TOKEN": token}).encode(), {}
 
 
-def vnpost_callback(order_id: str, code: str, at: datetime, secret: str) -> tuple[bytes, dict[str, str]]:
-    """A VNPost callback with its HMAC-SHA256 signature header."""
-    body = json.dumps({"OrderId": order_id, "OrderNumber": f"{order_id}/KQ", "StatusCode": code,
-                       "StatusName": f"trạng thái {code}", "StatusDate": format_carrier_time(at)}).encode()  # fmt: skip
-    return body, {"X-VNPost-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+def vnpost_callback(order_number: str, code: str, at: datetime, secret: str) -> tuple[bytes, dict[str, str]]:
+    """A VNPost callback as it sends one (``{Data, SendDate, SignData}``, ``Data`` a JSON string)."""
+    from adapters.postal.vnpost_signdata import sign_data
+
+    data = json.dumps({"OrderNumber": order_number, "StatusCode": code, "StatusName": f"trạng thái {code}",
+                       "StatusDate": format_carrier_time(at)}, ensure_ascii=False)  # fmt: skip
+    send_date = format_carrier_time(at)
+    return json.dumps(
+        {"Data": data, "SendDate": send_date, "SignData": sign_data(data, send_date, secret)}
+    ).encode(), {}
 
 
 def _callbacks(count: int) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -91,7 +99,6 @@ def _callbacks(count: int) -> list[tuple[str, bytes, dict[str, str]]]:
 def _receiver_clients() -> dict[str, Any]:
     """Carrier clients as the receiver holds them (only ``parse_webhook`` is used: no calls out)."""
     from adapters.postal.viettel_post import ViettelPostClient
-    from adapters.postal.vnpost import VNPostClient
     from adapters.settings import TransportSettings
     from adapters.transport import HttpTransport
 
@@ -99,9 +106,18 @@ def _receiver_clients() -> dict[str, Any]:
         return HttpTransport(partner, TransportSettings(base_url="http://127.0.0.1:9", sign_requests=False))
 
     return {
-        "vnpost": VNPostClient(transport("vnpost"), VNPOST_TOKEN, VNPOST_CUSTOMER, WEBHOOK_SECRET),
+        "vnpost": _vnpost_client(transport("vnpost"), VNPOST_BLOCK),
         "viettel_post": ViettelPostClient(transport("viettel_post"), VIETTEL_USER, VIETTEL_PASSWORD, WEBHOOK_SECRET),
     }
+
+
+def _vnpost_client(transport: Any, block: str) -> Any:
+    from adapters.oauth import ClientCredentials
+    from adapters.postal.vnpost import VNPostClient
+    from mappings.postal.s10 import ItemCodeRange
+
+    token = ClientCredentials(transport, VNPOST_KEY, VNPOST_SECRET)
+    return VNPostClient(transport, token, VNPOST_CUSTOMER, ItemCodeRange.parse(block), WEBHOOK_SECRET)
 
 
 def _naive_receiver(url: str, carriers: dict[str, Any]) -> Any:
@@ -203,6 +219,7 @@ def run_callbacks(store_url: str, count: int, senders: int, *, naive: bool) -> t
 
 def _serve_carriers(folder: str, pki_dir: str, ready: Any, stop: Any) -> None:
     """Child process: both sandbox carriers (no callbacks, no faults) until told to stop."""
+    from mappings.postal.s10 import ItemCodeRange
     from sandbox.postal import viettel_post, vnpost
     from sandbox.server import serve_in_thread
     from sandbox.signatures import PartnerSigning
@@ -210,8 +227,9 @@ def _serve_carriers(folder: str, pki_dir: str, ready: Any, stop: Any) -> None:
 
     signing = PartnerSigning(DevPki.existing(Path(pki_dir)), "vnpost")
     apps = {
-        "vnpost": vnpost.create_app(Path(folder) / "vnpost.db", VNPOST_TOKEN, VNPOST_CUSTOMER,
-                                    webhook_secret=WEBHOOK_SECRET, start=T0, signing=signing),
+        "vnpost": vnpost.create_app(Path(folder) / "vnpost.db", VNPOST_KEY, VNPOST_SECRET, VNPOST_CUSTOMER,
+                                    callback_secret=WEBHOOK_SECRET, item_codes=ItemCodeRange.parse(VNPOST_BLOCK),
+                                    start=T0, signing=signing),
         "viettel_post": viettel_post.create_app(Path(folder) / "viettel.db", VIETTEL_USER, VIETTEL_PASSWORD,
                                                 webhook_token=WEBHOOK_SECRET, start=T0),
     }  # fmt: skip
@@ -224,10 +242,10 @@ def _serve_carriers(folder: str, pki_dir: str, ready: Any, stop: Any) -> None:
             server.stop()
 
 
-def carrier_client(name: str, url: str, pki: Any, pool: int = 10) -> Any:
-    """A carrier client as a DAG task's hook builds it (VNPost signs, Viettel Post does not)."""
+def carrier_client(name: str, url: str, pki: Any, pool: int = 10, *, block: str = VNPOST_BLOCK) -> Any:
+    """A carrier client as a DAG task's hook builds it (VNPost signs, Viettel Post does not;
+    ``block``: the S10 codes a VNPost client allocates from)."""
     from adapters.postal.viettel_post import ViettelPostClient
-    from adapters.postal.vnpost import VNPostClient
     from adapters.settings import TransportSettings
     from adapters.signatures import MessageSignatures
     from adapters.transport import HttpTransport
@@ -235,7 +253,7 @@ def carrier_client(name: str, url: str, pki: Any, pool: int = 10) -> Any:
     if name == "vnpost":
         signatures = MessageSignatures(pki.identity("hub"), pki.trust_store())
         transport = HttpTransport(name, TransportSettings(base_url=url, pool_size=pool), signatures=signatures)
-        return VNPostClient(transport, VNPOST_TOKEN, VNPOST_CUSTOMER, WEBHOOK_SECRET)
+        return _vnpost_client(transport, block)
     settings = TransportSettings(base_url=url, pool_size=pool, sign_requests=False, verify_replies=False)
     return ViettelPostClient(HttpTransport(name, settings), VIETTEL_USER, VIETTEL_PASSWORD, WEBHOOK_SECRET)
 
@@ -272,12 +290,13 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
     batches = [(carrier, batch_id) for carrier, ids in plan.batches.items() for batch_id in ids]
     if naive:
         for carrier, batch_id in batches:
-            once, client = HubStore(store_url), carrier_client(carrier, urls[carrier], pki, pool=1)
+            once = HubStore(store_url)
+            client = carrier_client(carrier, urls[carrier], pki, pool=1, block=VNPOST_PATH_BLOCKS["naive"])
             postal_dispatch.place_batch(once, client, batch_id, gate=gate, policy=policy)
             client.close()
             once.db.engine.dispose()
     else:
-        clients = {name: carrier_client(name, url, pki) for name, url in urls.items()}
+        clients = {name: carrier_client(name, url, pki, block=VNPOST_PATH_BLOCKS["hub"]) for name, url in urls.items()}
         with ThreadPoolExecutor(max_workers=slots) as pool:
             list(pool.map(lambda b: postal_dispatch.place_batch(store, clients[b[0]], b[1], gate=gate,
                                                                 policy=policy), batches))  # fmt: skip

@@ -259,6 +259,28 @@ class PostalOrders:
         """Keep carrier events idempotently (insert or ignore by ``event_key``); returns how many were new."""
         if not events:
             return 0
+        with self.db.engine.begin() as conn:
+            return self._insert_events(conn, events, via)
+
+    def add_feed_page(self, carrier: str, events: Sequence[ReportedEvent], last_id: str) -> int:
+        """Keep one page of a carrier's feed and move its cursor to ``last_id`` in the same
+        transaction: the cursor never passes an event that is not stored (a crash re-reads the page,
+        and the events' keys make the re-read harmless). Returns how many events were new."""
+        cursor = t.postal_feed_cursor
+        upsert = self.db.insert(cursor).values(carrier=carrier, last_id=last_id, updated_at=self.db.now())
+        with self.db.engine.begin() as conn:
+            added = self._insert_events(conn, events, "feed") if events else 0
+            conn.execute(upsert.on_conflict_do_update(index_elements=["carrier"], set_={
+                "last_id": upsert.excluded.last_id, "updated_at": upsert.excluded.updated_at}))  # fmt: skip
+        return added
+
+    def feed_cursor(self, carrier: str) -> str | None:
+        """The ``lastId`` after the last committed page of ``carrier``'s feed (None: never read)."""
+        cursor = t.postal_feed_cursor
+        with self.db.engine.connect() as conn:
+            return conn.execute(sa.select(cursor.c.last_id).where(cursor.c.carrier == carrier)).scalar_one_or_none()
+
+    def _insert_events(self, conn: Any, events: Sequence[ReportedEvent], via: str) -> int:
         now = self.db.now()
         rows = {
             e.event_key: {
@@ -276,9 +298,8 @@ class PostalOrders:
         }
         statement = self.db.insert(t.postal_event).on_conflict_do_nothing(index_elements=["event_key"])
         added = 0
-        with self.db.engine.begin() as conn:
-            for chunk in chunks(list(rows.values())):
-                added += conn.execute(statement, list(chunk)).rowcount or 0
+        for chunk in chunks(list(rows.values())):
+            added += conn.execute(statement, list(chunk)).rowcount or 0
         return added
 
     def events_of(self, carrier: str, order_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
@@ -21,7 +21,7 @@ from adapters.errors import PermanentError
 from adapters.exchange import Exchange
 from sandbox.server import serve_in_thread
 from signing.pki import DevPki
-from tests.support.postal_sandboxes import RIGS, CarrierRig, order_request
+from tests.support.postal_sandboxes import RIGS, CarrierRig
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -54,11 +54,11 @@ def test_requests_replies_and_callbacks_match_the_contract(rig: CarrierRig, tmp_
         client = rig.connect(sandbox, dev_pki, SECRET)
         client.transport.on_exchange = exchanges.append
         try:
-            placed = [client.create_order(order_request(n)) for n in range(4)]
-            client.create_order(order_request(0))
+            placed = [client.create_order(rig.order(n)) for n in range(4)]
+            client.create_order(rig.order(0))
             client.cancel(placed[3].order_id)
             sandbox.advance(96)
-            client.track([o.order_id for o in placed])
+            rig.follow(client, placed)
             with pytest.raises(PermanentError):
                 client.cancel(placed[0].order_id)  # picked up by now: a refusal, in the contract too
         finally:
@@ -68,9 +68,19 @@ def test_requests_replies_and_callbacks_match_the_contract(rig: CarrierRig, tmp_
     operations = {urlsplit(e.url).path for e in exchanges}
     assert len(operations) >= 3
     for exchange in exchanges:
-        operation = spec["paths"][urlsplit(exchange.url).path]["post"]
-        request_schema = operation["requestBody"]["content"]["application/json"]["schema"]
-        _check(spec, request_schema, json.loads(exchange.request_body), f"{exchange.operation} request")
+        operation = spec["paths"][urlsplit(exchange.url).path][exchange.method.lower()]
+        for media, content in operation.get("requestBody", {}).get("content", {}).items():
+            body = exchange.request_body.decode()
+            sent = json.loads(body) if media == "application/json" else dict(parse_qsl(body))
+            _check(spec, content["schema"], sent, f"{exchange.operation} request")
+        for parameter in operation.get("parameters", []):  # a GET's query
+            query = dict(parse_qsl(urlsplit(exchange.url).query))
+            value = (
+                int(query[parameter["name"]])
+                if parameter["schema"].get("type") == "integer"
+                else query[parameter["name"]]
+            )
+            _check(spec, parameter["schema"], value, f"{exchange.operation} {parameter['name']}")
         assert exchange.status == 200 and exchange.response_body is not None
         reply_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
         _check(spec, reply_schema, json.loads(exchange.response_body), f"{exchange.operation} reply")

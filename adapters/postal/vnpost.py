@@ -204,7 +204,8 @@ class VNPostClient:
     def _party(self, role: str, address: Address, on: datetime) -> dict[str, Any]:
         """Name, phone, address text and integer province/district of a sender or receiver."""
         commune = self._tables.communes.get(address.commune_code, on.date())
-        place = f"{address.street}, {commune.name}" if commune is not None else address.street
+        named = commune is None or commune.name.casefold() in address.street.casefold()
+        place = address.street if named else f"{address.street}, {commune.name}"  # type: ignore[union-attr]
         return {
             f"{role}Name": address.name,
             f"{role}Tel": address.phone,

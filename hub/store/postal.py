@@ -412,19 +412,22 @@ class PostalOrders:
             counts = dict(conn.execute(query).all())
         return {d.value: int(counts.get(d.value, 0)) for d in Dispatch}
 
-    def delivery_counts(self) -> dict[str, dict[str, int]]:
-        """Ordered results per carrier and delivery state, plus the overdue ones."""
+    def delivery_counts(self) -> dict[str, dict[str, Any]]:
+        """Ordered results per carrier: ``orders``, their count ``by_state`` (which adds up to
+        ``orders``), and ``overdue`` -- a flag beside the state (a parcel is overdue *and* in
+        transit, or delivered late), so never added to the states."""
         order = t.postal_order
         query = (
             sa.select(order.c.carrier, order.c.state, order.c.overdue, sa.func.count())
             .where(order.c.dispatch == Dispatch.ORDERED.value)
             .group_by(order.c.carrier, order.c.state, order.c.overdue)
         )
-        counts: dict[str, dict[str, int]] = {}
+        counts: dict[str, dict[str, Any]] = {}
         with self.db.engine.connect() as conn:
             for carrier, state, overdue, n in conn.execute(query):
-                per_carrier = counts.setdefault(carrier, {"overdue": 0})
-                per_carrier[state] = per_carrier.get(state, 0) + int(n)
+                per_carrier = counts.setdefault(carrier, {"orders": 0, "by_state": {}, "overdue": 0})
+                per_carrier["orders"] += int(n)
+                per_carrier["by_state"][state] = per_carrier["by_state"].get(state, 0) + int(n)
                 per_carrier["overdue"] += int(n) if overdue else 0
         return counts
 

@@ -167,7 +167,7 @@ def create_app(
                     {"error": "invalid_client", "error_description": "Client Authentication failed."}
                 ), 401
             lifetime = injector.session_ttl_s()
-            issued = {"access_token": tokens.issue(), "token_type": "Bearer", "expires_in": int(lifetime)}
+            issued = {"access_token": tokens.issue(), "token_type": "Bearer", "expires_in": max(int(lifetime), 1)}
             return json_bytes(issued), 200
 
         return await faulty_json(injector, signing, produce, service_call=False)

@@ -110,7 +110,8 @@ def _add_up(summary: dict) -> dict:
 def _delivery_total(summary: dict) -> tuple[int, set[str]]:
     states = Counter()
     for per_carrier in summary["delivery"].values():
-        states.update({s: n for s, n in per_carrier.items() if s != "overdue"})
+        assert sum(per_carrier["by_state"].values()) == per_carrier["orders"]  # overdue is a flag, not a state
+        states.update(per_carrier["by_state"])
     return sum(states.values()), {s for s, n in states.items() if n}
 
 

@@ -159,9 +159,10 @@ def test_orders_are_followed_to_final_states_through_lost_doubled_and_reordered_
     assert PostalOrders(store).anomalies() == []
 
     delivery = PostalOrders(store).delivery_counts()  # polling filled what the callbacks lost
-    states = {state for per_carrier in delivery.values() for state in per_carrier if state != "overdue"}
+    states = {state for per_carrier in delivery.values() for state in per_carrier["by_state"]}
     assert states <= {s.value for s in FINAL} and PostalState.DELIVERED.value in states
-    assert sum(n for per in delivery.values() for state, n in per.items() if state != "overdue") == ordered
+    assert sum(per["orders"] for per in delivery.values()) == ordered
+    assert all(sum(per["by_state"].values()) == per["orders"] for per in delivery.values())
     quiet = {name: track_carrier(store, client) for name, client in carriers.clients.items()}
     assert all(r.orders == 0 for r in quiet.values())  # all final, nothing new: nothing polled
     # The hub's state is the carrier's own last word for every order (Viettel's track replays the

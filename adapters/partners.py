@@ -175,7 +175,7 @@ PARTNERS: tuple[Partner, ...] = (
         # its customer code, the S10 block it issued to the city (and when to warn it is running
         # out), the key and scheme of its callbacks' SignData (docs/interfaces.md 6)
         extras=("customer_code", "item_code_range", "item_code_alert_at", "callback_secret", "callback_sign_scheme"),
-        pool=Pool(2, "Concurrent order batches and tracking-feed reads at VNPost (LGSP)"),
+        pool=Pool(2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
         sandbox_account="hub-hanoi-lgsp",
     ),
     Partner(

@@ -166,7 +166,8 @@ def postal_problems(postal: dict[str, Any]) -> list[str]:
     delivery = postal["tracking"]["delivery"]
     for carrier, counts in delivery.items():
         if sum(counts["by_state"].values()) != counts["orders"]:
-            problems.append(f"{carrier}: delivery states {counts['by_state']} do not add up to {counts['orders']} orders")
+            states, orders = counts["by_state"], counts["orders"]
+            problems.append(f"{carrier}: delivery states {states} do not add up to {orders} orders")
     tracked = sum(counts["orders"] for counts in delivery.values())
     if tracked != dispatch["dispatch"]["ordered"]:
         problems.append(f"carriers' orders {tracked} differ from the {dispatch['dispatch']['ordered']} results ordered")

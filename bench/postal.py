@@ -14,8 +14,9 @@ stored on both paths.
   new TCP connection per callback.
 
 Orders (``orders``): the city days' results marked for postal return are staged with their facts;
-both sandbox carriers run in another process (VNPost signs and verifies JWS, as through the LGSP,
-and takes the hub's S10 codes: each path allocates from its own part of the sandbox's block).
+both sandbox carriers run in another process, fresh for each path (VNPost signs and verifies JWS,
+as through the LGSP, and takes the hub's S10 codes: the paths order the same dossiers, and one
+dossier number under two codes would be refused).
 
 * **hub** -- ``postal_dispatch.plan_dispatch`` (one read of the staging facts, decisions written a
   page at a time) and ``place_batch`` over batches of 100 (VNPost: the batch's item codes allocated
@@ -55,9 +56,7 @@ from mappings.postal.carrier_time import format_carrier_time
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=VN_TZ)
 WEBHOOK_SECRET = "bench-callback-secret"
 VNPOST_KEY, VNPOST_SECRET, VNPOST_CUSTOMER = "hub-bench-lgsp", "bench-lgsp-secret", "HNI-TTHC-01"
-# The block the sandbox issues, and the halves each path allocates from (two stores, one carrier).
-VNPOST_BLOCK = "RH10000000-RH10999999"
-VNPOST_PATH_BLOCKS = {"naive": "RH10000000-RH10499999", "hub": "RH10500000-RH10999999"}
+VNPOST_BLOCK = "RH10000000-RH10999999"  # the block the sandbox issues to the city
 VIETTEL_USER, VIETTEL_PASSWORD = "hub-bench@viettelpost", "bench-viettel-password"
 CODES = {"vnpost": ("70", "91", "100", "170"), "viettel_post": ("100", "105", "200", "300", "500", "501")}
 
@@ -242,9 +241,8 @@ def _serve_carriers(folder: str, pki_dir: str, ready: Any, stop: Any) -> None:
             server.stop()
 
 
-def carrier_client(name: str, url: str, pki: Any, pool: int = 10, *, block: str = VNPOST_BLOCK) -> Any:
-    """A carrier client as a DAG task's hook builds it (VNPost signs, Viettel Post does not;
-    ``block``: the S10 codes a VNPost client allocates from)."""
+def carrier_client(name: str, url: str, pki: Any, pool: int = 10) -> Any:
+    """A carrier client as a DAG task's hook builds it (VNPost signs, Viettel Post does not)."""
     from adapters.postal.viettel_post import ViettelPostClient
     from adapters.settings import TransportSettings
     from adapters.signatures import MessageSignatures
@@ -253,7 +251,7 @@ def carrier_client(name: str, url: str, pki: Any, pool: int = 10, *, block: str 
     if name == "vnpost":
         signatures = MessageSignatures(pki.identity("hub"), pki.trust_store())
         transport = HttpTransport(name, TransportSettings(base_url=url, pool_size=pool), signatures=signatures)
-        return _vnpost_client(transport, block)
+        return _vnpost_client(transport, VNPOST_BLOCK)
     settings = TransportSettings(base_url=url, pool_size=pool, sign_requests=False, verify_replies=False)
     return ViettelPostClient(HttpTransport(name, settings), VIETTEL_USER, VIETTEL_PASSWORD, WEBHOOK_SECRET)
 
@@ -291,12 +289,12 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
     if naive:
         for carrier, batch_id in batches:
             once = HubStore(store_url)
-            client = carrier_client(carrier, urls[carrier], pki, pool=1, block=VNPOST_PATH_BLOCKS["naive"])
+            client = carrier_client(carrier, urls[carrier], pki, pool=1)
             postal_dispatch.place_batch(once, client, batch_id, gate=gate, policy=policy)
             client.close()
             once.db.engine.dispose()
     else:
-        clients = {name: carrier_client(name, url, pki, block=VNPOST_PATH_BLOCKS["hub"]) for name, url in urls.items()}
+        clients = {name: carrier_client(name, url, pki) for name, url in urls.items()}
         with ThreadPoolExecutor(max_workers=slots) as pool:
             list(pool.map(lambda b: postal_dispatch.place_batch(store, clients[b[0]], b[1], gate=gate,
                                                                 policy=policy), batches))  # fmt: skip
@@ -359,9 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         pki = init_dev_pki(folder / "pki", partners=partner_ids())
         records = _ready_results(args.day, args.orders_scale, args.seed)
         samples = {"naive": records[: args.naive_sample], "hub": records}
-        (folder / "carriers").mkdir()
-        with _in_process(_serve_carriers, str(folder / "carriers"), str(pki.folder)) as urls:
-            for path in ("naive", "hub"):
+        for path in ("naive", "hub"):
+            (folder / f"carriers-{path}").mkdir()
+            with _in_process(_serve_carriers, str(folder / f"carriers-{path}"), str(pki.folder)) as urls:
                 url = _store_url(args.store_url, folder, f"orders-{path}")
                 seconds, counts = run_orders(url, samples[path], urls, pki, slots=args.slots, naive=path == "naive")
                 figures[f"orders-{path}"] = rate(counts["ordered"], seconds)

@@ -128,7 +128,6 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "share_endpoint": lambda: "/share",
         "dstcode": lambda: "HUB-SANDBOX",
         "macanbo": lambda: OFFICER,
-        "webhook_secret": lambda: secrets.token_urlsafe(32),
         # VNPost: the city's customer code and S10 block, and its callbacks' SignData key
         "customer_code": lambda: "HNI-TTHC",
         "item_code_range": _vnpost_item_codes,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -177,3 +178,25 @@ VIETTEL_POST = CarrierRig(
     bare=_bare_viettel,
 )
 RIGS = (VNPOST, VIETTEL_POST)
+
+# What each carrier's Airflow Connection carries: its login, and the extras its client reads (the
+# callback credential among them) -- VNPost's password is the consumer secret, Viettel's the account's.
+CONNECTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "vnpost": (
+        CONSUMER_KEY,
+        {
+            "customer_code": CUSTOMER_CODE,
+            "item_code_range": ITEM_CODES.series,
+            "item_code_alert_at": "50",
+            "callback_secret": WEBHOOK_SECRET,
+        },
+    ),
+    "viettel_post": (USERNAME, {"webhook_token": WEBHOOK_SECRET}),
+}
+
+
+def connection_uri(name: str, url: str, secret: str, **settings: Any) -> str:
+    """``AIRFLOW_CONN_<CARRIER>`` for the carrier's sandbox at ``url`` (``settings``: transport extras)."""
+    login, extras = CONNECTIONS[name]
+    query = "&".join(f"{k}={v}" for k, v in {**extras, **settings}.items())
+    return f"http://{quote(login, safe='')}:{quote(secret, safe='')}@{url.removeprefix('http://')}?{query}"

@@ -13,27 +13,18 @@ from adapters.postal.carrier import FeedPage
 from mappings.postal.s10 import is_valid_s10
 from signing.pki import DevPki
 from tests.support.postal_sandboxes import (
-    CONSUMER_KEY,
-    CUSTOMER_CODE,
+    CONNECTIONS,
     ITEM_CODES,
     RIGS,
-    USERNAME,
     WEBHOOK_SECRET,
     CarrierRig,
     Sandbox,
+    connection_uri,
 )
 
 pytestmark = pytest.mark.timeout(120)
 
 SECRET = "hook-pw/7:@e"  # URI-special characters on purpose
-ACCOUNTS = {  # the login, the extras the client needs, and the extra holding the callback credential
-    "vnpost": (
-        CONSUMER_KEY,
-        f"customer_code={CUSTOMER_CODE}&item_code_range={ITEM_CODES.series}&item_code_alert_at=50",
-        "callback_secret",
-    ),
-    "viettel_post": (USERNAME, "", "webhook_token"),
-}
 
 
 @pytest.fixture(params=RIGS, ids=str)
@@ -48,11 +39,7 @@ def test_the_hook_builds_a_client_that_places_and_tracks_orders(
     carrier: tuple[CarrierRig, Sandbox], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rig, sandbox = carrier
-    login, extras, extra = ACCOUNTS[rig.name]
-    host = sandbox.url.removeprefix("http://")
-    uri = f"http://{quote(login, safe='')}:{quote(SECRET, safe='')}@{host}?{extra}={WEBHOOK_SECRET}&timeout=5"
-    uri += f"&{extras}" if extras else ""
-    monkeypatch.setenv(f"AIRFLOW_CONN_{rig.name.upper()}", uri)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{rig.name.upper()}", connection_uri(rig.name, sandbox.url, SECRET, timeout=5))
     client = PartnerHook(rig.name).get_client()
     assert client.name == rig.name and PartnerHook(rig.name).get_client() is client
     signatures = client.transport.signatures
@@ -72,8 +59,10 @@ def test_the_hook_builds_a_client_that_places_and_tracks_orders(
 def test_a_connection_without_the_callback_credential_is_refused_by_name(
     rig: CarrierRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    login, extras, extra = ACCOUNTS[rig.name]
-    uri = f"http://{quote(login, safe='')}:pw@127.0.0.1:9" + (f"?{extras}" if extras else "")
+    login, extras = CONNECTIONS[rig.name]
+    extra = next(name for name, value in extras.items() if value == WEBHOOK_SECRET)  # the callback credential
+    others = "&".join(f"{k}={v}" for k, v in extras.items() if k != extra)
+    uri = f"http://{quote(login, safe='')}:pw@127.0.0.1:9" + (f"?{others}" if others else "")
     monkeypatch.setenv("AIRFLOW_CONN_CARRIER_INCOMPLETE", uri)
     with pytest.raises(ValueError, match=extra) as caught:
         PartnerHook(rig.name, "carrier_incomplete").get_client()

@@ -12,7 +12,9 @@ result does not depend on which way, or in which order, the events came.
 A carrier whose tracking is a feed (VNPost: every status change of the customer's parcels, paged
 by ``lastId``) is read from the cursor the store keeps, page after page until it is caught up; each
 page's events and the cursor after it are committed together (``PostalOrders.add_feed_page``), so a
-crash re-reads at most one page and never skips one. Then the orders are derived as above.
+crash re-reads at most one page and never skips one. Then the orders are derived as above. Like
+polling, the feed is read only while the carrier holds an unfinished order of ours (no call, and no
+breaker trip during an outage, when there is nothing to follow).
 
 Overdue: an order is flagged when its delivery deadline (placed + N working days, set at
 dispatch; ``HUB_POSTAL_DELIVERY_DAYS``) passed before it was delivered -- still on its way, or
@@ -67,7 +69,7 @@ def track_carrier(store: HubStore, carrier: Carrier, *, page_size: int = 100, po
     report = TrackReport(carrier.name)
     failure: AdapterError | None = None
     feed = isinstance(carrier, FeedCarrier)
-    if feed and poll:
+    if feed and poll and orders.has_unfinished(carrier.name):  # as polling: no open order, no call
         failure = _read_feed(orders, carrier, report, page_size)  # type: ignore[arg-type]
     for page in orders.iter_tracked(carrier.name, page_size):
         to_poll = [o.order_id for o in page if not o.final] if poll and not feed else []

@@ -343,6 +343,15 @@ class PostalOrders:
         )
         return self.db.keyset_pages(query, order.c.dossier_no, page_size, TrackedOrder.of)
 
+    def has_unfinished(self, carrier: str) -> bool:
+        """Whether ``carrier`` holds an order of ours that has not reached a final state."""
+        order = t.postal_order
+        query = sa.select(order.c.reference).where(
+            order.c.carrier == carrier, order.c.dispatch == Dispatch.ORDERED.value, order.c.final.is_(False)
+        )
+        with self.db.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
     def record_tracks(self, carrier: str, tracks: dict[str, tuple[Track, bool]], as_of: datetime) -> None:
         """Write derived states ``{order_id: (track, overdue)}`` and keep their anomalies (once each).
 

@@ -135,7 +135,7 @@ class HttpTransport:
         self.partner = partner
         self.settings = settings
         self.on_exchange = on_exchange
-        self.signatures = signatures or MessageSignatures()
+        self.signatures = (signatures or MessageSignatures()).bound_to(partner)
         self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown)
         self._session = self._build_session(settings)
         if not settings.verify:
@@ -226,24 +226,26 @@ class HttpTransport:
     def post_form(
         self,
         path: str,
-        fields: Mapping[str, str],
+        fields: Mapping[str, str] | None = None,
         *,
         operation: str,
         parse: Callable[[Any], T],
         headers: Mapping[str, str] | None = None,
         redact_keys: frozenset[str] = frozenset(),
     ) -> T:
-        """POST ``fields`` form-encoded and return ``parse(JSON reply)``: what an OAuth 2 token endpoint
-        takes. ``redact_keys`` blanks reply keys (the token it issues) in the exchange report."""
+        """POST ``fields`` form-encoded (none: an empty body) and return ``parse(JSON reply)``: what
+        an OAuth 2 token endpoint takes, and an LGSP token call whose credential travels in a
+        header. Every header value is scrubbed from error text; ``redact_keys`` are blanked in the
+        kept reply (the token it issues)."""
         headers = headers or {}
         call = _Call(
             "POST",
             path,
             operation,
-            body=urlencode(fields).encode("ascii"),
+            body=urlencode(fields or {}).encode("ascii"),
             headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
             redact_keys=redact_keys,
-            secrets=_header_secrets(headers),
+            secrets=_header_secrets(headers) + tuple(value for value in headers.values() if value),
         )
         return self._call(call, parse)
 

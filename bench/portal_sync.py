@@ -5,8 +5,9 @@
 Both paths run in the same process, against the same sandbox partners (city system plus two
 fresh national portals, served by a separate process), one after the other:
 
-* **hub** -- exactly what the DAG tasks run (``hub.jobs``): ``extract`` (keyset pages of 1000 into
-  the store, one bulk write per page), ``plan_portal_sync`` (quality gate, outbox, dispositions),
+* **hub** -- exactly what the DAG tasks run (``hub.jobs.extract``, ``hub.jobs.portal``): ``extract``
+  (keyset pages of 1000 into the store, one bulk write per page), ``plan_portal_sync`` (quality
+  gate, outbox, dispositions),
   then ``deliver_portal_dossiers`` over every batch id, with the adapters' clients (one pooled
   ``requests.Session`` per partner) and a fresh SQLite hub store. Message log included. As the
   DAG's mapped delivery tasks do, batches are delivered ``--deliver-slots`` at a time (default:
@@ -235,7 +236,9 @@ def run_hub(
 ) -> tuple[PathResult, Stage | None, HubStore]:
     """The production path, stage by stage, through ``hub.jobs`` (what the DAG tasks call)."""
     os.environ["HUB_STORE_URL"] = f"sqlite:///{work / 'hub.db'}"
-    from hub import jobs  # reads HUB_STORE_URL at call time; imported here to make that visible
+    # Both read HUB_STORE_URL at call time; imported here to make that visible.
+    from hub.jobs import portal as jobs
+    from hub.jobs.extract import extract
 
     portal = partners.portals[0]
     city = CitySystemClient(_transport(CITY_PARTNER, partners.city_url, signatures), partners.city_token)
@@ -244,7 +247,7 @@ def run_hub(
     start, end = partners.window
 
     began = time.perf_counter()
-    extracted = jobs.extract(city, start, end)
+    extracted = extract(city, start, end)
     extract_s = time.perf_counter() - began
     _say(f"  extract  {extracted['records']:>7,} records in {extract_s:6.1f} s ({_load()})")
 
@@ -325,7 +328,8 @@ class NaivePortal:
 
     def __init__(self, endpoint: PortalEndpoint, signatures: MessageSignatures) -> None:
         self.endpoint = endpoint
-        self.signatures = signatures
+        # Bound to the portal as the adapters' transport binds it: its replies must carry its certificate.
+        self.signatures = signatures.bound_to(PORTAL_PARTNER)
         self.session = self._login()
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,9 @@ dossiers against it, what the portal acknowledged and what the ministries proces
 difference by dossier, checks the accounting identities and KPIs, and writes HTML, CSV, JSON and
 a signed PDF under ``var/reports/<period>/``.
 
-- ``reconcile_daily``: the Hanoi day that ended before the run (01:30 Hanoi time).
+- ``reconcile_daily``: the Hanoi day that ended before the run (01:30 Hanoi time); beside it,
+  ``check_portal_catalogue`` compares the portal's catalogue with the city's code tables
+  (``hub catalogue check`` by hand).
 - ``reconcile_quarterly``: the quarter holding that day -- quarter to date after each sync, so the
   quarterly figures are never a surprise, and the whole quarter at 03:00 on the first day of the
   next. This is the report that used to be trimmed by hand.
@@ -75,7 +77,17 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
 
             return jobs_reconcile.reconcile_and_report(jobs_reconcile.period_before(logical_date or run_after, kind))
 
+        @task(pool=NATIONAL_PORTAL_POOL)
+        def check_portal_catalogue() -> dict:
+            # Beside the reconciliation, not before it: a drifted catalogue row is the code tables'
+            # to fix (report in var/reports/catalogue/), not a reason to withhold the day's report.
+            from hub.jobs import catalogue as jobs_catalogue
+
+            return jobs_catalogue.check_portal_catalogue(partner_client("national_portal"))
+
         [fetch_portal_snapshot(), fetch_portal_scoreboard()] >> reconcile()
+        if kind == "day":
+            check_portal_catalogue()
 
     reconciliation()
 

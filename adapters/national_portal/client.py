@@ -117,6 +117,15 @@ class NationalPortalClient:
         )
         return found[0] if found else None
 
+    def procedure(self, code: str) -> Procedure | None:
+        """One procedure with its fields (LayThuTuc, integration endpoint), or None: an empty ``result``."""
+        found = self._service(
+            "LayThuTuc",
+            {"maTTHC": code},
+            lambda _envelope, document: ProceduresReply.model_validate(document).result,
+        )
+        return found[0] if found else None
+
     def list_procedures(self) -> list[Procedure]:
         """The portal's procedure catalogue (LayDanhSachTTHC, share endpoint)."""
         return self._service(
@@ -351,3 +360,8 @@ def from_connection(
     if not agency:
         raise ValueError("extra 'madonvi' (the agency code) is required")
     return NationalPortalClient(transport, login, password, str(agency), PortalOptions.from_extras(extras))
+
+
+def probe(client: NationalPortalClient) -> str:
+    """Log in and read the agency catalogue (LayDanhMucCoQuan): the session and the share endpoint."""
+    return f"logged in; LayDanhMucCoQuan listed {len(client.list_agencies()):,} agencies"

@@ -1,5 +1,5 @@
 """VNPost, the public-utility postal service, as public one-stop systems call it through the LGSP
-(contract: vnpost.openapi.yaml here; evidence: docs/interfaces.md section 6).
+(contract: vnpost.openapi.yaml here; evidence: docs/interfaces.md section 9).
 
 - **Orders** are ``OrderLGSPWithItemCode``: the caller supplies the S10 ``ItemCode`` from the block
   VNPost issued to the city (allocated and kept by the hub before the call, ``hub.store.item_codes``)
@@ -48,7 +48,7 @@ ORDER_PATH = "/order/OrderLGSPWithItemCode"
 TRACKING_PATH, CANCEL_PATH, TOKEN_PATH = "/order/tracking", "/order/cancel", "/token"
 FIRST_LAST_ID = "0" * 24  # the cursor a public client starts the feed from
 MAX_PAGE_SIZE = 500
-FLAG_CONFIG = 2  # as public clients send it; its meaning is not public (interfaces 6.2)
+FLAG_CONFIG = 2  # as public clients send it; its meaning is not public (interfaces 9.2)
 NO_DISTRICT = 0  # districts were abolished on 2025-07-01; public clients send 0 when they have none
 
 T = TypeVar("T")
@@ -267,3 +267,10 @@ def from_connection(transport: HttpTransport, login: str, password: str, extras:
         str(extras["callback_secret"]),
         callback_scheme=str(extras.get("callback_sign_scheme") or DEFAULT_SCHEME),
     )
+
+
+def probe(client: VNPostClient) -> str:
+    """Read one change of the tracking feed from its start: the OAuth token, the customer's feed
+    and its contract are checked, nothing is ordered and no citizen is looked up."""
+    client.read_feed(None, 1)
+    return "tracking feed answered"

@@ -1,7 +1,7 @@
 """How VNPost's callbacks are signed: ``SignData`` over the callback's ``Data`` and ``SendDate``.
 
 The callback's outer shape (``{Data, SendDate, SignData}``, ``Data`` a JSON string) is public; how
-``SignData`` is computed is not (docs/interfaces.md 6.5: **assumption**, confirmed only by VNPost's
+``SignData`` is computed is not (docs/interfaces.md 9.5: **assumption**, confirmed only by VNPost's
 integration guide for the city's customer code). So the scheme is configuration
 (Connection extra ``callback_sign_scheme``), and both schemes seen in Vietnamese public-service
 integrations are offered, each over the exact ``Data`` string followed by ``SendDate``:

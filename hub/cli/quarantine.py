@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.cli.clients import partner_client_or_exit
 from hub.cli.outbox import open_store
-from mappings.masking import mask_personal_data
+from mappings.masking import mask_personal_data, mask_personal_fields
 
 app = typer.Typer(help="Dossiers held back because they broke a rule.", no_args_is_help=True)
 console = Console()
@@ -82,9 +83,9 @@ def show(
         )
     console.print(table)
     payload: Any = entries[0]["payload"]
-    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-    console.print("Record held (personal numbers masked):")
-    console.print_json(mask_personal_data(text))
+    record = json.loads(payload) if isinstance(payload, str) else payload
+    console.print("Record held (names, birth dates, e-mails, street addresses, ID and phone numbers masked):")
+    console.print_json(json.dumps(mask_personal_fields(record), ensure_ascii=False))
 
 
 @app.command("replay")
@@ -145,13 +146,9 @@ def replay(
 def _deliver(batches: list[str]) -> None:
     """Send the replayed batches, then the progress entries they unblock, with a progress bar."""
     from adapters.errors import AdapterError
-    from adapters.hooks import PartnerHook
     from hub.jobs import portal
 
-    try:
-        client = PartnerHook("national_portal").get_client()
-    except Exception as exc:  # a missing or malformed Connection, whatever Airflow raises for it
-        _fail(f"cannot build the national portal client from its Airflow Connection: {exc}")
+    client = partner_client_or_exit("national_portal", console)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         try:

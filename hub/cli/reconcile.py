@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli.clients import partner_client_or_exit
+
 console = Console()
 
 PeriodOption = Annotated[
@@ -96,15 +98,10 @@ def reconcile_command(
 def _fetch_portal(period: str) -> None:
     """The DAG's first step by hand: a refused or unverifiable export stops here, storing nothing."""
     from adapters.errors import AdapterError
-    from adapters.hooks import PartnerHook
     from hub.jobs import reconcile as jobs_reconcile
     from mappings.masking import mask_personal_data
 
-    try:
-        client = PartnerHook("national_portal").get_client()
-    except Exception as exc:  # a missing or malformed Connection, whatever Airflow raises for it
-        console.print(f"[red]error:[/red] cannot build the national portal client from its Airflow Connection: {exc}")
-        raise typer.Exit(2) from exc
+    client = partner_client_or_exit("national_portal", console)
     try:
         fetched = jobs_reconcile.fetch_portal_snapshot(client, period)
     except ValueError as exc:  # a bad period

@@ -14,7 +14,10 @@ as the colon of ``ministry:civil_status``, become ``_``):
 - ``hub.records.<p>.extracted|delivered|quarantined|pending|out_of_scope`` (gauges): where the
   staged dossiers stand with the partner after a run.
 - ``hub.outbox.<p>.oldest_pending_seconds`` (gauge): the sync lag an alert watches.
-- ``hub.quarantine.<s>.open`` (gauge) and ``hub.quarantine.<s>.new`` (counter).
+- ``hub.quarantine.<s>.open`` (gauge) and ``hub.quarantine.<s>.new`` (counter);
+  ``hub.quarantine.<s>.rule.<rule>.open`` (gauge): the open entries under each rule.
+- ``hub.postal.<carrier>.overdue`` and ``hub.postal.<carrier>.state.<state>`` (gauges): the ordered
+  results past their delivery deadline, and by delivery state, after a tracking run.
 - ``hub.reconcile.<class>``, ``hub.reconcile.differing_dossiers`` and
   ``hub.reconcile.identity.<key>.gap`` (gauges): the last reconciliation.
 """
@@ -26,7 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from statsd import StatsClient
 
@@ -96,11 +99,29 @@ def oldest_pending(partner: str, seconds: float | None) -> None:
     _statsd().gauge(_name("outbox", partner, "oldest_pending_seconds"), round(seconds or 0))
 
 
-def quarantine(source: str, *, open_entries: int, new_entries: int) -> None:
+def quarantine(source: str, *, open_by_rule: Mapping[str, int], new_entries: int) -> None:
+    """Open quarantine entries of ``source`` in all and per rule, and the entries new since the last call.
+
+    A rule that no longer holds anything stops being sent; the exporter drops its series after a
+    day (``ttl`` in deploy/monitoring/statsd-mapping.yml), so the graph does not keep an old count.
+    """
     with _statsd().pipeline() as pipe:
-        pipe.gauge(_name("quarantine", source, "open"), open_entries)
+        pipe.gauge(_name("quarantine", source, "open"), sum(open_by_rule.values()))
+        for rule, n in open_by_rule.items():
+            pipe.gauge(_name("quarantine", source, "rule", rule, "open"), n)
         if new_entries:
             pipe.incr(_name("quarantine", source, "new"), new_entries)
+
+
+def postal_delivery(counts: Mapping[str, Mapping[str, Any]]) -> None:
+    """Per carrier, the ordered results in each delivery state and those overdue (a tracking
+    summary's ``delivery``: ``{carrier: {"orders": n, "by_state": {state: n}, "overdue": n}}``;
+    overdue is a flag beside the state, so its gauge is its own, never one of the states)."""
+    with _statsd().pipeline() as pipe:
+        for carrier, delivery in counts.items():
+            pipe.gauge(_name("postal", carrier, "overdue"), delivery["overdue"])
+            for state, n in delivery["by_state"].items():
+                pipe.gauge(_name("postal", carrier, "state", state), n)
 
 
 def reconciliation(result: Reconciliation) -> None:

@@ -298,7 +298,7 @@ def place_batch(
             if allocation is not None:
                 request = replace(request, item_code=allocation.codes[claim.reference])
             placed = carrier.create_order(request)
-        except MappingError as error:  # the tables changed since planning (e.g. a desk's period ended)
+        except MappingError as error:  # tables changed since planning, or a carrier has no own id for the address
             refusal = _refusal(claim, [Violation(error.rule, error.message)], tried=False)
         except RetryableError as error:
             now = store.db.now()

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from sandbox.faults import mount_fault_control
 from sandbox.postal.callbacks import Callbacks, Encode
 from sandbox.postal.faults import CarrierFaults
-from sandbox.postal.orders import CarrierOrders, CarrierProfile, Order
+from sandbox.postal.orders import ORDER_DIGITS, CarrierOrders, CarrierProfile, Order
 
 __all__ = ["Answer", "CarrierSandbox", "Handler", "json_bytes", "missing_fields"]
 
@@ -65,10 +65,12 @@ class CarrierSandbox:
         self.app.state.orders, self.app.state.faults = self.orders, self.faults
         self.app.state.callbacks = self.callbacks
 
-    def reply_item_code(self, order: Order) -> str:
-        """The item code an order reply shows: the true one, or a corrupted one when the fault says so."""
-        code = order.item_code
-        return f"{code[:10]}{(int(code[10]) + 1) % 10}{code[11:]}" if self.faults.bad_item_code() else code
+    def reply_order_id(self, order: Order) -> str:
+        """The order id an order reply shows: the true one, or the previous order's when the fault says so."""
+        if not self.faults.reused_order_id():
+            return order.order_id
+        prefix, seq = order.order_id[:-ORDER_DIGITS], int(order.order_id[-ORDER_DIGITS:])
+        return f"{prefix}{max(seq - 1, 1):0{ORDER_DIGITS}d}"
 
     def finish(self, answer: Answer, operations: Iterable[tuple[str, str, Handler]]) -> FastAPI:
         """Add ``POST path`` for each (path, operation, handler), answered through ``answer``, and the

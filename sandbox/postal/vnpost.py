@@ -1,5 +1,5 @@
 """VNPost's double, as public one-stop systems reach VNPost through the LGSP (docs/interfaces.md
-section 6 is the evidence; adapters/postal/vnpost.openapi.yaml the contract).
+section 9 is the evidence; adapters/postal/vnpost.openapi.yaml the contract).
 
 - ``POST /token``: OAuth client credentials (HTTP Basic consumer key and secret, form body
   ``grant_type=client_credentials``) -> ``{access_token, token_type, expires_in}``; the token's life
@@ -8,7 +8,7 @@ section 6 is the evidence; adapters/postal/vnpost.openapi.yaml the contract).
   issued to it), ``OrderNumber`` (the dossier number), integer provinces and districts,
   ``FlagConfig``; the reply is only ``{Status, Message}``, ``"100"`` accepted. The same
   ``OrderNumber`` with the same ``ItemCode`` again is accepted again without a second parcel (an
-  **assumption** about the real one, interfaces 6.2); a code another order holds, or a second code
+  **assumption** about the real one, interfaces 9.2); a code another order holds, or a second code
   for one ``OrderNumber``, is refused.
 - ``GET /order/tracking?pagesize=&lastId=``: every status change of the customer's parcels after
   ``lastId``, oldest first; each has an ``Id`` (24 hex digits: the change's time, the parcel, its

@@ -1,8 +1,8 @@
 """Adapter conformance: every partner adapter keeps the same promises, tested the same way.
 
 Each property below runs over every case of :mod:`tests.support.conformance` (city system, national portal,
-business registration, population database, civil status, social insurance, the VNPost and Viettel
-Post carriers), each against its real
+population database, each ministry contract -- business registration, civil status, social
+insurance -- the VNPost and Viettel Post carriers, the portal scoreboard), each against its real
 sandbox on loopback with signing on both ways. What the partner saw is counted from the outside,
 with the transport's exchange hook (one report per attempt that reached the network) or the
 sandbox's own counters, never by trusting the client. Where an adapter cannot exhibit a property
@@ -121,7 +121,8 @@ def test_a_partner_that_recovers_within_max_attempts_is_not_noticed(
     partner.faults(fail_next=2)
     exchanges.clear()
     case.read(client, partner)
-    assert [e.outcome for e in exchanges] == ["retryable", "retryable", "ok"]
+    outcomes = [e.outcome for e in exchanges]  # a read of several calls (a listing and its details):
+    assert outcomes[:3] == ["retryable", "retryable", "ok"] and set(outcomes[3:]) <= {"ok"}  # the rest pass
 
 
 # ------------------------------------------------------------------------------------------ error mapping
@@ -144,14 +145,15 @@ def test_an_unknown_agency_is_permanent_and_not_retried(
 ) -> None:
     if not case.agency_scoped:
         pytest.skip(
-            f"{case.name} has no agency scoping; its only other 4xx (400) answers parameters the client "
+            case.unscoped
+            or f"{case.name} has no agency scoping; its only other 4xx (400) answers parameters the client "
             "checks before sending"
         )
     client, exchanges = client_for(agency=UNKNOWN_AGENCY)
     with pytest.raises(PermanentError) as caught:
         case.read(client, partner)
     assert not isinstance(caught.value, AuthenticationError | ContractViolation)
-    assert "106" in str(caught.value)
+    assert case.unknown_unit_code in str(caught.value)
     assert [e.outcome for e in _failed(exchanges)] == ["permanent"]
 
 
@@ -206,6 +208,10 @@ def test_untrustworthy_replies_are_refused_with_the_reason(
     with pytest.raises(UntrustedReply) as caught:
         case.read(client, partner)
     assert case.refusals[mode] in str(caught.value)
+    if mode in ("other_partner", "hub"):  # a trusted certificate, but not the partner's: both named
+        impostor = partner.signing.other_partner if mode == "other_partner" else partner.signing.hub
+        assert impostor.certificate.subject.rfc4514_string() in str(caught.value)
+        assert f"CN={case.name} DEV signing" in str(caught.value)
     assert [e.outcome for e in exchanges] == ["permanent"]  # refused whole, never retried
     assert exchanges[0].response_body  # ... and kept, byte for byte, for the message log
 
@@ -260,4 +266,5 @@ def test_every_adapter_is_covered() -> None:
     adapters = Path(__file__).parents[2] / "adapters"
     packages = {p.name for p in adapters.iterdir() if (p / "client.py").exists()}
     carriers = {p.stem for p in (adapters / "postal").glob("*.py") if "\nPARTNER = " in p.read_text(encoding="utf-8")}
-    assert packages - {"soap"} | carriers == {case.name for case in CASES}
+    ministries = {p.stem for p in (adapters / "ministry" / "contracts").glob("*.yaml")}  # one generic client
+    assert packages - {"soap", "ministry"} | carriers | ministries == {case.name for case in CASES}

@@ -47,12 +47,15 @@ def test_the_hook_builds_a_client_that_places_and_tracks_orders(
     # (no carrier is shown to sign its replies: adapters.partners.Partner.replies_signed)
     assert (signatures.identity is not None, signatures.trust is not None) == (rig.signed, False)
     placed = client.create_order(rig.order(1))
-    assert is_valid_s10(placed.item_code)
     followed = rig.follow(client, [placed])
-    if isinstance(followed, FeedPage):  # VNPost reports nothing before the post office accepts the parcel
-        assert followed.events == [] and client.item_codes == ITEM_CODES
-    else:
-        assert [e.status_code for e in followed[placed.order_id]] == ["100"]
+    if rig.name == "viettel_post":  # its own order number, and tracking is a request to replay callbacks
+        assert placed.item_code is None and placed.order_id.isdigit()
+        assert followed == {}
+        assert sandbox.get("/sandbox/stats")["calls"]["registerOrderHook"] == 1
+        return
+    assert placed.item_code is not None and is_valid_s10(placed.item_code)
+    # VNPost reports nothing before the post office accepts the parcel
+    assert isinstance(followed, FeedPage) and followed.events == [] and client.item_codes == ITEM_CODES
 
 
 @pytest.mark.parametrize("rig", RIGS, ids=str)

@@ -1,5 +1,5 @@
 """VNPost as public clients call it, against its double over loopback and with golden messages
-(tests/adapters/postal/golden/vnpost/, written from the public shapes in docs/interfaces.md 6, not
+(tests/adapters/postal/golden/vnpost/, written from the public shapes in docs/interfaces.md 9, not
 captured): the hub's item code and dossier number in the order, ``{Status, Message}`` replies, the
 tracking feed after a kept ``lastId``, OAuth tokens renewed before they expire, and callbacks as
 ``{Data, SendDate, SignData}`` -- through the adapter, the double and the hub's webhook receiver."""

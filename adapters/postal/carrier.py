@@ -49,7 +49,8 @@ class CarrierEvent:
 
 
 class WebhookRejected(Exception):
-    """A callback the receiver must refuse: ``status`` 401 (authentication) or 400 (malformed), and why."""
+    """A callback the receiver must refuse: ``status`` 401 (authentication), 400 (malformed) or 413
+    (too large), and why."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(f"{status}: {reason}")

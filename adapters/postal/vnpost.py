@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from adapters.errors import AuthenticationError, ContractViolation, PermanentError
 from adapters.oauth import ClientCredentials
 from adapters.postal.carrier import CarrierEvent, FeedPage, PlacedOrder, WebhookRejected
-from adapters.postal.checks import checked_addresses, webhook_document
+from adapters.postal.checks import bounded_json, checked_addresses, webhook_document
 from adapters.postal.vnpost_signdata import DEFAULT_SCHEME, SCHEMES, signature_holds
 from adapters.redaction import describe_validation_error
 from adapters.transport import HttpTransport
@@ -186,12 +185,10 @@ class VNPostClient:
             callback.Data, callback.SendDate, callback.SignData, self._callback_secret, self._callback_scheme
         ):
             raise WebhookRejected(401, "SignData does not match Data and SendDate")
+        data = bounded_json(callback.Data, "Data")  # signed, yet bounded all the same: never a 500
+        items = data if isinstance(data, list) else [data]
         try:
-            data = json.loads(callback.Data)
-            items = data if isinstance(data, list) else [data]
             changes = [_Tracked.model_validate(item) for item in items]
-        except ValueError:
-            raise WebhookRejected(400, "Data is not a JSON string of status changes") from None
         except ValidationError as exc:
             raise WebhookRejected(400, f"Data does not match the contract ({describe_validation_error(exc)})") from None
         return [_event(change) for change in changes]

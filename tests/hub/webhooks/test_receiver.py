@@ -5,58 +5,27 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
 import requests
 
-from adapters.oauth import ClientCredentials
-from adapters.postal.viettel_post import ViettelPostClient
-from adapters.postal.vnpost import VNPostClient
 from adapters.postal.vnpost_signdata import sign_data
-from adapters.settings import TransportSettings
-from adapters.transport import HttpTransport
 from bench.postal import viettel_callback, vnpost_callback
 from hub.pipeline.postal_tracking import track_carrier
 from hub.store import HubStore, StagedRecord
 from hub.store.postal import DispatchDecision, OrderOutcome, PostalOrders
-from hub.webhooks.app import create_app
 from mappings.dossier import VN_TZ
 from mappings.facts import DossierFacts
 from mappings.postal.carrier_time import format_carrier_time
 from mappings.postal.dispatch import Dispatch
-from mappings.postal.s10 import ItemCodeRange
 from mappings.postal.states import PostalState
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
+from tests.support.callback_receiver import VIETTEL_TOKEN, VNPOST_SECRET, callback_carriers
 
-VNPOST_SECRET = "vnpost-callback-secret"
-VIETTEL_TOKEN = "viettel-callback-token"
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=VN_TZ)
 PHONE = "0912345678"
-
-
-def _transport(partner: str) -> HttpTransport:
-    # Callbacks never make the client call out: the URL is never used.
-    settings = TransportSettings(base_url="http://127.0.0.1:9", sign_requests=False, verify_replies=False)
-    return HttpTransport(partner, settings)
-
-
-@pytest.fixture
-def receiver(store: HubStore) -> Iterator[tuple[RunningServer, HubStore]]:
-    carriers = {
-        "vnpost": VNPostClient(
-            _transport("vnpost"),
-            ClientCredentials(_transport("vnpost"), "lgsp-key", "lgsp-secret"),
-            "HNPVHCC",
-            ItemCodeRange.parse("RH10000000-RH10000999"),
-            VNPOST_SECRET,
-        ),
-        "viettel_post": ViettelPostClient(_transport("viettel_post"), "hub", "secret", VIETTEL_TOKEN),
-    }
-    with serve_in_thread(create_app(store, carriers)) as server:
-        yield server, store
 
 
 def _viettel(code: str, at: datetime, order_id: str = "1000001", *, token: str = VIETTEL_TOKEN) -> bytes:
@@ -176,7 +145,7 @@ def test_out_of_order_callbacks_end_in_the_right_state(receiver) -> None:
     history = [("100", 0), ("105", 3), ("300", 9), ("500", 20), ("501", 22)]
     for code, hours in reversed(history):
         assert _post(server, "viettel_post", _viettel(code, T0 + timedelta(hours=hours))).status_code == 200
-    client = ViettelPostClient(_transport("viettel_post"), "hub", "secret", VIETTEL_TOKEN)
+    client = callback_carriers()["viettel_post"]
     report = track_carrier(store, client, poll=False)
     assert (report.orders, report.final, report.anomalies) == (1, 1, 0)
     row = PostalOrders(store).get("D1/KQ")

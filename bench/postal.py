@@ -307,8 +307,8 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
     counts = postal_dispatch.dispatch_summary(store)["dispatch"]
     from hub.store.postal import PostalOrders
 
-    delivery = PostalOrders(store).delivery_counts()  # ordered results per carrier (+ overdue, left out)
-    counts["by_carrier"] = {name: sum(n for k, n in per.items() if k != "overdue") for name, per in delivery.items()}
+    delivery = PostalOrders(store).delivery_counts()  # ordered results per carrier
+    counts["by_carrier"] = {name: per["orders"] for name, per in delivery.items()}
     store.db.engine.dispose()
     return seconds, counts
 

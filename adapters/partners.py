@@ -95,7 +95,7 @@ class Partner:
     """The certificate its signed replies must carry (None: it signs nothing the hub checks)."""
     pool: Pool | None = None
     sandbox_account: str = "hub-sandbox"
-    """The login the sandbox gives the hub (VNPost's is an LGSP customer code, so it looks like one)."""
+    """The login the sandbox gives the hub (VNPost's is an LGSP consumer key, so it looks like one)."""
     probe: str | None = None
     """``module:function`` in its adapter package: ``(client) -> str``, its cheapest read call -- a
     login, a catalogue or an empty listing -- saying in a few words what answered; what
@@ -279,11 +279,13 @@ PARTNERS: tuple[Partner, ...] = (
         transport="REST",
         client_factory="adapters.postal.vnpost:from_connection",
         sandbox="sandbox.postal.vnpost:double",
-        login="account",  # the LGSP customer code; the password is the access token
-        extras=("webhook_secret",),  # the HMAC key of its callbacks
-        signer=dev_signer("vnpost"),
+        login="account",  # the LGSP consumer key and secret (OAuth client credentials)
+        # its customer code, the S10 block it issued to the city (and when to warn it is running
+        # out), the key and scheme of its callbacks' SignData (docs/interfaces.md 9)
+        extras=("customer_code", "item_code_range", "item_code_alert_at", "callback_secret", "callback_sign_scheme"),
         pool=Pool(2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
-        sandbox_account="HNI-TTHC",
+        signer=dev_signer("vnpost"),
+        sandbox_account="hub-hanoi-lgsp",
         probe="adapters.postal.vnpost:probe",
     ),
     Partner(

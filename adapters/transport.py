@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 from uuid import uuid4
 
 import requests
@@ -225,23 +226,26 @@ class HttpTransport:
     def post_form(
         self,
         path: str,
+        fields: Mapping[str, str] | None = None,
         *,
         operation: str,
         parse: Callable[[Any], T],
-        headers: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
         redact_keys: frozenset[str] = frozenset(),
     ) -> T:
-        """POST an empty ``application/x-www-form-urlencoded`` request (an LGSP token call: the
-        credential travels in a header) and return ``parse(JSON reply)``. Every header value is
-        scrubbed from error text; ``redact_keys`` are blanked in the kept reply (the token)."""
+        """POST ``fields`` form-encoded (none: an empty body) and return ``parse(JSON reply)``: what
+        an OAuth 2 token endpoint takes, and an LGSP token call whose credential travels in a
+        header. Every header value is scrubbed from error text; ``redact_keys`` are blanked in the
+        kept reply (the token it issues)."""
+        headers = headers or {}
         call = _Call(
             "POST",
             path,
             operation,
-            body=b"",
+            body=urlencode(fields or {}).encode("ascii"),
             headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
             redact_keys=redact_keys,
-            secrets=tuple(value for value in headers.values() if value),
+            secrets=_header_secrets(headers) + tuple(value for value in headers.values() if value),
         )
         return self._call(call, parse)
 

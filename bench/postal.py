@@ -4,8 +4,8 @@
 
 Callbacks (``webhooks``): the receiver (``hub.webhooks.app``, uvicorn) runs in its own process
 over a SQLite hub store (the embedded default; ``--store-url`` for PostgreSQL). ``--senders``
-threads post distinct callbacks, half VNPost (HMAC-signed) and half Viettel Post (TOKEN), one
-status change per call as the carriers send them; every one is authenticated, validated and
+threads post distinct callbacks, half VNPost (``{Data, SendDate, SignData}``) and half Viettel Post
+(TOKEN), one status change per call as the carriers send them; every one is authenticated, validated and
 stored on both paths.
 
 * **hub** -- the receiver as ``hub webhooks serve`` runs it: the store's connection pool, one
@@ -14,13 +14,16 @@ stored on both paths.
   new TCP connection per callback.
 
 Orders (``orders``): the city days' results marked for postal return are staged with their facts;
-both sandbox carriers run in another process (VNPost signs and verifies JWS, as through the LGSP).
+both sandbox carriers run in another process, fresh for each path (VNPost signs and verifies JWS,
+as through the LGSP, and takes the hub's S10 codes: the paths order the same dossiers, and one
+dossier number under two codes would be refused).
 
 * **hub** -- ``postal_dispatch.plan_dispatch`` (one read of the staging facts, decisions written a
-  page at a time) and ``place_batch`` over batches of 100, ``--slots`` batches at a time (the
-  carrier pools), each carrier's client built once per process (pooled session, one login).
-* **naive** -- one order at a time: a new client (and for Viettel Post a login), a new database
-  connection, one transaction to record it (batches of one, sequential).
+  page at a time) and ``place_batch`` over batches of 100 (VNPost: the batch's item codes allocated
+  in one transaction), ``--slots`` batches at a time (the carrier pools), each carrier's client
+  built once per process (pooled session, one login or OAuth token).
+* **naive** -- one order at a time: a new client (and a login or token), a new database
+  connection, one transaction to allocate its code and one to record it (batches of one, sequential).
 
 Exit status 1 if a path stores a different number of events than were sent, or leaves a result
 not ordered.
@@ -29,8 +32,6 @@ not ordered.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import multiprocessing
 import os
@@ -54,9 +55,10 @@ from mappings.postal.carrier_time import format_carrier_time
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=VN_TZ)
 WEBHOOK_SECRET = "bench-callback-secret"
-VNPOST_TOKEN, VNPOST_CUSTOMER = "bench-lgsp-token", "HNI-TTHC-01"
+VNPOST_KEY, VNPOST_SECRET, VNPOST_CUSTOMER = "hub-bench-lgsp", "bench-lgsp-secret", "HNI-TTHC-01"
+VNPOST_BLOCK = "RH10000000-RH10999999"  # the block the sandbox issues to the city
 VIETTEL_USER, VIETTEL_PASSWORD = "hub-bench@viettelpost", "bench-viettel-password"
-CODES = {"vnpost": ("1", "50", "60", "70", "90"), "viettel_post": ("100", "105", "200", "300", "500", "501")}
+CODES = {"vnpost": ("70", "91", "100", "170"), "viettel_post": ("100", "105", "200", "300", "500", "501")}
 
 
 # ------------------------------------------------------------------------------------------ callbacks
@@ -69,11 +71,16 @@ def viettel_callback(order_id: str, code: str, at: datetime, token: str) -> tupl
     return json.dumps({"DATA": data, "TOKEN": token}).encode(), {}
 
 
-def vnpost_callback(order_id: str, code: str, at: datetime, secret: str) -> tuple[bytes, dict[str, str]]:
-    """A VNPost callback with its HMAC-SHA256 signature header."""
-    body = json.dumps({"OrderId": order_id, "OrderNumber": f"{order_id}/KQ", "StatusCode": code,
-                       "StatusName": f"trạng thái {code}", "StatusDate": format_carrier_time(at)}).encode()  # fmt: skip
-    return body, {"X-VNPost-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+def vnpost_callback(order_number: str, code: str, at: datetime, secret: str) -> tuple[bytes, dict[str, str]]:
+    """A VNPost callback as it sends one (``{Data, SendDate, SignData}``, ``Data`` a JSON string)."""
+    from adapters.postal.vnpost_signdata import sign_data
+
+    data = json.dumps({"OrderNumber": order_number, "StatusCode": code, "StatusName": f"trạng thái {code}",
+                       "StatusDate": format_carrier_time(at)}, ensure_ascii=False)  # fmt: skip
+    send_date = format_carrier_time(at)
+    return json.dumps(
+        {"Data": data, "SendDate": send_date, "SignData": sign_data(data, send_date, secret)}
+    ).encode(), {}
 
 
 def _callbacks(count: int) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -93,7 +100,6 @@ def _callbacks(count: int) -> list[tuple[str, bytes, dict[str, str]]]:
 def _receiver_clients() -> dict[str, Any]:
     """Carrier clients as the receiver holds them (only ``parse_webhook`` is used: no calls out)."""
     from adapters.postal.viettel_post import ViettelPostClient
-    from adapters.postal.vnpost import VNPostClient
     from adapters.settings import TransportSettings
     from adapters.transport import HttpTransport
 
@@ -101,9 +107,18 @@ def _receiver_clients() -> dict[str, Any]:
         return HttpTransport(partner, TransportSettings(base_url="http://127.0.0.1:9", sign_requests=False))
 
     return {
-        "vnpost": VNPostClient(transport("vnpost"), VNPOST_TOKEN, VNPOST_CUSTOMER, WEBHOOK_SECRET),
+        "vnpost": _vnpost_client(transport("vnpost"), VNPOST_BLOCK),
         "viettel_post": ViettelPostClient(transport("viettel_post"), VIETTEL_USER, VIETTEL_PASSWORD, WEBHOOK_SECRET),
     }
+
+
+def _vnpost_client(transport: Any, block: str) -> Any:
+    from adapters.oauth import ClientCredentials
+    from adapters.postal.vnpost import VNPostClient
+    from mappings.postal.s10 import ItemCodeRange
+
+    token = ClientCredentials(transport, VNPOST_KEY, VNPOST_SECRET)
+    return VNPostClient(transport, token, VNPOST_CUSTOMER, ItemCodeRange.parse(block), WEBHOOK_SECRET)
 
 
 def _naive_receiver(url: str, carriers: dict[str, Any]) -> Any:
@@ -205,6 +220,7 @@ def run_callbacks(store_url: str, count: int, senders: int, *, naive: bool) -> t
 
 def _serve_carriers(folder: str, pki_dir: str, ready: Any, stop: Any) -> None:
     """Child process: both sandbox carriers (no callbacks, no faults) until told to stop."""
+    from mappings.postal.s10 import ItemCodeRange
     from sandbox.postal import viettel_post, vnpost
     from sandbox.server import serve_in_thread
     from sandbox.signatures import PartnerSigning
@@ -212,8 +228,9 @@ def _serve_carriers(folder: str, pki_dir: str, ready: Any, stop: Any) -> None:
 
     signing = PartnerSigning(DevPki.existing(Path(pki_dir)), "vnpost")
     apps = {
-        "vnpost": vnpost.create_app(Path(folder) / "vnpost.db", VNPOST_TOKEN, VNPOST_CUSTOMER,
-                                    webhook_secret=WEBHOOK_SECRET, start=T0, signing=signing),
+        "vnpost": vnpost.create_app(Path(folder) / "vnpost.db", VNPOST_KEY, VNPOST_SECRET, VNPOST_CUSTOMER,
+                                    callback_secret=WEBHOOK_SECRET, item_codes=ItemCodeRange.parse(VNPOST_BLOCK),
+                                    start=T0, signing=signing),
         "viettel_post": viettel_post.create_app(Path(folder) / "viettel.db", VIETTEL_USER, VIETTEL_PASSWORD,
                                                 webhook_token=WEBHOOK_SECRET, start=T0),
     }  # fmt: skip
@@ -229,7 +246,6 @@ def _serve_carriers(folder: str, pki_dir: str, ready: Any, stop: Any) -> None:
 def carrier_client(name: str, url: str, pki: Any, pool: int = 10) -> Any:
     """A carrier client as a DAG task's hook builds it (VNPost signs, Viettel Post does not)."""
     from adapters.postal.viettel_post import ViettelPostClient
-    from adapters.postal.vnpost import VNPostClient
     from adapters.settings import TransportSettings
     from adapters.signatures import MessageSignatures
     from adapters.transport import HttpTransport
@@ -237,7 +253,7 @@ def carrier_client(name: str, url: str, pki: Any, pool: int = 10) -> Any:
     if name == "vnpost":
         signatures = MessageSignatures(pki.identity("hub"), pki.trust_store())
         transport = HttpTransport(name, TransportSettings(base_url=url, pool_size=pool), signatures=signatures)
-        return VNPostClient(transport, VNPOST_TOKEN, VNPOST_CUSTOMER, WEBHOOK_SECRET)
+        return _vnpost_client(transport, VNPOST_BLOCK)
     settings = TransportSettings(base_url=url, pool_size=pool, sign_requests=False, verify_replies=False)
     return ViettelPostClient(HttpTransport(name, settings), VIETTEL_USER, VIETTEL_PASSWORD, WEBHOOK_SECRET)
 
@@ -275,7 +291,8 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
     batches = [(carrier, batch_id) for carrier, ids in plan.batches.items() for batch_id in ids]
     if naive:
         for carrier, batch_id in batches:
-            once, client = HubStore(store_url), carrier_client(carrier, urls[carrier], pki, pool=1)
+            once = HubStore(store_url)
+            client = carrier_client(carrier, urls[carrier], pki, pool=1)
             postal_dispatch.place_batch(once, client, batch_id, gate=gate, policy=policy)
             client.close()
             once.db.engine.dispose()
@@ -290,8 +307,8 @@ def run_orders(store_url: str, records: list[dict[str, Any]], urls: dict[str, st
     counts = postal_dispatch.dispatch_summary(store)["dispatch"]
     from hub.store.postal import PostalOrders
 
-    delivery = PostalOrders(store).delivery_counts()  # ordered results per carrier (+ overdue, left out)
-    counts["by_carrier"] = {name: sum(n for k, n in per.items() if k != "overdue") for name, per in delivery.items()}
+    delivery = PostalOrders(store).delivery_counts()  # ordered results per carrier
+    counts["by_carrier"] = {name: per["orders"] for name, per in delivery.items()}
     store.db.engine.dispose()
     return seconds, counts
 
@@ -347,9 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         pki = init_dev_pki(folder / "pki", partners=partner_ids())
         records = _ready_results(args.day, args.orders_scale, args.seed)
         samples = {"naive": records[: args.naive_sample], "hub": records}
-        (folder / "carriers").mkdir()
-        with _in_process(_serve_carriers, str(folder / "carriers"), str(pki.folder)) as urls:
-            for path in ("naive", "hub"):
+        for path in ("naive", "hub"):
+            (folder / f"carriers-{path}").mkdir()
+            with _in_process(_serve_carriers, str(folder / f"carriers-{path}"), str(pki.folder)) as urls:
                 url = _store_url(args.store_url, folder, f"orders-{path}")
                 seconds, counts = run_orders(url, samples[path], urls, pki, slots=args.slots, naive=path == "naive")
                 figures[f"orders-{path}"] = rate(counts["ordered"], seconds)

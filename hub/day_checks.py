@@ -163,6 +163,14 @@ def postal_problems(postal: dict[str, Any]) -> list[str]:
     problems = [] if dispatch["identity_holds"] else [f"postal dispatch counts do not add up: {dispatch['dispatch']}"]
     if postal["tracking"]["anomalies"]:
         problems.append(f"postal tracking flagged anomalies: {postal['tracking']['anomaly_reasons']}")
+    delivery = postal["tracking"]["delivery"]
+    for carrier, counts in delivery.items():
+        if sum(counts["by_state"].values()) != counts["orders"]:
+            states, orders = counts["by_state"], counts["orders"]
+            problems.append(f"{carrier}: delivery states {states} do not add up to {orders} orders")
+    tracked = sum(counts["orders"] for counts in delivery.values())
+    if tracked != dispatch["dispatch"]["ordered"]:
+        problems.append(f"carriers' orders {tracked} differ from the {dispatch['dispatch']['ordered']} results ordered")
     return problems
 
 
@@ -216,8 +224,14 @@ def print_postal(console: Console, postal: dict[str, Any]) -> None:
         f"{tracking['events']:,} carrier events, {tracking['anomalies']} anomalies.",
         highlight=False,
     )
-    for carrier, states in tracking["delivery"].items():
-        console.print(f"  {carrier}: " + ", ".join(f"{state} {n:,}" for state, n in sorted(states.items())))
+    for carrier, delivery in tracking["delivery"].items():
+        states = " + ".join(f"{state} {n:,}" for state, n in sorted(delivery["by_state"].items()))
+        adds_up = "adds up" if sum(delivery["by_state"].values()) == delivery["orders"] else "DOES NOT add up"
+        console.print(
+            f"  {carrier}: {delivery['orders']:,} orders = {states} ({adds_up}); "
+            f"overdue {delivery['overdue']:,} of them (a flag beside the state, not a state)",
+            highlight=False,
+        )
 
 
 def print_reconciliation(console: Console, document: dict[str, Any], folder: Path) -> None:

@@ -47,17 +47,23 @@ def storable(value: Any) -> Any:
     return value
 
 
-def unstorable_characters(value: Any, path: str = "") -> list[tuple[str, str]]:
+def unstorable_characters(value: Any, path: str = "", *, escaped: bool = True) -> list[tuple[str, str]]:
     """``(field path, "U+XXXX")`` for every string in ``value`` holding a character a store refuses,
-    raw or as the escape :func:`storable` left in its place; [] for a clean record."""
+    raw or (``escaped``) as the escape :func:`storable` left in its place; [] for a clean record.
+    ``escaped=False`` looks for the raw characters only: for a decoded JSON document, where the text
+    ``\\ud83d`` may be one half of an escaped pair a nested document decodes correctly."""
     if isinstance(value, str):
         found = [f"U+{ord(m.group()):04X}" for m in _RAW.finditer(value)]
-        found += [f"U+{m.group(1).upper()}" for m in _ESCAPED.finditer(value)]
+        found += [f"U+{m.group(1).upper()}" for m in _ESCAPED.finditer(value)] if escaped else []
         return [(path or "(value)", code) for code in dict.fromkeys(found)]
     if isinstance(value, dict):
-        return [hit for k, v in value.items() for hit in unstorable_characters(v, f"{path}.{k}" if path else str(k))]
+        return [
+            hit
+            for k, v in value.items()
+            for hit in unstorable_characters(v, f"{path}.{k}" if path else str(k), escaped=escaped)
+        ]
     if isinstance(value, list | tuple):
-        return [hit for i, v in enumerate(value) for hit in unstorable_characters(v, f"{path}[{i}]")]
+        return [hit for i, v in enumerate(value) for hit in unstorable_characters(v, f"{path}[{i}]", escaped=escaped)]
     return []
 
 

@@ -8,7 +8,7 @@ the procedures that partner processes.
 
 Numbers: a ministry system numbers the dossiers processed on it its own way -- the civil-status
 system by a numeric id, the business register by a numeric receipt number (``IN_JOURNAL_NO``),
-docs/interfaces.md 6 -- never in the one-stop format. Each double passes its numbering,
+docs/interfaces.md 7 -- never in the one-stop format. Each double passes its numbering,
 ``number(day, n)`` for the day's n-th dossier (1, 2, ...), so a pulled-back dossier never collides
 with a city dossier and carries the number the ministry also syncs to the portal with.
 

@@ -111,6 +111,12 @@ def _is_our_server(pid: int) -> bool:
 DB_FILES = {"city_system": "city.sqlite", "national_portal": "portal.sqlite"}
 
 
+def _vnpost_item_codes() -> str:
+    from sandbox.postal.vnpost import ITEM_CODE_RANGE
+
+    return ITEM_CODE_RANGE
+
+
 def _credentials(agency: str) -> dict[str, dict[str, str]]:
     """Fresh random credentials per partner, in the shape its hook reads them (``hub.connections``):
     a bearer token or an account, and the Connection extras its client reads that the sandbox sets."""
@@ -122,10 +128,13 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "share_endpoint": lambda: "/share",
         "dstcode": lambda: "HUB-SANDBOX",
         "macanbo": lambda: OFFICER,
+        # VNPost: the city's customer code and S10 block, and its callbacks' SignData key
+        "customer_code": lambda: "HNI-TTHC",
+        "item_code_range": _vnpost_item_codes,
+        "callback_secret": lambda: secrets.token_urlsafe(32),
         "officer_secret": lambda: secrets.token_urlsafe(24),  # the officer's AuthHash key (population_db)
         "ma_tinh": lambda: "01",  # Hà Nội's province code at the civil-status and unemployment systems
         "don_vi_xu_ly": lambda: "01",  # Hanoi's unit at the driving-licence system (ASSUMPTION)
-        "webhook_secret": lambda: secrets.token_urlsafe(32),
         "webhook_token": lambda: secrets.token_urlsafe(32),
     }
     credentials = {}

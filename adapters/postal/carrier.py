@@ -12,12 +12,10 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from mappings.postal.order import OrderRequest
-
-PROBE_ORDER_ID = "HUB-PROBE-0"
-"""An order id no carrier issued: tracking it checks the account and orders nothing (``hub connections test``)."""
+from mappings.postal.s10 import ItemCodeRange
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,8 @@ class CarrierEvent:
 
 
 class WebhookRejected(Exception):
-    """A callback the receiver must refuse: ``status`` 401 (authentication) or 400 (malformed), and why."""
+    """A callback the receiver must refuse: ``status`` 401 (authentication), 400 (malformed) or 413
+    (too large), and why."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(f"{status}: {reason}")
@@ -84,3 +83,30 @@ class Carrier(Protocol):
     def close(self) -> None:
         """Release the pooled connections."""
         ...
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of a carrier's tracking feed: the events after the cursor the hub gave, and the
+    cursor after them (``last_id`` unchanged and no events: the hub has read everything)."""
+
+    events: list[CarrierEvent]
+    last_id: str
+
+
+@runtime_checkable
+class FeedCarrier(Protocol):
+    """A carrier whose tracking is one feed of every status change for the customer, read after a
+    cursor the hub keeps (VNPost), instead of per-order histories. ``track`` is then not used."""
+
+    def read_feed(self, last_id: str | None, page_size: int) -> FeedPage:
+        """The events after ``last_id`` (None: from the start), at most ``page_size`` of them."""
+        ...
+
+
+@runtime_checkable
+class CodeTakingCarrier(Protocol):
+    """A carrier that takes each order's S10 item code from its customer, out of a block it issued
+    (VNPost's ``OrderLGSPWithItemCode``): the hub allocates the code and sends it in the order."""
+
+    item_codes: ItemCodeRange

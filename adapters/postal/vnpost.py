@@ -1,216 +1,273 @@
-"""VNPost, the public-utility postal service, reached through the LGSP (vnpost.openapi.yaml here).
+"""VNPost, the public-utility postal service, as public one-stop systems call it through the LGSP
+(contract: vnpost.openapi.yaml here; evidence: docs/interfaces.md section 9).
 
-Orders are placed ``OrderLGSPWithItemCode``-style: the hub sends its order number (the dossier
-result's reference, ``{dossier_no}/KQ``) and VNPost answers with the S10 item code it assigned
-from the city's range. The reply's code is checked before anything is kept: a wrong check digit
-is a contract violation and the order is not accepted (a resend of the same reference returns
-the same order, so nothing is lost by refusing). Replies are ``{Status, Message, Data}`` and
-``"100"`` is success; a wrong ``access_token`` is HTTP 401.
-
-Authentication: the LGSP token in the ``access_token`` header, plus the LGSP's JSON signing both
-ways (the transport signs each request body with the hub's key and verifies the detached JWS on
-every reply, as for the other LGSP partners). Status callbacks do not pass through the LGSP:
-they carry an HMAC-SHA256 of the exact body with the shared secret in ``X-VNPost-Signature``.
+- **Orders** are ``OrderLGSPWithItemCode``: the caller supplies the S10 ``ItemCode`` from the block
+  VNPost issued to the city (allocated and kept by the hub before the call, ``hub.store.item_codes``)
+  and the dossier number as ``OrderNumber``; provinces and districts are integers, ``FlagConfig``
+  is sent as public clients send it. The reply is only ``{Status, Message}``, ``"100"`` meaning
+  accepted: the order's identity is what the hub sent (``OrderNumber``, ``ItemCode``), nothing
+  comes back to check but the status.
+- **Tracking** is one feed of every status change of the customer's parcels, paged by
+  ``(pagesize, lastId)``: the hub keeps the ``lastId`` it has committed and asks for what follows
+  (:meth:`VNPostClient.read_feed`); there is no per-order history call, so :meth:`track` is not
+  offered.
+- **Cancel** takes ``(CustomerCode, OrderNumber)``.
+- **Tokens** come from the LGSP's OAuth client-credentials endpoint and are renewed before they
+  expire (``adapters.oauth``); a 401 drops the token and the call is made once more with a new one.
+- **Callbacks** are ``{Data, SendDate, SignData}`` with ``Data`` a JSON string; ``SignData`` is
+  checked (``vnpost_signdata``: the scheme is configuration, as no public source shows it)
+  before anything in ``Data`` is read.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.errors import ContractViolation, PermanentError, RetryableError
-from adapters.postal.carrier import PROBE_ORDER_ID, CarrierEvent, PlacedOrder, WebhookRejected
-from adapters.postal.checks import accepted_item_code, batches, checked_addresses, header, webhook_document
+from adapters.errors import AuthenticationError, ContractViolation, PermanentError
+from adapters.oauth import ClientCredentials
+from adapters.postal.carrier import CarrierEvent, FeedPage, PlacedOrder, WebhookRejected
+from adapters.postal.checks import bounded_json, checked_addresses, webhook_document
+from adapters.postal.vnpost_signdata import DEFAULT_SCHEME, SCHEMES, signature_holds
 from adapters.redaction import describe_validation_error
 from adapters.transport import HttpTransport
 from mappings.code_tables import CodeTables, load_code_tables
 from mappings.dossier import VN_TZ
 from mappings.postal.carrier_time import CarrierTime
-from mappings.postal.order import OrderRequest
+from mappings.postal.dispatch import result_reference
+from mappings.postal.order import Address, OrderRequest
+from mappings.postal.s10 import ItemCodeRange
 
 PARTNER = "vnpost"
-SIGNATURE_HEADER = "X-VNPost-Signature"
-MAX_TRACKED = 100  # GetOrderTracking takes at most 100 order ids
-OK, UNKNOWN_CUSTOMER, INVALID, NOT_FOUND, NOT_CANCELLABLE, BAD_SIGNATURE, INTERNAL = (
-    "100", "101", "102", "103", "104", "105", "500",
-)  # fmt: skip
+OK = "100"
+ORDER_PATH = "/order/OrderLGSPWithItemCode"
+TRACKING_PATH, CANCEL_PATH, TOKEN_PATH = "/order/tracking", "/order/cancel", "/token"
+FIRST_LAST_ID = "0" * 24  # the cursor a public client starts the feed from
+MAX_PAGE_SIZE = 500
+FLAG_CONFIG = 2  # as public clients send it; its meaning is not public (interfaces 9.2)
+NO_DISTRICT = 0  # districts were abolished on 2025-07-01; public clients send 0 when they have none
 
 T = TypeVar("T")
 _REPLY = ConfigDict(strict=True, extra="allow", frozen=True)
 
 
-class _Envelope(BaseModel):
+class _Reply(BaseModel):
     model_config = _REPLY
 
     Status: str
     Message: str = ""
 
 
-class _Placed(BaseModel):
+class _Tracked(BaseModel):
+    """One status change, in the feed and in a callback's ``Data``."""
+
     model_config = _REPLY
 
-    OrderId: str = Field(min_length=1)
-    OrderNumber: str
-    ItemCode: str
-    CreatedDate: CarrierTime
-
-
-class _Status(BaseModel):
-    model_config = _REPLY
-
+    Id: str | None = None
+    OrderNumber: str = Field(min_length=1)
+    ItemCode: str = ""
     StatusCode: str = Field(min_length=1)
-    StatusName: str
+    StatusName: str = ""
     StatusDate: CarrierTime
 
 
-class _Tracked(BaseModel):
+class _Feed(_Reply):
+    Data: list[_Tracked] = []
+
+
+class _Callback(BaseModel):
     model_config = _REPLY
 
-    OrderId: str = Field(min_length=1)
-    OrderNumber: str
-    Statuses: list[_Status]
-
-
-class _Callback(_Status):
-    OrderId: str = Field(min_length=1)
-    OrderNumber: str | None = None
+    Data: str
+    SendDate: str
+    SignData: str
 
 
 class VNPostClient:
-    """Orders, tracking, draft cancellation and callbacks for one LGSP customer code. Thread-safe."""
+    """Orders, the tracking feed, cancellation and callbacks for one LGSP customer code. Thread-safe."""
 
     name = PARTNER
 
     def __init__(
         self,
         transport: HttpTransport,
-        access_token: str,
+        token: ClientCredentials,
         customer_code: str,
-        webhook_secret: str,
+        item_codes: ItemCodeRange,
+        callback_secret: str,
         *,
+        callback_scheme: str = DEFAULT_SCHEME,
         code_tables: CodeTables | None = None,
     ) -> None:
-        if not (access_token and customer_code and webhook_secret):
-            raise ValueError("VNPost needs an access token, a customer code and the callback secret")
+        if not (customer_code and callback_secret):
+            raise ValueError("VNPost needs a customer code and the callback secret")
+        if callback_scheme not in SCHEMES:
+            raise ValueError(f"callback_sign_scheme {callback_scheme!r}: expected one of {', '.join(sorted(SCHEMES))}")
         self.transport = transport
         self.customer_code = customer_code
-        self._token = access_token
-        self._webhook_secret = webhook_secret.encode()
+        self.item_codes = item_codes
+        self._token = token
+        self._callback_secret = callback_secret
+        self._callback_scheme = callback_scheme
         self._tables = code_tables or load_code_tables()
 
     def create_order(self, order: OrderRequest) -> PlacedOrder:
-        checked_addresses(PARTNER, order, self._tables, datetime.now(VN_TZ).date())
-        s, r = order.sender, order.receiver
+        """Place ``order`` under the item code the hub allocated for it (``order.item_code``)."""
+        if order.item_code not in self.item_codes:
+            raise ContractViolation(
+                PARTNER,
+                "OrderLGSPWithItemCode",
+                f"{order.reference}: item code {order.item_code!r} is not a valid S10 code of {self.item_codes.series}",
+                side="hub",
+            )
+        on = datetime.now(VN_TZ)
+        checked_addresses(PARTNER, order, self._tables, on.date())
         payload = {
             "CustomerCode": self.customer_code,
-            "OrderNumber": order.reference,
+            "ItemCode": order.item_code,
+            "OrderNumber": order.dossier_no,
             "CODAmount": order.cod_amount,
-            "Weight": order.weight_grams,
-            "Content": order.content,
-            "SenderFullname": s.name, "SenderPhone": s.phone, "SenderAddress": s.street,
-            "SenderWardCode": s.commune_code, "SenderProvinceCode": s.province_code,
-            "ReceiverFullname": r.name, "ReceiverPhone": r.phone, "ReceiverAddress": r.street,
-            "ReceiverWardCode": r.commune_code, "ReceiverProvinceCode": r.province_code,
-        }  # fmt: skip
+            **self._party("Sender", order.sender, on),
+            "SenderEmail": "",
+            "SenderDesc": "",
+            "Description": order.content,
+            **self._party("Receiver", order.receiver, on),
+            "ReceiverEmail": "",
+            "FlagConfig": FLAG_CONFIG,
+        }
+        self._post(ORDER_PATH, "OrderLGSPWithItemCode", payload)
+        assert order.item_code is not None  # checked above
+        return PlacedOrder(PARTNER, order.reference, order.dossier_no, order.item_code, on)
 
-        def placed(document: Any) -> PlacedOrder:
-            data = _Placed.model_validate(document.get("Data"))
-            if data.OrderNumber != order.reference:
-                raise ContractViolation(
-                    PARTNER, "OrderLGSPWithItemCode", f"reply is for {data.OrderNumber!r}, not {order.reference!r}"
-                )
-            item_code = accepted_item_code(PARTNER, "OrderLGSPWithItemCode", order.reference, data.ItemCode)
-            return PlacedOrder(PARTNER, order.reference, data.OrderId, item_code, data.CreatedDate)
-
-        return self._post("/api/order/OrderLGSPWithItemCode", "OrderLGSPWithItemCode", payload, placed)
+    def read_feed(self, last_id: str | None, page_size: int) -> FeedPage:
+        """The status changes after ``last_id`` (None: from the feed's start), oldest first."""
+        if not 0 < page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        cursor = last_id or FIRST_LAST_ID
+        feed = self._call(
+            lambda headers: self.transport.get_json(
+                TRACKING_PATH,
+                operation="tracking",
+                params={"pagesize": page_size, "lastId": cursor},
+                headers=headers,
+                parse=lambda document: self._checked(_Feed.model_validate(document), "tracking"),
+            )
+        )
+        ids = [item.Id for item in feed.Data]
+        if any(not i for i in ids) or ids != sorted(ids) or (ids and ids[0] <= cursor):  # type: ignore[type-var]
+            raise ContractViolation(PARTNER, "tracking", f"the feed after {cursor} is not in increasing Id order")
+        return FeedPage([_event(item) for item in feed.Data], ids[-1] if ids else cursor)  # type: ignore[arg-type]
 
     def track(self, order_ids: Sequence[str]) -> dict[str, list[CarrierEvent]]:
-        """Histories of the orders VNPost knows (an unknown id is absent from the result)."""
-        histories: dict[str, list[CarrierEvent]] = {}
-        for batch in batches(order_ids, MAX_TRACKED):
-            tracked = self._post(
-                "/api/order/GetOrderTracking",
-                "GetOrderTracking",
-                {"CustomerCode": self.customer_code, "OrderIds": list(batch)},
-                lambda document: [_Tracked.model_validate(item) for item in document.get("Data") or []],
-            )
-            for item in tracked:
-                events = [_event(item.OrderId, item.OrderNumber, status) for status in item.Statuses]
-                histories[item.OrderId] = sorted(events, key=lambda e: e.occurred_at)
-        return histories
+        """VNPost has no per-order history call: its tracking is the feed (:meth:`read_feed`)."""
+        raise PermanentError(PARTNER, "tracking", "VNPost tracks by its feed (pagesize, lastId), not by order ids")
 
     def cancel(self, order_id: str) -> None:
-        """Cancel an order VNPost has not picked up yet; a picked-up one is a PermanentError (104)."""
-        payload = {"CustomerCode": self.customer_code, "OrderId": order_id}
-        self._post("/api/order/CancelOrder", "CancelOrder", payload, lambda _document: None)
+        """Cancel the order whose ``OrderNumber`` (the dossier number) is ``order_id``."""
+        self._post(CANCEL_PATH, "cancel", {"CustomerCode": self.customer_code, "OrderNumber": order_id})
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[CarrierEvent]:
-        given = header(headers, SIGNATURE_HEADER)
-        expected = hmac.new(self._webhook_secret, body, hashlib.sha256).hexdigest()
-        if not given:
-            raise WebhookRejected(401, f"missing {SIGNATURE_HEADER}")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise WebhookRejected(401, f"{SIGNATURE_HEADER} does not match the body")
+        """Check ``SignData`` over ``Data`` and ``SendDate``, then read ``Data`` (one change or a list)."""
+        del headers  # the signature travels in the body
+        document = webhook_document(body)
         try:
-            callback = _Callback.model_validate(webhook_document(body))
+            callback = _Callback.model_validate(document)
         except ValidationError as exc:
+            if not isinstance(document.get("SignData"), str) or not document["SignData"]:
+                raise WebhookRejected(401, "callback without SignData") from None
             raise WebhookRejected(
-                400, f"callback does not match the contract ({describe_validation_error(exc)})"
+                400, f"callback is not {{Data, SendDate, SignData}} ({describe_validation_error(exc)})"
             ) from None
-        return [_event(callback.OrderId, callback.OrderNumber, callback)]
+        if not signature_holds(
+            callback.Data, callback.SendDate, callback.SignData, self._callback_secret, self._callback_scheme
+        ):
+            raise WebhookRejected(401, "SignData does not match Data and SendDate")
+        data = bounded_json(callback.Data, "Data")  # signed, yet bounded all the same: never a 500
+        items = data if isinstance(data, list) else [data]
+        try:
+            changes = [_Tracked.model_validate(item) for item in items]
+        except ValidationError as exc:
+            raise WebhookRejected(400, f"Data does not match the contract ({describe_validation_error(exc)})") from None
+        return [_event(change) for change in changes]
 
     def close(self) -> None:
         self.transport.close()
 
-    def _post(self, path: str, operation: str, payload: dict[str, Any], parse: Callable[[Any], T]) -> T:
-        """POST, then map VNPost's ``Status`` (inside the transport's retry loop, so 500 is retried)."""
+    # ------------------------------------------------------------------ helpers
 
-        def interpret(document: Any) -> T:
-            envelope = _Envelope.model_validate(document)
-            if envelope.Status != OK:
-                raise self._error(operation, envelope.Status, envelope.Message)
-            return parse(document)
+    def _party(self, role: str, address: Address, on: datetime) -> dict[str, Any]:
+        """Name, phone, address text and integer province/district of a sender or receiver."""
+        commune = self._tables.communes.get(address.commune_code, on.date())
+        named = commune is None or commune.name.casefold() in address.street.casefold()
+        place = address.street if named else f"{address.street}, {commune.name}"  # type: ignore[union-attr]
+        return {
+            f"{role}Name": address.name,
+            f"{role}Tel": address.phone,
+            f"{role}Address": place,
+            f"{role}Province": int(address.province_code),
+            f"{role}District": NO_DISTRICT,
+        }
 
-        return self.transport.post_json(
-            path,
-            payload,
-            operation=operation,
-            parse=interpret,
-            headers={"access_token": self._token},
-            record_count=len(payload.get("OrderIds", [None])),
+    def _post(self, path: str, operation: str, payload: dict[str, Any]) -> _Reply:
+        return self._call(
+            lambda headers: self.transport.post_json(
+                path,
+                payload,
+                operation=operation,
+                headers=headers,
+                parse=lambda document: self._checked(_Reply.model_validate(document), operation),
+            )
         )
 
-    def _error(self, operation: str, status: str, message: str) -> Exception:
-        where, text = (PARTNER, operation), f"Status {status}: {message or 'no message'}"
-        if status == INTERNAL:
-            return RetryableError(*where, text)
-        if status == UNKNOWN_CUSTOMER:
-            return PermanentError(*where, f"{text} -- customer code {self.customer_code} unknown; check the Connection")
-        if status == BAD_SIGNATURE:
-            return PermanentError(*where, f"{text} -- the LGSP refused the hub's signature; check the hub's key")
-        if status in (INVALID, NOT_FOUND, NOT_CANCELLABLE):
-            return PermanentError(*where, text)
-        return ContractViolation(*where, f"{text} -- Status not in the contract")
+    def _call(self, send: Callable[[dict[str, str]], T]) -> T:
+        """``send`` with the current token; after a 401, once more with a new token."""
+        authorization = self._token.authorization()
+        try:
+            return send({"Authorization": authorization})
+        except AuthenticationError:
+            self._token.drop(authorization)
+            return send({"Authorization": self._token.authorization()})
+
+    @staticmethod
+    def _checked(reply: Any, operation: str) -> Any:
+        """The reply, unless its ``Status`` refuses the call (a refusal of this request: permanent)."""
+        if reply.Status != OK:
+            raise PermanentError(PARTNER, operation, f"Status {reply.Status}: {reply.Message or 'no message'}")
+        return reply
 
 
-def _event(order_id: str, reference: str | None, status: _Status) -> CarrierEvent:
-    return CarrierEvent(PARTNER, order_id, reference, status.StatusCode, status.StatusName, status.StatusDate)
+def _event(item: _Tracked) -> CarrierEvent:
+    """A change as the hub keeps it: the order is its ``OrderNumber`` (the dossier number)."""
+    return CarrierEvent(
+        PARTNER, item.OrderNumber, result_reference(item.OrderNumber), item.StatusCode, item.StatusName, item.StatusDate
+    )
 
 
 def from_connection(transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]) -> VNPostClient:
-    """The client of VNPost's Airflow Connection: login is the LGSP customer code, password the
-    ``access_token``, extra ``webhook_secret`` the HMAC key of its callbacks (a name Airflow masks)."""
-    if not (login and extras.get("webhook_secret")):
-        raise ValueError("login (customer code) and extra 'webhook_secret' are required")
-    return VNPostClient(transport, password, login, extras["webhook_secret"])
+    """The client of VNPost's Airflow Connection: login and password are the LGSP consumer key and
+    secret (OAuth client credentials); extras ``customer_code``, ``item_code_range``
+    (``RH10000000-RH10099999``), ``item_code_alert_at`` (serials left that raise the alarm; default
+    10 % of the block), ``callback_secret`` (a name Airflow masks) and ``callback_sign_scheme``."""
+    missing = [name for name in ("customer_code", "item_code_range", "callback_secret") if not extras.get(name)]
+    if not (login and password) or missing:
+        raise ValueError(f"login and password (consumer key and secret) and extras {missing or ''} are required")
+    item_codes = ItemCodeRange.parse(str(extras["item_code_range"]), int(extras.get("item_code_alert_at") or 0))
+    token = ClientCredentials(transport, login, password, path=TOKEN_PATH)
+    return VNPostClient(
+        transport,
+        token,
+        str(extras["customer_code"]),
+        item_codes,
+        str(extras["callback_secret"]),
+        callback_scheme=str(extras.get("callback_sign_scheme") or DEFAULT_SCHEME),
+    )
 
 
 def probe(client: VNPostClient) -> str:
-    """Track an order id no one has: the customer code and token are checked, nothing is ordered."""
-    client.track([PROBE_ORDER_ID])
-    return "GetOrderTracking answered"
+    """Read one change of the tracking feed from its start: the OAuth token, the customer's feed
+    and its contract are checked, nothing is ordered and no citizen is looked up."""
+    client.read_feed(None, 1)
+    return "tracking feed answered"

@@ -29,7 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from statsd import StatsClient
 
@@ -113,16 +113,15 @@ def quarantine(source: str, *, open_by_rule: Mapping[str, int], new_entries: int
             pipe.incr(_name("quarantine", source, "new"), new_entries)
 
 
-def postal_delivery(counts: Mapping[str, Mapping[str, int]]) -> None:
-    """Per carrier, the ordered results overdue and in each delivery state (a tracking summary's
-    ``delivery``: ``{carrier: {"overdue": n, state: n, ...}}``)."""
+def postal_delivery(counts: Mapping[str, Mapping[str, Any]]) -> None:
+    """Per carrier, the ordered results in each delivery state and those overdue (a tracking
+    summary's ``delivery``: ``{carrier: {"orders": n, "by_state": {state: n}, "overdue": n}}``;
+    overdue is a flag beside the state, so its gauge is its own, never one of the states)."""
     with _statsd().pipeline() as pipe:
-        for carrier, states in counts.items():
-            for state, n in states.items():
-                if state == "overdue":
-                    pipe.gauge(_name("postal", carrier, "overdue"), n)
-                else:
-                    pipe.gauge(_name("postal", carrier, "state", state), n)
+        for carrier, delivery in counts.items():
+            pipe.gauge(_name("postal", carrier, "overdue"), delivery["overdue"])
+            for state, n in delivery["by_state"].items():
+                pipe.gauge(_name("postal", carrier, "state", state), n)
 
 
 def reconciliation(result: Reconciliation) -> None:

@@ -16,7 +16,11 @@ which this order is), without an order row for their current version. Each one b
 
 Placing: one ``create_order`` per result, with ``<dossier_no>/KQ`` as the carrier's order
 reference, so a resend after a crash or a re-run gets the existing order back, never a second
-parcel. Outcomes, as for ministry pushes: an outage (``RetryableError``) leaves this result and the
+parcel. A carrier that takes its customer's S10 codes (VNPost) gets, for each result of the batch, a
+code allocated from the city's block and committed before the first call (``hub.store.item_codes``):
+the same code again on a resend, a new one only after a refusal, none ever twice; a block at its
+alert threshold is logged and reported, an exhausted one leaves the rest pending and the task red.
+Outcomes, as for ministry pushes: an outage (``RetryableError``) leaves this result and the
 rest of the batch pending with the redelivery policy's retry time and the task succeeds; a refusal
 of one result (the carrier rejects the address, or says the hub's request broke its contract)
 quarantines that result and the batch goes on; anything systemic (refused credentials, a reply
@@ -32,9 +36,10 @@ So ``results ready = ordered + pending + quarantined`` holds at every moment.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -46,9 +51,10 @@ from adapters.errors import (
     RetryableError,
     UntrustedReply,
 )
-from adapters.postal.carrier import Carrier
+from adapters.postal.carrier import Carrier, CodeTakingCarrier
 from hub.pipeline.redelivery import RETRIES_EXHAUSTED, RedeliveryPolicy, exhausted_reason, raise_unless_retryable
 from hub.store import HubStore, QuarantineItem
+from hub.store.item_codes import Allocation, CodeState, ItemCodes
 from hub.store.postal import ClaimedOrder, DispatchDecision, OrderOutcome, PostalOrders
 from mappings.city_system import to_canonical
 from mappings.dossier import VN_TZ
@@ -60,6 +66,7 @@ from quality.gate import QualityGate, Violation
 
 QUARANTINE_SOURCE = "postal"
 DEFAULT_DELIVERY_DAYS = 3
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -162,6 +169,38 @@ class PlaceReport:
     batch_id: str
     results: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    item_codes: dict[str, Any] | None = None
+    """For a carrier taking the hub's item codes: its block's use after this batch (and the alert)."""
+
+
+def _allocate(store: HubStore, carrier: Carrier, claimed: Sequence[ClaimedOrder]) -> Allocation | None:
+    """Item codes for the batch, committed before any order leaves, where the carrier takes them
+    from the hub (VNPost); None for a carrier that assigns its own (Viettel Post)."""
+    if not isinstance(carrier, CodeTakingCarrier):
+        return None
+    allocation = ItemCodes(store).allocate(carrier.name, carrier.item_codes, [c.reference for c in claimed])
+    if allocation.status.alert:
+        log.warning(
+            "%s item-code block %s: %d of %d serials left (alert at %d) -- ask the carrier for a new block",
+            carrier.name,
+            allocation.status.series,
+            allocation.status.remaining,
+            allocation.status.size,
+            allocation.status.alert_at,
+        )
+    return allocation
+
+
+def _settle_codes(store: HubStore, allocation: Allocation | None, outcomes: Sequence[OrderOutcome]) -> None:
+    """Used when the carrier accepted the order, void when it refused it; kept for a resend otherwise."""
+    if allocation is None:
+        return
+    settled = {
+        allocation.codes[o.reference]: CodeState.USED if o.dispatch is Dispatch.ORDERED else CodeState.VOID
+        for o in outcomes
+        if o.reference in allocation.codes and o.tried and o.dispatch in (Dispatch.ORDERED, Dispatch.QUARANTINED)
+    }
+    ItemCodes(store).settle(settled)
 
 
 def _retry_later(
@@ -236,16 +275,29 @@ def place_batch(
     """Place one batch's orders with ``carrier``, one idempotent call per result, and record every outcome."""
     on = on or datetime.now(VN_TZ).date()
     orders, desks, tables = PostalOrders(store), load_desks(), gate.tables
-    claimed = orders.claim_batch(batch_id)
+    claimed = everything = orders.claim_batch(batch_id)
     report = PlaceReport(batch_id, results=len(claimed))
     outcomes: list[OrderOutcome] = []
     quarantine: list[QuarantineItem] = []
     failure: AdapterError | None = None
+    allocation = _allocate(store, carrier, claimed)
+    if allocation is not None:
+        report.item_codes = allocation.status.as_dict()
+        if allocation.short:  # the block ran out: these wait, and the task turns red
+            failure = PermanentError(
+                carrier.name,
+                "allocate_item_code",
+                f"item-code block {allocation.status.series} is exhausted; {len(allocation.short)} results wait",
+            )
+            claimed = [c for c in claimed if c.reference in allocation.codes]
     for position, claim in enumerate(claimed):
         try:
             dossier = to_canonical(claim.payload, tables)
             desk = desk_for(desks, dossier.handling_agency, on)
-            placed = carrier.create_order(order_request(dossier, desk, receiver_of(dossier, tables, on)))
+            request = order_request(dossier, desk, receiver_of(dossier, tables, on))
+            if allocation is not None:
+                request = replace(request, item_code=allocation.codes[claim.reference])
+            placed = carrier.create_order(request)
         except MappingError as error:  # tables changed since planning, or a carrier has no own id for the address
             refusal = _refusal(claim, [Violation(error.rule, error.message)], tried=False)
         except RetryableError as error:
@@ -254,11 +306,11 @@ def place_batch(
                 outcome, items = _retry_later(policy, waiting, str(error), now)
                 outcomes.append(outcome)
                 quarantine.extend(items)
-            failure = error
+            failure = failure or error
             break
         except AdapterError as error:
             if not _refused(error):
-                failure = error
+                failure = error if failure is None else failure
                 break
             refusal = _refusal(claim, [Violation("postal.carrier_refused", error.detail)], tried=True)
         else:
@@ -283,10 +335,11 @@ def place_batch(
         now = store.db.now()  # not the results' fault: due again at once, attempts unchanged
         outcomes.extend(
             OrderOutcome(c.reference, Dispatch.PENDING, str(failure), now, tried=False)
-            for c in claimed
+            for c in everything
             if c.reference not in settled
         )
     orders.settle(outcomes)
+    _settle_codes(store, allocation, outcomes)
     store.quarantine.add(quarantine)
     report.outcomes.update(o.dispatch.value for o in outcomes)
     raise_unless_retryable(failure)
@@ -307,6 +360,8 @@ def dispatch_summary(store: HubStore) -> dict[str, Any]:
         "identity": "ready = ordered + pending + quarantined",
         "identity_holds": dispatch["ready"] == dispatch["ordered"] + dispatch["pending"] + dispatch["quarantined"],
         "quarantine_by_rule": store.quarantine.counts_by_rule(QUARANTINE_SOURCE),
+        # The S10 blocks the hub allocates from (VNPost): serials left, and whether to ask for more.
+        "item_code_blocks": [block.as_dict() for block in ItemCodes(store).blocks()],
     }
 
 

@@ -9,6 +9,13 @@ state is then re-derived from all of an order's kept events (``mappings.postal.s
 ordered by the carrier's timestamps, illegal transitions flagged and kept as anomalies), so the
 result does not depend on which way, or in which order, the events came.
 
+A carrier whose tracking is a feed (VNPost: every status change of the customer's parcels, paged
+by ``lastId``) is read from the cursor the store keeps, page after page until it is caught up; each
+page's events and the cursor after it are committed together (``PostalOrders.add_feed_page``), so a
+crash re-reads at most one page and never skips one. Then the orders are derived as above. Like
+polling, the feed is read only while the carrier holds an unfinished order of ours (no call, and no
+breaker trip during an outage, when there is nothing to follow).
+
 Overdue: an order is flagged when its delivery deadline (placed + N working days, set at
 dispatch; ``HUB_POSTAL_DELIVERY_DAYS``) passed before it was delivered -- still on its way, or
 delivered late, or returned. A carrier outage leaves the orders with what the callbacks said
@@ -23,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.errors import AdapterError
-from adapters.postal.carrier import Carrier
+from adapters.postal.carrier import Carrier, FeedCarrier
 from hub.pipeline.redelivery import raise_unless_retryable
 from hub.store import HubStore
 from hub.store.database import utc
@@ -41,6 +48,7 @@ class TrackReport:
     final: int = 0
     overdue: int = 0
     anomalies: int = 0
+    feed_read: int = 0  # events read from a feed carrier's tracking feed this run
     error: str | None = None
 
 
@@ -62,8 +70,11 @@ def track_carrier(store: HubStore, carrier: Carrier, *, page_size: int = 100, po
     orders = PostalOrders(store)
     report = TrackReport(carrier.name)
     failure: AdapterError | None = None
+    feed = isinstance(carrier, FeedCarrier)
+    if feed and poll and orders.has_unfinished(carrier.name):  # as polling: no open order, no call
+        failure = _read_feed(orders, carrier, report, page_size)  # type: ignore[arg-type]
     for page in orders.iter_tracked(carrier.name, page_size):
-        to_poll = [o.order_id for o in page if not o.final] if poll else []
+        to_poll = [o.order_id for o in page if not o.final] if poll and not feed else []
         if to_poll and failure is None:
             try:
                 histories = carrier.track(to_poll)
@@ -90,6 +101,21 @@ def track_carrier(store: HubStore, carrier: Carrier, *, page_size: int = 100, po
     report.error = None if failure is None else str(failure)
     raise_unless_retryable(failure)
     return report
+
+
+def _read_feed(orders: PostalOrders, carrier: FeedCarrier, report: TrackReport, page_size: int) -> AdapterError | None:
+    """Read the feed from the stored cursor until a page adds nothing; the outage that stopped it, if any."""
+    cursor = orders.feed_cursor(report.carrier)
+    while True:
+        try:
+            page = carrier.read_feed(cursor, page_size)
+        except AdapterError as error:  # what was committed stays; the next run goes on from there
+            return error
+        report.feed_read += len(page.events)
+        report.events_new += orders.add_feed_page(report.carrier, page.events, page.last_id)
+        if not page.events or page.last_id == cursor:
+            return None
+        cursor = page.last_id
 
 
 def unknown_statuses(anomalies: list[dict[str, Any]]) -> dict[str, int]:

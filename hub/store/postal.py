@@ -259,6 +259,28 @@ class PostalOrders:
         """Keep carrier events idempotently (insert or ignore by ``event_key``); returns how many were new."""
         if not events:
             return 0
+        with self.db.engine.begin() as conn:
+            return self._insert_events(conn, events, via)
+
+    def add_feed_page(self, carrier: str, events: Sequence[ReportedEvent], last_id: str) -> int:
+        """Keep one page of a carrier's feed and move its cursor to ``last_id`` in the same
+        transaction: the cursor never passes an event that is not stored (a crash re-reads the page,
+        and the events' keys make the re-read harmless). Returns how many events were new."""
+        cursor = t.postal_feed_cursor
+        upsert = self.db.insert(cursor).values(carrier=carrier, last_id=last_id, updated_at=self.db.now())
+        with self.db.engine.begin() as conn:
+            added = self._insert_events(conn, events, "feed") if events else 0
+            conn.execute(upsert.on_conflict_do_update(index_elements=["carrier"], set_={
+                "last_id": upsert.excluded.last_id, "updated_at": upsert.excluded.updated_at}))  # fmt: skip
+        return added
+
+    def feed_cursor(self, carrier: str) -> str | None:
+        """The ``lastId`` after the last committed page of ``carrier``'s feed (None: never read)."""
+        cursor = t.postal_feed_cursor
+        with self.db.engine.connect() as conn:
+            return conn.execute(sa.select(cursor.c.last_id).where(cursor.c.carrier == carrier)).scalar_one_or_none()
+
+    def _insert_events(self, conn: Any, events: Sequence[ReportedEvent], via: str) -> int:
         now = self.db.now()
         rows = {
             e.event_key: {
@@ -276,9 +298,8 @@ class PostalOrders:
         }
         statement = self.db.insert(t.postal_event).on_conflict_do_nothing(index_elements=["event_key"])
         added = 0
-        with self.db.engine.begin() as conn:
-            for chunk in chunks(list(rows.values())):
-                added += conn.execute(statement, list(chunk)).rowcount or 0
+        for chunk in chunks(list(rows.values())):
+            added += conn.execute(statement, list(chunk)).rowcount or 0
         return added
 
     def events_of(self, carrier: str, order_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
@@ -321,6 +342,15 @@ class PostalOrders:
             sa.or_(order.c.final.is_(False), fresh_events),
         )
         return self.db.keyset_pages(query, order.c.dossier_no, page_size, TrackedOrder.of)
+
+    def has_unfinished(self, carrier: str) -> bool:
+        """Whether ``carrier`` holds an order of ours that has not reached a final state."""
+        order = t.postal_order
+        query = sa.select(order.c.reference).where(
+            order.c.carrier == carrier, order.c.dispatch == Dispatch.ORDERED.value, order.c.final.is_(False)
+        )
+        with self.db.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
 
     def record_tracks(self, carrier: str, tracks: dict[str, tuple[Track, bool]], as_of: datetime) -> None:
         """Write derived states ``{order_id: (track, overdue)}`` and keep their anomalies (once each).
@@ -391,19 +421,22 @@ class PostalOrders:
             counts = dict(conn.execute(query).all())
         return {d.value: int(counts.get(d.value, 0)) for d in Dispatch}
 
-    def delivery_counts(self) -> dict[str, dict[str, int]]:
-        """Ordered results per carrier and delivery state, plus the overdue ones."""
+    def delivery_counts(self) -> dict[str, dict[str, Any]]:
+        """Ordered results per carrier: ``orders``, their count ``by_state`` (which adds up to
+        ``orders``), and ``overdue`` -- a flag beside the state (a parcel is overdue *and* in
+        transit, or delivered late), so never added to the states."""
         order = t.postal_order
         query = (
             sa.select(order.c.carrier, order.c.state, order.c.overdue, sa.func.count())
             .where(order.c.dispatch == Dispatch.ORDERED.value)
             .group_by(order.c.carrier, order.c.state, order.c.overdue)
         )
-        counts: dict[str, dict[str, int]] = {}
+        counts: dict[str, dict[str, Any]] = {}
         with self.db.engine.connect() as conn:
             for carrier, state, overdue, n in conn.execute(query):
-                per_carrier = counts.setdefault(carrier, {"overdue": 0})
-                per_carrier[state] = per_carrier.get(state, 0) + int(n)
+                per_carrier = counts.setdefault(carrier, {"orders": 0, "by_state": {}, "overdue": 0})
+                per_carrier["orders"] += int(n)
+                per_carrier["by_state"][state] = per_carrier["by_state"].get(state, 0) + int(n)
                 per_carrier["overdue"] += int(n) if overdue else 0
         return counts
 

@@ -284,6 +284,44 @@ postal_anomaly = sa.Table(
     sa.Index("ix_postal_anomaly_order", "carrier", "order_id"),
 )
 
+# -- postal item codes and feed cursors (issue 16) ----------------------------------------------
+# ``hub.store.item_codes`` explains them: the S10 blocks a carrier issued to the city, each code
+# allocated from them (never handed out twice), and where the hub stands in a carrier's feed.
+
+postal_item_block = sa.Table(
+    "postal_item_block",
+    metadata,
+    sa.Column("series", sa.String(40), primary_key=True),
+    sa.Column("carrier", sa.String(20), nullable=False),
+    sa.Column("first_serial", sa.Integer, nullable=False),
+    sa.Column("last_serial", sa.Integer, nullable=False),
+    # Only ever increases: a serial below it was handed out once, whatever became of its order.
+    sa.Column("next_serial", sa.Integer, nullable=False),
+    sa.Column("alert_at", sa.Integer, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+postal_item_code = sa.Table(
+    "postal_item_code",
+    metadata,
+    sa.Column("item_code", sa.String(13), primary_key=True),
+    sa.Column("series", sa.String(40), nullable=False),
+    sa.Column("carrier", sa.String(20), nullable=False),
+    sa.Column("reference", sa.String(80), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("allocated_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_postal_item_code_reference", "carrier", "reference"),
+)
+
+postal_feed_cursor = sa.Table(
+    "postal_feed_cursor",
+    metadata,
+    sa.Column("carrier", sa.String(20), primary_key=True),
+    sa.Column("last_id", sa.String(64), nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
 validation_result = sa.Table(
     "validation_result",
     metadata,

@@ -37,3 +37,6 @@ class OrderRequest:
     weight_grams: int
     cod_amount: int
     content: str
+    item_code: str | None = None
+    """The S10 code the hub allocated from the carrier's block, for a carrier that takes the
+    code from its customer (VNPost); None where the carrier assigns it (Viettel Post)."""

@@ -65,11 +65,6 @@ class CarrierSandbox:
         self.app.state.orders, self.app.state.faults = self.orders, self.faults
         self.app.state.callbacks = self.callbacks
 
-    def reply_item_code(self, order: Order) -> str:
-        """The item code an order reply shows: the true one, or a corrupted one when the fault says so."""
-        code = order.item_code
-        return f"{code[:10]}{(int(code[10]) + 1) % 10}{code[11:]}" if self.faults.bad_item_code() else code
-
     def reply_order_id(self, order: Order) -> str:
         """The order id an order reply shows: the true one, or the previous order's when the fault says so."""
         if not self.faults.reused_order_id():

@@ -3,8 +3,6 @@
 Latency, HTTP 503, hung calls, ``fail_next``, truncated replies and session lifetime are
 :class:`sandbox.faults.FaultInjector`'s, reused as is. A carrier adds:
 
-- ``bad_item_code_rate``: share of order replies whose S10 item code has a wrong check digit (the
-  order is placed all the same; the hub must refuse the reply, and a resend gets the true code);
 - ``reused_order_id_rate``: share of order replies that show the order id of the order placed just
   before (a carrier's id counter misfiring: two results answered with one order id);
 - ``webhook_loss_rate`` / ``webhook_duplicate_rate`` / ``webhook_reorder_rate``: share of status
@@ -25,7 +23,7 @@ from sandbox.faults import FaultConfig, FaultInjector
 __all__ = ["CarrierFaults"]
 
 WEBHOOK_RATES = ("webhook_loss_rate", "webhook_duplicate_rate", "webhook_reorder_rate")
-_OWN = ("bad_item_code_rate", "reused_order_id_rate", *WEBHOOK_RATES)
+_OWN = ("reused_order_id_rate", *WEBHOOK_RATES)
 
 
 class CarrierFaults:
@@ -56,10 +54,6 @@ class CarrierFaults:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {**self.http.snapshot(), **self._rates}
-
-    def bad_item_code(self) -> bool:
-        """Whether this order reply carries a corrupted item code."""
-        return self._draw("bad_item_code_rate")
 
     def reused_order_id(self) -> bool:
         """Whether this order reply shows the previous order's id."""

@@ -21,7 +21,7 @@ from mappings.postal.s10 import make_s10
 from sandbox.postal.journey import CANCELLABLE, Kind, Step, journey
 from sandbox.sqlite_store import SqliteDatabase
 
-__all__ = ["CarrierOrders", "CarrierProfile", "Event", "Order"]
+__all__ = ["CarrierOrders", "CarrierProfile", "Event", "ItemCodeTaken", "Order"]
 
 ORDER_DIGITS = 10  # an order id is the carrier's prefix and its sequence number, zero-padded
 SCHEMA = """
@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS meta (
 )
 """
 CancelOutcome = Literal["cancelled", "not_found", "not_cancellable"]
+
+
+class ItemCodeTaken(ValueError):
+    """A customer-supplied item code another order already holds (a barcode prints on one parcel)."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +72,14 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One status change as the carrier reports it."""
+    """One status change as the carrier reports it; ``index``: its place among the order's events."""
 
     order: Order
     kind: Kind
     code: str
     name: str
     at: datetime
+    index: int = 0
 
 
 class CarrierOrders:
@@ -110,17 +115,21 @@ class CarrierOrders:
 
     # ----------------------------------------------------------------- orders
 
-    def place(self, reference: str, body: dict[str, Any]) -> tuple[Order, bool]:
-        """The order for ``reference``: the existing one (False) or a new one placed now (True)."""
+    def place(self, reference: str, body: dict[str, Any], item_code: str | None = None) -> tuple[Order, bool]:
+        """The order for ``reference``: the existing one (False) or a new one placed now (True),
+        under ``item_code`` where the customer supplies it (VNPost), else one the carrier makes.
+        ``ItemCodeTaken`` when another order already holds the supplied code."""
         with self.db.transaction() as conn:
             row = conn.execute(f"SELECT {_COLUMNS} FROM orders WHERE reference = ?", (reference,)).fetchone()
             if row is not None:
                 return _order(row), False
+            if item_code and conn.execute("SELECT 1 FROM orders WHERE item_code = ?", (item_code,)).fetchone():
+                raise ItemCodeTaken(item_code)
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM orders").fetchone()[0]
             order = Order(
                 order_id=f"{self.profile.order_prefix}{seq:0{ORDER_DIGITS}d}",
                 reference=reference,
-                item_code=make_s10(self.profile.item_prefix, f"{seq:08d}"),
+                item_code=item_code or make_s10(self.profile.item_prefix, f"{seq:08d}"),
                 placed_at=_clock(conn),
                 cancelled_at=None,
                 body=body,
@@ -136,6 +145,11 @@ class CarrierOrders:
             row = conn.execute(f"SELECT {_COLUMNS} FROM orders WHERE order_id = ?", (order_id,)).fetchone()
         return None if row is None else _order(row)
 
+    def by_reference(self, reference: str) -> Order | None:
+        with self.db.read() as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM orders WHERE reference = ?", (reference,)).fetchone()
+        return None if row is None else _order(row)
+
     def history(self, order: Order) -> list[Event]:
         """The order's events up to the simulated clock."""
         return self._events(order, self.now())
@@ -147,13 +161,21 @@ class CarrierOrders:
             if row is None:
                 return "not_found"
             order, now = _order(row), _clock(conn)
-            past = self._events(order, now)
+            # Where the parcel is, whether or not this carrier reports that step (VNPost has no code
+            # for "waiting for pickup").
+            past = [step for step in journey(self.seed, order.reference, order.placed_at) if step.at <= now]
             if order.cancelled_at is not None:
                 return "cancelled"  # asked twice: the same outcome, nothing more happens
             if not past or past[-1].kind not in CANCELLABLE:
                 return "not_cancellable"
             conn.execute("UPDATE orders SET cancelled_at = ? WHERE order_id = ?", (now.isoformat(), order_id))
             return "cancelled"
+
+    def placed_since(self, moment: datetime) -> list[Order]:
+        """Orders placed at or after ``moment`` (oldest first): those that may still report events."""
+        with self.db.read() as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM orders ORDER BY seq").fetchall()
+        return [order for order in map(_order, rows) if order.placed_at >= moment]
 
     def count(self) -> int:
         with self.db.read() as conn:
@@ -163,11 +185,11 @@ class CarrierOrders:
         steps = journey(self.seed, order.reference, order.placed_at)
         if order.cancelled_at is not None:
             steps = [s for s in steps if s.at < order.cancelled_at] + [Step("cancelled", order.cancelled_at)]
-        events = []
+        events: list[Event] = []
         for step in steps:
             named = self.profile.statuses[step.kind]
             if named is not None and step.at <= until:
-                events.append(Event(order, step.kind, named[0], named[1], step.at))
+                events.append(Event(order, step.kind, named[0], named[1], step.at, len(events)))
         return events
 
 

@@ -72,7 +72,7 @@ def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, 
     metrics.oldest_pending("national_portal", 90.0)
     metrics.quarantine("city", open_by_rule={"city.ma_thu_tuc_khong_co": 2}, new_entries=2)
     metrics.reconciliation(reconcile(store.db, Period.day(date(2026, 11, 20))))
-    metrics.postal_delivery({"vnpost": {"overdue": 1, "delivered": 4, "in_transit": 2}})
+    metrics.postal_delivery({"vnpost": {"orders": 6, "by_state": {"delivered": 4, "in_transit": 2}, "overdue": 1}})
     sink.wait_for(20)
     try:
         yield {name: values[-1][1] for name, values in sink.metrics().items()}

@@ -1,11 +1,17 @@
-"""The demo's acceptance of its reconciliation: "explained", the lost dossier alone missing, every
-identity adding up as printed, each dossier in one class."""
+"""The demo's acceptance of its day: the reconciliation "explained", the lost dossier alone missing,
+every identity adding up as printed, each dossier in one class; each carrier's delivery states adding
+up to its orders as printed, "overdue" a flag beside the states, never summed with them."""
 
 from __future__ import annotations
 
 import copy
+import io
+import re
+from typing import Any
 
-from hub.day_checks import reconciliation_problems
+from rich.console import Console
+
+from hub.day_checks import postal_problems, print_postal, reconciliation_problems
 from tests.support.report_documents import explained_day
 
 EXPECTED = ("quarantined", "ministry_only", "extra_at_portal")
@@ -43,3 +49,30 @@ def test_an_identity_that_does_not_add_up_as_printed_is_named() -> None:
     portal["minus_terms"] = ["not_integrated"]  # a term left out of the printed line, as the portal line once was
     problems = reconciliation_problems(document, EXPECTED, lost)
     assert "identity portal does not add up as printed: 1,187 = 1,250 + 2 + 0 - 50" in problems
+
+
+def _postal(by_state: dict[str, int], orders: int, overdue: int, ordered: int) -> dict[str, Any]:
+    dispatch = {"ready": ordered, "ordered": ordered, "pending": 0, "quarantined": 0}
+    delivery = {"vnpost": {"orders": orders, "by_state": by_state, "overdue": overdue}}
+    return {
+        "dispatch": {"dispatch": dispatch, "identity_holds": True},
+        "tracking": {"delivery": delivery, "events": 300, "anomalies": 0, "anomaly_reasons": []},
+    }
+
+
+def test_the_printed_carrier_line_adds_up_and_keeps_overdue_apart() -> None:
+    postal = _postal({"delivered": 60, "in_transit": 16, "returned": 3}, orders=79, overdue=3, ordered=79)
+    out = io.StringIO()
+    print_postal(Console(file=out, width=300), postal)
+    line = next(text for text in out.getvalue().splitlines() if text.strip().startswith("vnpost"))
+    total, terms = re.search(r"([\d,]+) orders = (.+?) \(", line).groups()  # type: ignore[union-attr]
+    assert sum(int(n) for n in re.findall(r"(\d+)", terms)) == int(total) == 79
+    assert "overdue 3 of them" in line and "adds up" in line
+    assert postal_problems(postal) == []
+
+
+def test_states_that_do_not_add_up_or_orders_the_carriers_do_not_hold_are_problems() -> None:
+    counted_twice = _postal({"delivered": 60, "in_transit": 16, "overdue": 3}, orders=76, overdue=3, ordered=76)
+    assert any("do not add up" in p for p in postal_problems(counted_twice))
+    missing = _postal({"delivered": 70}, orders=70, overdue=0, ordered=79)
+    assert postal_problems(missing) == ["carriers' orders 70 differ from the 79 results ordered"]

@@ -48,7 +48,7 @@ from sandbox.tables import tables
 from signing.pki import DevPki
 from tests.support import ministry_sandboxes, population_sandbox, postal_sandboxes
 from tests.support.population_sandbox import AuditList
-from tests.support.postal_sandboxes import CarrierRig, order_request
+from tests.support.postal_sandboxes import CarrierRig
 
 __all__ = ["CASES", "JSON_REFUSALS", "XML_REFUSALS", "AdapterCase", "Partner", "connect"]
 
@@ -473,10 +473,10 @@ def _carrier_start(rig: CarrierRig) -> Callable[[Path, DevPki, str], Partner]:
     def start(folder: Path, pki: DevPki, secret: str) -> Partner:
         sandbox = rig.start(folder, pki, secret)
         client = rig.connect(sandbox, pki, secret)
-        placed = client.create_order(order_request(0))
+        placed = client.create_order(rig.order(0))
         client.close()
-        orders = (order_request(n) for n in itertools.count(1))
-        return Partner(sandbox.server, sandbox.signing, secret, writes=orders, extra={"order_id": placed.order_id})
+        orders = (rig.order(n) for n in itertools.count(1))
+        return Partner(sandbox.server, sandbox.signing, secret, writes=orders, extra={"placed": placed})
 
     return start
 
@@ -487,7 +487,7 @@ def _carrier_case(rig: CarrierRig, **options: Any) -> AdapterCase:
         transport_class=HttpTransport,
         start=_carrier_start(rig),
         connect=lambda transport, secret, _agency: rig.client(transport, secret),
-        read=lambda client, partner: client.track([partner.extra["order_id"]]),
+        read=lambda client, partner: rig.follow(client, [partner.extra["placed"]]),
         read_numbers=lambda _p, _histories: [],  # tracking carries codes and times; the order carries phones
         write=lambda client, order: client.create_order(order),
         write_numbers=lambda order: _numbers(order.receiver.phone, order.sender.phone),

@@ -13,17 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
-from adapters.postal.carrier import Carrier
+from adapters.oauth import ClientCredentials
+from adapters.postal.carrier import Carrier, PlacedOrder
 from adapters.postal.viettel_post import ViettelPostClient
 from adapters.postal.vnpost import VNPostClient
+from adapters.postal.vnpost_signdata import sign_data
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.transport import HttpTransport
 from mappings.dossier import VN_TZ
 from mappings.postal.order import Address, OrderRequest
+from mappings.postal.s10 import ItemCodeRange
 from sandbox.postal import viettel_post, vnpost
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
@@ -31,8 +35,10 @@ from signing.pki import DevPki
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=VN_TZ)
 CUSTOMER_CODE = "HNI-TTHC-01"
+CONSUMER_KEY = "hub-hanoi-lgsp"  # VNPost's OAuth client id; the tests' secret is its client secret
+ITEM_CODES = ItemCodeRange.parse("RH20000000-RH20000999", alert_remaining=50)
 USERNAME = "hub-hanoi@viettelpost"
-WEBHOOK_SECRET = "cb-secret-3f9a"  # VNPost HMAC key and Viettel TOKEN in the tests
+WEBHOOK_SECRET = "cb-secret-3f9a"  # VNPost SignData key and Viettel TOKEN in the tests
 FAST: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05, "read_timeout": 5.0, "max_attempts": 3}
 SENDER = Address("Bộ phận một cửa UBND phường Hoàn Kiếm", "02438253536", "126 Hàng Trống", "90001", "01")
 RECEIVERS = (
@@ -42,8 +48,9 @@ RECEIVERS = (
 )
 
 
-def order_request(n: int, receiver: Address | None = None) -> OrderRequest:
-    """The ``n``-th dossier result to deliver (references differ by ``n``)."""
+def order_request(n: int, receiver: Address | None = None, *, item_code: bool = False) -> OrderRequest:
+    """The ``n``-th dossier result to deliver (references differ by ``n``); ``item_code``: with the
+    ``n``-th code of the tests' VNPost block, as the hub allocates one before ordering."""
     dossier_no = f"000.00.60.H26-261120-{n:04d}"
     return OrderRequest(
         reference=f"{dossier_no}/KQ",
@@ -53,6 +60,7 @@ def order_request(n: int, receiver: Address | None = None) -> OrderRequest:
         weight_grams=250,
         cod_amount=0,
         content=f"Kết quả giải quyết TTHC {dossier_no}",
+        item_code=ITEM_CODES.code(ITEM_CODES.first + n) if item_code else None,
     )
 
 
@@ -93,6 +101,9 @@ class CarrierRig:
     client: Callable[[HttpTransport, str], Carrier]
     forge: Callable[[bytes], tuple[bytes, dict[str, str]]]  # a callback with the wrong credential
     bare: Callable[[bytes], tuple[bytes, dict[str, str]]]  # a callback with no credential
+    order: Callable[[int], OrderRequest] = order_request  # the n-th order as the hub sends it to this carrier
+    follow: Callable[[Any, list[PlacedOrder]], Any] = lambda client, placed: client.track([o.order_id for o in placed])
+    """Read the placed orders' tracking as the hub does (per-order histories, or VNPost's feed)."""
 
     def connect(self, sandbox: Sandbox, pki: DevPki, secret: str, **settings: Any) -> Any:
         signatures = MessageSignatures(pki.identity("hub"), pki.trust_store()) if self.signed else MessageSignatures()
@@ -106,9 +117,16 @@ class CarrierRig:
 
 def start_vnpost(folder: Path, pki: DevPki, secret: str, *, webhook_url: str | None = None, seed: int = 0) -> Sandbox:
     signing = PartnerSigning(pki, "vnpost")
-    app = vnpost.create_app(folder / "vnpost.db", secret, CUSTOMER_CODE, webhook_secret=WEBHOOK_SECRET,
-                            webhook_url=webhook_url, seed=seed, start=START, signing=signing)  # fmt: skip
+    app = vnpost.create_app(folder / "vnpost.db", CONSUMER_KEY, secret, CUSTOMER_CODE, callback_secret=WEBHOOK_SECRET,
+                            item_codes=ITEM_CODES, webhook_url=webhook_url, seed=seed, start=START,
+                            signing=signing)  # fmt: skip
     return Sandbox(serve_in_thread(app), signing)
+
+
+def vnpost_client(transport: HttpTransport, secret: str) -> VNPostClient:
+    """A VNPost client as ``from_connection`` builds it, for the tests' customer and block."""
+    token = ClientCredentials(transport, CONSUMER_KEY, secret)
+    return VNPostClient(transport, token, CUSTOMER_CODE, ITEM_CODES, WEBHOOK_SECRET)
 
 
 def start_viettel_post(
@@ -120,7 +138,15 @@ def start_viettel_post(
 
 
 def _forged_vnpost(body: bytes) -> tuple[bytes, dict[str, str]]:
-    return body, {vnpost.CALLBACK_SIGNATURE_HEADER: vnpost.sign_callback(body, "not-the-secret")}
+    document = json.loads(body)
+    document["SignData"] = sign_data(document["Data"], document["SendDate"], "not-the-secret")
+    return json.dumps(document).encode(), {}
+
+
+def _bare_vnpost(body: bytes) -> tuple[bytes, dict[str, str]]:
+    document = json.loads(body)
+    del document["SignData"]
+    return json.dumps(document).encode(), {}
 
 
 def _forged_viettel(body: bytes) -> tuple[bytes, dict[str, str]]:
@@ -137,9 +163,11 @@ VNPOST = CarrierRig(
     "vnpost",
     signed=True,
     start=start_vnpost,
-    client=lambda transport, secret: VNPostClient(transport, secret, CUSTOMER_CODE, WEBHOOK_SECRET),
+    client=vnpost_client,
     forge=_forged_vnpost,
-    bare=lambda body: (body, {}),
+    bare=_bare_vnpost,
+    order=lambda n: order_request(n, item_code=True),
+    follow=lambda client, _placed: client.read_feed(None, 500),
 )
 VIETTEL_POST = CarrierRig(
     "viettel_post",
@@ -150,3 +178,25 @@ VIETTEL_POST = CarrierRig(
     bare=_bare_viettel,
 )
 RIGS = (VNPOST, VIETTEL_POST)
+
+# What each carrier's Airflow Connection carries: its login, and the extras its client reads (the
+# callback credential among them) -- VNPost's password is the consumer secret, Viettel's the account's.
+CONNECTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "vnpost": (
+        CONSUMER_KEY,
+        {
+            "customer_code": CUSTOMER_CODE,
+            "item_code_range": ITEM_CODES.series,
+            "item_code_alert_at": "50",
+            "callback_secret": WEBHOOK_SECRET,
+        },
+    ),
+    "viettel_post": (USERNAME, {"webhook_token": WEBHOOK_SECRET}),
+}
+
+
+def connection_uri(name: str, url: str, secret: str, **settings: Any) -> str:
+    """``AIRFLOW_CONN_<CARRIER>`` for the carrier's sandbox at ``url`` (``settings``: transport extras)."""
+    login, extras = CONNECTIONS[name]
+    query = "&".join(f"{k}={v}" for k, v in {**extras, **settings}.items())
+    return f"http://{quote(login, safe='')}:{quote(secret, safe='')}@{url.removeprefix('http://')}?{query}"

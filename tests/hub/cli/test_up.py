@@ -168,7 +168,7 @@ def test_connections_are_in_the_ui_with_secrets_masked(deployment: Deployment) -
     state = json.loads((deployment.var / "sandbox" / "state.json").read_text(encoding="utf-8"))
     assert stored["national_portal"]["password"] == "***"
     assert state["national_portal"]["password"] not in json.dumps(stored)
-    assert stored["vnpost"]["extra"] and state["vnpost"]["webhook_secret"] not in stored["vnpost"]["extra"]
+    assert stored["vnpost"]["extra"] and state["vnpost"]["callback_secret"] not in stored["vnpost"]["extra"]
 
 
 def test_ministry_staff_read_but_cannot_trigger(deployment: Deployment) -> None:

@@ -122,4 +122,4 @@ def test_events_are_kept_once_and_tracks_with_their_anomalies(store: HubStore) -
     late = CarrierEvent("viettel_post", "V1", "C/KQ", "502", "502", T0 + timedelta(days=1))
     orders.add_events([late], "webhook")
     assert [a.final for page in orders.iter_tracked("viettel_post", 10) for a in page] == [True]
-    assert orders.delivery_counts() == {"viettel_post": {"delivered": 1, "overdue": 0}}
+    assert orders.delivery_counts() == {"viettel_post": {"orders": 1, "by_state": {"delivered": 1}, "overdue": 0}}

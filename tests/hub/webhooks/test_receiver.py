@@ -5,58 +5,42 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
 import requests
 
-from adapters.postal.viettel_post import ViettelPostClient
-from adapters.postal.vnpost import VNPostClient
-from adapters.settings import TransportSettings
-from adapters.transport import HttpTransport
+from adapters.postal.vnpost_signdata import sign_data
 from bench.postal import viettel_callback, vnpost_callback
 from hub.pipeline.postal_tracking import track_carrier
 from hub.store import HubStore, StagedRecord
 from hub.store.postal import DispatchDecision, OrderOutcome, PostalOrders
-from hub.webhooks.app import create_app
 from mappings.dossier import VN_TZ
 from mappings.facts import DossierFacts
 from mappings.postal.carrier_time import format_carrier_time
 from mappings.postal.dispatch import Dispatch
 from mappings.postal.states import PostalState
-from sandbox.postal.vnpost import CALLBACK_SIGNATURE_HEADER, sign_callback
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
+from tests.support.callback_receiver import VIETTEL_TOKEN, VNPOST_SECRET, callback_carriers
 
-VNPOST_SECRET = "vnpost-callback-secret"
-VIETTEL_TOKEN = "viettel-callback-token"
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=VN_TZ)
 PHONE = "0912345678"
-
-
-def _transport(partner: str) -> HttpTransport:
-    # Callbacks never make the client call out: the URL is never used.
-    settings = TransportSettings(base_url="http://127.0.0.1:9", sign_requests=False, verify_replies=False)
-    return HttpTransport(partner, settings)
-
-
-@pytest.fixture
-def receiver(store: HubStore) -> Iterator[tuple[RunningServer, HubStore]]:
-    carriers = {
-        "vnpost": VNPostClient(_transport("vnpost"), "lgsp-token", "HNPVHCC", VNPOST_SECRET),
-        "viettel_post": ViettelPostClient(_transport("viettel_post"), "hub", "secret", VIETTEL_TOKEN),
-    }
-    with serve_in_thread(create_app(store, carriers)) as server:
-        yield server, store
 
 
 def _viettel(code: str, at: datetime, order_id: str = "1000001", *, token: str = VIETTEL_TOKEN) -> bytes:
     return viettel_callback(order_id, code, at, token)[0]
 
 
-def _vnpost(code: str, at: datetime, order_id: str = "VNP0001") -> bytes:
-    return vnpost_callback(order_id, code, at, VNPOST_SECRET)[0]
+def _vnpost(
+    code: str, at: datetime, order_number: str = "000.00.60.H26-261120-0001", secret: str = VNPOST_SECRET
+) -> bytes:
+    return vnpost_callback(order_number, code, at, secret)[0]
+
+
+def _resigned(body: bytes, **changes: str) -> bytes:
+    """``body`` with fields replaced (the signature left as it was, unless ``SignData`` is given)."""
+    return json.dumps({**json.loads(body), **changes}).encode()
 
 
 def _post(server: RunningServer, carrier: str, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:
@@ -68,21 +52,21 @@ def _post(server: RunningServer, carrier: str, body: bytes, headers: dict[str, s
     )
 
 
-def _signed(body: bytes) -> dict[str, str]:
-    return {CALLBACK_SIGNATURE_HEADER: sign_callback(body, VNPOST_SECRET)}
-
-
 def test_wrong_credentials_are_refused_with_401_and_nothing_is_stored(receiver) -> None:
     server, store = receiver
-    body = _vnpost("90", T0)
+    body = _vnpost("100", T0)
+    other = json.loads(_vnpost("170", T0))
+    unsigned = json.loads(body)
+    del unsigned["SignData"]
     refusals = [
         _post(server, "viettel_post", _viettel("501", T0, token="guessed")),
         _post(server, "viettel_post", json.dumps({"DATA": {}}).encode()),  # no TOKEN at all
-        _post(server, "vnpost", body),  # no signature header
-        _post(server, "vnpost", body, {CALLBACK_SIGNATURE_HEADER: sign_callback(body, "another-secret")}),
-        _post(server, "vnpost", _vnpost("100", T0), _signed(body)),  # a signature of another body
+        _post(server, "vnpost", json.dumps(unsigned).encode()),  # no SignData
+        _post(server, "vnpost", _vnpost("100", T0, secret="another-secret")),
+        _post(server, "vnpost", _resigned(body, Data=other["Data"])),  # another change under this signature
+        _post(server, "vnpost", _resigned(body, SendDate="21/11/2026 09:00:00")),  # the date is signed too
     ]
-    assert [r.status_code for r in refusals] == [401] * 5
+    assert [r.status_code for r in refusals] == [401] * 6
     assert all(r.json()["error"] for r in refusals)
     assert PostalOrders(store).count_events() == 0
 
@@ -92,14 +76,24 @@ def test_malformed_callbacks_are_refused_with_400_and_the_reason(receiver) -> No
     not_json = b"DATA=1"
     missing_status = json.dumps({"DATA": {"ORDER_NUMBER": "1", "STATUS_NAME": "x"}, "TOKEN": VIETTEL_TOKEN}).encode()
     bad_date = _viettel("501", T0).replace(format_carrier_time(T0).encode(), b"2026-11-20T09:00")
+    data_not_json = "{not json"
+    signed_garbage = json.dumps(
+        {
+            "Data": data_not_json,
+            "SendDate": "20/11/2026 09:00:00",
+            "SignData": sign_data(data_not_json, "20/11/2026 09:00:00", VNPOST_SECRET),
+        }
+    ).encode()
     replies = {
-        "vnpost not JSON": _post(server, "vnpost", not_json, _signed(not_json)),
+        "vnpost not JSON": _post(server, "vnpost", not_json),
+        "vnpost Data not JSON": _post(server, "vnpost", signed_garbage),
         "viettel not JSON": _post(server, "viettel_post", not_json),
         "viettel without ORDER_STATUS": _post(server, "viettel_post", missing_status),
         "viettel bad date": _post(server, "viettel_post", bad_date),
     }
     assert {name: r.status_code for name, r in replies.items()} == dict.fromkeys(replies, 400)
     assert "JSON" in replies["vnpost not JSON"].json()["error"]
+    assert "Data" in replies["vnpost Data not JSON"].json()["error"]
     assert "ORDER_STATUS" in replies["viettel without ORDER_STATUS"].json()["error"]
     assert "ORDER_STATUSDATE" in replies["viettel bad date"].json()["error"]
     assert PostalOrders(store).count_events() == 0
@@ -109,7 +103,7 @@ def test_malformed_callbacks_are_refused_with_400_and_the_reason(receiver) -> No
 def test_a_duplicate_callback_is_stored_once(receiver) -> None:
     server, store = receiver
     body = _vnpost("70", T0)
-    first, again = _post(server, "vnpost", body, _signed(body)), _post(server, "vnpost", body, _signed(body))
+    first, again = _post(server, "vnpost", body), _post(server, "vnpost", body)
     assert (first.status_code, first.json()) == (200, {"accepted": 1})
     assert (again.status_code, again.json()) == (200, {"accepted": 1})
     assert PostalOrders(store).count_events() == 1
@@ -151,7 +145,7 @@ def test_out_of_order_callbacks_end_in_the_right_state(receiver) -> None:
     history = [("100", 0), ("105", 3), ("300", 9), ("500", 20), ("501", 22)]
     for code, hours in reversed(history):
         assert _post(server, "viettel_post", _viettel(code, T0 + timedelta(hours=hours))).status_code == 200
-    client = ViettelPostClient(_transport("viettel_post"), "hub", "secret", VIETTEL_TOKEN)
+    client = callback_carriers()["viettel_post"]
     report = track_carrier(store, client, poll=False)
     assert (report.orders, report.final, report.anomalies) == (1, 1, 0)
     row = PostalOrders(store).get("D1/KQ")

@@ -43,7 +43,8 @@ def test_the_receiver_process_stores_authentic_callbacks_and_refuses_forged_ones
         **os.environ,
         "HUB_STORE_URL": store_url,
         # Where the carriers' APIs are does not matter here: the receiver never calls them.
-        "AIRFLOW_CONN_VNPOST": f"http://HNI-TTHC:{quote('lgsp-token')}@127.0.0.1:9?webhook_secret={SECRET}",
+        "AIRFLOW_CONN_VNPOST": f"http://hub-lgsp:{quote('lgsp-secret')}@127.0.0.1:9?customer_code=HNI-TTHC"
+        f"&item_code_range=RH10000000-RH10000999&callback_secret={SECRET}",
         "AIRFLOW_CONN_VIETTEL_POST": f"http://hub%40viettelpost:pw@127.0.0.1:9?webhook_token={SECRET}",
     }
     command = [sys.executable, "-m", "hub.cli", "webhooks", "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -62,7 +63,7 @@ def test_the_receiver_process_stores_authentic_callbacks_and_refuses_forged_ones
             )
             time.sleep(0.5)
 
-        body, headers = vnpost_callback("VNP001", "90", AT, SECRET)
+        body, headers = vnpost_callback("000.00.60.H26-261120-0001", "100", AT, SECRET)
         assert requests.post(f"{base}/webhooks/vnpost", data=body, headers=headers, timeout=10).status_code == 200
         body, _ = viettel_callback("1000001", "501", AT, SECRET)
         assert requests.post(f"{base}/webhooks/viettel_post", data=body, timeout=10).status_code == 200

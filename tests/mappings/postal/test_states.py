@@ -27,10 +27,12 @@ def _events(carrier: str, codes: list[str], order_id: str = "O1") -> list[Carrie
 
 # Realistic histories as the carriers emit them, with the state each must end in.
 HISTORIES = [
-    ("vnpost", ["1", "50", "60", "70", "90"], PostalState.DELIVERED),
-    ("vnpost", ["1", "50", "60", "70", "80", "60", "70", "80", "70", "90"], PostalState.DELIVERED),
-    ("vnpost", ["1", "50", "60", "70", "80", "70", "80", "100"], PostalState.RETURNED),
-    ("vnpost", ["1", "0"], PostalState.CANCELLED),
+    # VNPost's public codes: 70 accepted at the post office, 91 failed, 100 delivered, 60 cancelled,
+    # 170 returned (docs/interfaces.md 9.4).
+    ("vnpost", ["70", "100"], PostalState.DELIVERED),
+    ("vnpost", ["70", "91", "91", "100"], PostalState.DELIVERED),
+    ("vnpost", ["70", "91", "91", "91", "170"], PostalState.RETURNED),
+    ("vnpost", ["60"], PostalState.CANCELLED),
     ("viettel_post", ["100", "102", "105", "200", "300", "400", "500", "501"], PostalState.DELIVERED),
     ("viettel_post", ["100", "105", "300", "500", "506", "500", "506", "502", "300", "504"], PostalState.RETURNED),
     ("viettel_post", ["100", "102", "107"], PostalState.CANCELLED),
@@ -91,9 +93,9 @@ def test_delivered_then_in_transit_is_flagged_and_not_applied() -> None:
 @pytest.mark.parametrize(
     ("carrier", "codes", "state", "bad_code", "reason"),
     [
-        ("vnpost", ["1", "50", "0"], PostalState.PICKED_UP, "0", "hủy"),
-        ("vnpost", ["1", "50", "60", "1"], PostalState.IN_TRANSIT, "1", "chuyển ngược"),
-        ("vnpost", ["1", "50", "60", "70", "90", "100"], PostalState.DELIVERED, "100", "trạng thái cuối"),
+        ("vnpost", ["70", "60"], PostalState.PICKED_UP, "60", "hủy"),
+        ("vnpost", ["70", "91", "100", "170"], PostalState.DELIVERED, "170", "trạng thái cuối"),
+        ("vnpost", ["70", "50"], PostalState.PICKED_UP, "50", "không có trong bảng"),  # the old, unsourced code
         ("viettel_post", ["100", "105", "300", "502", "500"], PostalState.IN_TRANSIT, "500", "chuyển hoàn"),
         ("viettel_post", ["100", "105", "300", "502", "501"], PostalState.IN_TRANSIT, "501", "chuyển hoàn"),
         ("viettel_post", ["100", "105", "42"], PostalState.PICKED_UP, "42", "không có trong bảng"),
@@ -114,9 +116,19 @@ def test_returning_order_keeps_its_flag_until_returned() -> None:
 
 def test_same_timestamp_is_ordered_by_progress() -> None:
     """Two statuses stamped the same second (a carrier's batch scan) still fold the same way."""
-    events = [CarrierEvent("vnpost", "O1", None, code, code, T0) for code in ("90", "70", "50", "1")]
+    events = [CarrierEvent("vnpost", "O1", None, code, code, T0) for code in ("100", "91", "70")]
     assert fold(events).state is PostalState.DELIVERED
     assert fold(reversed(events)).anomalies == ()
+
+
+def test_every_public_vnpost_code_maps_to_its_canonical_state() -> None:
+    """The public table (interfaces 9.4); the hub once read 100 as returned and 60 as in transit."""
+    expected = {"70": "picked_up", "91": "failed_attempt", "100": "delivered", "60": "cancelled", "170": "returned"}
+    table = load_status_table()
+    found = {code: table.get(f"vnpost:{code}", T0.date()) for code in expected}
+    assert {code: row.state if row else None for code, row in found.items()} == expected
+    vnpost_rows = {row.code for row in table.all_rows() if row.code.startswith("vnpost:")}
+    assert vnpost_rows == {f"vnpost:{code}" for code in expected}  # no code without public evidence
 
 
 def test_status_codes_are_versioned(tmp_path: Path) -> None:

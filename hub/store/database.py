@@ -78,6 +78,16 @@ class Database:
                 raise
             conn.commit()
 
+    def insert_new(self, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert ``rows``, ignoring those whose ``key`` is already stored; returns how many were new.
+        The idempotent write of everything a partner may send twice (callbacks, polled events)."""
+        statement = self.insert(table).on_conflict_do_nothing(index_elements=[key])
+        added = 0
+        with self.engine.begin() as conn:
+            for chunk in chunks(rows):
+                added += conn.execute(statement, list(chunk)).rowcount or 0
+        return added
+
     def keyset_pages(
         self, query: sa.Select[Any], key: sa.ColumnElement[str], page_size: int, make: Callable[..., Row]
     ) -> Iterator[list[Row]]:

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from adapters.ministry.contract import contract_of
 from adapters.postal.carrier import WebhookRejected
 from signing.digests import canonical_json
 
-__all__ = ["CALLBACK_OPERATIONS", "DOTNET_TIME", "LandCallbacks", "MinistryCallback", "dotnet_time"]
+__all__ = ["CALLBACK_OPERATIONS", "DOTNET_TIME", "LandCallbacks", "MinistryCallback", "dotnet_time", "land_callbacks"]
 
 RECEIVED, ENDED = "TiepNhanHoSoChoMotCua", "KetThucHoSo"
 CALLBACK_OPERATIONS = (RECEIVED, ENDED)
@@ -157,3 +158,12 @@ class LandCallbacks:
         if operation == RECEIVED and document["TinhId"] != self.province_id:
             raise WebhookRejected(400, f"TinhId {document['TinhId']} is not this province's ({self.province_id})")
         return MinistryCallback(self.partner, operation, document["SoBienNhan"].strip(), document)
+
+
+def land_callbacks(security_code: str) -> LandCallbacks:
+    """The land system's callbacks for this province: its ``TinhId`` is the one the land contract's
+    listing names (``adapters/ministry/contracts/land_registration.yaml``), so the two cannot differ."""
+    listing = contract_of(LandCallbacks.partner).pull
+    if listing is None or "TinhId" not in listing.params:
+        raise ValueError("the land contract's listing names no TinhId")
+    return LandCallbacks(security_code, int(listing.params["TinhId"]))

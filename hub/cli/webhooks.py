@@ -1,4 +1,5 @@
-"""``hub webhooks serve``: the carriers' status-callback receiver, a process of its own.
+"""``hub webhooks serve``: the partners' callback receiver (carriers; with ``--vbdlis`` the land
+system), a process of its own.
 
 Mounted by ``hub/cli/main.py``. Separate from Airflow's API server on purpose: carriers call it from
 outside, it must answer in milliseconds whatever the scheduler is doing, and it needs no Airflow
@@ -25,7 +26,11 @@ import typer
 
 from adapters import partners
 
-app = typer.Typer(help="Carrier status callbacks (postal results), received apart from Airflow.", no_args_is_help=True)
+app = typer.Typer(
+    help="Partner callbacks (carriers' postal results, the land system's), received apart from Airflow.",
+    no_args_is_help=True,
+)
+LAND = "land_registration"
 
 
 @app.command("serve")
@@ -35,21 +40,39 @@ def serve(
     carrier: Annotated[
         list[str] | None, typer.Option(help="Carrier to accept callbacks for (repeatable); default: all configured.")
     ] = None,
+    vbdlis: Annotated[
+        bool,
+        typer.Option(
+            help="Also take the VBDLIS land system's callbacks (the land_registration Connection's "
+            "callback_security_code extra is the code they must carry)."
+        ),
+    ] = False,
 ) -> None:
-    """Receive ``POST /webhooks/<carrier>`` callbacks into the hub store until interrupted."""
+    """Receive ``POST /webhooks/<carrier>`` (and, with ``--vbdlis``, ``/webhooks/vbdlis/...``)
+    callbacks into the hub store until interrupted."""
     import uvicorn
 
     from adapters.hooks import PartnerHook
+    from adapters.ministry.callbacks import land_callbacks
     from hub.observability.logging import configure_json_logging
     from hub.store import hub_store
     from hub.webhooks.app import create_app
+    from hub.webhooks.ministry import VBDLIS_PATH, land_callback_routes
 
     configure_json_logging()  # JSON lines, personal numbers masked (as every hub command)
     logging.getLogger().setLevel(logging.INFO)  # one line per stored batch of callbacks
     clients = {name: PartnerHook(name).get_client() for name in (carrier or partners.carriers())}
+    store, routes = hub_store(), []
+    if vbdlis:
+        land = PartnerHook(LAND)
+        code = land.get_connection(land.conn_id).extra_dejson.get("callback_security_code")
+        if not code:
+            raise typer.BadParameter("the land_registration Connection has no callback_security_code extra")
+        routes = land_callback_routes(store, land_callbacks(str(code)))
+        typer.echo(f"VBDLIS callbacks on http://{host}:{port}{VBDLIS_PATH}/<Operation>/<code>")
     typer.echo(f"webhook receiver on http://{host}:{port}/webhooks/{{{','.join(clients)}}}")
     # No access log: one line per callback comes from the app, with nothing personal in it.
-    uvicorn.run(create_app(hub_store(), clients), host=host, port=port, access_log=False, log_level="info")
+    uvicorn.run(create_app(store, clients, routes), host=host, port=port, access_log=False, log_level="info")
 
 
 @contextmanager

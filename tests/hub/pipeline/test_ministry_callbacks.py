@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.ministry.callbacks import LandCallbacks
+from adapters.ministry.callbacks import land_callbacks
 from adapters.ministry.client import MinistryClient
 from adapters.ministry.contract import contract_of
 from adapters.settings import TransportSettings
@@ -44,7 +44,7 @@ def land(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def receiver(store: HubStore) -> Iterator[RunningServer]:
-    with serve_in_thread(create_app(store, {}, land_callback_routes(store, LandCallbacks(CODE, 1)))) as server:
+    with serve_in_thread(create_app(store, {}, land_callback_routes(store, land_callbacks(CODE)))) as server:
         yield server
 
 

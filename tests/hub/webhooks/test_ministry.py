@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from adapters.ministry.callbacks import LandCallbacks
+from adapters.ministry.callbacks import land_callbacks
 from hub.store import HubStore, MinistryCallbacks
 from hub.webhooks.app import create_app
 from hub.webhooks.ministry import VBDLIS_PATH, land_callback_routes
@@ -26,7 +26,7 @@ PARTNER = "land_registration"
 
 @pytest.fixture
 def receiver(store: HubStore) -> Iterator[RunningServer]:
-    with serve_in_thread(create_app(store, {}, land_callback_routes(store, LandCallbacks(CODE, 1)))) as server:
+    with serve_in_thread(create_app(store, {}, land_callback_routes(store, land_callbacks(CODE)))) as server:
         yield server
 
 

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import IO, Annotated, Any
 
 import requests
@@ -76,17 +77,21 @@ def serve(
 
 
 @contextmanager
-def callback_receiver(env: Mapping[str, str], sandbox: Mapping[str, Any], carriers: Sequence[str]) -> Iterator[str]:
+def callback_receiver(
+    env: Mapping[str, str], sandbox: Mapping[str, Any], carriers: Sequence[str], *, vbdlis: bool = False
+) -> Iterator[str]:
     """``hub webhooks serve`` as its own process (with ``env``: the store and the carriers' Connections)
     while the block runs, and the sandbox ``carriers`` calling it back; yields its base URL.
 
     The demo needs it for Viettel Post, whose tracking is its callbacks (``registerOrderHook`` asks
-    Viettel to send them again; there is no history to poll)."""
+    Viettel to send them again; there is no history to poll), and, with ``vbdlis``, for the land
+    system's callbacks (the land double sends them when asked: ``land_callbacks``)."""
     with socket.socket() as probe:  # a free loopback port for the receiver to bind
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "hub.cli", "webhooks", "serve", "--port", str(port)]
     command += [option for name in carriers for option in ("--carrier", name)]
+    command += ["--vbdlis"] if vbdlis else []
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would stall the receiver
         process = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
@@ -119,3 +124,17 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: IO[bytes], ti
             pass
         time.sleep(0.3)
     raise RuntimeError(f"the callback receiver did not answer at {url} within {timeout_s:.0f} s")
+
+
+def land_callbacks(receiver: str, land: Mapping[str, Any], first: date, last: date) -> dict[str, int]:
+    """Ask the land double (its sandbox state ``land``) to call the receiver back for the dossiers
+    it received in ``[first, last]``, as VBDLIS does; returns what it sent and how it was answered."""
+    ask = {
+        "url": f"{receiver}/webhooks/vbdlis",
+        "security_code": land["callback_security_code"],
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+    }
+    reply = requests.post(f"{land['url']}/sandbox/callbacks", json=ask, timeout=300)
+    reply.raise_for_status()
+    return dict(reply.json()["sent"])

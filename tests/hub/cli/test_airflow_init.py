@@ -23,7 +23,13 @@ POOLS_BEFORE_THE_REGISTRY = {
     "viettel_post": (2, "Concurrent order batches and tracking polls at Viettel Post"),
 }
 # ... and the pools of the partners added through the registry since.
-POOLS_SINCE = {"portal_scoreboard": (1, "One call at a time to the portal's public, rate-limited scoreboard")}
+POOLS_SINCE = {
+    "portal_scoreboard": (1, "One call at a time to the portal's public, rate-limited scoreboard"),
+    "driving_licence": (1, "Concurrent calls to the driving-licence system (session API via the NGSP)"),
+    "land_registration": (1, "Concurrent calls to the VBDLIS land registration system (REST)"),
+    "unemployment_benefit": (1, "Concurrent calls to the unemployment-benefit system (REST via the NGSP)"),
+    "certification": (1, "Concurrent calls to the electronic certification system (REST via the NGSP)"),
+}
 
 
 def test_airflow_init_migrates_then_imports_every_partner_pool(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,8 +3,9 @@ controller T-VBDLIS): ``POST <base>/<Operation>/<securityCode>`` with a JSON bod
 ``{Result, Message}``.
 
 For the dossiers it holds in a window it sends what the public contract has VBDLIS send about
-them: ``TiepNhanHoSoChoMotCua`` for each (the land office received them at its own desk: the
-double's dossiers carry no one-stop number) and ``KetThucHoSo`` for each that ended. The bodies are
+them: ``TiepNhanHoSoChoMotCua`` for each it received (at its own desk: the double's dossiers carry
+no one-stop number; one refused at intake has no due date and gets none) and ``KetThucHoSo`` for
+each that ended. The bodies are
 built from the same stored record the listing answers with, so a callback and a listing of one
 dossier agree -- which is what lets the hub fold one into the other without counting twice.
 
@@ -35,8 +36,11 @@ APPLICANT_KEYS = ("HoTen", "SoChungMinh", "DiaChiChiTiet", "SoDienThoai", "Email
 OFFICER = "vpdk.xuly"  # ASSUMPTION: the land office's officer account (MaCanBoXuLy)
 
 
-def received_body(record: dict[str, Any]) -> dict[str, Any]:
-    """``TiepNhanHoSoChoMotCua`` for a held dossier (the public request's keys)."""
+def received_body(record: dict[str, Any]) -> dict[str, Any] | None:
+    """``TiepNhanHoSoChoMotCua`` for a held dossier (the public request's keys); None for one the
+    land office refused at intake: it has no due date, which the public request always carries."""
+    if record.get("NgayHenTra") is None:
+        return None
     keys = ("SoBienNhan", "TinhId", "HuyenId", "XaId", "NguoiTiepNhan", "NgayTiepNhan", "NgayHenTra")
     return {
         **{key: record[key] for key in keys},

@@ -228,6 +228,7 @@ PARTNERS: tuple[Partner, ...] = (
         client_factory=_MINISTRY_CLIENT,
         sandbox="sandbox.land_registration.app:double",
         login="token",
+        extras=("callback_security_code",),  # the code its callbacks carry (hub webhooks serve --vbdlis)
         signer=dev_signer("land_registration"),
         pool=Pool(1, "Concurrent calls to the VBDLIS land registration system (REST)"),
         probe="adapters.ministry.client:probe",

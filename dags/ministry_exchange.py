@@ -87,10 +87,10 @@ def _ministry_group(partner: str):
             return jobs_ministry.pull(partner_client(partner), partner, window, run_id)
 
         @task
-        def close_pull(reports: list[dict], data_interval_end=None) -> dict:
+        def close_pull(reports: list[dict], data_interval_end=None, run_id=None) -> dict:
             from hub.jobs import ministry as jobs_ministry
 
-            return jobs_ministry.close_pull(partner, data_interval_end, reports)
+            return jobs_ministry.close_pull(partner, data_interval_end, reports, run_id)
 
         pulled = close_pull(pull.expand(window=plan_pull()))
     return group, pulled

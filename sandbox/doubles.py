@@ -13,7 +13,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.soap.envelope import Credentials
 from mappings.dossier import VN_TZ
 from sandbox.faults import FaultConfig
 from sandbox.signatures import PartnerSigning
@@ -53,11 +52,6 @@ class DoubleContext:
     def soap_signing(self) -> PartnerSigning:
         """The partner signs its SOAP replies inside the XML."""
         return PartnerSigning(self.pki, self.partner, xml=True)
-
-    @property
-    def soap_credentials(self) -> Credentials:
-        """The LGSP UsernameToken the partner accepts."""
-        return Credentials(self.credentials["username"], self.credentials["password"])
 
     @property
     def load(self) -> tuple[date, float, int]:

@@ -136,6 +136,7 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "ma_tinh": lambda: "01",  # Hà Nội's province code at the civil-status and unemployment systems
         "don_vi_xu_ly": lambda: "01",  # Hanoi's unit at the driving-licence system (ASSUMPTION)
         "webhook_token": lambda: secrets.token_urlsafe(32),
+        "callback_security_code": lambda: secrets.token_urlsafe(24),  # VBDLIS's callbacks to the hub
     }
     credentials = {}
     for spec in PARTNERS:

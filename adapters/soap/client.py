@@ -1,12 +1,12 @@
-"""The SOAP client template: the JSON transport's guarantees, with XML signatures and SOAP faults.
+"""The SOAP transport: the JSON transport's guarantees, with XML reply signatures and SOAP faults.
 
 :class:`SoapTransport` *is* an :class:`adapters.transport.HttpTransport` -- the same pooled
 session, timeouts on every request, tenacity retries with full jitter for retryable errors only,
 circuit breaker and per-attempt ``Exchange`` report -- with two differences:
 
-- **Signatures live inside the XML**, not in a header. The request payload (the one element in
-  ``soap:Body``) is signed as its own document with the hub's key before the first attempt, so
-  every retry sends the same bytes. The reply payload is checked with
+- **Signatures live inside the XML**, not in a header. Requests go unsigned (the population
+  register's public clients sign none: docs/interfaces.md 5.1); every retry sends the same bytes.
+  When the Connection asks for it, the reply payload is checked with
   :func:`signing.xmldsig.verify_enveloped` against the trust store *before anything reads it*, and
   only the element that call returns (what the signature covers) goes on to zeep. An unsigned,
   altered, expired, foreign-CA or wrapped reply is an :class:`~adapters.errors.UntrustedReply`.
@@ -21,16 +21,13 @@ are contract violations: a truncated or garbled reply is never half-read.
 
 from __future__ import annotations
 
-import functools
-import html
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
-import zeep.exceptions
 from lxml.etree import _Element
 
 from adapters.errors import (
@@ -41,20 +38,18 @@ from adapters.errors import (
     RetryableError,
     UntrustedReply,
 )
-from adapters.exchange import Exchange, ExchangeHook
+from adapters.exchange import ExchangeHook
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
-from adapters.soap.contract import Operation, SoapContract
+from adapters.soap.contract import Operation
 from adapters.soap.envelope import (
     FAULT_AGENCY,
     FAULT_AUTH,
     FAULT_IP,
     FAULT_MALFORMED,
     FAULT_NOT_FOUND,
-    Credentials,
     EnvelopeError,
     Fault,
-    build_envelope,
     payload_bytes,
     read_envelope,
     read_fault,
@@ -62,15 +57,14 @@ from adapters.soap.envelope import (
 )
 from adapters.transport import RETRY_STATUSES, HttpTransport, _Call
 from signing.errors import SigningError, UnsafeXml
-from signing.xmldsig import sign_enveloped, signer_certificate, verify_enveloped
+from signing.xmldsig import signer_certificate, verify_enveloped
 
-__all__ = ["RecordNotFound", "SoapClient", "SoapTransport", "fault_error"]
+__all__ = ["RecordNotFound", "SoapTransport", "fault_error"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CONTENT_TYPE = "text/xml; charset=utf-8"  # SOAP 1.1
-REDACTED = b"***"
 
 
 Refusal = Callable[[int, Any], AdapterError | None]
@@ -115,8 +109,9 @@ def fault_error(partner: str, operation: str, fault: Fault, *, status: int, secr
 class SoapTransport(HttpTransport):
     """One SOAP partner's channel for this process. Thread-safe; share it, do not rebuild it.
 
-    ``signatures.identity`` signs request payloads (XMLDSig); ``signatures.trust`` verifies reply
-    payloads (None only for a partner that signs nothing -- a documented risk, as for JSON).
+    ``signatures.trust`` verifies reply payloads (None: replies are not checked, as the population
+    register's Connection has it unless ``verify_replies`` is set: 5.1). Secrets in the LGSP wrapper
+    are blanked in the exchange report by the JSON transport (``redact_keys``).
     """
 
     def __init__(
@@ -131,37 +126,6 @@ class SoapTransport(HttpTransport):
         super().__init__(partner, settings, on_exchange=on_exchange)
         self.xml_signatures = (signatures or MessageSignatures()).bound_to(partner)
 
-    def sign(self, payload: _Element) -> _Element:
-        """The payload signed with the hub's key (unchanged when this partner takes unsigned requests)."""
-        identity = self.xml_signatures.identity
-        return sign_enveloped(payload, identity) if identity is not None else payload
-
-    def post_envelope(
-        self,
-        path: str,
-        operation: Operation,
-        envelope: bytes,
-        *,
-        parse: Callable[[_Element], T],
-        secrets: tuple[str, ...] = (),
-        record_count: int = 1,
-    ) -> T:
-        """POST ``envelope`` (retried as the settings say) and return ``parse(verified reply payload)``.
-
-        ``parse`` runs inside the retry loop on the element the signature covers; ``secrets`` are
-        blanked in the exchange report and scrubbed from error text.
-        """
-        call = _SoapCall(
-            "POST",
-            path,
-            operation.name,
-            body=envelope,
-            headers={"Content-Type": CONTENT_TYPE, "Accept": "text/xml", "SOAPAction": f'"{operation.soap_action}"'},
-            secrets=secrets,
-            record_count=record_count,
-        )
-        return self._call(call, parse)
-
     def post_wrapped(
         self,
         path: str,
@@ -175,8 +139,9 @@ class SoapTransport(HttpTransport):
     ) -> T:
         """POST ``envelope`` as the ``data`` string of an LGSP JSON envelope whose other keys are
         ``wrapper`` (tokens, hashes: all secrets, blanked in the exchange report and scrubbed from
-        errors), and return ``parse(verified reply payload)``. The reply is a SOAP envelope as for
-        :meth:`post_envelope`, unless the LGSP refuses the call in JSON, which ``refusal`` reads."""
+        errors), and return ``parse(verified reply payload)``; ``parse`` runs inside the retry loop
+        on the element the signature covers. The reply is a SOAP envelope (a ``soap:Fault`` maps
+        onto the error taxonomy), unless the LGSP refuses the call in JSON, which ``refusal`` reads."""
         body = json.dumps({**wrapper, "data": envelope.decode("utf-8")}, ensure_ascii=False).encode("utf-8")
         call = _SoapCall(
             "POST",
@@ -246,70 +211,7 @@ class SoapTransport(HttpTransport):
             raise UntrustedReply(self.partner, call.operation, f"reply refused: {refusal}", status=status)
         return verified
 
-    def _exchange(self, call: _Call, *args: Any, **kwargs: Any) -> Exchange:
-        """The JSON transport's report, with the WS-Security password blanked in the kept request."""
-        exchange = super()._exchange(call, *args, **kwargs)
-        body = exchange.request_body
-        for secret in call.secrets:
-            body = body.replace(html.escape(secret, quote=False).encode("utf-8"), REDACTED)  # as lxml escapes text
-        if body == exchange.request_body:
-            return exchange
-        return replace(exchange, request_body=body, redacted=True)
-
 
 def _is_json(response: requests.Response) -> bool:
     content_type = response.headers.get("Content-Type", "")
     return "json" in content_type or response.content.lstrip()[:1] == b"{"
-
-
-class SoapClient:
-    """Calls the operations of one contract over one :class:`SoapTransport`. Thread-safe.
-
-    Partner clients (population database, ministries) wrap this and speak in their own terms;
-    this class knows operations, dicts of values, signatures and faults -- nothing of the business.
-    """
-
-    def __init__(
-        self, transport: SoapTransport, contract: SoapContract, credentials: Credentials | None, *, path: str = ""
-    ) -> None:
-        self.transport = transport
-        self.contract = contract
-        self.credentials = credentials
-        self.path = path
-
-    @property
-    def partner(self) -> str:
-        return self.transport.partner
-
-    def call(self, operation: str, values: dict[str, Any], *, record_count: int = 1) -> dict[str, Any]:
-        """Send ``operation`` with ``values`` (XSD-checked, then signed) and return the verified reply as a dict.
-
-        Raises the :mod:`adapters.errors` taxonomy: ``ContractViolation(side="hub")`` before sending
-        when the request breaks the XSD, ``UntrustedReply`` when the reply's signature does not hold,
-        :class:`RecordNotFound` for LGSP error 201, ``RetryableError`` after the retries ran out.
-        """
-        op = self.contract.operation(operation)
-        payload = self.contract.build(operation, values)
-        problems = self.contract.schema_errors(payload)
-        if problems is not None:
-            raise ContractViolation(self.partner, operation, f"request breaks the XSD: {problems}", side="hub")
-        envelope = build_envelope(self.transport.sign(payload), self.credentials)
-        secrets = (self.credentials.password,) if self.credentials and self.credentials.password else ()
-        parse = functools.partial(self._read, op)
-        return self.transport.post_envelope(
-            self.path, op, envelope, parse=parse, secrets=secrets, record_count=record_count
-        )
-
-    def _read(self, op: Operation, element: _Element) -> dict[str, Any]:
-        if element.tag != op.reply.text:
-            raise ContractViolation(self.partner, op.name, f"reply element is {element.tag}, expected {op.reply.text}")
-        problems = self.contract.schema_errors(element)
-        if problems is not None:
-            raise ContractViolation(self.partner, op.name, f"reply breaks the XSD: {problems}")
-        try:
-            return self.contract.read(op.reply, element)
-        except (zeep.exceptions.Error, ValueError, TypeError) as exc:
-            raise ContractViolation(self.partner, op.name, f"reply does not match the contract: {exc}") from exc
-
-    def close(self) -> None:
-        self.transport.close()

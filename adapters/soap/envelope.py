@@ -1,6 +1,6 @@
 """SOAP 1.1 envelopes as the hub and its SOAP partners exchange them: one definition for both sides.
 
-The sandbox's partners (``sandbox.soap``) build and read envelopes with these same functions, so
+The population database's double builds and reads envelopes with these same functions, so
 the hub's client and the simulators cannot drift apart on framing. The shape is deliberately
 narrow, which is what makes the signature rules simple:
 
@@ -9,8 +9,8 @@ narrow, which is what makes the signature rules simple:
   signature-wrapping attack -- so it is refused, not skipped;
 - the payload is signed as its own document (enveloped XMLDSig, the signature its last child),
   so :func:`signing.xmldsig.verify_enveloped` can check it with its whole-document rules;
-- ``soap:Header`` carries only the WS-Security ``UsernameToken`` (LGSP credentials); a header
-  is never signed and never read as data;
+- ``soap:Header`` is never written and never read as data (the population register's double
+  refuses one with content, as no public client sends it);
 - faults carry the LGSP error code in ``detail/loi:LoiNghiepVu/MaLoi`` (100 authentication,
   101 IP not allowed, 106 unknown agency, 201 not found, 300 malformed request, 500 internal).
 
@@ -35,11 +35,9 @@ __all__ = [
     "FAULT_MALFORMED",
     "FAULT_NOT_FOUND",
     "SOAP_NS",
-    "Credentials",
     "EnvelopeError",
     "Fault",
     "build_envelope",
-    "credentials_of",
     "fault_element",
     "payload_bytes",
     "read_envelope",
@@ -48,8 +46,6 @@ __all__ = [
 ]
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
 LOI_NS = "urn:lgsp:hanoi:loi:v1"
 
 FAULT_AUTH = 100
@@ -67,17 +63,6 @@ _FAULT = f"{{{SOAP_NS}}}Fault"
 
 class EnvelopeError(ValueError):
     """The bytes are XML but not an envelope of the agreed shape (the reason says which rule)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """LGSP account of the caller, sent as a WS-Security UsernameToken (PasswordText: the channel is TLS)."""
-
-    username: str
-    password: str
-
-    def __repr__(self) -> str:  # never print the password
-        return f"Credentials(username={self.username!r}, password='***')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +89,13 @@ def payload_bytes(payload: _Element) -> bytes:
     return etree.tostring(payload, encoding="utf-8")
 
 
-def build_envelope(payload: _Element, credentials: Credentials | None = None) -> bytes:
-    """``soap:Envelope`` (with a UsernameToken header when credentials are given) around ``payload``.
+def build_envelope(payload: _Element) -> bytes:
+    """``soap:Envelope`` around ``payload``, with no header (public clients send none: 5.1).
 
     The payload is copied in unchanged, its signature included; exclusive C14N makes the
     envelope's own namespace declarations irrelevant to the payload's digest.
     """
     envelope = etree.Element(_ENVELOPE, nsmap={"soap": SOAP_NS})
-    if credentials is not None:
-        header = etree.SubElement(envelope, _HEADER)
-        security = etree.SubElement(header, f"{{{WSSE_NS}}}Security", nsmap={"wsse": WSSE_NS})
-        token = etree.SubElement(security, f"{{{WSSE_NS}}}UsernameToken")
-        etree.SubElement(token, f"{{{WSSE_NS}}}Username").text = credentials.username
-        password = etree.SubElement(token, f"{{{WSSE_NS}}}Password", Type=PASSWORD_TEXT)
-        password.text = credentials.password
     etree.SubElement(envelope, _BODY).append(standalone(payload))
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
@@ -165,17 +143,3 @@ def read_fault(element: _Element) -> Fault | None:
         message=(element.findtext("faultstring") or "").strip(),
         code=code,
     )
-
-
-def credentials_of(header: _Element | None) -> Credentials | None:
-    """The UsernameToken in a header, or None (the partner side of :func:`build_envelope`)."""
-    if header is None:
-        return None
-    token = header.find(f"{{{WSSE_NS}}}Security/{{{WSSE_NS}}}UsernameToken")
-    if token is None:
-        return None
-    username = token.findtext(f"{{{WSSE_NS}}}Username")
-    password = token.findtext(f"{{{WSSE_NS}}}Password")
-    if username is None or password is None:
-        return None
-    return Credentials(username, password)

@@ -33,7 +33,7 @@ from hub.cli.quarantine import app as quarantine_app
 from hub.cli.reconcile import reconcile_command
 from hub.cli.signing import pki_app, sign, verify
 from hub.cli.webhooks import app as webhooks_app
-from hub.cli.webhooks import callback_receiver
+from hub.cli.webhooks import callback_receiver, land_callbacks
 from hub.connections import sandbox_connections
 from hub.day_checks import (
     advance_carriers,
@@ -304,9 +304,12 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
         console.print(f"Sandbox up: {state['data']['records_loaded']:,} city dossiers for {day}.")
         with _step("Migrating Airflow's metadata DB, creating pools"):
             prepare_airflow(env)
-        # Viettel Post's tracking is its callbacks: the receiver runs beside the DAGs, as in production.
-        with callback_receiver(env, state, CALLBACK_CARRIERS):
+        # Viettel Post's tracking is its callbacks, and VBDLIS calls back the land dossiers it
+        # received and ended: the receiver runs beside the DAGs, as in production.
+        with callback_receiver(env, state, CALLBACK_CARRIERS, vbdlis=True) as receiver:
             for round_name in ("first run", "re-run"):
+                land = land_callbacks(receiver, state["land_registration"], day, day)
+                console.print(f"{round_name}: VBDLIS called back {land}.", highlight=False)
                 calls_before = portal_send_calls(state["national_portal"]["url"])
                 for dag_id in DEMO_DAGS:
                     _dags_test(dag_id, day, round_name, env)

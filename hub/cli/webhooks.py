@@ -1,4 +1,5 @@
-"""``hub webhooks serve``: the carriers' status-callback receiver, a process of its own.
+"""``hub webhooks serve``: the partners' callback receiver (carriers; with ``--vbdlis`` the land
+system), a process of its own.
 
 Mounted by ``hub/cli/main.py``. Separate from Airflow's API server on purpose: carriers call it from
 outside, it must answer in milliseconds whatever the scheduler is doing, and it needs no Airflow
@@ -18,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import IO, Annotated, Any
 
 import requests
@@ -25,7 +27,11 @@ import typer
 
 from adapters import partners
 
-app = typer.Typer(help="Carrier status callbacks (postal results), received apart from Airflow.", no_args_is_help=True)
+app = typer.Typer(
+    help="Partner callbacks (carriers' postal results, the land system's), received apart from Airflow.",
+    no_args_is_help=True,
+)
+LAND = "land_registration"
 
 
 @app.command("serve")
@@ -35,39 +41,61 @@ def serve(
     carrier: Annotated[
         list[str] | None, typer.Option(help="Carrier to accept callbacks for (repeatable); default: all configured.")
     ] = None,
+    vbdlis: Annotated[
+        bool,
+        typer.Option(
+            help="Also take the VBDLIS land system's callbacks (the land_registration Connection's "
+            "callback_security_code extra is the code they must carry)."
+        ),
+    ] = False,
 ) -> None:
-    """Receive ``POST /webhooks/<carrier>`` callbacks into the hub store until interrupted."""
+    """Receive ``POST /webhooks/<carrier>`` (and, with ``--vbdlis``, ``/webhooks/vbdlis/...``)
+    callbacks into the hub store until interrupted."""
     import uvicorn
 
     from adapters.hooks import PartnerHook
+    from adapters.ministry.callbacks import land_callbacks
     from hub.observability.logging import configure_json_logging
     from hub.paths import store_url
     from hub.store import hub_store
     from hub.store.default import store_exists, store_location
     from hub.webhooks.app import create_app
+    from hub.webhooks.ministry import VBDLIS_PATH, land_callback_routes
 
     configure_json_logging()  # JSON lines, personal numbers masked (as every hub command)
     logging.getLogger().setLevel(logging.INFO)  # one line per stored batch of callbacks
     clients = {name: PartnerHook(name).get_client() for name in (carrier or partners.carriers())}
     if not store_exists(store_url()):  # the receiver writes, so it may create the store -- but says so
         typer.echo(f"no hub store at {store_location(store_url())} yet: creating it (set HUB_STORE_URL to use another)")
+    store, routes = hub_store(), []
+    if vbdlis:
+        land = PartnerHook(LAND)
+        code = land.get_connection(land.conn_id).extra_dejson.get("callback_security_code")
+        if not code:
+            raise typer.BadParameter("the land_registration Connection has no callback_security_code extra")
+        routes = land_callback_routes(store, land_callbacks(str(code)))
+        typer.echo(f"VBDLIS callbacks on http://{host}:{port}{VBDLIS_PATH}/<Operation>/<code>")
     typer.echo(f"webhook receiver on http://{host}:{port}/webhooks/{{{','.join(clients)}}}")
     # No access log: one line per callback comes from the app, with nothing personal in it.
-    uvicorn.run(create_app(hub_store(), clients), host=host, port=port, access_log=False, log_level="info")
+    uvicorn.run(create_app(store, clients, routes), host=host, port=port, access_log=False, log_level="info")
 
 
 @contextmanager
-def callback_receiver(env: Mapping[str, str], sandbox: Mapping[str, Any], carriers: Sequence[str]) -> Iterator[str]:
+def callback_receiver(
+    env: Mapping[str, str], sandbox: Mapping[str, Any], carriers: Sequence[str], *, vbdlis: bool = False
+) -> Iterator[str]:
     """``hub webhooks serve`` as its own process (with ``env``: the store and the carriers' Connections)
     while the block runs, and the sandbox ``carriers`` calling it back; yields its base URL.
 
     The demo needs it for Viettel Post, whose tracking is its callbacks (``registerOrderHook`` asks
-    Viettel to send them again; there is no history to poll)."""
+    Viettel to send them again; there is no history to poll), and, with ``vbdlis``, for the land
+    system's callbacks (the land double sends them when asked: ``land_callbacks``)."""
     with socket.socket() as probe:  # a free loopback port for the receiver to bind
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "hub.cli", "webhooks", "serve", "--port", str(port)]
     command += [option for name in carriers for option in ("--carrier", name)]
+    command += ["--vbdlis"] if vbdlis else []
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would stall the receiver
         process = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
@@ -100,3 +128,17 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: IO[bytes], ti
             pass
         time.sleep(0.3)
     raise RuntimeError(f"the callback receiver did not answer at {url} within {timeout_s:.0f} s")
+
+
+def land_callbacks(receiver: str, land: Mapping[str, Any], first: date, last: date) -> dict[str, int]:
+    """Ask the land double (its sandbox state ``land``) to call the receiver back for the dossiers
+    it received in ``[first, last]``, as VBDLIS does; returns what it sent and how it was answered."""
+    ask = {
+        "url": f"{receiver}/webhooks/vbdlis",
+        "security_code": land["callback_security_code"],
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+    }
+    reply = requests.post(f"{land['url']}/sandbox/callbacks", json=ask, timeout=300)
+    reply.raise_for_status()
+    return dict(reply.json()["sent"])

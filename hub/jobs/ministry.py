@@ -13,6 +13,8 @@ from typing import Any
 from hub.jobs.common import recorded, write_report
 from hub.jobs.quality import new_run_id, stored_gate
 from hub.pipeline import ministry_exchange as exchange
+from hub.pipeline.ministry_callbacks import as_dict as callback_counts
+from hub.pipeline.ministry_callbacks import fold_callbacks
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import MinistryPushes, hub_store
 from mappings.code_tables import load_code_tables
@@ -71,9 +73,15 @@ def pull(client: Any, partner: str, window: str, run_id: str | None = None) -> d
     return exchange.as_dict(report)
 
 
-def close_pull(partner: str, end: datetime, reports: list[dict[str, Any]]) -> dict[str, Any]:
-    result = exchange.close_pull(hub_store(), exchange.MINISTRIES[partner], end, list(reports))
-    return {"partner": partner, **result}
+def close_pull(partner: str, end: datetime, reports: list[dict[str, Any]], run_id: str | None = None) -> dict[str, Any]:
+    """Add up the windows, then fold the callbacks the ministry sent since the last run (VBDLIS's)
+    into the dossiers just pulled (``hub.pipeline.ministry_callbacks``)."""
+    store, ministry = hub_store(), exchange.MINISTRIES[partner]
+    result = exchange.close_pull(store, ministry, end, list(reports))
+    fold = fold_callbacks(store, ministry, stored_gate(store, run_id or new_run_id()), load_code_tables())
+    if fold.dossiers:
+        log.info("%s callbacks folded: %s", partner, callback_counts(fold))
+    return {"partner": partner, **result, "callbacks": callback_counts(fold)}
 
 
 def summarize(run_id: str | None, pulls: list[dict[str, Any]]) -> dict[str, Any]:

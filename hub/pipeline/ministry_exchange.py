@@ -374,6 +374,22 @@ def _quarantined(item: dict[str, Any], ministry: Ministry, violations: Sequence[
     ]
 
 
+def stage_page(
+    store: HubStore, ministry: Ministry, gate: QualityGate, records: Sequence[dict[str, Any]], batch_id: str
+) -> tuple[int, int, int]:
+    """Stage the canonical records that pass the pull-back suite, quarantine the others (a staged
+    dossier closes its open entries); returns (new versions, unchanged, quarantined). One path for
+    listed records and for records the ministry's callbacks built (``hub.pipeline.ministry_callbacks``)."""
+    checked = gate.check(MINISTRY_PULLBACKS, list(records))
+    kept = [_staged(records[position], ministry) for position in checked.passed]
+    counts = store.staging.stage(ministry.source, kept, batch_id)
+    store.quarantine.add(
+        [q for position, vs in checked.failed.items() for q in _quarantined(records[position], ministry, vs)]
+    )
+    store.quarantine.resolve(ministry.source, [record.dossier_no for record in kept])
+    return counts.new_versions, counts.unchanged, len(checked.failed)
+
+
 def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str, gate: QualityGate) -> PullReport:
     """Stage one window's ministry-software dossiers that pass the pull-back suite and quarantine
     the others, a few bulk writes per page; a staged dossier closes its open quarantine entries.
@@ -388,18 +404,12 @@ def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str, g
     try:
         for page in client.iter_window(first, last):
             pulled = [item for item in page if ministry.keeps(item)]
-            checked = gate.check(MINISTRY_PULLBACKS, pulled)
-            kept = [_staged(pulled[position], ministry) for position in checked.passed]
-            counts = store.staging.stage(ministry.source, kept, batch_id)
-            store.quarantine.add(
-                [q for position, vs in checked.failed.items() for q in _quarantined(pulled[position], ministry, vs)]
-            )
-            store.quarantine.resolve(ministry.source, [record.dossier_no for record in kept])
+            staged_new, unchanged, quarantined = stage_page(store, ministry, gate, pulled, batch_id)
             report.listed += len(page)
             report.pulled += len(pulled)
-            report.staged_new += counts.new_versions
-            report.unchanged += counts.unchanged
-            report.quarantined += len(checked.failed)
+            report.staged_new += staged_new
+            report.unchanged += unchanged
+            report.quarantined += quarantined
     except RetryableError as exc:
         report.error = str(exc)
         return report
@@ -446,6 +456,7 @@ def ministry_summary(store: HubStore, ministry: Ministry, pull: dict[str, Any]) 
     }
     push_holds = push["to_push"] == push["acknowledged"] + push["pending"] + push["failed"] + push["quarantined"]
     pull_holds = pull["pulled"] == pull["staged_new"] + pull["unchanged"] + pull["quarantined"]
+    callbacks_hold = pull.get("callbacks", {}).get("holds", True)  # hub.pipeline.ministry_callbacks
     return {
         "partner": ministry.partner,
         "source": ministry.source,
@@ -458,9 +469,10 @@ def ministry_summary(store: HubStore, ministry: Ministry, pull: dict[str, Any]) 
             "quarantine_by_rule": store.quarantine.counts_by_rule(ministry.source),
         },
         "identity": (
-            "to_push = acknowledged + pending + failed + quarantined; pulled = staged_new + unchanged + quarantined"
+            "to_push = acknowledged + pending + failed + quarantined; pulled = staged_new + unchanged + quarantined;"
+            " callbacks: dossiers = staged_new + unchanged + quarantined + waiting"
         ),
-        "identity_holds": push_holds and pull_holds,
+        "identity_holds": push_holds and pull_holds and callbacks_hold,
         "exchanges": store.message_log.count_exchanges(ministry.partner),
     }
 

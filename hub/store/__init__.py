@@ -12,6 +12,7 @@ from hub.store.ministry import (  # importing registers its tables
     PushState,
     StatusUpdate,
 )
+from hub.store.ministry_callbacks import MinistryCallbacks, StoredCallback  # importing registers its tables
 from hub.store.population import (  # importing registers its tables
     CheckResult,
     ClaimedCheck,
@@ -52,6 +53,7 @@ __all__ = [
     "LoggedEntry",
     "LookupAuditLog",
     "MessageLogEntry",
+    "MinistryCallbacks",
     "MinistryPushes",
     "OutboxMessage",
     "OutboxState",
@@ -69,6 +71,7 @@ __all__ = [
     "StageCounts",
     "StagedRecord",
     "StatusUpdate",
+    "StoredCallback",
     "hub_store",
     "store_for",
 ]

@@ -78,6 +78,18 @@ class Database:
                 raise
             conn.commit()
 
+    def insert_new(
+        self, table: sa.Table, key: str, rows: Sequence[dict[str, Any]], conn: sa.Connection | None = None
+    ) -> int:
+        """Insert ``rows``, ignoring those whose ``key`` is already stored; returns how many were new.
+        The idempotent write of everything a partner may send twice (callbacks, polled events); inside
+        the caller's transaction ``conn`` when the rows must commit with other writes (a feed's cursor)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.insert_new(table, key, rows, own)
+        statement = self.insert(table).on_conflict_do_nothing(index_elements=[key])
+        return sum(conn.execute(statement, list(chunk)).rowcount or 0 for chunk in chunks(rows))
+
     def keyset_pages(
         self, query: sa.Select[Any], key: sa.ColumnElement[str], page_size: int, make: Callable[..., Row]
     ) -> Iterator[list[Row]]:

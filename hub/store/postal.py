@@ -296,11 +296,7 @@ class PostalOrders:
             }
             for e in events
         }
-        statement = self.db.insert(t.postal_event).on_conflict_do_nothing(index_elements=["event_key"])
-        added = 0
-        for chunk in chunks(list(rows.values())):
-            added += conn.execute(statement, list(chunk)).rowcount or 0
-        return added
+        return self.db.insert_new(t.postal_event, "event_key", list(rows.values()), conn)
 
     def events_of(self, carrier: str, order_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         """Every kept event of the given orders (each order present, possibly with none)."""

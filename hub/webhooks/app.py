@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from adapters.postal.carrier import Carrier, CarrierEvent, WebhookRejected
 from hub.store import HubStore
@@ -134,8 +134,9 @@ async def limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(store: HubStore, carriers: Mapping[str, Carrier]) -> Starlette:
-    """The receiver over ``store``, accepting callbacks for ``carriers`` (name -> client)."""
+def create_app(store: HubStore, carriers: Mapping[str, Carrier], partner_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The receiver over ``store``, accepting callbacks for ``carriers`` (name -> client) and on
+    ``partner_routes`` (other partners' callbacks: ``hub.webhooks.ministry``)."""
     writer = GroupCommit(PostalOrders(store))
 
     async def receive(request: Request) -> JSONResponse:
@@ -160,6 +161,7 @@ def create_app(store: HubStore, carriers: Mapping[str, Carrier]) -> Starlette:
     routes = [
         Route("/webhooks/{carrier}", receive, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        *partner_routes,
     ]
     return Starlette(routes=routes)
 

@@ -11,9 +11,13 @@ operator's specification of a dossier listing):
   the window, by receipt number; a dossier's keys are those of the public ``tiepnhan`` request and
   ``KetThucHoSo`` callback (``sandbox.land_registration.store``).
 
+It calls the one-stop side back like VBDLIS (``TiepNhanHoSoChoMotCua``, ``KetThucHoSo``:
+``sandbox.land_registration.callbacks``), when a test or the demo asks with ``POST /sandbox/callbacks``.
+
 Refusals are ``{Result: 0, Message, MaLoi}`` (``MaLoi`` an ASSUMPTION: the public replies carry only
 ``Message``): 100/101 at the gateway, 300 a request the system cannot read, 106 a province other
-than Hà Nội's. Sandbox-only: ``POST /sandbox/load``, ``GET /sandbox/export/dossiers?from=&to=``.
+than Hà Nội's. Sandbox-only: ``POST /sandbox/load``, ``GET /sandbox/export/dossiers?from=&to=``,
+``POST /sandbox/callbacks``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sandbox.held_records import HeldRecordsDouble, HeldRecordStore
+from sandbox.land_registration.callbacks import mount_callback_sender
 from sandbox.land_registration.store import HANOI_ID, held_dossiers, records
 from sandbox.ngsp import NgspService, Refused, day_param, int_param, window_days
 
@@ -49,6 +54,7 @@ def _routes(service: NgspService, store: HeldRecordStore, _account: str, _secret
         return {"Result": 1, "Message": "", "TongSo": len(found), "Data": found}
 
     service.route("POST", "/danhsachhoso", "danhsachhoso", listing)
+    mount_callback_sender(service.app, store)
 
 
 DOUBLE = HeldRecordsDouble("VBDLIS land registration", held_dossiers, records, _error, MALFORMED, _routes)

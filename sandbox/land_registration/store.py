@@ -8,8 +8,9 @@ The dossiers are :func:`sandbox.ministry_dossiers.canonical_ministry_dossiers` o
 names -- ``SoBienNhan`` (the receipt number every exchange is keyed by), ``MaHoSoMotCua``,
 ``TinhId``/``HuyenId``/``XaId``, ``NguoiTiepNhan``, ``NgayTiepNhan``, ``NgayHenTra``,
 ``ThongTinNguoiNopDon``, ``ThongTinQuyTrinh`` and, once finished, ``NgayKetThuc`` and
-``TrangThaiKetThuc`` (0 = result issued) -- plus the one-stop unit code and the portal status
-(ASSUMPTIONS, 7.7). A dossier the land office received itself has no ``MaHoSoMotCua``.
+``TrangThaiKetThuc`` (0 = result issued) -- plus the one-stop unit code, the portal status and the
+applicant's kind of owner in VBDLIS's own coding (ASSUMPTIONS, 7.7). A dossier the land office
+received itself has no ``MaHoSoMotCua``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ __all__ = ["PARTNER", "WIRE_TIME", "held_dossiers", "receipt_number", "records"]
 PARTNER = "land_registration"
 WIRE_TIME = "%Y-%m-%dT%H:%M:%S"  # a .NET DateTime as JSON (the public client's DateTime fields)
 HANOI_ID = 1  # ASSUMPTION: VBDLIS's TinhId of Hà Nội
+# VBDLIS's kind of owner (LoaiDoiTuongVbdLis: 0 individual, 1 married couple, 2 household,
+# 3 organisation, 4 community) of the city's applicant types (1 citizen, 2 business, 3 agency, 4 other).
+OWNER_KIND = {1: 0, 2: 3, 3: 3, 4: 3}
 _FINISHED = (9, 10)
 _RETURNED = (3, 7, 8)
 
@@ -56,6 +60,7 @@ def records(d: Dossier) -> tuple[dict[str, Any], dict[str, Any]]:
         "TrangThaiHoSo": str(d.status),
         "ThongTinNguoiNopDon": {
             "HoTen": d.applicant_name,
+            "LoaiDoiTuong": OWNER_KIND[d.applicant_type],
             "SoChungMinh": d.applicant_id_no,
             "DiaChiChiTiet": "Hà Nội",
             "SoDienThoai": d.phone,

@@ -1,19 +1,8 @@
-"""Building blocks of the SOAP partner simulators (population database, ministries).
+"""Building blocks of the XML partner doubles (the population database's): the shared fault
+injector with the SOAP-only faults, the store of received envelopes, the sandbox controls."""
 
-``create_soap_app`` turns a contract and one handler per operation into a FastAPI app that
-``sandbox.server.serve_in_thread`` serves on loopback; see docs/interfaces.md, "SOAP partners".
-"""
-
-from sandbox.soap.app import Handler, SoapFaultError, SoapRequest, create_soap_app, mount_sandbox_controls
+from sandbox.soap.app import mount_sandbox_controls
 from sandbox.soap.faults import SoapFaults
 from sandbox.soap.store import SoapMessageStore
 
-__all__ = [
-    "Handler",
-    "SoapFaultError",
-    "SoapFaults",
-    "SoapMessageStore",
-    "SoapRequest",
-    "create_soap_app",
-    "mount_sandbox_controls",
-]
+__all__ = ["SoapFaults", "SoapMessageStore", "mount_sandbox_controls"]

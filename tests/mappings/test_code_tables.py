@@ -259,3 +259,19 @@ def test_a_ministry_system_can_own_single_procedures_of_a_field_the_city_also_ha
     # the same fields' other procedures stay with the city system
     for code in ("1.001061", "1.004217", "2.000815"):
         assert tables.ministry_system(tables.procedures.get(code, day), day) is None, code
+
+
+@pytest.mark.parametrize(
+    ("procedure", "field_name"),
+    [
+        ("2.000815", "Chứng thực"),  # certified copies (commune justice office)
+        ("2.000884", "Chứng thực"),  # signature certification
+        ("2.000633", "Công Thương"),  # wholesale licence for alcohol (Department of Industry and Trade)
+        ("2.000647", "Công Thương"),  # petrol retail certificate
+    ],
+)
+def test_a_procedure_is_named_under_its_own_field(tables, procedure, field_name):
+    """The portal's ``TenLinhVuc`` comes from fields.csv by the procedure's field code: a certified
+    copy must not travel as "Industry and Trade" (CT and CTH were once swapped there)."""
+    row = tables.procedures.get(procedure, AFTER)
+    assert tables.fields.get(row.field_code, AFTER).name == field_name

@@ -30,7 +30,7 @@ from adapters.population_db.client import IdentityQuery, LookupPurpose, Populati
 from adapters.portal_scoreboard.client import ScoreboardClient, ScorePeriod
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
-from adapters.soap import Credentials, SoapClient, SoapTransport, load_contract
+from adapters.soap import SoapTransport
 from adapters.transport import HttpTransport
 from mappings.city_system import to_canonical
 from mappings.dossier import VN_TZ, Dossier
@@ -186,12 +186,6 @@ def connect(
         signatures=MessageSignatures() if case.unsigned else MessageSignatures(pki.identity("hub"), pki.trust_store()),
     )
     return case.connect(transport, partner.secret if secret is None else secret, agency)
-
-
-def _soap(transport: HttpTransport, wsdl: Path, secret: str, username: str = OFFICER) -> SoapClient:
-    if not isinstance(transport, SoapTransport):
-        raise TypeError("a SOAP partner needs a SoapTransport")
-    return SoapClient(transport, load_contract(wsdl), Credentials(username, secret))
 
 
 def _numbers(*values: Any) -> list[str]:

@@ -1,49 +1,34 @@
-"""The SOAP template (adapters/soap, sandbox/soap) against a live SOAP sandbox over loopback.
-
-The population database is the partner here because it is the first on the template; what is
-tested is the template: contract check, faults -> error classes, signature refusals, exchange
-reports, the WSDL parsed once.
-"""
+"""The SOAP transport (``adapters/soap/client.py``) as its one partner uses it: the population
+register's SOAP envelope inside the LGSP's JSON envelope (``post_wrapped``), against the double over
+loopback -- injected faults onto the error taxonomy, retries that resend the same bytes, reply
+signatures refused with a reason, secrets blanked in the exchange report, envelope framing, the WSDL
+parsed once. (The SOAP template's WS-Security, signed requests and ``SoapClient`` were retired with
+the population register's move to the LGSP envelope: docs/interfaces.md 5.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-import zeep
-from lxml import etree
 
-from adapters.errors import (
-    AuthenticationError,
-    ContractViolation,
-    PermanentError,
-    RetryableError,
-    UntrustedReply,
-)
+from adapters.errors import AuthenticationError, ContractViolation, PermanentError, RetryableError, UntrustedReply
 from adapters.exchange import Exchange
-from adapters.population_db.client import WSDL
-from adapters.soap import RecordNotFound, load_contract
-from adapters.soap.envelope import EnvelopeError, payload_bytes, read_envelope
+from adapters.population_db.client import WSDL, IdentityQuery, Lookup, LookupPurpose, PopulationDbClient
+from adapters.soap import RecordNotFound, fault_error, load_contract
+from adapters.soap.envelope import EnvelopeError, Fault, read_envelope
+from mappings.identity import BirthDate
 from signing.errors import UnsafeXml
 from signing.pki import DevPki
-from signing.safe_xml import parse_xml
-from signing.trust import TrustStore
-from signing.xmldsig import signer_certificate, verify_enveloped
-from tests.support.population_sandbox import AGENCY, PASSWORD, Sandbox, soap_client, start
+from tests.support import population_sandbox
+from tests.support.population_sandbox import PROCEDURE, SECRET_KEY, AuditList, Sandbox, population_client
 
 pytestmark = pytest.mark.timeout(120)
-
-VERIFY, LOOKUP = "XacThucThongTinCongDan", "TraCuuThongTinCongDan"
-XSD = WSDL.with_suffix(".xsd")
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory, dev_pki: DevPki) -> Iterator[Sandbox]:
-    running = start(tmp_path_factory.mktemp("soap"), dev_pki)
+    running = population_sandbox.start(tmp_path_factory.mktemp("soap"), dev_pki)
     yield running
     running.server.stop()
 
@@ -55,93 +40,20 @@ def healthy(sandbox: Sandbox) -> Iterator[None]:
     sandbox.signing.set_mode("valid")
 
 
-def verify_values(applicant: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return {
-        "MaYeuCau": "req-1",
-        "MaDVC": AGENCY,
-        "MaCanBo": "canbo.01",
-        "SoDinhDanh": applicant["so_dinh_danh"],
-        "HoVaTen": applicant["ho_ten"],
-        "NgayThangNamSinh": date.fromisoformat(applicant["ngay_sinh"]),
-        **changes,
-    }
+def lookup(client: PopulationDbClient, applicant: dict[str, Any]) -> Lookup:
+    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], BirthDate.parse(applicant["ngay_sinh"]))
+    return client.lookup(query, LookupPurpose(applicant["ma_ho_so"], "kiểm tra", PROCEDURE), AuditList())
 
 
-def lookup_values(citizen_id: str) -> dict[str, Any]:
-    return {"MaYeuCau": "req-2", "MaDVC": AGENCY, "MaCanBo": "canbo.01", "SoDinhDanh": citizen_id}
-
-
-# --------------------------------------------------------------------------- contract
-
-
-def test_requests_and_replies_on_the_wire_validate_against_the_xsd(
-    sandbox: Sandbox, dev_pki: DevPki, trust_store: TrustStore
-) -> None:
-    schema = etree.XMLSchema(parse_xml(XSD.read_bytes()))  # compiled here, independently of the adapter
-    exchanges: list[Exchange] = []
-    client = soap_client(sandbox, dev_pki, exchanges=exchanges)
-    for fate in ("match", "name_diacritics", "birth_date", "not_found"):
-        client.call(VERIFY, verify_values(sandbox.applicant(fate)))
-    client.call(LOOKUP, lookup_values(sandbox.applicant("match")["so_dinh_danh"]))
-
-    assert len(exchanges) == 5
-    for exchange in exchanges:
-        for body, signer in ((exchange.request_body, "hub"), (exchange.response_body, "population_db")):
-            assert body is not None
-            _header, payload = read_envelope(body)
-            assert schema.validate(payload), schema.error_log
-            document = payload_bytes(payload)
-            verify_enveloped(document, trust_store)  # signed, by a trusted certificate ...
-            assert f"CN={signer} " in signer_certificate(document).subject.rfc4514_string() + " "  # ... the right one
-    # what the sandbox kept is what went over the wire
-    kept = sandbox.received(VERIFY)[-4:]
-    assert [item["reply"].encode() for item in kept] == [e.response_body for e in exchanges[:4]]
-
-
-def test_a_request_that_breaks_the_xsd_is_refused_before_sending(sandbox: Sandbox, dev_pki: DevPki) -> None:
-    exchanges: list[Exchange] = []
-    client = soap_client(sandbox, dev_pki, exchanges=exchanges)
-    with pytest.raises(ContractViolation) as caught:
-        client.call(VERIFY, verify_values(sandbox.applicant("match"), SoDinhDanh="00109001234"))
-    assert caught.value.side == "hub" and "pattern" in str(caught.value)
-    assert exchanges == []
-
-
-def test_the_wsdl_is_parsed_once_per_process(
-    sandbox: Sandbox, dev_pki: DevPki, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    built: list[str] = []
-    original = zeep.Client.__init__
-
-    def counting(self: zeep.Client, wsdl: str, *args: Any, **kwargs: Any) -> None:
-        built.append(wsdl)
-        original(self, wsdl, *args, **kwargs)
-
-    monkeypatch.setattr(zeep.Client, "__init__", counting)
-    contract = load_contract(WSDL)
-    clients = [soap_client(sandbox, dev_pki) for _ in range(3)]
-    for client in clients:
-        client.call(LOOKUP, lookup_values(sandbox.applicant("match")["so_dinh_danh"]))
-    assert built == []  # already loaded by earlier calls in this process: nobody parsed it again
-    assert all(client.contract is contract for client in clients)
-    assert load_contract.cache_info().currsize >= 1
-
-
-def test_the_sandbox_serves_its_wsdl_and_xsd(sandbox: Sandbox) -> None:
-    wsdl = requests.get(f"{sandbox.url}/?wsdl", timeout=5)
-    xsd = requests.get(f"{sandbox.url}/population_db.xsd", timeout=5)
-    assert wsdl.status_code == xsd.status_code == 200
-    assert wsdl.content == WSDL.read_bytes() and xsd.content == XSD.read_bytes()
-
-
-# --------------------------------------------------------------------------- faults
+def soap_calls(exchanges: list[Exchange]) -> list[Exchange]:
+    return [e for e in exchanges if e.operation != "getToken"]
 
 
 @pytest.mark.parametrize(
     ("faults", "error", "text", "attempts"),
     [
         ({"error_rate": 1.0}, RetryableError, "HTTP 503", 2),
-        ({"soap_fault_rate": 1.0}, RetryableError, "soap:Server 500", 2),
+        ({"soap_fault_rate": 1.0}, RetryableError, "soap:Server", 2),
         ({"timeout_rate": 1.0, "timeout_s": 1.0}, RetryableError, "read timeout", 2),
         ({"malformed_rate": 1.0}, ContractViolation, "not well-formed", 1),
     ],
@@ -152,61 +64,21 @@ def test_each_injected_fault_maps_to_its_error_class(
 ) -> None:
     sandbox.faults(**faults)
     exchanges: list[Exchange] = []
-    client = soap_client(sandbox, dev_pki, exchanges=exchanges, read_timeout=0.4)
+    client = population_client(sandbox, dev_pki, exchanges=exchanges, read_timeout=0.4)
     with pytest.raises(error) as caught:
-        client.call(VERIFY, verify_values(sandbox.applicant("match")))
+        lookup(client, sandbox.applicant("match"))
     assert text in str(caught.value)
-    assert len(exchanges) == attempts  # retried only when retryable
+    assert len(soap_calls(exchanges)) == attempts  # retried only when retryable
     assert caught.value.retryable is (error is RetryableError)
 
 
-def test_latency_is_survived_and_a_fail_next_is_retried(sandbox: Sandbox, dev_pki: DevPki) -> None:
+def test_latency_is_survived_and_a_retry_resends_the_same_bytes(sandbox: Sandbox, dev_pki: DevPki) -> None:
     sandbox.faults(latency_ms=150, fail_next=1)
     exchanges: list[Exchange] = []
-    reply = soap_client(sandbox, dev_pki, exchanges=exchanges).call(VERIFY, verify_values(sandbox.applicant("match")))
-    assert reply["KetQua"] == "KHOP"
-    assert [e.outcome for e in exchanges] == ["retryable", "ok"]
-    assert exchanges[0].request_body == exchanges[1].request_body  # a retry resends the same signed bytes
-
-
-@pytest.mark.parametrize(
-    ("make", "error", "text"),
-    [
-        (lambda s, p: soap_client(s, p, password="wrong-password-1"), AuthenticationError, "100"),
-        (lambda s, p: soap_client(s, p, sign=False), AuthenticationError, "no ds:Signature"),
-    ],
-    ids=["wrong-password", "unsigned-request"],
-)
-def test_refused_credentials_and_unsigned_requests_are_authentication_errors(
-    sandbox: Sandbox, dev_pki: DevPki, make: Any, error: type[Exception], text: str
-) -> None:
-    with pytest.raises(error) as caught:
-        make(sandbox, dev_pki).call(VERIFY, verify_values(sandbox.applicant("match")))
-    assert text in str(caught.value) and not caught.value.retryable
-    assert "wrong-password-1" not in str(caught.value)
-
-
-def test_unknown_agency_and_not_found_are_permanent(sandbox: Sandbox, dev_pki: DevPki) -> None:
-    exchanges: list[Exchange] = []
-    client = soap_client(sandbox, dev_pki, exchanges=exchanges)
-    with pytest.raises(PermanentError, match="106") as agency:
-        client.call(VERIFY, verify_values(sandbox.applicant("match"), MaDVC="000.00.99.H99"))
-    with pytest.raises(RecordNotFound, match="201"):
-        client.call(LOOKUP, lookup_values(sandbox.applicant("not_found")["so_dinh_danh"]))
-    assert not agency.value.retryable and len(exchanges) == 2
-
-
-def test_a_caller_outside_the_ip_allow_list_gets_fault_101(sandbox: Sandbox, tmp_path: Path, dev_pki: DevPki) -> None:
-    restricted = start(tmp_path, dev_pki, allowed_ips=("10.0.0.1",))
-    try:
-        with pytest.raises(AuthenticationError, match="101") as caught:
-            soap_client(restricted, dev_pki).call(VERIFY, verify_values(sandbox.applicant("match")))
-        assert "allow-list" in str(caught.value)
-    finally:
-        restricted.server.stop()
-
-
-# --------------------------------------------------------------------------- signatures
+    assert lookup(population_client(sandbox, dev_pki, exchanges=exchanges), sandbox.applicant("match")).person
+    calls = soap_calls(exchanges)
+    assert [e.outcome for e in calls] == ["retryable", "ok"]
+    assert calls[0].request_body == calls[1].request_body
 
 
 @pytest.mark.parametrize(
@@ -222,28 +94,44 @@ def test_a_caller_outside_the_ip_allow_list_gets_fault_101(sandbox: Sandbox, tmp
 def test_untrustworthy_replies_are_refused_with_a_reason(
     sandbox: Sandbox, dev_pki: DevPki, mode: str, reason: str
 ) -> None:
-    requests.post(f"{sandbox.url}/sandbox/signing", json={"reply_mode": mode}, timeout=5).raise_for_status()
+    sandbox.signing.set_mode(mode)
     exchanges: list[Exchange] = []
     with pytest.raises(UntrustedReply) as caught:
-        soap_client(sandbox, dev_pki, exchanges=exchanges).call(VERIFY, verify_values(sandbox.applicant("match")))
+        lookup(population_client(sandbox, dev_pki, exchanges=exchanges), sandbox.applicant("match"))
     assert reason in str(caught.value)
-    assert [e.outcome for e in exchanges] == ["permanent"]  # refused whole, not retried
-    assert exchanges[0].response_body  # ... and kept, byte for byte, for the message log
+    calls = soap_calls(exchanges)
+    assert [e.outcome for e in calls] == ["permanent"]  # refused whole, not retried
+    assert calls[0].response_body  # ... and kept, byte for byte, for the message log
 
 
-def test_the_exchange_keeps_exact_bytes_but_not_the_password(sandbox: Sandbox, dev_pki: DevPki) -> None:
+def test_the_exchange_keeps_the_soap_bytes_but_not_the_lgsp_secrets(sandbox: Sandbox, dev_pki: DevPki) -> None:
     exchanges: list[Exchange] = []
-    soap_client(sandbox, dev_pki, exchanges=exchanges).call(VERIFY, verify_values(sandbox.applicant("match")))
-    (exchange,) = exchanges
-    assert exchange.redacted and b"<wsse:Password" in exchange.request_body
-    assert PASSWORD.encode() not in exchange.request_body and b"Pw&amp;dan-cu" not in exchange.request_body
-    assert b"ds:Signature" in exchange.request_body and b"ds:Signature" in (exchange.response_body or b"")
-    assert exchange.request_body.replace(b"***", b"") == sandbox.received(VERIFY)[-1]["request"].encode().replace(
-        b"Pw&amp;dan-cu&lt;7f3a&gt;9c1e", b""
-    )
+    lookup(population_client(sandbox, dev_pki, exchanges=exchanges), sandbox.applicant("match"))
+    (call,) = soap_calls(exchanges)
+    assert call.redacted and SECRET_KEY.encode() not in call.request_body
+    assert b"soap:Envelope" in call.request_body and b"ds:Signature" in (call.response_body or b"")
 
 
-# --------------------------------------------------------------------------- envelope framing
+def test_the_wsdl_is_parsed_once_per_process(sandbox: Sandbox, dev_pki: DevPki) -> None:
+    clients = [population_client(sandbox, dev_pki) for _ in range(3)]
+    assert all(client.contract is load_contract(WSDL) for client in clients)
+    assert load_contract.cache_info().currsize >= 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault("soap:Server", "busy"), RetryableError),
+        (Fault("soap:Client", "bad request"), PermanentError),
+        (Fault("soap:Client", "denied", 100), AuthenticationError),
+        (Fault("soap:Client", "not held", 201), RecordNotFound),
+        (Fault("soap:Client", "unreadable", 300), ContractViolation),
+    ],
+)
+def test_a_soap_fault_is_only_ever_an_error_of_its_class(fault: Fault, error: type[Exception]) -> None:
+    found = fault_error("population_db", "TraCuuThongTinCongDan", fault, status=500, secrets=())
+    assert type(found) is error and fault.message in str(found)
+
 
 ENVELOPE = (
     b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>%s</soap:Body></soap:Envelope>'
@@ -263,10 +151,3 @@ ENVELOPE = (
 def test_only_one_payload_envelopes_are_read(data: bytes, error: type[Exception], text: str) -> None:
     with pytest.raises(error, match=text):
         read_envelope(data)
-
-
-def test_a_second_body_element_is_refused_by_the_sandbox(sandbox: Sandbox) -> None:
-    reply = requests.post(
-        sandbox.url, data=ENVELOPE % b"<a/><b/>", headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=5
-    )
-    assert reply.status_code == 500 and b"<loi:MaLoi>300</loi:MaLoi>" in reply.content

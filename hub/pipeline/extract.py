@@ -43,14 +43,17 @@ def record_key(record: dict) -> str:
 def staged_record(record: dict) -> StagedRecord:
     """A city record ready to stage, serialised once: the canonical JSON its content hash is taken
     over (``signing.digests.content_hash``: SHA-256 of ``canonical_json``) is also what is stored,
-    with the facts reconciliation counts by."""
+    with the facts reconciliation counts by and the city's own id of the record (two records with
+    one number and different ids are two dossiers, never versions of one: ``hub.store.staging``)."""
     text = canonical_json(record)
+    city_id = record.get("id")
     return StagedRecord(
         record_key(record),
         hashlib.sha256(text).hexdigest(),
         JsonText(text.decode()),
         _updated_at(record),
         city_facts(record, load_code_tables()),
+        record_id=None if city_id is None or not record.get("ma_ho_so") else str(city_id),
     )
 
 

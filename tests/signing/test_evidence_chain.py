@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.exchange import Exchange
-from hub.pipeline.message_log import ExchangeRecorder
+from hub.pipeline.message_log import log_entry
 from hub.store import HubStore, MessageLogEntry, OutboxMessage
 from hub.store import schema as t
 from signing import evidence, jws, pki
@@ -192,9 +192,8 @@ def jws_certificate_der(identity: SigningIdentity) -> bytes:
     return identity.certificate.public_bytes(Encoding.DER)
 
 
-def test_recorder_keeps_bodies_signatures_and_call_details(store: HubStore) -> None:
-    recorder = ExchangeRecorder("batch-7")
-    recorder(
+def test_log_entry_keeps_bodies_signatures_and_call_details(store: HubStore) -> None:
+    entry = log_entry(
         Exchange(
             exchange_id=str(uuid.uuid4()),
             partner=PARTNER,
@@ -212,12 +211,12 @@ def test_recorder_keeps_bodies_signatures_and_call_details(store: HubStore) -> N
             duration_ms=5000.0,
             redacted=True,
             request_signature="eyJhbGciOiJSUzI1NiJ9..c2ln",
-        )
+        ),
+        "batch-7",
     )
-    (entry,) = recorder.entries
     assert entry.request_body == b'{"session":"***","data":[]}' and entry.response_body is None
     assert entry.request_signature == "eyJhbGciOiJSUzI1NiJ9..c2ln" and entry.redacted and entry.attempt == 2
-    store.message_log.append(recorder.entries)
+    store.message_log.append([entry])
     (logged,) = next(store.message_log.iter_log())
     assert logged.fields["bodies_kept"] and logged.fields["response_digest"] is None
     assert logged.fields["request_signer"] is None  # no x5c in that token: kept, signer unknown

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 OUTBOUND = "out"
 ORPHAN_ERROR = "no reply recorded: the process that sent this request ended before logging its reply"
+SAFE = frozenset({"GET", "HEAD"})
+SAFE_RESOLUTION = "a {method} request reads and changes nothing at the partner (a safe method, RFC 9110)"
 
 
 def log_entry(exchange: Exchange, batch_id: str | None) -> MessageLogEntry:
@@ -88,6 +90,7 @@ class DurableRecorder:
         self.batch_id = batch_id
         self.observe = observe
         self.owner = process_owner()
+        self._batch_noted = False  # which dossiers the batch carries is noted with its first entry
         self.answered: dict[str, str] = {}  # operation -> the first exchange of it answered ok
 
     def sending(self, exchange: Exchange) -> None:
@@ -95,7 +98,8 @@ class DurableRecorder:
 
     def finished(self, exchange: Exchange) -> None:
         entry = log_entry(exchange, self.batch_id)
-        self.message_log.append([entry])
+        self.message_log.append([entry], snapshot_batches=not self._batch_noted)
+        self._batch_noted = True
         if entry.outcome == "ok":
             self.answered.setdefault(entry.operation, entry.exchange_id)
         if self.observe is not None:
@@ -125,8 +129,10 @@ def is_orphaned(intent: OpenIntent, now: datetime) -> bool:
 def recover_orphans(message_log: MessageLog, partner: str, now: datetime) -> int:
     """Chain, with outcome "unknown", the requests to ``partner`` whose sending process died
     before their reply was logged; returns how many. Run before a new block of calls to it."""
-    orphans = [i.exchange_id for i in message_log.open_intents(partner) if i.state == "sending" and is_orphaned(i, now)]
-    recovered = len(message_log.mark_unknown(orphans, ORPHAN_ERROR))
+    orphans = [i for i in message_log.open_intents(partner) if i.state == "sending" and is_orphaned(i, now)]
+    recovered = len(message_log.mark_unknown([i.exchange_id for i in orphans], ORPHAN_ERROR))
+    # A safe method (RFC 9110 section 9.2.1) changes nothing at the partner: its outcome matters to no one.
+    message_log.resolve({i.exchange_id: SAFE_RESOLUTION.format(method=i.method) for i in orphans if i.method in SAFE})
     if recovered:
         log.warning(
             "%s: %d requests sent by a process that died before logging their replies are now in the "

@@ -49,7 +49,13 @@ class MessageLog:
                     "message_log_v0) and the hub creates the hash-chained log on its next start"
                 )
 
-    def append(self, exchanges: Sequence[MessageLogEntry], *, seal: SigningIdentity | None = None) -> list[int]:
+    def append(
+        self,
+        exchanges: Sequence[MessageLogEntry],
+        *,
+        seal: SigningIdentity | None = None,
+        snapshot_batches: bool = True,
+    ) -> list[int]:
         """Append exchanges to the hash-chained log in one transaction; returns their ``seq``.
 
         There is deliberately no update or delete: the log is evidence. Everything that costs
@@ -61,12 +67,15 @@ class MessageLog:
 
         With ``seal`` (the hub's signing identity) the same transaction seals everything not yet
         sealed -- normally just this batch -- with one signature over a Merkle root.
+        ``snapshot_batches`` false skips noting which dossiers the entries' outbox batches carry: a
+        caller appending a batch's exchanges one by one notes them once, not once per call.
         """
         if not exchanges:
             return []
         prepared = [_prepare_log_row(e) for e in exchanges]
         with self._log_append() as conn:
-            seqs = self._append_in(conn, prepared, sorted({e.batch_id for e in exchanges if e.batch_id}))
+            batch_ids = sorted({e.batch_id for e in exchanges if e.batch_id}) if snapshot_batches else []
+            seqs = self._append_in(conn, prepared, batch_ids)
             if seal is not None and seqs:
                 self._seal_pending(conn, self._locked_head(conn), seal, self.db.now())
         return seqs
@@ -484,6 +493,7 @@ def _open_intent(columns: Mapping[str, Any], body: bytes | None = None) -> OpenI
         exchange_id=columns["exchange_id"],
         partner=columns["partner"],
         operation=columns["operation"],
+        method=columns["method"],
         batch_id=columns["batch_id"],
         state=IntentState(columns["state"]),
         owner=columns["owner"],

@@ -206,6 +206,7 @@ class OpenIntent:
     exchange_id: str
     partner: str
     operation: str
+    method: str
     batch_id: str | None
     state: IntentState
     owner: str

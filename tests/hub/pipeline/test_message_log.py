@@ -88,3 +88,12 @@ def test_a_dead_senders_request_is_chained_as_unknown_and_a_live_ones_is_left_al
     assert first.request_body == BODY and first.seq is not None
     assert log.resolve({first.exchange_id: "looked up", alive.exchange_id: "not unknown"}) == 1
     assert [i.exchange_id for i in log.unknown_outcomes(PARTNER)] == [second.exchange_id]
+
+
+def test_a_dead_senders_read_is_chained_and_resolved_at_once(store: HubStore) -> None:
+    log = store.message_log
+    read = replace(_sending("changes"), method="GET", request_body=b"")
+    log.open_intent(log_entry(read, None), f"{socket.gethostname()}:{_dead_pid()}")
+    assert recover_orphans(log, PARTNER, T0) == 1
+    assert [e["outcome"] for e in _unknown(store)] == ["unknown"]
+    assert log.open_intents() == [] and log.unknown_outcomes(PARTNER) == []

@@ -46,6 +46,7 @@ def recorded(client: HasTransport, batch_id: str | None) -> Iterator[None]:
             yield
     finally:
         transport.on_sending, transport.on_exchange = previous
+        recorder.flush()
         resolve_by_resend(store.message_log, transport.partner, recorder)
         # One seal per block: a signature over the Merkle root of the entries appended since the
         # last seal (none when nothing was appended).

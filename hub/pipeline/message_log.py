@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -73,11 +74,15 @@ def process_owner() -> str:
 
 class DurableRecorder:
     """The transport's two hooks for one block of calls: ``sending`` commits the request as an
-    intent before it leaves, ``finished`` chains the exchange (and drops the intent) before the
-    caller sees the reply. Nothing is buffered, so memory does not grow with the block.
+    intent before it leaves, together with the exchanges that returned since the last request
+    (chained, their intents dropped) -- one commit per call, and every exchange in the log before
+    the next request goes out; ``flush`` chains the last ones when the block ends. At most the
+    exchanges of the calls in flight are held, so memory does not grow with the block.
 
+    A process killed between a reply and the next request leaves that exchange as an intent: the
+    next run chains it as "unknown" and resolves it, as it would a call killed in flight.
     Sealing stays per block (one signature over the Merkle root of what was appended): the seal
-    is what costs, the per-exchange commits are small.
+    is what costs, the commits are small.
     """
 
     def __init__(
@@ -91,15 +96,33 @@ class DurableRecorder:
         self.observe = observe
         self.owner = process_owner()
         self._batch_noted = False  # which dossiers the batch carries is noted with its first entry
+        self._returned: list[MessageLogEntry] = []  # exchanges back since the last request went out
+        self._lock = threading.Lock()  # a block may call from several threads (population: 4 in flight)
         self.answered: dict[str, str] = {}  # operation -> the first exchange of it answered ok
 
     def sending(self, exchange: Exchange) -> None:
-        self.message_log.open_intent(log_entry(exchange, self.batch_id), self.owner)
+        with self._lock:
+            returned, self._returned = self._returned, []
+            self.message_log.open_intent(
+                log_entry(exchange, self.batch_id),
+                self.owner,
+                finished=returned,
+                snapshot_batches=not self._batch_noted,
+            )
+            self._batch_noted = self._batch_noted or bool(returned)
+
+    def flush(self) -> None:
+        """Chain the exchanges that returned after the last request of the block."""
+        with self._lock:
+            returned, self._returned = self._returned, []
+            if returned:
+                self.message_log.append(returned, snapshot_batches=not self._batch_noted)
+                self._batch_noted = True
 
     def finished(self, exchange: Exchange) -> None:
         entry = log_entry(exchange, self.batch_id)
-        self.message_log.append([entry], snapshot_batches=not self._batch_noted)
-        self._batch_noted = True
+        with self._lock:
+            self._returned.append(entry)
         if entry.outcome == "ok":
             self.answered.setdefault(entry.operation, entry.exchange_id)
         if self.observe is not None:

@@ -27,11 +27,16 @@ from signing.keys import SigningIdentity
 
 # The outcome of an entry chained for a request whose reply was never recorded (its process died).
 UNKNOWN_OUTCOME = "unknown"
+# Where an append transaction collects the certificates it inserted (``Connection.info``).
+_INSERTED_CERTIFICATES = "hub.message_log.inserted_certificates"
 
 
 class MessageLog:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Certificates this process saw committed: the same few (hub, partner, CAs) come with every
+        # exchange, and parsing them again for every call would cost more than the call's commit.
+        self._certificates_kept: set[str] = set()
 
     def refuse_unchained(self) -> None:
         """A store created before the log was hash-chained has a ``message_log`` without ``seq``.
@@ -115,14 +120,28 @@ class MessageLog:
 
     # ----------------------------------------------------------------- write-ahead intents
 
-    def open_intent(self, exchange: MessageLogEntry, owner: str) -> None:
+    def open_intent(
+        self,
+        exchange: MessageLogEntry,
+        owner: str,
+        *,
+        finished: Sequence[MessageLogEntry] = (),
+        snapshot_batches: bool = True,
+    ) -> None:
         """Commit what is about to be sent -- its exact request bytes included -- before it is sent.
 
         ``exchange`` is the request side of an entry (no response yet); ``owner`` names the
         sending process (``host:pid``) so that a later run can tell a dead sender from a live one.
+        ``finished`` are exchanges that returned since the last request went out: they are chained
+        (as :meth:`append` would) in the same transaction, so a call costs one commit, and each
+        exchange is still in the log before the next request leaves.
         """
         row, bodies, _certificates = _prepare_log_row(exchange)
-        with self.db.writing() as conn:
+        chained = [_prepare_log_row(e) for e in finished]
+        with self._log_append() as conn:
+            if chained:
+                batch_ids = sorted({e.batch_id for e in finished if e.batch_id}) if snapshot_batches else []
+                self._append_in(conn, chained, batch_ids)
             self._insert_bodies(conn, bodies)
             conn.execute(
                 sa.insert(t.message_intent),
@@ -280,6 +299,19 @@ class MessageLog:
 
     @contextmanager
     def _log_append(self) -> Iterator[Connection]:
+        """A transaction that holds the log's append lock until it commits; the certificates it
+        inserted are remembered once it has committed (never before: a rollback would lose them)."""
+        inserted: set[str] = set()
+        with self._append_transaction() as conn:
+            conn.info[_INSERTED_CERTIFICATES] = inserted
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_INSERTED_CERTIFICATES, None)
+        self._certificates_kept |= inserted
+
+    @contextmanager
+    def _append_transaction(self) -> Iterator[Connection]:
         """A transaction that holds the log's append lock until it commits.
 
         PostgreSQL: the head row is read ``FOR UPDATE`` (the first append creates it; a concurrent
@@ -303,26 +335,22 @@ class MessageLog:
 
     def _insert_bodies(self, conn: Connection, bodies: dict[str, bytes]) -> None:
         """Content-addressed: a body already kept (a resend of the same bytes) is not stored again."""
-        if not bodies:
-            return
-        mb = t.message_body
-        known: set[str] = set()
-        for chunk in chunks(list(bodies)):
-            known.update(conn.execute(sa.select(mb.c.digest).where(mb.c.digest.in_(chunk))).scalars())
-        rows = [{"digest": d, "size": len(b), "body": b} for d, b in bodies.items() if d not in known]
-        statement = self.db.insert(mb).on_conflict_do_nothing(index_elements=["digest"])
+        rows = [{"digest": d, "size": len(b), "body": b} for d, b in bodies.items()]
+        statement = self.db.insert(t.message_body).on_conflict_do_nothing(index_elements=["digest"])
         for chunk in chunks(rows, 50):
             conn.execute(statement, list(chunk))
 
     def _insert_certificates(self, conn: Connection, certificates: dict[str, bytes], now: datetime) -> None:
-        if certificates:
+        fresh = {fp: der for fp, der in certificates.items() if fp not in self._certificates_kept}
+        if fresh:
             conn.execute(
                 self.db.insert(t.certificate).on_conflict_do_nothing(index_elements=["fingerprint"]),
                 [
                     {"fingerprint": fp, "der": der, "subject": _subject(der), "first_seen": now}
-                    for fp, der in certificates.items()
+                    for fp, der in fresh.items()
                 ],
             )
+            conn.info[_INSERTED_CERTIFICATES].update(fresh)
 
     def _snapshot_batch_dossiers(self, conn: Connection, batch_ids: list[str]) -> None:
         ob, link = t.outbox, t.message_log_dossier

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # name -> the smallest arguments that still exercise every stage, and a line its output must hold.
 TINY = {
     "signing": (["--records", "200", "--sample", "20", "--min-ratio", "0"], "verified sample"),
+    "extract_memory": (["--dossiers", "300"], "ratio of peaks"),
     "reconcile": (["--scale", "0.0005", "--compare-rows", "1000"], "same differences found"),
     "portal_sync": (
         ["--dossiers", "300", "--naive-sample", "30", "--progress-batches", "1"],

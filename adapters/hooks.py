@@ -91,6 +91,7 @@ class PartnerHook(BaseHook):
         signatures = MessageSignatures(
             identity=hub_identity() if settings.sign_requests and signed else None,
             trust=trust_store() if settings.verifies_replies(self.partner.replies_signed) and signed else None,
+            signer=settings.signer_pin(self.partner.signer),
         )
         # SOAP partners use SoapTransport: the same template, signatures inside the XML.
         transport_class = SoapTransport if self.partner.transport == "SOAP" else HttpTransport

@@ -38,6 +38,34 @@ class Pool:
 
 
 @dataclass(frozen=True)
+class SignerPin:
+    """The certificate that may sign for a partner: its subject (an RFC 4514 name) and the SHA-256
+    (hex) of its public key (the SubjectPublicKeyInfo DER, as RFC 7469 pins) or the subject of the
+    CA that must have issued it.
+
+    A trust store says only that a certificate is genuine; this says whose it is. Without it, a
+    reply signed by any trusted certificate -- another partner's, or the hub's own -- would pass
+    for the partner's (issue 17). A deployment names the partner's real certificate with the
+    Connection extras ``signer_subject``, ``signer_key_sha256`` and ``signer_issuer``
+    (:meth:`adapters.settings.TransportSettings.signer_pin`); the entries below name the ones the
+    development PKI (``signing/pki.py``) issues.
+    """
+
+    subject: str
+    key_sha256: str | None = None
+    issuer: str | None = None
+
+
+_DEV_NAME = "O=Hanoi Dossier Hub DEV - NOT FOR PRODUCTION,L=Hà Nội,C=VN"
+_DEV_ISSUER = f"CN=Hanoi Hub DEV Issuing CA - DEV ONLY - NOT FOR PRODUCTION,{_DEV_NAME}"
+
+
+def dev_signer(partner_id: str) -> SignerPin:
+    """The signing certificate ``hub pki init`` issues a partner: its own subject, the dev issuing CA."""
+    return SignerPin(subject=f"CN={partner_id} DEV signing,OU={partner_id},{_DEV_NAME}", issuer=_DEV_ISSUER)
+
+
+@dataclass(frozen=True)
 class Partner:
     """One external system, as every layer of the hub sees it."""
 
@@ -63,9 +91,16 @@ class Partner:
     partner client checks a reply signature (EVIDENCE.md, docs/interfaces.md 2.3, 2.9), so none is;
     the Connection extra ``verify_replies=true`` turns verification on (the sandbox tests that
     exercise signed replies do). The hub seals what it sent and received in its message log either way."""
+    signer: SignerPin | None = None
+    """The certificate its signed replies must carry (None: it signs nothing the hub checks)."""
     pool: Pool | None = None
     sandbox_account: str = "hub-sandbox"
     """The login the sandbox gives the hub (VNPost's is an LGSP customer code, so it looks like one)."""
+    probe: str | None = None
+    """``module:function`` in its adapter package: ``(client) -> str``, its cheapest read call -- a
+    login, a catalogue or an empty listing -- saying in a few words what answered; what
+    ``hub connections test`` calls. None where every operation reads a person's data: a probe would
+    be a lookup of a citizen nobody asked for (and audited as one)."""
 
     def name(self, language: str) -> str:
         """Its display name in the report's languages (``vi``, ``en``)."""
@@ -88,8 +123,15 @@ class Partner:
         """The function building its sandbox double."""
         return _resolve(self.sandbox)
 
+    def probe_call(self) -> Callable[[Any], str] | None:
+        """Its :attr:`probe` (imports the adapter), or None when it has none."""
+        return _resolve(self.probe) if self.probe else None
+
 
 _LGSP_SOAP = ("madonvi", "macanbo")  # agency code (MaDVC) and officer id (MaCanBo) every SOAP call names
+# Every ministry system is one generic client reading the ministry's declarative contract
+# (adapters/ministry/contracts/<id>.yaml, found by the partner id): docs/architecture.md, "Adding a ministry".
+_MINISTRY_CLIENT = "adapters.ministry.client:from_connection"
 
 PARTNERS: tuple[Partner, ...] = (
     Partner(
@@ -101,7 +143,9 @@ PARTNERS: tuple[Partner, ...] = (
         client_factory="adapters.city_system.client:from_connection",
         sandbox="sandbox.city_system.app:double",
         login="token",
+        signer=dev_signer("city_system"),
         pool=Pool(2, "Concurrent calls to the city dossier system"),
+        probe="adapters.city_system.client:probe",
     ),
     Partner(
         id="national_portal",
@@ -114,7 +158,9 @@ PARTNERS: tuple[Partner, ...] = (
         login="account",
         # madonvi, then the three adapter paths, the dstcode header and the records per call (ledger 2.2, 2.4)
         extras=("madonvi", "auth_endpoint", "integration_endpoint", "share_endpoint", "dstcode", "batch_size"),
+        signer=dev_signer("national_portal"),
         pool=Pool(2, "Concurrent calls to the national portal (LGSP adapter)"),
+        probe="adapters.national_portal.client:probe",
     ),
     Partner(
         id="business_registration",
@@ -122,11 +168,12 @@ PARTNERS: tuple[Partner, ...] = (
         name_en="Business registration system",
         flows=frozenset({"ministry_pull"}),
         transport="REST",
-        client_factory="adapters.business_registration.client:from_connection",
+        client_factory=_MINISTRY_CLIENT,
         sandbox="sandbox.business_registration.app:double",
         login="token",
-        extras=("madonvi",),
+        signer=dev_signer("business_registration"),
         pool=Pool(1, "Concurrent calls to the national business registration system (REST)"),
+        probe="adapters.ministry.client:probe",
     ),
     Partner(
         id="population_db",
@@ -136,32 +183,93 @@ PARTNERS: tuple[Partner, ...] = (
         transport="SOAP",
         client_factory="adapters.population_db.client:from_connection",
         sandbox="sandbox.population_db.app:double",
-        login="account",
-        extras=(*_LGSP_SOAP, "cache_ttl_s"),
+        login="account",  # the LGSP access key and secret key
+        # the officer's unit (MaDonVi), code (MaCanBo) and key secret (AuthHash), the LGSP partner code
+        # (docs/interfaces.md 5.1)
+        extras=(*_LGSP_SOAP, "officer_secret", "partner_code", "cache_ttl_s"),
+        signer=dev_signer("population_db"),
         pool=Pool(2, "Concurrent batch tasks calling the population database (SOAP), each with a few calls in flight"),
+        probe=None,  # every operation looks up a citizen
     ),
     Partner(
         id="civil_status",
         name_vi="Bộ Tư pháp (hộ tịch)",
         name_en="Ministry of Justice (civil status)",
         flows=frozenset({"ministry_pull", "ministry_push"}),
-        transport="SOAP",
-        client_factory="adapters.civil_status.client:from_connection",
+        transport="REST",
+        client_factory=_MINISTRY_CLIENT,
         sandbox="sandbox.civil_status.app:double",
-        login="account",
-        extras=_LGSP_SOAP,
-        pool=Pool(2, "Concurrent calls to the civil-status system (Ministry of Justice, SOAP)"),
+        login="token",
+        extras=("ma_tinh",),  # the province code its detail service names (docs/interfaces.md 7.2)
+        signer=dev_signer("civil_status"),
+        pool=Pool(2, "Concurrent calls to the civil-status system (Ministry of Justice, REST via the NGSP)"),
+        probe="adapters.ministry.client:probe",
+    ),
+    Partner(
+        id="driving_licence",
+        name_vi="Hệ thống cấp, đổi giấy phép lái xe",
+        name_en="Driving-licence system",
+        flows=frozenset({"ministry_pull"}),
+        transport="REST",
+        client_factory=_MINISTRY_CLIENT,
+        sandbox="sandbox.driving_licence.app:double",
+        login="account",  # the session API's account: /mapi/login opens the session (docs/interfaces.md 7.6)
+        extras=("don_vi_xu_ly",),  # the unit every call names (donViXuLy)
+        signer=dev_signer("driving_licence"),
+        pool=Pool(1, "Concurrent calls to the driving-licence system (session API via the NGSP)"),
+        probe="adapters.ministry.client:probe",
+    ),
+    Partner(
+        id="land_registration",
+        name_vi="Hệ thống thông tin đất đai VBDLIS",
+        name_en="VBDLIS land registration system",
+        flows=frozenset({"ministry_pull"}),
+        transport="REST",
+        client_factory=_MINISTRY_CLIENT,
+        sandbox="sandbox.land_registration.app:double",
+        login="token",
+        signer=dev_signer("land_registration"),
+        pool=Pool(1, "Concurrent calls to the VBDLIS land registration system (REST)"),
+        probe="adapters.ministry.client:probe",
+    ),
+    Partner(
+        id="unemployment_benefit",
+        name_vi="Hệ thống giải quyết trợ cấp thất nghiệp",
+        name_en="Unemployment-benefit system",
+        flows=frozenset({"ministry_pull"}),
+        transport="REST",
+        client_factory=_MINISTRY_CLIENT,
+        sandbox="sandbox.unemployment_benefit.app:double",
+        login="token",
+        extras=("ma_tinh",),  # the province code its listing names (an assumed contract: 7.8)
+        signer=dev_signer("unemployment_benefit"),
+        pool=Pool(1, "Concurrent calls to the unemployment-benefit system (REST via the NGSP)"),
+        probe="adapters.ministry.client:probe",
+    ),
+    Partner(
+        id="certification",
+        name_vi="Hệ thống chứng thực bản sao điện tử",
+        name_en="Electronic certification system",
+        flows=frozenset({"ministry_pull"}),
+        transport="REST",
+        client_factory=_MINISTRY_CLIENT,
+        sandbox="sandbox.certification.app:double",
+        login="token",
+        signer=dev_signer("certification"),
+        pool=Pool(1, "Concurrent calls to the electronic certification system (REST via the NGSP)"),
+        probe="adapters.ministry.client:probe",
     ),
     Partner(
         id="social_insurance",
         name_vi="Bảo hiểm xã hội Việt Nam",
         name_en="Viet Nam Social Security",
         flows=frozenset({"identity"}),
-        transport="SOAP",
-        client_factory="adapters.social_insurance.client:from_connection",
+        transport="REST",
+        client_factory=_MINISTRY_CLIENT,
         sandbox="sandbox.social_insurance.app:double",
-        login="account",
-        extras=_LGSP_SOAP,
+        login="token",
+        signer=dev_signer("social_insurance"),
+        probe=None,  # every operation looks up a citizen
     ),
     Partner(
         id="vnpost",
@@ -173,8 +281,10 @@ PARTNERS: tuple[Partner, ...] = (
         sandbox="sandbox.postal.vnpost:double",
         login="account",  # the LGSP customer code; the password is the access token
         extras=("webhook_secret",),  # the HMAC key of its callbacks
+        signer=dev_signer("vnpost"),
         pool=Pool(2, "Concurrent order batches and tracking polls at VNPost (LGSP)"),
         sandbox_account="HNI-TTHC",
+        probe="adapters.postal.vnpost:probe",
     ),
     Partner(
         id="viettel_post",
@@ -188,6 +298,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("webhook_token",),  # the shared TOKEN its callbacks carry
         signed=False,  # Viettel Post signs nothing: no JWS either way
         pool=Pool(2, "Concurrent order batches and tracking polls at Viettel Post"),
+        probe="adapters.postal.viettel_post:probe",
     ),
     Partner(
         id="portal_scoreboard",
@@ -201,6 +312,7 @@ PARTNERS: tuple[Partner, ...] = (
         extras=("root_department_id", "pause_s"),
         signed=False,  # the public API signs nothing and takes no signature
         pool=Pool(1, "One call at a time to the portal's public, rate-limited scoreboard"),
+        probe="adapters.portal_scoreboard.client:probe",
     ),
 )
 

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.partners import SignerPin
+
 
 class TransportSettings(BaseModel):
     """How to reach one partner. Durations are seconds."""
@@ -39,6 +41,14 @@ class TransportSettings(BaseModel):
         default=None,
         description="refuse replies without a valid signature; unset: the partner registry's replies_signed",
     )
+
+    signer_subject: str | None = Field(
+        default=None, description="RFC 4514 subject of the certificate that signs the partner's replies"
+    )
+    signer_key_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 (hex) of that certificate's public key"
+    )
+    signer_issuer: str | None = Field(default=None, description="RFC 4514 subject of the CA that must issue it")
 
     @model_validator(mode="before")
     @classmethod
@@ -80,6 +90,13 @@ class TransportSettings(BaseModel):
         """Whether replies are signature-checked: the Connection's ``verify_replies`` when set, else
         whether the partner is shown to sign its replies (``adapters.partners.Partner.replies_signed``)."""
         return partner_signs_replies if self.verify_replies is None else self.verify_replies
+
+    def signer_pin(self, registered: SignerPin | None) -> SignerPin | None:
+        """The certificate allowed to sign the partner's replies: the Connection's ``signer_*``
+        extras when it names one (a deployment's real certificate), else the registry's."""
+        if self.signer_subject is None:
+            return registered
+        return SignerPin(self.signer_subject, self.signer_key_sha256, self.signer_issuer)
 
     @property
     def requests_verify(self) -> bool | str:

@@ -136,7 +136,7 @@ class HttpTransport:
         self.settings = settings
         self.on_exchange = on_exchange
         self.on_sending = on_sending
-        self.signatures = signatures or MessageSignatures()
+        self.signatures = (signatures or MessageSignatures()).bound_to(partner)
         self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown)
         self._session = self._build_session(settings)
         if not settings.verify:
@@ -221,6 +221,29 @@ class HttpTransport:
             secrets=secrets,
             record_count=record_count,
             rate_limited=rate_limited,
+        )
+        return self._call(call, parse)
+
+    def post_form(
+        self,
+        path: str,
+        *,
+        operation: str,
+        parse: Callable[[Any], T],
+        headers: Mapping[str, str],
+        redact_keys: frozenset[str] = frozenset(),
+    ) -> T:
+        """POST an empty ``application/x-www-form-urlencoded`` request (an LGSP token call: the
+        credential travels in a header) and return ``parse(JSON reply)``. Every header value is
+        scrubbed from error text; ``redact_keys`` are blanked in the kept reply (the token)."""
+        call = _Call(
+            "POST",
+            path,
+            operation,
+            body=b"",
+            headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+            redact_keys=redact_keys,
+            secrets=tuple(value for value in headers.values() if value),
         )
         return self._call(call, parse)
 

@@ -1,18 +1,23 @@
-"""Benchmark: identity verifications per second against the population database (SOAP).
+"""Benchmark: identity verifications per second against the population database, with the real envelope.
 
     uv run python -m bench.population_verify [--scale 0.2] [--naive-sample 150] [--slots 4] [--seed 0]
 
 Both paths verify real applicants of a generated city day (the same ones the population sandbox
-holds, with their seeded fates) against the SOAP sandbox, served by a separate process so client
-and server do not share an interpreter lock. Both sign every request (XMLDSig), verify every
-signed reply against the trust store before reading it, and write an audit record per call; the
-result cache is off on both, so every verification is a real call.
+holds, with their seeded fates) against the sandbox LGSP, served by a separate process so client
+and server do not share an interpreter lock. A verification is what the pipeline does: one
+``TraCuuThongTinCongDan`` look-up -- the SOAP envelope rendered by zeep inside the LGSP's JSON
+envelope with the token, LGSP key and officer AuthHash -- then the hub's own comparison
+(:func:`mappings.identity.compare`). Both verify every reply's XMLDSig against the trust store
+before reading it (the Connection's ``verify_replies=true``: the costlier setting; the partner is not
+shown to sign) and write an audit record per call; the result cache is off on both, so every
+verification is a real call.
 
 * **hub** -- what the adapter gives a DAG task: one :class:`PopulationDbClient` per process (the
-  WSDL parsed once, one pooled ``requests.Session``), with ``--slots`` verifications in flight at
-  a time -- the ``population_db`` pool's concurrency.
-* **naive** -- a client built per call: the WSDL parsed again (zeep ``Client`` construction), a
-  new session and connection, one verification, thrown away; sequential.
+  WSDL parsed once, one pooled ``requests.Session``, one LGSP token reused), with ``--slots``
+  verifications in flight at a time -- the ``population_db`` pool's concurrency.
+* **naive** -- a client built per call, as a per-request integration does it: the WSDL parsed
+  again (zeep ``Client`` construction), a new session and connection, a new token, one
+  verification, thrown away; sequential.
 
 Exit status 1 if the two paths disagree on any sampled applicant's verdict, or a verdict does not
 match the fate the sandbox gave that applicant.
@@ -39,19 +44,23 @@ from adapters.population_db.client import (
     WSDL,
     AuditRecord,
     IdentityQuery,
+    LgspAccount,
     LookupPurpose,
+    Officer,
     PopulationDbClient,
     ResultCache,
-    Verdict,
 )
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
-from adapters.soap import Credentials, SoapClient, SoapTransport, load_contract
+from adapters.soap import SoapTransport, load_contract
 from bench.common import peak_rss_mib, rate
+from mappings.code_tables import load_code_tables
+from mappings.identity import BirthDate, StatedIdentity, Verdict, compare
 from sandbox.population_db.registry import Applicant, applicants_of
-from signing.pki import HUB, DevPki, init_dev_pki
+from signing.pki import DevPki, init_dev_pki
 
-USERNAME, PASSWORD, AGENCY = "hub-bench", "bench-dan-cu-password", "000.00.00.H26"
+ACCESS_KEY, SECRET_KEY, UNIT = "hub-bench", "bench-dan-cu-password", "000.00.00.H26"
+OFFICER, OFFICER_SECRET = "canbo.bench", "bench-officer-key"
 PURPOSE = "xác thực người nộp hồ sơ"
 # The fate the sandbox gives an applicant -> the verdict a correct client reports.
 EXPECTED = {"match": Verdict.MATCH, "not_found": Verdict.NOT_FOUND}
@@ -69,18 +78,13 @@ class _CountingAudit:
 
 def _serve(pki_dir: str, db: str, day: date, scale: float, seed: int, ready: Any, stop: Any) -> None:
     """Child process: the population sandbox on 127.0.0.1 until told to stop."""
-    from sandbox.population_db.app import create_app
+    from sandbox.population_db.app import LgspGate, create_app, licensed_procedures
     from sandbox.server import serve_in_thread
     from sandbox.signatures import PartnerSigning
 
     pki = DevPki.existing(Path(pki_dir))
-    app = create_app(
-        db,
-        credentials=Credentials(USERNAME, PASSWORD),
-        signing=PartnerSigning(pki, "population_db", xml=True),
-        agencies=[AGENCY],
-        days=[(day, scale, seed)],
-    )
+    gate = LgspGate(ACCESS_KEY, SECRET_KEY, {OFFICER: OFFICER_SECRET}, licensed_procedures())
+    app = create_app(db, gate=gate, signing=PartnerSigning(pki, "population_db", xml=True), days=[(day, scale, seed)])
     with serve_in_thread(app) as server:
         ready.send(server.url)
         stop.wait(3600)
@@ -88,38 +92,41 @@ def _serve(pki_dir: str, db: str, day: date, scale: float, seed: int, ready: Any
 
 def _client(url: str, signatures: MessageSignatures, contract: Any, pool: int) -> PopulationDbClient:
     settings = TransportSettings(base_url=url, read_timeout=30, pool_size=pool)
-    soap = SoapClient(
-        SoapTransport("population_db", settings, signatures=signatures), contract, Credentials(USERNAME, PASSWORD)
+    return PopulationDbClient(
+        SoapTransport("population_db", settings, signatures=signatures),
+        LgspAccount(ACCESS_KEY, SECRET_KEY, UNIT),
+        Officer(OFFICER, OFFICER_SECRET, UNIT),
+        cache=ResultCache(0),
+        contract=contract,
     )
-    return PopulationDbClient(soap, agency=AGENCY, officer=USERNAME, cache=ResultCache(0))
 
 
-def _query(applicant: Applicant) -> tuple[IdentityQuery, LookupPurpose]:
-    return (
-        IdentityQuery(applicant.citizen_id, applicant.name_as_sent, applicant.birth_date),
-        LookupPurpose(applicant.dossier_no, PURPOSE),
-    )
+def _verify(client: PopulationDbClient, applicant: Applicant, procedure: str, audit: _CountingAudit) -> Verdict:
+    """One look-up and the hub's comparison: what the pipeline does per applicant."""
+    query = IdentityQuery(applicant.citizen_id, applicant.name_as_sent, BirthDate.of(applicant.birth_date))
+    answer = client.lookup(query, LookupPurpose(applicant.dossier_no, PURPOSE, procedure), audit)
+    return compare(StatedIdentity(query.citizen_id, query.full_name, query.birth), answer.person).verdict
 
 
 def run_hub(
-    url: str, signatures: MessageSignatures, applicants: Sequence[Applicant], slots: int
+    url: str, signatures: MessageSignatures, applicants: Sequence[Applicant], slots: int, procedure: str
 ) -> tuple[float, dict[str, Verdict]]:
     client = _client(url, signatures, load_contract(WSDL), slots)
     audit = _CountingAudit()
 
     def one(applicant: Applicant) -> tuple[str, Verdict]:
-        return applicant.citizen_id, client.verify(*_query(applicant), audit).verdict
+        return applicant.citizen_id, _verify(client, applicant, procedure, audit)
 
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=slots) as pool:
         verdicts = dict(pool.map(one, applicants))
     seconds = time.perf_counter() - began
-    client.soap.transport.close()
+    client.close()
     return seconds, verdicts
 
 
 def run_naive(
-    url: str, signatures: MessageSignatures, applicants: Sequence[Applicant]
+    url: str, signatures: MessageSignatures, applicants: Sequence[Applicant], procedure: str
 ) -> tuple[float, dict[str, Verdict]]:
     parse_wsdl: Callable[[Path], Any] = load_contract.__wrapped__  # no per-process cache: parsed every call
     audit = _CountingAudit()
@@ -127,8 +134,8 @@ def run_naive(
     began = time.perf_counter()
     for applicant in applicants:
         client = _client(url, signatures, parse_wsdl(WSDL), 1)
-        verdicts[applicant.citizen_id] = client.verify(*_query(applicant), audit).verdict
-        client.soap.transport.close()
+        verdicts[applicant.citizen_id] = _verify(client, applicant, procedure, audit)
+        client.close()
     return time.perf_counter() - began, verdicts
 
 
@@ -163,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="bench-population-") as tmp:
         pki = init_dev_pki(Path(tmp) / "pki", partners=partner_ids())
-        signatures = MessageSignatures(identity=pki.identity(HUB), trust=pki.trust_store())
+        signatures = MessageSignatures(trust=pki.trust_store())  # requests are never signed (ledger 5.1)
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe()
         stop = context.Event()
@@ -176,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError("the population sandbox did not start")
             url = ours.recv()
             sample = applicants[: args.naive_sample]
-            naive_s, naive = run_naive(url, signatures, sample)
-            hub_s, hub = run_hub(url, signatures, applicants, args.slots)
+            procedure = sorted(row.code for row in load_code_tables().procedures.all_rows())[0]
+            naive_s, naive = run_naive(url, signatures, sample, procedure)
+            hub_s, hub = run_hub(url, signatures, applicants, args.slots, procedure)
         finally:
             stop.set()
             server.join(20)

@@ -328,7 +328,8 @@ class NaivePortal:
 
     def __init__(self, endpoint: PortalEndpoint, signatures: MessageSignatures) -> None:
         self.endpoint = endpoint
-        self.signatures = signatures
+        # Bound to the portal as the adapters' transport binds it: its replies must carry its certificate.
+        self.signatures = signatures.bound_to(PORTAL_PARTNER)
         self.session = self._login()
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -18,9 +18,10 @@ from hub.paths import REPO_ROOT, var_dir
 
 def airflow_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
-    home = Path(env.get("AIRFLOW_HOME") or var_dir() / "airflow")
+    var = var_dir()  # first: it sets the private umask the folders below are made with
+    home = Path(env.get("AIRFLOW_HOME") or var / "airflow")
     home.mkdir(parents=True, exist_ok=True)
-    lineage = var_dir() / "lineage"
+    lineage = var / "lineage"
     lineage.mkdir(exist_ok=True)
     statsd_host, statsd_port = statsd_address(env)
     defaults = {

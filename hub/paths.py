@@ -2,7 +2,9 @@
 
 Everything the hub writes at run time (store, sandbox data, Airflow home, reports) lives under
 one ignored ``var/`` folder so a clean clone stays clean and ``rm -rf var`` is a full reset.
-``HUB_VAR_DIR`` moves it (tests point it at a temporary folder).
+``HUB_VAR_DIR`` moves it (tests point it at a temporary folder). It holds every citizen ID and
+phone of the day (the store, reports, evidence, sandbox data, logs), so it is private to the
+hub's user: 0700, and the hub's umask makes what is created inside 0600/0700 (:func:`keep_private`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,30 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+PRIVATE_UMASK = 0o077
+"""New files 0600, new folders 0700: what the hub writes holds citizens' personal data."""
+
+
+def keep_private() -> None:
+    """Make every file this process (and the processes it starts) creates 0600, every folder 0700.
+
+    Why the umask rather than a mode per ``open``: the files under ``var/`` are written by SQLite
+    (the store, its ``-wal`` and ``-shm``), DuckDB's spill files, WeasyPrint, Great Expectations'
+    Data Docs, Airflow and the sandbox as much as by the hub's own code, and none of them takes a
+    mode. Set by :func:`var_dir`, so whatever is about to write there is covered, and by the
+    ``hub`` command line before it starts Airflow, the sandbox or the receiver.
+    """
+    os.umask(PRIVATE_UMASK)
+
+
 def var_dir() -> Path:
-    """The root of generated state; created on first use."""
+    """The root of generated state; created on first use, 0700 (tightened if it was looser)."""
+    keep_private()
     path = Path(os.environ.get("HUB_VAR_DIR", REPO_ROOT / "var")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stat = path.stat()
+    if stat.st_mode & 0o077 and stat.st_uid == os.geteuid():  # a var/ made before the hub set its umask
+        path.chmod(0o700)
     return path
 
 

@@ -1,5 +1,5 @@
 """The hub's code tables (statuses, local states, channels, applicant types, agencies, fields,
-procedures, provinces, communes), loaded from the versioned CSV files in ``mappings/code_tables/``.
+procedures, provinces, communes, ministry systems), loaded from the versioned CSV files in ``mappings/code_tables/``.
 
 Agency codes and local procedure variants end in the province suffix (``H26`` for Hanoi, as the
 portal's own evaluation API lists it: docs/interfaces.md 2.9), so the files store only the local
@@ -140,6 +140,20 @@ class CommuneRow(Row):
         _one_of("kind", self.kind, COMMUNE_KINDS)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MinistrySystemRow(Row):
+    """Which ministry system processes a procedure field's dossiers on its own software, and which
+    ministry owns it, per period: ``code`` is the field (``MaLinhVuc``: every procedure of it) or one
+    procedure's code (that procedure only, as its field also holds procedures the city system
+    handles: land, transport), ``system`` the hub's partner id of that system
+    (``business_registration``), ``ministry`` the owning ministry's name. The
+    March 2025 reorganisation merged ministries (Planning and Investment into Finance, ...) and moved
+    driving licences to Public Security, so ownership is a dated fact, like a commune."""
+
+    system: str
+    ministry: str
+
+
 @dataclass(frozen=True)
 class CodeTables:
     province_suffix: str
@@ -152,6 +166,13 @@ class CodeTables:
     procedures: VersionedTable[ProcedureRow]
     provinces: VersionedTable[ProvinceRow]
     communes: VersionedTable[CommuneRow]
+    ministry_systems: VersionedTable[MinistrySystemRow]
+
+    def ministry_system(self, procedure: ProcedureRow, on: date) -> MinistrySystemRow | None:
+        """The ministry system that processes ``procedure``'s dossiers on ``on`` and the ministry
+        owning it then, or None when no ministry system does (the city system handles them). A row
+        naming the procedure itself comes before one naming its field."""
+        return self.ministry_systems.get(procedure.code, on) or self.ministry_systems.get(procedure.field_code, on)
 
 
 def commune_problem(tables: CodeTables, commune_code: str, province_code: str, on: date) -> str | None:
@@ -192,6 +213,11 @@ def _procedure_code(code: str, suffix: str) -> str:
     return code if _NATIONAL_PROCEDURE.fullmatch(code) else _with_suffix(code, _LOCAL_PROCEDURE, suffix)
 
 
+def _system_key(code: str, suffix: str) -> str:
+    """A ``ministry_systems`` key: a field code as it is, a procedure code as ``procedures`` keys it."""
+    return code if code.isalpha() else _procedure_code(code, suffix)
+
+
 def load_code_tables(path: Path | None = None) -> CodeTables:
     """Load every table from ``path`` (default: the package's own files, cached per suffix)."""
     suffix = province_suffix()
@@ -222,6 +248,7 @@ def _load(directory: Path, suffix: str) -> CodeTables:
         procedures=table("procedures", ProcedureRow, code=lambda c: _procedure_code(c, suffix)),
         provinces=table("provinces", ProvinceRow),
         communes=table("communes", CommuneRow),
+        ministry_systems=table("ministry_systems", MinistrySystemRow, code=lambda c: _system_key(c, suffix)),
     )
     status_codes = {r.code for r in tables.statuses.all_rows()}
     for state in tables.local_states.all_rows():
@@ -231,4 +258,19 @@ def _load(directory: Path, suffix: str) -> CodeTables:
     for procedure in tables.procedures.all_rows():
         if procedure.field_code not in field_codes:
             raise CodeTableError(f"procedures: {procedure.code} names unknown field {procedure.field_code}")
+        _check_owner(tables, procedure)
     return tables
+
+
+def _check_owner(tables: CodeTables, procedure: ProcedureRow) -> None:
+    """A procedure processed on ministry software names the ministry ``ministry_systems`` says owns
+    its field's system on the day its version starts (one fact, two tables that must agree)."""
+    if not procedure.processed_on_ministry_software or procedure.valid_from is None:
+        return
+    owner = tables.ministry_system(procedure, procedure.valid_from)
+    if owner is not None and owner.ministry != procedure.ministry:
+        raise CodeTableError(
+            f"procedures: {procedure.code} from {procedure.valid_from} names ministry {procedure.ministry!r}, "
+            f"but ministry_systems gives field {procedure.field_code} (procedure {procedure.code}) "
+            f"to {owner.ministry!r} ({owner.system}) then"
+        )

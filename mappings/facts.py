@@ -17,15 +17,15 @@ False for a flag) rather than failing the batch.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ
 from mappings.national_portal import parse_portal_date
-from mappings.working_days import add_working_days
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,14 @@ class DossierFacts:
     identified: bool = False
     consulted_databases: int = 0
     result_coded: bool = False
+    # What the reconciliation matches a ministry's dossier to a city dossier by (docs/architecture.md,
+    # "Matching ministry records"): the handling agency, the one-stop number a ministry holds, the
+    # other number a city dossier records (the ministry's), and the applicant's ID as a SHA-256
+    # digest (:func:`applicant_key`), so the match needs no personal number in the facts.
+    agency: str | None = None
+    one_stop_no: str | None = None
+    other_no: str | None = None
+    applicant_key: str | None = None
 
 
 def _iso(value: Any) -> datetime | None:
@@ -141,52 +149,27 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
         identified=any(_text(i.get("so")) for i in _documents(applicant.get("dinh_danh"))),
         consulted_databases=len({c for c in databases if _text(c)}) if isinstance(databases, list) else 0,
         result_coded=_has_coded_result(_documents(record.get("ket_qua")), "ma_giay_to_ket_qua", "url"),
-    )
-
-
-PROCESSED = 9  # TrangThaiHoSo: processed
-
-
-def _aware(value: Any) -> datetime | None:
-    """A zeep ``xs:dateTime``: aware as sent, or Hanoi time when the ministry sent none."""
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(VN_TZ) if value.utcoffset() is not None else value.replace(tzinfo=VN_TZ)
-
-
-def civil_status_facts(item: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
-    """A registration pulled back from the civil-status system (``dsHoSoDangKy``, SOAP names).
-
-    It lists registered dossiers only, so each is processed (status 9) on its registration day.
-    The contract carries no due date; without one a registration could not be told on time or
-    late, so the due date is the statutory limit the city system sets too: the procedure's
-    ``max_days`` working days after submission, at 17:00 (no procedure row -> no due date), on
-    the calendar the city system and the sandbox count with (``mappings.working_days``: Tết and
-    the other public days off are skipped).
-    """
-    submitted = _aware(item.get("NgayNopHoSo"))
-    result = item.get("KetQua") if isinstance(item.get("KetQua"), Mapping) else {}
-    code = _text(item.get("MaTTHC"))
-    procedure = tables.procedures.get(code, submitted.date()) if code and submitted else None
-    due = None
-    if procedure is not None and submitted is not None:
-        due = datetime.combine(add_working_days(submitted.date(), procedure.max_days), time(17), VN_TZ)
-    return DossierFacts(
-        procedure_code=code,
-        status=PROCESSED if result else None,
-        channel=None,
-        received_at=submitted,
-        due_at=due,
-        finished_at=_aware(result.get("NgayDangKy")),
-        digitised=False,
-        paid_online=False,
-        return_by_post=False,
+        agency=_text(record.get("don_vi_xu_ly")),
+        # ASSUMPTION: the city system keeps a dossier's number at another system -- the ministry's,
+        # for a dossier a ministry processed -- as ``so_ho_so_khac`` (one-stop systems do: T-KS's
+        # ``MaHoSoKhac``, docs/interfaces.md 7.2); its API (section 1) does not list it yet.
+        other_no=_text(record.get("so_ho_so_khac")),
+        applicant_key=applicant_key(applicant.get("so_giay_to")),
     )
 
 
 # ``NoiNopHoSo`` value of a dossier filed on the national portal: ASSUMPTION (ledger 2.5: the value
 # list is unpublished; T-S, a province's own system, always sends "2" for its own dossiers).
 PORTAL_SUBMISSION = "1"
+
+
+def applicant_key(id_no: Any) -> str | None:
+    """The SHA-256 hex digest of an applicant's ID number (spaces removed, upper-cased), or None
+    without one: equal IDs give equal keys, and the facts never hold the number itself."""
+    text = _text(id_no)
+    if text is None:
+        return None
+    return hashlib.sha256("".join(text.split()).upper().encode()).hexdigest()
 
 
 def portal_facts(item: Mapping[str, Any]) -> DossierFacts:
@@ -217,4 +200,7 @@ def portal_facts(item: Mapping[str, Any]) -> DossierFacts:
         result_coded=_has_coded_result(
             _documents(item.get("DanhSachGiayToKetQua")), "MaGiayToKetQua", "DuongDanTepTinKetQua"
         ),
+        agency=_text(item.get("DonViXuLy")),
+        one_stop_no=_text(item.get("MaHoSoMotCua")),
+        applicant_key=applicant_key(item.get("SoGiayToChuHoSo")),
     )

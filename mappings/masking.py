@@ -1,7 +1,9 @@
 """Masking of personal data (Decree 13/2023): logs and reports show only the last 3 digits.
 
 Every log line and report that may carry an ID or phone number goes through
-:func:`mask_personal_data`, so a forgotten field cannot leak a full number.
+:func:`mask_personal_data`, so a forgotten field cannot leak a full number. A whole record shown
+to an operator (``hub quarantine show``) goes through :func:`mask_personal_fields`, which also
+masks full names, birth dates, e-mails and street addresses, found by field name.
 """
 
 from __future__ import annotations
@@ -44,3 +46,49 @@ def mask_phone(s: str) -> str:
 def mask_personal_data(text: str) -> str:
     """Mask every citizen ID (12 digits) and phone number (10-11 digits) inside free text."""
     return _PERSONAL.sub(lambda m: mask_phone(m.group()), text)
+
+
+# Field names (compared without case and underscores) whose values are a person's full name,
+# birth date, e-mail or street address, in the city's records, the portal's payloads, the
+# population register's replies and the carriers' orders.
+_NAME_KEYS = frozenset({"hoten", "hovaten", "chuhoso", "nguoinhan", "tennguoinhan", "receivername", "sendername"})
+_BIRTH_KEYS = frozenset({"ngaysinh", "ngaythangnamsinh", "ngaythangnam", "namsinh"})
+_EMAIL_KEYS = frozenset({"email", "thudientu"})
+_ADDRESS_KEYS = frozenset({"diachi", "chitiet", "sonha", "receiveraddress", "senderaddress", "diachinhanketqua"})
+
+
+def mask_words(text: str) -> str:
+    """Each word's first character kept, the rest starred: ``Nguyễn Văn An`` -> ``N***** V** A*``."""
+    return re.sub(r"\w+", lambda m: m.group()[0] + "*" * (len(m.group()) - 1), text)
+
+
+def mask_email(text: str) -> str:
+    """The mailbox starred but its first character, the domain kept: ``an.nguyen@x.vn`` -> ``a********@x.vn``."""
+    local, at, domain = text.partition("@")
+    return local[:1] + "*" * (len(local) - 1) + at + domain if at else mask_words(text)
+
+
+def mask_personal_fields(value: object) -> object:
+    """A record (dicts and lists of it) with full names, birth dates, e-mails and street addresses
+    masked by field name, and every ID and phone number in any string masked by shape
+    (:func:`mask_personal_data`). What an operator's screen may show of a held record."""
+    if isinstance(value, dict):
+        masked: dict[object, object] = {}
+        for key, item in value.items():
+            kind = str(key).replace("_", "").lower()
+            if isinstance(item, str) and kind in _BIRTH_KEYS:
+                masked[key] = re.sub(r"[0-9]", "*", item)
+            elif isinstance(item, str) and kind in _EMAIL_KEYS:
+                masked[key] = mask_email(item)
+            elif isinstance(item, str) and kind in _NAME_KEYS | _ADDRESS_KEYS:
+                masked[key] = mask_words(mask_personal_data(item))
+            elif isinstance(item, dict) and kind in _BIRTH_KEYS:  # NgayThangNamSinh {NgayThangNam | Nam}
+                masked[key] = {k: re.sub(r"[0-9]", "*", str(v)) for k, v in item.items()}
+            else:
+                masked[key] = mask_personal_fields(item)
+        return masked
+    if isinstance(value, list):
+        return [mask_personal_fields(item) for item in value]
+    if isinstance(value, str):
+        return mask_personal_data(value)
+    return value

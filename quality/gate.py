@@ -1,13 +1,15 @@
 """The quality gate: split a batch into records that go on and records that are quarantined.
 
-Three steps, in order, each for what it can say:
+Four steps, in order, each for what it can say:
 
 1. Schema (``quality/rules.py``): a column missing from the whole batch is drift, not a defect
    of each record -- :class:`~quality.rules.SchemaDriftError` stops the batch, nothing is
    quarantined or marked delivered, and a re-run after the fix delivers everything.
-2. Mapping (city records only): a record that cannot become a canonical ``Dossier`` fails with
+2. Text every store can keep (``mappings/text.py``): a record carrying NUL or a lone surrogate
+   fails with ``text.storable`` (in every dataset), whichever store the hub runs on.
+3. Mapping (city records only): a record that cannot become a canonical ``Dossier`` fails with
    the mapping's rule (``city.*``); the rest go on.
-3. The dataset's Great Expectations suite (``quality/expectations``) over one DataFrame of the
+4. The dataset's Great Expectations suite (``quality/expectations``) over one DataFrame of the
    batch: every row GX flags fails with the rule name and a readable reason per expectation.
 
 Failing records are never dropped: the caller quarantines each with every rule it broke. GX is
@@ -25,6 +27,8 @@ from mappings.city_system import to_canonical
 from mappings.code_tables import CodeTables
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
+from mappings.text import RULE as STORABLE_RULE
+from mappings.text import unstorable_reason
 from quality.expectations.datasets import CITY_DOSSIERS, DATASETS
 from quality.rules import require_columns
 
@@ -81,6 +85,10 @@ class QualityGate:
         outcome = GateOutcome()
         mapped: list[tuple[int, Dossier]] = []
         for position, record in enumerate(records):
+            unstorable = unstorable_reason(record)
+            if unstorable is not None:
+                outcome.failed[position] = [Violation(STORABLE_RULE, unstorable)]
+                continue
             try:
                 mapped.append((position, to_canonical(dict(record), self.tables)))
             except MappingError as exc:
@@ -97,4 +105,8 @@ class QualityGate:
             return CheckOutcome([], {})
         require_columns(dataset, _present(rows), DATASETS[dataset].required)
         failed = self._validate(dataset, rows)
+        for position, row in enumerate(rows):
+            unstorable = unstorable_reason(dict(row))
+            if unstorable is not None:
+                failed.setdefault(position, []).insert(0, Violation(STORABLE_RULE, unstorable))
         return CheckOutcome([p for p in range(len(rows)) if p not in failed], failed)

@@ -6,11 +6,14 @@ city-system generator itself (``include_ministry=True``), so procedures, agencie
 timelines and Table 01 outcomes follow exactly the rules of the city's own data, and then keep only
 the procedures that partner processes.
 
-Numbers: the city system numbers an agency's dossiers from 0001 each day. A ministry system numbers
-the dossiers it receives for the same agency in the same ``{agency}-{YYMMDD}-{NNNN}`` format, from
-a block of its own (ASSUMPTION: ``MINISTRY_SEQ_BASE`` + 1 upwards), so a pulled-back dossier never
-collides with a city dossier. At the calibrated volume (scale 1.0) the busiest agency numbers
-fewer than 3,000 dossiers a day, well below the block.
+Numbers: a ministry system numbers the dossiers processed on it its own way -- the civil-status
+system by a numeric id, the business register by a numeric receipt number (``IN_JOURNAL_NO``),
+docs/interfaces.md 6 -- never in the one-stop format. Each double passes its numbering,
+``number(day, n)`` for the day's n-th dossier (1, 2, ...), so a pulled-back dossier never collides
+with a city dossier and carries the number the ministry also syncs to the portal with.
+
+Which procedures a ministry double holds is read from the dated ``ministry_systems`` code table
+(:func:`processed_by`): the 2025 reorganisation changed owners, not the systems' numbering.
 
 Everything is deterministic in (day, scale, seed, partner): the partner name is mixed into the
 seed, so two ministries given the same seed still hold different dossiers. :func:`load_days` and
@@ -33,7 +36,6 @@ from starlette.concurrency import run_in_threadpool
 from mappings.city_system import to_canonical
 from mappings.code_tables import ProcedureRow
 from mappings.dossier import Dossier
-from mappings.dossier_number import DossierNumberAllocator
 from sandbox.city_system.generator import generate
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
@@ -41,18 +43,19 @@ from sandbox.tables import tables
 __all__ = [
     "HELD_DOSSIERS",
     "LOADED_DAYS_SCHEMA",
-    "MINISTRY_SEQ_BASE",
     "DayConflictError",
+    "Numbering",
     "ProcedureFilter",
     "canonical_ministry_dossiers",
     "load_days",
     "ministry_dossiers",
     "mount_load",
     "partner_seed",
+    "processed_by",
 ]
 
-MINISTRY_SEQ_BASE = 5000
-ProcedureFilter = Callable[[ProcedureRow], bool]
+ProcedureFilter = Callable[[ProcedureRow, date], bool]
+Numbering = Callable[[date, int], str]
 HELD_DOSSIERS = "held_dossiers"
 """What every ministry double's ``store`` module names its ``(day, scale, seed, code_tables) ->
 list[Dossier]``: the dossiers it holds for a day, as it serves them to the hub's pull-back. The
@@ -65,8 +68,25 @@ def partner_seed(seed: int, partner: str) -> int:
     return zlib.crc32(f"{seed}:{partner}".encode())
 
 
+def processed_by(partner: str, code_tables: Any) -> ProcedureFilter:
+    """The procedures whose field the ``ministry_systems`` table gives to ``partner`` on the day."""
+
+    def keep(procedure: ProcedureRow, day: date) -> bool:
+        system = code_tables.ministry_system(procedure, day)
+        return system is not None and system.system == partner
+
+    return keep
+
+
 def ministry_dossiers(
-    day: date, scale: float, seed: int, *, partner: str, keep: ProcedureFilter, code_tables: Any | None = None
+    day: date,
+    scale: float,
+    seed: int,
+    *,
+    partner: str,
+    keep: ProcedureFilter,
+    number: Numbering,
+    code_tables: Any | None = None,
 ) -> list[dict[str, Any]]:
     """City-format records of ``day`` for the procedures ``keep`` selects, numbered by the ministry.
 
@@ -75,26 +95,25 @@ def ministry_dossiers(
     """
     code_tables = code_tables if code_tables is not None else tables()
     generated = generate(day, scale, partner_seed(seed, partner), code_tables=code_tables, include_ministry=True)
-    allocators: dict[str, DossierNumberAllocator] = {}
-    kept = []
+    kept: list[dict[str, Any]] = []
     for record in generated.records:  # already in submission order
         if record["id"] in generated.defects:
             continue
         procedure = code_tables.procedures.get(record["ma_tthc"], day)
-        if procedure is None or not keep(procedure):
+        if procedure is None or not keep(procedure, day):
             continue
-        agency = record["don_vi_xu_ly"]
-        allocator = allocators.setdefault(agency, DossierNumberAllocator(agency, day, MINISTRY_SEQ_BASE))
-        kept.append({**record, "ma_ho_so": allocator.next().format()})
+        kept.append({**record, "ma_ho_so": number(day, len(kept) + 1)})
     return kept
 
 
 def canonical_ministry_dossiers(
-    day: date, scale: float, seed: int, *, partner: str, keep: ProcedureFilter, code_tables: Any
+    day: date, scale: float, seed: int, *, partner: str, number: Numbering, code_tables: Any
 ) -> list[Dossier]:
-    """:func:`ministry_dossiers` as canonical dossiers, the form every ministry double derives its
-    own records from (and the portal double its copy of the ministry's syncs)."""
-    records = ministry_dossiers(day, scale, seed, partner=partner, keep=keep, code_tables=code_tables)
+    """:func:`ministry_dossiers` of the procedures ``ministry_systems`` gives ``partner``, as
+    canonical dossiers: the form every ministry double derives its own records from (and the
+    portal double its copy of the ministry's syncs)."""
+    keep = processed_by(partner, code_tables)
+    records = ministry_dossiers(day, scale, seed, partner=partner, keep=keep, number=number, code_tables=code_tables)
     return [to_canonical(record, code_tables) for record in records]
 
 

@@ -122,6 +122,9 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "share_endpoint": lambda: "/share",
         "dstcode": lambda: "HUB-SANDBOX",
         "macanbo": lambda: OFFICER,
+        "officer_secret": lambda: secrets.token_urlsafe(24),  # the officer's AuthHash key (population_db)
+        "ma_tinh": lambda: "01",  # Hà Nội's province code at the civil-status and unemployment systems
+        "don_vi_xu_ly": lambda: "01",  # Hanoi's unit at the driving-licence system (ASSUMPTION)
         "webhook_secret": lambda: secrets.token_urlsafe(32),
         "webhook_token": lambda: secrets.token_urlsafe(32),
     }
@@ -162,6 +165,9 @@ def serve(
     from sandbox.server import serve_in_thread
     from signing.pki import init_dev_pki
 
+    # The doubles' databases hold (generated) citizens' records: 0600 files, as hub.paths.keep_private
+    # makes the hub's own (the sandbox sits below hub, so it sets the same umask itself).
+    os.umask(0o077)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if fresh:
         for path in data_dir.glob("*.sqlite*"):  # every simulator's database, WAL and message log

@@ -5,7 +5,11 @@ Each simulator signs its replies with its own certificate (a detached JWS over t
 bytes, in ``X-Hub-Signature``) and, when given a trust store, refuses requests the hub did not
 sign. ``POST /sandbox/signing {"reply_mode": ...}`` switches the replies to one of the failure
 modes the hub must refuse: unsigned, tampered (bytes changed after signing), signed with an
-expired certificate, or signed by a CA outside the hub's trust store. SOAP simulators
+expired certificate, signed by a CA outside the hub's trust store, or signed by a trusted
+certificate that is not this partner's: another partner's (``other_partner``) or the hub's own
+(``hub``) -- the hub must refuse both, naming who signed and whose certificate it expected. A
+simulator also checks that a request is signed by the hub's certificate, as a partner that pins
+the hub would. SOAP simulators
 (``sandbox.soap``) sign their XML payloads the same way through :meth:`PartnerSigning.sign_xml`
 (enveloped XMLDSig) and have one more mode, ``wrapped``: a forged payload that carries the
 genuinely signed one inside it, the classic signature-wrapping attack.
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, get_args
 
+from cryptography import x509
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from lxml.etree import _Element
@@ -25,12 +30,12 @@ from lxml.etree import _Element
 from signing.errors import SigningError
 from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
 from signing.keys import SigningIdentity
-from signing.pki import DevPki, mint_expired_identity, mint_foreign_identity
+from signing.pki import HUB, TLS_SERVER, DevPki, mint_expired_identity, mint_foreign_identity
 from signing.safe_xml import parse_xml
 from signing.trust import TrustStore
-from signing.xmldsig import DS_NS, sign_enveloped, verify_enveloped
+from signing.xmldsig import DS_NS, sign_enveloped, signer_certificate, verify_enveloped
 
-ReplyMode = Literal["valid", "unsigned", "tampered", "expired", "wrong_ca", "wrapped"]
+ReplyMode = Literal["valid", "unsigned", "tampered", "expired", "wrong_ca", "other_partner", "hub", "wrapped"]
 REPLY_MODES: tuple[str, ...] = get_args(ReplyMode)
 XML_ONLY_MODES = frozenset({"wrapped"})  # a JSON body has no element to wrap
 
@@ -63,6 +68,17 @@ class PartnerSigning:
         return mint_foreign_identity(self.name)
 
     @cached_property
+    def other_partner(self) -> SigningIdentity:
+        """Another partner's genuine certificate (trusted, but not this partner's)."""
+        others = [n for n in self.pki.names if n not in (self.name, HUB, TLS_SERVER)]
+        return self.pki.identity(others[0])
+
+    @cached_property
+    def hub(self) -> SigningIdentity:
+        """The hub's own certificate: the one requests must carry, and a reply must not."""
+        return self.pki.identity(HUB)
+
+    @cached_property
     def trust(self) -> TrustStore | None:
         return self.pki.trust_store() if self.verify_requests else None
 
@@ -85,7 +101,9 @@ class PartnerSigning:
 
     def _signer(self) -> SigningIdentity:
         """The identity the current mode signs with (a broken one for ``expired`` and ``wrong_ca``)."""
-        return {"expired": self.expired, "wrong_ca": self.foreign}.get(self.reply_mode, self.identity)
+        broken = {"expired": "expired", "wrong_ca": "foreign", "other_partner": "other_partner", "hub": "hub"}
+        mode = broken.get(self.reply_mode)
+        return self.identity if mode is None else getattr(self, mode)
 
     def sign_xml(self, payload: _Element) -> _Element:
         """A reply payload with an enveloped signature, as the current mode dictates (a new element)."""
@@ -107,10 +125,12 @@ class PartnerSigning:
         if self.trust is None:
             return parse_xml(payload), None
         try:
-            return verify_enveloped(payload, self.trust), None
+            verified = verify_enveloped(payload, self.trust)
         except SigningError as exc:
             self.refused_requests += 1
             return None, f"chữ ký số của yêu cầu không hợp lệ: {exc.reason}"
+        refusal = self._not_the_hub(signer_certificate(payload))
+        return (None, refusal) if refusal else (verified, None)
 
     def check_request(self, body: bytes, token: str | None) -> str | None:
         """Why the request must be refused (its signature), or None when it is acceptable."""
@@ -120,11 +140,22 @@ class PartnerSigning:
             self.refused_requests += 1
             return f"yêu cầu thiếu chữ ký số ({SIGNATURE_HEADER})"
         try:
-            verify_detached(body, token, self.trust)
+            signer = verify_detached(body, token, self.trust)
         except SigningError as exc:
             self.refused_requests += 1
             return f"chữ ký số của yêu cầu không hợp lệ: {exc.reason}"
-        return None
+        return self._not_the_hub(signer)
+
+    def _not_the_hub(self, signer: x509.Certificate) -> str | None:
+        """Why a request signed by a trusted certificate other than the hub's is refused, or None."""
+        expected = self.hub.certificate.subject
+        if signer.subject == expected and signer.public_key() == self.hub.certificate.public_key():
+            return None
+        self.refused_requests += 1
+        return (
+            f"chữ ký số của yêu cầu không phải của Trung tâm: ký bởi {signer.subject.rfc4514_string()}, "
+            f"cần {expected.rfc4514_string()}"
+        )
 
 
 def _alter_first_value(root: _Element) -> None:

@@ -27,7 +27,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,13 +38,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
-import psutil
 import psycopg2
 import redis
 import requests
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from hub.processes import Processes, ProcessExited, free_port, tail
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_SETTINGS_DIR = Path(__file__).resolve().parent / "e2e_airflow"
@@ -66,12 +66,6 @@ class E2EFailure(RuntimeError):
     """The run failed; the message says what and where to look."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
     """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -81,75 +75,6 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: fl
                 return result
         time.sleep(interval)
     raise E2EFailure(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-# -- processes ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Processes:
-    """The long-running processes of the run, each in its own session, with its log file."""
-
-    log_dir: Path
-    running: dict[str, subprocess.Popen] = field(default_factory=dict)
-    killed: set[str] = field(default_factory=set)
-
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            self.running[name] = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=REPO_ROOT, env=env, start_new_session=True,
-            )  # fmt: skip
-
-    def log(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
-
-    def check_alive(self) -> None:
-        """Fail, naming the process and showing its last lines, if one ended that should not have."""
-        for name, process in self.running.items():
-            if name not in self.killed and process.poll() is not None:
-                raise E2EFailure(f"{name} exited with {process.returncode}; its last lines:\n{tail(self.log(name))}")
-
-    def kill(self, name: str) -> list[int]:
-        """SIGKILL a process and every process it started, as if its machine died; the pids killed."""
-        victims = _tree(self.running[name].pid)
-        self.killed.add(name)
-        for proc in victims:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
-        psutil.wait_procs(victims, timeout=10)
-        return [proc.pid for proc in victims]
-
-    def stop_all(self) -> list[str]:
-        """SIGTERM every process tree, newest first, then SIGKILL what is left; the names that had to be killed."""
-        trees = {name: _tree(p.pid) for name, p in self.running.items() if p.poll() is None}
-        for name in reversed(list(trees)):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.running[name].pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs([proc for tree in trees.values() for proc in tree], timeout=30)
-        for proc in alive:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
-        psutil.wait_procs(alive, timeout=10)
-        for process in self.running.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(5)
-        return sorted({name for name, tree in trees.items() if any(proc in alive for proc in tree)})
-
-
-def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
 
 
 # -- PostgreSQL and Redis ----------------------------------------------------------------------------
@@ -231,11 +156,12 @@ def airflow_env(base: dict[str, str], home: Path, pg: str, broker: str, api_port
 
 
 def start_airflow(processes: Processes, env: dict[str, str]) -> None:
+    """The services of one machine (``hub up``'s), plus two Celery workers."""
+    from hub.local_deployment import airflow_services
+
     airflow = [sys.executable, "-m", "airflow"]
-    processes.start("api-server", [*airflow, "api-server"], env)
-    processes.start("scheduler", [*airflow, "scheduler", "--skip-serve-logs"], env)
-    processes.start("dag-processor", [*airflow, "dag-processor"], env)
-    processes.start("triggerer", [*airflow, "triggerer", "--skip-serve-logs"], env)
+    for name, command in airflow_services(sys.executable).items():
+        processes.start(name, command, env)
     for worker in WORKERS:
         processes.start(
             worker,
@@ -540,7 +466,7 @@ def main(
     console.print(f"Working folder (logs, data): {work}")
     try:
         run_day(work, summary_path, day, scale, seed, portal_latency_ms, timeout)
-    except (E2EFailure, KeyboardInterrupt) as exc:
+    except (E2EFailure, ProcessExited, KeyboardInterrupt) as exc:
         console.print(f"[bold red]e2e-distributed FAILED:[/] {exc}")
         console.print(f"Logs of every process: {work / 'logs'}; Airflow task logs: {work / 'airflow' / 'logs'}")
         raise typer.Exit(1) from exc

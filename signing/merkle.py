@@ -273,3 +273,34 @@ def _verify_batch_head(batch_signature: BatchSignature, trust: TrustStore, *, at
     if len(batch_signature.root) != HASH_SIZE or batch_signature.size <= 0:
         raise SignatureInvalid("malformed batch signature: root must be 32 bytes and size positive")
     return verify_detached(batch_signature.statement(), batch_signature.jws, trust, at=at)
+
+
+@dataclass(frozen=True)
+class ProvenRecord:
+    """One record as sent, with what an auditor needs to check it alone."""
+
+    dossier_no: str
+    content_hash: str
+    record: bytes
+    proof: InclusionProof
+    batch: BatchSignature
+    partner: str
+    operation: str
+    batch_id: str
+    signed_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """The self-contained JSON form (``hub evidence record``); the record stays exact bytes."""
+        return {
+            "type": "hub.record-proof/1",
+            "dossier_no": self.dossier_no,
+            "content_hash": self.content_hash,
+            "record": self.record.decode("utf-8"),
+            "record_sha256": hashlib.sha256(self.record).hexdigest(),
+            "proof": self.proof.to_dict(),
+            "batch_signature": self.batch.to_dict(),
+            "partner": self.partner,
+            "operation": self.operation,
+            "batch_id": self.batch_id,
+            "signed_at": self.signed_at.isoformat(),
+        }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -116,3 +116,10 @@ class CitySystemClient:
 def from_connection(transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]) -> CitySystemClient:
     """The client of the city system's Airflow Connection: its password is the bearer token (no login)."""
     return CitySystemClient(transport, password)
+
+
+def probe(client: CitySystemClient) -> str:
+    """The change feed of the last minute, one record a page: authenticated, cheap, nothing personal kept."""
+    now = datetime.now(UTC)
+    first = next(iter(client.iter_changes(now - timedelta(minutes=1), now, page_size=1)), [])
+    return f"change feed answered ({'changes' if first else 'no change'} in the last minute)"

@@ -360,3 +360,8 @@ def from_connection(
     if not agency:
         raise ValueError("extra 'madonvi' (the agency code) is required")
     return NationalPortalClient(transport, login, password, str(agency), PortalOptions.from_extras(extras))
+
+
+def probe(client: NationalPortalClient) -> str:
+    """Log in and read the agency catalogue (LayDanhMucCoQuan): the session and the share endpoint."""
+    return f"logged in; LayDanhMucCoQuan listed {len(client.list_agencies()):,} agencies"

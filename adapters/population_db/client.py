@@ -1,100 +1,108 @@
-"""Verify applicants against the national population database (CSDL dân cư) -- personal data, handled as such.
+"""Look applicants up in the national population database (CSDL dân cư) as public clients do --
+personal data, handled as such (docs/interfaces.md 5.1 is the evidence ledger).
 
-Three rules shape this client (issue 4; Decree 13/2023 on personal data):
+The call as practised: the hub gets a token from the LGSP (its LGSP key, base64 JSON, in the
+``lgspaccesstoken`` header of a form POST), then POSTs a JSON envelope ``{accessToken, lgspAccessToken,
+AuthHash, data}`` whose ``data`` is the SOAP 1.1 envelope of ``TraCuuThongTinCongDan`` (namespace
+``http://dancuquocgia.bca``), rendered by zeep from ``population_db.wsdl``. ``AuthHash`` is the
+officer's own key (base64 ``MaCanBo:secret``): the register answers for an officer, not for a system.
+The reply is the SOAP envelope of ``CongdanCollection`` (namespace ``http://www.mic.gov.vn/dancu/1.0``):
+one ``CongDan``, or none when nobody holds the number -- an answer, not an error. The LGSP refuses
+in JSON ``{errorCode, message}``: ``004`` the procedure (``MaDVC``) is not licensed to use the
+register, ``005`` the officer's account may not look people up.
 
-- **Every lookup is accounted for.** Each call -- answered by the partner, from the cache, or
-  failed -- produces one :class:`AuditRecord` (who: agency and officer; why: the dossier and the
-  purpose; when; what came of it) handed to the caller's :class:`AuditWriter` *before* the
-  result is returned. There is no way to call without a writer. A writer that fails stops the
-  call: an access the audit log cannot keep must not pass silently.
-- **The full ID number never reaches a log line, a result's text or an exception.** Logs and
-  reasons use :func:`mappings.masking.mask_citizen_id`; the audit record keeps the masked form and
-  a SHA-256 so an auditor can find one person's lookups; errors are scrubbed by the taxonomy.
-  (The message log keeps exact bytes as evidence, as for every partner.)
-- **Results are cached in this process only**, for ``cache_ttl_s``, and cannot be exported: the
-  cache refuses pickling and shows no content in its ``repr``.
+The register gives no verdict; the hub compares what the dossier says with the record itself
+(:mod:`mappings.identity`). Three rules shape this client (Decree 13/2023 on personal data):
 
-Vietnamese text is compared after Unicode NFC normalisation (and whitespace collapsing): city
-front-ends deliver some names decomposed (NFD), and the register compares what it receives as is.
-A name that the register reports as different is classified by one extra, audited lookup: if
-the two spellings agree once diacritics are removed, the result says "name differs only in
-diacritics/normalisation" -- a clerical difference for an officer, not an unknown person.
+- **Every lookup is accounted for.** Each call -- answered by the register, from the cache, or
+  failed -- produces one :class:`AuditRecord` (who: unit and officer ``MaCanBo``; why: the dossier,
+  its procedure and the purpose; when; what came of it) handed to the caller's
+  :class:`AuditWriter` *before* the result is returned. A writer that fails stops the call.
+- **The full ID number never reaches a log line, a result's text or an exception.** Logs use
+  :func:`mappings.masking.mask_citizen_id`; the audit record keeps the masked form and a SHA-256.
+  (The message log keeps exact bytes as evidence, as for every partner; tokens and hashes are blanked.)
+- **Results are cached in this process only**, for ``cache_ttl_s``, and cannot be exported.
+
+Requests are never signed (no public client signs them and the partner's schema has no place for
+a signature); replies are verified only when the Connection asks (``verify_replies=true``): no
+public client shows a signed reply (``Partner.replies_signed`` is False).
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
+import json
 import logging
 import threading
 import time
-import unicodedata
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from enum import StrEnum
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from adapters.errors import AdapterError
-from adapters.soap.client import RecordNotFound, SoapClient, SoapTransport
-from adapters.soap.connection import lgsp_soap
+from lxml.etree import _Element
+
+from adapters.errors import AdapterError, AuthenticationError, ContractViolation, PermanentError
+from adapters.soap.client import SoapTransport
+from adapters.soap.contract import Operation, SoapContract, load_contract
+from adapters.soap.envelope import build_envelope
 from adapters.transport import HttpTransport
+from mappings.identity import BirthDate, RegisteredAddress, RegisteredPerson, normalise_name
 from mappings.masking import mask_citizen_id
 
 __all__ = [
     "PARTNER",
     "WSDL",
-    "Address",
     "AuditRecord",
     "AuditWriter",
-    "Citizen",
     "IdentityQuery",
+    "LgspAccount",
+    "Lookup",
     "LookupPurpose",
+    "Officer",
+    "OfficerNotAuthorised",
     "PopulationDbClient",
+    "ProcedureNotLicensed",
     "ResultCache",
-    "Verdict",
-    "VerificationResult",
-    "fold_name",
     "from_connection",
-    "normalise_name",
 ]
 
 log = logging.getLogger(__name__)
 
 PARTNER = "population_db"
 WSDL = Path(__file__).with_name("population_db.wsdl")
-VERIFY = "XacThucThongTinCongDan"
 LOOKUP = "TraCuuThongTinCongDan"
-NAME, BIRTH_DATE = "HoVaTen", "NgayThangNamSinh"
-DIACRITICS_ONLY = "name differs only in diacritics/normalisation"
+TOKEN = "getToken"
+MA_TICH_HOP = "037"  # the integration code every public client sends for this look-up
+APP_NAME = "hanoi-dossier-hub"
+TOKEN_MAX_AGE_S = 600.0  # ASSUMPTION: the token's lifetime is not public; renewed early, and once on HTTP 401
+REFUSALS = {
+    "004": "the procedure (MaDVC) is not licensed to use the population database",
+    "005": "the officer's account (MaCanBo/AuthHash) may not look citizens up",
+}
 
 
-def normalise_name(name: str) -> str:
-    """NFC, single spaces, no leading/trailing blanks: the form the hub sends and compares."""
-    return " ".join(unicodedata.normalize("NFC", name).split())
+class ProcedureNotLicensed(PermanentError):
+    """LGSP refusal 004: lookups for this procedure are not allowed. Specific to the dossier's
+    procedure, so the caller quarantines the dossier instead of stopping the run."""
 
 
-def fold_name(name: str) -> str:
-    """The letters of a name without tone and vowel marks, case-folded (``Nguyễn`` -> ``nguyen``)."""
-    decomposed = unicodedata.normalize("NFD", normalise_name(name).replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-class Verdict(StrEnum):
-    MATCH = "match"
-    MISMATCH = "mismatch"
-    NOT_FOUND = "not_found"
+class OfficerNotAuthorised(AuthenticationError):
+    """LGSP refusal 005: the officer the hub speaks for may not look people up (fix the Connection)."""
 
 
 @dataclass(frozen=True, slots=True)
 class IdentityQuery:
-    """What the dossier says about the applicant."""
+    """Who to look up: the ID (12-digit ``SoDinhDanh`` or 9-digit ``SoCMND``), name and birth date."""
 
     citizen_id: str
     full_name: str
-    birth_date: date
+    birth: BirthDate
 
     def __repr__(self) -> str:
         return f"IdentityQuery(citizen_id={mask_citizen_id(self.citizen_id)!r}, ...)"
@@ -102,72 +110,70 @@ class IdentityQuery:
 
 @dataclass(frozen=True, slots=True)
 class LookupPurpose:
-    """Why the hub looks a person up: the dossier and a short purpose ("xác thực người nộp hồ sơ")."""
+    """Why the hub looks a person up: the dossier, its procedure's public-service code (``MaDVC``,
+    what the register licenses) and a short purpose ("xác thực người nộp hồ sơ")."""
 
     dossier_no: str
     reason: str
+    procedure: str
 
 
 @dataclass(frozen=True, slots=True)
-class VerificationResult:
-    """The register's answer. ``mismatched`` names the contract fields that differ
-    (``HoVaTen``, ``NgayThangNamSinh``); ``diacritics_only`` is True when the name differs
-    only in its marks (and is the only difference)."""
+class Lookup:
+    """One answer: the register's record (None: an empty collection, nobody holds the number) and
+    the ``MaYeuCau`` of the call, which the audit record carries too."""
 
-    verdict: Verdict
-    mismatched: tuple[str, ...] = ()
-    diacritics_only: bool = False
-    request_id: str = ""
-
-    @property
-    def reason(self) -> str:
-        """A sentence for officers and quarantine entries (never contains the ID)."""
-        if self.verdict is Verdict.MATCH:
-            return "identity matches the population database"
-        if self.verdict is Verdict.NOT_FOUND:
-            return "no citizen with this ID number in the population database"
-        parts = []
-        if NAME in self.mismatched:
-            parts.append(DIACRITICS_ONLY if self.diacritics_only else "name differs from the population database")
-        if BIRTH_DATE in self.mismatched:
-            parts.append("birth date differs from the population database")
-        return "; ".join(parts)
+    person: RegisteredPerson | None
+    request_id: str
 
 
 @dataclass(frozen=True, slots=True)
-class Address:
-    detail: str
-    ward: str
-    province: str
+class LgspAccount:
+    """The hub's LGSP key: access and secret key, app name, partner code (``PartnerCodeCus`` too)."""
 
+    access_key: str
+    secret_key: str
+    partner_code: str
+    app_name: str = APP_NAME
 
-@dataclass(frozen=True, slots=True)
-class Citizen:
-    """A ``CongDan`` record (personal data: keep it out of logs; its ``repr`` masks the ID)."""
-
-    citizen_id: str
-    full_name: str
-    family_name: str
-    middle_name: str
-    given_name: str
-    sex: str  # "male" | "female"
-    birth_date: date
-    birth_registration_place: str
-    permanent_address: Address
-    current_address: Address | None
+    def header_value(self) -> str:
+        """The base64 JSON the LGSP reads the key from (token call header, ``lgspAccessToken`` field)."""
+        key = {
+            "AccessKey": self.access_key,
+            "SecretKey": self.secret_key,
+            "AppName": self.app_name,
+            "PartnerCode": self.partner_code,
+            "PartnerCodeCus": self.partner_code,
+        }
+        return base64.b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
 
     def __repr__(self) -> str:
-        return f"Citizen(citizen_id={mask_citizen_id(self.citizen_id)!r}, ...)"
+        return f"LgspAccount(access_key={self.access_key!r}, secret_key='***')"
+
+
+@dataclass(frozen=True, slots=True)
+class Officer:
+    """The officer every lookup is made for: ``MaCanBo``, their key secret, their unit (``MaDonVi``)."""
+
+    code: str
+    secret: str
+    unit: str
+
+    def auth_hash(self) -> str:
+        return base64.b64encode(f"{self.code}:{self.secret}".encode()).decode()
+
+    def __repr__(self) -> str:
+        return f"Officer(code={self.code!r}, unit={self.unit!r}, secret='***')"
 
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
     """One access to a citizen's data: store-independent; the pipeline persists it.
 
-    ``subject`` is the masked ID; ``subject_digest`` the SHA-256 hex of the full ID, so an auditor
-    who has the number can find every lookup of that person without the log holding it.
-    ``source``: ``partner`` (asked the register), ``cache`` (answered from this process's cache),
-    ``failed`` (the call raised; ``outcome`` names the error class).
+    ``agency`` is the officer's unit (``MaDonVi``), ``officer`` their ``MaCanBo``; ``purpose`` says
+    why and for which procedure (``MaDVC``). ``subject`` is the masked ID; ``subject_digest`` the
+    SHA-256 hex of the full ID. ``source``: ``partner``, ``cache`` or ``failed`` (``outcome`` then
+    names the error class).
     """
 
     at: datetime
@@ -204,15 +210,16 @@ class ResultCache:
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
 
-    def get(self, key: tuple[Any, ...]) -> Any | None:
+    def get(self, key: tuple[Any, ...]) -> tuple[bool, Any]:
+        """(found, value): a cached "nobody" (None) is an answer too."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                return None
+                return False, None
             if entry[0] <= self._clock():
                 del self._entries[key]
-                return None
-            return entry[1]
+                return False, None
+            return True, entry[1]
 
     def put(self, key: tuple[Any, ...], value: Any) -> None:
         if self.ttl_s == 0:
@@ -233,127 +240,149 @@ class ResultCache:
         raise TypeError("the population cache holds personal data and is never exported")
 
 
-class PopulationDbClient:
-    """Identity verification and citizen lookup for one agency (``MaDVC``). Thread-safe."""
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Paths under the LGSP URL (configured per service, as public clients do)."""
 
-    def __init__(self, soap: SoapClient, *, agency: str, officer: str, cache: ResultCache) -> None:
-        if not (agency and officer):
-            raise ValueError("the population database needs the agency code (MaDVC) and an officer id (MaCanBo)")
-        self.soap = soap
-        self.agency = agency
+    token: str = "/getToken"
+    lookup: str = "/TraCuuThongTinCongDan"
+
+
+class PopulationDbClient:
+    """Citizen lookups for one officer through the LGSP. Thread-safe."""
+
+    def __init__(
+        self,
+        transport: SoapTransport,
+        account: LgspAccount,
+        officer: Officer,
+        *,
+        cache: ResultCache,
+        endpoints: Endpoints = Endpoints(),
+        integration_code: str = MA_TICH_HOP,
+        contract: SoapContract | None = None,
+    ) -> None:
+        if not (officer.code and officer.secret and officer.unit):
+            raise ValueError("the population database needs the officer (MaCanBo), their key secret and unit (MaDonVi)")
+        self.transport = transport
+        self.account = account
         self.officer = officer
         self.cache = cache
+        self.endpoints = endpoints
+        self.integration_code = integration_code
+        self.contract = contract or load_contract(WSDL)
+        self._token: tuple[str, float] | None = None
+        self._token_lock = threading.Lock()
 
-    @property
-    def transport(self) -> SoapTransport:
-        """The transport (the hooks close it when the Connection changes, as for every client)."""
-        return self.soap.transport
-
-    def verify(self, query: IdentityQuery, purpose: LookupPurpose, audit: AuditWriter) -> VerificationResult:
-        """Ask the register whether ``query`` describes a registered citizen.
-
-        Raises the adapter taxonomy (``RetryableError`` when the register is unreachable, ...);
-        the attempt is audited either way.
-        """
+    def lookup(self, query: IdentityQuery, purpose: LookupPurpose, audit: AuditWriter) -> Lookup:
+        """The register's record of ``query``'s person (``person`` None when the register holds
+        nobody: an empty ``CongdanCollection``). Raises the adapter taxonomy (``ProcedureNotLicensed``,
+        ``OfficerNotAuthorised``, ``RetryableError`` when the register is unreachable, ...); the
+        attempt is audited either way."""
         name = normalise_name(query.full_name)
-        key = (VERIFY, query.citizen_id, name, query.birth_date)
-        result = self._cached_or_call(
-            key, VERIFY, query.citizen_id, purpose, audit, lambda rid: self._verify(rid, query, name)
-        )
-        if result.verdict is Verdict.MISMATCH and NAME in result.mismatched and not result.diacritics_only:
-            result = self._classify_name(result, query, name, purpose, audit)
+        key = (query.citizen_id, name, query.birth, purpose.procedure)
+        request_id = uuid.uuid4().hex
+        found, cached = self.cache.get(key)
+        if found:
+            audit.write(self._audit(query.citizen_id, purpose, request_id, "cache", _outcome(cached)))
+            return Lookup(cached, request_id)
+        try:
+            person = self._lookup(request_id, query, name, purpose.procedure)
+        except AdapterError as exc:
+            audit.write(self._audit(query.citizen_id, purpose, request_id, "failed", type(exc).__name__))
+            raise
+        audit.write(self._audit(query.citizen_id, purpose, request_id, "partner", _outcome(person)))
+        self.cache.put(key, person)
         log.info(
             "population %s for dossier %s, citizen %s: %s",
-            VERIFY,
+            LOOKUP,
             purpose.dossier_no,
             mask_citizen_id(query.citizen_id),
-            result.reason,
+            _outcome(person),
         )
-        return result
+        return Lookup(person, request_id)
 
-    def lookup(self, citizen_id: str, purpose: LookupPurpose, audit: AuditWriter) -> Citizen:
-        """The register's record of ``citizen_id``; :class:`~adapters.soap.client.RecordNotFound` if none."""
-        return self._cached_or_call(
-            (LOOKUP, citizen_id), LOOKUP, citizen_id, purpose, audit, lambda rid: self._lookup(rid, citizen_id)
-        )
+    def request_values(self, request_id: str, query: IdentityQuery, name: str, procedure: str) -> dict[str, Any]:
+        """The ``TraCuuThongTinCongDan`` values for one lookup (what golden requests are compared with)."""
+        number = "SoCMND" if len(query.citizen_id) == 9 else "SoDinhDanh"
+        return {
+            "MaYeuCau": request_id,
+            "MaDVC": procedure,
+            "MaTichHop": self.integration_code,
+            "MaCanBo": self.officer.code,
+            "MaDonVi": self.officer.unit,
+            "TaiKhoan": self.officer.code,
+            number: query.citizen_id,
+            "HoVaTen": name,
+            "NgayThangNamSinh": query.birth.register_form(),
+        }
+
+    def close(self) -> None:
+        self.transport.close()
 
     # ----------------------------------------------------------------- internals
 
-    def _cached_or_call(
-        self,
-        key: tuple[Any, ...],
-        operation: str,
-        citizen_id: str,
-        purpose: LookupPurpose,
-        audit: AuditWriter,
-        call: Callable[[str], Any],
-    ) -> Any:
-        request_id = uuid.uuid4().hex
-        cached = self.cache.get(key)
-        if cached is not None:
-            audit.write(self._audit(operation, citizen_id, purpose, request_id, "cache", _outcome(cached)))
-            return cached
+    def _lookup(self, request_id: str, query: IdentityQuery, name: str, procedure: str) -> RegisteredPerson | None:
+        op = self.contract.operation(LOOKUP)
+        payload = self.contract.build(LOOKUP, self.request_values(request_id, query, name, procedure))
+        problems = self.contract.schema_errors(payload)
+        if problems is not None:
+            raise ContractViolation(PARTNER, LOOKUP, f"request breaks the XSD: {problems}", side="hub")
+        envelope = build_envelope(payload)
         try:
-            result = call(request_id)
-        except AdapterError as exc:
-            audit.write(self._audit(operation, citizen_id, purpose, request_id, "failed", type(exc).__name__))
-            raise
-        audit.write(self._audit(operation, citizen_id, purpose, request_id, "partner", _outcome(result)))
-        self.cache.put(key, result)
-        return result
+            return self._send(op, envelope, renew=False)
+        except AuthenticationError as exc:
+            # The register refused a token it had issued (expired early): once more with a new one.
+            # A refused token request or a refusal of the officer is final.
+            if isinstance(exc, OfficerNotAuthorised) or exc.operation != LOOKUP or exc.status != 401:
+                raise
+            return self._send(op, envelope, renew=True)
 
-    def _who(self, request_id: str) -> dict[str, str]:
-        return {"MaYeuCau": request_id, "MaDVC": self.agency, "MaCanBo": self.officer}
+    def _send(self, op: Operation, envelope: bytes, *, renew: bool) -> RegisteredPerson | None:
+        wrapper = {
+            "accessToken": f"Bearer {self.access_token(renew=renew)}",
+            "lgspAccessToken": self.account.header_value(),
+            "AuthHash": self.officer.auth_hash(),
+        }
+        parse = functools.partial(self._read, op)
+        return self.transport.post_wrapped(self.endpoints.lookup, op, envelope, wrapper, parse=parse, refusal=_refusal)
 
-    def _verify(self, request_id: str, query: IdentityQuery, name: str) -> VerificationResult:
-        reply = self.soap.call(
-            VERIFY,
-            {**self._who(request_id), "SoDinhDanh": query.citizen_id, NAME: name, BIRTH_DATE: query.birth_date},
-        )
-        verdict = {"KHOP": Verdict.MATCH, "KHONG_KHOP": Verdict.MISMATCH, "KHONG_TON_TAI": Verdict.NOT_FOUND}
-        return VerificationResult(
-            verdict[reply["KetQua"]], tuple(reply.get("TruongKhongKhop") or ()), False, request_id
-        )
+    def access_token(self, *, renew: bool = False) -> str:
+        """The LGSP access token, fetched on first use and after ``TOKEN_MAX_AGE_S`` (or when ``renew``)."""
+        with self._token_lock:
+            if renew or self._token is None or self._token[1] <= time.monotonic():
+                token = self.transport.post_form(
+                    self.endpoints.token,
+                    operation=TOKEN,
+                    parse=_token_of,
+                    headers={"lgspaccesstoken": self.account.header_value()},
+                    redact_keys=frozenset({"access_token"}),
+                )
+                self._token = (token, time.monotonic() + TOKEN_MAX_AGE_S)
+            return self._token[0]
 
-    def _lookup(self, request_id: str, citizen_id: str) -> Citizen:
-        person = self.soap.call(LOOKUP, {**self._who(request_id), "SoDinhDanh": citizen_id})["CongDan"]
-        return Citizen(
-            citizen_id=person["SoDinhDanh"],
-            full_name=normalise_name(person["HoVaTen"]),
-            family_name=person["Ho"],
-            middle_name=person["ChuDem"] or "",
-            given_name=person["Ten"],
-            sex="male" if person["GioiTinh"] == 1 else "female",
-            birth_date=person["NgayThangNamSinh"],
-            birth_registration_place=person["NoiDangKyKhaiSinh"] or "",
-            permanent_address=_address(person["ThuongTru"]),
-            current_address=_address(person["NoiOHienTai"]) if person.get("NoiOHienTai") else None,
-        )
-
-    def _classify_name(
-        self, result: VerificationResult, query: IdentityQuery, name: str, purpose: LookupPurpose, audit: AuditWriter
-    ) -> VerificationResult:
-        """Tell a diacritics-only name difference from another person's name (one audited lookup)."""
-        why = LookupPurpose(purpose.dossier_no, f"{purpose.reason}; phân loại sai lệch họ tên")
-        try:
-            registered = self.lookup(query.citizen_id, why, audit)
-        except RecordNotFound:
-            return result
-        if fold_name(registered.full_name) != fold_name(name):
-            return result
-        return VerificationResult(result.verdict, result.mismatched, True, result.request_id)
+    def _read(self, op: Operation, element: _Element) -> RegisteredPerson | None:
+        if element.tag != op.reply.text:
+            raise ContractViolation(PARTNER, op.name, f"reply element is {element.tag}, expected {op.reply.text}")
+        problems = self.contract.schema_errors(element)
+        if problems is not None:
+            raise ContractViolation(PARTNER, op.name, f"reply breaks the XSD: {problems}")
+        people = self.contract.read(op.reply, element).get("CongDan") or []
+        if len(people) > 1:
+            raise ContractViolation(PARTNER, op.name, f"{len(people)} citizens answered one ID number")
+        return person_of(people[0]) if people else None
 
     def _audit(
-        self, operation: str, citizen_id: str, purpose: LookupPurpose, request_id: str, source: str, outcome: str
+        self, citizen_id: str, purpose: LookupPurpose, request_id: str, source: str, outcome: str
     ) -> AuditRecord:
         return AuditRecord(
             at=datetime.now(UTC),
             partner=PARTNER,
-            operation=operation,
+            operation=LOOKUP,
             dossier_no=purpose.dossier_no,
-            purpose=purpose.reason,
-            agency=self.agency,
-            officer=self.officer,
+            purpose=f"{purpose.reason}; MaDVC {purpose.procedure}",
+            agency=self.officer.unit,
+            officer=self.officer.code,
             request_id=request_id,
             subject=mask_citizen_id(citizen_id),
             subject_digest=hashlib.sha256(citizen_id.encode()).hexdigest(),
@@ -362,24 +391,86 @@ class PopulationDbClient:
         )
 
 
-def _outcome(result: VerificationResult | Citizen) -> str:
-    if isinstance(result, VerificationResult):
-        return result.verdict.value + (f" ({', '.join(result.mismatched)})" if result.mismatched else "")
-    return "found"
+def person_of(values: Mapping[str, Any]) -> RegisteredPerson:
+    """A ``CongDan`` (as zeep reads it) as the hub's :class:`RegisteredPerson`.
+
+    The name is the three parts joined (public samples carry the whole name in ``Ten``); the birth
+    date is ``NgayThangNam`` when given, else the year ``Nam``; a malformed date is a contract violation.
+    """
+    parts = values.get("HoVaTen") or {}
+    name = normalise_name(" ".join(str(parts.get(key) or "") for key in ("Ho", "ChuDem", "Ten")))
+    born = values.get("NgayThangNamSinh") or {}
+    text = born.get("NgayThangNam") or born.get("Nam") or ""
+    try:
+        birth = BirthDate.parse(text) if text else None
+    except ValueError as exc:
+        raise ContractViolation(PARTNER, LOOKUP, "reply's NgayThangNamSinh is not yyyyMMdd or yyyy") from exc
+    return RegisteredPerson(
+        citizen_id=str(values.get("SoDinhDanh") or ""),
+        full_name=name,
+        birth=birth,
+        sex={"1": "male", "2": "female"}.get(str(values.get("GioiTinh") or ""), ""),
+        old_id=str(values.get("SoCMND") or ""),
+        permanent=_address(values.get("ThuongTru")),
+        current=_address(values.get("NoiOHienTai")),
+    )
 
 
-def _address(values: dict[str, Any]) -> Address:
-    return Address(values["ChiTiet"], values["PhuongXa"], values["TinhThanh"])
+def _address(values: Mapping[str, Any] | None) -> RegisteredAddress | None:
+    if not values:
+        return None
+    return RegisteredAddress(
+        province=str(values.get("MaTinhThanh") or ""),
+        district=str(values.get("MaQuanHuyen") or ""),
+        commune=str(values.get("MaPhuongXa") or ""),
+        detail=str(values.get("ChiTiet") or ""),
+    )
+
+
+def _token_of(document: Any) -> str:
+    token = document.get("access_token") if isinstance(document, dict) else None
+    if not isinstance(token, str) or not token:
+        raise ContractViolation(PARTNER, TOKEN, "the LGSP's token reply has no access_token")
+    return token
+
+
+def _refusal(status: int, document: Any) -> AdapterError | None:
+    """The error of an LGSP JSON refusal ``{errorCode, message}`` (None when it is not one)."""
+    if not isinstance(document, dict) or "errorCode" not in document:
+        return None
+    code = str(document["errorCode"])
+    text = f"LGSP refusal {code}: {REFUSALS.get(code, document.get('message') or 'no message')}"
+    if code == "004":
+        return ProcedureNotLicensed(PARTNER, LOOKUP, text, status=status)
+    if code == "005":
+        return OfficerNotAuthorised(PARTNER, LOOKUP, f"{text}; check the Airflow Connection", status=status)
+    if status in (401, 403):
+        return AuthenticationError(PARTNER, LOOKUP, f"{text}; check the Airflow Connection", status=status)
+    return PermanentError(PARTNER, LOOKUP, text, status=status)
+
+
+def _outcome(person: RegisteredPerson | None) -> str:
+    return "found" if person is not None else "not_found"
 
 
 def from_connection(
     transport: HttpTransport, login: str, password: str, extras: Mapping[str, Any]
 ) -> PopulationDbClient:
-    """The client of the register's Airflow Connection: the LGSP account, agency and officer as every
-    SOAP partner reads them (:func:`adapters.soap.connection.lgsp_soap`), and extra ``cache_ttl_s``:
-    how long answers are reused in this process (default 3600, 0 = never), because the same
-    applicant is checked again by every dossier they file that day."""
-    soap, agency, officer = lgsp_soap(transport, WSDL, login, password, extras)
-    return PopulationDbClient(
-        soap, agency=agency, officer=officer, cache=ResultCache(float(extras.get("cache_ttl_s", 3600)))
-    )
+    """The client of the register's Airflow Connection.
+
+    Login and password are the hub's LGSP access and secret key. Extras: ``madonvi`` (the
+    officer's unit, ``MaDonVi``), ``macanbo`` (the officer, ``MaCanBo``; default the login),
+    ``officer_secret`` (the officer's key secret, hashed into ``AuthHash``), ``partner_code`` (the
+    LGSP partner code; default ``madonvi``), ``cache_ttl_s`` (default 3600, 0 = never: the same
+    applicant is checked again by every dossier they file that day).
+    """
+    if not isinstance(transport, SoapTransport):
+        raise TypeError(f"{transport.partner} is reached through a SoapTransport")
+    for required in ("madonvi", "officer_secret"):
+        if not extras.get(required):
+            raise ValueError(f"extra {required!r} is required")
+    if not (login and password):
+        raise ValueError("the LGSP access key (login) and secret key (password) are required")
+    account = LgspAccount(login, password, str(extras.get("partner_code") or extras["madonvi"]))
+    officer = Officer(str(extras.get("macanbo") or login), str(extras["officer_secret"]), str(extras["madonvi"]))
+    return PopulationDbClient(transport, account, officer, cache=ResultCache(float(extras.get("cache_ttl_s", 3600))))

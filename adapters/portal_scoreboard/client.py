@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -211,3 +212,9 @@ def from_connection(transport: HttpTransport, login: str, password: str, extras:
         str(extras.get("root_department_id") or HANOI_ROOT),
         pause_s=float(extras.get("pause_s", DEFAULT_PAUSE_S)),
     )
+
+
+def probe(client: ScoreboardClient) -> str:
+    """This year's service results (one public page of every province's score)."""
+    year = datetime.now(UTC).year
+    return f"service-results listed {len(client.service_results(ScorePeriod('year', year))):,} provinces for {year}"

@@ -16,15 +16,19 @@ from typing import Protocol
 
 from mappings.postal.order import OrderRequest
 
+PROBE_ORDER_ID = "HUB-PROBE-0"
+"""An order id no carrier issued: tracking it checks the account and orders nothing (``hub connections test``)."""
+
 
 @dataclass(frozen=True)
 class PlacedOrder:
-    """The carrier's acceptance; ``item_code`` has passed the S10 check digit before this exists."""
+    """The carrier's acceptance; ``item_code`` has passed the S10 check digit before this exists, or is
+    None for a carrier whose reference is its own order number (Viettel Post answers no S10 code)."""
 
     carrier: str
     reference: str
     order_id: str
-    item_code: str
+    item_code: str | None
     placed_at: datetime
 
 
@@ -65,7 +69,8 @@ class Carrier(Protocol):
         ...
 
     def track(self, order_ids: Sequence[str]) -> dict[str, list[CarrierEvent]]:
-        """The full status history of each order, oldest first."""
+        """The full status history of each order, oldest first. A carrier whose only history channel
+        is its callbacks (Viettel Post) asks for them to be sent again and returns no events here."""
         ...
 
     def cancel(self, order_id: str) -> None:

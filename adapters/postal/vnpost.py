@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.errors import ContractViolation, PermanentError, RetryableError
-from adapters.postal.carrier import CarrierEvent, PlacedOrder, WebhookRejected
+from adapters.postal.carrier import PROBE_ORDER_ID, CarrierEvent, PlacedOrder, WebhookRejected
 from adapters.postal.checks import accepted_item_code, batches, checked_addresses, header, webhook_document
 from adapters.redaction import describe_validation_error
 from adapters.transport import HttpTransport
@@ -208,3 +208,9 @@ def from_connection(transport: HttpTransport, login: str, password: str, extras:
     if not (login and extras.get("webhook_secret")):
         raise ValueError("login (customer code) and extra 'webhook_secret' are required")
     return VNPostClient(transport, password, login, extras["webhook_secret"])
+
+
+def probe(client: VNPostClient) -> str:
+    """Track an order id no one has: the customer code and token are checked, nothing is ordered."""
+    client.track([PROBE_ORDER_ID])
+    return "GetOrderTracking answered"

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import logging
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import requests
@@ -61,7 +62,7 @@ from adapters.soap.envelope import (
 )
 from adapters.transport import RETRY_STATUSES, HttpTransport, _Call
 from signing.errors import SigningError, UnsafeXml
-from signing.xmldsig import sign_enveloped, verify_enveloped
+from signing.xmldsig import sign_enveloped, signer_certificate, verify_enveloped
 
 __all__ = ["RecordNotFound", "SoapClient", "SoapTransport", "fault_error"]
 
@@ -70,6 +71,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONTENT_TYPE = "text/xml; charset=utf-8"  # SOAP 1.1
 REDACTED = b"***"
+
+
+Refusal = Callable[[int, Any], AdapterError | None]
+"""Reads an LGSP JSON refusal (HTTP status, decoded body) into the partner's error, or None when the
+body is not one (then the reply is a contract violation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _SoapCall(_Call):
+    """A call whose reply is a SOAP envelope; ``refusal`` reads the JSON refusal an LGSP answers
+    instead when it turns a wrapped call down before the partner sees it."""
+
+    refusal: Refusal | None = None
 
 
 class RecordNotFound(PermanentError):
@@ -115,7 +129,7 @@ class SoapTransport(HttpTransport):
     ) -> None:
         # The JSON transport's JWS header signing stays off: the signature travels inside the XML.
         super().__init__(partner, settings, on_exchange=on_exchange)
-        self.xml_signatures = signatures or MessageSignatures()
+        self.xml_signatures = (signatures or MessageSignatures()).bound_to(partner)
 
     def sign(self, payload: _Element) -> _Element:
         """The payload signed with the hub's key (unchanged when this partner takes unsigned requests)."""
@@ -137,7 +151,7 @@ class SoapTransport(HttpTransport):
         ``parse`` runs inside the retry loop on the element the signature covers; ``secrets`` are
         blanked in the exchange report and scrubbed from error text.
         """
-        call = _Call(
+        call = _SoapCall(
             "POST",
             path,
             operation.name,
@@ -148,11 +162,44 @@ class SoapTransport(HttpTransport):
         )
         return self._call(call, parse)
 
+    def post_wrapped(
+        self,
+        path: str,
+        operation: Operation,
+        envelope: bytes,
+        wrapper: Mapping[str, str],
+        *,
+        parse: Callable[[_Element], T],
+        refusal: Refusal,
+        record_count: int = 1,
+    ) -> T:
+        """POST ``envelope`` as the ``data`` string of an LGSP JSON envelope whose other keys are
+        ``wrapper`` (tokens, hashes: all secrets, blanked in the exchange report and scrubbed from
+        errors), and return ``parse(verified reply payload)``. The reply is a SOAP envelope as for
+        :meth:`post_envelope`, unless the LGSP refuses the call in JSON, which ``refusal`` reads."""
+        body = json.dumps({**wrapper, "data": envelope.decode("utf-8")}, ensure_ascii=False).encode("utf-8")
+        call = _SoapCall(
+            "POST",
+            path,
+            operation.name,
+            body=body,
+            headers={"Content-Type": "application/json; charset=utf-8", "Accept": "text/xml, application/json"},
+            redact_keys=frozenset(wrapper),
+            secrets=tuple(value for value in wrapper.values() if value),
+            record_count=record_count,
+            refusal=refusal,
+        )
+        return self._call(call, parse)
+
     def _interpret(self, call: _Call, response: requests.Response, parse: Callable[[Any], T]) -> T:
+        if not isinstance(call, _SoapCall):  # a JSON call on this channel (an LGSP token)
+            return super()._interpret(call, response, parse)
         status = response.status_code
         where = (self.partner, call.operation)
         if status in RETRY_STATUSES:
             raise RetryableError(*where, f"HTTP {status} {response.reason}", status=status, secrets=call.secrets)
+        if call.refusal is not None and _is_json(response):
+            raise self._refused(call, response)
         if status in (401, 403):
             detail = f"HTTP {status} {response.reason} -- credentials refused; check the Airflow Connection"
             raise AuthenticationError(*where, detail, status=status, secrets=call.secrets)
@@ -170,15 +217,34 @@ class SoapTransport(HttpTransport):
             raise PermanentError(*where, f"HTTP {status} {response.reason} without a SOAP fault", status=status)
         return parse(self._verified(call, element, status))
 
+    def _refused(self, call: _SoapCall, response: requests.Response) -> AdapterError:
+        """The error an LGSP JSON refusal stands for (a contract violation when it is not one)."""
+        where, status = (self.partner, call.operation), response.status_code
+        try:
+            document = json.loads(response.content)
+        except ValueError:
+            document = None
+        error = call.refusal(status, document) if call.refusal is not None and document is not None else None
+        if error is None:
+            return ContractViolation(
+                *where, f"HTTP {status} JSON reply that is neither SOAP nor a refusal", status=status
+            )
+        return error
+
     def _verified(self, call: _Call, element: _Element, status: int) -> _Element:
         """The signed payload as its signature covers it -- the only element callers may read."""
         trust = self.xml_signatures.trust
         if trust is None:
             return standalone(element)
+        payload = payload_bytes(element)
         try:
-            return verify_enveloped(payload_bytes(element), trust)
+            verified = verify_enveloped(payload, trust)
         except SigningError as exc:
             raise UntrustedReply(self.partner, call.operation, f"reply refused: {exc.reason}", status=status) from exc
+        refusal = self.xml_signatures.signer_refusal(signer_certificate(payload))
+        if refusal is not None:
+            raise UntrustedReply(self.partner, call.operation, f"reply refused: {refusal}", status=status)
+        return verified
 
     def _exchange(self, call: _Call, *args: Any, **kwargs: Any) -> Exchange:
         """The JSON transport's report, with the WS-Security password blanked in the kept request."""
@@ -189,6 +255,11 @@ class SoapTransport(HttpTransport):
         if body == exchange.request_body:
             return exchange
         return replace(exchange, request_body=body, redacted=True)
+
+
+def _is_json(response: requests.Response) -> bool:
+    content_type = response.headers.get("Content-Type", "")
+    return "json" in content_type or response.content.lstrip()[:1] == b"{"
 
 
 class SoapClient:

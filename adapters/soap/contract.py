@@ -83,10 +83,16 @@ class SoapContract:
         return tuple((self.wsdl.parent / location).resolve() for location in locations if location)
 
     @cached_property
-    def _schema(self) -> etree.XMLSchema:
-        if len(self.schema_files) != 1:
-            raise ValueError(f"{self.wsdl.name}: expected one imported XSD, found {len(self.schema_files)}")
-        return etree.XMLSchema(parse_xml(self.schema_files[0].read_bytes()))
+    def _schemas(self) -> dict[str, etree.XMLSchema]:
+        """One compiled XSD per target namespace: a partner whose reply element lives in another
+        namespace than its request (the population database) imports one XSD per namespace."""
+        if not self.schema_files:
+            raise ValueError(f"{self.wsdl.name}: the WSDL imports no XSD")
+        schemas = {}
+        for path in self.schema_files:
+            document = parse_xml(path.read_bytes())
+            schemas[document.get("targetNamespace", "")] = etree.XMLSchema(document)
+        return schemas
 
     def operation(self, name: str) -> Operation:
         try:
@@ -96,7 +102,10 @@ class SoapContract:
 
     def schema_errors(self, payload: _Element) -> str | None:
         """Why ``payload`` does not validate against the XSD (first errors, no values), or None."""
-        schema = self._schema
+        namespace = etree.QName(payload).namespace or ""
+        schema = self._schemas.get(namespace)
+        if schema is None:
+            return f"no schema of this contract declares the namespace of element {payload.tag}"
         if schema.validate(payload):
             return None
         # libxml2 quotes the offending value ("The value '0010...' is not accepted"): personal data.

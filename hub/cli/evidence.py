@@ -156,41 +156,47 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="The zip file to write (mode 0600).")],
     exchange: Annotated[str | None, typer.Option(help="One exchange id (as in the message log).")] = None,
     dossier: Annotated[
-        str | None, typer.Option(help="Every exchange of the batches that carried this dossier.")
+        str | None,
+        typer.Option(help="One dossier: its records as sent, their proofs and signed batch roots, nobody else's."),
     ] = None,
     trust: TrustOption = None,
 ) -> None:
     """Write an evidence bundle a third party can verify with the zip alone.
 
-    The bundle holds personal data (the exact messages): keep it accordingly.
+    ``--dossier`` holds only that dossier (minimal disclosure); ``--exchange`` holds a whole
+    exchange, which names everyone its messages carry. Either holds personal data: keep it accordingly.
 
     Example: hub evidence export --dossier 000.00.12.H26-261120-0001 --out evidence.zip
     """
-    from hub.store import hub_store
-    from signing.evidence.bundle_export import export_bundle
+    from hub.store import RecordProofs, hub_store
+    from signing.evidence.bundle_export import export_bundle, export_record_bundle
 
     if (exchange is None) == (dossier is None):
         _fail("give exactly one of --exchange and --dossier")
     roots = _trust_store(trust)
-    console.print(
-        "[bold yellow]warning:[/] the bundle contains the exact messages exchanged, with citizen ID and phone "
-        "numbers; it is written with mode 0600 -- share it only with who needs it, delete it after use.",
-        highlight=False,
-    )
+    anchors = roots.roots if roots else ()
     try:
-        summary = export_bundle(
-            hub_store().message_log,
-            exchange_id=exchange,
-            dossier_no=dossier,
-            out=out,
-            roots=roots.roots if roots else (),
-        )
+        if dossier is not None:
+            proven = RecordProofs(hub_store()).for_dossier(dossier)
+            summary = export_record_bundle(proven, dossier_no=dossier, out=out, roots=anchors)
+            written = f"{summary.exchanges} signed sending(s) of {dossier} with their proofs and batch roots"
+        else:
+            console.print(
+                "[bold yellow]warning:[/] an exchange bundle holds the exact messages, with every citizen ID and "
+                "phone number they carry; for one dossier use --dossier instead.",
+                highlight=False,
+            )
+            summary = export_bundle(hub_store().message_log, exchange_id=str(exchange), out=out, roots=anchors)
+            written = (
+                f"{summary.exchanges} exchange(s), chain segment of {summary.chain_entries} entries, "
+                f"{summary.seals} seal(s)"
+            )
     except LookupError as exc:
         _fail(str(exc))
         return
     console.print(
-        f"Wrote {summary.path}: {summary.exchanges} exchange(s), chain segment of {summary.chain_entries} entries, "
-        f"{summary.seals} seal(s), {summary.certificates} certificate(s), {summary.roots} root(s).",
+        f"Wrote {summary.path} (mode 0600, personal data): {written}, {summary.certificates} certificate(s), "
+        f"{summary.roots} root(s).",
         highlight=False,
     )
     if not summary.roots:
@@ -221,11 +227,16 @@ def verify_bundle_command(
         console.print(f"[red]problem:[/] {problem}", highlight=False)
     if not report.ok:
         _fail(f"{bundle} does not verify ({len(report.problems)} problem(s); first: {report.problems[0]})")
-    console.print(
-        f"{bundle} verifies: {report.exchanges} exchange(s), {report.chain_entries} chain entries, "
-        f"{report.signatures_verified} signature(s) and {report.seals_verified} seal proof(s) checked.",
-        highlight=False,
-    )
+    if report.warnings:  # evidence that holds only in part is not evidence that verifies
+        _fail(f"{bundle} does not verify without reservation: {len(report.warnings)} warning(s) above")
+    if report.records:
+        checked = f"{report.records_verified} record(s) proven by the hub's signed batch roots"
+    else:
+        checked = (
+            f"{report.exchanges} exchange(s), {report.chain_entries} chain entries, "
+            f"{report.signatures_verified} signature(s) and {report.seals_verified} seal proof(s) checked"
+        )
+    console.print(f"{bundle} verifies: {checked}.", highlight=False)
 
 
 @app.command("seal")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -19,12 +23,14 @@ from rich.console import Console
 from adapters import partners
 from hub.airflow_env import airflow_environment
 from hub.cli.catalogue import app as catalogue_app
+from hub.cli.connections import app as connections_app
 from hub.cli.evidence import app as evidence_app
 from hub.cli.outbox import app as outbox_app
 from hub.cli.quarantine import app as quarantine_app
 from hub.cli.reconcile import reconcile_command
 from hub.cli.signing import pki_app, sign, verify
 from hub.cli.webhooks import app as webhooks_app
+from hub.cli.webhooks import callback_receiver
 from hub.connections import sandbox_connections
 from hub.day_checks import (
     advance_carriers,
@@ -44,8 +50,10 @@ from hub.day_checks import (
     reconciliation_document,
     reconciliation_problems,
 )
+from hub.local_deployment import TIMEZONE, airflow_services, connections_document, up_dir, up_environment, user_names
 from hub.observability.logging import configure_json_logging
-from hub.paths import reports_dir, sandbox_dir, var_dir
+from hub.paths import keep_private, reports_dir, sandbox_dir, store_url, var_dir
+from hub.processes import Processes, ProcessExited
 
 app = typer.Typer(help="Hanoi dossier integration hub.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(
@@ -59,6 +67,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(pki_app, name="pki")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(connections_app, name="connections")
 app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)
@@ -72,6 +81,7 @@ DEMO_DAGS = (
 )
 # Run once the carriers' simulated clocks have moved on: parcels tracked to their end, then the day reconciled.
 DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "reconcile_daily")
+CALLBACK_CARRIERS = ("viettel_post",)  # carriers whose tracking needs the callback receiver running
 # Days the sandbox carriers live through between dispatch and tracking (most parcels arrive in 1-3).
 CARRIER_DAYS = 5
 # The differences the demo day carries on purpose, which its reconciliation must find and explain:
@@ -119,12 +129,21 @@ def prepare_airflow(env: dict[str, str]) -> None:
 
 @app.command("airflow-init")
 def airflow_init() -> None:
-    """Migrate Airflow's metadata DB under var/ and create the partner pools.
+    """Migrate Airflow's metadata DB under var/, create the partner pools and the hub store's tables.
+
+    The tables are created as ``HUB_STORE_OWNER_URL`` when it is set: in a deployment the roles the
+    services log in as may read and write rows but not create tables (docs/operations.md).
 
     Example: hub airflow-init
     """
+    import os
+
+    from hub.store.default import store_for
+
     prepare_airflow(airflow_environment())
-    console.print("Airflow metadata DB migrated, pools created.")
+    owner = store_for(os.environ.get("HUB_STORE_OWNER_URL") or store_url())  # creates the schema
+    owner.db.engine.dispose()
+    console.print("Airflow metadata DB migrated, pools and hub store tables created.")
 
 
 @sandbox_app.command("up")
@@ -213,27 +232,32 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
         console.print(f"Sandbox up: {state['data']['records_loaded']:,} city dossiers for {day}.")
         with console.status("Migrating Airflow's metadata DB, creating pools..."):
             prepare_airflow(env)
-        for round_name in ("first run", "re-run"):
-            calls_before = portal_send_calls(state["national_portal"]["url"])
-            for dag_id in DEMO_DAGS:
-                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
-                    run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
-            advance_carriers(state, days=CARRIER_DAYS)
-            if round_name == "first run":
-                lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
-                console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
-            for dag_id in DEMO_FOLLOW_UP_DAGS:
-                with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
-                    run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
-            sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
-            summary = latest_report("sync")
-            summary["portal_calls_this_run"] = sent
-            console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
-            if round_name == "first run":
-                first = summary
-                synced = ministry_syncs(state["national_portal"]["url"], day)
-                population, ministries = latest_report("population"), latest_report("ministry")
-                postal = {"dispatch": latest_report("postal_dispatch"), "tracking": latest_report("postal_tracking")}
+        # Viettel Post's tracking is its callbacks: the receiver runs beside the DAGs, as in production.
+        with callback_receiver(env, state, CALLBACK_CARRIERS):
+            for round_name in ("first run", "re-run"):
+                calls_before = portal_send_calls(state["national_portal"]["url"])
+                for dag_id in DEMO_DAGS:
+                    with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+                advance_carriers(state, days=CARRIER_DAYS)
+                if round_name == "first run":
+                    lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
+                    console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
+                for dag_id in DEMO_FOLLOW_UP_DAGS:
+                    with console.status(f"{round_name}: airflow dags test {dag_id} ..."):
+                        run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True)
+                sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
+                summary = latest_report("sync")
+                summary["portal_calls_this_run"] = sent
+                console.print(f"{round_name}: DAGs succeeded, {sent:,} calls sent to the portal.")
+                if round_name == "first run":
+                    first = summary
+                    synced = ministry_syncs(state["national_portal"]["url"], day)
+                    population, ministries = latest_report("population"), latest_report("ministry")
+                    postal = {
+                        "dispatch": latest_report("postal_dispatch"),
+                        "tracking": latest_report("postal_tracking"),
+                    }
     finally:
         runner.down(sandbox_dir())
     evidence = evidence_status(env["HUB_STORE_URL"])
@@ -269,33 +293,102 @@ def up(
     day: Annotated[date | None, typer.Option(formats=["%Y-%m-%d"], help="Default: yesterday in Hanoi.")] = None,
     scale: ScaleOption = 0.1,
     seed: SeedOption = 7,
+    port: Annotated[int, typer.Option(help="UI and REST API port (127.0.0.1 unless AIRFLOW__API__HOST).")] = 8080,
 ) -> None:
-    """Run `airflow standalone` (UI on http://127.0.0.1:8080) with the hub's DAGs and the sandbox.
+    """Run Airflow's services with the hub's DAGs against the sandbox: a locked local deployment.
 
-    The sandbox loads yesterday by default, which is the interval the scheduler runs first.
-    Ctrl-C stops Airflow and the sandbox.
+    The UI and REST API are on http://127.0.0.1:8080, behind a login: users `admin` (admin) and
+    `ministry` (read-only viewer), passwords in var/up/passwords.json. The sandbox loads yesterday
+    by default, the interval the scheduler runs first; its Connections appear under Admin >
+    Connections. Ctrl-C (or SIGTERM) stops every process this command started.
 
     Example: hub up --scale 0.05
     """
     from sandbox import runner
 
-    day = day or (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() - timedelta(days=1))
-    env = airflow_environment()
+    day = day or (datetime.now(ZoneInfo(TIMEZONE)).date() - timedelta(days=1))
+    env = up_environment(port)
+    host = env["AIRFLOW__API__HOST"]
     try:
-        state = runner.up(sandbox_dir(), day=day, scale=scale, seed=seed)
-    except RuntimeError as exc:
-        _fail(str(exc))
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port} ({exc.strerror}); stop what uses it or pass --port")
+    processes = Processes(up_dir() / "logs")
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a shell may start us with it ignored
+        signal.signal(signum, _interrupt)
+    failure = None
     try:
-        env.update(sandbox_connections(state))
-        prepare_airflow(env)
-        console.print(f"Sandbox loaded {day}; starting Airflow (admin password in {env['AIRFLOW_HOME']}).")
-        subprocess.run([sys.executable, "-m", "airflow", "standalone"], env=env, check=False)
+        with console.status("Starting the sandbox partners..."):
+            state = runner.up(sandbox_dir(), day=day, scale=scale, seed=seed)
+        with console.status("Migrating Airflow's metadata DB, creating pools and Connections..."):
+            prepare_airflow(env)
+            import_connections(env, sandbox_connections(state))
+        for name, command in airflow_services(sys.executable).items():
+            processes.start(name, command, env)
+        base_url = env["AIRFLOW__API__BASE_URL"]
+        with console.status(f"Starting Airflow ({', '.join(processes.running)}); logs in {processes.log_dir} ..."):
+            _wait_healthy(base_url, processes)
+        users = env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
+        console.print(
+            f"Sandbox loaded {day}. Airflow is up: {base_url}\n"
+            f"Log in as {' or '.join(user_names(users))} ({users}); passwords in "
+            f"{env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']}. Ctrl-C stops everything.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        while True:
+            processes.check_alive()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        console.print("Stopping Airflow and the sandbox...")
+    except RuntimeError as exc:  # the sandbox or a service failed to start, or a service died
+        failure = str(exc)
     finally:
+        _ignore_interrupts()  # a second Ctrl-C (uv run forwards the first one too) must not cut this short
+        forced = processes.stop_all()
         runner.down(sandbox_dir())
+    if failure:
+        _fail(failure)
+    console.print("Stopped." + (f" Had to kill {', '.join(forced)} after 30 s." if forced else ""))
+
+
+def import_connections(env: dict[str, str], variables: dict[str, str]) -> None:
+    """Store the partners' Connections in the metadata DB (encrypted), replacing those of an earlier start."""
+    with tempfile.TemporaryDirectory(prefix="hub-connections-") as folder:  # mode 700: it holds passwords
+        path = Path(folder) / "connections.json"
+        path.write_text(json.dumps(connections_document(variables)), encoding="utf-8")
+        run_airflow("connections", "import", "--overwrite", str(path), env=env, quiet=True)
+
+
+def _wait_healthy(base_url: str, processes: Processes, timeout_s: float = 600) -> None:
+    """Until the API server answers its health check (every service started alive meanwhile)."""
+    import requests
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        processes.check_alive()
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{base_url}/api/v2/monitor/health", timeout=5).ok:
+                return
+        time.sleep(2)
+    raise ProcessExited(f"the API server did not answer {base_url} within {timeout_s:.0f}s; see {processes.log_dir}")
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """Ctrl-C or SIGTERM (a supervisor, CI) unwinds the command, so every process is stopped."""
+    _ignore_interrupts()
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _ignore_interrupts() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def main() -> None:
     # Warnings from the hub's modules (retries, refusals) as masked JSON lines on stderr; the
     # console output above stays for people.
     configure_json_logging(level=logging.WARNING)
+    keep_private()  # before anything -- Airflow, the sandbox, the receiver -- is started from here
     app()

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from hub.cli.clients import partner_client_or_exit
 from hub.cli.outbox import open_store
-from mappings.masking import mask_personal_data
+from mappings.masking import mask_personal_data, mask_personal_fields
 
 app = typer.Typer(help="Dossiers held back because they broke a rule.", no_args_is_help=True)
 console = Console()
@@ -83,9 +83,9 @@ def show(
         )
     console.print(table)
     payload: Any = entries[0]["payload"]
-    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-    console.print("Record held (personal numbers masked):")
-    console.print_json(mask_personal_data(text))
+    record = json.loads(payload) if isinstance(payload, str) else payload
+    console.print("Record held (names, birth dates, e-mails, street addresses, ID and phone numbers masked):")
+    console.print_json(json.dumps(mask_personal_fields(record), ensure_ascii=False))
 
 
 @app.command("replay")

@@ -19,7 +19,7 @@ from mappings.code_tables import load_code_tables
 from mappings.sources import CITY_SOURCE
 
 log = logging.getLogger(__name__)
-STATUS_BATCH_SIZE = 200  # status calls per mapped task: one SOAP round trip each
+STATUS_BATCH_SIZE = 200  # status calls per mapped task: one round trip each
 
 
 def plan_push(partner: str, run_id: str | None = None) -> list[str]:

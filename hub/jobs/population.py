@@ -37,7 +37,7 @@ def plan() -> list[str]:
 def verify(client: PopulationDbClient, batch_id: str) -> dict[str, Any]:
     """Verify one batch; an untrusted reply (or any non-retryable error) fails the task after the
     batch's other results are stored and its exchanges logged."""
-    with recorded(client.soap, batch_id):
+    with recorded(client, batch_id):
         report = population_verify.verify_batch(
             hub_store(),
             client,

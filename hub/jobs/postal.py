@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.jobs.common import recorded, write_report
 from hub.jobs.quality import new_run_id, stored_gate
+from hub.observability import metrics
 from hub.pipeline import postal_dispatch, postal_tracking
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.store import hub_store
@@ -88,4 +89,5 @@ def summarize_tracking(run_id: str | None, reports: list[dict[str, Any]]) -> dic
     summary = {"run_id": run_id, "polls": polls, **postal_tracking.tracking_summary(hub_store())}
     summary["summary_path"] = str(write_report("postal_tracking", run_id, summary))
     log.info("postal tracking summary: %s", json.dumps(summary["delivery"]))
+    metrics.postal_delivery(summary["delivery"])
     return summary

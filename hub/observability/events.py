@@ -8,6 +8,7 @@ logging or metric calls of its own.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -46,5 +47,5 @@ def quarantined_since(store: HubStore, source: str, since: datetime) -> int:
         with correlated(dossier_no=e["dossier_no"]):
             log.info("quarantined under %s: %s", e["rule"], e["reason"])
     new = sum(1 for e in seen if utc(e["first_seen"]) >= since)
-    metrics.quarantine(source, open_entries=len(entries), new_entries=new)
+    metrics.quarantine(source, open_by_rule=Counter(e["rule"] for e in entries), new_entries=new)
     return new

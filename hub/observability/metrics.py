@@ -14,7 +14,10 @@ as the colon of ``ministry:civil_status``, become ``_``):
 - ``hub.records.<p>.extracted|delivered|quarantined|pending|out_of_scope`` (gauges): where the
   staged dossiers stand with the partner after a run.
 - ``hub.outbox.<p>.oldest_pending_seconds`` (gauge): the sync lag an alert watches.
-- ``hub.quarantine.<s>.open`` (gauge) and ``hub.quarantine.<s>.new`` (counter).
+- ``hub.quarantine.<s>.open`` (gauge) and ``hub.quarantine.<s>.new`` (counter);
+  ``hub.quarantine.<s>.rule.<rule>.open`` (gauge): the open entries under each rule.
+- ``hub.postal.<carrier>.overdue`` and ``hub.postal.<carrier>.state.<state>`` (gauges): the ordered
+  results past their delivery deadline, and by delivery state, after a tracking run.
 - ``hub.reconcile.<class>``, ``hub.reconcile.differing_dossiers`` and
   ``hub.reconcile.identity.<key>.gap`` (gauges): the last reconciliation.
 """
@@ -96,11 +99,30 @@ def oldest_pending(partner: str, seconds: float | None) -> None:
     _statsd().gauge(_name("outbox", partner, "oldest_pending_seconds"), round(seconds or 0))
 
 
-def quarantine(source: str, *, open_entries: int, new_entries: int) -> None:
+def quarantine(source: str, *, open_by_rule: Mapping[str, int], new_entries: int) -> None:
+    """Open quarantine entries of ``source`` in all and per rule, and the entries new since the last call.
+
+    A rule that no longer holds anything stops being sent; the exporter drops its series after a
+    day (``ttl`` in deploy/monitoring/statsd-mapping.yml), so the graph does not keep an old count.
+    """
     with _statsd().pipeline() as pipe:
-        pipe.gauge(_name("quarantine", source, "open"), open_entries)
+        pipe.gauge(_name("quarantine", source, "open"), sum(open_by_rule.values()))
+        for rule, n in open_by_rule.items():
+            pipe.gauge(_name("quarantine", source, "rule", rule, "open"), n)
         if new_entries:
             pipe.incr(_name("quarantine", source, "new"), new_entries)
+
+
+def postal_delivery(counts: Mapping[str, Mapping[str, int]]) -> None:
+    """Per carrier, the ordered results overdue and in each delivery state (a tracking summary's
+    ``delivery``: ``{carrier: {"overdue": n, state: n, ...}}``)."""
+    with _statsd().pipeline() as pipe:
+        for carrier, states in counts.items():
+            for state, n in states.items():
+                if state == "overdue":
+                    pipe.gauge(_name("postal", carrier, "overdue"), n)
+                else:
+                    pipe.gauge(_name("postal", carrier, "state", state), n)
 
 
 def reconciliation(result: Reconciliation) -> None:

@@ -12,6 +12,7 @@ from hub.store import HubStore, JsonText, StagedRecord
 from mappings.code_tables import load_code_tables
 from mappings.facts import city_facts
 from mappings.sources import CITY_SOURCE
+from mappings.text import storable
 from signing.digests import canonical_json
 
 
@@ -44,7 +45,10 @@ def staged_record(record: dict) -> StagedRecord:
     """A city record ready to stage, serialised once: the canonical JSON its content hash is taken
     over (``signing.digests.content_hash``: SHA-256 of ``canonical_json``) is also what is stored,
     with the facts reconciliation counts by and the city's own id of the record (two records with
-    one number and different ids are two dossiers, never versions of one: ``hub.store.staging``)."""
+    one number and different ids are two dossiers, never versions of one: ``hub.store.staging``).
+    Characters a store refuses are escaped first (``mappings.text.storable``): the gate quarantines
+    the record for them, on either store."""
+    record = storable(record)
     text = canonical_json(record)
     city_id = record.get("id")
     return StagedRecord(

@@ -11,17 +11,20 @@ city sends a new version).
 
 Pull-back: each ministry lists what it processed per day; the listing is walked over the data
 interval (widened back to the source's watermark after a missed or incomplete run) in windows of
-the ministry's maximum length -- 5 days for business registration, 31 for civil status -- one
-mapped task per window. Only dossiers processed on ministry software are staged (civil status
-also lists the interconnected dossiers the hub pushed: those are the city's own), under the
-source ``ministry:<partner>``: the same content-hashed staging as the city extract, so a re-run
-stages nothing twice and reconciliation counts "processed only on ministry software" by origin.
+the length its contract allows -- 5 days for business registration, one day for civil status --
+one mapped task per window. The client hands over canonical pull-back records
+(``mappings.ministry_records``: the ministry's number as ``MaHoSo``, the one-stop number when the
+ministry holds one); the contract's ``keep`` says which are staged (civil status keeps all: the
+interconnected dossiers the hub pushed come back with their one-stop number and the reconciliation
+matches them to the city's, by the rule it names), under the source ``ministry:<partner>``: the
+same content-hashed staging as the city extract, so a re-run stages nothing twice.
 Each page passes the ``ministry_pullbacks`` suite first (the same stored gate as the push): a
 dossier that breaks it is quarantined under the same source with the rule and a masked reason
 instead of staged -- a malformed number or a code not valid on its submission day would
-otherwise be counted as a city dossier that never existed. A page missing a column the suite
-reads is schema drift: the window stops there, nothing of the page is staged or quarantined,
-and since the window is incomplete the watermark stays and the next run reads it again.
+otherwise be counted as a city dossier that never existed. A ministry that renames or drops a
+field its contract maps leaves that canonical field None in every record: each is quarantined
+under the rule that reads it (counted, nothing lost), and is staged -- closing its entries -- once
+the contract file or the ministry is corrected and the day is read again.
 
 Failure rules (as for the portal): an outage (``RetryableError``) leaves dossiers pending with a
 retry time and a pull-back window incomplete (the watermark stays, the next run reads it again)
@@ -35,17 +38,15 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from adapters.business_registration.client import MAX_WINDOW_DAYS as BUSINESS_REGISTRATION_WINDOW_DAYS
-from adapters.business_registration.client import PARTNER as BUSINESS_REGISTRATION
-from adapters.civil_status.client import MAX_PERIOD_DAYS as CIVIL_STATUS_WINDOW_DAYS
-from adapters.civil_status.client import PARTNER as CIVIL_STATUS
-from adapters.civil_status.client import REGISTERED, Registration, Status
+from adapters import partners
 from adapters.errors import AdapterError, ContractViolation, RetryableError
+from adapters.ministry.client import Registration, Status
+from adapters.ministry.contract import MinistryContract, contract_of
 from adapters.periods import windows
 from hub.pipeline.extract import extraction_window
 from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
@@ -62,11 +63,13 @@ from hub.store import (
     StatusUpdate,
 )
 from mappings.city_system import to_canonical
-from mappings.code_tables import CodeTables, load_code_tables
+from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ, Dossier
 from mappings.errors import MappingError
-from mappings.facts import DossierFacts, civil_status_facts, portal_facts
+from mappings.facts import portal_facts
+from mappings.national_portal import parse_portal_date
 from mappings.sources import PULLBACK_PREFIX
+from mappings.text import storable
 from quality.expectations.datasets import MINISTRY_PULLBACKS
 from quality.gate import QualityGate, Violation
 from signing.digests import canonical_json
@@ -80,7 +83,7 @@ def pullback_source(partner: str) -> str:
 
 
 class Pusher(Protocol):
-    """A ministry client that takes interconnected dossiers (``CivilStatusClient``)."""
+    """A ministry client that takes interconnected dossiers (one whose contract has a push)."""
 
     def register(self, dossier: Dossier) -> Registration: ...
 
@@ -89,70 +92,51 @@ class Pusher(Protocol):
 
 @dataclass(frozen=True)
 class Ministry:
-    """What the exchange needs to know of one ministry system.
-
-    ``list_window(client, first, last)`` yields pages of the dossiers the ministry processed on
-    those days; ``on_ministry_software(item)`` says which were processed on its own software (the
-    ones to pull back); ``updated_at(item)`` is the item's own change time, kept with the version.
-    ``final_statuses`` are the statuses after which a pushed dossier needs no more status calls;
-    empty for a ministry the hub does not push to.
-    """
+    """What the exchange needs to know of one ministry system, all read from its contract
+    (``adapters/ministry/contracts/<partner>.yaml``): the window length its listing allows, which
+    listed records to stage, and, for a ministry the hub pushes to, its final statuses."""
 
     partner: str
-    window_days: int
-    list_window: Callable[[Any, date, date], Iterable[list[dict[str, Any]]]]
-    on_ministry_software: Callable[[dict[str, Any]], bool]
-    updated_at: Callable[[dict[str, Any]], datetime | None]
-    final_statuses: frozenset[int] = frozenset()
-    # The facts reconciliation counts by (status, dates), read from the item in this ministry's terms.
-    facts: Callable[[dict[str, Any]], DossierFacts] = portal_facts
+    contract: MinistryContract
+
+    @property
+    def window_days(self) -> int:
+        assert self.contract.pull is not None  # a ministry of the registry's ministry_pull flow
+        return self.contract.pull.window.days
+
+    @property
+    def final_statuses(self) -> frozenset[int]:
+        return frozenset(self.contract.status.final) if self.contract.status else frozenset()
 
     @property
     def pushes(self) -> bool:
-        return bool(self.final_statuses)
+        return self.contract.pushes
 
     @property
     def source(self) -> str:
         return pullback_source(self.partner)
 
+    def keeps(self, item: dict[str, Any]) -> bool:
+        """Whether a listed (canonical) record is staged: all, or only those without a one-stop number."""
+        assert self.contract.pull is not None
+        return self.contract.pull.keep == "all" or not item.get("MaHoSoMotCua")
 
-def _portal_datetime(value: str) -> datetime | None:
-    """``yyyyMMddHHmmss`` in Hanoi time (the business registration's ``NgayCapNhat``)."""
-    try:
-        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=VN_TZ)
-    except (TypeError, ValueError):
+    @staticmethod
+    def updated_at(item: dict[str, Any]) -> datetime | None:
+        """The record's own change time: when it was finished, else received."""
+        for key in ("NgayKetThucXuLy", "NgayTiepNhan"):
+            value = item.get(key)
+            if value:
+                return parse_portal_date(value)
         return None
 
 
-def _registered_at(item: dict[str, Any]) -> datetime | None:
-    result = item.get("KetQua") or {}
-    value = result.get("NgayDangKy")
-    return value if isinstance(value, datetime) else None
+def ministry(partner: str) -> Ministry:
+    """The ministry ``partner`` of the registry, as its contract describes it."""
+    return Ministry(partner, contract_of(partner))
 
 
-MINISTRIES: dict[str, Ministry] = {
-    m.partner: m
-    for m in (
-        Ministry(
-            partner=CIVIL_STATUS,
-            window_days=CIVIL_STATUS_WINDOW_DAYS,
-            list_window=lambda client, first, last: client.iter_registered(first, last),
-            # LIEN_THONG dossiers are the hub's own pushes, already counted as city dossiers.
-            on_ministry_software=lambda item: item.get("Nguon") == "PHAN_MEM_BO",
-            updated_at=_registered_at,
-            final_statuses=frozenset({REGISTERED}),
-            facts=lambda item: civil_status_facts(item, load_code_tables()),
-        ),
-        Ministry(
-            partner=BUSINESS_REGISTRATION,
-            window_days=BUSINESS_REGISTRATION_WINDOW_DAYS,
-            list_window=lambda client, first, last: client.iter_window(first, last),
-            # Everything danhSachHoSo lists was processed on the ministry's software.
-            on_ministry_software=lambda item: True,
-            updated_at=lambda item: _portal_datetime(item.get("NgayCapNhat", "")),
-        ),
-    )
-}
+MINISTRIES: dict[str, Ministry] = {partner: ministry(partner) for partner in partners.ministries()}
 
 
 # ------------------------------------------------------------------------------------------ push
@@ -268,12 +252,11 @@ def push_batch(
                 PushOutcome(
                     claim.dossier_no,
                     PushState.ACKNOWLEDGED,
-                    "đã có trên hệ thống bộ" if registration.already_held else None,
                     ministry_status=registration.status,
                     ministry_status_at=registration.received_at,
                 )
             )
-            report.outcomes["already_held" if registration.already_held else "registered"] += 1
+            report.outcomes["registered"] += 1
     settled = {o.dossier_no for o in outcomes}
     if failure is not None and not isinstance(failure, RetryableError):
         now = store.db.now()  # not the dossiers' fault: due again at once, attempts unchanged
@@ -369,15 +352,16 @@ class PullReport:
 
 
 def _serialised(item: dict[str, Any]) -> tuple[bytes, str]:
-    """A listed dossier as received, serialised once (zeep's dates as ISO text), and its content hash."""
+    """A listed dossier (canonical, with the ministry's record inside), serialised once, and its content hash."""
     text = canonical_json(item)
     return text, hashlib.sha256(text).hexdigest()  # = signing.digests.content_hash(item), serialised once
 
 
 def _staged(item: dict[str, Any], ministry: Ministry) -> StagedRecord:
+    item = storable(item)  # NUL and lone surrogates escaped: the same bytes on SQLite and PostgreSQL
     text, digest = _serialised(item)
     return StagedRecord(
-        str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item), ministry.facts(item)
+        str(item["MaHoSo"]), digest, JsonText(text.decode()), ministry.updated_at(item), portal_facts(item)
     )
 
 
@@ -395,15 +379,15 @@ def pull_window(store: HubStore, client: Any, ministry: Ministry, window: str, g
     the others, a few bulk writes per page; a staged dossier closes its open quarantine entries.
 
     An outage ends the window incomplete (pages already staged stay: staging by content hash makes
-    reading them again harmless); schema drift (``SchemaDriftError``) and any other error are raised
-    with the drifted page neither staged nor quarantined.
+    reading them again harmless); any other error is raised with the page neither staged nor
+    quarantined.
     """
     first, last = parse_window(window)
     report = PullReport(window)
     batch_id = f"{ministry.source}-{first:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     try:
-        for page in ministry.list_window(client, first, last):
-            pulled = [item for item in page if ministry.on_ministry_software(item)]
+        for page in client.iter_window(first, last):
+            pulled = [item for item in page if ministry.keeps(item)]
             checked = gate.check(MINISTRY_PULLBACKS, pulled)
             kept = [_staged(pulled[position], ministry) for position in checked.passed]
             counts = store.staging.stage(ministry.source, kept, batch_id)

@@ -7,11 +7,14 @@ Three steps, each one DAG task (``hub.jobs.population``), none aware of Airflow:
    a new version whose applicant identity (ID, NFC name, birth date) is the one already checked
    keeps its verdict without a new lookup (personal data is looked up no more than needed). All
    pending rows, including those an outage left behind, are cut into batches.
-2. :func:`verify_batch` -- one register call per applicant (the contract has no batch operation),
-   a few in flight at a time; the adapter audits every call through :class:`LookupAuditLog`.
-   Match -> stored; mismatch and not found -> stored and quarantined with the differing fields
-   named and the ID masked; an identity the register cannot even be asked about (malformed ID,
-   no name, no birth date) -> ``invalid``, quarantined, never sent. A register outage
+2. :func:`verify_batch` -- one register look-up per applicant (the contract has no batch
+   operation), a few in flight at a time; the adapter audits every call through
+   :class:`LookupAuditLog`; the hub compares the record with the dossier itself
+   (:func:`mappings.identity.compare`: the register gives no verdict). Match -> stored; mismatch
+   and not found (an empty collection) -> stored and quarantined with the differing fields named
+   and the ID masked; an identity the register cannot even be asked about (malformed ID, no name,
+   no birth date) -> ``invalid``, quarantined, never sent; a procedure the register refuses to
+   serve (LGSP 004) -> ``invalid`` under its own rule, the rest of the batch goes on. A register outage
    (``RetryableError``) leaves the dossier pending for the next run; any other adapter error --
    an untrusted reply above all -- leaves it pending too and fails the task with the reason.
 3. :func:`summary` -- where every candidate stands; the counts must add up.
@@ -35,15 +38,14 @@ from adapters.population_db.client import (
     IdentityQuery,
     LookupPurpose,
     PopulationDbClient,
-    Verdict,
-    VerificationResult,
-    normalise_name,
+    ProcedureNotLicensed,
 )
 from hub.store import CheckResult, ClaimedCheck, HubStore, LookupAuditLog, PlannedCheck, PopulationChecks
 from hub.store.population import FINAL, QUARANTINE_SOURCE, Outcome
 from hub.store.records import QuarantineItem
 from mappings.citizen_id import check_citizen_id
 from mappings.code_tables import CodeTables
+from mappings.identity import BirthDate, IdentityCheck, StatedIdentity, Verdict, compare, normalise_name
 from mappings.masking import mask_citizen_id, mask_personal_data
 from signing.digests import canonical_json
 
@@ -60,32 +62,35 @@ RULES = {
     Outcome.NOT_FOUND: "population.not_found",
     Outcome.INVALID: "population.invalid_identity",
 }
+NOT_LICENSED = "population.procedure_not_licensed"
 IDENTITY = "candidates = match + mismatch + not_found + invalid + pending"
 
 
 @dataclass(frozen=True)
 class Identity:
-    """What the city record says about its applicant (``birth_date`` None when absent or malformed)."""
+    """What the city record says about its applicant (``birth`` None when absent or malformed;
+    a bare year, "1957", is a birth date known only by its year) and the dossier's procedure."""
 
     citizen_id: str
     name: str
-    birth_date: date | None
+    birth: BirthDate | None
+    procedure: str = ""
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> Identity:
         applicant = payload.get("chu_ho_so") or {}
         born = applicant.get("ngay_sinh")
         try:
-            birth_date = date.fromisoformat(born) if isinstance(born, str) else None
+            birth = BirthDate.parse(born) if isinstance(born, str) else None
         except ValueError:
-            birth_date = None
+            birth = None
         name = normalise_name(str(applicant.get("ho_ten") or ""))
-        return cls(str(applicant.get("so_giay_to") or ""), name, birth_date)
+        return cls(str(applicant.get("so_giay_to") or ""), name, birth, str(payload.get("ma_tthc") or ""))
 
     @property
     def digest(self) -> str:
         """SHA-256 of the identity as sent: equal digests need no second lookup."""
-        birth = self.birth_date.isoformat() if self.birth_date else None
+        birth = self.birth.isoformat() if self.birth else None
         return hashlib.sha256(canonical_json([self.citizen_id, self.name, birth])).hexdigest()
 
     @property
@@ -97,8 +102,10 @@ class Identity:
         found = []
         if not self.name:
             found.append("applicant name is empty")
-        if self.birth_date is None:
-            found.append("applicant birth date (chu_ho_so.ngay_sinh) is missing or not an ISO date")
+        if self.birth is None:
+            found.append("applicant birth date (chu_ho_so.ngay_sinh) is missing or neither an ISO date nor a year")
+        if not self.procedure:
+            found.append("the dossier names no procedure (ma_tthc), which the register licenses lookups by")
         found += [f"citizen ID: {reason}" for reason in check_citizen_id(self.citizen_id, tables, today=today)]
         return found
 
@@ -161,20 +168,25 @@ def verify_batch(
     def verify(check: ClaimedCheck) -> CheckResult:
         identity = Identity.of(check.payload)
         problems = identity.problems(tables, today)
-        if problems or identity.birth_date is None:
+        if problems or identity.birth is None:
             return _result(check, identity, Outcome.INVALID, "; ".join(problems))
         if stop.is_set():  # a reply could not be trusted: ask nothing more in this batch
             return CheckResult(check.dossier_no, check.content_hash, Outcome.PENDING, error="batch stopped")
-        query = IdentityQuery(identity.citizen_id, identity.name, identity.birth_date)
+        query = IdentityQuery(identity.citizen_id, identity.name, identity.birth)
         try:
-            answer = client.verify(query, LookupPurpose(check.dossier_no, PURPOSE), audit)
+            answer = client.lookup(query, LookupPurpose(check.dossier_no, PURPOSE, identity.procedure), audit)
+        except ProcedureNotLicensed as exc:
+            return _result(
+                check, identity, Outcome.INVALID, f"procedure {identity.procedure}: {exc}", rule=NOT_LICENSED
+            )
         except RetryableError as exc:
             return CheckResult(check.dossier_no, check.content_hash, Outcome.PENDING, error=_describe(exc))
         except AdapterError as exc:
             stop.set()
             fatal.append(exc)
             return CheckResult(check.dossier_no, check.content_hash, Outcome.PENDING, error=_describe(exc))
-        return _from_answer(check, identity, answer)
+        stated = StatedIdentity(identity.citizen_id, identity.name, identity.birth)
+        return _from_answer(check, identity, compare(stated, answer.person), answer.request_id)
 
     report = BatchReport(batch_id, len(claimed))
     results = _map(verify, claimed, concurrency)
@@ -204,14 +216,14 @@ def _map(work: Callable[[ClaimedCheck], CheckResult], items: list[ClaimedCheck],
         return results + list(pool.map(work, rest))
 
 
-def _from_answer(check: ClaimedCheck, identity: Identity, answer: VerificationResult) -> CheckResult:
+def _from_answer(check: ClaimedCheck, identity: Identity, answer: IdentityCheck, request_id: str) -> CheckResult:
     if answer.verdict is Verdict.MATCH:
         outcome = Outcome.MATCH
     elif answer.verdict is Verdict.NOT_FOUND:
         outcome = Outcome.NOT_FOUND
     else:
         outcome = Outcome.DIACRITICS_ONLY if answer.diacritics_only else Outcome.MISMATCH
-    return _result(check, identity, outcome, answer.reason, answer.mismatched, answer.request_id)
+    return _result(check, identity, outcome, answer.reason, answer.mismatched, request_id)
 
 
 def _result(
@@ -221,9 +233,12 @@ def _result(
     reason: str,
     mismatched: tuple[str, ...] = (),
     request_id: str | None = None,
+    *,
+    rule: str | None = None,
 ) -> CheckResult:
-    """A settled result, with its quarantine entry when the outcome is not a match."""
-    rule = RULES.get(outcome)
+    """A settled result, with its quarantine entry (under ``rule``, else the outcome's) when the
+    outcome is not a match."""
+    rule = rule or RULES.get(outcome)
     quarantine = None
     if rule is not None:
         fields = f"; differing fields: {', '.join(mismatched)}" if mismatched else ""

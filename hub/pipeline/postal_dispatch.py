@@ -246,7 +246,7 @@ def place_batch(
             dossier = to_canonical(claim.payload, tables)
             desk = desk_for(desks, dossier.handling_agency, on)
             placed = carrier.create_order(order_request(dossier, desk, receiver_of(dossier, tables, on)))
-        except MappingError as error:  # the tables changed since planning (e.g. a desk's period ended)
+        except MappingError as error:  # tables changed since planning, or a carrier has no own id for the address
             refusal = _refusal(claim, [Violation(error.rule, error.message)], tried=False)
         except RetryableError as error:
             now = store.db.now()

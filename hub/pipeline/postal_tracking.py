@@ -17,6 +17,7 @@ delivered late, or returned. A carrier outage leaves the orders with what the ca
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,9 @@ from adapters.errors import AdapterError
 from adapters.postal.carrier import Carrier
 from hub.pipeline.redelivery import raise_unless_retryable
 from hub.store import HubStore
-from hub.store.postal import PostalOrders, TrackedOrder
-from mappings.postal.states import PostalState, Track, fold
+from hub.store.database import utc
+from hub.store.postal import PostalOrders, StoredEvent, TrackedOrder
+from mappings.postal.states import PostalState, Track, fold, load_status_table, lookup
 
 
 @dataclass
@@ -90,8 +92,19 @@ def track_carrier(store: HubStore, carrier: Carrier, *, page_size: int = 100, po
     return report
 
 
+def unknown_statuses(anomalies: list[dict[str, Any]]) -> dict[str, int]:
+    """``{"<carrier>:<code>": events}`` of the kept anomalies whose status the table did not know on
+    its day: a carrier's code to add to ``carrier_statuses.csv`` (the orders went on without it)."""
+    table = load_status_table()
+    kept = [StoredEvent(a["event_key"], a["carrier"], a["order_id"], a["status_code"], utc(a["occurred_at"]))
+            for a in anomalies]  # fmt: skip
+    unknown = Counter(f"{e.carrier}:{e.status_code}" for e in kept if lookup(table, e) is None)
+    return dict(sorted(unknown.items()))
+
+
 def tracking_summary(store: HubStore) -> dict[str, Any]:
-    """Per carrier: ordered results by delivery state and overdue; the anomalies; the event count."""
+    """Per carrier: ordered results by delivery state and overdue; the anomalies (the unknown status
+    codes among them by code); the event count."""
     orders = PostalOrders(store)
     anomalies = orders.anomalies()
     return {
@@ -99,7 +112,8 @@ def tracking_summary(store: HubStore) -> dict[str, Any]:
         "events": orders.count_events(),
         "anomalies": len(anomalies),
         "anomaly_reasons": sorted({a["reason"] for a in anomalies}),
+        "unknown_statuses": unknown_statuses(anomalies),
     }
 
 
-__all__ = ["TrackReport", "track_carrier", "tracking_summary"]
+__all__ = ["TrackReport", "track_carrier", "tracking_summary", "unknown_statuses"]

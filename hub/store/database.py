@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from hub.store.records import JsonText
+from mappings.text import has_raw_unstorable, storable
 
 # Keeps IN (...) lists and multi-row statements under SQLite's bound-parameter limit.
 CHUNK = 500
@@ -99,10 +100,14 @@ class Database:
 def _to_json(value: Any) -> str:
     """JSON columns: text serialised already (``JsonText``) goes in as it is; anything else is
     encoded compactly with UTF-8 kept (a Vietnamese dossier is a fifth smaller than with
-    ``\\uXXXX`` escapes, so less to write and to read back)."""
+    ``\\uXXXX`` escapes, so less to write and to read back). NUL and lone surrogates, which
+    PostgreSQL refuses, are written as visible escapes on every store (``mappings.text``)."""
     if isinstance(value, JsonText):
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if "\\u0000" in text or has_raw_unstorable(text):  # PostgreSQL refuses both; store them escaped alike
+        text = json.dumps(storable(value), ensure_ascii=False, separators=(",", ":"))
+    return text
 
 
 def _make_engine(url: str) -> Engine:

@@ -48,6 +48,11 @@ dossier_facts = sa.Table(
     sa.Column("identified", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("consulted_databases", sa.SmallInteger, nullable=False, server_default=sa.text("0")),
     sa.Column("result_coded", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Matching facts (issue 15), added after stores existed: "" is absent.
+    sa.Column("agency", sa.String(40), nullable=False, server_default=""),
+    sa.Column("one_stop_no", sa.String(64), nullable=False, server_default=""),
+    sa.Column("other_no", sa.String(64), nullable=False, server_default=""),
+    sa.Column("applicant_key", sa.String(64), nullable=False, server_default=""),
 )
 
 

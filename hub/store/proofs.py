@@ -9,17 +9,15 @@ then its record, its proof and the batch signature -- verifiable alone, revealin
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC
 
 import sqlalchemy as sa
 
 from hub.store import schema as t
 from hub.store.store import HubStore
-from signing.merkle import BatchSignature, InclusionProof, MerkleTree
+from signing.merkle import BatchSignature, InclusionProof, MerkleTree, ProvenRecord
 
 batch_signature = sa.Table(
     "batch_signature",
@@ -47,37 +45,6 @@ record_proof = sa.Table(
     sa.Column("proof", sa.Text, nullable=False),
     sa.Index("ix_record_proof_dossier", "dossier_no"),
 )
-
-
-@dataclass(frozen=True)
-class ProvenRecord:
-    """One record as sent, with what an auditor needs to check it alone."""
-
-    dossier_no: str
-    content_hash: str
-    record: bytes
-    proof: InclusionProof
-    batch: BatchSignature
-    partner: str
-    operation: str
-    batch_id: str
-    signed_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        """The self-contained JSON form (``hub evidence record``); the record stays exact bytes."""
-        return {
-            "type": "hub.record-proof/1",
-            "dossier_no": self.dossier_no,
-            "content_hash": self.content_hash,
-            "record": self.record.decode("utf-8"),
-            "record_sha256": hashlib.sha256(self.record).hexdigest(),
-            "proof": self.proof.to_dict(),
-            "batch_signature": self.batch.to_dict(),
-            "partner": self.partner,
-            "operation": self.operation,
-            "batch_id": self.batch_id,
-            "signed_at": self.signed_at.isoformat(),
-        }
 
 
 @dataclass(frozen=True)

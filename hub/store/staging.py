@@ -21,6 +21,8 @@ from hub.store.database import Database, chunks, utc
 from hub.store.facts import dossier_facts
 from hub.store.records import SharedNumber, StageCounts, StagedRecord
 
+_TEXT_FACTS = ("agency", "one_stop_no", "other_no", "applicant_key")  # "" where absent (no NULLs)
+
 
 def current_version_of(staged: sa.FromClause, current: sa.FromClause) -> sa.ColumnElement[bool]:
     """Join condition: the staged row that is ``current``'s version (same source, number, hash)."""
@@ -190,6 +192,7 @@ class Staging:
                 "dossier_no": r.dossier_no,
                 "content_hash": r.content_hash,
                 **{k: utc(v) if isinstance(v, datetime) else v for k, v in vars(r.facts).items()},
+                **{k: getattr(r.facts, k) or "" for k in _TEXT_FACTS},  # "" is absent, as the column default
             }
             for r in records
         ]

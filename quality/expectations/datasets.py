@@ -63,7 +63,7 @@ PORTAL_KEYS = (
     *PORTAL_DATE_KEYS,
     *PORTAL_TEXT_KEYS,
 )
-PULLBACK_KEYS = ("MaHoSo", "MaTTHC", "DonViXuLy", "NgayNopHoSo")
+PULLBACK_KEYS = ("MaHoSo", "MaHoSoMotCua", "MaTTHC", "DonViXuLy", "NgayNopHoSo")
 POSTAL_ORDER_KEYS = ("dossier_no", "carrier", "receiver_province_code", "receiver_commune_code")
 POSTAL_REPLY_KEYS = ("dossier_no", "carrier", "order_id", "created_at")
 
@@ -100,8 +100,8 @@ def portal_frame(payloads: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _submitted(value: Any) -> datetime | None:
-    """Civil status answers a datetime (zeep), business registration ``yyyyMMddHHmmss``; staged
-    copies carry ISO text. Anything else is None, which the suite names."""
+    """Canonical pull-back records carry ``yyyyMMddHHmmss`` (Hanoi time); ISO text with an offset
+    reads too. Anything else is None, which the suite names."""
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else None
     if not isinstance(value, str):
@@ -114,7 +114,7 @@ def _submitted(value: Any) -> datetime | None:
 
 
 def pullback_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Ministry listings (``HoSoDaDangKy`` / ``danhSachHoSo`` items) over their common keys."""
+    """Canonical pull-back records (``mappings.ministry_records``) over the keys the suite reads."""
     frame = pd.DataFrame([{key: item.get(key) for key in PULLBACK_KEYS} for item in items], columns=list(PULLBACK_KEYS))
     frame["submitted_at"] = _hanoi_times([_submitted(v) for v in frame["NgayNopHoSo"]])
     return frame

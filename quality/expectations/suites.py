@@ -73,7 +73,12 @@ def _number_day_reason(row: Row, _: CodeTables, column: str = "dossier_no") -> s
 
 
 def _code_reason(what: str, column: str) -> Callable[[Row, CodeTables], str]:
-    return lambda row, _: f"{what} '{row[column]}' không có trong danh mục hiệu lực ngày {_day(row['submitted_at'])}"
+    def reason(row: Row, _: CodeTables) -> str:
+        if not isinstance(row[column], str):  # a ministry's code its contract does not map (None)
+            return f"{what} trống: mã của Bộ không ánh xạ được theo hợp đồng kết nối (ngày {_day(row['submitted_at'])})"
+        return f"{what} '{row[column]}' không có trong danh mục hiệu lực ngày {_day(row['submitted_at'])}"
+
+    return reason
 
 
 def _number_checks(column: str) -> list[Check]:
@@ -220,13 +225,18 @@ PORTAL_CHECKS: list[Check] = [
     *[_nfc(f"portal.nfc.{key}", key, key) for key in PORTAL_TEXT_KEYS],
 ]
 
+# A pull-back record is the ministry's, mapped by its contract (``mappings.ministry_records``): its
+# own number is whatever the ministry numbers with, so only its presence is checked; a one-stop
+# number, when the ministry holds one, must be one; a procedure or unit the contract's value tables
+# or look-ups could not map is None, which the code checks name (``_code_reason``).
 PULLBACK_CHECKS: list[Check] = [
+    _pattern("pullback.number_present", "MaHoSo", r"\S", lambda row: "Thiếu mã hồ sơ của Bộ (MaHoSo)"),
     _required(
         "pullback.submitted_at_readable",
         "submitted_at",
         lambda row: f"Ngày nộp '{row['NgayNopHoSo']}' không đọc được (cần ngày giờ có múi giờ)",
     ),
-    *_number_checks("MaHoSo"),
+    _number_checks("MaHoSoMotCua")[0],
     *_code_checks("MaTTHC", "DonViXuLy"),
 ]
 

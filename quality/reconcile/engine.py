@@ -26,6 +26,7 @@ from mappings.postal.dispatch import READY_STATUSES, RESULT_RETURNED, Dispatch
 from mappings.postal.states import PostalState
 from mappings.sources import CITY_SOURCE, PORTAL, PULLBACK_PREFIX
 from quality.reconcile.load import StoreDatabase, load_store
+from quality.reconcile.ministries import by_ministry, ministry_identity
 from quality.reconcile.model import (
     BreakdownRow,
     Difference,
@@ -45,6 +46,7 @@ CHECKED = (
     DifferenceClass.QUARANTINED,
     DifferenceClass.PENDING,
     DifferenceClass.MINISTRY_ONLY,
+    DifferenceClass.MINISTRY_AMBIGUOUS,
     DifferenceClass.DUPLICATE,
     DifferenceClass.POSTAL_NO_ORDER,
     DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED,
@@ -140,19 +142,50 @@ FROM (
 )
 """
 
-# Ministry pull-backs hold only what was processed on ministry software (the dossiers the city
-# pushed are not staged back), so any number the city holds too was processed twice. Pull-backs
-# are a small share: the city is first narrowed to their numbers (a semi-join) and then joined.
+# A ministry's dossier is matched to the city's by the first rule that finds one (docs/architecture.md,
+# "Matching ministry records"): the same number (a ministry syncing a city number), the one-stop
+# number the ministry holds, the ministry's number the city recorded as the dossier's other number,
+# else the applicant (a digest of the ID), procedure and intake day -- only when exactly one city
+# dossier fits: two or more is ``ministry_ambiguous_match``, listed with the count, never merged.
+# A matched dossier is the city's own (counted once, as the city's); a same-number match with
+# different content is a ``duplicate``; nothing matched is ``ministry_only``. Pull-backs are a small
+# share: each rule joins the city narrowed to what the pull-backs name (a semi-join) first.
 _MINISTRY_STATE = f"""
 CREATE TABLE ministry_state AS
+WITH
+same AS (SELECT dossier_no AS m_no, dossier_no AS c_no, content_hash AS c_hash
+         FROM city WHERE dossier_no IN (SELECT dossier_no FROM ministry)),
+one_stop AS (SELECT dossier_no AS c_no FROM city WHERE dossier_no IN (SELECT one_stop_no FROM ministry)),
+other AS (SELECT other_no AS m_no, min(dossier_no) AS c_no FROM city
+          WHERE other_no IN (SELECT dossier_no FROM ministry) GROUP BY 1),
+applicant AS (
+    SELECT m.dossier_no AS m_no, count(*) AS n, min(c.dossier_no) AS c_no
+    FROM ministry m
+    JOIN (SELECT dossier_no, applicant_key, procedure, day FROM city
+          WHERE applicant_key IN (SELECT applicant_key FROM ministry)) c
+      ON c.applicant_key = m.applicant_key AND c.procedure = m.procedure AND c.day = m.day
+    GROUP BY 1)
 SELECT s.dossier_no, s.source, {_FACTS}, false AS synced,
     CASE
-        WHEN c.dossier_no IS NULL THEN '{DifferenceClass.MINISTRY_ONLY}'
-        WHEN c.content_hash <> s.content_hash THEN '{DifferenceClass.DUPLICATE}'
-    END AS kind
+        WHEN sm.c_no IS NOT NULL THEN 'same_number'
+        WHEN os.c_no IS NOT NULL THEN 'one_stop_number'
+        WHEN ot.c_no IS NOT NULL THEN 'ministry_number'
+        WHEN ap.n = 1 THEN 'applicant_procedure_day'
+    END AS match_rule,
+    coalesce(sm.c_no, os.c_no, ot.c_no, CASE WHEN ap.n = 1 THEN ap.c_no END) AS city_no,
+    CASE
+        WHEN sm.c_no IS NOT NULL THEN CASE WHEN sm.c_hash <> s.content_hash THEN '{DifferenceClass.DUPLICATE}' END
+        WHEN os.c_no IS NOT NULL OR ot.c_no IS NOT NULL OR ap.n = 1 THEN NULL
+        WHEN ap.n > 1 THEN '{DifferenceClass.MINISTRY_AMBIGUOUS}'
+        ELSE '{DifferenceClass.MINISTRY_ONLY}'
+    END AS kind,
+    CASE WHEN sm.c_no IS NULL AND os.c_no IS NULL AND ot.c_no IS NULL AND ap.n > 1
+        THEN ap.n || ' city dossiers of the same applicant, procedure and day, e.g. ' || ap.c_no END AS detail
 FROM ministry s
-LEFT JOIN (SELECT dossier_no, content_hash FROM city WHERE dossier_no IN (SELECT dossier_no FROM ministry)) c
-    ON c.dossier_no = s.dossier_no{_CODE_TABLE_JOINS}
+LEFT JOIN same sm ON sm.m_no = s.dossier_no
+LEFT JOIN one_stop os ON os.c_no = s.one_stop_no
+LEFT JOIN other ot ON ot.m_no = s.dossier_no
+LEFT JOIN applicant ap ON ap.m_no = s.dossier_no{_CODE_TABLE_JOINS}
 """
 
 # Dossiers the portal's export holds that the city does not, out of ``city_state`` into their own
@@ -193,7 +226,7 @@ FROM (
         agency, postal_kind, postal_detail
     FROM city_state WHERE in_period AND postal_kind IS NOT NULL
     UNION ALL
-    SELECT dossier_no, source, agency, kind, NULL FROM ministry_state WHERE in_period AND kind IS NOT NULL
+    SELECT dossier_no, source, agency, kind, detail FROM ministry_state WHERE in_period AND kind IS NOT NULL
     UNION ALL
     SELECT dossier_no, '{PORTAL}', split_part(dossier_no, '-', 1), '{DifferenceClass.EXTRA_AT_PORTAL}',
         CASE WHEN sources IS NOT NULL THEN '{DifferenceClass.MINISTRY_ONLY}: ' || sources ELSE '{_PORTAL_ONLY}' END
@@ -420,6 +453,8 @@ def reconcile(
         differences = _differences(db, batch_rows)
         identities = [_hub_flow(db), _table01(db)] + ([_portal(db)] if portal_checked else [])
         explained = explain_portal(db, identities[-1]) if portal_checked else None
+        ministries = by_ministry(db, tables, period, portal_checked=portal_checked)
+        identities.append(ministry_identity(ministries))
         kpis = _kpis(db)
         sources = _sources(db, portal_checked)
         breakdown = _breakdown(db)
@@ -439,6 +474,7 @@ def reconcile(
         kpis=kpis,
         trend=trend,
         portal_snapshot=asdict(snapshot) | {"explained": explained} if snapshot is not None else None,
+        ministries=ministries,
     )
 
 

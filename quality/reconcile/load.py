@@ -54,7 +54,8 @@ _DDL = f"""
 CREATE TABLE dossier (
     source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, day DATE, in_period BOOLEAN,
     procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
-    {", ".join(f"{flag} BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases INTEGER, has_facts BOOLEAN);
+    {", ".join(f"{flag} BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases INTEGER, has_facts BOOLEAN,
+    one_stop_no VARCHAR, other_no VARCHAR, applicant_key VARCHAR);
 CREATE TABLE delivery (dossier_no VARCHAR, state VARCHAR, acked_hash VARCHAR);
 CREATE TABLE quarantine (dossier_no VARCHAR, rule VARCHAR);
 CREATE TABLE portal (dossier_no VARCHAR);
@@ -210,7 +211,9 @@ def load_store(
             {_text_time("f.finished_at", dialect)} AS finished,
             {", ".join(f"{_flag('f.' + flag)} AS {flag}" for flag in FLAG_FACTS)},
             coalesce(f.consulted_databases, 0) AS consulted_databases,
-            CASE WHEN f.dossier_no IS NULL THEN 0 ELSE 1 END AS has_facts
+            CASE WHEN f.dossier_no IS NULL THEN 0 ELSE 1 END AS has_facts,
+            coalesce(f.agency, '') AS fact_agency, coalesce(f.one_stop_no, '') AS one_stop_no,
+            coalesce(f.other_no, '') AS other_no, coalesce(f.applicant_key, '') AS applicant_key
         FROM dossier_current c
         LEFT JOIN dossier_facts f
             ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash
@@ -220,12 +223,17 @@ def load_store(
     day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
     insert_dossiers = f"""
         INSERT INTO dossier
-        SELECT source, dossier_no, content_hash, {_AGENCY}, {day}, coalesce({day} BETWEEN $first AND $last, false),
+        SELECT source, dossier_no, content_hash,
+            CASE WHEN source = $city THEN {_AGENCY} ELSE coalesce(nullif(fact_agency, ''), {_AGENCY}) END, {day},
+            coalesce({day} BETWEEN $first AND $last, false),
             nullif(procedure, ''), status, channel, received, due, finished,
-            {", ".join(f"{flag}::BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases::INTEGER, has_facts::BOOLEAN
+            {", ".join(f"{flag}::BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases::INTEGER, has_facts::BOOLEAN,
+            nullif(one_stop_no, ''), nullif(other_no, ''), nullif(applicant_key, '')
         FROM (SELECT * REPLACE (source::VARCHAR AS source, dossier_no::VARCHAR AS dossier_no,
                 content_hash::VARCHAR AS content_hash, procedure::VARCHAR AS procedure, {_time("updated")} AS updated,
-                {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished) FROM {{batch}})
+                {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished,
+                fact_agency::VARCHAR AS fact_agency, one_stop_no::VARCHAR AS one_stop_no,
+                other_no::VARCHAR AS other_no, applicant_key::VARCHAR AS applicant_key) FROM {{batch}})
     """
     delivery = f"""
         SELECT dossier_no, state, coalesce(acked_hash, '') AS acked_hash FROM delivery d
@@ -252,7 +260,7 @@ def load_store(
         # locks). Closing the pool first makes ADBC the only copy with the file open.
         store.engine.dispose()
     for sql, rowid_of, insert, params in (
-        (dossiers, "dossier_current c", insert_dossiers, {"first": first, "last": last}),
+        (dossiers, "dossier_current c", insert_dossiers, {"first": first, "last": last, "city": city_source}),
         (delivery, "delivery d", _INSERT_DELIVERY, None),
         (
             quarantine,

@@ -30,7 +30,9 @@ class DifferenceClass(StrEnum):
     missing at portal, quarantined, pending, behind at portal), so the counts of a source add up,
     and in at most one postal class (return by post: no order the carrier holds, or delivered
     while the dossier is not closed) -- a second dimension, so a dossier can be listed once in each.
-    A ministry dossier is either ministry-only or a duplicate of a city dossier. The engine reports
+    A ministry dossier is matched to a city dossier (by the rule the ministry section names), or a
+    duplicate of one (same number, other content), or ministry-only, or -- when several city
+    dossiers of the same applicant, procedure and day fit -- an ambiguous match. The engine reports
     in ``counts`` only the classes it checks (``Reconciliation.checked``): ``extra_at_portal`` only
     when the portal's export was fetched for the period (then a city dossier the portal
     acknowledged but no longer holds is missing at the portal too).
@@ -42,6 +44,7 @@ class DifferenceClass(StrEnum):
     QUARANTINED = "quarantined"
     PENDING = "pending"
     MINISTRY_ONLY = "ministry_only"
+    MINISTRY_AMBIGUOUS = "ministry_ambiguous_match"
     DUPLICATE = "duplicate"
     POSTAL_NO_ORDER = "postal_no_order"
     POSTAL_DELIVERED_NOT_CLOSED = "postal_delivered_not_closed"
@@ -263,6 +266,9 @@ class Reconciliation:
     # its figure explained by road under "explained": ``portal_explained``), or None: then
     # "national_portal" counts only what the portal acknowledged to the hub.
     portal_snapshot: dict[str, Any] | None = None
+    # Per ministry system and procedure: processed there, matched (by rule), ambiguous, ministry
+    # only, at the portal or not (``quality.reconcile.ministries``).
+    ministries: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[DifferenceClass, int]:
@@ -306,6 +312,7 @@ class Reconciliation:
             "kpis": [k.to_dict() for k in self.kpis],
             "trend": self.trend,
             "portal_side": self._portal_side(),
+            "ministries": self.ministries,
             "differences": [d.to_dict() for d in self.differences],
         }
 

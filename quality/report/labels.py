@@ -215,6 +215,7 @@ CLASS_ORDER = (
     "quarantined",
     "pending",
     "ministry_only",
+    "ministry_ambiguous_match",
     "duplicate",
     "postal_no_order",
     "postal_delivered_not_closed",
@@ -252,6 +253,12 @@ _CLASSES: dict[str, dict[str, ClassText]] = {
             "Chỉ có trên phần mềm của Bộ",
             "Hồ sơ được xử lý trên phần mềm của Bộ, hệ thống của Thành phố không có.",
             "Tính hồ sơ vào số liệu của Thành phố (đã được kéo về), không cắt giảm số liệu báo cáo.",
+        ),
+        "ministry_ambiguous_match": ClassText(
+            "Hồ sơ của Bộ khớp với nhiều hồ sơ của Thành phố",
+            "Không có số một cửa hay số hồ sơ khác để đối chiếu; nhiều hồ sơ của Thành phố cùng người nộp, "
+            "thủ tục và ngày nộp: không tự gộp.",
+            "Cơ quan tiếp nhận xác định hồ sơ tương ứng và ghi số hồ sơ của Bộ vào hồ sơ của Thành phố.",
         ),
         "duplicate": ClassText(
             "Trùng lặp (xử lý ở hai nơi)",
@@ -301,6 +308,12 @@ _CLASSES: dict[str, dict[str, ClassText]] = {
             "The dossier was processed on ministry software; the city system does not hold it.",
             "Count it in the city's figures (the hub pulled it back); do not cut the reported counts.",
         ),
+        "ministry_ambiguous_match": ClassText(
+            "Ministry dossier matching several city dossiers",
+            "No one-stop or other number links it; several city dossiers share its applicant, procedure "
+            "and day: it is not merged with any.",
+            "The receiving agency identifies the matching dossier and records the ministry's number on it.",
+        ),
         "duplicate": ClassText(
             "Duplicate (processed twice)",
             "The same dossier number is in the city system and on ministry software with different content.",
@@ -344,11 +357,13 @@ _IDENTITIES: dict[str, dict[str, str]] = {
         "hub_flow": "Luồng đồng bộ lên Cổng DVCQG",
         "table01": "Bảng 01: tình hình giải quyết hồ sơ",
         "portal": "Số hồ sơ trên Cổng DVCQG",
+        "ministries": "Hồ sơ xử lý trên phần mềm của Bộ",
     },
     "en": {
         "hub_flow": "Sync flow to the national portal",
         "table01": "Table 01: dossier resolution",
         "portal": "Dossiers on the national portal",
+        "ministries": "Dossiers processed on ministry software",
     },
 }
 
@@ -374,6 +389,12 @@ _TERMS: dict[str, dict[str, str]] = {
         "portal_only": "chỉ có trên Cổng",
         "missing_at_portal": "Cổng không có",
         "unexpected": "Cổng có nhưng ngoài phạm vi/kỳ",
+        "processed": "xử lý trên phần mềm của Bộ",
+        "matched_same_number": "khớp cùng số hồ sơ",
+        "matched_one_stop_number": "khớp theo số một cửa",
+        "matched_ministry_number": "khớp theo số hồ sơ của Bộ ghi ở Thành phố",
+        "matched_applicant_procedure_day": "khớp theo người nộp, thủ tục và ngày",
+        "ambiguous": "khớp nhiều hồ sơ",
     },
     "en": {
         "extracted": "extracted",
@@ -396,6 +417,12 @@ _TERMS: dict[str, dict[str, str]] = {
         "portal_only": "only on the portal",
         "missing_at_portal": "not on the portal",
         "unexpected": "on the portal, out of scope or period",
+        "processed": "processed on ministry software",
+        "matched_same_number": "matched by the same number",
+        "matched_one_stop_number": "matched by the one-stop number",
+        "matched_ministry_number": "matched by the ministry's number recorded in the city",
+        "matched_applicant_procedure_day": "matched by applicant, procedure and day",
+        "ambiguous": "matching several dossiers",
     },
 }
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from mappings.code_tables import load_code_tables
 from quality.report.labels import CLASS_ORDER, class_text, identity_name, source_name, term_name, texts
+from quality.report.ministries import ministries_view
 from quality.report.portal_figure import portal_figure
 from quality.report.scoreboard import scoreboard_view
 
@@ -141,6 +142,7 @@ class ReportView:
     kpi_agencies: list[dict[str, Any]]
     kpi_agencies_note: str | None
     scoreboard: dict[str, Any] | None
+    ministries: dict[str, Any] | None
     agency_classes: list[str]
     agencies: list[dict[str, Any]]
     agencies_note: str | None
@@ -185,6 +187,7 @@ def build_view(document: Mapping[str, Any], language: str, *, data_docs_href: st
         kpis=[_kpi(k, language) for k in document.get("kpis", [])],
         **_kpi_agencies(document.get("kpis", []), language, on),
         scoreboard=scoreboard_view(document, language, fmt_share),
+        ministries=ministries_view(document, language, fmt_int),
         agency_classes=[class_text(k, language).name for k in kinds],
         **_agencies(document.get("by_agency", {}), kinds, language, on),
         **_breakdown(document.get("breakdown", []), language, on),

@@ -1,187 +1,138 @@
-"""REST/JSON face of the national business registration system simulator
-(adapters/business_registration/openapi.yaml is the contract).
+"""The business-registration double: the national business registration system as the NGSP exposes
+it (REST/JSON, bearer token; docs/interfaces.md 7.3, public guide QB ``apiCSDLDKDN``).
 
-Three read operations, as the LGSP exposes them: ``GET /danhSachHoSo`` (dossiers last updated in
-a window of at most 5 days, paged), ``GET /tinhTrangHoSo`` (one dossier's status and history),
-``GET /chiTietDoanhNghiep`` (a company by enterprise code). Every call carries
-``Authorization: Bearer <token>`` and ``maDonVi``; refusals are HTTP 200 with the ministry error
-codes (100 credential, 101 caller IP, 106 agency, 201 not found, 300 malformed request), as LGSP
-gateways answer. Only injected faults are HTTP 503. Replies are signed like every simulator's;
-GET requests have no body, so there is nothing of the hub's to verify.
+Three ``GET`` operations, each answering ``{"MainInformation", "DataCount", "Status": "1" | "0",
+"Message"}`` (and ``ErrorCode`` on a refusal: an assumption, the guide names only Status and
+Message):
+
+- ``/danhSachHoSo?from_date=dd/MM/yyyy&to_date=dd/MM/yyyy&offset=&limit=`` -> the dossiers received
+  in the window, at most 5 days (QB's constraint), by receipt number;
+- ``/tinhTrangHoSo?in_journal_no=`` -> one dossier's status detail (201 when unknown);
+- ``/chiTietDoanhNghiep?msdn=`` -> one enterprise (201 when unknown).
+
+Strict where the guide is: dates exactly ``dd/MM/yyyy`` with two-digit day and month and a
+four-digit year (the hub's former ``yyyyMMdd`` is refused), a window of at most 5 days, integer
+``offset``/``limit`` (``limit`` at most 500: an assumption). Refusals carry ``ErrorCode`` 300 with
+the reason. Sandbox-only: ``POST /sandbox/load``, ``GET /sandbox/export/dossiers?from=&to=``.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from sandbox.business_registration.access import LOOPBACK, MALFORMED, NOT_FOUND, OK, Access
 from sandbox.business_registration.store import BusinessRegistrationStore
 from sandbox.doubles import DoubleContext
-from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_control
+from sandbox.faults import FaultConfig
 from sandbox.ministry_dossiers import mount_load
-from sandbox.signatures import PartnerSigning, mount_signing_control
+from sandbox.ngsp import LOOPBACK, NgspService, Refused, required
+from sandbox.signatures import PartnerSigning
 
-__all__ = ["MAX_PAGE_SIZE", "MAX_WINDOW_DAYS", "create_app"]
+__all__ = ["MAX_LIMIT", "MAX_WINDOW_DAYS", "create_app", "double"]
 
 MAX_WINDOW_DAYS = 5
-MAX_PAGE_SIZE = 500
+MAX_LIMIT = 500
+NOT_FOUND, MALFORMED = "201", "300"
+_DAY = re.compile(r"[0-9]{2}/[0-9]{2}/[0-9]{4}")
 
 
-class _Malformed(ValueError):
-    """A parameter breaks the contract: answered with error 300 and this message."""
+def _answer(found: Any, count: int | None = None) -> dict[str, Any]:
+    total = count if count is not None else (len(found) if isinstance(found, list) else 1)
+    return {"MainInformation": found, "DataCount": total, "Status": "1", "Message": "success"}
 
 
-def _json(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"MainInformation": None, "DataCount": 0, "Status": "0", "ErrorCode": code, "Message": message}
 
 
-def _day(query: Any, name: str) -> date:
-    value = query.get(name) or ""
+def _day(values: Mapping[str, Any], name: str) -> date:
+    text = str(required(values, name, MALFORMED))
     try:
-        return datetime.strptime(value, "%Y%m%d").date()
+        if not _DAY.fullmatch(text):
+            raise ValueError(text)
+        return datetime.strptime(text, "%d/%m/%Y").date()
     except ValueError:
-        raise _Malformed(f"Tham số {name} phải là ngày dạng yyyyMMdd, nhận được {value!r}") from None
+        raise Refused(
+            MALFORMED,
+            f"{name} phải có định dạng dd/MM/yyyy (đủ 2 chữ số ngày, tháng; 4 chữ số năm), nhận được {text!r}",
+        ) from None
 
 
-def _int(query: Any, name: str, default: int, low: int, high: int) -> int:
-    value = query.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise _Malformed(f"Tham số {name} phải là số nguyên") from None
-    if not low <= number <= high:
-        raise _Malformed(f"Tham số {name} phải trong khoảng {low}..{high}, nhận được {number}")
-    return number
-
-
-def _required(query: Any, name: str) -> str:
-    value = query.get(name)
-    if not value:
-        raise _Malformed(f"Thiếu tham số {name}")
-    return str(value)
-
-
-def _found(data: dict[str, Any] | None, not_found: str) -> dict[str, Any]:
-    """A lookup's reply: the record, or error 201 with ``not_found``."""
-    if data is None:
-        return {"error_code": NOT_FOUND, "message": not_found}
-    return {"error_code": OK, "message": "", "data": data}
+def _int(values: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    text = str(required(values, name, MALFORMED))
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise Refused(MALFORMED, f"{name} phải là số nguyên từ {low} đến {high}, nhận được {text!r}")
+    return int(text)
 
 
 def create_app(
     db_path: str | Path,
     token: str,
-    agencies: Iterable[str],
-    faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
     *,
-    allowed_ips: Iterable[str] = LOOPBACK,
-    code_tables: Any | None = None,
     signing: PartnerSigning | None = None,
+    allowed_ips: Iterable[str] = LOOPBACK,
+    faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
+    code_tables: Any | None = None,
 ) -> FastAPI:
-    """Build the simulator. Load data with ``app.state.store.load_days(first, last, scale, seed)``
-    or ``POST /sandbox/load``. ``allowed_ips`` is the gateway's allow-list (101 for others)."""
-    access = Access(token, agencies, allowed_ips)
+    """The double; load data with ``app.state.store.load_days(first, last, scale, seed)`` or ``POST /sandbox/load``."""
     store = BusinessRegistrationStore(db_path, code_tables)
-    injector = FaultInjector(faults)
-    calls: Counter[str] = Counter()
     app = FastAPI(title="Business registration system (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
-    app.state.faults = injector
+    service = NgspService(
+        app, token=token, error=_error, malformed=MALFORMED, signing=signing, allowed_ips=allowed_ips, faults=faults
+    )
 
-    async def answer(request: Request, operation: str, handler: Callable[[Any], dict[str, Any]]) -> Response:
-        async def produce() -> tuple[bytes, int]:
-            calls[operation] += 1
-            query = request.query_params
-            bearer = request.headers.get("authorization", "")
-            client_ip = request.client.host if request.client else None
-            refusal = access.check(bearer.removeprefix("Bearer "), client_ip, query.get("maDonVi"))
-            if refusal is not None:
-                return _json({"error_code": refusal.code, "message": refusal.message}), 200
-            try:
-                return _json(await run_in_threadpool(handler, query)), 200
-            except _Malformed as exc:
-                return _json({"error_code": MALFORMED, "message": str(exc)}), 200
-
-        return await faulty_json(injector, signing, produce)
-
-    def list_dossiers(query: Any) -> dict[str, Any]:
-        first, last = _day(query, "tuNgay"), _day(query, "denNgay")
-        if last < first:
-            raise _Malformed("denNgay không được trước tuNgay")
+    def dossiers(values: Mapping[str, Any]) -> dict[str, Any]:
+        first, last = _day(values, "from_date"), _day(values, "to_date")
         span = (last - first).days + 1
-        if span > MAX_WINDOW_DAYS:
-            raise _Malformed(
-                f"Khoảng thời gian tra cứu tối đa {MAX_WINDOW_DAYS} ngày; yêu cầu {span} ngày "
-                f"({first:%d/%m/%Y} - {last:%d/%m/%Y})"
+        if not 1 <= span <= MAX_WINDOW_DAYS:
+            raise Refused(
+                MALFORMED,
+                f"Khoảng thời gian giữa from_date và to_date tối đa {MAX_WINDOW_DAYS} ngày; yêu cầu {span} ngày",
             )
-        page = _int(query, "trang", 1, 1, 1_000_000)
-        size = _int(query, "soBanGhi", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-        total, items = store.page(first, last, (page - 1) * size, size)
-        return {"error_code": OK, "message": "", "tongSo": total, "trang": page, "soBanGhi": size, "data": items}
+        offset = _int(values, "offset", 0, 10**9)
+        limit = _int(values, "limit", 1, MAX_LIMIT)
+        return _answer(store.page(first, last, offset, limit))
 
-    def dossier_status(query: Any) -> dict[str, Any]:
-        number = _required(query, "maHoSo")
-        return _found(store.status(number), f"Không tìm thấy hồ sơ {number}")
+    def dossier_status(values: Mapping[str, Any]) -> dict[str, Any]:
+        number = _int(values, "in_journal_no", 0, 10**15)
+        found = store.detail(number)
+        if found is None:
+            raise Refused(NOT_FOUND, f"Không tìm thấy hồ sơ có mã số biên nhận {number}")
+        return _answer(found)
 
-    def company(query: Any) -> dict[str, Any]:
-        msdn = _required(query, "msdn")
-        return _found(store.company(msdn), f"Không tìm thấy doanh nghiệp có mã số {msdn}")
+    def enterprise(values: Mapping[str, Any]) -> dict[str, Any]:
+        msdn = str(required(values, "msdn", MALFORMED))
+        found = store.enterprise(msdn)
+        if found is None:
+            raise Refused(NOT_FOUND, f"Không tìm thấy doanh nghiệp có mã số {msdn}")
+        return _answer(found)
 
-    @app.get("/danhSachHoSo")
-    async def danh_sach_ho_so(request: Request) -> Response:
-        return await answer(request, "danhSachHoSo", list_dossiers)
-
-    @app.get("/tinhTrangHoSo")
-    async def tinh_trang_ho_so(request: Request) -> Response:
-        return await answer(request, "tinhTrangHoSo", dossier_status)
-
-    @app.get("/chiTietDoanhNghiep")
-    async def chi_tiet_doanh_nghiep(request: Request) -> Response:
-        return await answer(request, "chiTietDoanhNghiep", company)
-
-    mount_signing_control(app, signing)
-
-    @app.get("/sandbox/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    service.route("GET", "/danhSachHoSo", "danhSachHoSo", dossiers)
+    service.route("GET", "/tinhTrangHoSo", "tinhTrangHoSo", dossier_status)
+    service.route("GET", "/chiTietDoanhNghiep", "chiTietDoanhNghiep", enterprise)
     mount_load(app, store.load_days)
 
     @app.get("/sandbox/export/dossiers")
-    async def export(request: Request) -> Response:
+    async def export(request: Request) -> JSONResponse:
         first = date.fromisoformat(request.query_params["from"])
         last = date.fromisoformat(request.query_params["to"])
-        numbers = await run_in_threadpool(store.numbers, first, last)
-        return Response(_json({"items": numbers}), media_type="application/json")
-
-    @app.get("/sandbox/stats")
-    async def stats() -> dict[str, Any]:
-        return {"calls": dict(calls)}
-
-    mount_fault_control(app, injector)
+        return JSONResponse({"items": await run_in_threadpool(store.numbers, first, last)})
 
     return app
 
 
 def double(context: DoubleContext) -> FastAPI:
-    """The runner's business registration system, holding the day's dossiers processed on it."""
+    """The runner's business registration system, holding the day's dossiers received on it."""
     app = create_app(
-        context.db_path,
-        context.credentials["token"],
-        context.agencies,
-        code_tables=context.code_tables,
-        signing=context.signing,
+        context.db_path, context.credentials["token"], signing=context.signing, code_tables=context.code_tables
     )
     app.state.store.load_days(context.day, context.day, context.scale, context.seed)
     return app

@@ -1,1 +1,1 @@
-"""Simulator of the Ministry of Justice civil-status system (SOAP, on ``sandbox.soap``)."""
+"""Simulator of the Ministry of Justice civil-status system (REST behind the NGSP gateway, on ``sandbox.ngsp``)."""

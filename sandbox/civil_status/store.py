@@ -1,228 +1,234 @@
-"""What the civil-status simulator holds: interconnected dossiers the hub pushed, and registrations
-made directly on the Ministry of Justice's software that the city system never saw.
+"""What the civil-status double holds: the registrations of the shared civil-status system, both
+the interconnected dossiers one-stop desks send (``dangKyHoTich``, keyed by their one-stop number)
+and those registered directly on the ministry's software, which carry only the ministry's own id.
 
-Pushed dossiers (``LIEN_THONG``) are keyed by dossier number: pushing one again stores nothing and
-answers what is held (idempotent). They move along a path decided by their number -- one in ten
-needs a supplement first (1 -> 2 -> 3 -> 4), the others go 1 -> 3 -> 4 -- one step per
-``advance()``, which the sandbox exposes so tests and the demo decide when the ministry works.
+Every registration has the ministry's numeric ``id`` (docs/interfaces.md 7.2: ``traHoSo`` takes it
+as a Long) and the numeric unit code of the commune that registers it (``maDonVi``). A sent
+dossier moves along a path decided by its number -- one in ten needs a supplement first
+(1 -> 2 -> 3 -> 4), the others go 1 -> 3 -> 4 -- one step per :meth:`advance`, which the sandbox
+exposes so tests and the demo decide when the ministry works. ``dsHoSoDangKy`` lists a registration
+on the day it was created or last changed (``ngayCapNhat``); its details are given once it is
+registered (status 4), as ``traDanhSachHoSo`` answers 200 (RECORD_UNCOMPLETE) before.
 
-Ministry-software registrations (``PHAN_MEM_BO``) come from
-:func:`sandbox.ministry_dossiers.ministry_dossiers` over the civil-status procedures (field HT).
-ASSUMPTION: the code tables mark no civil-status procedure as processed on ministry software, yet
-communes register births, marriages and deaths on the ministry's shared civil-status software; the
-simulator holds such registrations so that the pull-back (``dsHoSoDangKy``) has something to bring
-back. Only dossiers the generator resolved (portal status 9/10) count as registered.
+Direct registrations come from :func:`sandbox.ministry_dossiers.ministry_dossiers` over the
+procedures the ``ministry_systems`` table gives the civil-status system (field HT). ASSUMPTION:
+communes register a share of births, marriages and deaths straight on the ministry's software, so
+the city system never sees them; only dossiers the generator resolved (status 9/10) count as
+registered, on their finish day.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import zlib
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from mappings.civil_status import to_ho_so
-from mappings.code_tables import ProcedureRow
+from mappings.civil_status import commune_unit
 from mappings.dossier import VN_TZ, Dossier
 from sandbox.ministry_dossiers import LOADED_DAYS_SCHEMA, canonical_ministry_dossiers, load_days
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
 
-__all__ = ["ON_MINISTRY_SOFTWARE", "PARTNER", "PUSHED", "CivilStatusStore", "held_dossiers", "is_civil_status"]
+__all__ = ["MODULES", "PARTNER", "CivilStatusStore", "held_dossiers", "registration_id"]
 
 PARTNER = "civil_status"
-PUSHED = "LIEN_THONG"
-ON_MINISTRY_SOFTWARE = "PHAN_MEM_BO"
 RECEIVED, NEEDS_SUPPLEMENT, ELIGIBLE, REGISTERED = 1, 2, 3, 4
-_MESSAGES = {
-    RECEIVED: "Đã tiếp nhận hồ sơ liên thông",
-    NEEDS_SUPPLEMENT: "Đề nghị bổ sung bản sao giấy tờ tùy thân của người đi đăng ký",
-    ELIGIBLE: "Hồ sơ đủ điều kiện đăng ký",
-    REGISTERED: "Đã đăng ký hộ tịch",
+PUSHED_IDS = 900_000_000_000  # ids of the registrations one-stop desks send: a block of their own
+
+# The ministry's business codes ("module") per procedure (ASSUMPTION, docs/interfaces.md 7.2).
+MODULES = {
+    "1.001193": "KS",
+    "1.000894": "KH",
+    "1.000656": "KT",
+    "1.004873": "TLHT",
+    "1.004884": "KSL",
+    "1.001022": "XNHN",
+    "1.000689": "NCMC",
+    "1.004859": "CCHT",
+    "2.000528": "KSNN",
+    "1.013801": "KSNN",
+    "2.000806": "KHNN",
+    "1.013802": "KHNN",
 }
-_SIGNERS = ("Nguyễn Văn Hùng", "Trần Thị Mai", "Lê Quang Vinh", "Phạm Thu Hằng")
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS civil_dossiers (
-    ma_ho_so         TEXT PRIMARY KEY,
-    origin           TEXT NOT NULL,
-    agency           TEXT NOT NULL,
-    body             TEXT NOT NULL,
-    path             TEXT NOT NULL,
-    step             INTEGER NOT NULL,
-    received_at      TEXT NOT NULL,
-    updated_at       TEXT NOT NULL,
-    result           TEXT,
-    registered_day   TEXT,
-    registered_at    TEXT
+CREATE TABLE IF NOT EXISTS registrations (
+    id             INTEGER PRIMARY KEY,
+    module         TEXT NOT NULL,
+    ma_don_vi      TEXT NOT NULL,
+    ma_ho_so       TEXT UNIQUE,
+    ngay_tiep_nhan TEXT NOT NULL,
+    ngay_cap_nhat  TEXT NOT NULL,
+    ngay_dang_ky   TEXT,
+    path           TEXT NOT NULL,
+    step           INTEGER NOT NULL,
+    nyc_ho_ten     TEXT NOT NULL,
+    nyc_giay_to    TEXT,
+    data           TEXT
 );
-CREATE INDEX IF NOT EXISTS ix_civil_registered ON civil_dossiers (registered_day, registered_at, ma_ho_so)
+CREATE INDEX IF NOT EXISTS ix_registrations_day ON registrations (ngay_cap_nhat, module)
 """
 
 
-def is_civil_status(procedure: ProcedureRow) -> bool:
-    """Civil-status procedures (field HT): what the Ministry of Justice's software registers."""
-    return procedure.field_code == "HT"
+def registration_id(day: date, n: int) -> str:
+    """The ministry's id of the n-th direct registration of a day (a number, as ``traHoSo`` takes)."""
+    return f"1{day:%y%m%d}{n:05d}"
 
 
 def held_dossiers(day: date, scale: float, seed: int, code_tables: Any) -> list[Dossier]:
-    """The day's registrations made on the ministry's software: the civil-status dossiers the
-    generator resolved (portal status 9/10, with a finish time); the others are not registered yet."""
+    """The day's direct registrations: civil-status dossiers the generator resolved (status 9/10,
+    with a finish time) at a commune the ministry has a unit code for on the day."""
+    dossiers = canonical_ministry_dossiers(
+        day, scale, seed, partner=PARTNER, number=registration_id, code_tables=code_tables
+    )
     return [
         d
-        for d in canonical_ministry_dossiers(
-            day, scale, seed, partner=PARTNER, keep=is_civil_status, code_tables=code_tables
-        )
-        if d.status in (9, 10) and d.finished_at is not None
+        for d in dossiers
+        if d.status in (9, 10)
+        and d.finished_at is not None
+        and d.procedure_code in MODULES
+        and commune_unit(d.handling_agency, day, code_tables) is not None
     ]
 
 
-def _path(dossier_no: str) -> tuple[int, ...]:
-    needs_supplement = zlib.crc32(dossier_no.encode()) % 10 == 0
-    return (RECEIVED, NEEDS_SUPPLEMENT, ELIGIBLE, REGISTERED) if needs_supplement else (RECEIVED, ELIGIBLE, REGISTERED)
+def _path(key: str) -> str:
+    needs_supplement = zlib.crc32(key.encode()) % 10 == 0
+    path = (RECEIVED, NEEDS_SUPPLEMENT, ELIGIBLE, REGISTERED) if needs_supplement else (RECEIVED, ELIGIBLE, REGISTERED)
+    return ",".join(map(str, path))
 
 
-def _result(dossier_no: str, agency: str, at: datetime) -> dict[str, Any]:
-    """The registration of a dossier, derived from its number so every run gives the same one."""
-    serial = zlib.crc32(f"so-dang-ky:{dossier_no}".encode()) % 9000 + 1
-    return {
-        "SoDangKy": f"{serial}/{at.year}",
-        "QuyenSo": f"{at.month:02d}/{at.year}",
-        "NgayDangKy": at.isoformat(),
-        "NguoiKy": _SIGNERS[serial % len(_SIGNERS)],
-        "CoQuanDangKy": agency,
-        "DuongDanKetQua": f"https://hotich.moj.test/ket-qua/{dossier_no}.pdf",
-    }
+def _book(registration: int, on: date) -> dict[str, str]:
+    """The register entry (number, book, page), derived from the id so every run gives the same."""
+    serial = zlib.crc32(f"so:{registration}".encode()) % 9000 + 1
+    return {"so": f"{serial}/{on.year}", "quyenSo": f"{on.month:02d}/{on.year}", "trangSo": str(serial % 200 + 1)}
+
+
+def _day(text: str | None) -> str | None:
+    return date.fromisoformat(text).strftime("%d/%m/%Y") if text else None
 
 
 class CivilStatusStore:
-    """SQLite-backed dossiers of the simulator; values are kept as the contract's (JSON, ISO dates)."""
+    """SQLite-backed registrations of the double."""
 
     def __init__(self, path: str | Path, code_tables: Any | None = None) -> None:
         self.db = SqliteDatabase(path, f"{SCHEMA};{LOADED_DAYS_SCHEMA}")
         self.tables = code_tables if code_tables is not None else tables()
 
-    # -- pushed dossiers ----------------------------------------------------------------------
+    # -- registrations sent by one-stop desks (dangKyHoTich) -----------------------------------
 
-    def register(self, dossier: dict[str, Any], caller: str, now: datetime) -> tuple[dict[str, Any], bool]:
-        """Store a pushed dossier unless held; returns (the held row, whether it already existed)."""
-        number = dossier["MaHoSo"]
-        body = json.dumps(dossier, ensure_ascii=False, default=str)
-        path = ",".join(map(str, _path(number)))
+    def register(
+        self, unit: str, module: str, one_stop_no: str, received: date, applicant: tuple[str, str | None], data: str
+    ) -> bool:
+        """Keep a sent registration unless its one-stop number is held; True when it was new."""
+        today = datetime.now(VN_TZ).date().isoformat()
         with self.db.transaction() as conn:
+            next_id = conn.execute(
+                "SELECT coalesce(max(id), ?) + 1 FROM registrations WHERE id > ?", (PUSHED_IDS, PUSHED_IDS)
+            ).fetchone()[0]
             inserted = conn.execute(
-                "INSERT OR IGNORE INTO civil_dossiers (ma_ho_so, origin, agency, body, path, step, received_at,"
-                " updated_at) VALUES (?,?,?,?,?,0,?,?)",
-                (number, PUSHED, caller, body, path, now.isoformat(), now.isoformat()),
+                "INSERT OR IGNORE INTO registrations (id, module, ma_don_vi, ma_ho_so, ngay_tiep_nhan, ngay_cap_nhat,"
+                " path, step, nyc_ho_ten, nyc_giay_to, data) VALUES (?,?,?,?,?,?,?,0,?,?,?)",
+                (next_id, module, unit, one_stop_no, received.isoformat(), today, _path(one_stop_no), *applicant, data),
             ).rowcount
-        found = self.get(number)
-        assert found is not None  # just written or already there
-        return found, not inserted
+        return bool(inserted)
 
-    def advance(self, now: datetime) -> list[str]:
-        """Move every pushed dossier not yet registered one step along its path."""
+    def status(self, unit: str, one_stop_no: str) -> int | None:
+        """The status of a sent registration; None when no registration has that number at ``unit``."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT path, step FROM registrations WHERE ma_ho_so=? AND ma_don_vi=?", (one_stop_no, unit)
+            ).fetchone()
+        return int(row[0].split(",")[row[1]]) if row is not None else None
+
+    def advance(self, at: datetime) -> list[str]:
+        """Move every sent registration not yet registered one step along its path."""
+        day = at.astimezone(VN_TZ).date().isoformat()
         moved = []
         with self.db.transaction() as conn:
             rows = conn.execute(
-                "SELECT ma_ho_so, agency, body, path, step FROM civil_dossiers"
-                " WHERE origin=? AND registered_day IS NULL ORDER BY ma_ho_so",
-                (PUSHED,),
+                "SELECT id, ma_ho_so, path, step FROM registrations WHERE ma_ho_so IS NOT NULL AND ngay_dang_ky IS NULL"
+                " ORDER BY id"
             ).fetchall()
-            for number, _caller, body, path, step in rows:
-                statuses = [int(s) for s in path.split(",")]
+            for registration, number, path, step in rows:
                 step += 1
-                result = registered_day = registered_at = None
-                if statuses[step] == REGISTERED:
-                    agency = json.loads(body)["DonViXuLy"]
-                    result = json.dumps(_result(number, agency, now), ensure_ascii=False)
-                    registered_day, registered_at = now.date().isoformat(), now.isoformat()
+                registered = day if int(path.split(",")[step]) == REGISTERED else None
                 conn.execute(
-                    "UPDATE civil_dossiers SET step=?, updated_at=?, result=?, registered_day=?, registered_at=?"
-                    " WHERE ma_ho_so=?",
-                    (step, now.isoformat(), result, registered_day, registered_at, number),
+                    "UPDATE registrations SET step=?, ngay_cap_nhat=?, ngay_dang_ky=? WHERE id=?",
+                    (step, day, registered, registration),
                 )
                 moved.append(number)
         return moved
 
-    # -- registrations on the ministry's software ---------------------------------------------
+    # -- registrations made on the ministry's software -------------------------------------------
 
     def load_days(self, first: date, last: date, scale: float, seed: int) -> int:
-        """Generate the ministry-software registrations of every day in ``[first, last]`` not held yet."""
+        """Generate the direct registrations of every day in ``[first, last]`` not held yet."""
         return load_days(self.db, first, last, scale, seed, self._write_day)
 
     def _write_day(self, conn: sqlite3.Connection, day: date, scale: float, seed: int) -> int:
         rows = []
         for d in held_dossiers(day, scale, seed, self.tables):
             assert d.finished_at is not None  # registered, so finished
-            body = {**to_ho_so(d), "NgayNopHoSo": d.submitted_at.isoformat(), "NgayHenTra": None, "TaiLieu": []}
-            at = d.finished_at.astimezone(VN_TZ)
+            registered = d.finished_at.astimezone(VN_TZ).date().isoformat()
+            unit = str(int(commune_unit(d.handling_agency, day, self.tables) or 0))  # a number, as maDonVi travels
+            received = (d.received_at or d.submitted_at).astimezone(VN_TZ).date().isoformat()
+            citizen_id = d.applicant_id_no if d.applicant_type == 1 else None
             rows.append(
-                (
-                    d.dossier_no,
-                    ON_MINISTRY_SOFTWARE,
-                    d.handling_agency,
-                    json.dumps(body, ensure_ascii=False),
-                    str(REGISTERED),
-                    0,
-                    d.submitted_at.isoformat(),
-                    at.isoformat(),
-                    json.dumps(_result(d.dossier_no, d.handling_agency, at), ensure_ascii=False),
-                    at.date().isoformat(),
-                    at.isoformat(),
-                )
-            )
-        conn.executemany("INSERT OR IGNORE INTO civil_dossiers VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                (int(d.dossier_no), MODULES[d.procedure_code], unit, None, received, registered, registered,
+                 str(REGISTERED), 0, d.applicant_name, citizen_id, None)
+            )  # fmt: skip
+        conn.executemany("INSERT OR IGNORE INTO registrations VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         return len(rows)
 
-    # -- reads --------------------------------------------------------------------------------
+    # -- reads ---------------------------------------------------------------------------------
 
-    def get(self, dossier_no: str) -> dict[str, Any] | None:
-        """The held dossier: ``number, origin, body, status, message, received_at, updated_at, result``."""
+    def listed(self, module: str, day: date) -> list[dict[str, Any]]:
+        """``dsHoSoDangKy``: the registrations of ``module`` created or changed on ``day``."""
         with self.db.read() as conn:
-            row = conn.execute(
-                "SELECT ma_ho_so, origin, body, path, step, received_at, updated_at, result FROM civil_dossiers"
-                " WHERE ma_ho_so=?",
-                (dossier_no,),
-            ).fetchone()
-        return _row(row) if row is not None else None
-
-    def registered(
-        self, first: date, last: date, agency: str | None, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """Dossiers registered on a day in ``[first, last]`` (of ``agency``; all when None), paged."""
-        clauses, params = ["registered_day BETWEEN ? AND ?"], [first.isoformat(), last.isoformat()]
-        if agency is not None:
-            clauses.append("json_extract(body, '$.DonViXuLy') = ?")
-            params.append(agency)
-        where = " AND ".join(clauses)
-        with self.db.read() as conn:
-            total = conn.execute(f"SELECT COUNT(*) FROM civil_dossiers WHERE {where}", params).fetchone()[0]
             rows = conn.execute(
-                "SELECT ma_ho_so, origin, body, path, step, received_at, updated_at, result FROM civil_dossiers"
-                f" WHERE {where} ORDER BY registered_at, ma_ho_so LIMIT ? OFFSET ?",
-                [*params, limit, offset],
+                "SELECT id, ma_don_vi FROM registrations WHERE ngay_cap_nhat=? AND module=? ORDER BY id",
+                (day.isoformat(), module),
             ).fetchall()
-        return total, [_row(row) for row in rows]
+        return [{"id": str(registration), "maDonVi": unit} for registration, unit in rows]
 
-    def count(self, origin: str | None = None) -> int:
+    def details(self, module: str, ids: list[int]) -> list[dict[str, Any]]:
+        """The registered ones among ``ids`` of ``module`` (incomplete and unknown ids are left out)."""
+        marks = ",".join("?" * len(ids))
         with self.db.read() as conn:
-            if origin is None:
-                return conn.execute("SELECT COUNT(*) FROM civil_dossiers").fetchone()[0]
-            return conn.execute("SELECT COUNT(*) FROM civil_dossiers WHERE origin=?", (origin,)).fetchone()[0]
+            rows = conn.execute(
+                "SELECT id, ma_don_vi, ma_ho_so, ngay_tiep_nhan, ngay_dang_ky, nyc_ho_ten, nyc_giay_to"
+                f" FROM registrations WHERE module=? AND ngay_dang_ky IS NOT NULL AND id IN ({marks}) ORDER BY id",
+                (module, *ids),
+            ).fetchall()
+        found = []
+        for registration, unit, one_stop_no, received, registered, name, citizen_id in rows:
+            found.append(
+                {
+                    "id": str(registration),
+                    **_book(registration, date.fromisoformat(registered)),
+                    "maDonVi": unit,
+                    "maHoSo": one_stop_no or "",
+                    "ngayTiepNhan": _day(received),
+                    "ngayDangKy": _day(registered),
+                    "nycHoTen": name,
+                    "nycGiayToTuyThan": citizen_id or "",
+                }
+            )
+        return found
 
+    def count(self, *, sent: bool) -> int:
+        """Registrations sent by one-stop desks (``sent``) or made directly on the ministry's software."""
+        where = "ma_ho_so IS NOT NULL" if sent else "ma_ho_so IS NULL"
+        with self.db.read() as conn:
+            return conn.execute(f"SELECT COUNT(*) FROM registrations WHERE {where}").fetchone()[0]
 
-def _row(row: tuple[Any, ...]) -> dict[str, Any]:
-    number, origin, body, path, step, received_at, updated_at, result = row
-    status = int(path.split(",")[step])
-    return {
-        "number": number,
-        "origin": origin,
-        "body": json.loads(body),
-        "status": status,
-        "message": _MESSAGES[status],
-        "received_at": datetime.fromisoformat(received_at),
-        "updated_at": datetime.fromisoformat(updated_at),
-        "result": json.loads(result) if result else None,
-    }
+    def direct_ids(self, first: date, last: date) -> set[str]:
+        """Ids of the direct registrations registered on a day in ``[first, last]`` (tests, the demo)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT id FROM registrations WHERE ma_ho_so IS NULL AND ngay_dang_ky BETWEEN ? AND ?",
+                (first.isoformat(), last.isoformat()),
+            ).fetchall()
+        return {str(registration) for (registration,) in rows}

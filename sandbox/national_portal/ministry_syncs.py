@@ -92,8 +92,8 @@ class MinistrySyncs:
             for dossier in held_dossiers(partner_id)(day, scale, seed, self.code_tables):
                 record = to_dong_bo_ho_so(dossier, self.code_tables)
                 synced.append((partner_id, NewDossier(record["MaHoSo"], record, dossier.submitted_at)))
-        # A number the portal already holds (a re-sync) keeps its first copy: the ministry's numbers
-        # come from a block of their own (``MINISTRY_SEQ_BASE``), so it is never a city dossier's.
+        # A number the portal already holds (a re-sync) keeps its first copy: a ministry numbers its
+        # dossiers its own way (``sandbox.ministry_dossiers``), so it is never a city dossier's.
         held = self.store.existing_bodies(conn, (row.ma_ho_so for _, row in synced))
         new = [(p, row) for p, row in synced if row.ma_ho_so not in held]
         self.store.insert(conn, self.unit, [row for _, row in new], now)

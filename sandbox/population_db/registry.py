@@ -52,9 +52,9 @@ CITIZEN_KINDS = frozenset({"CONG_DAN", "KHAC"})
 APPLICANT_DEFECTS = frozenset({"bad_citizen_id", "missing_applicant_name"})
 _ACUTE, _GRAVE, _HOOK, _TILDE, _DOT = "\u0301", "\u0300", "\u0309", "\u0303", "\u0323"
 _TONES = (_ACUTE, _GRAVE, _HOOK, _TILDE, _DOT)
-_WARDS = ("Phường Hoàn Kiếm", "Phường Ba Đình", "Phường Đống Đa", "Phường Cầu Giấy", "Phường Hai Bà Trưng")
 _STREETS = ("Trần Hưng Đạo", "Nguyễn Trãi", "Láng Hạ", "Kim Mã", "Giải Phóng", "Xuân Thủy", "Nguyễn Văn Cừ")
 HANOI = "Thành phố Hà Nội"
+HANOI_CODE = "01"  # GSO province code, as the register writes MaTinhThanh
 
 
 def fate_for(citizen_id: str, seed: int) -> Fate:
@@ -90,20 +90,29 @@ class Citizen:
     birth_date: date
     birth_place: str
     street: str
-    ward: str
+    commune_code: str
+    commune_name: str
 
     def values(self) -> dict[str, Any]:
-        family, *middle, given = self.name.split()
+        """The ``CongDan`` as the register answers it: the whole name in capitals in ``Ten`` (``Ho``
+        and ``ChuDem`` empty, as in public samples), the birth date as ``Nam`` and ``NgayThangNam``,
+        and the residence as GSO codes (no district: the day is after the July 2025 reform)."""
+        residence = {
+            "MaTinhThanh": HANOI_CODE,
+            "MaQuanHuyen": "",
+            "MaPhuongXa": self.commune_code,
+            "ChiTiet": f"{self.street}, {self.commune_name}, {HANOI}",
+            "QuocGia": "VN",
+        }
         return {
             "SoDinhDanh": self.citizen_id,
-            "HoVaTen": self.name,
-            "Ho": family,
-            "ChuDem": " ".join(middle),
-            "Ten": given,
-            "GioiTinh": 1 if self.sex == "male" else 2,
-            "NgayThangNamSinh": self.birth_date,
-            "NoiDangKyKhaiSinh": self.birth_place,
-            "ThuongTru": {"ChiTiet": self.street, "PhuongXa": self.ward, "TinhThanh": HANOI},
+            "HoVaTen": {"Ho": "", "ChuDem": "", "Ten": self.name.upper()},
+            "GioiTinh": "1" if self.sex == "male" else "2",
+            "NgayThangNamSinh": {"Nam": f"{self.birth_date:%Y}", "NgayThangNam": f"{self.birth_date:%Y%m%d}"},
+            "NoiDangKyKhaiSinh": {"ChiTiet": self.birth_place, "QuocGia": "VN"},
+            "QuocTich": "VN",
+            "ThuongTru": residence,
+            "NoiOHienTai": residence,
         }
 
 
@@ -134,7 +143,9 @@ def applicants_of(day: date, scale: float, seed: int) -> Iterator[Applicant]:
         )
 
 
-def citizen_for(applicant: Applicant, province_names: dict[str, str]) -> Citizen | None:
+def citizen_for(
+    applicant: Applicant, province_names: dict[str, str], communes: list[tuple[str, str]]
+) -> Citizen | None:
     """The register's row for an applicant, with the applicant's fate applied (None: not registered)."""
     if applicant.fate == "not_found":
         return None
@@ -143,6 +154,7 @@ def citizen_for(applicant: Applicant, province_names: dict[str, str]) -> Citizen
     birth = applicant.birth_date
     if applicant.fate == "birth_date":
         birth = _other_day(birth, rng)
+    commune_code, commune_name = rng.choice(communes)
     return Citizen(
         citizen_id=applicant.citizen_id,
         name=name,
@@ -150,7 +162,8 @@ def citizen_for(applicant: Applicant, province_names: dict[str, str]) -> Citizen
         birth_date=birth,
         birth_place=province_names.get(applicant.citizen_id[:3], applicant.citizen_id[:3]),
         street=f"Số {rng.randint(1, 200)} phố {rng.choice(_STREETS)}",
-        ward=rng.choice(_WARDS),
+        commune_code=commune_code,
+        commune_name=commune_name,
     )
 
 

@@ -51,7 +51,7 @@ from sandbox.soap.faults import SoapFaults
 from sandbox.soap.store import SoapMessageStore
 from signing.errors import UnsafeXml
 
-__all__ = ["Handler", "SoapFaultError", "SoapRequest", "create_soap_app"]
+__all__ = ["Handler", "SoapFaultError", "SoapRequest", "create_soap_app", "mount_sandbox_controls"]
 
 XML = "text/xml; charset=utf-8"
 MESSAGES = {
@@ -205,6 +205,15 @@ def create_soap_app(
             return JSONResponse({"error": "not_found", "message": f"no schema {name}.xsd"}, 404)
         return Response(path.read_bytes(), media_type=XML)
 
+    mount_sandbox_controls(app, store, injector, signing)
+    return app
+
+
+def mount_sandbox_controls(
+    app: FastAPI, store: SoapMessageStore, injector: SoapFaults, signing: PartnerSigning | None
+) -> None:
+    """The sandbox-only endpoints every XML partner double has: ``/sandbox/health``,
+    ``/sandbox/received[?operation=]``, ``/sandbox/stats``, ``/sandbox/faults``, ``/sandbox/signing``."""
     mount_signing_control(app, signing)
 
     @app.get("/sandbox/health")
@@ -221,5 +230,3 @@ def create_soap_app(
         return JSONResponse({"calls": await run_in_threadpool(store.counts)})
 
     mount_fault_control(app, injector)
-
-    return app

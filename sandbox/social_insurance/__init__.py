@@ -1,1 +1,1 @@
-"""Simulator of the social-insurance system (SOAP, on ``sandbox.soap``)."""
+"""Simulator of the social-insurance system (REST behind the NGSP gateway, on ``sandbox.ngsp``)."""

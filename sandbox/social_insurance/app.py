@@ -1,86 +1,99 @@
-"""SOAP face of the social-insurance simulator, on the shared SOAP sandbox (``sandbox.soap``: envelopes,
-IP/credential/signature/XSD/agency checks, faults, signed replies, and the log of every lookup
-received -- who asked, for which dossier, when). This module only answers the two lookups.
+"""The social-insurance double: Viet Nam Social Security's look-ups as the NGSP exposes them
+(REST/JSON, bearer token; docs/interfaces.md 7.4, public guide QB ``apiBHXH``).
 
-Sandbox-only: ``POST /sandbox/load {"from", "to", "scale", "seed"}`` loads the households of the
-citizen applicants of those generated city days.
+- ``POST /getTraCuuTtHgdByMaSoBhxh {maSoBhxh}`` -> the household's members, a JSON array of
+  ``{hoTen, soSoCu, ngaySinh, loaiNgaySinh, gioiTinh, maTinhKs, maHuyenKs, maXaKs, trangThai}``;
+- ``POST /getMaSoBhxhTheoTieuChi {hoTen, ngaySinh, loaiNgaySinh, gioiTinh, maTinhKs, maHuyenKs,
+  maXaKs, isKs}`` -> ``{maSoBhxh, trangThai, errorCode: "0"}``.
+
+Strict where the guide is: ``maSoBhxh`` 10 digits; ``ngaySinh`` ``yyyyMMdd``, ``yyyy`` or ``yyyyMM``
+as ``loaiNgaySinh`` 0, 1 or 2 says; ``gioiTinh`` 1, 2 or 3; ``isKs`` 0 or 1; ``maTinhKs`` two digits.
+A failure is ``{"errorCode", "message"}`` (the codes -- 201 nobody found, 300 malformed -- are an
+assumption: the guide lists ``errorCode`` without its values). Sandbox-only: ``POST /sandbox/load``
+loads the households of the citizen applicants of generated city days.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
-from adapters.soap.contract import load_contract
-from adapters.soap.envelope import FAULT_MALFORMED, FAULT_NOT_FOUND, Credentials
-from adapters.social_insurance.client import WSDL
-from mappings.dossier import VN_TZ
 from sandbox.doubles import DoubleContext
+from sandbox.faults import FaultConfig
 from sandbox.ministry_dossiers import mount_load
+from sandbox.ngsp import LOOPBACK, NgspService, Refused, required
 from sandbox.signatures import PartnerSigning
-from sandbox.soap import SoapFaultError, SoapRequest, create_soap_app
 from sandbox.social_insurance.store import SocialInsuranceStore
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "double"]
+
+NOT_FOUND, MALFORMED = "201", "300"
+_BIRTH = {"0": re.compile(r"[0-9]{8}"), "1": re.compile(r"[0-9]{4}"), "2": re.compile(r"[0-9]{6}")}
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"errorCode": code, "message": message}
+
+
+def _choice(values: Mapping[str, Any], name: str, allowed: Iterable[str]) -> str:
+    value = str(required(values, name, MALFORMED))
+    if value not in allowed:
+        raise Refused(MALFORMED, f"{name} nhận một trong các giá trị {', '.join(allowed)}, nhận được {value!r}")
+    return value
 
 
 def create_app(
     db_path: str | Path,
-    credentials: Credentials,
-    agencies: Iterable[str],
+    token: str,
     *,
     signing: PartnerSigning | None = None,
-    allowed_ips: Iterable[str] = ("127.0.0.1", "::1"),
-    faults: dict[str, Any] | None = None,
+    allowed_ips: Iterable[str] = LOOPBACK,
+    faults: FaultConfig = FaultConfig(),  # noqa: B008 -- frozen dataclass, safe as a default
 ) -> FastAPI:
-    """Build the simulator; ``agencies`` are the ``MaDVC`` values allowed to call (others: fault 106)."""
+    """The double; load households with ``app.state.insurance.load_days`` or ``POST /sandbox/load``."""
     store = SocialInsuranceStore(db_path)
-
-    def household(request: SoapRequest) -> dict[str, Any]:
-        found = store.household(request.values["MaSoBhxh"])
-        if found is None:
-            raise SoapFaultError(FAULT_NOT_FOUND, "không có người tham gia với mã số BHXH này")
-        return {
-            "MaYeuCau": request.values["MaYeuCau"],
-            "HoGiaDinh": found,
-            "ThoiDiem": datetime.now(UTC).astimezone(VN_TZ),
-        }
-
-    def numbers(request: SoapRequest) -> dict[str, Any]:
-        values = request.values
-        if values.get("NgaySinh") is None and values.get("SoDinhDanh") is None:
-            raise SoapFaultError(FAULT_MALFORMED, "cần ít nhất một trong NgaySinh, SoDinhDanh")
-        if values.get("MaTinh") not in (None, "01"):
-            found = []  # the simulator holds Hanoi's insured people only
-        else:
-            found = store.find(values["HoVaTen"], values.get("NgaySinh"), values.get("SoDinhDanh"))
-        if not found:
-            raise SoapFaultError(FAULT_NOT_FOUND, "không tìm thấy người tham gia phù hợp tiêu chí")
-        people = [{k: v for k, v in person.items() if k != "QuanHeVoiChuHo"} for person in found]
-        return {"MaYeuCau": values["MaYeuCau"], "NguoiThamGia": people, "ThoiDiem": datetime.now(UTC).astimezone(VN_TZ)}
-
-    app = create_soap_app(
-        title="Social insurance",
-        contract=load_contract(WSDL),
-        handlers={"getTraCuuTtHgdByMaSoBhxh": household, "getMaSoBhxhTheoTieuChi": numbers},
-        db_path=db_path,
-        credentials=credentials,
-        signing=signing,
-        agencies=agencies,
-        allowed_ips=allowed_ips,
-        faults=faults,
-    )
+    app = FastAPI(title="Social insurance (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.insurance = store
+    service = NgspService(
+        app, token=token, error=_error, malformed=MALFORMED, signing=signing, allowed_ips=allowed_ips, faults=faults
+    )
+
+    def household(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        number = str(required(values, "maSoBhxh", MALFORMED))
+        if not re.fullmatch(r"[0-9]{10}", number):
+            raise Refused(MALFORMED, f"maSoBhxh gồm 10 chữ số, nhận được {len(number)} ký tự")
+        found = store.household(number)
+        if found is None:
+            raise Refused(NOT_FOUND, "Không tìm thấy người tham gia có mã số BHXH này")
+        return found
+
+    def number(values: Mapping[str, Any]) -> dict[str, Any]:
+        name = str(required(values, "hoTen", MALFORMED))
+        kind = _choice(values, "loaiNgaySinh", ("0", "1", "2"))
+        birth = str(required(values, "ngaySinh", MALFORMED))
+        if not _BIRTH[kind].fullmatch(birth):
+            raise Refused(MALFORMED, f"ngaySinh {birth!r} không khớp loaiNgaySinh {kind}")
+        gender = _choice(values, "gioiTinh", ("1", "2", "3"))
+        _choice(values, "isKs", ("0", "1"))
+        if not re.fullmatch(r"[0-9]{2}", str(required(values, "maTinhKs", MALFORMED))):
+            raise Refused(MALFORMED, "maTinhKs là mã tỉnh 2 chữ số của Tổng cục Thống kê")
+        found = store.find(name, birth, gender)
+        if not found:
+            raise Refused(NOT_FOUND, "Không tìm thấy người tham gia phù hợp tiêu chí")
+        return {"maSoBhxh": found[0]["maSoBhxh"], "trangThai": found[0]["trangThai"], "errorCode": "0"}
+
+    service.route("POST", "/getTraCuuTtHgdByMaSoBhxh", "getTraCuuTtHgdByMaSoBhxh", household)
+    service.route("POST", "/getMaSoBhxhTheoTieuChi", "getMaSoBhxhTheoTieuChi", number)
     mount_load(app, store.load_days)
     return app
 
 
 def double(context: DoubleContext) -> FastAPI:
     """The runner's insurer, holding the city's applicants of the generated day."""
-    app = create_app(context.db_path, context.soap_credentials, context.agencies, signing=context.soap_signing)
+    app = create_app(context.db_path, context.credentials["token"], signing=context.signing)
     app.state.insurance.load_days(context.day, context.day, context.scale, context.seed)
     return app

@@ -7,6 +7,12 @@ one to four people; the other members are drawn from the city generator's people
 by the applicant's ID. So a dossier the hub stages can be looked up here by its applicant, and the
 three simulators agree on who that applicant is.
 
+Members are kept in the insurer's own terms (docs/interfaces.md 7.4, public guide QB ``apiBHXH``):
+camelCase, ``ngaySinh`` as ``yyyyMMdd`` -- or ``yyyy`` / ``yyyyMM`` with ``loaiNgaySinh`` 1 / 2 for
+people whose exact date is unknown (one household member in twenty here) -- and ``gioiTinh`` 1 male,
+2 female, 3 other (one in a hundred members here), ``maTinhKs`` / ``maHuyenKs`` / ``maXaKs`` the
+statistics office's codes of the place of birth registration.
+
 ASSUMPTION: the social-insurance number is derived from the citizen ID (a hash; real numbers are
 issued by the insurer and unrelated to the ID) -- it only has to be stable and 10 digits.
 """
@@ -28,7 +34,7 @@ from sandbox.population_db.registry import applicants_of, birth_date_for
 from sandbox.sqlite_store import SqliteDatabase
 from sandbox.tables import tables
 
-__all__ = ["SocialInsuranceStore", "insurance_number", "name_key"]
+__all__ = ["SocialInsuranceStore", "birth_fields", "insurance_number", "name_key"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS insured (
@@ -46,9 +52,6 @@ CREATE TABLE IF NOT EXISTS households (
 )
 """
 
-_STREETS = ("Nguyễn Chí Thanh", "Đội Cấn", "Minh Khai", "Lạc Long Quân", "Trường Chinh", "Phạm Văn Đồng")
-_RELATIONS = ("Vợ", "Chồng", "Con", "Con", "Mẹ", "Bố")
-
 
 def insurance_number(citizen_id: str) -> str:
     """The social-insurance number of a citizen ID: province ``01`` (Hanoi) + 8 hashed digits."""
@@ -60,14 +63,27 @@ def name_key(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
-def _member(citizen_id: str, name: str, sex: str, birth: date, relation: str) -> dict[str, Any]:
+def birth_fields(birth: date, kind: str) -> dict[str, str]:
+    """``ngaySinh`` and ``loaiNgaySinh`` as the insurer writes them: 0 full date, 1 year, 2 year and month."""
+    text = {"0": f"{birth:%Y%m%d}", "1": f"{birth:%Y}", "2": f"{birth:%Y%m}"}[kind]
+    return {"ngaySinh": text, "loaiNgaySinh": kind}
+
+
+def _member(citizen_id: str, name: str, sex: str, birth: date, head: bool) -> dict[str, Any]:
+    roll = zlib.crc32(f"bhxh-member:{citizen_id}".encode()) % 100
+    kind = "0" if head or roll >= 5 else ("1" if roll < 3 else "2")  # the applicant's own date is known
+    gender = "3" if not head and roll == 99 else ("1" if sex == "male" else "2")
     return {
-        "MaSoBhxh": insurance_number(citizen_id),
-        "HoVaTen": name,
-        "NgaySinh": birth.isoformat(),
-        "GioiTinh": 1 if sex == "male" else 2,
-        "SoDinhDanh": citizen_id,
-        "QuanHeVoiChuHo": relation,
+        "maSoBhxh": insurance_number(citizen_id),
+        "hoTen": name,
+        "soSoCu": "",
+        **birth_fields(birth, kind),
+        "gioiTinh": gender,
+        "maTinhKs": citizen_id[1:3],
+        "maHuyenKs": "",
+        "maXaKs": "",
+        "trangThai": "1",
+        "soDinhDanh": citizen_id,
     }
 
 
@@ -86,48 +102,47 @@ class SocialInsuranceStore:
         households, insured = [], []
         for applicant in applicants_of(day, scale, seed):
             rng = random.Random(f"bhxh-household:{applicant.citizen_id}")
-            members = [_member(applicant.citizen_id, applicant.name, applicant.sex, applicant.birth_date, "Chủ hộ")]
+            members = [_member(applicant.citizen_id, applicant.name, applicant.sex, applicant.birth_date, True)]
             for _ in range(rng.randint(0, 3)):
                 person = make_person(rng, day, self._provinces, nfd_share=0.0)
-                relation = rng.choice(_RELATIONS)
                 members.append(
-                    _member(person.citizen_id, person.name, person.sex, birth_date_for(person.citizen_id), relation)
+                    _member(person.citizen_id, person.name, person.sex, birth_date_for(person.citizen_id), False)
                 )
-            code = f"HGD{members[0]['MaSoBhxh']}"
-            household = {
-                "MaHoGiaDinh": code,
-                "TenChuHo": applicant.name,
-                "DiaChi": f"Số {rng.randint(1, 300)} {rng.choice(_STREETS)}, Hà Nội",
-                "MaTinh": "01",
-                "ThanhVien": members,
-            }
-            households.append((code, json.dumps(household, ensure_ascii=False)))
+            code = f"HGD{members[0]['maSoBhxh']}"
+            households.append((code, json.dumps(members, ensure_ascii=False)))
             insured += [
-                (m["MaSoBhxh"], code, name_key(m["HoVaTen"]), m["SoDinhDanh"], m["NgaySinh"], json.dumps(m))
+                (
+                    m["maSoBhxh"],
+                    code,
+                    name_key(m["hoTen"]),
+                    m["soDinhDanh"],
+                    m["ngaySinh"],
+                    json.dumps(m, ensure_ascii=False),
+                )
                 for m in members
             ]
         conn.executemany("INSERT OR IGNORE INTO households VALUES (?,?)", households)
         conn.executemany("INSERT OR IGNORE INTO insured VALUES (?,?,?,?,?,?)", insured)
         return len(households)
 
-    def household(self, number: str) -> dict[str, Any] | None:
-        """The household of an insured person, or None."""
+    def household(self, number: str) -> list[dict[str, Any]] | None:
+        """The members of an insured person's household (as the insurer answers them), or None."""
         with self.db.read() as conn:
             row = conn.execute(
                 "SELECT h.body FROM insured i JOIN households h ON h.ma_ho = i.household WHERE i.ma_so_bhxh=?",
                 (number,),
             ).fetchone()
-        return json.loads(row[0]) if row is not None else None
+        if row is None:
+            return None
+        return [
+            {k: v for k, v in member.items() if k not in ("maSoBhxh", "soDinhDanh")} for member in json.loads(row[0])
+        ]
 
-    def find(self, name: str, birth: date | None, citizen_id: str | None) -> list[dict[str, Any]]:
-        """Insured people with this name (compared by :func:`name_key`) and the given birth date / ID."""
-        clauses, params = ["name_key = ?"], [name_key(name)]
-        if birth is not None:
-            clauses.append("ngay_sinh = ?")
-            params.append(birth.isoformat())
-        if citizen_id is not None:
-            clauses.append("so_dinh_danh = ?")
-            params.append(citizen_id)
+    def find(self, name: str, birth: str, gender: str) -> list[dict[str, Any]]:
+        """Insured people with this name (compared by :func:`name_key`), birth date text and sex;
+        a year-only or year-and-month date matches the full dates it contains."""
+        clauses = ["name_key = ?", "substr(ngay_sinh, 1, ?) = ?", "json_extract(body, '$.gioiTinh') = ?"]
+        params: list[Any] = [name_key(name), len(birth), birth, gender]
         with self.db.read() as conn:
             rows = conn.execute(
                 f"SELECT body FROM insured WHERE {' AND '.join(clauses)} ORDER BY ma_so_bhxh LIMIT 50", params

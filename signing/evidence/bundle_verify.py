@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from signing.errors import SignatureInvalid, SigningError
-from signing.evidence.bundle_format import BUNDLE_FORMAT, CHAIN_FILE, MANIFEST, certificate_fingerprint
+from signing.evidence.bundle_format import (
+    BUNDLE_FORMAT,
+    CHAIN_FILE,
+    MANIFEST,
+    RECORD_BUNDLE_FORMAT,
+    certificate_fingerprint,
+)
 from signing.evidence.chain import ChainEntry, ChainWalker
 from signing.evidence.entry import sha256_hex
 from signing.jws import verify_detached
@@ -47,6 +53,8 @@ class BundleReport:
     chain_entries: int = 0
     signatures_verified: int = 0
     seals_verified: int = 0
+    records: int = 0
+    records_verified: int = 0
     trust_anchor: str = ""
     self_asserted: bool = True
 
@@ -75,6 +83,9 @@ def verify_bundle(path: Path, *, trusted_roots: Sequence[x509.Certificate] | Non
         return report
     try:
         manifest = json.loads(members[MANIFEST])
+        if manifest.get("format") == RECORD_BUNDLE_FORMAT:
+            _verify_records(members, manifest, trusted_roots, report)
+            return report
         if manifest.get("format") != BUNDLE_FORMAT:
             raise ValueError(f"unknown format {manifest.get('format')!r}")
         listed: dict[str, str] = manifest["files"]
@@ -94,6 +105,49 @@ def verify_bundle(path: Path, *, trusted_roots: Sequence[x509.Certificate] | Non
             "nothing in this bundle is signed: it shows only that its parts are consistent with each other"
         )
     return report
+
+
+def _verify_records(
+    members: Mapping[str, bytes],
+    manifest: Mapping[str, Any],
+    trusted_roots: Sequence[x509.Certificate] | None,
+    report: BundleReport,
+) -> None:
+    """A record bundle: every file against the manifest, then each record as leaf ``index`` of a
+    batch whose tree head the hub signed, with a certificate valid when it signed."""
+    try:
+        listed: dict[str, str] = manifest["files"]
+        records: list[dict[str, Any]] = manifest["records"]
+    except (KeyError, TypeError) as exc:
+        report.problems.append(f"{MANIFEST}: missing or malformed ({exc})")
+        return
+    _check_files(members, listed, report)
+    trust = _bundle_trust(members, manifest, trusted_roots, report)
+    for record in records:
+        where = f"record {record.get('record')!r} of dossier {record.get('dossier_no')}"
+        try:
+            leaf = members[record["record"]]
+            proof = InclusionProof.from_json(members[record["proof"]])
+            batch = BatchSignature.from_dict(json.loads(members[record["batch"]]))
+            signed_at = datetime.fromisoformat(record["signed_at"])
+        except (KeyError, ValueError, TypeError) as exc:
+            report.problems.append(f"{where}: incomplete or malformed ({exc})")
+            continue
+        except SigningError as exc:
+            report.problems.append(f"{where}: {exc.reason}")
+            continue
+        if trust is None:
+            report.problems.append(f"{where}: cannot be checked: no trusted root supplied and none in the bundle")
+            continue
+        try:
+            verify_batch_member(leaf, proof, batch, trust, at=signed_at)
+        except SigningError as exc:
+            report.problems.append(f"{where}: not proven by batch {record['batch']}: {exc.reason}")
+            continue
+        report.records_verified += 1
+    report.records = len(records)
+    if not records:
+        report.problems.append(f"{MANIFEST}: lists no record")
 
 
 def _read_bundle(path: Path) -> dict[str, bytes]:

@@ -42,12 +42,15 @@ def test_ids_are_unique_connection_and_file_names() -> None:
 
 def test_queries_answer_by_flow_in_declaration_order() -> None:
     assert partners.carriers() == ("vnpost", "viettel_post")
-    assert set(partners.ministries()) == {"civil_status", "business_registration"}
+    assert partners.ministries() == (
+        "business_registration", "civil_status", "driving_licence", "land_registration", "unemployment_benefit",
+        "certification",
+    )  # fmt: skip
     assert [p for p in partners.ministries() if partners.partner(p).pushes] == ["civil_status"]
     assert partners.of_flow("portal") == ("national_portal",)
     assert not partners.partner("viettel_post").signed  # outside the signing regime
-    with pytest.raises(KeyError, match=r"no partner 'driving_licence'.*known: city_system"):
-        partners.partner("driving_licence")
+    with pytest.raises(KeyError, match=r"no partner 'payment_platform'.*known: city_system"):
+        partners.partner("payment_platform")
 
 
 # -- code that reads it ----------------------------------------------------------------------------------
@@ -60,6 +63,18 @@ def test_every_partner_has_a_client_factory_in_its_own_adapter_package(spec: Par
     assert factory.__module__.startswith("adapters.") and factory.__module__ != hooks.__name__, spec.client_factory
     hook = PartnerHook(spec.id)
     assert hook.conn_id == spec.id and hook.partner is spec
+
+
+def test_every_partner_but_the_citizen_registers_has_a_probe_in_its_adapter_package() -> None:
+    """``hub connections test`` calls the probe; only partners whose every call reads a person lack one."""
+    for spec in PARTNERS:
+        probe = spec.probe_call()
+        if spec.flows == {"identity"}:
+            assert probe is None, f"{spec.id}: a probe would look up a citizen nobody asked about"
+            continue
+        assert probe is not None, spec.id
+        assert list(inspect.signature(probe).parameters) == ["client"], spec.probe
+        assert probe.__module__ == spec.factory().__module__, f"{spec.id}: the probe belongs beside its client"
 
 
 @pytest.mark.parametrize("spec", PARTNERS, ids=ids())
@@ -136,15 +151,16 @@ def test_no_other_deployment_file_names_a_partner_connection(path: str) -> None:
 def test_the_deployment_check_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check above can fail, and says where: a partner only the registry knows is reported."""
     newcomer = Partner(
-        id="driving_licence",
-        name_vi="Giấy phép lái xe",
-        name_en="Driving licences",
-        flows=frozenset({"ministry_pull"}),
+        id="payment_platform",
+        name_vi="Nền tảng thanh toán",
+        name_en="Payment platform",
+        flows=frozenset({"portal"}),
         transport="REST",
-        client_factory="adapters.driving_licence.client:from_connection",
-        sandbox="sandbox.driving_licence.app:double",
+        client_factory="adapters.payment_platform.client:from_connection",
+        sandbox="sandbox.payment_platform.app:double",
         login="token",
     )
     monkeypatch.setitem(DEPLOYMENT_FILES, "connections.env.example", (connections_example, (*PARTNERS, newcomer)))
-    with pytest.raises(AssertionError, match=r"connections\.env\.example: no Connection for partner 'driving_licence'"):
+    missing = r"connections\.env\.example: no Connection for partner 'payment_platform'"
+    with pytest.raises(AssertionError, match=missing):
         test_deployment_file_defines_exactly_the_partner_connections("connections.env.example")

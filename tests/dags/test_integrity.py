@@ -70,10 +70,14 @@ def test_ministry_tasks_are_grouped_per_ministry_and_call_through_its_pool(dagba
         "civil_status.check_status": "civil_status",
         "civil_status.pull": "civil_status",
         "business_registration.pull": "business_registration",
+        "driving_licence.pull": "driving_licence",
+        "land_registration.pull": "land_registration",
+        "unemployment_benefit.pull": "unemployment_benefit",
+        "certification.pull": "certification",
     }
     assert set(calling.values()) <= set(pools)
     assert all(t.is_mapped for t in dag.tasks if t.task_id in calling)  # mapped over batches and windows
-    assert set(dag.task_group.children) == {"civil_status", "business_registration", "summarize"}
+    assert set(dag.task_group.children) == {*partners.ministries(), "summarize"}
 
 
 def test_population_verify_maps_over_batches_in_its_pool_on_the_staged_asset(dagbag) -> None:

@@ -74,10 +74,10 @@ def test_a_day_exchanges_completely_and_a_rerun_pushes_nothing(dagbag, ministrie
     _assert_add_up(summary)
     civil, business = summary["civil_status"], summary["business_registration"]
 
-    assert civil["push"]["acknowledged"] == ministries.civil_summary()["LIEN_THONG"] > 0
+    assert civil["push"]["acknowledged"] == ministries.civil_summary()["sent"] > 0
     assert civil["push"]["pending"] == civil["push"]["failed"] == 0
     assert civil["ministry_status"] == {"1": civil["push"]["acknowledged"]}
-    on_ministry_software = ministries.civil_ministry_software(DAY, DAY)
+    on_ministry_software = ministries.civil_direct(DAY, DAY)
     assert civil["pull_back"]["pulled"] == civil["pull_back"]["staged_total"] == len(on_ministry_software) > 0
     assert business["pull_back"]["pulled"] == len(ministries.business_dossiers(DAY, DAY)) > 0
     assert business["pull_back"]["staged_total"] == business["pull_back"]["staged_new"]
@@ -106,7 +106,7 @@ def test_a_ministry_outage_leaves_dossiers_pending_and_a_later_run_completes_the
     civil = down["civil_status"]
     assert civil["push"]["acknowledged"] == 0 and civil["push"]["pending"] > 0
     assert not civil["pull_back"]["complete"] and civil["pull_back"]["staged_total"] == 0
-    assert ministries.civil_summary()["LIEN_THONG"] == 0
+    assert ministries.civil_summary()["sent"] == 0
     assert down["business_registration"]["pull_back"]["complete"]  # the other ministry is unaffected
 
     ministries.faults(ministries.civil, error_rate=0.0)
@@ -114,9 +114,9 @@ def test_a_ministry_outage_leaves_dossiers_pending_and_a_later_run_completes_the
     _assert_add_up(up)
     civil_up = up["civil_status"]
     assert civil_up["push"]["pending"] == 0
-    assert civil_up["push"]["acknowledged"] == civil["push"]["pending"] == ministries.civil_summary()["LIEN_THONG"]
+    assert civil_up["push"]["acknowledged"] == civil["push"]["pending"] == ministries.civil_summary()["sent"]
     assert civil_up["pull_back"]["complete"]
-    assert civil_up["pull_back"]["staged_total"] == len(ministries.civil_ministry_software(DAY, DAY))
+    assert civil_up["pull_back"]["staged_total"] == len(ministries.civil_direct(DAY, DAY))
 
     pushed = ministries.civil_calls("dangKyHoTich")
     _assert_add_up(_run(dagbag, "ministry_exchange"))

@@ -23,16 +23,26 @@ from sandbox.server import serve_in_thread
 from sandbox.signatures import PartnerSigning
 from signing.pki import DevPki
 from tests.e2e.test_portal_sync import HANOI, TOKEN
-from tests.support.population_sandbox import AGENCY, DAY, PASSWORD, SCALE, USERNAME, Sandbox, start
+from tests.support.population_sandbox import (
+    ACCESS_KEY,
+    DAY,
+    OFFICER,
+    OFFICER_SECRET,
+    SCALE,
+    SECRET_KEY,
+    UNIT,
+    Sandbox,
+    start,
+)
 
 pytestmark = pytest.mark.timeout(600)
 TRANSPORT = {"timeout": 5, "max_attempts": 2, "backoff_initial": 0.05, "backoff_max": 0.2, "breaker_cooldown": 0.2}
 
 
 def population_uri(url: str) -> str:
-    extras = {"madonvi": AGENCY, "macanbo": "canbo.e2e", "cache_ttl_s": 0, **TRANSPORT}
+    extras = {"madonvi": UNIT, "macanbo": OFFICER, "officer_secret": OFFICER_SECRET, "cache_ttl_s": 0, **TRANSPORT}
     host = url.split("://", 1)[1]
-    return f"http://{quote(USERNAME, safe='')}:{quote(PASSWORD, safe='')}@{host}?{urlencode(extras)}"
+    return f"http://{quote(ACCESS_KEY, safe='')}:{quote(SECRET_KEY, safe='')}@{host}?{urlencode(extras)}"
 
 
 @pytest.fixture
@@ -52,7 +62,7 @@ def population(
             portal_url="http://127.0.0.1:9",  # not called by these DAGs
             portal_username="unused",
             portal_password="unused",
-            portal_agency=AGENCY,
+            portal_agency=UNIT,
             transport=TRANSPORT,
         )
         for key, value in {**env, "AIRFLOW_CONN_POPULATION_DB": population_uri(register.url)}.items():

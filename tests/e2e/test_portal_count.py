@@ -43,7 +43,7 @@ class Sandbox:
     def served(self) -> dict[str, int]:
         """What each ministry double serves the hub's pull-back for the day, from its own state."""
         return {
-            "civil_status": len(self.ministries.civil_ministry_software(DAY, DAY)),
+            "civil_status": len(self.ministries.civil_direct(DAY, DAY)),
             "business_registration": len(self.ministries.business_dossiers(DAY, DAY)),
         }
 

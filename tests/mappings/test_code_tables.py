@@ -223,3 +223,39 @@ def test_unexpected_columns_are_refused(tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace("name_en", "name_fr"), encoding="utf-8")
     with pytest.raises(CodeTableError, match="columns"):
         load_code_tables(directory)
+
+
+def test_the_owning_ministry_of_a_procedure_is_dated_and_the_two_tables_must_agree(tmp_path: Path) -> None:
+    tables = load_code_tables()
+    company = tables.procedures.get("2.001610", date(2024, 6, 1))
+    assert company is not None
+    before, after = (tables.ministry_system(company, day) for day in (date(2025, 2, 28), date(2025, 3, 1)))
+    assert before is not None and after is not None and before.system == after.system == "business_registration"
+    assert (before.ministry, after.ministry) == ("Bộ Kế hoạch và Đầu tư", "Bộ Tài chính")  # merged on 1 March 2025
+
+    for table in DEFAULT_DIR.glob("*.csv"):
+        shutil.copy(table, tmp_path / table.name)
+    systems = tmp_path / "ministry_systems.csv"
+    systems.write_text(systems.read_text(encoding="utf-8").replace("Bộ Tài chính", "Bộ Công Thương"), encoding="utf-8")
+    with pytest.raises(CodeTableError, match="ministry_systems gives field DKKD"):
+        load_code_tables(tmp_path)
+
+
+def test_a_ministry_system_can_own_single_procedures_of_a_field_the_city_also_handles() -> None:
+    tables = load_code_tables()
+    day = date(2026, 11, 20)
+    owners = {
+        code: tables.ministry_system(tables.procedures.get(code, day), day)
+        for code in ("1.002809", "1.004227", "1.001978", "2.000815.000.00.02.H26")
+    }
+    assert {code: (o.system, o.ministry) for code, o in owners.items() if o is not None} == {
+        "1.002809": ("driving_licence", "Bộ Công an"),  # moved from Transport on 1 March 2025
+        "1.004227": ("land_registration", "Bộ Nông nghiệp và Môi trường"),
+        "1.001978": ("unemployment_benefit", "Bộ Nội vụ"),
+        "2.000815.000.00.02.H26": ("certification", "Văn phòng Chính phủ"),
+    }
+    licence = tables.procedures.get("1.002809", date(2025, 2, 28))
+    assert tables.ministry_system(licence, date(2025, 2, 28)).ministry == "Bộ Giao thông vận tải"
+    # the same fields' other procedures stay with the city system
+    for code in ("1.001061", "1.004217", "2.000815"):
+        assert tables.ministry_system(tables.procedures.get(code, day), day) is None, code

@@ -24,15 +24,15 @@ from tests.support.factories import RECORD
 
 TABLES = load_code_tables()
 PAYLOAD = to_dong_bo_ho_so(to_canonical(RECORD, TABLES), TABLES)
-BUSINESS_ITEM = {
-    "MaHoSo": "000.00.12.H26-261120-0001",
+BUSINESS_ITEM = {  # canonical pull-back records (mappings.ministry_records): the ministry's own number
+    "MaHoSo": "226112000001",
+    "MaHoSoMotCua": None,
     "MaTTHC": "1.009972",
     "DonViXuLy": "000.00.12.H26",
-    "TrangThaiHoSo": 4,
+    "TrangThaiHoSo": "4",
     "NgayNopHoSo": "20261120093000",
-    "NgayCapNhat": "20261120100000",
 }
-CIVIL_ITEM = {**BUSINESS_ITEM, "NgayNopHoSo": datetime(2026, 11, 20, 9, 30, tzinfo=VN_TZ), "Nguon": "PHAN_MEM_BO"}
+CIVIL_ITEM = {**BUSINESS_ITEM, "MaHoSo": "126112000011", "MaHoSoMotCua": "000.00.12.H26-261120-0001"}
 ORDER = {
     "dossier_no": "000.00.12.H26-261120-0001",
     "carrier": "vnpost",
@@ -91,8 +91,8 @@ def test_ministry_pullback_suite(gate: QualityGate, good: dict) -> None:
         good,
         [
             ({**good, "NgayNopHoSo": "hôm qua"}, "pullback.submitted_at_readable", "hôm qua"),
-            ({**good, "MaHoSo": "000.00.12-261120-0001"}, "dossier_no.format", "QCVN"),
-            ({**good, "MaHoSo": "000.00.12.H26-261119-0001"}, "dossier_no.date_is_submission_date", "19/11/2026"),
+            ({**good, "MaHoSo": " "}, "pullback.number_present", "MaHoSo"),
+            ({**good, "MaHoSoMotCua": "000.00.12-261120-0001"}, "dossier_no.format", "QCVN"),
             ({**good, "MaTTHC": "9.999999"}, "procedure.known_on_date", "9.999999"),
             ({**good, "DonViXuLy": "000.00.99.H26"}, "agency.known_on_date", "000.00.99.H26"),
         ],

@@ -23,9 +23,11 @@ import requests
 
 from adapters.hooks import PartnerHook
 from adapters.partners import partner, partner_ids
-from adapters.population_db.client import IdentityQuery, LookupPurpose, Verdict
+from adapters.population_db.client import IdentityQuery, LookupPurpose
 from hub.connections import sandbox_connections
 from hub.paths import REPO_ROOT
+from mappings.identity import BirthDate, StatedIdentity, Verdict, compare
+from sandbox.population_db.app import licensed_procedures
 from sandbox.runner import _alive, read_state
 from sandbox.social_insurance.store import insurance_number
 from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
@@ -66,16 +68,17 @@ def _every_partner_answers_through_its_hook(state: dict[str, Any], monkeypatch: 
     city = {record["ma_ho_so"] for page in pages for record in page}
     assert PartnerHook("national_portal").get_client().list_agencies()
     assert list(PartnerHook("business_registration").get_client().iter_window(day, day))
-    assert list(PartnerHook("civil_status").get_client().iter_registered(day, day))
+    assert list(PartnerHook("civil_status").get_client().iter_window(day, day))
     applicant = requests.get(f"{state['population_db']['url']}/sandbox/applicants", timeout=10).json()["items"][0]
     assert applicant["ma_ho_so"] in city
-    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], date.fromisoformat(applicant["ngay_sinh"]))
-    purpose = LookupPurpose(applicant["ma_ho_so"], "kiểm tra sandbox")
-    verdict = PartnerHook("population_db").get_client().verify(query, purpose, AuditList()).verdict
+    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], BirthDate.parse(applicant["ngay_sinh"]))
+    purpose = LookupPurpose(applicant["ma_ho_so"], "kiểm tra sandbox", sorted(licensed_procedures())[0])
+    person = PartnerHook("population_db").get_client().lookup(query, purpose, AuditList()).person
+    verdict = compare(StatedIdentity(query.citizen_id, query.full_name, query.birth), person).verdict
     assert verdict is {"match": Verdict.MATCH, "not_found": Verdict.NOT_FOUND}.get(applicant["fate"], Verdict.MISMATCH)
     insurer = PartnerHook("social_insurance").get_client()
-    household = insurer.household(insurance_number(applicant["so_dinh_danh"]), dossier_no=applicant["ma_ho_so"])
-    assert household is not None and household.members[0].citizen_id == applicant["so_dinh_danh"]
+    household = insurer.lookup("household", maSoBhxh=insurance_number(applicant["so_dinh_danh"]))
+    assert household and household[0]["hoTen"] == applicant["ho_ten"]
 
 
 def _secrets(state: dict[str, Any]) -> list[str]:

@@ -20,40 +20,33 @@ from typing import Any
 
 import requests
 
-from adapters.business_registration.client import BusinessRegistrationClient
 from adapters.city_system.client import CitySystemClient
-from adapters.civil_status.client import WSDL as CIVIL_STATUS_WSDL
-from adapters.civil_status.client import CivilStatusClient
+from adapters.errors import AdapterError
 from adapters.exchange import ExchangeHook
-from adapters.ministry import MinistryClient
+from adapters.ministry.client import MinistryClient
+from adapters.ministry.contract import contract_of
 from adapters.national_portal.client import NationalPortalClient
-from adapters.population_db.client import WSDL as POPULATION_WSDL
-from adapters.population_db.client import IdentityQuery, LookupPurpose, PopulationDbClient, ResultCache
+from adapters.population_db.client import IdentityQuery, LookupPurpose, PopulationDbClient
 from adapters.portal_scoreboard.client import ScoreboardClient, ScorePeriod
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
 from adapters.soap import Credentials, SoapClient, SoapTransport, load_contract
-from adapters.social_insurance.client import WSDL as SOCIAL_INSURANCE_WSDL
-from adapters.social_insurance.client import SocialInsuranceClient
 from adapters.transport import HttpTransport
 from mappings.city_system import to_canonical
 from mappings.dossier import VN_TZ, Dossier
+from mappings.identity import BirthDate
 from mappings.national_portal import to_dong_bo_ho_so
-from sandbox.business_registration.app import create_app as create_business_registration
 from sandbox.city_system.app import create_app as create_city
 from sandbox.city_system.generator import generate
-from sandbox.civil_status.app import create_app as create_civil_status
-from sandbox.civil_status.store import PUSHED
 from sandbox.national_portal.app import create_app as create_portal
 from sandbox.population_db.registry import applicants_of
 from sandbox.portal_scoreboard.app import create_app as create_scoreboard
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
-from sandbox.social_insurance.app import create_app as create_social_insurance
 from sandbox.social_insurance.store import insurance_number
 from sandbox.tables import tables
 from signing.pki import DevPki
-from tests.support import population_sandbox, postal_sandboxes
+from tests.support import ministry_sandboxes, population_sandbox, postal_sandboxes
 from tests.support.population_sandbox import AuditList
 from tests.support.postal_sandboxes import CarrierRig, order_request
 
@@ -75,12 +68,16 @@ JSON_REFUSALS = {
     "tampered": "does not match the payload bytes",
     "expired": "expired on",
     "wrong_ca": "is not in the trust store",
+    "other_partner": "which may not sign for",
+    "hub": "which may not sign for",
 }
 XML_REFUSALS = {
     "unsigned": "no ds:Signature",
     "tampered": "digest mismatch",
     "expired": "expired on",
     "wrong_ca": "is not in the trust store",
+    "other_partner": "which may not sign for",
+    "hub": "which may not sign for",
     "wrapped": "not a child of the document root",
 }
 
@@ -150,6 +147,8 @@ class AdapterCase:
     held: Callable[[Partner], int] | None = None
     read_only: str = ""
     agency_scoped: bool = True
+    unscoped: str = ""  # why a partner without agency scoping has none (the skip reason)
+    unknown_unit_code: str = "106"  # the partner's code for a unit it does not know
     unsigned: str = ""  # why the partner signs nothing (then no signature property applies)
     public: str = ""  # why the partner takes no credentials and carries no personal data (a public API)
     server_faults: Mapping[str, dict[str, Any]] = field(default_factory=lambda: HTTP_503)
@@ -193,11 +192,6 @@ def _soap(transport: HttpTransport, wsdl: Path, secret: str, username: str = OFF
     if not isinstance(transport, SoapTransport):
         raise TypeError("a SOAP partner needs a SoapTransport")
     return SoapClient(transport, load_contract(wsdl), Credentials(username, secret))
-
-
-def _ministry(wsdl: Path, client_class: type[MinistryClient]) -> Callable[[HttpTransport, str, str], Any]:
-    """``connect`` of a SOAP ministry: its client on a SoapClient for ``wsdl``."""
-    return lambda transport, secret, agency: client_class(_soap(transport, wsdl, secret), agency, OFFICER)
 
 
 def _numbers(*values: Any) -> list[str]:
@@ -288,28 +282,46 @@ PORTAL = AdapterCase(
 )
 
 
-# ------------------------------------------------------------------------------------------ business registration
+# ------------------------------------------------------------------------------------------ ministries
 
 
-def _start_business_registration(folder: Path, pki: DevPki, secret: str) -> Partner:
-    signing = PartnerSigning(pki, "business_registration")
-    app = create_business_registration(folder / "br.db", secret, [AGENCY], signing=signing)
-    app.state.store.load_days(DAY, DAY, SCALE, SEED)
-    return Partner(serve_in_thread(app), signing, secret)
+def _ministry_start(partner: str, **extra: Any) -> Callable[[Path, DevPki, str], Partner]:
+    """A ministry's double (any of ``adapters/ministry/contracts``), its generated day loaded."""
+
+    def start(folder: Path, pki: DevPki, secret: str) -> Partner:
+        signing = PartnerSigning(pki, partner)
+        app = ministry_sandboxes.start(partner, folder, signing, DAY, DAY, SCALE, SEED, token=secret)
+        return Partner(serve_in_thread(app), signing, secret, **extra)
+
+    return start
 
 
-def _listed_numbers(page: list[dict[str, Any]]) -> list[str]:
-    return [n for item in page for n in _numbers(item.get("SoGiayToChuHoSo"), item.get("SoDienThoai"))]
+def _ministry_connect(partner: str) -> Callable[[HttpTransport, str, str], Any]:
+    """The generic client on the partner's contract; an agency other than the hub's is a wrong unit."""
+
+    def connect(transport: HttpTransport, secret: str, agency: str) -> MinistryClient:
+        extras = {name: ("01" if agency == AGENCY else "99") for name in contract_of(partner).extras}
+        login = ministry_sandboxes.LOGINS.get(partner, "")
+        return MinistryClient(transport, contract_of(partner), secret, extras, login=login)
+
+    return connect
+
+
+def _pulled_numbers(pages: list[list[dict[str, Any]]]) -> list[str]:
+    """The personal numbers pulled records carry, mapped or as the ministry sent them."""
+    records = [record for page in pages for record in page]
+    return [n for r in records for n in _numbers(r.get("SoGiayToChuHoSo"), *(r.get("BanGhiBo") or {}).values())]
 
 
 BUSINESS_REGISTRATION = AdapterCase(
     name="business_registration",
     transport_class=HttpTransport,
-    start=_start_business_registration,
-    connect=lambda transport, secret, agency: BusinessRegistrationClient(transport, secret, agency),
-    read=lambda client, _p: next(client.iter_window(DAY, DAY, page_size=50)),
-    read_numbers=lambda _p, page: _listed_numbers(page),
+    start=_ministry_start("business_registration"),
+    connect=_ministry_connect("business_registration"),
+    read=lambda client, _p: [next(client.iter_window(DAY, DAY))],
+    read_numbers=lambda _p, pages: _pulled_numbers(pages),
     read_only="the hub only reads the business register (danhSachHoSo, tinhTrangHoSo, chiTietDoanhNghiep)",
+    agency_scoped=False,
 )
 
 
@@ -317,31 +329,50 @@ BUSINESS_REGISTRATION = AdapterCase(
 
 
 def _start_population_db(folder: Path, pki: DevPki, _secret: str) -> Partner:
-    """The population tests' own sandbox (its data and credentials): one register for both suites."""
+    """The population tests' own sandbox (its data and credentials): one register for both suites.
+    The credential the bad-credentials property replaces is the LGSP secret key."""
     sandbox = population_sandbox.start(folder, pki)
     applicant = sandbox.applicant("match")
-    return Partner(sandbox.server, sandbox.signing, population_sandbox.PASSWORD, extra={"applicant": applicant})
+    return Partner(sandbox.server, sandbox.signing, population_sandbox.SECRET_KEY, extra={"applicant": applicant})
 
 
 def _population_read(client: PopulationDbClient, partner: Partner) -> Any:
     applicant = partner.extra["applicant"]
-    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], date.fromisoformat(applicant["ngay_sinh"]))
-    return client.verify(query, LookupPurpose(applicant["ma_ho_so"], "xác thực người nộp hồ sơ"), AuditList())
+    query = IdentityQuery(applicant["so_dinh_danh"], applicant["ho_ten"], BirthDate.parse(applicant["ngay_sinh"]))
+    purpose = LookupPurpose(applicant["ma_ho_so"], "xác thực người nộp hồ sơ", population_sandbox.PROCEDURE)
+    return client.lookup(query, purpose, AuditList())
+
+
+def _population_connect(transport: HttpTransport, secret: str, _agency: str) -> PopulationDbClient:
+    """The client with its LGSP token already fetched, outside the exchange report: like the portal's
+    session, the token call is not the read the properties are about (a wrong secret still fails
+    the read's own token call)."""
+    if not isinstance(transport, SoapTransport):
+        raise TypeError("the population database needs a SoapTransport")
+    client = population_sandbox.client_on(transport, secret_key=secret)
+    hook, transport.on_exchange = transport.on_exchange, None
+    try:
+        client.access_token()
+    except AdapterError:
+        pass
+    finally:
+        transport.on_exchange = hook
+    return client
 
 
 POPULATION_DB = AdapterCase(
     name="population_db",
     transport_class=SoapTransport,
     start=_start_population_db,
-    connect=lambda transport, secret, agency: PopulationDbClient(
-        _soap(transport, POPULATION_WSDL, secret, population_sandbox.USERNAME),
-        agency=agency,
-        officer=OFFICER,
-        cache=ResultCache(0),  # every read must reach the sandbox
-    ),
+    connect=_population_connect,
     read=_population_read,
     read_numbers=lambda partner, _result: [partner.extra["applicant"]["so_dinh_danh"]],
-    read_only="identity verification and citizen lookup only read the population register",
+    read_only="citizen lookup only reads the population register",
+    agency_scoped=False,
+    unscoped=(
+        "population_db is scoped by procedure (MaDVC, refusal 004) and officer (AuthHash, refusal 005), "
+        "not by agency: tests/adapters/population_db covers both refusals"
+    ),
     server_faults=SOAP_SERVER_FAULTS,
 )
 
@@ -354,29 +385,19 @@ def _civil_status_dossiers() -> list[Dossier]:
     return [to_canonical(r, code_tables) for r in _citizen_records() if r["ma_linh_vuc"] == "HT"]
 
 
-def _start_civil_status(folder: Path, pki: DevPki, secret: str) -> Partner:
-    signing = PartnerSigning(pki, "civil_status", xml=True)
-    app = create_civil_status(folder / "ht.db", Credentials(OFFICER, secret), [AGENCY], signing=signing)
-    app.state.civil.load_days(DAY, DAY, SCALE, SEED)
-    return Partner(serve_in_thread(app), signing, secret, writes=iter(_civil_status_dossiers()))
-
-
-def _registered_numbers(pages: list[list[dict[str, Any]]]) -> list[str]:
-    people = [item.get("NguoiYeuCau") or {} for page in pages for item in page]
-    return [n for person in people for n in _numbers(person.get("SoDinhDanh"), person.get("SoDienThoai"))]
-
-
 CIVIL_STATUS = AdapterCase(
     name="civil_status",
-    transport_class=SoapTransport,
-    start=_start_civil_status,
-    connect=_ministry(CIVIL_STATUS_WSDL, CivilStatusClient),
-    read=lambda client, _p: list(client.iter_registered(DAY, DAY, page_size=50)),
-    read_numbers=lambda _p, pages: _registered_numbers(pages),
+    transport_class=HttpTransport,
+    start=lambda folder, pki, secret: _ministry_start("civil_status", writes=iter(_civil_status_dossiers()))(
+        folder, pki, secret
+    ),
+    connect=_ministry_connect("civil_status"),
+    read=lambda client, _p: list(client.iter_window(DAY, DAY)),
+    read_numbers=lambda _p, pages: _pulled_numbers(pages),
     write=lambda client, dossier: client.register(dossier),
     write_numbers=lambda dossier: _numbers(dossier.applicant_id_no, dossier.phone),
-    held=lambda partner: partner.get("/sandbox/summary")[PUSHED],
-    server_faults=SOAP_SERVER_FAULTS,
+    held=lambda partner: partner.get("/sandbox/summary")["sent"],
+    unknown_unit_code="108",  # the province its detail service names (PROVINCE_ID_INCORRECT)
 )
 
 
@@ -384,30 +405,62 @@ CIVIL_STATUS = AdapterCase(
 
 
 def _start_social_insurance(folder: Path, pki: DevPki, secret: str) -> Partner:
-    signing = PartnerSigning(pki, "social_insurance", xml=True)
-    app = create_social_insurance(folder / "bhxh.db", Credentials(OFFICER, secret), [AGENCY], signing=signing)
-    app.state.insurance.load_days(DAY, DAY, SCALE, SEED)
     applicant = next(iter(applicants_of(DAY, SCALE, SEED)))
-    return Partner(serve_in_thread(app), signing, secret, extra={"applicant": applicant})
-
-
-def _household(client: SocialInsuranceClient, partner: Partner) -> Any:
-    applicant = partner.extra["applicant"]
-    return client.household(insurance_number(applicant.citizen_id), dossier_no=applicant.dossier_no)
+    return _ministry_start("social_insurance", extra={"applicant": applicant})(folder, pki, secret)
 
 
 SOCIAL_INSURANCE = AdapterCase(
     name="social_insurance",
-    transport_class=SoapTransport,
+    transport_class=HttpTransport,
     start=_start_social_insurance,
-    connect=_ministry(SOCIAL_INSURANCE_WSDL, SocialInsuranceClient),
-    read=_household,
-    read_numbers=lambda partner, household: (
-        [partner.extra["applicant"].citizen_id]
-        + [n for member in household.members for n in _numbers(member.citizen_id)]
+    connect=_ministry_connect("social_insurance"),
+    read=lambda client, partner: client.lookup(
+        "household", maSoBhxh=insurance_number(partner.extra["applicant"].citizen_id)
     ),
+    read_numbers=lambda partner, _members: [
+        partner.extra["applicant"].citizen_id,
+        insurance_number(partner.extra["applicant"].citizen_id),
+    ],
     read_only="household and number lookups only read the social-insurance register",
-    server_faults=SOAP_SERVER_FAULTS,
+    agency_scoped=False,
+)
+
+
+def _pull_back_case(partner: str, read_only: str, **options: Any) -> AdapterCase:
+    """A ministry the hub only pulls back from (its contract's listing, one window)."""
+    return AdapterCase(
+        name=partner,
+        transport_class=HttpTransport,
+        start=_ministry_start(partner),
+        connect=_ministry_connect(partner),
+        read=lambda client, _p: [next(client.iter_window(DAY, DAY))],
+        read_numbers=lambda _p, pages: _pulled_numbers(pages),
+        read_only=read_only,
+        **options,
+    )
+
+
+DRIVING_LICENCE = _pull_back_case(
+    "driving_licence",
+    "the hub only reads the licensing system (DanhSachHoSo, TraCuuHoSo)",
+    unknown_unit_code="-303",  # the unit every call names (donViXuLy)
+)
+LAND_REGISTRATION = _pull_back_case(
+    "land_registration",
+    "the hub only reads VBDLIS's (assumed) dossier listing; its callbacks are not built yet (interfaces 7.7)",
+    agency_scoped=False,
+    unscoped="the assumed VBDLIS listing names the province (TinhId, refusal 106) as a constant of the contract",
+)
+UNEMPLOYMENT_BENEFIT = _pull_back_case(
+    "unemployment_benefit",
+    "the hub only reads the unemployment-benefit listing",
+    unknown_unit_code="106",  # the province code the Connection names (ma_tinh)
+)
+CERTIFICATION = _pull_back_case(
+    "certification",
+    "the hub only reads the electronic certification listing",
+    agency_scoped=False,
+    unscoped="the assumed certification listing names no unit: the token is the connection's scope",
 )
 
 
@@ -472,7 +525,7 @@ VIETTEL_POST = _carrier_case(
 )
 
 CASES: tuple[AdapterCase, ...] = (
-    CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, VNPOST, VIETTEL_POST,
-    SCOREBOARD,
+    CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, DRIVING_LICENCE,
+    LAND_REGISTRATION, UNEMPLOYMENT_BENEFIT, CERTIFICATION, VNPOST, VIETTEL_POST, SCOREBOARD,
 )  # fmt: skip
 SERVER_FAULT_KINDS = tuple(dict.fromkeys(itertools.chain.from_iterable(c.server_faults for c in CASES)))

@@ -1,6 +1,10 @@
-"""The two ministry simulators the ``ministry_exchange`` tests run against over loopback (civil
-status over SOAP, business registration over REST), each signing its replies with its dev-PKI
-certificate, plus the Airflow Connections that point the hub's hooks at them."""
+"""The ministry doubles the tests run against over loopback, each signing its replies with its
+dev-PKI certificate, plus the Airflow Connections that point the hub's hooks at them.
+
+One function starts any ministry's double by partner id (:func:`start`), so the golden,
+conformance and client tests treat every ministry alike; :func:`running_ministries` runs the two
+the ``ministry_exchange`` flow tests exercise in depth (civil status, business registration).
+"""
 
 from __future__ import annotations
 
@@ -14,18 +18,69 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from adapters.soap.envelope import Credentials
 from sandbox.business_registration.app import create_app as business_registration_app
+from sandbox.certification.app import create_app as certification_app
 from sandbox.civil_status.app import create_app as civil_status_app
-from sandbox.civil_status.store import ON_MINISTRY_SOFTWARE
+from sandbox.driving_licence.app import create_app as driving_licence_app
+from sandbox.land_registration.app import create_app as land_registration_app
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
+from sandbox.social_insurance.app import create_app as social_insurance_app
+from sandbox.unemployment_benefit.app import create_app as unemployment_benefit_app
 from signing.pki import DevPki
 
-USER, PASSWORD = "hub-ministry", "Pw-ministry-4f1e"  # civil status UsernameToken
-TOKEN = "br-token-ministry-7a2c"  # business registration bearer token
-AGENCY, OFFICER = "000.00.00.H26", "hub-airflow"  # province level: sees every agency's dossiers
+TOKENS = {
+    "civil_status": "cs-token-ministry-4f1e",
+    "business_registration": "br-token-ministry-7a2c",
+    "social_insurance": "bhxh-token-ministry-9d3b",
+    "driving_licence": "gplx-password-ministry-2b8e",  # the session API's password (LOGINS names the account)
+    "land_registration": "vbdlis-token-ministry-5c1d",
+    "unemployment_benefit": "tctn-token-ministry-8e4a",
+    "certification": "ct-token-ministry-3f9c",
+}
+LOGINS = {"driving_licence": "hub-sandbox"}  # partners whose Connection has a login (auth: session)
+EXTRAS: dict[str, dict[str, str]] = {  # what each Connection names
+    "civil_status": {"ma_tinh": "01"},
+    "unemployment_benefit": {"ma_tinh": "01"},
+    "driving_licence": {"don_vi_xu_ly": "01"},
+}
+# The doubles that keep only what the hub pulls back (sandbox.held_records): built alike.
+HELD_RECORDS = {
+    "driving_licence": driving_licence_app,
+    "land_registration": land_registration_app,
+    "unemployment_benefit": unemployment_benefit_app,
+    "certification": certification_app,
+}
 FAST = {"timeout": 5, "max_attempts": 2, "backoff_initial": 0.01, "backoff_max": 0.05}
+
+
+def start(
+    partner: str,
+    folder: Path,
+    signing: PartnerSigning | None,
+    first: date,
+    last: date,
+    scale: float,
+    seed: int,
+    token: str | None = None,
+) -> Any:
+    """The FastAPI app of ``partner``'s double, its data of ``[first, last]`` loaded (not yet served)."""
+    token = token or TOKENS[partner]
+    if partner == "civil_status":
+        app = civil_status_app(folder / "civil.db", token, signing=signing)
+        app.state.civil.load_days(first, last, scale, seed)
+    elif partner == "business_registration":
+        app = business_registration_app(folder / "business.db", token, signing=signing)
+        app.state.store.load_days(first, last, scale, seed)
+    elif partner in HELD_RECORDS:
+        app = HELD_RECORDS[partner](
+            folder / f"{partner}.db", token, account=LOGINS.get(partner, "hub-sandbox"), signing=signing
+        )
+        app.state.store.load_days(first, last, scale, seed)
+    else:
+        app = social_insurance_app(folder / "bhxh.db", token, signing=signing)
+        app.state.insurance.load_days(first, last, scale, seed)
+    return app
 
 
 @dataclass
@@ -39,12 +94,9 @@ class Ministries:
         return {
             # the civil-status double signs its replies and a test tampers with them: verify them
             "AIRFLOW_CONN_CIVIL_STATUS": _uri(
-                self.civil.url,
-                USER,
-                PASSWORD,
-                {"madonvi": AGENCY, "macanbo": OFFICER, "verify_replies": "true", **FAST},
+                self.civil.url, TOKENS["civil_status"], {**EXTRAS["civil_status"], "verify_replies": "true", **FAST}
             ),
-            "AIRFLOW_CONN_BUSINESS_REGISTRATION": _uri(self.business.url, "", TOKEN, {"madonvi": AGENCY, **FAST}),
+            "AIRFLOW_CONN_BUSINESS_REGISTRATION": _uri(self.business.url, TOKENS["business_registration"], FAST),
         }
 
     # -- what the ministries hold, read from their own state ------------------------------
@@ -53,15 +105,11 @@ class Ministries:
         return requests.get(f"{self.civil.url}/sandbox/summary", timeout=5).json()
 
     def civil_calls(self, operation: str) -> int:
-        """Envelopes the civil-status simulator received for ``operation`` (every outcome)."""
-        received = requests.get(f"{self.civil.url}/sandbox/received", params={"operation": operation}, timeout=10)
-        return len(received.json()["items"])
+        return requests.get(f"{self.civil.url}/sandbox/stats", timeout=5).json()["calls"].get(operation, 0)
 
-    def civil_ministry_software(self, first: date, last: date) -> set[str]:
-        """Registrations made on the ministry's software on a day in ``[first, last]``."""
-        store = self.civil.server.config.app.state.civil
-        _total, rows = store.registered(first, last, None, 0, 1_000_000)
-        return {row["number"] for row in rows if row["origin"] == ON_MINISTRY_SOFTWARE}
+    def civil_direct(self, first: date, last: date) -> set[str]:
+        """Ids of the registrations made directly on the ministry's software, registered in ``[first, last]``."""
+        return self.civil.server.config.app.state.civil.direct_ids(first, last)
 
     def business_dossiers(self, first: date, last: date) -> set[str]:
         reply = requests.get(
@@ -76,23 +124,21 @@ class Ministries:
         requests.post(f"{server.url}/sandbox/faults", json=changes, timeout=5).raise_for_status()
 
 
-def _uri(url: str, login: str, password: str, extras: dict[str, Any]) -> str:
+def _uri(url: str, token: str, extras: dict[str, Any]) -> str:
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{quote(login, safe='')}:{quote(password, safe='')}@{rest.rstrip('/')}?{urlencode(extras)}"
+    return f"{scheme}://:{quote(token, safe='')}@{rest.rstrip('/')}?{urlencode(extras)}"
 
 
 @contextmanager
 def running_ministries(
     folder: Path, dev_pki: DevPki, first: date, last: date, scale: float, seed: int
 ) -> Iterator[Ministries]:
-    """Both simulators with the days ``[first, last]`` of ministry-software dossiers loaded."""
-    civil_signing = PartnerSigning(dev_pki, "civil_status", xml=True)
-    civil = civil_status_app(folder / "civil.db", Credentials(USER, PASSWORD), [AGENCY], signing=civil_signing)
-    civil.state.civil.load_days(first, last, scale, seed)
-    business = business_registration_app(
-        folder / "business.db", TOKEN, [AGENCY], signing=PartnerSigning(dev_pki, "business_registration")
+    """Both pull-back doubles with the days ``[first, last]`` loaded."""
+    civil_signing = PartnerSigning(dev_pki, "civil_status")
+    civil = start("civil_status", folder, civil_signing, first, last, scale, seed)
+    business = start(
+        "business_registration", folder, PartnerSigning(dev_pki, "business_registration"), first, last, scale, seed
     )
-    business.state.store.load_days(first, last, scale, seed)
     with ExitStack() as stack:
         yield Ministries(
             stack.enter_context(serve_in_thread(civil)), stack.enter_context(serve_in_thread(business)), civil_signing

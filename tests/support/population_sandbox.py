@@ -1,7 +1,8 @@
-"""The population-database sandbox and clients for it, shared by the SOAP and population tests."""
+"""The population-database sandbox and clients for it, shared by the population and conformance tests."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -10,20 +11,23 @@ from typing import Any
 import requests
 
 from adapters.exchange import Exchange
-from adapters.population_db.client import WSDL, AuditRecord, PopulationDbClient, ResultCache
+from adapters.population_db.client import AuditRecord, LgspAccount, Officer, PopulationDbClient, ResultCache
 from adapters.settings import TransportSettings
 from adapters.signatures import MessageSignatures
-from adapters.soap import Credentials, SoapClient, SoapTransport, load_contract
-from sandbox.population_db.app import create_app
+from adapters.soap import SoapTransport
+from sandbox.population_db.app import LgspGate, create_app, licensed_procedures
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.signatures import PartnerSigning
 from signing.pki import DevPki
 
 DAY = date(2026, 11, 20)
 SCALE = 0.03
-USERNAME = "hub-hanoi"
-PASSWORD = "Pw&dan-cu<7f3a>9c1e"  # characters XML escapes on purpose
-AGENCY = "000.00.00.H26"
+ACCESS_KEY = "hub-hanoi"
+SECRET_KEY = "Pw&dan-cu<7f3a>9c1e"  # characters XML and JSON escape on purpose
+UNIT = "000.00.00.H26"
+OFFICER = "canbo.01"
+OFFICER_SECRET = "officer-key-5b7e"
+PROCEDURE = sorted(licensed_procedures())[0]
 
 
 @dataclass
@@ -47,30 +51,30 @@ class Sandbox:
                 return item
         raise LookupError(f"no applicant with fate {fate}")
 
-    def received(self, operation: str | None = None) -> list[dict[str, Any]]:
-        params = {"operation": operation} if operation else {}
-        return requests.get(f"{self.url}/sandbox/received", params=params, timeout=5).json()["items"]
+    def received(self) -> list[dict[str, Any]]:
+        return requests.get(f"{self.url}/sandbox/received", timeout=5).json()["items"]
 
     def calls(self) -> int:
         return len(self.received())
 
 
 def _is_nfd(text: str) -> bool:
-    import unicodedata
-
     return unicodedata.normalize("NFC", text) != text
+
+
+def gate(**changes: Any) -> LgspGate:
+    values: dict[str, Any] = {
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+        "officers": {OFFICER: OFFICER_SECRET},
+        "procedures": licensed_procedures(),
+    }
+    return LgspGate(**{**values, **changes})
 
 
 def start(folder: Path, pki: DevPki, **options: Any) -> Sandbox:
     signing = PartnerSigning(pki, "population_db", xml=True)
-    app = create_app(
-        folder / "population.db",
-        credentials=Credentials(USERNAME, PASSWORD),
-        signing=signing,
-        agencies=[AGENCY],
-        days=[(DAY, SCALE, 0)],
-        **options,
-    )
+    app = create_app(folder / "population.db", gate=gate(), signing=signing, days=[(DAY, SCALE, 0)], **options)
     return Sandbox(serve_in_thread(app), signing)
 
 
@@ -84,31 +88,43 @@ class AuditList:
         self.records.append(record)
 
 
-def soap_client(
-    sandbox: Sandbox,
-    pki: DevPki,
-    *,
-    exchanges: list[Exchange] | None = None,
-    password: str = PASSWORD,
-    sign: bool = True,
-    **settings: Any,
-) -> SoapClient:
+def transport(
+    url: str, pki: DevPki | None, *, exchanges: list[Exchange] | None = None, **settings: Any
+) -> SoapTransport:
+    """A transport as the hook builds it for this partner: replies verified when ``pki`` is given."""
     options = {"max_attempts": 2, "backoff_initial": 0.01, "backoff_max": 0.02, "read_timeout": 5.0, **settings}
-    transport = SoapTransport(
+    return SoapTransport(
         "population_db",
-        TransportSettings(base_url=sandbox.url, **options),
+        TransportSettings(base_url=url, **options),
         on_exchange=exchanges.append if exchanges is not None else None,
-        signatures=MessageSignatures(pki.identity("hub") if sign else None, pki.trust_store()),
+        signatures=MessageSignatures(pki.identity("hub"), pki.trust_store()) if pki else MessageSignatures(),
     )
-    return SoapClient(transport, load_contract(WSDL), Credentials(USERNAME, password))
+
+
+def client_on(
+    channel: SoapTransport,
+    *,
+    secret_key: str = SECRET_KEY,
+    officer: str = OFFICER,
+    officer_secret: str = OFFICER_SECRET,
+    cache: ResultCache | None = None,
+) -> PopulationDbClient:
+    return PopulationDbClient(
+        channel,
+        LgspAccount(ACCESS_KEY, secret_key, UNIT),
+        Officer(officer, officer_secret, UNIT),
+        cache=cache if cache is not None else ResultCache(0),
+    )
 
 
 def population_client(
-    sandbox: Sandbox, pki: DevPki, *, agency: str = AGENCY, cache: ResultCache | None = None, **options: Any
+    sandbox: Sandbox,
+    pki: DevPki | None,
+    *,
+    exchanges: list[Exchange] | None = None,
+    cache: ResultCache | None = None,
+    **options: Any,
 ) -> PopulationDbClient:
-    return PopulationDbClient(
-        soap_client(sandbox, pki, **options),
-        agency=agency,
-        officer="canbo.01",
-        cache=cache if cache is not None else ResultCache(0),
-    )
+    settings = {k: v for k, v in options.items() if k not in ("secret_key", "officer", "officer_secret")}
+    who = {k: v for k, v in options.items() if k in ("secret_key", "officer", "officer_secret")}
+    return client_on(transport(sandbox.url, pki, exchanges=exchanges, **settings), cache=cache, **who)

@@ -1,239 +1,176 @@
-"""Population database: the generated register, the client's verdicts, audit, cache, masking, hook."""
+"""The population-database client against its sandbox on loopback: the LGSP envelope as public
+clients send it, what comes back, refusals, the audit and the cache."""
 
 from __future__ import annotations
 
-import logging
-import pickle
-import unicodedata
-from collections import Counter
+import json
 from collections.abc import Iterator
-from datetime import date
-from urllib.parse import quote
+from typing import Any
 
 import pytest
 
-from adapters.errors import PermanentError
-from adapters.hooks import PartnerHook
+from adapters.errors import AuthenticationError, UntrustedReply
+from adapters.exchange import Exchange
 from adapters.population_db.client import (
-    DIACRITICS_ONLY,
     IdentityQuery,
+    Lookup,
     LookupPurpose,
+    OfficerNotAuthorised,
+    PopulationDbClient,
+    ProcedureNotLicensed,
     ResultCache,
-    Verdict,
-    fold_name,
+    from_connection,
 )
-from adapters.soap import RecordNotFound
-from mappings.citizen_id import check_citizen_id
-from mappings.code_tables import load_code_tables
-from sandbox.population_db.registry import FATE_SHARES, _other_diacritics, applicants_of, birth_date_for
+from mappings.identity import BirthDate, StatedIdentity, Verdict, compare
 from signing.pki import DevPki
-from tests.support.population_sandbox import (
-    AGENCY,
-    DAY,
-    PASSWORD,
-    USERNAME,
-    AuditList,
-    Sandbox,
-    population_client,
-    soap_client,
-    start,
-)
+from tests.support import population_sandbox
+from tests.support.population_sandbox import PROCEDURE, AuditList, Sandbox, population_client
 
-pytestmark = pytest.mark.timeout(120)
-
-PURPOSE = LookupPurpose("000.00.12.H26-261120-0001", "xác thực người nộp hồ sơ")
+PURPOSE = "xác thực người nộp hồ sơ"
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory, dev_pki: DevPki) -> Iterator[Sandbox]:
-    running = start(tmp_path_factory.mktemp("population"), dev_pki)
+    running = population_sandbox.start(tmp_path_factory.mktemp("population"), dev_pki)
     yield running
     running.server.stop()
 
 
-def query(applicant: dict[str, str], *, name: str | None = None, born: date | None = None) -> IdentityQuery:
+@pytest.fixture(autouse=True)
+def _no_faults(sandbox: Sandbox) -> Iterator[None]:
+    yield
+    sandbox.faults(fail_next=0, error_rate=0, malformed_rate=0, soap_fault_rate=0)
+    sandbox.signing.set_mode("valid")
+
+
+def _query(applicant: dict[str, Any], birth: BirthDate | None = None) -> IdentityQuery:
     return IdentityQuery(
-        applicant["so_dinh_danh"], name or applicant["ho_ten"], born or date.fromisoformat(applicant["ngay_sinh"])
+        applicant["so_dinh_danh"], applicant["ho_ten"], birth or BirthDate.parse(applicant["ngay_sinh"])
     )
 
 
-# --------------------------------------------------------------------------- the generated register
+def _lookup(client: PopulationDbClient, applicant: dict[str, Any], audit: AuditList, **kw: Any) -> Lookup:
+    purpose = LookupPurpose(applicant["ma_ho_so"], PURPOSE, kw.pop("procedure", PROCEDURE))
+    return client.lookup(_query(applicant, **kw), purpose, audit)
 
 
-def test_the_register_agrees_with_the_city_generator_in_known_proportions() -> None:
-    applicants = list(applicants_of(DAY, 0.1, 0))
-    assert len(applicants) > 500
-    fates = Counter(a.fate for a in applicants)
-    for fate, share in FATE_SHARES:
-        assert 0.4 * share < fates[fate] / len(applicants) < 2 * share, fate
-    assert list(applicants_of(DAY, 0.1, 0)) == applicants  # deterministic
-    tables = load_code_tables()
-    for a in applicants[:200]:
-        assert a.birth_date == birth_date_for(a.citizen_id)
-        assert check_citizen_id(a.citizen_id, tables, sex=a.sex, birth_date=a.birth_date, today=DAY) == []
-    assert any(a.name != a.name_as_sent for a in applicants)  # some names arrive in NFD, like the city sends them
+@pytest.mark.parametrize(
+    ("fate", "verdict", "mismatched", "diacritics_only"),
+    [
+        ("match", Verdict.MATCH, (), False),
+        ("name_diacritics", Verdict.MISMATCH, ("HoVaTen",), True),
+        ("birth_date", Verdict.MISMATCH, ("NgayThangNamSinh",), False),
+        ("not_found", Verdict.NOT_FOUND, (), False),
+    ],
+)
+def test_the_hub_compares_what_the_register_answers(
+    sandbox: Sandbox, dev_pki: DevPki, fate: str, verdict: Verdict, mismatched: tuple[str, ...], diacritics_only: bool
+) -> None:
+    applicant = sandbox.applicant(fate)
+    query = _query(applicant)
+    answer = _lookup(population_client(sandbox, dev_pki), applicant, AuditList())
+    check = compare(StatedIdentity(query.citizen_id, query.full_name, query.birth), answer.person)
+    assert (check.verdict, check.mismatched, check.diacritics_only) == (verdict, mismatched, diacritics_only)
+    if fate == "not_found":
+        assert answer.person is None  # an empty CongdanCollection: an answer, not an error
 
 
-def test_a_diacritics_variant_folds_to_the_same_letters() -> None:
-    import random
-
-    for name in ("Nguyễn Văn An", "Lê Thị Hoa", "Đặng Minh Đức", "Trần Thu Hà"):
-        variant = _other_diacritics(name, random.Random(name))
-        assert variant != name and fold_name(variant) == fold_name(name)
-        assert unicodedata.normalize("NFC", variant) == variant
-
-
-# --------------------------------------------------------------------------- verdicts
-
-
-def test_a_registered_applicant_matches(sandbox: Sandbox, dev_pki: DevPki) -> None:
-    result = population_client(sandbox, dev_pki).verify(query(sandbox.applicant("match")), PURPOSE, AuditList())
-    assert result.verdict is Verdict.MATCH and result.mismatched == () and "matches" in result.reason
+def test_a_name_sent_decomposed_is_normalised_before_it_is_sent(sandbox: Sandbox, dev_pki: DevPki) -> None:
+    applicant = sandbox.applicant("match", nfd=True)
+    answer = _lookup(population_client(sandbox, dev_pki), applicant, AuditList())
+    assert answer.person is not None
+    check = compare(
+        StatedIdentity(applicant["so_dinh_danh"], applicant["ho_ten"], BirthDate.parse(applicant["ngay_sinh"])),
+        answer.person,
+    )
+    assert check.verdict is Verdict.MATCH
 
 
-def test_a_name_sent_in_nfd_is_normalised_and_matches(sandbox: Sandbox, dev_pki: DevPki) -> None:
+def test_the_request_is_the_lgsp_json_envelope_with_the_soap_xml_in_data(sandbox: Sandbox, dev_pki: DevPki) -> None:
+    exchanges: list[Exchange] = []
+    client = population_client(sandbox, dev_pki, exchanges=exchanges)
     applicant = sandbox.applicant("match")
-    nfd = unicodedata.normalize("NFD", applicant["ho_ten"])
-    assert nfd != applicant["ho_ten"]
-    client = population_client(sandbox, dev_pki)
-    assert client.verify(query(applicant, name=f" {nfd}  "), PURPOSE, AuditList()).verdict is Verdict.MATCH
-    # the register itself compares as received: without the adapter's normalisation it would not match
-    raw = soap_client(sandbox, dev_pki).call(
-        "XacThucThongTinCongDan",
-        {
-            "MaYeuCau": "raw-nfd",
-            "MaDVC": AGENCY,
-            "MaCanBo": "canbo.01",
-            "SoDinhDanh": applicant["so_dinh_danh"],
-            "HoVaTen": nfd,
-            "NgayThangNamSinh": date.fromisoformat(applicant["ngay_sinh"]),
-        },
-    )
-    assert raw["KetQua"] == "KHONG_KHOP" and raw["TruongKhongKhop"] == ["HoVaTen"]
+    _lookup(client, applicant, AuditList())
+    _lookup(client, applicant, AuditList(), birth=BirthDate(int(applicant["ngay_sinh"][:4])))
+    assert [e.operation for e in exchanges] == ["getToken", "TraCuuThongTinCongDan", "TraCuuThongTinCongDan"]
+    sent = json.loads(sandbox.received()[-2]["request"])
+    assert set(sent) == {"accessToken", "lgspAccessToken", "AuthHash", "data"}
+    assert sent["accessToken"].startswith("Bearer ")
+    data = sent["data"]
+    assert 'xmlns:ns0="http://dancuquocgia.bca"' in data and "<ns0:MaTichHop>037</ns0:MaTichHop>" in data
+    assert f"<ns0:MaDVC>{PROCEDURE}</ns0:MaDVC>" in data and "<ns0:MaCanBo>canbo.01</ns0:MaCanBo>" in data
+    assert f"<ns0:NgayThangNam>{applicant['ngay_sinh'].replace('-', '')}</ns0:NgayThangNam>" in data
+    assert "Security" not in data and "Signature" not in data  # no public client sends either
+    year_only = json.loads(sandbox.received()[-1]["request"])["data"]
+    assert f"<ns0:Nam>{applicant['ngay_sinh'][:4]}</ns0:Nam>" in year_only and "NgayThangNam>" not in year_only
+    kept = json.loads(exchanges[1].request_body)  # the message log keeps no token, key or hash
+    assert (kept["accessToken"], kept["lgspAccessToken"], kept["AuthHash"]) == ("***", "***", "***")
+    assert exchanges[1].redacted and b"access_token" in exchanges[0].response_body  # blanked value, kept key
+    assert json.loads(exchanges[0].response_body)["access_token"] == "***"
 
 
-def test_a_diacritics_only_difference_is_reported_as_such(sandbox: Sandbox, dev_pki: DevPki) -> None:
+def test_an_expired_token_is_renewed_once(sandbox: Sandbox, dev_pki: DevPki) -> None:
+    exchanges: list[Exchange] = []
+    client = population_client(sandbox, dev_pki, exchanges=exchanges)
+    applicant = sandbox.applicant("match")
+    _lookup(client, applicant, AuditList())
+    client._token = ("a-token-the-lgsp-never-issued", float("inf"))  # as if it had expired at the LGSP
+    assert _lookup(client, applicant, AuditList()).person is not None
+    assert [(e.operation, e.status) for e in exchanges[2:]] == [
+        ("TraCuuThongTinCongDan", 401),
+        ("getToken", 200),
+        ("TraCuuThongTinCongDan", 200),
+    ]
+
+
+def test_refusals_004_and_005_are_their_own_errors_audited_and_not_retried(sandbox: Sandbox, dev_pki: DevPki) -> None:
+    applicant = sandbox.applicant("match")
     audit = AuditList()
-    result = population_client(sandbox, dev_pki).verify(query(sandbox.applicant("name_diacritics")), PURPOSE, audit)
-    assert result.verdict is Verdict.MISMATCH and result.mismatched == ("HoVaTen",)
-    assert result.diacritics_only and result.reason == DIACRITICS_ONLY
-    assert [r.operation for r in audit.records] == ["XacThucThongTinCongDan", "TraCuuThongTinCongDan"]
-    assert "phân loại" in audit.records[1].purpose
+    exchanges: list[Exchange] = []
+    with pytest.raises(ProcedureNotLicensed, match="004"):
+        _lookup(population_client(sandbox, dev_pki, exchanges=exchanges), applicant, audit, procedure="9.999999")
+    with pytest.raises(OfficerNotAuthorised, match="005"):
+        _lookup(population_client(sandbox, dev_pki, exchanges=exchanges, officer_secret="stale"), applicant, audit)
+    assert isinstance(OfficerNotAuthorised("p", "o", "m"), AuthenticationError)
+    assert [e.outcome for e in exchanges if e.operation != "getToken"] == ["permanent", "permanent"]
+    assert [(r.source, r.outcome) for r in audit.records] == [
+        ("failed", "ProcedureNotLicensed"),
+        ("failed", "OfficerNotAuthorised"),
+    ]
 
 
-def test_another_name_is_a_plain_name_mismatch(sandbox: Sandbox, dev_pki: DevPki) -> None:
-    result = population_client(sandbox, dev_pki).verify(
-        query(sandbox.applicant("match"), name="Hoàng Thị Someone"), PURPOSE, AuditList()
-    )
-    assert result.mismatched == ("HoVaTen",) and not result.diacritics_only
-    assert result.reason == "name differs from the population database"
-
-
-def test_a_birth_date_difference_names_the_field(sandbox: Sandbox, dev_pki: DevPki) -> None:
-    result = population_client(sandbox, dev_pki).verify(query(sandbox.applicant("birth_date")), PURPOSE, AuditList())
-    assert result.verdict is Verdict.MISMATCH and result.mismatched == ("NgayThangNamSinh",)
-    assert "birth date" in result.reason
-
-
-def test_an_unregistered_applicant_is_not_found(sandbox: Sandbox, dev_pki: DevPki) -> None:
-    client = population_client(sandbox, dev_pki)
+def test_every_lookup_is_audited_with_the_officer_and_purpose(sandbox: Sandbox, dev_pki: DevPki) -> None:
     applicant = sandbox.applicant("not_found")
-    assert client.verify(query(applicant), PURPOSE, AuditList()).verdict is Verdict.NOT_FOUND
-    with pytest.raises(RecordNotFound):
-        client.lookup(applicant["so_dinh_danh"], PURPOSE, AuditList())
-
-
-def test_lookup_returns_the_citizen_record(sandbox: Sandbox, dev_pki: DevPki) -> None:
-    applicant = sandbox.applicant("match")
-    citizen = population_client(sandbox, dev_pki).lookup(applicant["so_dinh_danh"], PURPOSE, AuditList())
-    assert citizen.full_name == unicodedata.normalize("NFC", applicant["ho_ten"])
-    assert f"{citizen.family_name} {citizen.middle_name} {citizen.given_name}".split() == citizen.full_name.split()
-    assert citizen.birth_date == date.fromisoformat(applicant["ngay_sinh"])
-    assert citizen.sex == ("male" if int(applicant["so_dinh_danh"][3]) % 2 == 0 else "female")
-    assert citizen.permanent_address.province == "Thành phố Hà Nội" and citizen.birth_registration_place
-    assert applicant["so_dinh_danh"] not in repr(citizen)
-
-
-# --------------------------------------------------------------------------- audit, cache, masking
-
-
-def test_every_lookup_is_audited_with_who_why_and_when(sandbox: Sandbox, dev_pki: DevPki) -> None:
     audit = AuditList()
     client = population_client(sandbox, dev_pki, cache=ResultCache(60))
+    _lookup(client, applicant, audit)
+    _lookup(client, applicant, audit)  # answered from the cache: still an access to personal data
+    calls = sandbox.calls()
+    _lookup(client, applicant, audit)
+    assert sandbox.calls() == calls  # a cached "nobody" is an answer too
+    first, second = audit.records[:2]
+    assert (first.source, first.outcome, second.source) == ("partner", "not_found", "cache")
+    assert (first.officer, first.agency) == ("canbo.01", population_sandbox.UNIT)
+    assert first.purpose == f"{PURPOSE}; MaDVC {PROCEDURE}"
+    assert applicant["so_dinh_danh"] not in repr(first) and first.subject.endswith(applicant["so_dinh_danh"][-3:])
+
+
+def test_replies_are_checked_only_when_the_connection_asks(sandbox: Sandbox, dev_pki: DevPki) -> None:
     applicant = sandbox.applicant("match")
-    client.verify(query(applicant), PURPOSE, audit)
-    client.verify(query(applicant), PURPOSE, audit)  # from the cache: still audited
-    with pytest.raises(RecordNotFound):
-        client.lookup(sandbox.applicant("not_found")["so_dinh_danh"], PURPOSE, audit)
-
-    first, cached, failed = audit.records
-    assert (first.source, cached.source, failed.source) == ("partner", "cache", "failed")
-    assert first.outcome == "match" and failed.outcome == "RecordNotFound"
-    assert first.dossier_no == PURPOSE.dossier_no and first.purpose == PURPOSE.reason
-    assert (first.agency, first.officer) == (AGENCY, "canbo.01") and first.at.tzinfo is not None
-    assert first.subject == "*********" + applicant["so_dinh_danh"][-3:]
-    assert applicant["so_dinh_danh"] not in repr(audit.records)
+    sandbox.signing.set_mode("tampered")
+    assert _lookup(population_client(sandbox, None), applicant, AuditList()).person is not None
+    with pytest.raises(UntrustedReply):
+        _lookup(population_client(sandbox, dev_pki), applicant, AuditList())
 
 
-def test_answers_are_cached_until_they_expire_and_never_exported(sandbox: Sandbox, dev_pki: DevPki) -> None:
-    now = [0.0]
-    cache = ResultCache(30, clock=lambda: now[0])
-    client = population_client(sandbox, dev_pki, cache=cache)
-    applicant = sandbox.applicant("match")
-    before = sandbox.calls()
-    for _ in range(3):
-        client.verify(query(applicant), PURPOSE, AuditList())
-    assert sandbox.calls() == before + 1
-    now[0] = 31.0
-    client.verify(query(applicant), PURPOSE, AuditList())
-    assert sandbox.calls() == before + 2
-    with pytest.raises(TypeError, match="never exported"):
-        pickle.dumps(cache)
-    assert applicant["so_dinh_danh"] not in repr(cache)
-
-
-def test_no_full_id_in_logs_or_errors(sandbox: Sandbox, dev_pki: DevPki, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
-    messages: list[str] = []
-    client = population_client(sandbox, dev_pki)
-    ids = [sandbox.applicant(fate)["so_dinh_danh"] for fate in ("match", "name_diacritics", "not_found")]
-    for fate in ("match", "name_diacritics", "birth_date", "not_found"):
-        client.verify(query(sandbox.applicant(fate)), PURPOSE, AuditList())
-    for citizen_id in ids:
-        try:
-            client.lookup(citizen_id, PURPOSE, AuditList())
-        except RecordNotFound as exc:
-            messages.append(str(exc))
-    with pytest.raises(PermanentError) as refused:
-        population_client(sandbox, dev_pki, agency="000.00.99.H99").verify(
-            query(sandbox.applicant("match")), PURPOSE, AuditList()
-        )
-    messages.append(str(refused.value))
-    sandbox.faults(error_rate=1.0)
-    try:
-        with pytest.raises(Exception) as outage:
-            client.verify(query(sandbox.applicant("birth_date"), name="Ai Đó"), PURPOSE, AuditList())
-        messages.append(str(outage.value))
-    finally:
-        sandbox.faults(error_rate=0)
-    text = caplog.text + "\n".join(messages)
-    assert "population XacThucThongTinCongDan" in caplog.text
-    for applicant in sandbox.applicants():
-        assert applicant["so_dinh_danh"] not in text
-
-
-# --------------------------------------------------------------------------- Airflow hook
-
-
-def test_the_hook_builds_one_working_client_per_connection(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    host = sandbox.url.removeprefix("http://")
-    uri = (
-        f"http://{USERNAME}:{quote(PASSWORD, safe='')}@{host}?madonvi={AGENCY}&macanbo=system&cache_ttl_s=120&timeout=5"
+def test_the_connection_must_name_the_officer_and_unit(sandbox: Sandbox) -> None:
+    channel = population_sandbox.transport(sandbox.url, None)
+    with pytest.raises(ValueError, match="officer_secret"):
+        from_connection(channel, "key", "secret", {"madonvi": "000.00.00.H26"})
+    client = from_connection(channel, "key", "s3cr3t-9", {"madonvi": "000.00.00.H26", "officer_secret": "0ff1cer-7"})
+    assert (client.officer.code, client.officer.unit, client.account.partner_code) == (
+        "key",
+        "000.00.00.H26",
+        "000.00.00.H26",
     )
-    monkeypatch.setenv("AIRFLOW_CONN_POPULATION_DB", uri)
-    client = PartnerHook("population_db").get_client()
-    assert PartnerHook("population_db").get_client() is client
-    assert (client.agency, client.officer, client.cache.ttl_s) == (AGENCY, "system", 120.0)
-    audit = AuditList()
-    assert client.verify(query(sandbox.applicant("match")), PURPOSE, audit).verdict is Verdict.MATCH
-    assert audit.records[0].officer == "system"
+    assert "s3cr3t-9" not in repr(client.account) and "0ff1cer-7" not in repr(client.officer)

@@ -2,13 +2,14 @@
 cancellation, S10 refusal, address checks, and callbacks (authenticated, lossy, doubled, reordered).
 
 Callbacks are received by a small receiver in this file that does only what any receiver must:
-hand the request to the carrier client's ``parse_webhook`` and answer its verdict.
+hand the request to the carrier client's ``parse_webhook`` and answer its verdict. What the hub
+knows of an order after a poll is what ``track`` returned plus what the receiver kept: Viettel Post's
+``track`` only asks for its callbacks again (Viettel-only behaviour: test_viettel_post.py).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ SECRET = "carrier-pw-81d2"
 DELIVERED = {"vnpost": "90", "viettel_post": "501"}
 FINAL = {"vnpost": {"90", "100", "0"}, "viettel_post": {"501", "504", "503", "107"}}
 CANCELLED_BY_HUB = {"vnpost": "0", "viettel_post": "107"}
+S10_REPLIES = {"vnpost": True, "viettel_post": False}  # Viettel answers its own numeric order number
 
 
 class Receiver:
@@ -97,22 +99,26 @@ def test_an_order_is_placed_once_per_reference(carrier: tuple[Sandbox, Any, list
     other = client.create_order(order_request(2))
     assert (again.order_id, again.item_code) == (first.order_id, first.item_code)
     assert other.order_id != first.order_id
-    assert is_valid_s10(first.item_code) and first.item_code.endswith("VN")
+    if S10_REPLIES[client.name]:
+        assert first.item_code is not None and is_valid_s10(first.item_code) and first.item_code.endswith("VN")
+    else:
+        assert first.item_code is None and first.order_id.isdigit()
     assert first.reference == "000.00.60.H26-261120-0001/KQ"
     assert first.placed_at.utcoffset() is not None
     assert sandbox.held() == 2
 
 
 def test_tracking_follows_parcels_to_a_final_state(carrier: tuple[Sandbox, Any, list[Exchange], Receiver]) -> None:
-    sandbox, client, exchanges, _ = carrier
+    sandbox, client, exchanges, collected = carrier
     orders = [client.create_order(order_request(n)) for n in range(30)]
-    early = client.track([o.order_id for o in orders])
+    early = _known(client, collected, [o.order_id for o in orders])
     assert all(len(events) == 1 for events in early.values())  # only "order received" yet
     sandbox.advance(24 * 6)
     exchanges.clear()
-    histories = client.track([o.order_id for o in orders] + ["NO-SUCH-ORDER"])
+    histories = _known(client, collected, [o.order_id for o in orders] + ["9999999999"])
     assert set(histories) == {o.order_id for o in orders}
-    assert len(exchanges) == 1  # 30 orders, one batch call
+    # VNPost: 30 orders, one batch call; Viettel: one replay request per order, the unknown one refused.
+    assert len(exchanges) == (1 if S10_REPLIES[client.name] else 31)
     finals = [events[-1].status_code for events in histories.values()]
     assert set(finals) <= FINAL[client.name]
     assert finals.count(DELIVERED[client.name]) >= 20  # most are delivered
@@ -126,22 +132,29 @@ def test_tracking_follows_parcels_to_a_final_state(carrier: tuple[Sandbox, Any, 
 def test_only_an_order_not_yet_picked_up_can_be_cancelled(
     carrier: tuple[Sandbox, Any, list[Exchange], Receiver],
 ) -> None:
-    sandbox, client, _, _ = carrier
+    sandbox, client, _, collected = carrier
     waiting = client.create_order(order_request(1))
     client.cancel(waiting.order_id)
-    assert client.track([waiting.order_id])[waiting.order_id][-1].status_code == CANCELLED_BY_HUB[client.name]
+    sandbox.advance(1)
+    assert (
+        _known(client, collected, [waiting.order_id])[waiting.order_id][-1].status_code == CANCELLED_BY_HUB[client.name]
+    )
     moving = client.create_order(order_request(2))
     sandbox.advance(48)
     with pytest.raises(PermanentError) as caught:
         client.cancel(moving.order_id)
     assert not isinstance(caught.value, ContractViolation)
-    assert client.track([moving.order_id])[moving.order_id][-1].status_code != CANCELLED_BY_HUB[client.name]
+    assert (
+        _known(client, collected, [moving.order_id])[moving.order_id][-1].status_code != CANCELLED_BY_HUB[client.name]
+    )
 
 
 def test_a_reply_with_a_bad_s10_check_digit_is_never_accepted(
     carrier: tuple[Sandbox, Any, list[Exchange], Receiver],
 ) -> None:
     sandbox, client, exchanges, _ = carrier
+    if not S10_REPLIES[client.name]:
+        pytest.skip("Viettel Post's reply carries no S10 code (a non-numeric order number: test_viettel_post.py)")
     sandbox.faults(bad_item_code_rate=1.0)
     with pytest.raises(ContractViolation, match="fails the S10 check"):
         client.create_order(order_request(7))
@@ -173,7 +186,7 @@ def test_callbacks_arrive_authenticated_and_replay_closes_the_gaps(
     assert set(collected.statuses) == {200}
     keys = [e.event_key for e in collected.events]
     assert len(keys) - len(set(keys)) == sent["duplicated"]
-    polled = client.track([o.order_id for o in orders])
+    polled = _known(client, collected, [o.order_id for o in orders])
     truth = {e.event_key for events in polled.values() for e in events}
     # Events created before the clock moved were never called back; the rest came, minus losses.
     assert len(truth - set(keys)) >= sent["lost"]
@@ -247,6 +260,17 @@ def test_the_receiver_answers_401_for_a_wrong_credential_and_400_for_a_malformed
 # ------------------------------------------------------------------------------------------ helpers
 
 
+def _known(client: Any, collected: Receiver, order_ids: list[str]) -> dict[str, list[CarrierEvent]]:
+    """What the hub knows of each order after a poll: ``track``'s histories and the callbacks kept
+    (each status once, oldest first); orders with no event are absent."""
+    polled = client.track(order_ids)
+    merged: dict[str, dict[str, CarrierEvent]] = {}
+    for event in [*collected.events, *(e for events in polled.values() for e in events)]:
+        if event.order_id in order_ids:
+            merged.setdefault(event.order_id, {})[event.event_key] = event
+    return {oid: sorted(events.values(), key=lambda e: e.occurred_at) for oid, events in merged.items()}
+
+
 def _genuine_callback(sandbox: Sandbox, rig: CarrierRig) -> tuple[dict[str, str], bytes]:
     """One callback exactly as the sandbox would send it, through a throwaway receiver."""
     captured: list[tuple[dict[str, str], bytes]] = []
@@ -272,28 +296,6 @@ def _signed(rig: CarrierRig, body: bytes) -> tuple[dict[str, str], bytes]:
 
 def _without_status(document: dict[str, Any]) -> None:
     (document.get("DATA") or document).pop("ORDER_STATUS" if "DATA" in document else "StatusCode")
-
-
-def test_viettel_post_logs_in_again_once_its_token_expired(tmp_path: Path, dev_pki: DevPki) -> None:
-    rig = next(r for r in RIGS if r.name == "viettel_post")
-    sandbox = rig.start(tmp_path, dev_pki, SECRET)
-    exchanges: list[Exchange] = []
-    client = rig.connect(sandbox, dev_pki, SECRET)
-    client.transport.on_exchange = exchanges.append
-    try:
-        placed = client.create_order(order_request(1))
-        sandbox.faults(session_ttl_s=1.0)
-        time.sleep(1.1)
-        exchanges.clear()
-        assert placed.order_id in client.track([placed.order_id])
-        assert [(e.operation, e.status) for e in exchanges] == [
-            ("registerOrderHook", 401),
-            ("Login", 200),
-            ("registerOrderHook", 200),
-        ]
-    finally:
-        client.close()
-        sandbox.server.stop()
 
 
 def test_the_lgsp_refuses_an_unsigned_vnpost_request(tmp_path: Path, dev_pki: DevPki) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -39,6 +39,16 @@ def _check(spec: dict[str, Any], schema: dict[str, Any], document: Any, what: st
     assert not errors, f"{what}: {errors[:3]}"
 
 
+def _check_query(
+    spec: dict[str, Any], parameters: list[dict[str, Any]], query: dict[str, list[str]], what: str
+) -> None:
+    declared = {p["name"]: p for p in parameters if p["in"] == "query"}
+    assert set(query) <= set(declared), f"{what}: undeclared query parameters {set(query) - set(declared)}"
+    assert {n for n, p in declared.items() if p.get("required")} <= set(query), f"{what}: required parameter missing"
+    for name, values in query.items():
+        _check(spec, declared[name]["schema"], values[0], f"{what} ?{name}")
+
+
 @pytest.mark.parametrize("rig", RIGS, ids=str)
 def test_requests_replies_and_callbacks_match_the_contract(rig: CarrierRig, tmp_path: Path, dev_pki: DevPki) -> None:
     spec = _spec(rig.name)
@@ -68,9 +78,13 @@ def test_requests_replies_and_callbacks_match_the_contract(rig: CarrierRig, tmp_
     operations = {urlsplit(e.url).path for e in exchanges}
     assert len(operations) >= 3
     for exchange in exchanges:
-        operation = spec["paths"][urlsplit(exchange.url).path]["post"]
-        request_schema = operation["requestBody"]["content"]["application/json"]["schema"]
-        _check(spec, request_schema, json.loads(exchange.request_body), f"{exchange.operation} request")
+        url = urlsplit(exchange.url)
+        operation = spec["paths"][url.path][exchange.method.lower()]
+        if exchange.method == "GET":  # the query string against the declared parameters
+            _check_query(spec, operation.get("parameters", []), parse_qs(url.query), exchange.operation)
+        else:
+            request_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            _check(spec, request_schema, json.loads(exchange.request_body), f"{exchange.operation} request")
         assert exchange.status == 200 and exchange.response_body is not None
         reply_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
         _check(spec, reply_schema, json.loads(exchange.response_body), f"{exchange.operation} reply")

@@ -53,8 +53,13 @@ def test_the_hook_builds_a_client_that_places_and_tracks_orders(
     # (no carrier is shown to sign its replies: adapters.partners.Partner.replies_signed)
     assert (signatures.identity is not None, signatures.trust is not None) == (rig.signed, False)
     placed = client.create_order(order_request(1))
-    assert is_valid_s10(placed.item_code)
-    assert [e.status_code for e in client.track([placed.order_id])[placed.order_id]] in (["1"], ["100"])
+    if rig.name == "viettel_post":  # its own order number, and tracking is a request to replay callbacks
+        assert placed.item_code is None and placed.order_id.isdigit()
+        assert client.track([placed.order_id]) == {}
+        assert sandbox.get("/sandbox/stats")["calls"]["registerOrderHook"] == 1
+        return
+    assert placed.item_code is not None and is_valid_s10(placed.item_code)
+    assert [e.status_code for e in client.track([placed.order_id])[placed.order_id]] == ["1"]
 
 
 @pytest.mark.parametrize("rig", RIGS, ids=str)

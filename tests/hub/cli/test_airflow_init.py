@@ -13,7 +13,7 @@ from hub.cli import main
 POOLS_BEFORE_THE_REGISTRY = {
     "city_system": (2, "Concurrent calls to the city dossier system"),
     "national_portal": (2, "Concurrent calls to the national portal (LGSP adapter)"),
-    "civil_status": (2, "Concurrent calls to the civil-status system (Ministry of Justice, SOAP)"),
+    "civil_status": (2, "Concurrent calls to the civil-status system (Ministry of Justice, REST via the NGSP)"),
     "business_registration": (1, "Concurrent calls to the national business registration system (REST)"),
     "population_db": (
         2,

@@ -137,3 +137,32 @@ def test_every_command_has_help_with_examples(command: tuple[str, ...]) -> None:
     result = hub(*command, "--help")
     assert result.exit_code == 0
     assert "Example" in result.output and f"hub {' '.join(command)}" in result.output
+
+
+def test_show_masks_names_birth_dates_emails_and_street_addresses(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``show`` says it masks, it masks: nothing of the applicant's identity is printed whole."""
+    from hub.store import QuarantineItem, hub_store
+    from tests.support.factories import RECORD
+
+    monkeypatch.setenv("HUB_STORE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
+    record = {
+        **RECORD,
+        "chu_ho_so": {**RECORD["chu_ho_so"], "ngay_sinh": "1990-03-14"},
+        "dia_chi_nhan_ket_qua": {
+            "ho_ten": "Trần Thị Bích Ngọc",
+            "dien_thoai": "0987654321",
+            "dia_chi": "Số 12 ngõ 34 phố Kim Mã",
+            "ma_xa": "00001",
+        },
+    }
+    hub_store().quarantine.add(
+        [QuarantineItem("city", RECORD["ma_ho_so"], "procedure.known_on_date", "unknown procedure", "h", record)]
+    )
+    shown = hub("quarantine", "show", RECORD["ma_ho_so"])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    for personal in ("Nguyễn Văn An", "Nguyễn", "1990-03-14", "an.nguyen@example.vn", "Trần Thị Bích Ngọc", "Kim Mã"):
+        assert personal not in text, personal
+    assert not FULL_ID_OR_PHONE.search(text), FULL_ID_OR_PHONE.search(text)
+    assert "N***** V** A*" in text and "****-**-**" in text and "a********@example.vn" in text
+    assert RECORD["ma_ho_so"] in text and RECORD["ma_tthc"] in text  # the facts an officer needs stay

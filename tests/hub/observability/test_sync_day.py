@@ -13,8 +13,8 @@ import json
 import logging
 import os
 import re
-import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,48 +30,9 @@ from tests.e2e.test_portal_sync import (  # noqa: F401  (fixtures)
     _run,
     partners,
 )
+from tests.support.statsd import StatsdSink
 
-STATSD_LINE = re.compile(r"^(?P<name>[^:]+):(?P<value>-?[0-9.]+)\|(?P<type>c|g|ms)$")
 FULL_ID_OR_PHONE = re.compile(r"(?<![0-9])(?:[0-9]{12}|0[0-9]{9})(?![0-9])")
-
-
-class StatsdSink:
-    """A UDP socket on 127.0.0.1 that keeps every StatsD line it receives."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.received: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
-
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            self.received.extend(data.decode("ascii").splitlines())
-
-    def metrics(self) -> dict[str, list[tuple[float, str]]]:
-        """Name -> every (value, type) received, in order."""
-        found: dict[str, list[tuple[float, str]]] = {}
-        for line in self.received:
-            match = STATSD_LINE.match(line)
-            assert match, f"not a StatsD line: {line!r}"
-            found.setdefault(match["name"], []).append((float(match["value"]), match["type"]))
-        return found
-
-    def last(self, name: str) -> float:
-        return self.metrics()[name][-1][0]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture
@@ -165,6 +126,11 @@ def test_a_sync_day_is_measured_traced_logged_and_alerts_on_quarantine_growth(
     assert statsd.last("hub.outbox.national_portal.oldest_pending_seconds") == 0
     open_entries = hub_store().quarantine.open_entries("city")
     assert statsd.last("hub.quarantine.city.open") == len(open_entries) > 0
+    by_rule = Counter(e["rule"] for e in open_entries)  # each rule's open entries: the dashboard's bars
+    sent = {
+        rule: statsd.last(f"hub.quarantine.city.rule.{re.sub(r'[^A-Za-z0-9_-]+', '_', rule)}.open") for rule in by_rule
+    }
+    assert sent == by_rule
     # Every call to a partner: one latency sample and one call counted; no errors.
     calls = summary["exchanges"]
     assert len(got["hub.partner.national_portal.DongBoHoSoMC.latency_ms"]) == calls["DongBoHoSoMC"]

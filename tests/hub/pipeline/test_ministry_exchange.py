@@ -30,7 +30,6 @@ from mappings.dossier import VN_TZ
 from mappings.sources import CITY_SOURCE
 from mappings.versioned import CodeTableError
 from quality.gate import QualityGate
-from quality.rules import SchemaDriftError
 from sandbox.city_system.generator import generate
 from signing.pki import DevPki
 from tests.support.ministry_sandboxes import Ministries, running_ministries
@@ -130,12 +129,12 @@ def test_interconnected_dossiers_are_pushed_once_and_a_rerun_pushes_nothing(
 ) -> None:
     civil, _ = clients
     passed, broken = interconnected(hub)
-    held_before = ministries.civil_summary()["LIEN_THONG"]
+    held_before = ministries.civil_summary()["sent"]
     calls_before = ministries.civil_calls("dangKyHoTich")
 
     reports = push_all(hub, civil)
     assert sum(r.dossiers for r in reports) == len(passed) > 0
-    held = ministries.civil_summary()["LIEN_THONG"] - held_before
+    held = ministries.civil_summary()["sent"] - held_before
     assert held == len(passed)  # the ministry holds exactly what the hub pushed
     pushes = MinistryPushes(hub)
     states = pushes.state_counts(CS.partner)
@@ -209,24 +208,28 @@ def test_an_untrusted_reply_fails_the_push_and_keeps_the_dossiers(
 # ------------------------------------------------------------------------------------------ pull-back
 
 
-def test_civil_status_pull_back_stages_ministry_software_registrations_once_with_their_origin(
+def test_civil_status_pull_back_stages_each_registration_once_one_day_per_call(
     hub: HubStore, clients: tuple[Any, Any], ministries: Ministries
 ) -> None:
     civil, _ = clients
-    expected = ministries.civil_ministry_software(*MONTH)
+    direct = ministries.civil_direct(*MONTH)
     pulled = pull_all(hub, civil, CS, *MONTH)
-    assert pulled["complete"] and pulled["windows"] == 1  # 30 days: one dsHoSoDangKy period
-    assert pulled["pulled"] == pulled["staged_new"] == len(expected) > 0
-    assert hub.staging.count(exchange.pullback_source(CS.partner)) == len(expected)
+    assert pulled["complete"] and pulled["windows"] == 30  # dsHoSoDangKy takes one ngayCapNhat day
     staged = {
-        r.dossier_no for page in hub.deliveries.iter_unsettled("ministry:civil_status", "none", 5000) for r in page
+        r.dossier_no: r.payload
+        for page in hub.deliveries.iter_unsettled("ministry:civil_status", "none", 5000)
+        for r in page
     }
-    assert staged == expected
+    assert pulled["pulled"] == pulled["staged_new"] == len(staged) >= len(direct) > 0
+    assert set(staged) >= direct  # every direct registration, under the ministry's own id
+    assert all(not staged[number]["MaHoSoMotCua"] for number in direct)
+    sent_back = set(staged) - direct  # registrations one-stop desks sent come back with their one-stop number
+    assert all(staged[number]["MaHoSoMotCua"] for number in sent_back)
     assert hub.staging.watermark("ministry:civil_status") == datetime(2026, 12, 1, tzinfo=VN_TZ)
 
     again = pull_all(hub, civil, CS, *MONTH)
-    assert again["staged_new"] == 0 and again["unchanged"] == len(expected)
-    assert hub.staging.count("ministry:civil_status") == len(expected)
+    assert again["staged_new"] == 0 and again["unchanged"] == len(staged)
+    assert hub.staging.count("ministry:civil_status") == len(staged)
 
 
 def test_a_month_of_business_registration_is_pulled_in_five_day_windows_each_once(
@@ -242,11 +245,11 @@ def test_a_month_of_business_registration_is_pulled_in_five_day_windows_each_onc
     expected = ministries.business_dossiers(*MONTH)
     assert pulled["complete"] and pulled["pulled"] == pulled["staged_new"] == len(expected) > 0
     first_pages = [
-        (query["tuNgay"], query["denNgay"])
-        for query in (dict(parse_qsl(urlsplit(e.url).query)) for e in asked)
-        if query.get("trang") == "1"
+        (query["from_date"], query["to_date"])
+        for query in (dict(parse_qsl(urlsplit(e.url).query)) for e in asked if e.operation == "danhSachHoSo")
+        if query.get("offset") == "0"
     ]
-    assert first_pages == [(f"{a:%Y%m%d}", f"{b:%Y%m%d}") for a, b in windows(*MONTH, 5)]  # each window once
+    assert first_pages == [(f"{a:%d/%m/%Y}", f"{b:%d/%m/%Y}") for a, b in windows(*MONTH, 5)]  # each window once
     assert hub.staging.count("ministry:business_registration") == len(expected)
     assert pull_all(hub, business, BR, *MONTH)["staged_new"] == 0
 
@@ -275,21 +278,24 @@ def _no_pull() -> dict[str, Any]:
 
 @contextmanager
 def ministry_sends(ministries: Ministries, day: date, change: str, *, first_only: bool) -> Iterator[list[str]]:
-    """The business registration ministry answers ``day``'s dossiers changed by the SQLite JSON
-    expression ``change`` (of ``body``) -- one dossier or all of them -- until the block ends, when
-    the ministry corrects them. Yields the changed dossier numbers."""
+    """The business register answers ``day``'s dossiers changed by the SQLite JSON expression
+    ``change`` (of ``body``, applied to its listing and its detail) -- one dossier or all of them --
+    until the block ends, when the register corrects them. Yields the changed receipt numbers."""
     db = ministries.business.server.config.app.state.store.db
-    first = " AND ma_ho_so = (SELECT MIN(ma_ho_so) FROM dossiers WHERE updated_day = ?)"
-    where = "updated_day = ?" + first * first_only
+    first = " AND in_journal_no = (SELECT MIN(in_journal_no) FROM dossiers WHERE receipt_day = ?)"
+    where = "receipt_day = ?" + first * first_only
     params = (day.isoformat(),) * (1 + first_only)
     with db.transaction() as conn:
-        before = conn.execute(f"SELECT ma_ho_so, body FROM dossiers WHERE {where}", params).fetchall()
-        conn.execute(f"UPDATE dossiers SET body = {change} WHERE {where}", params)
+        before = conn.execute(f"SELECT in_journal_no, listed, detail FROM dossiers WHERE {where}", params).fetchall()
+        listed, detail = change.replace("body", "listed"), change.replace("body", "detail")
+        conn.execute(f"UPDATE dossiers SET listed = {listed}, detail = {detail} WHERE {where}", params)
     try:
-        yield [number for number, _ in before]
+        yield [str(number) for number, _, _ in before]
     finally:
         with db.transaction() as conn:
-            conn.executemany("UPDATE dossiers SET body = ? WHERE ma_ho_so = ?", [(b, n) for n, b in before])
+            conn.executemany(
+                "UPDATE dossiers SET listed = ?, detail = ? WHERE in_journal_no = ?", [(a, b, n) for n, a, b in before]
+            )
 
 
 def test_a_pull_back_breaking_the_suite_is_quarantined_with_its_rule_while_the_rest_is_staged(
@@ -297,7 +303,7 @@ def test_a_pull_back_breaking_the_suite_is_quarantined_with_its_rule_while_the_r
 ) -> None:
     _, business = clients
     listed = ministries.business_dossiers(DAY, DAY)
-    with ministry_sends(ministries, DAY, "json_set(body, '$.MaTTHC', '9.999999')", first_only=True) as (bad,):
+    with ministry_sends(ministries, DAY, "json_set(body, '$.DOCUMENT_TYPE', 'KHONG_RO')", first_only=True) as (bad,):
         pulled = pull_all(store, business, BR, DAY, DAY)
     assert pulled["complete"] and pulled["quarantined"] == 1
     assert pulled["pulled"] == len(listed) == pulled["staged_new"] + pulled["unchanged"] + pulled["quarantined"]
@@ -305,43 +311,28 @@ def test_a_pull_back_breaking_the_suite_is_quarantined_with_its_rule_while_the_r
     assert staged == listed - {bad}
     [entry] = store.quarantine.open_entries(BR.source)
     assert (entry["dossier_no"], entry["rule"]) == (bad, "procedure.known_on_date")
-    assert "9.999999" in entry["reason"]
+    assert "không ánh xạ được" in entry["reason"]  # the register's code the contract does not map
     summary = exchange.ministry_summary(store, BR, pulled)
     assert summary["identity_holds"] and summary["pull_back"]["quarantine_by_rule"] == {"procedure.known_on_date": 1}
 
-    # The ministry corrects the dossier: the next pull of the day stages it and closes the entry.
+    # The register corrects the dossier: the next pull of the day stages it and closes the entry.
     again = exchange.pull_window(store, business, BR, f"{DAY}..{DAY}", QualityGate(load_code_tables()))
     assert (again.staged_new, again.quarantined) == (1, 0)
     assert store.quarantine.open_entries(BR.source) == [] and store.staging.count(BR.source) == len(listed)
 
 
-def test_a_pull_back_schema_drift_stops_the_window_with_nothing_lost(
+def test_a_ministry_renaming_a_field_quarantines_its_records_with_nothing_lost(
     store: HubStore, clients: tuple[Any, Any], ministries: Ministries
 ) -> None:
+    """A field the contract maps that the ministry stops sending leaves every record without it:
+    each is quarantined under the rule that reads it (counted, nothing lost), and once the contract
+    file or the ministry is corrected the next pull stages them and closes the entries."""
     _, business = clients
-    with (
-        ministry_sends(ministries, DAY, "json_remove(body, '$.DonViXuLy')", first_only=False),
-        pytest.raises(SchemaDriftError, match=r"ministry_pullbacks.*DonViXuLy"),
-    ):
-        pull_all(store, business, BR, DAY, DAY)
-    assert store.staging.count(BR.source) == 0 and store.quarantine.open_entries(BR.source) == []
-    assert store.staging.watermark(BR.source) is None  # the window is read again by the next run
+    listed = ministries.business_dossiers(DAY, DAY)
+    with ministry_sends(ministries, DAY, "json_remove(body, '$.SITE_ID')", first_only=False):
+        pulled = pull_all(store, business, BR, DAY, DAY)
+    assert pulled["quarantined"] == pulled["pulled"] == len(listed) > 0 and store.staging.count(BR.source) == 0
+    assert {e["rule"] for e in store.quarantine.open_entries(BR.source)} == {"agency.known_on_date"}
 
-    again = pull_all(store, business, BR, DAY, DAY)
-    assert again["complete"] and again["staged_new"] == len(ministries.business_dossiers(DAY, DAY)) > 0
-
-
-def test_a_civil_status_registration_is_counted_processed_with_its_statutory_due_date() -> None:
-    """Reconciliation's Table 01 needs a status and a due date; dsHoSoDangKy lists registered dossiers
-    without either, so the pull-back derives them (birth registration: 1 working day)."""
-    from datetime import datetime
-
-    from hub.pipeline.ministry_exchange import MINISTRIES
-    from mappings.dossier import VN_TZ
-
-    friday = datetime(2026, 11, 20, 9, 30, tzinfo=VN_TZ)
-    item = {"MaHoSo": "x", "MaTTHC": "1.001193", "NgayNopHoSo": friday, "KetQua": {"NgayDangKy": friday}}
-    facts = MINISTRIES["civil_status"].facts(item)
-    assert facts.status == 9 and facts.finished_at == friday
-    assert facts.due_at == datetime(2026, 11, 23, 17, 0, tzinfo=VN_TZ)  # Monday: the next working day
-    assert MINISTRIES["civil_status"].facts({**item, "KetQua": None}).status is None
+    again = exchange.pull_window(store, business, BR, f"{DAY}..{DAY}", QualityGate(load_code_tables()))
+    assert again.staged_new == len(listed) and store.quarantine.open_entries(BR.source) == []

@@ -126,7 +126,9 @@ def test_ready_results_are_ordered_once_and_bad_addresses_quarantined(store: Hub
             assert "12345" not in row["reason"], "a receiver's phone number is masked in the reason"
         else:
             assert row["dispatch"] == "ordered" and row["state"] == "created"
-            assert row["order_id"] and len(row["item_code"]) == 13 and row["deadline"] > row["placed_at"]
+            assert row["order_id"] and row["deadline"] > row["placed_at"]
+            # VNPost's S10 item code; Viettel Post answers its own numeric order number and no S10 code
+            assert len(row["item_code"]) == 13 if row["carrier"] == "vnpost" else row["order_id"].isdigit()
 
     again = _dispatch(store, carriers)  # a re-run: nothing new planned, nothing ordered twice
     assert again.considered == 0 and again.batches == {}
@@ -168,6 +170,11 @@ def test_orders_are_followed_to_final_states_through_lost_doubled_and_reordered_
         rows = [PostalOrders(store).get(f"{r['ma_ho_so']}/KQ") for r in _ready(records)]
         mine = {row["order_id"]: row["status_code"] for row in rows if row and row["carrier"] == name}
         histories = client.track(list(mine))
+        if name == "viettel_post":  # its track only replays the callbacks: re-deriving changes nothing
+            assert histories == {} and track_carrier(store, client, poll=False).anomalies == 0
+            rows = [PostalOrders(store).get(f"{r['ma_ho_so']}/KQ") for r in _ready(records)]
+            assert mine == {row["order_id"]: row["status_code"] for row in rows if row and row["carrier"] == name}
+            continue
         assert mine == {order_id: events[-1].status_code for order_id, events in histories.items()}
 
     assert all(r.orders == 0 for r in quiet.values())  # all final, nothing new: nothing polled

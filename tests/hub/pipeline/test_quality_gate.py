@@ -62,3 +62,27 @@ def test_schema_drift_stops_the_plan_and_a_rerun_after_the_fix_plans_everything(
     assert stored[("city_dossiers", "procedure.known_on_date")]["evaluated"] == 3
     if counts["pending"]:
         assert stored[("portal_payloads", "portal.status_known")]["evaluated"] == counts["pending"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("trich_yeu", "Cấp giấy\x00 phép", "U+0000"),  # NUL: PostgreSQL's text and JSONB refuse it
+        ("ho_ten", "Nguyễn \ud800 An", "U+D800"),  # a lone surrogate: not encodable as UTF-8
+    ],
+)
+def test_characters_postgresql_refuses_are_quarantined_alike_on_both_stores(
+    store: HubStore, field: str, value: str, named: str
+) -> None:
+    from hub.pipeline.extract import staged_record
+
+    records = _records(3)
+    (records[1]["chu_ho_so"] if field == "ho_ten" else records[1])[field] = value
+    store.staging.stage(CITY_SOURCE, [staged_record(r) for r in records], "extract-nul")
+    portal_sync.plan(store, stored_gate(store, "run-nul"), source=CITY_SOURCE)
+    counts = _counts(store)
+    assert counts["extracted"] == 3 and counts["unaccounted"] == 0
+    assert counts["quarantined"] == 1
+    (entry,) = store.quarantine.open_entries()
+    assert (entry["dossier_no"], entry["rule"]) == (records[1]["ma_ho_so"], "text.storable")
+    assert field in entry["reason"] and named in entry["reason"]

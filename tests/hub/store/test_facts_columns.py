@@ -1,4 +1,4 @@
-"""A store created before the Decision 766 facts existed gains their columns in place, on both databases:
+"""A store created before the Decision 766 and matching facts existed gains their columns in place, on both databases:
 its facts read as absent until a newer version stages, and new facts are written in full."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from mappings.sources import CITY_SOURCE
 
 # The columns added after stores existed: those with a server default saying "absent".
 NEW_COLUMNS = [c.name for c in dossier_facts.columns if c.server_default is not None]
+TEXT_COLUMNS = ("agency", "one_stop_no", "other_no", "applicant_key")  # "" is absent
 OLD = "000.00.12.H26-261120-0001"
 NEW = "000.00.12.H26-261120-0002"
 
@@ -36,9 +37,19 @@ def test_an_older_store_gains_the_kpi_fact_columns(store: HubStore) -> None:
 
     store.create_schema()
 
-    assert len(NEW_COLUMNS) == 6
-    assert _facts_row(store, OLD) == dict.fromkeys(NEW_COLUMNS, False) | {"consulted_databases": 0}
+    assert len(NEW_COLUMNS) == 10  # six Decision 766 facts (issue 14), four matching facts (issue 15)
+    absent = dict.fromkeys(NEW_COLUMNS, False) | dict.fromkeys(TEXT_COLUMNS, "") | {"consulted_databases": 0}
+    assert _facts_row(store, OLD) == absent
     assert add_missing_columns(store.db.engine) == []  # nothing left to add: a second start is quiet
-    facts = DossierFacts(None, 10, 2, None, None, None, True, True, False, True, True, True, True, 2, True)
+    facts = DossierFacts(
+        None, 10, 2, None, None, None, True, True, False, True, True, True, True, 2, True,
+        agency="000.05.60.H26", one_stop_no="000.05.60.H26-261120-0001", other_no=None, applicant_key="k",
+    )  # fmt: skip
     store.staging.stage(CITY_SOURCE, [StagedRecord(NEW, "v1", {"ma_ho_so": NEW}, None, facts)], "b1")
-    assert _facts_row(store, NEW) == dict.fromkeys(NEW_COLUMNS, True) | {"consulted_databases": 2}
+    matching = {
+        "agency": "000.05.60.H26",
+        "one_stop_no": "000.05.60.H26-261120-0001",
+        "other_no": "",
+        "applicant_key": "k",
+    }
+    assert _facts_row(store, NEW) == dict.fromkeys(NEW_COLUMNS, True) | {"consulted_databases": 2} | matching

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -24,8 +24,11 @@ RECORDS = [
 ]
 
 
-def keep_batch(store: HubStore, signer: SigningIdentity, batch_id: str = "b-1") -> None:
-    sent = [SentRecord(r["MaHoSo"], content_hash(r), canonical_json(r)) for r in RECORDS]
+def keep_batch(
+    store: HubStore, signer: SigningIdentity, batch_id: str = "b-1", records: Sequence[dict[str, str]] = RECORDS
+) -> None:
+    """One signed DongBoHoSoMC batch of ``records``, kept as the portal sync keeps it."""
+    sent = [SentRecord(r["MaHoSo"], content_hash(r), canonical_json(r)) for r in records]
     tree = MerkleTree([s.leaf for s in sent])
     RecordProofs(store).keep(
         partner="national_portal",

@@ -141,3 +141,44 @@ def test_a_typo_in_the_table_is_refused_at_load(tmp_path: Path) -> None:
     table.write_text("code,name_vi,state,returning,valid_from,valid_to\nvnpost:90,x,deliverd,false,,\n")
     with pytest.raises(CodeTableError, match="deliverd"):
         load_status_table(table)
+
+
+# Viettel Post's public status table (docs/interfaces.md, Viettel Post ledger) -> canonical state.
+VIETTEL_PUBLIC = {
+    "created": ["-100", "100", "102", "103", "104"],
+    "picked_up": ["-108", "-109", "-110", "105", "106", "200", "202"],
+    "in_transit": ["300", "301", "302", "303", "310", "320", "400", "401", "402", "403", "502", "509", "510", "515"],
+    "delivering": ["500", "508", "550"],
+    "failed_attempt": ["505", "506", "507"],
+    "delivered": ["501"],
+    "returned": ["504"],
+    "cancelled": ["101", "107", "201", "503"],
+}
+VIETTEL_HISTORIES = [
+    (["-108", "200", "300", "400", "500", "505", "550", "507", "501"], PostalState.DELIVERED),
+    (["100", "103", "104", "105", "200", "301", "401", "500", "506", "508", "501"], PostalState.DELIVERED),
+    (["100", "105", "200", "300", "500", "505", "515", "502", "504"], PostalState.RETURNED),
+    (["-100", "100", "101"], PostalState.CANCELLED),
+]
+
+
+def test_every_public_viettel_code_maps_to_a_canonical_state() -> None:
+    table = load_status_table()
+    mapped = {r.code.removeprefix("viettel_post:"): r.state for r in table.all_rows() if r.code.startswith("viettel")}
+    assert mapped == {code: state for state, codes in VIETTEL_PUBLIC.items() for code in codes}
+    returning = {r.code for r in table.all_rows() if r.returning}
+    assert {"viettel_post:502", "viettel_post:515"} <= returning and "viettel_post:505" not in returning
+
+
+@pytest.mark.parametrize(("codes", "final"), VIETTEL_HISTORIES)
+def test_viettel_histories_with_the_frequent_codes_end_in_their_state(codes: list[str], final: PostalState) -> None:
+    track = fold(_events("viettel_post", codes))
+    assert (track.state, track.anomalies, track.status_code) == (final, (), codes[-1])
+
+
+@pytest.mark.parametrize("unknown", ["551", "570"])
+def test_a_code_without_public_meaning_is_an_anomaly_and_the_order_goes_on(unknown: str) -> None:
+    track = fold(_events("viettel_post", ["100", "105", "500", unknown, "501"]))
+    assert track.state is PostalState.DELIVERED and track.status_code == "501"
+    (anomaly,) = track.anomalies
+    assert anomaly.status_code == unknown and "không có trong bảng" in anomaly.reason

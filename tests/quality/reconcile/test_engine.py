@@ -160,6 +160,47 @@ def _store_with_differences(store: HubStore) -> None:
     store.staging.stage(BUSINESS, [_record(IN_STEP, "m")], "m2")  # also processed on ministry software
 
 
+def test_ministry_dossiers_are_matched_to_the_city_by_the_rule_named_and_never_merged_when_ambiguous(
+    store: HubStore,
+) -> None:
+    """One-stop number, the ministry's number recorded as the city dossier's other number, then
+    applicant + procedure + day when exactly one city dossier fits; two fitting is its own class."""
+    birth = "1.001193"
+    city = {f"000.05.60.H26-261120-000{n}": n for n in range(1, 6)}
+    c1, c2, c3, c4, c5 = city
+    keys = {c3: "k-twins", c4: "k-twins", c5: "k-single"}
+    city_facts = {
+        no: _facts(4, procedure=birth, applicant_key=keys.get(no), other_no="126112000002" if no == c2 else None)
+        for no in city
+    }
+    ministry = {
+        "900000000001": _facts(9, procedure=birth, one_stop_no=c1, applicant_key="k-other"),
+        "126112000002": _facts(9, procedure=birth),
+        "126112000003": _facts(9, procedure=birth, applicant_key="k-twins"),
+        "126112000004": _facts(9, procedure=birth, applicant_key="k-single"),
+        "126112000005": _facts(9, procedure=birth, applicant_key="k-nobody"),
+    }
+    store.staging.stage(CITY_SOURCE, [StagedRecord(n, f"c-{n}", {}, None, f) for n, f in city_facts.items()], "c")
+    store.staging.stage(CIVIL_STATUS, [StagedRecord(n, f"m-{n}", {}, None, f) for n, f in ministry.items()], "m")
+
+    result = reconcile(store.db, DAY)
+
+    assert result.dossiers(DifferenceClass.MINISTRY_ONLY) == ["126112000005"]
+    (ambiguous,) = [d for d in result.differences if d.kind is DifferenceClass.MINISTRY_AMBIGUOUS]
+    assert ambiguous.dossier_no == "126112000003" and ambiguous.detail.startswith("2 city dossiers")
+    (row,) = result.ministries
+    assert (row["system"], row["procedure"], row["ministry"]) == ("civil_status", birth, "Bộ Tư pháp")
+    assert row["processed"] == 5 and (row["ambiguous"], row["ministry_only"]) == (1, 1)
+    assert row["matched"] == {
+        "same_number": 0,
+        "one_stop_number": 1,
+        "ministry_number": 1,
+        "applicant_procedure_day": 1,
+    }
+    assert result.identity("ministries").holds
+    assert _terms(result, "table01")["received"] == len(city) + 1  # the city's five, and the one only the ministry has
+
+
 def _terms(result: object, key: str) -> dict[str, int]:
     return result.identity(key).terms  # type: ignore[attr-defined]
 
@@ -182,6 +223,7 @@ def test_each_injected_difference_is_found_and_classified(store: HubStore) -> No
         DifferenceClass.QUARANTINED: 1,
         DifferenceClass.PENDING: 1,
         DifferenceClass.MINISTRY_ONLY: 2,
+        DifferenceClass.MINISTRY_AMBIGUOUS: 0,
         DifferenceClass.DUPLICATE: 1,
         DifferenceClass.POSTAL_NO_ORDER: 0,
         DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED: 0,
@@ -332,7 +374,7 @@ def test_json_is_the_v2_document_and_holds_no_personal_data(store: HubStore) -> 
         "largest_class": "ministry_only",
         "largest_class_count": 3,
     }
-    assert [i["key"] for i in data["identities"]] == ["hub_flow", "table01"]
+    assert [i["key"] for i in data["identities"]] == ["hub_flow", "table01", "ministries"]
     assert set(data["counts"]) == {c.value for c in CHECKED}
     assert {
         "dossier_no": MISSING,

@@ -190,7 +190,7 @@ def test_without_a_snapshot_for_the_period_the_document_says_the_portal_side_was
     assert document["portal_side"]["checked"] is False
     assert "not checked" in document["portal_side"]["note"]
     assert "extra_at_portal" not in document["counts"]
-    assert [i["key"] for i in document["identities"]] == ["hub_flow", "table01"]
+    assert [i["key"] for i in document["identities"]] == ["hub_flow", "table01", "ministries"]
     assert result.sources[PORTAL] == 2  # acknowledged, as before
     assert result.dossiers(DifferenceClass.MISSING_AT_PORTAL) == [MISSING]
 
@@ -318,7 +318,7 @@ def test_hub_reconcile_fetch_portal_compares_with_the_export_fetched_now(
     assert missing() == []  # both acknowledged: the loss does not show
     monkeypatch.delenv("AIRFLOW_CONN_NATIONAL_PORTAL", raising=False)
     no_connection = runner.invoke(app, ["reconcile", "--period", "2026-11-20", "--fetch-portal"])
-    assert no_connection.exit_code == 2 and "national portal client" in no_connection.output
+    assert no_connection.exit_code == 2 and "national_portal client" in no_connection.output
     host = portal.url.removeprefix("http://")
     monkeypatch.setenv("AIRFLOW_CONN_NATIONAL_PORTAL", f"http://{USERNAME}:{PASSWORD}@{host}?madonvi={AGENCY}")
 

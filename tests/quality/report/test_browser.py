@@ -6,8 +6,6 @@ elsewhere it skips with the reason when the browser is absent.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,30 +15,15 @@ from PIL import Image
 
 from quality.report import ReportFiles, write_reconciliation_report
 from tests.quality.report.test_html import element, text_of
+from tests.support.chromium import FLAGS, chromium_binary
 from tests.support.report_documents import differing_day
 
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
 VERDICT_RED = (0xA3, 0x20, 0x1A)  # --fail in report.css: border and headline of a failed verdict
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    binary = shutil.which("chromium")
-    if binary is None:
-        if os.environ.get("HUB_REQUIRE_CHROMIUM") == "1":
-            pytest.fail("HUB_REQUIRE_CHROMIUM=1 but the chromium binary is not installed (apt-get install chromium)")
-        pytest.skip("chromium is not installed: apt-get install chromium (.ci/run does) to render the report")
-    return binary
+    return chromium_binary()
 
 
 @pytest.fixture(scope="module")

@@ -1,1 +1,0 @@
-"""Client for the social-insurance system (SOAP; social_insurance.wsdl/.xsd beside it)."""

@@ -1,0 +1,1 @@
+"""Simulator of the driving-licence service (session API through the NGSP)."""

@@ -1,0 +1,1 @@
+"""Simulator of the VBDLIS land registration system (REST/JSON through the NGSP)."""

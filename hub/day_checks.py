@@ -47,9 +47,16 @@ def evidence_status(store_url: str) -> dict[str, Any]:
     store = HubStore(store_url)
     try:
         report = verify_chain(store.message_log, trust=trust_store())
+        open_intents = len(store.message_log.open_intents())
     finally:
         store.db.engine.dispose()
-    return {"ok": report.ok, "entries": report.entries, "seals": report.seals, "problem": report.reason}
+    return {
+        "ok": report.ok,
+        "entries": report.entries,
+        "seals": report.seals,
+        "problem": report.reason,
+        "open_intents": open_intents,
+    }
 
 
 def day_problems(
@@ -67,6 +74,8 @@ def day_problems(
         problems.append(f"the re-run sent {rerun_calls} messages to the portal again")
     if not evidence["ok"]:
         problems.append(f"the message log does not verify: {evidence['problem']}")
+    if evidence.get("open_intents"):
+        problems.append(f"{evidence['open_intents']} requests sent after the day's runs have no recorded outcome")
     if not population["identity_holds"]:
         problems.append("the population register counts do not add up")
     if not ministries["identity_holds"]:

@@ -94,7 +94,9 @@ def verify(
 ) -> None:
     """Walk the whole message log; exit 1 naming the first altered, inserted or deleted entry.
 
-    Seal signatures are checked against the trust store when one is configured.
+    Seal signatures are checked against the trust store when one is configured. Requests whose
+    outcome the log does not hold -- sent by a process that died before logging the reply, or
+    logged as "unknown" and not resolved yet -- are listed, and make the exit status 2.
 
     Example: hub evidence verify
     """
@@ -117,6 +119,36 @@ def verify(
     unsealed = report.entries - report.sealed_seq
     if unsealed:
         console.print(f"[yellow]{unsealed:,} newest entries are not sealed yet[/] (hub evidence seal).")
+    if _report_unresolved():
+        raise typer.Exit(2)
+
+
+def _report_unresolved() -> int:
+    """Print the requests whose outcome the log does not hold; how many are not merely in flight."""
+    from hub.pipeline.message_log import is_orphaned
+    from hub.store import IntentState, hub_store
+
+    store = hub_store()
+    now = store.db.now()
+    groups: dict[str, list[str]] = {"unknown": [], "orphaned": [], "in flight": []}
+    for intent in store.message_log.open_intents():
+        if intent.state is IntentState.UNKNOWN:
+            groups["unknown"].append(f"entry {intent.seq} ({intent.partner} {intent.operation})")
+        else:
+            kind = "orphaned" if is_orphaned(intent, now) else "in flight"
+            groups[kind].append(f"{intent.partner} {intent.operation} sent {intent.started_at:%Y-%m-%d %H:%M:%S}Z")
+    words = {
+        "unknown": "logged with outcome unknown, not resolved yet (the partner's next delivery run resolves them)",
+        "orphaned": "sent by a process that died before logging the reply (the next run to that partner logs them "
+        "as unknown)",
+        "in flight": "in flight now (their process is alive)",
+    }
+    for kind, items in groups.items():
+        if items:
+            colour = "cyan" if kind == "in flight" else "yellow"
+            shown = "; ".join(items[:5]) + (f"; and {len(items) - 5:,} more" if len(items) > 5 else "")
+            console.print(f"[{colour}]{len(items):,} requests {words[kind]}[/]: {shown}", highlight=False)
+    return len(groups["unknown"]) + len(groups["orphaned"])
 
 
 @app.command("export")

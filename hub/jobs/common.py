@@ -13,7 +13,7 @@ from adapters.transport import HttpTransport
 from hub.observability import events
 from hub.observability.logging import correlated
 from hub.paths import var_dir
-from hub.pipeline.message_log import ExchangeRecorder
+from hub.pipeline.message_log import DurableRecorder, recover_orphans, resolve_by_resend
 from hub.store import hub_store
 from signing.config import hub_identity
 
@@ -26,21 +26,31 @@ class HasTransport(Protocol):
 
 @contextmanager
 def recorded(client: HasTransport, batch_id: str | None) -> Iterator[None]:
-    """Keep every exchange the block makes in the message log, written once at the end.
+    """Keep every exchange the block makes in the message log, each durable before the next call.
 
-    The transport is shared per process; an Airflow task owns its process, so swapping the hook
-    for the task's duration cannot mix two tasks' exchanges.
+    First the requests of a dead process to the same partner are chained with outcome "unknown"
+    (``recover_orphans``); then every request is committed as an intent before it is sent and its
+    exchange chained when it returns; at the end the block's resends settle the batch's unknown
+    outcomes that are left (``resolve_by_resend``) and one seal signs what was appended. The transport
+    is shared per process; an Airflow task owns its process, so swapping its hooks for the task's
+    duration cannot mix two tasks' exchanges.
     """
-    recorder = ExchangeRecorder(batch_id)
-    previous, client.transport.on_exchange = client.transport.on_exchange, recorder
+    store = hub_store()
+    transport = client.transport
+    recover_orphans(store.message_log, transport.partner, store.db.now())
+    recorder = DurableRecorder(store.message_log, batch_id, observe=events.exchanges)
+    previous = transport.on_sending, transport.on_exchange
+    transport.on_sending, transport.on_exchange = recorder.sending, recorder.finished
     try:
         with correlated(batch_id=batch_id):
             yield
     finally:
-        client.transport.on_exchange = previous
-        # One seal per batch: a signature over the Merkle root of the entries just appended.
-        hub_store().message_log.append(recorder.entries, seal=hub_identity())
-        events.exchanges(recorder.entries)
+        transport.on_sending, transport.on_exchange = previous
+        recorder.flush()
+        resolve_by_resend(store.message_log, transport.partner, recorder)
+        # One seal per block: a signature over the Merkle root of the entries appended since the
+        # last seal (none when nothing was appended).
+        store.message_log.seal(hub_identity())
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:

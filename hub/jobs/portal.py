@@ -13,6 +13,7 @@ from hub.jobs.common import recorded, write_report
 from hub.jobs.quality import build_data_docs, new_run_id, stored_gate
 from hub.observability import events
 from hub.pipeline import portal_sync
+from hub.pipeline.portal_outcomes import resolve_unknown_outcomes
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.pipeline.summary import sync_summary
 from hub.store import hub_store
@@ -57,10 +58,22 @@ def deliver_portal_progress(client: NationalPortalClient, batch_id: str) -> dict
 
 
 def _deliver(step: DeliveryStep, client: NationalPortalClient, batch_id: str, what: str) -> dict[str, Any]:
+    """Send one batch; before and after it, resolve the portal requests a killed run left with an
+    unknown outcome (``portal_outcomes``): lookups first, a resend's settlement after."""
+    store = hub_store()
     with recorded(client, batch_id):
-        report = step(hub_store(), client, batch_id, source=CITY_SOURCE, policy=RedeliveryPolicy.from_env())
+        resolved = resolve_unknown_outcomes(store, client)
+        report = step(store, client, batch_id, source=CITY_SOURCE, policy=RedeliveryPolicy.from_env())
+        resolved += resolve_unknown_outcomes(store, client)
     log.info("batch %s: %d %s, %s", batch_id, report.messages, what, dict(report.outcomes))
-    return {"batch_id": batch_id, "messages": report.messages, "outcomes": dict(report.outcomes)}
+    if resolved:
+        log.info("batch %s: resolved %d portal requests whose outcome was unknown", batch_id, resolved)
+    return {
+        "batch_id": batch_id,
+        "messages": report.messages,
+        "outcomes": dict(report.outcomes),
+        "unknown_outcomes_resolved": resolved,
+    }
 
 
 def summarize_portal_sync(run_id: str | None) -> dict[str, Any]:

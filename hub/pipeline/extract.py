@@ -44,16 +44,20 @@ def record_key(record: dict) -> str:
 def staged_record(record: dict) -> StagedRecord:
     """A city record ready to stage, serialised once: the canonical JSON its content hash is taken
     over (``signing.digests.content_hash``: SHA-256 of ``canonical_json``) is also what is stored,
-    with the facts reconciliation counts by. Characters a store refuses are escaped first
-    (``mappings.text.storable``): the gate quarantines the record for them, on either store."""
+    with the facts reconciliation counts by and the city's own id of the record (two records with
+    one number and different ids are two dossiers, never versions of one: ``hub.store.staging``).
+    Characters a store refuses are escaped first (``mappings.text.storable``): the gate quarantines
+    the record for them, on either store."""
     record = storable(record)
     text = canonical_json(record)
+    city_id = record.get("id")
     return StagedRecord(
         record_key(record),
         hashlib.sha256(text).hexdigest(),
         JsonText(text.decode()),
         _updated_at(record),
         city_facts(record, load_code_tables()),
+        record_id=None if city_id is None or not record.get("ma_ho_so") else str(city_id),
     )
 
 

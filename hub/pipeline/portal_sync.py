@@ -44,6 +44,8 @@ from signing.merkle import MerkleTree, sign_batch
 PARTNER = PORTAL  # this flow delivers to the portal (mappings.sources names it for the reconciliation too)
 SYNC_OPERATION = "DongBoHoSoMC"
 PROGRESS_OPERATION = "CapNhatTienDoHoSoMC"
+# Two source records (different ids) carrying one dossier number: both held, neither sent.
+SHARED_NUMBER_RULE = "dossier_no.unique"
 
 
 @dataclass
@@ -84,6 +86,11 @@ class _PagePlan:
             )
         rules = ", ".join(rule for rule, _ in violations)
         self.settle(record, DeliveryState.QUARANTINED, f"quality gate: {rules}")
+
+    def withdraw(self, record: CurrentRecord) -> None:
+        """Retire every unsent message of this dossier, whatever its version: none may go (a hash no
+        version has makes ``Outbox.record_plan`` supersede them all)."""
+        self.current[record.dossier_no] = ""
 
     def settle(self, record: CurrentRecord, state: DeliveryState, reason: str | None = None) -> None:
         self.dispositions.append(Disposition(record.dossier_no, self.source, record.content_hash, state, reason))
@@ -138,10 +145,18 @@ def plan(
     for page in store.deliveries.iter_unsettled(source, PARTNER, page_size):
         outcome = gate.split([r.payload for r in page])
         page_plan = _PagePlan(source)
-        for position, violations in outcome.failed.items():
-            page_plan.quarantined(page[position], [(v.rule, v.reason) for v in violations])
+        held: dict[int, list[tuple[str, str]]] = {
+            position: [(v.rule, v.reason) for v in violations] for position, violations in outcome.failed.items()
+        }
+        for position, shared in _shared_numbers(store, source, page).items():
+            held.setdefault(position, []).append(shared)
+            page_plan.withdraw(page[position])
+        for position, violations in held.items():
+            page_plan.quarantined(page[position], violations)
         to_send: list[tuple[CurrentRecord, Dossier, dict[str, Any]]] = []
         for position, dossier in outcome.passed:
+            if position in held:
+                continue
             record = page[position]
             if not _integrated(dossier, gate.tables):
                 page_plan.settle(
@@ -178,6 +193,24 @@ def plan(
         report.dispositions.update(d.state.value for d in page_plan.dispositions)
     report.dossier_batches = store.outbox.assign_batches(PARTNER, SYNC_OPERATION, batch_size)
     return report
+
+
+def _shared_numbers(store: HubStore, source: str, page: Sequence[CurrentRecord]) -> dict[int, tuple[str, str]]:
+    """Page positions whose dossier number other source records carry too, with the rule and reason.
+
+    Not a GX expectation: a page cannot show it (the other record may have come on another day), so
+    staging records the sharing and the plan holds both records back, merged into neither.
+    """
+    shared = store.staging.shared_numbers(source, [r.dossier_no for r in page])
+    return {
+        position: (
+            SHARED_NUMBER_RULE,
+            f"Số hồ sơ {found.number} được dùng cho {len(found.record_ids)} bản ghi khác nhau của hệ thống "
+            f"một cửa (id {', '.join(found.record_ids)}): không gộp, không gửi cho đến khi thành phố sửa số",
+        )
+        for position, record in enumerate(page)
+        if (found := shared.get(record.dossier_no)) is not None
+    }
 
 
 def plan_progress(store: HubStore, *, batch_size: int = 500) -> list[str]:

@@ -76,18 +76,25 @@ class Deliveries:
         )
 
     def iter_unsettled(self, source: str, partner: str, batch_size: int) -> Iterator[list[CurrentRecord]]:
-        """Current versions the partner's delivery state has not yet caught up with.
+        """Current versions the partner's delivery state has not yet caught up with -- including
+        one whose number another source record turned out to carry too (``shared_number``) and
+        that is not quarantined yet, though its content did not change.
 
         Keyset-paged by dossier number, so the caller may update delivery states between pages.
         """
-        cur, staged, dlv = t.dossier_current, t.staged_dossier, t.delivery
+        cur, staged, dlv, sn = t.dossier_current, t.staged_dossier, t.delivery, t.shared_number
+        shared = sa.select(sn.c.dossier_no).where(sn.c.source == source)
         query = (
             sa.select(cur.c.dossier_no, cur.c.content_hash, staged.c.payload, dlv.c.acked_hash)
             .join(staged, current_version_of(staged, cur))
             .outerjoin(dlv, sa.and_(dlv.c.partner == partner, dlv.c.dossier_no == cur.c.dossier_no))
             .where(
                 cur.c.source == source,
-                sa.or_(dlv.c.content_hash.is_(None), dlv.c.content_hash != cur.c.content_hash),
+                sa.or_(
+                    dlv.c.content_hash.is_(None),
+                    dlv.c.content_hash != cur.c.content_hash,
+                    sa.and_(dlv.c.state != DeliveryState.QUARANTINED.value, cur.c.dossier_no.in_(shared)),
+                ),
             )
         )
         return self.db.keyset_pages(query, cur.c.dossier_no, batch_size, CurrentRecord)

@@ -9,8 +9,9 @@ deliberately no update or delete anywhere: the log is evidence. The reading meth
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -20,14 +21,22 @@ from sqlalchemy.engine import Connection
 
 from hub.store import schema as t
 from hub.store.database import Database, chunks, utc
-from hub.store.records import LoggedEntry, LogHead, LogSeal, MessageLogEntry
+from hub.store.records import IntentState, LoggedEntry, LogHead, LogSeal, MessageLogEntry, OpenIntent
 from signing import evidence
 from signing.keys import SigningIdentity
+
+# The outcome of an entry chained for a request whose reply was never recorded (its process died).
+UNKNOWN_OUTCOME = "unknown"
+# Where an append transaction collects the certificates it inserted (``Connection.info``).
+_INSERTED_CERTIFICATES = "hub.message_log.inserted_certificates"
 
 
 class MessageLog:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Certificates this process saw committed: the same few (hub, partner, CAs) come with every
+        # exchange, and parsing them again for every call would cost more than the call's commit.
+        self._certificates_kept: set[str] = set()
 
     def refuse_unchained(self) -> None:
         """A store created before the log was hash-chained has a ``message_log`` without ``seq``.
@@ -45,52 +54,174 @@ class MessageLog:
                     "message_log_v0) and the hub creates the hash-chained log on its next start"
                 )
 
-    def append(self, exchanges: Sequence[MessageLogEntry], *, seal: SigningIdentity | None = None) -> list[int]:
+    def append(
+        self,
+        exchanges: Sequence[MessageLogEntry],
+        *,
+        seal: SigningIdentity | None = None,
+        snapshot_batches: bool = True,
+    ) -> list[int]:
         """Append exchanges to the hash-chained log in one transaction; returns their ``seq``.
 
         There is deliberately no update or delete: the log is evidence. Everything that costs
         CPU (digests, certificate parsing) happens before the lock; under it, one read of the
         head, one bulk insert per table and one head update, so concurrent mapped tasks queue
         for milliseconds per batch, not per entry. An exchange id already in the log is skipped,
-        so appending the same exchanges twice adds nothing.
+        so appending the same exchanges twice adds nothing. The same transaction removes the
+        exchanges' write-ahead intents (:meth:`open_intent`): from then on the chain holds them.
 
         With ``seal`` (the hub's signing identity) the same transaction seals everything not yet
         sealed -- normally just this batch -- with one signature over a Merkle root.
+        ``snapshot_batches`` false skips noting which dossiers the entries' outbox batches carry: a
+        caller appending a batch's exchanges one by one notes them once, not once per call.
         """
         if not exchanges:
             return []
         prepared = [_prepare_log_row(e) for e in exchanges]
+        with self._log_append() as conn:
+            batch_ids = sorted({e.batch_id for e in exchanges if e.batch_id}) if snapshot_batches else []
+            seqs = self._append_in(conn, prepared, batch_ids)
+            if seal is not None and seqs:
+                self._seal_pending(conn, self._locked_head(conn), seal, self.db.now())
+        return seqs
+
+    def _append_in(self, conn: Connection, prepared: list[_Prepared], batch_ids: list[str]) -> list[int]:
+        """Chain the prepared rows not yet in the log, inside the caller's append transaction."""
+        ml, mi = t.message_log, t.message_intent
+        known: set[str] = set()
+        ids = [row["exchange_id"] for row, _, _ in prepared]
+        for chunk in chunks(ids):
+            known.update(conn.execute(sa.select(ml.c.exchange_id).where(ml.c.exchange_id.in_(chunk))).scalars())
+        fresh = [row for row, _, _ in prepared if row["exchange_id"] not in known]
+        if not fresh:
+            return []
         bodies: dict[str, bytes] = {}
         certificates: dict[str, bytes] = {}
         for _row, entry_bodies, entry_certs in prepared:
             bodies.update(entry_bodies)
             certificates.update(entry_certs)
-        batch_ids = sorted({e.batch_id for e in exchanges if e.batch_id})
-        ml = t.message_log
-        with self._log_append() as conn:
-            known: set[str] = set()
-            for chunk in chunks([row["exchange_id"] for row, _, _ in prepared]):
-                known.update(conn.execute(sa.select(ml.c.exchange_id).where(ml.c.exchange_id.in_(chunk))).scalars())
-            fresh = [row for row, _, _ in prepared if row["exchange_id"] not in known]
-            if not fresh:
-                return []
-            head = self._locked_head(conn)
-            seq, prev_hash = head.seq, head.entry_hash
-            now = self.db.now()
-            for row in fresh:
-                seq += 1
-                row.update(seq=seq, logged_at=now, prev_hash=prev_hash)
-                row["entry_hash"] = prev_hash = evidence.entry_hash(prev_hash, evidence.entry_fields(row))
-            self._insert_bodies(conn, bodies)
-            self._insert_certificates(conn, certificates, now)
-            for chunk in chunks(fresh, 200):
-                conn.execute(sa.insert(ml), list(chunk))
-            self._set_head(conn, seq=seq, entry_hash=prev_hash, updated_at=now)
-            if batch_ids:
-                self._snapshot_batch_dossiers(conn, batch_ids)
-            if seal is not None:
-                self._seal_pending(conn, LogHead(seq, prev_hash, head.sealed_seq), seal, now)
+        head = self._locked_head(conn)
+        seq, prev_hash = head.seq, head.entry_hash
+        now = self.db.now()
+        for row in fresh:
+            seq += 1
+            row.update(seq=seq, logged_at=now, prev_hash=prev_hash)
+            row["entry_hash"] = prev_hash = evidence.entry_hash(prev_hash, evidence.entry_fields(row))
+        self._insert_bodies(conn, bodies)
+        self._insert_certificates(conn, certificates, now)
+        for chunk in chunks(fresh, 200):
+            conn.execute(sa.insert(ml), list(chunk))
+        for chunk in chunks([row["exchange_id"] for row in fresh]):
+            conn.execute(sa.delete(mi).where(mi.c.exchange_id.in_(chunk), mi.c.state == IntentState.SENDING.value))
+        self._set_head(conn, seq=seq, entry_hash=prev_hash, updated_at=now)
+        if batch_ids:
+            self._snapshot_batch_dossiers(conn, batch_ids)
         return [row["seq"] for row in fresh]
+
+    # ----------------------------------------------------------------- write-ahead intents
+
+    def open_intent(
+        self,
+        exchange: MessageLogEntry,
+        owner: str,
+        *,
+        finished: Sequence[MessageLogEntry] = (),
+        snapshot_batches: bool = True,
+    ) -> None:
+        """Commit what is about to be sent -- its exact request bytes included -- before it is sent.
+
+        ``exchange`` is the request side of an entry (no response yet); ``owner`` names the
+        sending process (``host:pid``) so that a later run can tell a dead sender from a live one.
+        ``finished`` are exchanges that returned since the last request went out: they are chained
+        (as :meth:`append` would) in the same transaction, so a call costs one commit, and each
+        exchange is still in the log before the next request leaves.
+        """
+        row, bodies, _certificates = _prepare_log_row(exchange)
+        chained = [_prepare_log_row(e) for e in finished]
+        with self._log_append() as conn:
+            if chained:
+                batch_ids = sorted({e.batch_id for e in finished if e.batch_id}) if snapshot_batches else []
+                self._append_in(conn, chained, batch_ids)
+            self._insert_bodies(conn, bodies)
+            conn.execute(
+                sa.insert(t.message_intent),
+                {
+                    **{name: value for name, value in row.items() if name in t.message_intent.c},
+                    "owner": owner,
+                    "state": IntentState.SENDING.value,
+                },
+            )
+
+    def open_intents(self, partner: str | None = None) -> list[OpenIntent]:
+        """Requests whose outcome the chain does not hold yet (sending or unknown), oldest first."""
+        mi = t.message_intent
+        query = sa.select(mi).where(mi.c.state != IntentState.RESOLVED.value).order_by(mi.c.started_at)
+        if partner is not None:
+            query = query.where(mi.c.partner == partner)
+        with self.db.engine.connect() as conn:
+            return [_open_intent(row._mapping) for row in conn.execute(query)]
+
+    def mark_unknown(self, exchange_ids: Sequence[str], error: str) -> list[int]:
+        """Chain the given intents, still unlogged, as entries with outcome "unknown"; their ``seq``.
+
+        For requests whose sending process died: the partner may have acted on them, so the log
+        must say they were sent even though no reply was recorded. Under the append lock, so an
+        exchange that its own process logged meanwhile is left alone (its intent is gone).
+        """
+        if not exchange_ids:
+            return []
+        mi = t.message_intent
+        with self._log_append() as conn:
+            rows: list[Any] = []
+            for chunk in chunks(list(exchange_ids)):
+                rows.extend(
+                    conn.execute(
+                        sa.select(mi).where(mi.c.exchange_id.in_(chunk), mi.c.state == IntentState.SENDING.value)
+                    ).mappings()
+                )
+            if not rows:
+                return []
+            kept = self._bodies_in(conn, [r["request_digest"] for r in rows])
+            entries = [_unknown_entry(r, kept.get(r["request_digest"]), error) for r in rows]
+            for chunk in chunks([r["exchange_id"] for r in rows]):
+                conn.execute(mi.update().where(mi.c.exchange_id.in_(chunk)).values(state=IntentState.UNKNOWN.value))
+            seqs = self._append_in(
+                conn, [_prepare_log_row(e) for e in entries], sorted({e.batch_id for e in entries if e.batch_id})
+            )
+            for entry, seq in zip(entries, seqs, strict=True):
+                conn.execute(mi.update().where(mi.c.exchange_id == entry.exchange_id).values(seq=seq))
+        return seqs
+
+    def unknown_outcomes(self, partner: str) -> list[OpenIntent]:
+        """A partner's exchanges chained with outcome "unknown" and not resolved, with their request bytes."""
+        mi = t.message_intent
+        query = sa.select(mi).where(mi.c.partner == partner, mi.c.state == IntentState.UNKNOWN.value).order_by(mi.c.seq)
+        with self.db.engine.connect() as conn:
+            rows = list(conn.execute(query).mappings())
+            bodies = self._bodies_in(conn, [r["request_digest"] for r in rows])
+        return [_open_intent(r, bodies.get(r["request_digest"])) for r in rows]
+
+    def resolve(self, resolutions: Mapping[str, str]) -> int:
+        """Record what became of unknown exchanges (exchange id -> how it was found out); how many."""
+        if not resolutions:
+            return 0
+        mi, now, resolved = t.message_intent, self.db.now(), 0
+        with self.db.engine.begin() as conn:
+            for exchange_id, resolution in resolutions.items():
+                resolved += conn.execute(
+                    mi.update()
+                    .where(mi.c.exchange_id == exchange_id, mi.c.state == IntentState.UNKNOWN.value)
+                    .values(state=IntentState.RESOLVED.value, resolution=resolution, resolved_at=now)
+                ).rowcount
+        return resolved
+
+    def _bodies_in(self, conn: Connection, digests: Sequence[str]) -> dict[str, bytes]:
+        mb, found = t.message_body, {}
+        for chunk in chunks(sorted(set(digests)), 50):
+            found.update(
+                (d, bytes(b)) for d, b in conn.execute(sa.select(mb.c.digest, mb.c.body).where(mb.c.digest.in_(chunk)))
+            )
+        return found
 
     def seal(self, identity: SigningIdentity) -> LogSeal | None:
         """Seal every entry not yet covered by a seal (one signature); None when there is none.
@@ -168,6 +299,19 @@ class MessageLog:
 
     @contextmanager
     def _log_append(self) -> Iterator[Connection]:
+        """A transaction that holds the log's append lock until it commits; the certificates it
+        inserted are remembered once it has committed (never before: a rollback would lose them)."""
+        inserted: set[str] = set()
+        with self._append_transaction() as conn:
+            conn.info[_INSERTED_CERTIFICATES] = inserted
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_INSERTED_CERTIFICATES, None)
+        self._certificates_kept |= inserted
+
+    @contextmanager
+    def _append_transaction(self) -> Iterator[Connection]:
         """A transaction that holds the log's append lock until it commits.
 
         PostgreSQL: the head row is read ``FOR UPDATE`` (the first append creates it; a concurrent
@@ -191,26 +335,22 @@ class MessageLog:
 
     def _insert_bodies(self, conn: Connection, bodies: dict[str, bytes]) -> None:
         """Content-addressed: a body already kept (a resend of the same bytes) is not stored again."""
-        if not bodies:
-            return
-        mb = t.message_body
-        known: set[str] = set()
-        for chunk in chunks(list(bodies)):
-            known.update(conn.execute(sa.select(mb.c.digest).where(mb.c.digest.in_(chunk))).scalars())
-        rows = [{"digest": d, "size": len(b), "body": b} for d, b in bodies.items() if d not in known]
-        statement = self.db.insert(mb).on_conflict_do_nothing(index_elements=["digest"])
+        rows = [{"digest": d, "size": len(b), "body": b} for d, b in bodies.items()]
+        statement = self.db.insert(t.message_body).on_conflict_do_nothing(index_elements=["digest"])
         for chunk in chunks(rows, 50):
             conn.execute(statement, list(chunk))
 
     def _insert_certificates(self, conn: Connection, certificates: dict[str, bytes], now: datetime) -> None:
-        if certificates:
+        fresh = {fp: der for fp, der in certificates.items() if fp not in self._certificates_kept}
+        if fresh:
             conn.execute(
                 self.db.insert(t.certificate).on_conflict_do_nothing(index_elements=["fingerprint"]),
                 [
                     {"fingerprint": fp, "der": der, "subject": _subject(der), "first_seen": now}
-                    for fp, der in certificates.items()
+                    for fp, der in fresh.items()
                 ],
             )
+            conn.info[_INSERTED_CERTIFICATES].update(fresh)
 
     def _snapshot_batch_dossiers(self, conn: Connection, batch_ids: list[str]) -> None:
         ob, link = t.outbox, t.message_log_dossier
@@ -278,15 +418,8 @@ class MessageLog:
             return sorted(int(s) for s in conn.execute(query.order_by(ml.c.seq)).scalars())
 
     def message_bodies(self, digests: Sequence[str]) -> dict[str, bytes]:
-        mb = t.message_body
-        found: dict[str, bytes] = {}
         with self.db.engine.connect() as conn:
-            for chunk in chunks(list(digests), 50):
-                found.update(
-                    (d, bytes(b))
-                    for d, b in conn.execute(sa.select(mb.c.digest, mb.c.body).where(mb.c.digest.in_(chunk)))
-                )
-        return found
+            return self._bodies_in(conn, digests)
 
     def certificates(self, fingerprints: Sequence[str]) -> dict[str, bytes]:
         c = t.certificate
@@ -308,7 +441,10 @@ class MessageLog:
             return {op: int(n) for op, n in conn.execute(query)}
 
 
-def _prepare_log_row(e: MessageLogEntry) -> tuple[dict[str, Any], dict[str, bytes], dict[str, bytes]]:
+_Prepared = tuple[dict[str, Any], dict[str, bytes], dict[str, bytes]]
+
+
+def _prepare_log_row(e: MessageLogEntry) -> _Prepared:
     """The columns of one entry (without its place in the chain), its bodies and certificates.
 
     Bodies given with an entry must match its digests: the log must never commit to bytes it
@@ -363,6 +499,36 @@ def _prepare_log_row(e: MessageLogEntry) -> tuple[dict[str, Any], dict[str, byte
         "duration_ms": round(e.duration_ms * 1000) / 1000,
     }
     return row, bodies, certificates
+
+
+def _unknown_entry(intent: Mapping[str, Any], body: bytes | None, error: str) -> MessageLogEntry:
+    """The entry of a request whose reply was never recorded: sent, outcome unknown, no response."""
+    request_side = {f.name: intent[f.name] for f in fields(MessageLogEntry) if f.name in intent}
+    return MessageLogEntry(
+        **{**request_side, "started_at": utc(intent["started_at"])},
+        response_digest=None,
+        response_bytes=None,
+        http_status=None,
+        outcome=UNKNOWN_OUTCOME,
+        error=error,
+        duration_ms=0.0,
+        request_body=body,
+    )
+
+
+def _open_intent(columns: Mapping[str, Any], body: bytes | None = None) -> OpenIntent:
+    return OpenIntent(
+        exchange_id=columns["exchange_id"],
+        partner=columns["partner"],
+        operation=columns["operation"],
+        method=columns["method"],
+        batch_id=columns["batch_id"],
+        state=IntentState(columns["state"]),
+        owner=columns["owner"],
+        started_at=utc(columns["started_at"]),
+        seq=None if columns["seq"] is None else int(columns["seq"]),
+        request_body=body,
+    )
 
 
 def _token_digest(token: str | None) -> str | None:

@@ -204,6 +204,15 @@ class Outbox:
                 counts.setdefault(operation, {})[state] = int(n)
         return counts
 
+    def states(self, idempotency_keys: Sequence[str]) -> dict[str, OutboxState]:
+        """The state of each message named by its idempotency key (unknown keys are left out)."""
+        ob, found = t.outbox, {}
+        with self.db.engine.connect() as conn:
+            for chunk in chunks(list(idempotency_keys)):
+                query = sa.select(ob.c.idempotency_key, ob.c.state).where(ob.c.idempotency_key.in_(chunk))
+                found.update((key, OutboxState(state)) for key, state in conn.execute(query))
+        return found
+
     def oldest_pending_age(self, partner: str) -> timedelta | None:
         ob = t.outbox
         with self.db.engine.connect() as conn:

@@ -37,13 +37,28 @@ class JsonText(str):
 
 @dataclass(frozen=True)
 class StagedRecord:
-    """``facts`` (``mappings.facts``), when the producer could read them, are staged with the version."""
+    """``facts`` (``mappings.facts``), when the producer could read them, are staged with the version.
+
+    ``record_id`` is the source's own id of the record (the city system's ``id``), when it has one:
+    two records with one dossier number and different ids are two dossiers, never two versions of
+    one (``hub.store.staging``).
+    """
 
     dossier_no: str
     content_hash: str
     payload: dict[str, Any] | JsonText
     source_updated_at: datetime | None
     facts: DossierFacts | None = None
+    record_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SharedNumber:
+    """A staged key whose dossier number other source records carry too (``record_ids``: all of them)."""
+
+    dossier_no: str
+    number: str
+    record_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -165,6 +180,39 @@ class LoggedEntry:
     fields: dict[str, Any]
     request_signature: str | None = field(default=None, repr=False)
     response_signature: str | None = field(default=None, repr=False)
+
+
+class IntentState(StrEnum):
+    """Where a request stands in the log's write-ahead journal (``message_intent``).
+
+    ``sending``: committed before the request left, its exchange not logged yet (in flight, or its
+    process died); ``unknown``: its process died, the request is in the chain as an entry with
+    outcome "unknown" and awaits resolution; ``resolved``: the owning flow found out what became of it.
+    """
+
+    SENDING = "sending"
+    UNKNOWN = "unknown"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class OpenIntent:
+    """A request whose outcome the chain does not hold yet (``state`` sending or unknown).
+
+    ``owner`` is ``host:pid`` of the process that sent it; ``seq`` the chain entry of an unknown one;
+    ``request_body`` its exact bytes as kept (None when only listed, not read for resolving).
+    """
+
+    exchange_id: str
+    partner: str
+    operation: str
+    method: str
+    batch_id: str | None
+    state: IntentState
+    owner: str
+    started_at: datetime
+    seq: int | None = None
+    request_body: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,21 @@ dossier_current = sa.Table(
     sa.Index("ix_dossier_current_batch", "batch_id"),
 )
 
+shared_number = sa.Table(
+    "shared_number",
+    metadata,
+    # Source records that carry one dossier number but are different records (different ids at the
+    # source). Each is staged under its own key -- the number for the record that held it first,
+    # ``<number>#<record id>`` for the others -- so none is ever merged into another, and the plan
+    # quarantines every key listed here (``dossier_no.unique``) until the source fixes its numbers.
+    sa.Column("source", sa.String(40), primary_key=True),
+    sa.Column("dossier_no", sa.String(64), primary_key=True),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.String(64), nullable=False),
+    sa.Column("first_seen", Timestamp, nullable=False),
+    sa.Index("ix_shared_number_number", "source", "number"),
+)
+
 watermark = sa.Table(
     "watermark",
     metadata,
@@ -116,20 +131,28 @@ quarantine = sa.Table(
 # Bodies and certificates are content-addressed so a body sent twice, or a certificate seen in
 # every reply, is stored once. There is no update or delete anywhere in the code for these tables.
 
+
+def _request_columns() -> list[sa.Column]:
+    """The request side of an exchange, as the log and its write-ahead intents both keep it."""
+    return [
+        sa.Column("partner", sa.String(40), nullable=False),
+        sa.Column("operation", sa.String(60), nullable=False),
+        sa.Column("direction", sa.String(8), nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("attempt", sa.Integer, nullable=False),
+        sa.Column("batch_id", sa.String(64)),
+        sa.Column("record_count", sa.Integer, nullable=False),
+        sa.Column("request_digest", sa.String(64), nullable=False),
+    ]
+
+
 message_log = sa.Table(
     "message_log",
     metadata,
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
     sa.Column("exchange_id", sa.String(36), nullable=False, unique=True),
-    sa.Column("partner", sa.String(40), nullable=False),
-    sa.Column("operation", sa.String(60), nullable=False),
-    sa.Column("direction", sa.String(8), nullable=False),
-    sa.Column("method", sa.String(8), nullable=False),
-    sa.Column("url", sa.Text, nullable=False),
-    sa.Column("attempt", sa.Integer, nullable=False),
-    sa.Column("batch_id", sa.String(64)),
-    sa.Column("record_count", sa.Integer, nullable=False),
-    sa.Column("request_digest", sa.String(64), nullable=False),
+    *_request_columns(),
     sa.Column("response_digest", sa.String(64)),
     sa.Column("request_bytes", sa.Integer, nullable=False),
     sa.Column("response_bytes", sa.Integer),
@@ -182,6 +205,29 @@ log_seal = sa.Table(
     sa.Column("signature", sa.Text, nullable=False),
     sa.Column("signer", sa.String(64)),
     sa.Column("sealed_at", Timestamp, nullable=False),
+)
+
+message_intent = sa.Table(
+    "message_intent",
+    metadata,
+    # The log's write-ahead half: a row is committed before a request leaves the hub and deleted in
+    # the transaction that appends the finished exchange to the chain, so a request a partner may
+    # have acted on is never only in a dead process's memory. A row whose process died is appended
+    # to the chain as an entry with outcome "unknown" (state ``unknown``, ``seq`` that entry) and
+    # stays until the flow owning the partner resolves it (state ``resolved``, how in
+    # ``resolution``). The request body is in ``message_body`` from the start.
+    sa.Column("exchange_id", sa.String(36), primary_key=True),
+    *_request_columns(),
+    sa.Column("request_bytes", sa.Integer, nullable=False),
+    sa.Column("redacted", sa.Boolean, nullable=False),
+    sa.Column("request_signature", sa.Text),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("resolution", sa.Text),
+    sa.Column("resolved_at", Timestamp),
+    sa.Index("ix_message_intent_partner_state", "partner", "state"),
 )
 
 message_body = sa.Table(

@@ -6,8 +6,12 @@ interval leaves the same rows behind.
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -15,7 +19,7 @@ from sqlalchemy.engine import Connection
 from hub.store import schema as t
 from hub.store.database import Database, chunks, utc
 from hub.store.facts import dossier_facts
-from hub.store.records import StageCounts, StagedRecord
+from hub.store.records import SharedNumber, StageCounts, StagedRecord
 
 _TEXT_FACTS = ("agency", "one_stop_no", "other_no", "applicant_key")  # "" where absent (no NULLs)
 
@@ -34,13 +38,21 @@ class Staging:
         self.db = db
 
     def stage(self, source: str, records: Sequence[StagedRecord], batch_id: str) -> StageCounts:
-        """Store new versions of source records; a record whose content is unchanged adds nothing."""
+        """Store new versions of source records; a record whose content is unchanged adds nothing.
+
+        A record carrying the number of another record (another ``record_id``) is not a new
+        version of it: it is staged under its own key and both are listed as sharing the number
+        (:meth:`shared_numbers`), for the plan to quarantine.
+        """
         if not records:
             return StageCounts(0, 0)
-        latest = {r.dossier_no: r for r in records}  # a page may hold a record twice; keep the last
         now = self.db.now()
-        with self.db.engine.begin() as conn:
-            known = self._current_hashes(conn, source, list(latest))
+        with self.db.writing() as conn:
+            known = self._current_hashes(conn, source, sorted({r.dossier_no for r in records}))
+            keyed = self._separate_shared_numbers(conn, source, records, known, now)
+            latest = {r.dossier_no: r for r in keyed}  # a page may hold a record twice; keep the last
+            if keyed is not records:  # some records moved to keys of their own
+                known = self._current_hashes(conn, source, list(latest))
             fresh = [r for r in latest.values() if known.get(r.dossier_no) != r.content_hash]
             if fresh:
                 rows = [
@@ -69,6 +81,106 @@ class Staging:
                 )
                 self._stage_facts(conn, source, [r for r in fresh if r.facts is not None])
         return StageCounts(new_versions=len(fresh), unchanged=len(records) - len(fresh))
+
+    def _separate_shared_numbers(
+        self,
+        conn: Connection,
+        source: str,
+        records: Sequence[StagedRecord],
+        current: dict[str, str],
+        now: datetime,
+    ) -> Sequence[StagedRecord]:
+        """``records`` with every record that shares its number with another source record re-keyed
+        to ``<number>#<record id>`` (the record that held the number first keeps it), the sharing
+        recorded in ``shared_number``; the same sequence object when nothing moved.
+
+        Cheap on the common path: the ids already staged are read only for numbers listed as shared
+        before, or whose incoming content differs from the current version (an update, or another
+        record) -- never for the unchanged majority of a re-read window.
+        """
+        by_number: dict[str, dict[str, None]] = defaultdict(dict)  # number -> record ids, page order
+        for r in records:
+            if r.record_id is not None:
+                by_number[r.dossier_no][r.record_id] = None
+        if not by_number:
+            return records
+        claims = self._claims(conn, source, list(by_number))
+        changed = {
+            r.dossier_no
+            for r in records
+            if r.record_id is not None
+            and r.dossier_no not in claims
+            and current.get(r.dossier_no) not in (None, r.content_hash)
+        }
+        holders = self._holder_ids(conn, source, sorted(changed))
+        keys: dict[tuple[str, str], str] = {}
+        fresh_claims: list[dict[str, Any]] = []
+        for number, page_ids in by_number.items():
+            claimed = claims.get(number, {})
+            holder = holders.get(number)
+            ids = list(dict.fromkeys([*(i for i in (holder,) if i is not None), *claimed, *page_ids]))
+            if len(ids) < 2:
+                continue
+            first = next((i for i, key in claimed.items() if key == number), holder or ids[0])
+            for record_id in ids:
+                key = claimed.get(record_id) or (number if record_id == first else f"{number}#{record_id}")
+                keys[(number, record_id)] = key
+                if record_id not in claimed:
+                    fresh_claims.append({"dossier_no": key, "number": number, "record_id": record_id})
+        if fresh_claims:
+            conn.execute(
+                self.db.insert(t.shared_number).on_conflict_do_nothing(),
+                [{**claim, "source": source, "first_seen": now} for claim in fresh_claims],
+            )
+        if not keys:
+            return records
+        return [replace(r, dossier_no=keys.get((r.dossier_no, r.record_id or ""), r.dossier_no)) for r in records]
+
+    def _claims(self, conn: Connection, source: str, numbers: list[str]) -> dict[str, dict[str, str]]:
+        """number -> {record id: staged key} of the numbers already known to be shared."""
+        sn, found = t.shared_number, defaultdict(dict)
+        for chunk in chunks(numbers):
+            query = sa.select(sn.c.number, sn.c.record_id, sn.c.dossier_no).where(
+                sn.c.source == source, sn.c.number.in_(chunk)
+            )
+            for number, record_id, key in conn.execute(query):
+                found[number][record_id] = key
+        return dict(found)
+
+    def _holder_ids(self, conn: Connection, source: str, numbers: list[str]) -> dict[str, str]:
+        """number -> the source record id of its current staged version (where the payload has one)."""
+        sd, dc, found = t.staged_dossier, t.dossier_current, {}
+        for chunk in chunks(numbers):
+            query = (
+                sa.select(dc.c.dossier_no, sd.c.payload)
+                .join(sd, current_version_of(sd, dc))
+                .where(dc.c.source == source, dc.c.dossier_no.in_(chunk))
+            )
+            for number, payload in conn.execute(query):
+                record_id = (json.loads(payload) if isinstance(payload, str) else payload or {}).get("id")
+                if record_id is not None:
+                    found[number] = str(record_id)
+        return found
+
+    def shared_numbers(self, source: str, dossier_nos: Sequence[str]) -> dict[str, SharedNumber]:
+        """Of these staged keys, those whose dossier number other source records carry too."""
+        sn, found = t.shared_number, {}
+        with self.db.engine.connect() as conn:
+            for chunk in chunks(list(dossier_nos)):
+                numbers = sa.select(sn.c.number).where(sn.c.source == source, sn.c.dossier_no.in_(chunk))
+                rows = conn.execute(
+                    sa.select(sn.c.dossier_no, sn.c.number, sn.c.record_id)
+                    .where(sn.c.source == source, sn.c.number.in_(numbers))
+                    .order_by(sn.c.number, sn.c.record_id)
+                ).all()
+                ids: dict[str, list[str]] = defaultdict(list)
+                for _key, number, record_id in rows:
+                    ids[number].append(record_id)
+                wanted = set(chunk)
+                found.update(
+                    (key, SharedNumber(key, number, tuple(ids[number]))) for key, number, _ in rows if key in wanted
+                )
+        return found
 
     def _stage_facts(self, conn: Connection, source: str, records: Sequence[StagedRecord]) -> None:
         """Upsert the versions' facts in the staging transaction (why: see ``hub.store.facts``)."""

@@ -21,7 +21,7 @@ def s10_check_digit(serial8: str) -> int:
     """The check digit over the 8 serial digits (UPU S10: 11 - weighted sum mod 11; 10 -> 0, 11 -> 5)."""
     if not _SERIAL.match(serial8):
         raise ValueError(f"an S10 serial is exactly 8 digits, got {serial8!r}")
-    c = 11 - sum(int(d) * w for d, w in zip(serial8, _WEIGHTS, strict=True)) % 11
+    c = 11 - sum(int(serial8[i]) * w for i, w in enumerate(_WEIGHTS)) % 11
     return {10: 0, 11: 5}.get(c, c)
 
 

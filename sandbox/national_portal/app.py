@@ -51,6 +51,9 @@ def _day_param(request: Request, name: str) -> date | None:
 
 
 MAX_EXPORT_PAGE = 10_000
+# The hub names each attempt with this header (adapters/transport.py); the double remembers it per
+# call answered, so a test can match the portal's calls with the hub's message log.
+REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def _page_size(request: Request) -> int | None:
@@ -115,11 +118,13 @@ def create_app(
 
     @app.post("/service")
     async def service(request: Request) -> Response:
-        return await faulty(request, lambda raw: portal.service(raw, INTEGRATION), service_call=True)
+        request_id = request.headers.get(REQUEST_ID_HEADER)
+        return await faulty(request, lambda raw: portal.service(raw, INTEGRATION, request_id), service_call=True)
 
     @app.post("/share")
     async def share(request: Request) -> Response:
-        return await faulty(request, lambda raw: portal.service(raw, SHARE), service_call=True)
+        request_id = request.headers.get(REQUEST_ID_HEADER)
+        return await faulty(request, lambda raw: portal.service(raw, SHARE, request_id), service_call=True)
 
     mount_signing_control(app, signing)
 
@@ -177,6 +182,11 @@ def create_app(
     async def get_stats() -> Response:
         totals = await run_in_threadpool(store.totals)
         return _json({**stats.snapshot(), "held": totals})
+
+    @app.get("/sandbox/received")
+    async def received(service: str) -> Response:
+        """The request ids (``X-Request-ID``) of the ``service`` calls answered, in arrival order."""
+        return _json({"service": service, "request_ids": stats.request_ids(service)})
 
     @app.post("/sandbox/stats/reset")
     async def reset_stats() -> Response:

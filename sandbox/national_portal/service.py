@@ -110,7 +110,7 @@ class PortalService:
 
     # -- integration and sharing -------------------------------------------------------------------
 
-    def service(self, raw: bytes, endpoint: str = INTEGRATION) -> Reply:
+    def service(self, raw: bytes, endpoint: str = INTEGRATION, request_id: str | None = None) -> Reply:
         body = _parse(raw)
         name = body.get("service") if isinstance(body, dict) else None
         label = name if isinstance(name, str) and name in self._services else "unknown"
@@ -120,7 +120,7 @@ class PortalService:
             log.exception("portal simulator failed on %s", label)
             reply = _reply(CODE_INTERNAL, f"Lỗi hệ thống: {type(exc).__name__}")
         code = reply["error_code"]
-        self.stats.call(label, "ok" if code == CODE_OK else f"error_{code}")
+        self.stats.call(label, "ok" if code == CODE_OK else f"error_{code}", request_id)
         return reply
 
     def _dispatch(self, body: dict[str, Any] | None, name: object, endpoint: str) -> Reply:

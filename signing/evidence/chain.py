@@ -92,15 +92,15 @@ class ChainWalker:
         a bundle carries the tokens of the exported exchanges only, checked separately).
         """
         fields = entry.fields
-        if entry.seq != self.expected_seq:
-            if entry.seq > self.expected_seq:
-                missing = (
-                    f"entry {self.expected_seq}"
-                    if entry.seq == self.expected_seq + 1
-                    else f"entries {self.expected_seq}..{entry.seq - 1}"
-                )
-                return f"{missing} missing: the sequence jumps from {self.expected_seq - 1} to {entry.seq}"
+        if entry.seq < self.expected_seq:
             return f"entry {entry.seq} out of order after {self.expected_seq - 1}"
+        if entry.seq > self.expected_seq:
+            missing = (
+                f"entry {self.expected_seq}"
+                if entry.seq == self.expected_seq + 1
+                else f"entries {self.expected_seq}..{entry.seq - 1}"
+            )
+            return f"{missing} missing: the sequence jumps from {self.expected_seq - 1} to {entry.seq}"
         if fields.get("seq") != entry.seq:
             return f"entry {entry.seq} carries seq {fields.get('seq')} in its hashed fields"
         if entry.prev_hash != self.prev_hash:

@@ -12,6 +12,9 @@ the combination is skipped with the reason, so the matrix of results is the conf
 from __future__ import annotations
 
 import logging
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +31,9 @@ from adapters.errors import (
     UntrustedReply,
 )
 from adapters.exchange import Exchange
+from hub.pipeline.message_log import DurableRecorder, recover_orphans, resolve_by_resend
+from hub.store import HubStore
+from signing.evidence.chain import verify_chain
 from signing.pki import DevPki
 from tests.support.conformance import (
     CASES,
@@ -189,6 +195,54 @@ def test_the_same_write_sent_twice_is_held_once(
     case.write(client, item)
     case.write(client, item)
     assert case.held(partner) - before == 1
+
+
+def test_calls_whose_sender_died_before_logging_the_reply_are_logged_and_resolved(
+    case: AdapterCase, partner: Partner, dev_pki: DevPki, tmp_path: Path
+) -> None:
+    """The message log has no gap for any partner (docs/reliability.md, section 1): each request is
+    committed as an intent before it leaves, so a sender that dies after the partner acted -- here
+    its replies are never logged, as after a SIGKILL -- leaves them in the store; the next block
+    chains them with outcome "unknown" (a safe read resolved at once), and the retried batch's
+    idempotent resend resolves the rest. A write is still held once at the partner."""
+    store = HubStore(f"sqlite:///{tmp_path / 'hub.db'}")
+    store.create_schema()
+    client = connect(case, partner, dev_pki, max_attempts=1)
+    case.read(client, partner)  # a session, where the partner has them, before the block
+    if case.write is not None and case.held is not None:
+        item, before = partner.next_write(), case.held(partner)
+        call = lambda: case.write(client, item)  # noqa: E731
+    else:
+        call = lambda: case.read(client, partner)  # noqa: E731
+    dead = DurableRecorder(store.message_log, "batch-1")
+    dead.owner = f"{socket.gethostname()}:{_a_pid_that_has_ended()}"
+    client.transport.on_sending = dead.sending  # it sends; it dies before ``finished`` runs
+    call()
+    sent = store.message_log.open_intents(case.name)
+    assert sent and {(i.state, i.batch_id) for i in sent} == {("sending", "batch-1")}
+    unsafe = sorted(i.exchange_id for i in sent if i.method not in ("GET", "HEAD"))
+
+    assert recover_orphans(store.message_log, case.name, store.db.now()) == len(sent)
+    assert sorted(u.exchange_id for u in store.message_log.unknown_outcomes(case.name)) == unsafe
+    retry = DurableRecorder(store.message_log, "batch-1")
+    client.transport.on_sending, client.transport.on_exchange = retry.sending, retry.finished
+    call()
+    retry.flush()
+
+    assert resolve_by_resend(store.message_log, case.name, retry) == len(unsafe)
+    assert store.message_log.open_intents() == []
+    if case.write is not None and case.held is not None:
+        assert case.held(partner) - before == 1
+    logged = [(e.fields["exchange_id"], e.fields["outcome"]) for page in store.message_log.iter_log() for e in page]
+    assert sorted(logged[: len(sent)]) == sorted((i.exchange_id, "unknown") for i in sent)
+    assert {outcome for _, outcome in logged[len(sent) :]} == {"ok"}
+    assert verify_chain(store.message_log).ok
+
+
+def _a_pid_that_has_ended() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
 
 
 # ------------------------------------------------------------------------------------------ signatures

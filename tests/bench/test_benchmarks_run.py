@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # name -> the smallest arguments that still exercise every stage, and a line its output must hold.
 TINY = {
     "signing": (["--records", "200", "--sample", "20", "--min-ratio", "0"], "verified sample"),
+    "extract_memory": (["--dossiers", "300"], "ratio of peaks"),
+    "message_log": (["--blocks", "2", "--calls", "5"], "all sealed"),
     "reconcile": (["--scale", "0.0005", "--compare-rows", "1000"], "same differences found"),
     "portal_sync": (
         ["--dossiers", "300", "--naive-sample", "30", "--progress-batches", "1"],

@@ -17,18 +17,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from hub.connections import partner_connections
-from sandbox.city_system.app import create_app as city_app
-from sandbox.national_portal.app import create_app as portal_app
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from sandbox.signatures import PartnerSigning
+from tests.support.portal_sync_env import CITY_TOKEN, city_and_portal
 
 DAY = date(2026, 11, 20)
 SCALE = 0.03
 SEED = 11
-TOKEN = "e2e-city-token"
-CITY_AUTH = {"Authorization": f"Bearer {TOKEN}"}
-USER, PASSWORD, AGENCY = "hub-e2e", "e2e-portal-password", "000.00.00.H26"
+CITY_AUTH = {"Authorization": f"Bearer {CITY_TOKEN}"}
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -59,34 +55,13 @@ class Partners:
 def partners(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partner_signing: Callable[[str], PartnerSigning]
 ) -> Iterator[Partners]:
-    city = city_app(tmp_path / "city.sqlite", TOKEN, signing=partner_signing("city_system"))
-    city.state.store.load_day(DAY, SCALE, SEED)
-    portal = portal_app(
-        tmp_path / "portal.sqlite", USER, PASSWORD, [AGENCY], signing=partner_signing("national_portal")
-    )
-    with serve_in_thread(city) as city_server, serve_in_thread(portal) as portal_server:
-        env = partner_connections(
-            city_url=city_server.url,
-            city_token=TOKEN,
-            portal_url=portal_server.url,
-            portal_username=USER,
-            portal_password=PASSWORD,
-            portal_agency=AGENCY,
-            # These doubles sign their replies and the tests tamper with them: verification must be on
-            # (no real partner is shown to sign, so it is off unless a Connection asks).
-            transport={
-                "timeout": 5,
-                "max_attempts": 2,
-                "backoff_initial": 0.05,
-                "backoff_max": 0.2,
-                "verify_replies": "true",
-            },
-        )
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("HUB_STORE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
-        monkeypatch.setenv("HUB_RETRY_BASE_S", "0")
-        yield Partners(city_server, portal_server)
+    # These doubles sign their replies and the tests tamper with them: verification must be on
+    # (no real partner is shown to sign, so it is off unless a Connection asks).
+    transport = {"timeout": 5, "max_attempts": 2, "backoff_initial": 0.05, "backoff_max": 0.2, "verify_replies": "true"}
+    with city_and_portal(
+        tmp_path, monkeypatch, partner_signing, day=DAY, scale=SCALE, seed=SEED, transport=transport
+    ) as sandbox:
+        yield Partners(sandbox.city, sandbox.portal)
 
 
 def _run(dagbag, dag_id: str) -> dict:

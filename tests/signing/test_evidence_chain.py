@@ -7,21 +7,24 @@ when a server is available, PostgreSQL (the ``store`` fixture).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from adapters.exchange import Exchange
-from hub.pipeline.message_log import ExchangeRecorder
+from hub.pipeline.message_log import log_entry
 from hub.store import HubStore, MessageLogEntry, OutboxMessage
 from hub.store import schema as t
 from signing import evidence, jws, pki
+from signing.evidence.chain import ChainWalker, body_problem
 from signing.keys import SigningIdentity
 
 PARTNER = "national_portal"
@@ -192,9 +195,8 @@ def jws_certificate_der(identity: SigningIdentity) -> bytes:
     return identity.certificate.public_bytes(Encoding.DER)
 
 
-def test_recorder_keeps_bodies_signatures_and_call_details(store: HubStore) -> None:
-    recorder = ExchangeRecorder("batch-7")
-    recorder(
+def test_log_entry_keeps_bodies_signatures_and_call_details(store: HubStore) -> None:
+    entry = log_entry(
         Exchange(
             exchange_id=str(uuid.uuid4()),
             partner=PARTNER,
@@ -212,12 +214,12 @@ def test_recorder_keeps_bodies_signatures_and_call_details(store: HubStore) -> N
             duration_ms=5000.0,
             redacted=True,
             request_signature="eyJhbGciOiJSUzI1NiJ9..c2ln",
-        )
+        ),
+        "batch-7",
     )
-    (entry,) = recorder.entries
     assert entry.request_body == b'{"session":"***","data":[]}' and entry.response_body is None
     assert entry.request_signature == "eyJhbGciOiJSUzI1NiJ9..c2ln" and entry.redacted and entry.attempt == 2
-    store.message_log.append(recorder.entries)
+    store.message_log.append([entry])
     (logged,) = next(store.message_log.iter_log())
     assert logged.fields["bodies_kept"] and logged.fields["response_digest"] is None
     assert logged.fields["request_signer"] is None  # no x5c in that token: kept, signer unknown
@@ -269,7 +271,13 @@ def test_a_deleted_body_is_found(store: HubStore) -> None:
 def test_a_deleted_entry_is_found(store: HubStore) -> None:
     fill(store)
     execute(store, "DELETE FROM message_log WHERE seq = 4")
-    assert_broken(store, 4, "entry 4 missing")
+    assert_broken(store, 4, "entry 4 missing: the sequence jumps from 3 to 5")
+
+
+def test_several_deleted_entries_are_found_and_counted(store: HubStore) -> None:
+    fill(store)
+    execute(store, "DELETE FROM message_log WHERE seq IN (4, 5, 6)")
+    assert_broken(store, 4, "entries 4..6 missing: the sequence jumps from 3 to 7")
 
 
 def test_the_first_entry_deleted_is_found(store: HubStore) -> None:
@@ -409,3 +417,84 @@ def test_an_old_unchained_message_log_is_refused_with_instructions(tmp_path: Pat
         conn.execute(sa.text("CREATE TABLE message_log (id INTEGER PRIMARY KEY, exchange_id TEXT)"))
     with pytest.raises(RuntimeError, match="message_log_v0"):
         HubStore(url).create_schema()
+
+
+# -- body checks, one entry at a time -------------------------------------------------------------------
+
+REQUEST, RESPONSE = b'{"MaHoSo":"000.00.12.H26-261120-0001"}', b'{"error_code":0}'
+
+
+def body_fields(**changes: Any) -> dict[str, Any]:
+    fields = {
+        "seq": 7,
+        "bodies_kept": True,
+        "request_digest": hashlib.sha256(REQUEST).hexdigest(),
+        "request_size": len(REQUEST),
+        "response_digest": hashlib.sha256(RESPONSE).hexdigest(),
+        "response_size": len(RESPONSE),
+    }
+    return {**fields, **changes}
+
+
+def bodies(*kept: bytes) -> dict[str, bytes]:
+    return {hashlib.sha256(b).hexdigest(): b for b in kept}
+
+
+def test_kept_bodies_that_match_their_digests_and_sizes_pass() -> None:
+    assert body_problem(body_fields(), bodies(REQUEST, RESPONSE)) is None
+    assert body_problem(body_fields(bodies_kept=False), {}) is None
+
+
+def test_a_missing_response_body_is_found_after_a_request_with_none() -> None:
+    """A request sent with no body (a GET) has no digest: the response is still checked."""
+    fields = body_fields(request_digest=None, request_size=None)
+    digest = fields["response_digest"]
+    assert body_problem(fields, {}) == f"entry 7: the response body ({digest[:12]}...) is missing"
+
+
+def test_a_body_altered_to_the_same_length_is_found() -> None:
+    altered = RESPONSE.replace(b"0", b"5")
+    kept = {**bodies(REQUEST), body_fields()["response_digest"]: altered}
+    assert len(altered) == len(RESPONSE)
+    digest = body_fields()["response_digest"]
+    assert body_problem(body_fields(), kept) == (
+        f"entry 7: the response body was altered (its bytes no longer hash to {digest[:12]}...)"
+    )
+
+
+def test_a_body_whose_recorded_size_was_changed_is_found() -> None:
+    problem = body_problem(body_fields(request_size=len(REQUEST) + 1), bodies(REQUEST, RESPONSE))
+    assert problem is not None and problem.startswith("entry 7: the request body was altered")
+
+
+def test_an_entry_before_the_walks_position_is_out_of_order() -> None:
+    """What a bundle's chain segment shows when an entry is repeated or moved back."""
+    walker = ChainWalker(expected_seq=5)
+    assert walker.check(SimpleNamespace(seq=3, fields={"seq": 3})) == "entry 3 out of order after 4"
+    assert walker.check(SimpleNamespace(seq=4, fields={"seq": 4})) == "entry 4 out of order after 4"
+
+
+def test_an_entry_whose_hashed_seq_disagrees_with_its_row_is_named() -> None:
+    assert (
+        ChainWalker().check(SimpleNamespace(seq=1, fields={"seq": 9})) == "entry 1 carries seq 9 in its hashed fields"
+    )
+
+
+def test_an_entry_that_does_not_follow_its_predecessor_names_both_hashes() -> None:
+    walker = ChainWalker(expected_seq=3, prev_hash="ab" * 32)
+    entry = SimpleNamespace(seq=3, fields={"seq": 3}, prev_hash="cd" * 32)
+    assert walker.check(entry) == (
+        "entry 3 does not follow entry 2: prev_hash cdcdcdcdcdcd... but the previous entry hashes to "
+        "abababababab... (an entry was deleted, inserted or reordered)"
+    )
+
+
+def test_an_altered_entry_is_named_with_the_hash_its_fields_give(store: HubStore) -> None:
+    fill(store, batches=1, size=1)
+    [logged] = [e for page in store.message_log.iter_log() for e in page]
+    altered = dataclasses.replace(logged, fields={**logged.fields, "http_status": 500})
+    recomputed = evidence.entry_hash(logged.prev_hash, altered.fields)
+    assert ChainWalker().check(altered) == (
+        f"entry 1 was altered: its fields hash to {recomputed[:12]}..., not the recorded hash"
+    )
+    assert ChainWalker().check(logged) is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import assume, given, settings
@@ -312,3 +313,23 @@ def test_a_batch_signed_by_an_untrusted_or_expired_signer_is_refused(dev_pki: De
         batch = sign_batch(tree, identity)
         with pytest.raises(UntrustedSigner):
             verify_batch_member(RECORDS[0], tree.proof(0), batch, trust_store)
+
+
+def test_a_batch_is_checked_at_the_time_asked_not_now(dev_pki: DevPki, trust_store: TrustStore) -> None:
+    """An auditor checks a record as of its sending; a signer not valid then is refused."""
+    tree = MerkleTree(RECORDS)
+    batch = sign_batch(tree, dev_pki.identity("hub"))
+    verify_batch_member(RECORDS[0], tree.proof(0), batch, trust_store)
+    with pytest.raises(UntrustedSigner):
+        verify_batch_member(RECORDS[0], tree.proof(0), batch, trust_store, at=datetime(2300, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("root_size, size", [(31, 37), (32, 0), (33, 37)])
+def test_a_malformed_batch_head_is_refused_before_its_signature_is_read(
+    dev_pki: DevPki, trust_store: TrustStore, root_size: int, size: int
+) -> None:
+    tree = MerkleTree(RECORDS)
+    batch = sign_batch(tree, dev_pki.identity("hub"))
+    malformed = BatchSignature(root=(batch.root * 2)[:root_size], size=size, jws=batch.jws)
+    with pytest.raises(SignatureInvalid, match=r"^malformed batch signature: root must be 32 bytes and size positive$"):
+        verify_batch_member(RECORDS[0], tree.proof(0), malformed, trust_store)

@@ -15,6 +15,7 @@ from quality.reconcile.model import (
     Period,
     Reconciliation,
     parse_classes,
+    share,
 )
 
 AGENCY = "000.00.03.H26"
@@ -166,3 +167,57 @@ def test_expected_classes_are_read_by_name_and_a_typo_is_refused_with_the_known_
     assert parse_classes("") == frozenset()
     with pytest.raises(ValueError, match=r"unknown difference class quarantine: the classes are missing_at_portal"):
         parse_classes("quarantine")
+
+
+# -- the identities themselves: each must be seen failing, not only holding ----------------------
+
+HUB_FLOW = ("delivered", "quarantined", "pending", "out_of_scope")
+
+
+def hub_flow(extracted: int, *parts: int) -> Identity:
+    return Identity(
+        "hub_flow",
+        "extracted = ...",
+        {"extracted": extracted, **dict(zip(HUB_FLOW, parts, strict=True))},
+        "extracted",
+        HUB_FLOW,
+    )
+
+
+def portal(portal_count: int, city: int, not_integrated: int) -> Identity:
+    terms = {
+        "portal": portal_count,
+        "city": city,
+        "ministry_only": 2,
+        "portal_only": 1,
+        "not_integrated": not_integrated,
+    }
+    return Identity("portal", "...", terms, "portal", ("city", "ministry_only", "portal_only"), ("not_integrated",))
+
+
+def test_an_identity_holds_only_when_both_sides_agree() -> None:
+    assert hub_flow(10, 4, 3, 2, 1).to_dict() == {
+        "key": "hub_flow",
+        "formula": "extracted = ...",
+        "terms": {"extracted": 10, "delivered": 4, "quarantined": 3, "pending": 2, "out_of_scope": 1},
+        "left_term": "extracted",
+        "right_terms": list(HUB_FLOW),
+        "minus_terms": [],
+        "left": 10,
+        "right": 10,
+        "holds": True,
+    }
+    broken = hub_flow(11, 4, 3, 2, 1)
+    assert (broken.left, broken.right, broken.holds) == (11, 10, False)
+
+
+def test_subtracted_terms_count_against_the_right_side() -> None:
+    assert portal(10, 8, 1).holds  # 8 + 2 + 1 - 1
+    assert not portal(12, 8, 1).holds
+    assert portal(12, 8, 1).to_dict()["right"] == 10
+
+
+def test_a_share_of_nothing_is_none_not_zero() -> None:
+    assert share(1, 4) == 0.25
+    assert share(0, 4) == 0.0
+    assert share(3, 0) is None

@@ -22,7 +22,7 @@ from sandbox.city_system.app import create_app as city_app
 from sandbox.server import serve_in_thread
 from sandbox.signatures import PartnerSigning
 from signing.pki import DevPki
-from tests.e2e.test_portal_sync import HANOI, TOKEN
+from tests.e2e.test_portal_sync import HANOI
 from tests.support.population_sandbox import (
     ACCESS_KEY,
     DAY,
@@ -34,6 +34,7 @@ from tests.support.population_sandbox import (
     Sandbox,
     start,
 )
+from tests.support.portal_sync_env import CITY_TOKEN
 
 pytestmark = pytest.mark.timeout(600)
 TRANSPORT = {"timeout": 5, "max_attempts": 2, "backoff_initial": 0.05, "backoff_max": 0.2, "breaker_cooldown": 0.2}
@@ -52,13 +53,13 @@ def population(
     dev_pki: DevPki,
     partner_signing: Callable[[str], PartnerSigning],
 ) -> Iterator[Sandbox]:
-    city = city_app(tmp_path / "city.sqlite", TOKEN, signing=partner_signing("city_system"))
+    city = city_app(tmp_path / "city.sqlite", CITY_TOKEN, signing=partner_signing("city_system"))
     city.state.store.load_day(DAY, SCALE, 0)  # the day and seed the population sandbox registered
     register = start(tmp_path, dev_pki)
     with serve_in_thread(city) as city_server:
         env = partner_connections(
             city_url=city_server.url,
-            city_token=TOKEN,
+            city_token=CITY_TOKEN,
             portal_url="http://127.0.0.1:9",  # not called by these DAGs
             portal_username="unused",
             portal_password="unused",

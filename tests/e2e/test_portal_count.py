@@ -29,8 +29,9 @@ from sandbox.server import RunningServer
 from signing.pki import DevPki
 from tests.adapters.national_portal.test_client import dossier
 from tests.conftest import SigningKit
-from tests.e2e.test_portal_sync import AGENCY, DAY, HANOI, PASSWORD, SCALE, SEED, USER, Partners, partners  # noqa: F401
+from tests.e2e.test_portal_sync import DAY, HANOI, SCALE, SEED, Partners, partners  # noqa: F401
 from tests.support.ministry_sandboxes import Ministries, running_ministries
+from tests.support.portal_sync_env import AGENCY, PORTAL_PASSWORD, PORTAL_USER
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -80,7 +81,7 @@ def test_the_portal_holds_more_than_the_city_and_each_ministry_explains_its_shar
         signatures=MessageSignatures(pki.hub, pki.trust),
     )
     unexplained = dossier(9001)
-    NationalPortalClient(transport, USER, PASSWORD, AGENCY).sync_dossiers([unexplained], updating=False)
+    NationalPortalClient(transport, PORTAL_USER, PORTAL_PASSWORD, AGENCY).sync_dossiers([unexplained], updating=False)
 
     _run(dagbag, "reconcile_daily")
 

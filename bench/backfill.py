@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
+import pstats
 import secrets
 import subprocess
 import sys
@@ -64,7 +66,7 @@ from bench.common import (
     verdict,
 )
 from bench.floor import FloorResult, floor_of
-from bench.workers import TaskRun, WorkerSetup, run_task, start_worker
+from bench.workers import TASKS, TaskRun, WorkerSetup, run_task, start_worker
 from signing.pki import init_dev_pki
 
 YEAR_DOSSIERS = 4_060_000  # 2023's dossiers (issue 19), each with its progress entries
@@ -105,6 +107,16 @@ class HubRun:
     @property
     def cpu_seconds(self) -> float:
         return sum(stage.cpu_seconds for stage in self.stages)
+
+    def cpu_bound_year_seconds(self, workers: int) -> float:
+        """The year on ``workers`` cores of its own: serial tasks' CPU plus mapped tasks' CPU shared by the workers.
+
+        What this machine would do without neighbours and with the partners elsewhere; the
+        serial stages (one extract run at a time, one plan task) do not spread over workers.
+        """
+        serial = sum(stage.cpu_seconds for stage in self.stages if stage.tasks == 1 or stage.name == "extract")
+        mapped = self.cpu_seconds - serial
+        return (serial + mapped / workers) * YEAR_DOSSIERS / self.dossiers if self.dossiers else float("inf")
 
     @property
     def year_seconds(self) -> float:
@@ -217,10 +229,19 @@ def _messages(result: dict[str, Any]) -> int:
     return int(result["messages"])
 
 
-def run_hub(kind: str, url: str, partners: Partners, portal: PortalEndpoint, workers: int, var_dir: Path) -> HubRun:
+def run_hub(
+    kind: str,
+    url: str,
+    partners: Partners,
+    portal: PortalEndpoint,
+    workers: int,
+    var_dir: Path,
+    profile_dir: Path | None = None,
+) -> HubRun:
     """The DAG tasks, stage after stage, in ``workers`` processes; the counts checked at the end."""
     run = HubRun(kind)
-    setup = WorkerSetup(url, str(var_dir), partners.city_url, partners.city_token, portal)
+    profiles = str(profile_dir) if profile_dir else None
+    setup = WorkerSetup(url, str(var_dir), partners.city_url, partners.city_token, portal, profiles)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=start_worker, initargs=(setup,))
     with pool, TreeMemory(exclude=partners.pid) as memory:
         list(pool.map(time.sleep, [0.5] * workers))  # every worker started before the first stage is timed
@@ -327,7 +348,8 @@ def report(load: int, floor: FloorResult, runs: list[HubRun], workers: int) -> N
         _say(
             f"    a {YEAR_DOSSIERS / 1e6:.2f} M-dossier year with its progress entries: "
             f"{run.year_seconds / 3600:,.2f} h "
-            f"at this wall rate (goal <= {GOAL_YEAR_S // 60} min: {_verdict(run.year_seconds <= GOAL_YEAR_S)})"
+            f"at this wall rate (goal <= {GOAL_YEAR_S // 60} min: {_verdict(run.year_seconds <= GOAL_YEAR_S)}); "
+            f"{run.cpu_bound_year_seconds(workers) / 3600:,.2f} h CPU-bound on {workers} cores of its own"
         )
         _say(f"    peak RSS of the hub's process tree at {load:,} dossiers: {run.peak_rss_mib:,.0f} MiB")
 
@@ -344,6 +366,23 @@ def report_memory(peaks: dict[str, dict[int, float]]) -> None:
         )
 
 
+def report_profile(folder: Path, top: int) -> None:
+    """The ``top`` functions by own time, per task, over every task instance's cProfile stats."""
+    for task in TASKS:
+        files = sorted(str(path) for path in folder.glob(f"{task}-*.prof"))
+        if not files:
+            continue
+        out = io.StringIO()
+        stats = pstats.Stats(*files, stream=out)
+        stats.strip_dirs().sort_stats("tottime").print_stats(top)
+        _say(f"  profile of {task} ({len(files)} task instances), top {top} by own time:")
+        lines = out.getvalue().splitlines()
+        start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+        for line in lines[start:]:
+            if line.strip():
+                _say(f"    {line.rstrip()}")
+
+
 def _commit() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
     return done.stdout.strip() or "unknown"
@@ -356,6 +395,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pg-url", default=os.environ.get("HUB_TEST_PG_URL"), help="PostgreSQL server to create on")
     parser.add_argument(
         "--workers", type=int, default=pools()[PORTAL_POOL].slots, help="worker processes (default: the pool's slots)"
+    )
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="TOP", help="profile every task (cProfile), print the TOP functions"
     )
     parser.add_argument("--seed", type=int, default=7, help="generator seed")
     parser.add_argument("--start-day", type=date.fromisoformat, default=date(2026, 11, 2), help="first working day")
@@ -394,8 +436,13 @@ def main(argv: list[str] | None = None) -> int:
                 runs = []
                 for kind, portal in zip(args.stores, partners.portals, strict=True):
                     _say(f"  hub on {kind}")
+                    profile_dir = work / "profile" / f"{kind}_{load}" if args.profile else None
+                    if profile_dir:
+                        profile_dir.mkdir(parents=True)
                     with fresh_store(kind, work, args.pg_url, f"{kind}_{load}") as url:
-                        run = run_hub(kind, url, partners, portal, args.workers, var_dir)
+                        run = run_hub(kind, url, partners, portal, args.workers, var_dir, profile_dir)
+                    if profile_dir:
+                        report_profile(profile_dir, args.profile)
                     runs.append(run)
                     peaks[kind][load] = run.peak_rss_mib
                     problems += run.problems

@@ -11,9 +11,11 @@ spent in it, so the benchmark can count the hub's CPU apart from the partners'.
 
 from __future__ import annotations
 
+import cProfile
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -31,6 +33,7 @@ class WorkerSetup:
     city_url: str
     city_token: str
     portal: PortalEndpoint
+    profile_dir: str | None = None  # set: every task instance writes its cProfile stats there
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,17 @@ TASKS: dict[str, Callable[..., Any]] = {
 
 def run_task(task: str, *args: Any) -> TaskRun:
     """Run one task instance in this worker process and time it."""
+    profile_dir = _configured().profile_dir
+    profiler = cProfile.Profile() if profile_dir else None
     wall, cpu = time.perf_counter(), time.process_time()
-    result = TASKS[task](*args)
-    return TaskRun(task, result, time.perf_counter() - wall, time.process_time() - cpu, os.getpid())
+    if profiler is not None:
+        profiler.enable()
+    try:
+        result = TASKS[task](*args)
+    finally:
+        if profiler is not None:
+            profiler.disable()
+    seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    if profiler is not None and profile_dir:
+        profiler.dump_stats(os.path.join(profile_dir, f"{task}-{os.getpid()}-{uuid.uuid4().hex[:8]}.prof"))
+    return TaskRun(task, result, seconds, cpu_seconds, os.getpid())

@@ -20,15 +20,21 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from datetime import time as clock_time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the clients import the adapters; the partner child process does not need them here
+    from adapters.national_portal.client import NationalPortalClient
+    from adapters.signatures import MessageSignatures
+    from adapters.transport import HttpTransport
 
 VN = timezone(timedelta(hours=7))
 PORTAL_USERNAME = "hub-bench"
 STARTUP_TIMEOUT_S = 900.0
+HTTP_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -234,3 +240,76 @@ def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
 
 def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
+
+
+def verdict(problems: list[str], ok: str) -> int:
+    """Print every problem and the closing line (``ok``, or FAILED); the benchmark's exit status."""
+    for problem in problems:
+        print(f"PROBLEM: {problem}", flush=True)
+    print(ok if not problems else "FAILED", flush=True)
+    return 1 if problems else 0
+
+
+def machine() -> str:
+    """Where and when the figures were taken: CPUs, Python, the UTC time and the load average."""
+    import platform
+
+    return (
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {load_average()}"
+    )
+
+
+def load_average() -> str:
+    """The 1-minute load average: on a shared 2-core machine it says how much other work ran meanwhile."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def transport(partner: str, url: str, signatures: MessageSignatures) -> HttpTransport:
+    """The adapters' transport as a Connection would configure it, with room for 1000-record calls."""
+    from adapters.settings import TransportSettings
+    from adapters.transport import HttpTransport
+
+    settings = TransportSettings(base_url=url, read_timeout=HTTP_TIMEOUT_S)
+    return HttpTransport(partner, settings, signatures=signatures)
+
+
+def portal_client(portal: PortalEndpoint, signatures: MessageSignatures) -> NationalPortalClient:
+    """The adapter's portal client on its own pooled transport, as a delivery task builds one from the hook."""
+    from adapters.national_portal.client import PARTNER, NationalPortalClient
+
+    return NationalPortalClient(
+        transport(PARTNER, portal.url, signatures), portal.username, portal.password, portal.madonvi
+    )
+
+
+def portal_stats(portal: PortalEndpoint) -> dict[str, Any]:
+    """What a portal simulator holds and counted (its ``/sandbox/stats``)."""
+    import requests
+
+    reply = requests.get(f"{portal.url}/sandbox/stats", timeout=HTTP_TIMEOUT_S)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def city_page_bodies(partners: Partners, page_size: int) -> Iterator[bytes]:
+    """The city listing of the whole generated span, page by page, as the raw bytes the system serves.
+
+    Plain ``requests.get`` with a fresh connection per page: callers that time their parsing
+    (bench.floor) get the bytes untouched; callers that want records parse them.
+    """
+    import requests
+
+    start, end = partners.window
+    params: dict[str, Any] = {"updated_from": start.isoformat(), "updated_to": end.isoformat(), "limit": page_size}
+    headers = {"Authorization": f"Bearer {partners.city_token}"}
+    while True:
+        reply = requests.get(
+            f"{partners.city_url}/api/v1/dossiers/changes", params=params, headers=headers, timeout=HTTP_TIMEOUT_S
+        )
+        reply.raise_for_status()
+        yield reply.content
+        cursor = reply.json()["next_cursor"]
+        if cursor is None:
+            return
+        params["cursor"] = cursor

@@ -48,7 +48,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import queue
 import resource
 import sys
@@ -72,10 +71,22 @@ from adapters.national_portal.client import PARTNER as PORTAL_PARTNER
 from adapters.national_portal.client import NationalPortalClient
 from adapters.national_portal.models import Classification, classify, is_success, refusal_of
 from adapters.partners import partner_ids, pools
-from adapters.settings import TransportSettings
 from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
-from adapters.transport import HttpTransport
-from bench.common import Partners, PortalEndpoint, peak_rss_mib, rate, sandbox_partners
+from bench.common import (
+    HTTP_TIMEOUT_S,
+    Partners,
+    PortalEndpoint,
+    city_page_bodies,
+    load_average,
+    machine,
+    peak_rss_mib,
+    portal_client,
+    portal_stats,
+    rate,
+    sandbox_partners,
+    transport,
+    verdict,
+)
 from hub.pipeline.extract import record_key
 from hub.pipeline.portal_sync import PARTNER, SYNC_OPERATION, _integrated
 from hub.pipeline.summary import sync_summary
@@ -93,7 +104,6 @@ from signing.digests import content_hash, idempotency_key
 from signing.pki import HUB, init_dev_pki
 
 PAGE_SIZE = 1000  # the hub's extraction page; the naive path reads the same pages
-HTTP_TIMEOUT_S = 120.0
 GOAL_RATIO = 20.0
 # dags.common.NATIONAL_PORTAL_POOL, not imported from there: importing Airflow reconfigures logging.
 PORTAL_POOL = "national_portal"
@@ -186,24 +196,6 @@ class GateClock:
 # -- the hub path ---------------------------------------------------------------------------------
 
 
-def _transport(partner: str, url: str, signatures: MessageSignatures) -> HttpTransport:
-    """The adapters' transport as a Connection would configure it, with room for 1000-record calls."""
-    settings = TransportSettings(base_url=url, read_timeout=HTTP_TIMEOUT_S)
-    return HttpTransport(partner, settings, signatures=signatures)
-
-
-def _portal_stats(portal: PortalEndpoint) -> dict[str, Any]:
-    reply = requests.get(f"{portal.url}/sandbox/stats", timeout=HTTP_TIMEOUT_S)
-    reply.raise_for_status()
-    return reply.json()
-
-
-def _portal_client(portal: PortalEndpoint, signatures: MessageSignatures) -> NationalPortalClient:
-    return NationalPortalClient(
-        _transport(PORTAL_PARTNER, portal.url, signatures), portal.username, portal.password, portal.madonvi
-    )
-
-
 def _deliver_batches(jobs: Any, clients: list[NationalPortalClient], batch_ids: list[str]) -> list[dict[str, Any]]:
     """Deliver every batch, ``len(clients)`` at a time, as the pool-limited mapped tasks do.
 
@@ -241,15 +233,15 @@ def run_hub(
     from hub.jobs.extract import extract
 
     portal = partners.portals[0]
-    city = CitySystemClient(_transport(CITY_PARTNER, partners.city_url, signatures), partners.city_token)
-    clients = [_portal_client(portal, signatures) for _ in range(deliver_slots)]
+    city = CitySystemClient(transport(CITY_PARTNER, partners.city_url, signatures), partners.city_token)
+    clients = [portal_client(portal, signatures) for _ in range(deliver_slots)]
     store = jobs.hub_store()  # creates the schema: not part of any stage
     start, end = partners.window
 
     began = time.perf_counter()
     extracted = extract(city, start, end)
     extract_s = time.perf_counter() - began
-    _say(f"  extract  {extracted['records']:>7,} records in {extract_s:6.1f} s ({_load()})")
+    _say(f"  extract  {extracted['records']:>7,} records in {extract_s:6.1f} s ({load_average()})")
 
     began, gate_began = time.perf_counter(), clock.seconds
     with clock.timing(jobs, "build_data_docs"):
@@ -258,7 +250,7 @@ def run_hub(
     planned = store.deliveries.counts(PARTNER, CITY_SOURCE)
     _say(
         f"  plan     {sum(planned.values()):>7,} dossiers in {plan_s:6.1f} s, of which gate {gate_s:5.1f} s -> "
-        f"{planned}, {len(batch_ids)} batches ({_load()})"
+        f"{planned}, {len(batch_ids)} batches ({load_average()})"
     )
 
     began = time.perf_counter()
@@ -270,14 +262,14 @@ def run_hub(
     deliver_s = time.perf_counter() - began
     _say(
         f"  deliver  {messages:>7,} messages in {deliver_s:6.1f} s, {deliver_slots} at a time -> "
-        f"{dict(outcomes)} ({_load()})"
+        f"{dict(outcomes)} ({load_average()})"
     )
     rss = peak_rss_mib()
 
     summary = sync_summary(store, source=CITY_SOURCE, partner=PARTNER)
     counts = summary["counts"]
     dispositions = Counter({state.value: counts[state.value] for state in DeliveryState})
-    held = _portal_stats(portal)["held"]["dossiers"]
+    held = portal_stats(portal)["held"]["dossiers"]
     result = PathResult(
         "hub",
         counts["extracted"],
@@ -375,22 +367,13 @@ class NaivePortal:
 
 def _city_pages(partners: Partners, limit: int) -> Iterator[dict[str, Any]]:
     """The city listing read with plain ``requests.get`` in pages of 1000, as many records as asked."""
-    start, end = partners.window
-    params: dict[str, Any] = {"updated_from": start.isoformat(), "updated_to": end.isoformat(), "limit": PAGE_SIZE}
-    headers = {"Authorization": f"Bearer {partners.city_token}"}
     served = 0
-    while served < limit:
-        reply = requests.get(
-            f"{partners.city_url}/api/v1/dossiers/changes", params=params, headers=headers, timeout=HTTP_TIMEOUT_S
-        )
-        reply.raise_for_status()
-        page = reply.json()
-        for record in page["items"][: limit - served]:
+    for body in city_page_bodies(partners, PAGE_SIZE):
+        for record in json.loads(body)["items"][: limit - served]:
             served += 1
             yield record
-        if page["next_cursor"] is None:
+        if served >= limit:
             return
-        params["cursor"] = page["next_cursor"]
 
 
 def _source_updated_at(record: dict[str, Any]) -> datetime | None:
@@ -623,11 +606,14 @@ class NaivePath:
         seconds, gate_seconds = time.perf_counter() - began, self.clock.seconds - gate_began
         self.seconds += seconds
         self.gate_seconds += gate_seconds
-        _say(f"  naive    {done:>7,} dossiers in {seconds:6.1f} s, of which gate {gate_seconds:5.1f} s ({_load()})")
+        _say(
+            f"  naive    {done:>7,} dossiers in {seconds:6.1f} s, of which gate {gate_seconds:5.1f} s "
+            f"({load_average()})"
+        )
 
     def result(self) -> PathResult:
         dispositions = Counter(state.value for state in self.states.values())
-        held = _portal_stats(self.endpoint)["held"]["dossiers"]
+        held = portal_stats(self.endpoint)["held"]["dossiers"]
         with self.hub_store.db.engine.connect() as conn:
             staged = conn.execute(sa.select(sa.func.count()).select_from(t.dossier_current)).scalar_one()
         stages = [
@@ -672,11 +658,6 @@ def _disagreements(store: HubStore, naive: dict[str, DeliveryState]) -> list[str
     return [
         f"{key}: hub {found.get(key)}, naive {state.value}" for key, state in naive.items() if found.get(key) != state
     ]
-
-
-def _load() -> str:
-    """The 1-minute load average: on a shared 2-core machine it says how much other work ran meanwhile."""
-    return f"load {os.getloadavg()[0]:.2f}"
 
 
 def _say(text: str = "") -> None:
@@ -803,8 +784,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _say(
         f"bench.portal_sync: {args.dossiers:,} dossiers, naive sample {args.naive_sample:,}, seed {args.seed}; "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{_load()}"
+        f"{machine()}"
     )
     with tempfile.TemporaryDirectory(prefix="bench-portal-sync-") as tmp:
         work = Path(tmp)
@@ -824,7 +804,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.portal_latency_ms:
                 _set_latency(partners, args.portal_latency_ms)
             warm_up_s = _warm_up_gate(partners)
-            _say(f"GX start-up (once per process, in neither path): {warm_up_s:.1f} s ({_load()})")
+            _say(f"GX start-up (once per process, in neither path): {warm_up_s:.1f} s ({load_average()})")
             clock = GateClock()
             with clock.timing(QualityGate, "split", "check"):
                 naive_path = NaivePath(partners, work, args.naive_sample, signatures, clock)
@@ -845,10 +825,7 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"{len(disagreements)} sampled dossiers differ between the paths, e.g. {disagreements[:3]}")
     if ratio < args.min_ratio:
         problems.append(f"ratio {ratio:.1f} is below --min-ratio {args.min_ratio}")
-    for problem in problems:
-        _say(f"PROBLEM: {problem}")
-    _say("OK: every record accounted for on both paths" if not problems else "FAILED")
-    return 1 if problems else 0
+    return verdict(problems, "OK: every record accounted for on both paths")
 
 
 if __name__ == "__main__":

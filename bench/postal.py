@@ -49,7 +49,7 @@ from typing import Any
 
 import requests
 
-from bench.common import peak_rss_mib, rate
+from bench.common import peak_rss_mib, rate, verdict
 from mappings.dossier import VN_TZ
 from mappings.postal.carrier_time import format_carrier_time
 
@@ -376,10 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                     problems.append(f"orders {path}: {counts} for {len(samples[path])} ready results")
         print(f"orders ratio = hub/naive = {figures['orders-hub'] / figures['orders-naive']:.1f}x")
     print(f"peak RSS {peak_rss_mib():.0f} MiB")
-    for problem in problems:
-        print(f"PROBLEM: {problem}")
-    print("OK: every callback stored once, every ready result ordered or quarantined" if not problems else "FAILED")
-    return 1 if problems else 0
+    return verdict(problems, "OK: every callback stored once, every ready result ordered or quarantined")
 
 
 if __name__ == "__main__":

@@ -302,7 +302,7 @@ class HttpTransport:
         except AdapterError as exc:
             error = exc
         finally:
-            self.breaker.record(failed=isinstance(error, RetryableError))
+            self.breaker.record(failed=isinstance(error, RetryableError) and not _slowed_down(call, error))
         duration_ms = (time.perf_counter() - started) * 1000
         log.debug(
             "%s %s attempt %d: %s in %.0f ms (%s)",
@@ -436,3 +436,11 @@ class HttpTransport:
             request_signature=request.headers.get(SIGNATURE_HEADER),
             response_signature=response.headers.get(SIGNATURE_HEADER) if response is not None else None,
         )
+
+
+def _slowed_down(call: _Call, error: AdapterError) -> bool:
+    """A "slow down" reply (429, or a status the partner means so) comes from a partner that is up:
+    it is retried with backoff like any retryable error, but it is no failure for the breaker, which
+    guards against a partner that is down -- counted, a polite partner's rate limit would shut the
+    door on it for a whole cooldown."""
+    return error.status == 429 or error.status in call.rate_limited

@@ -364,6 +364,16 @@ def test_a_failed_probe_reopens_and_permanent_errors_do_not_open(serve: Any) -> 
     assert client.breaker.state is BreakerState.CLOSED and server.count == 5
 
 
+def test_a_partner_that_asks_to_slow_down_is_up_and_never_opens_the_breaker(serve: Any) -> None:
+    server = serve(*[Step(429, {})] * 5, default=Step(body={"ok": True}))
+    client = transport(server, max_attempts=1, breaker_threshold=2, breaker_cooldown=30)
+    for _ in range(5):  # each refusal is retryable (the outbox tries again later) ...
+        with pytest.raises(RetryableError, match="429"):
+            client.get_json("/x", operation="op", parse=as_dict)
+    assert client.breaker.state is BreakerState.CLOSED  # ... but no failure of a partner that is up
+    assert client.get_json("/x", operation="op", parse=as_dict) == {"ok": True} and server.count == 6
+
+
 # ------------------------------------------------------------------------------------------ TLS
 
 

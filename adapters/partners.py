@@ -101,6 +101,11 @@ class Partner:
     login, a catalogue or an empty listing -- saying in a few words what answered; what
     ``hub connections test`` calls. None where every operation reads a person's data: a probe would
     be a lookup of a citizen nobody asked for (and audited as one)."""
+    read_only: bool = False
+    """The hub only reads from it: every call -- a POST carrying a SOAP query included -- is a query,
+    so a call whose reply was lost changed nothing there and its unknown outcome needs no looking
+    into (``hub.pipeline.message_log`` resolves it at once, as it does a safe method's). False for
+    every partner the hub writes to (the portal, the ministries it pushes to, the carriers)."""
 
     def name(self, language: str) -> str:
         """Its display name in the report's languages (``vi``, ``en``)."""
@@ -146,6 +151,7 @@ PARTNERS: tuple[Partner, ...] = (
         signer=dev_signer("city_system"),
         pool=Pool(2, "Concurrent calls to the city dossier system"),
         probe="adapters.city_system.client:probe",
+        read_only=True,
     ),
     Partner(
         id="national_portal",
@@ -174,6 +180,7 @@ PARTNERS: tuple[Partner, ...] = (
         signer=dev_signer("business_registration"),
         pool=Pool(1, "Concurrent calls to the national business registration system (REST)"),
         probe="adapters.ministry.client:probe",
+        read_only=True,
     ),
     Partner(
         id="population_db",
@@ -190,6 +197,7 @@ PARTNERS: tuple[Partner, ...] = (
         signer=dev_signer("population_db"),
         pool=Pool(2, "Concurrent batch tasks calling the population database (SOAP), each with a few calls in flight"),
         probe=None,  # every operation looks up a citizen
+        read_only=True,
     ),
     Partner(
         id="civil_status",
@@ -218,6 +226,7 @@ PARTNERS: tuple[Partner, ...] = (
         signer=dev_signer("driving_licence"),
         pool=Pool(1, "Concurrent calls to the driving-licence system (session API via the NGSP)"),
         probe="adapters.ministry.client:probe",
+        read_only=True,
     ),
     Partner(
         id="land_registration",
@@ -232,6 +241,7 @@ PARTNERS: tuple[Partner, ...] = (
         signer=dev_signer("land_registration"),
         pool=Pool(1, "Concurrent calls to the VBDLIS land registration system (REST)"),
         probe="adapters.ministry.client:probe",
+        read_only=True,
     ),
     Partner(
         id="unemployment_benefit",
@@ -246,6 +256,7 @@ PARTNERS: tuple[Partner, ...] = (
         signer=dev_signer("unemployment_benefit"),
         pool=Pool(1, "Concurrent calls to the unemployment-benefit system (REST via the NGSP)"),
         probe="adapters.ministry.client:probe",
+        read_only=True,
     ),
     Partner(
         id="certification",
@@ -259,6 +270,7 @@ PARTNERS: tuple[Partner, ...] = (
         signer=dev_signer("certification"),
         pool=Pool(1, "Concurrent calls to the electronic certification system (REST via the NGSP)"),
         probe="adapters.ministry.client:probe",
+        read_only=True,
     ),
     Partner(
         id="social_insurance",
@@ -271,6 +283,7 @@ PARTNERS: tuple[Partner, ...] = (
         login="token",
         signer=dev_signer("social_insurance"),
         probe=None,  # every operation looks up a citizen
+        read_only=True,
     ),
     Partner(
         id="vnpost",
@@ -316,6 +329,7 @@ PARTNERS: tuple[Partner, ...] = (
         signed=False,  # the public API signs nothing and takes no signature
         pool=Pool(1, "One call at a time to the portal's public, rate-limited scoreboard"),
         probe="adapters.portal_scoreboard.client:probe",
+        read_only=True,
     ),
 )
 

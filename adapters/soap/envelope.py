@@ -137,7 +137,9 @@ def read_fault(element: _Element) -> Fault | None:
     if element.tag != _FAULT:
         return None
     code_text = element.findtext(f"detail/{{{LOI_NS}}}LoiNghiepVu/{{{LOI_NS}}}MaLoi")
-    code = int(code_text) if code_text and code_text.strip().isdigit() else None
+    code_text = (code_text or "").strip()
+    # ASCII digits only: "²" passes str.isdigit() yet int() refuses it (found by the chaos fuzz)
+    code = int(code_text) if code_text.isascii() and code_text.isdigit() else None
     return Fault(
         faultcode=(element.findtext("faultcode") or "").strip(),
         message=(element.findtext("faultstring") or "").strip(),

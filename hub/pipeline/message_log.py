@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from adapters import partners
 from adapters.exchange import Exchange
 from hub.store import MessageLogEntry, OpenIntent
 from hub.store.message_log import MessageLog
@@ -35,6 +36,10 @@ OUTBOUND = "out"
 ORPHAN_ERROR = "no reply recorded: the process that sent this request ended before logging its reply"
 SAFE = frozenset({"GET", "HEAD"})
 SAFE_RESOLUTION = "a {method} request reads and changes nothing at the partner (a safe method, RFC 9110)"
+READ_ONLY_RESOLUTION = (
+    "a {method} {operation} to {partner}, a partner the hub only reads from (read_only, adapters/partners.py): "
+    "every call there is a query, so it changed nothing"
+)
 
 
 def log_entry(exchange: Exchange, batch_id: str | None) -> MessageLogEntry:
@@ -149,13 +154,29 @@ def is_orphaned(intent: OpenIntent, now: datetime) -> bool:
     return now - intent.started_at > LEASE
 
 
+def changed_nothing(intent: OpenIntent) -> str | None:
+    """Why a request whose reply was lost changed nothing at its partner, or None when it may have.
+
+    Such a request's outcome matters to no one, so it is resolved as soon as it is chained: a safe
+    method (RFC 9110 section 9.2.1), or any call to a partner the hub only reads from -- the
+    population register's lookups are POSTs (SOAP in the LGSP envelope) but queries all the same.
+    """
+    if intent.method in SAFE:
+        return SAFE_RESOLUTION.format(method=intent.method)
+    registered = partners.find(intent.partner)
+    if registered is not None and registered.read_only:
+        return READ_ONLY_RESOLUTION.format(method=intent.method, operation=intent.operation, partner=intent.partner)
+    return None
+
+
 def recover_orphans(message_log: MessageLog, partner: str, now: datetime) -> int:
     """Chain, with outcome "unknown", the requests to ``partner`` whose sending process died
-    before their reply was logged; returns how many. Run before a new block of calls to it."""
+    before their reply was logged -- on this host, or elsewhere with its lease timed out; returns
+    how many. Run before a new block of calls to it. This is where every unknown outcome is created,
+    so the ones that changed nothing (:func:`changed_nothing`) are resolved here, at once."""
     orphans = [i for i in message_log.open_intents(partner) if i.state == "sending" and is_orphaned(i, now)]
     recovered = len(message_log.mark_unknown([i.exchange_id for i in orphans], ORPHAN_ERROR))
-    # A safe method (RFC 9110 section 9.2.1) changes nothing at the partner: its outcome matters to no one.
-    message_log.resolve({i.exchange_id: SAFE_RESOLUTION.format(method=i.method) for i in orphans if i.method in SAFE})
+    message_log.resolve({i.exchange_id: why for i in orphans if (why := changed_nothing(i)) is not None})
     if recovered:
         log.warning(
             "%s: %d requests sent by a process that died before logging their replies are now in the "

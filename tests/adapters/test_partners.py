@@ -19,6 +19,7 @@ from dags.common import ALERTS_CONN_ID
 from hub.connections import sandbox_connections
 from sandbox.runner import _credentials
 from signing.pki import DevPki
+from tests.support.conformance import CASES
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTION = re.compile(r"AIRFLOW_CONN_[A-Z0-9_]+")
@@ -51,6 +52,16 @@ def test_queries_answer_by_flow_in_declaration_order() -> None:
     assert not partners.partner("viettel_post").signed  # outside the signing regime
     with pytest.raises(KeyError, match=r"no partner 'payment_platform'.*known: city_system"):
         partners.partner("payment_platform")
+
+
+def test_the_partners_declared_read_only_are_those_the_conformance_cases_find_only_read() -> None:
+    """``read_only`` lets the message log resolve a lost call at once, so it must never cover a
+    partner the hub writes to: the conformance cases that write (a portal sync, a push, an order)
+    and those that say why they only read must split the registry the same way."""
+    assert {c.name for c in CASES} == set(partner_ids())
+    declared = {spec.id for spec in PARTNERS if spec.read_only}
+    assert declared == {c.name for c in CASES if c.read_only and c.write is None}
+    assert not declared & {"national_portal", "civil_status", *partners.carriers()}
 
 
 # -- code that reads it ----------------------------------------------------------------------------------

@@ -9,9 +9,12 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from adapters.exchange import Exchange
 from hub.pipeline.message_log import DurableRecorder, log_entry, process_owner, recover_orphans
 from hub.store import HubStore, IntentState
+from hub.store import schema as t
 from hub.store.work_queue import LEASE
 from signing import evidence
 
@@ -20,10 +23,10 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 BODY = b'{"session":"***","service":"CapNhatTienDoHoSoMC","data":[{"MaHoSo":"X-1"}]}'
 
 
-def _sending(operation: str = "CapNhatTienDoHoSoMC") -> Exchange:
+def _sending(operation: str = "CapNhatTienDoHoSoMC", partner: str = PARTNER) -> Exchange:
     return Exchange(
         exchange_id=str(uuid.uuid4()),
-        partner=PARTNER,
+        partner=partner,
         operation=operation,
         method="POST",
         url="https://portal.example/service",
@@ -48,6 +51,13 @@ def _dead_pid() -> int:
 
 def _unknown(store: HubStore) -> list[dict]:
     return [e.fields for page in store.message_log.iter_log() for e in page if e.fields["outcome"] == "unknown"]
+
+
+def _resolutions(store: HubStore) -> dict[str, str]:
+    """What the log recorded as having become of each resolved request (exchange id -> how)."""
+    mi = t.message_intent
+    with store.db.engine.connect() as conn:
+        return dict(conn.execute(sa.select(mi.c.exchange_id, mi.c.resolution).where(mi.c.state == "resolved")).all())
 
 
 def test_a_request_is_kept_before_it_is_sent_and_its_exchange_logged_before_the_next_one_leaves(
@@ -105,3 +115,33 @@ def test_a_dead_senders_read_is_chained_and_resolved_at_once(store: HubStore) ->
     assert recover_orphans(log, PARTNER, T0) == 1
     assert [e["outcome"] for e in _unknown(store)] == ["unknown"]
     assert log.open_intents() == [] and log.unknown_outcomes(PARTNER) == []
+
+
+def test_a_lost_query_to_a_read_only_partner_is_resolved_at_once_and_a_portal_write_is_not(store: HubStore) -> None:
+    """The population register's lookups are POSTs (SOAP in the LGSP envelope) but change nothing
+    there: orphaned on this host or timed out on another (its lease run out), they are resolved as
+    they are chained. A POST to the portal, which the hub writes to, waits for its own resolution."""
+    log = store.message_log
+    dead_owner = f"{socket.gethostname()}:{_dead_pid()}"
+    orphaned, timed_out = (_sending("TraCuuThongTinCongDan", "population_db") for _ in range(2))
+    log.open_intent(log_entry(orphaned, "p-1"), dead_owner)
+    log.open_intent(log_entry(timed_out, "p-1"), "another-host:4242")
+    portal_write = _sending()
+    log.open_intent(log_entry(portal_write, "b"), dead_owner)
+
+    assert recover_orphans(log, "population_db", T0 + timedelta(minutes=1)) == 1
+    assert recover_orphans(log, "population_db", T0 + LEASE + timedelta(seconds=1)) == 1
+    assert log.unknown_outcomes("population_db") == [] and log.open_intents("population_db") == []
+    why = _resolutions(store)
+    assert set(why) == {orphaned.exchange_id, timed_out.exchange_id}
+    assert all("population_db" in w and "only reads from" in w and "changed nothing" in w for w in why.values())
+    assert recover_orphans(log, PARTNER, T0 + timedelta(minutes=1)) == 1
+    assert [e["exchange_id"] for e in _unknown(store)] == [
+        orphaned.exchange_id,
+        timed_out.exchange_id,
+        portal_write.exchange_id,
+    ]
+    (still_unknown,) = log.unknown_outcomes(PARTNER)
+    assert (still_unknown.exchange_id, still_unknown.method) == (portal_write.exchange_id, "POST")
+    assert log.resolve({portal_write.exchange_id: "looked up: TraCuuHoSo holds it"}) == 1
+    assert log.open_intents() == [] and evidence.verify_chain(log).ok

@@ -27,13 +27,16 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
-def _run(clone: Path, action: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(clone: Path, action: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """The script in ``clone`` with only the settings given: the session's own ``HUB_PG_DATA_DIR``
+    (a developer's private cluster) must never be started, stopped or deleted by these tests."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HUB_PG_DATA_DIR", "HUB_TEST_PG_URL")}
     return subprocess.run(
         ["bash", str(clone / "scripts" / "test-postgres.sh"), action],
         capture_output=True,
         text=True,
         timeout=180,
-        env=env,
+        env={**env, **settings},
         check=False,
     )
 
@@ -79,7 +82,7 @@ def test_starts_a_server_from_a_clone_the_postgres_user_cannot_enter(private_clo
 def test_a_failed_start_exits_non_zero_with_the_reason_and_prints_nothing_to_eval(private_clone: Path) -> None:
     blocker = private_clone / "not-a-folder"
     blocker.write_text("a file where the data folder's parent should be")
-    failed = _run(private_clone, "start", env={**os.environ, "HUB_PG_DATA_DIR": str(blocker / "data")})
+    failed = _run(private_clone, "start", HUB_PG_DATA_DIR=str(blocker / "data"))
     assert failed.returncode != 0
     assert failed.stdout == ""
     assert "test-postgres.sh" in failed.stderr or "mkdir" in failed.stderr

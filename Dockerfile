@@ -40,6 +40,7 @@ ENV GX_ANALYTICS_ENABLED=false \
     HUB_VAR_DIR=/opt/hub/var \
     AIRFLOW_CONFIG=/opt/hub/airflow.cfg \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/hub/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/hub/plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     PIP_NO_CACHE_DIR=1
 
@@ -63,6 +64,7 @@ COPY --chown=airflow:root quality ./quality
 COPY --chown=airflow:root hub ./hub
 COPY --chown=airflow:root sandbox ./sandbox
 COPY --chown=airflow:root dags ./dags
+COPY --chown=airflow:root plugins ./plugins
 RUN pip install --no-cache-dir --no-deps --editable .
 
 # Liveness of the job this container runs (scheduler, triggerer, dag-processor); docker-compose.yml

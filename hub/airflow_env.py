@@ -28,6 +28,8 @@ def airflow_environment(base: dict[str, str] | None = None) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW_CONFIG": str(REPO_ROOT / "airflow.cfg"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        # plugins/ui_timezone.py: the UI shows default_timezone until a user picks another zone.
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),

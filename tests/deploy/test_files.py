@@ -139,7 +139,7 @@ def test_image_copies_every_shipped_package_and_the_config_it_reads() -> None:
         if keyword == "COPY" and "--from=" not in args
         for source in [part for part in args.split() if not part.startswith("--")][:-1]
     }
-    missing = set(packages) | {"airflow.cfg", "pyproject.toml"}
+    missing = set(packages) | {"airflow.cfg", "pyproject.toml", "plugins"}
     assert not missing - copied, f"not copied into the image: {sorted(missing - copied)}"
     runs = " ".join(args for keyword, args in final if keyword == "RUN")
     assert re.search(r"pip install .*--editable \.", runs), "the hub must be installed (editable: it reads airflow.cfg)"

@@ -4,7 +4,8 @@ Both run after the portal sync and the ministry exchange have updated their asse
 clock in any case, so a period with no sync still gets its report (saying why the counts
 differ). Each first fetches the portal's export of the period (what the portal holds, so a
 dossier it lost or one that reached it from ministry software shows), and, optionally, the portal's public
-Decision 766 scoreboard (never failing the run when that public API is down), then reconciles the city's
+Decision 766 scoreboard (never failing the run when that public API is down) and the payment platform's
+transaction lists (the same: a period without them checks no payment), then reconciles the city's
 dossiers against it, what the portal acknowledged and what the ministries processed, lists every
 difference by dossier, checks the accounting identities and KPIs, and writes HTML, CSV, JSON and
 a signed PDF under ``var/reports/<period>/``.
@@ -71,6 +72,22 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
                 logging.getLogger(__name__).warning("the portal's scoreboard was not available: %s", exc)
                 return {"period": period, "available": False, "reason": str(exc)}
 
+        @task(pool=partner_pool("payment_platform"))
+        def fetch_platform_payments(logical_date=None, run_after=None) -> dict:
+            # Optional like the scoreboard: without the platform's lists the report checks no payment
+            # and the online-payment KPI keeps the dossiers' word (basis "facts"), saying so.
+            import logging
+
+            from hub.jobs import payments as jobs_payments
+            from hub.jobs import reconcile as jobs_reconcile
+
+            period = jobs_reconcile.period_before(logical_date or run_after, kind)
+            try:
+                return jobs_payments.fetch_platform_payments(partner_client("payment_platform"), period)
+            except Exception as exc:
+                logging.getLogger(__name__).warning("the payment platform was not available: %s", exc)
+                return {"period": period, "available": False, "reason": str(exc)}
+
         @task(outlets=[RECONCILED])
         def reconcile(logical_date=None, run_after=None) -> dict:
             from hub.jobs import reconcile as jobs_reconcile
@@ -85,7 +102,7 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
 
             return jobs_catalogue.check_portal_catalogue(partner_client("national_portal"))
 
-        [fetch_portal_snapshot(), fetch_portal_scoreboard()] >> reconcile()
+        [fetch_portal_snapshot(), fetch_portal_scoreboard(), fetch_platform_payments()] >> reconcile()
         if kind == "day":
             check_portal_catalogue()
 

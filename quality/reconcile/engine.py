@@ -475,7 +475,7 @@ def reconcile(
             identities += payments.identities()
             kpis = [payments.paid_online_kpi(k) if k.key == "paid_online" else k for k in kpis]
         else:
-            kpis = [replace(k, basis="facts") if k.key == "paid_online" else k for k in kpis]
+            kpis = [_facts_basis(k) if k.key == "paid_online" else k for k in kpis]
         sources = _sources(db, portal_checked)
         breakdown = _breakdown(db)
         trend = _trend(db) if period.kind != "day" else []
@@ -496,6 +496,12 @@ def reconcile(
         ministries=ministries,
         payments=payments.summary() if payments is not None else {"checked": False, "basis": "facts"},
     )
+
+
+def _facts_basis(kpi: Kpi) -> Kpi:
+    """The online-payment KPI on the dossiers' word: the platform's list was not fetched for the period."""
+    note = "; basis: the dossiers' own facts (the payment platform's transaction list was not fetched)"
+    return replace(kpi, formula=kpi.formula + note, basis="facts")
 
 
 def _differences(db: duckdb.DuckDBPyConnection, batch_rows: int) -> list[Difference]:

@@ -20,6 +20,9 @@ a signed PDF under ``var/reports/<period>/``.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from dags.common import (
@@ -33,6 +36,16 @@ from dags.common import (
     partner_client,
     partner_pool,
 )
+
+
+def _optional(source: str, period: str, fetch: Callable[[], dict]) -> dict:
+    """``fetch()``, or -- when ``source`` is down or its Connection missing -- a note saying so: an
+    optional source never fails the reconciliation, whose report then says it was not available."""
+    try:
+        return fetch()
+    except Exception as exc:
+        logging.getLogger(__name__).warning("%s was not available: %s", source, exc)
+        return {"period": period, "available": False, "reason": str(exc)}
 
 
 def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
@@ -61,32 +74,23 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
         def fetch_portal_scoreboard(logical_date=None, run_after=None) -> dict:
             # Optional: the public scoreboard being down (or its Connection missing) never fails the
             # reconciliation; the report then says the scoreboard was not available.
-            import logging
-
             from hub.jobs import reconcile as jobs_reconcile
 
             period = jobs_reconcile.period_before(logical_date or run_after, kind)
-            try:
-                return jobs_reconcile.fetch_portal_scoreboard(partner_client("portal_scoreboard"), period)
-            except Exception as exc:
-                logging.getLogger(__name__).warning("the portal's scoreboard was not available: %s", exc)
-                return {"period": period, "available": False, "reason": str(exc)}
+            fetch = jobs_reconcile.fetch_portal_scoreboard
+            board = "the portal's scoreboard"
+            return _optional(board, period, lambda: fetch(partner_client("portal_scoreboard"), period))
 
         @task(pool=partner_pool("payment_platform"))
         def fetch_platform_payments(logical_date=None, run_after=None) -> dict:
-            # Optional like the scoreboard: without the platform's lists the report checks no payment
-            # and the online-payment KPI keeps the dossiers' word (basis "facts"), saying so.
-            import logging
-
+            # Optional too: without the platform's lists the report checks no payment and the
+            # online-payment KPI keeps the dossiers' word (basis "facts"), saying so.
             from hub.jobs import payments as jobs_payments
             from hub.jobs import reconcile as jobs_reconcile
 
             period = jobs_reconcile.period_before(logical_date or run_after, kind)
-            try:
-                return jobs_payments.fetch_platform_payments(partner_client("payment_platform"), period)
-            except Exception as exc:
-                logging.getLogger(__name__).warning("the payment platform was not available: %s", exc)
-                return {"period": period, "available": False, "reason": str(exc)}
+            fetch = jobs_payments.fetch_platform_payments
+            return _optional("the payment platform", period, lambda: fetch(partner_client("payment_platform"), period))
 
         @task(outlets=[RECONCILED])
         def reconcile(logical_date=None, run_after=None) -> dict:

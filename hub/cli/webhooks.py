@@ -1,5 +1,5 @@
 """``hub webhooks serve``: the partners' callback receiver (carriers; with ``--vbdlis`` the land
-system), a process of its own.
+system; with ``--payments`` the payment platform's confirmations), a process of its own.
 
 Mounted by ``hub/cli/main.py``. Separate from Airflow's API server on purpose: carriers call it from
 outside, it must answer in milliseconds whatever the scheduler is doing, and it needs no Airflow

@@ -17,11 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Flow = Literal["city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard"]
+Flow = Literal[
+    "city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard", "payment"
+]
 """What the hub does with a partner: extract from the city system, deliver to the portal, check
 people (population register, insurer), pull back what a ministry processed on its own software,
 push interconnected dossiers to a ministry, send results home by post, read how the portal scores
-the city (Decision 766)."""
+the city (Decision 766), match the fees paid on the portal's payment platform to the dossiers."""
 
 Transport = Literal["REST", "SOAP"]
 Login = Literal["token", "account", "none"]
@@ -330,6 +332,20 @@ PARTNERS: tuple[Partner, ...] = (
         pool=Pool(1, "One call at a time to the portal's public, rate-limited scoreboard"),
         probe="adapters.portal_scoreboard.client:probe",
         read_only=True,
+    ),
+    Partner(
+        id="payment_platform",
+        name_vi="Nền tảng thanh toán trực tuyến của Cổng DVCQG",
+        name_en="National portal's online-payment platform",
+        flows=frozenset({"payment"}),
+        transport="REST",
+        client_factory="adapters.payment_platform.client:from_connection",
+        sandbox="sandbox.payment_platform.app:double",
+        login="token",  # a bearer token when the platform issues one (H sends it when configured)
+        extras=("ma_doi_tac", "checksum_secret"),  # the hub's partner code and its MaXacThuc key
+        signed=False,  # the platform's messages carry a SHA-256 checksum (MaXacThuc), not a JWS
+        pool=Pool(1, "One call at a time to the portal's payment platform"),
+        probe="adapters.payment_platform.client:probe",
     ),
 )
 

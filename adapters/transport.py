@@ -74,6 +74,7 @@ class _Call:
     secrets: tuple[str, ...] = ()
     record_count: int = 0
     rate_limited: frozenset[int] = frozenset()
+    raw: bool = False  # a 2xx reply's bytes go to ``parse`` as they are (a PDF), not decoded as JSON
 
 
 def _should_retry(exc: BaseException) -> bool:
@@ -198,6 +199,7 @@ class HttpTransport:
         redact_keys: frozenset[str] = frozenset(),
         record_count: int = 0,
         rate_limited: frozenset[int] = frozenset(),
+        raw: bool = False,
     ) -> T:
         """POST ``payload`` as UTF-8 JSON and return ``parse(reply)``.
 
@@ -208,6 +210,7 @@ class HttpTransport:
         scrubbed from error messages. ``record_count`` is reported to the message log.
         ``rate_limited`` names further statuses the partner means as "slow down" (the portal's public
         scoreboard answers 403 under load, not for credentials): retried with backoff like a 429.
+        ``raw``: a 2xx reply is handed to ``parse`` as bytes (the payment platform's receipt is a PDF).
         """
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = headers or {}
@@ -222,6 +225,7 @@ class HttpTransport:
             secrets=secrets,
             record_count=record_count,
             rate_limited=rate_limited,
+            raw=raw,
         )
         return self._call(call, parse)
 
@@ -384,6 +388,8 @@ class HttpTransport:
         refusal = self.signatures.refusal(response.content, response.headers.get(SIGNATURE_HEADER))
         if refusal is not None:
             raise UntrustedReply(*where, f"reply refused: {refusal}", status=status)
+        if call.raw:
+            return parse(response.content)
         try:
             document = json.loads(response.content)
         except ValueError as exc:

@@ -4,7 +4,8 @@ Both run after the portal sync and the ministry exchange have updated their asse
 clock in any case, so a period with no sync still gets its report (saying why the counts
 differ). Each first fetches the portal's export of the period (what the portal holds, so a
 dossier it lost or one that reached it from ministry software shows), and, optionally, the portal's public
-Decision 766 scoreboard (never failing the run when that public API is down), then reconciles the city's
+Decision 766 scoreboard (never failing the run when that public API is down) and the payment platform's
+transaction lists (the same: a period without them checks no payment), then reconciles the city's
 dossiers against it, what the portal acknowledged and what the ministries processed, lists every
 difference by dossier, checks the accounting identities and KPIs, and writes HTML, CSV, JSON and
 a signed PDF under ``var/reports/<period>/``.
@@ -19,6 +20,9 @@ a signed PDF under ``var/reports/<period>/``.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from dags.common import (
@@ -32,6 +36,16 @@ from dags.common import (
     partner_client,
     partner_pool,
 )
+
+
+def _optional(source: str, period: str, fetch: Callable[[], dict]) -> dict:
+    """``fetch()``, or -- when ``source`` is down or its Connection missing -- a note saying so: an
+    optional source never fails the reconciliation, whose report then says it was not available."""
+    try:
+        return fetch()
+    except Exception as exc:
+        logging.getLogger(__name__).warning("%s was not available: %s", source, exc)
+        return {"period": period, "available": False, "reason": str(exc)}
 
 
 def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
@@ -60,16 +74,23 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
         def fetch_portal_scoreboard(logical_date=None, run_after=None) -> dict:
             # Optional: the public scoreboard being down (or its Connection missing) never fails the
             # reconciliation; the report then says the scoreboard was not available.
-            import logging
-
             from hub.jobs import reconcile as jobs_reconcile
 
             period = jobs_reconcile.period_before(logical_date or run_after, kind)
-            try:
-                return jobs_reconcile.fetch_portal_scoreboard(partner_client("portal_scoreboard"), period)
-            except Exception as exc:
-                logging.getLogger(__name__).warning("the portal's scoreboard was not available: %s", exc)
-                return {"period": period, "available": False, "reason": str(exc)}
+            fetch = jobs_reconcile.fetch_portal_scoreboard
+            board = "the portal's scoreboard"
+            return _optional(board, period, lambda: fetch(partner_client("portal_scoreboard"), period))
+
+        @task(pool=partner_pool("payment_platform"))
+        def fetch_platform_payments(logical_date=None, run_after=None) -> dict:
+            # Optional too: without the platform's lists the report checks no payment and the
+            # online-payment KPI keeps the dossiers' word (basis "facts"), saying so.
+            from hub.jobs import payments as jobs_payments
+            from hub.jobs import reconcile as jobs_reconcile
+
+            period = jobs_reconcile.period_before(logical_date or run_after, kind)
+            fetch = jobs_payments.fetch_platform_payments
+            return _optional("the payment platform", period, lambda: fetch(partner_client("payment_platform"), period))
 
         @task(outlets=[RECONCILED])
         def reconcile(logical_date=None, run_after=None) -> dict:
@@ -85,7 +106,7 @@ def reconciliation_dag(dag_id: str, kind: str, cron: str) -> None:
 
             return jobs_catalogue.check_portal_catalogue(partner_client("national_portal"))
 
-        [fetch_portal_snapshot(), fetch_portal_scoreboard()] >> reconcile()
+        [fetch_portal_snapshot(), fetch_portal_scoreboard(), fetch_platform_payments()] >> reconcile()
         if kind == "day":
             check_portal_catalogue()
 

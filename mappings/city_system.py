@@ -134,7 +134,7 @@ def _delivery_address(record: Mapping[str, Any]) -> dict[str, Any] | None:
 
 # The city's values for the Decision 766 fields (docs/interfaces.md section 1) -> canonical.
 _SUBMISSION_PLACES = {"CONG_DVCQG": True, "CONG_DVC_THANH_PHO": False, "BO_PHAN_MOT_CUA": False}
-_PAYMENT_GATEWAYS = {"CONG_DVCQG": "national_portal", "CONG_THANH_PHO": "city"}
+PAYMENT_GATEWAYS = {"CONG_DVCQG": "national_portal", "CONG_THANH_PHO": "city"}  # ``cong_thanh_toan``
 _IDENTIFIER_KINDS = {"CAN_CUOC": "citizen_id", "CMND": "id_card", "HO_CHIEU": "passport", "MA_SO_THUE": "tax_code"}
 
 
@@ -168,7 +168,7 @@ def _kpi_fields(record: Mapping[str, Any], applicant: Mapping[str, Any]) -> dict
         ),
         "vneid_verified": record.get("tai_khoan_xac_thuc_vneid") or False,
         "payment_gateway": _coded(
-            _PAYMENT_GATEWAYS, record.get("cong_thanh_toan"), "city.unknown_payment_gateway", "cong_thanh_toan", None
+            PAYMENT_GATEWAYS, record.get("cong_thanh_toan"), "city.unknown_payment_gateway", "cong_thanh_toan", None
         ),
         "applicant_identifiers": [
             _identifier(item, f"chu_ho_so.dinh_danh[{i}].")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from mappings.city_system import PAYMENT_GATEWAYS
 from mappings.code_tables import CodeTables
 from mappings.dossier import VN_TZ
 from mappings.national_portal import parse_portal_date
@@ -66,6 +67,11 @@ class DossierFacts:
     one_stop_no: str | None = None
     other_no: str | None = None
     applicant_key: str | None = None
+    # What the online-payment reconciliation matches the payment platform's transactions by (issue 20):
+    # where the dossier says it paid (``national_portal`` or ``city``, None when not paid online) and
+    # the sum of its fee rows in VND (the amount a transaction for it should carry).
+    payment_gateway: str | None = None
+    fee_total: int = 0
 
 
 def _iso(value: Any) -> datetime | None:
@@ -133,6 +139,7 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
     channel_row = tables.channels.get(channel, on, by="local_code") if isinstance(channel, str) else None
     applicant = record.get("chu_ho_so") if isinstance(record.get("chu_ho_so"), Mapping) else {}
     databases = record.get("csdl_khai_thac")
+    paid_online = record.get("thanh_toan_truc_tuyen") is True
     return DossierFacts(
         procedure_code=_text(record.get("ma_tthc")),
         status=state_row.status_code if state_row else None,
@@ -141,7 +148,7 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
         due_at=_iso(record.get("ngay_hen_tra")),
         finished_at=_iso(record.get("ngay_ket_thuc_xu_ly")),
         digitised=any(doc.get("da_so_hoa") is True for doc in _documents(record.get("tai_lieu"))),
-        paid_online=record.get("thanh_toan_truc_tuyen") is True,
+        paid_online=paid_online,
         return_by_post=record.get("tra_ket_qua_qua_buu_chinh") is True,
         submitted_via_portal=record.get("noi_nop") == CITY_PORTAL_SUBMISSION,
         vneid_verified=record.get("tai_khoan_xac_thuc_vneid") is True,
@@ -155,6 +162,8 @@ def city_facts(record: Mapping[str, Any], tables: CodeTables) -> DossierFacts:
         # ``MaHoSoKhac``, docs/interfaces.md 7.2); its API (section 1) does not list it yet.
         other_no=_text(record.get("so_ho_so_khac")),
         applicant_key=applicant_key(applicant.get("so_giay_to")),
+        payment_gateway=PAYMENT_GATEWAYS.get(record.get("cong_thanh_toan")) if paid_online else None,
+        fee_total=sum(_int(fee.get("so_tien")) or 0 for fee in _documents(record.get("le_phi"))),
     )
 
 

@@ -137,6 +137,8 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "don_vi_xu_ly": lambda: "01",  # Hanoi's unit at the driving-licence system (ASSUMPTION)
         "webhook_token": lambda: secrets.token_urlsafe(32),
         "callback_security_code": lambda: secrets.token_urlsafe(24),  # VBDLIS's callbacks to the hub
+        "ma_doi_tac": lambda: "HNI-TTHC",  # the hub's partner code at the payment platform
+        "checksum_secret": lambda: secrets.token_urlsafe(32),  # its MaXacThuc key
     }
     credentials = {}
     for spec in PARTNERS:

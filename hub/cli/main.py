@@ -33,7 +33,7 @@ from hub.cli.quarantine import app as quarantine_app
 from hub.cli.reconcile import reconcile_command
 from hub.cli.signing import pki_app, sign, verify
 from hub.cli.webhooks import app as webhooks_app
-from hub.cli.webhooks import callback_receiver, land_callbacks
+from hub.cli.webhooks import callback_receiver, land_callbacks, payment_confirmations
 from hub.connections import sandbox_connections
 from hub.day_checks import (
     advance_carriers,
@@ -56,6 +56,7 @@ from hub.day_checks import (
 from hub.local_deployment import TIMEZONE, airflow_services, connections_document, up_dir, up_environment, user_names
 from hub.observability.logging import configure_json_logging, route_library_logs
 from hub.paths import keep_private, log_file, reports_dir, sandbox_dir, store_url, var_dir
+from hub.payment_checks import payment_problems, print_payments
 from hub.processes import Processes, ProcessExited
 from quality.reconcile.model import DEFAULT_EXPECTED, DifferenceClass
 
@@ -95,6 +96,13 @@ CARRIER_DAYS = 5
 # the portal themselves (extra at the portal, each explained by its ministry's pull-back: a flag on
 # the ministry-only dossier, which is counted once).
 DEMO_DIFFERENCES = ("missing_at_portal", "quarantined", "ministry_only", "extra_at_portal")
+# The payment platform's day carries one discrepancy of each payment class on purpose
+# (sandbox.payment_platform.ledger): the reconciliation must find them, and they are expected.
+DEMO_PAYMENT_CLASSES = (
+    DifferenceClass.PAYMENT_NOT_PAID,
+    DifferenceClass.PAYMENT_AMOUNT_DIFFERS,
+    DifferenceClass.PAYMENT_UNCLAIMED,
+)
 
 DayOption = Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="Sample day the city system generates.")]
 ScaleOption = Annotated[float, typer.Option(help="Share of a full day (~11,000 dossiers at 1.0).")]
@@ -292,8 +300,10 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
             f"Note: HUB_STORE_URL is set, so `hub` commands read it, not the demo's store {store}.", highlight=False
         )
     # The demo makes the portal lose one acknowledged dossier on purpose, so its reconciliation
-    # expects that class too (beside the hub's usual ones) and checks it found exactly that dossier.
-    env["HUB_RECONCILE_EXPECTED"] = ",".join(k.value for k in (*DEFAULT_EXPECTED, DifferenceClass.MISSING_AT_PORTAL))
+    # expects that class too (beside the hub's usual ones) and checks it found exactly that dossier;
+    # likewise the payment discrepancies its payment platform's day carries.
+    expected = (*DEFAULT_EXPECTED, DifferenceClass.MISSING_AT_PORTAL, *DEMO_PAYMENT_CLASSES)
+    env["HUB_RECONCILE_EXPECTED"] = ",".join(k.value for k in expected)
     with _step("Starting the sandbox partners"):
         try:
             state = runner.up(sandbox_dir(), day=day, scale=scale, seed=seed, fresh=True)
@@ -306,7 +316,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
             prepare_airflow(env)
         # Viettel Post's tracking is its callbacks, and VBDLIS calls back the land dossiers it
         # received and ended: the receiver runs beside the DAGs, as in production.
-        with callback_receiver(env, state, CALLBACK_CARRIERS, vbdlis=True) as receiver:
+        with callback_receiver(env, state, CALLBACK_CARRIERS, vbdlis=True, payments=True) as receiver:
             for round_name in ("first run", "re-run"):
                 land = land_callbacks(receiver, state["land_registration"], day, day)
                 console.print(f"{round_name}: VBDLIS called back {land}.", highlight=False)
@@ -317,6 +327,12 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
                 if round_name == "first run":
                     lost = lose_one_portal_dossier(state["national_portal"]["url"], day)
                     console.print(f"Injected: the portal loses dossier {lost} it had acknowledged.", highlight=False)
+                    confirmed = payment_confirmations(receiver, state["payment_platform"])
+                    console.print(
+                        f"Payment platform: confirmations sent to the receiver {confirmed} "
+                        "(a replayed and a forged one must be refused: 409, 401).",
+                        highlight=False,
+                    )
                 for dag_id in DEMO_FOLLOW_UP_DAGS:
                     _dags_test(dag_id, day, round_name, env)
                 sent = portal_send_calls(state["national_portal"]["url"]) - calls_before
@@ -349,10 +365,12 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     }
     result["population_verify"], result["ministry_exchange"] = population, ministries
     result["postal"], result["injected"] = postal, {"lost_at_portal": lost}
+    result["payment_confirmations"] = confirmed
     result["ministry_syncs_to_portal"] = synced["by_partner"]
     reconciliation = reconciliation_document(day)
     result["reconciliation"] = {
-        k: reconciliation[k] for k in ("verdict", "compared", "counts", "flags", "identities", "portal_side")
+        k: reconciliation[k]
+        for k in ("verdict", "compared", "counts", "flags", "identities", "portal_side", "payments")
     }
     path = demo_dir / "summary.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
@@ -361,8 +379,10 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     print_postal(console, postal)
     print_evidence(console, evidence)
     print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
+    print_payments(console, reconciliation)
     problems = day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries)
-    problems += postal_problems(postal) + reconciliation_problems(reconciliation, DEMO_DIFFERENCES, lost)
+    problems += postal_problems(postal) + payment_problems(reconciliation, confirmed)
+    problems += reconciliation_problems(reconciliation, (*DEMO_DIFFERENCES, *DEMO_PAYMENT_CLASSES), lost)
     problems += portal_count_problems(reconciliation, synced)
     if problems:
         _fail("; ".join(problems))

@@ -1,5 +1,5 @@
 """``hub webhooks serve``: the partners' callback receiver (carriers; with ``--vbdlis`` the land
-system), a process of its own.
+system; with ``--payments`` the payment platform's confirmations), a process of its own.
 
 Mounted by ``hub/cli/main.py``. Separate from Airflow's API server on purpose: carriers call it from
 outside, it must answer in milliseconds whatever the scheduler is doing, and it needs no Airflow
@@ -32,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 LAND = "land_registration"
+PAYMENTS = "payment_platform"
 
 
 @app.command("serve")
@@ -48,19 +49,28 @@ def serve(
             "callback_security_code extra is the code they must carry)."
         ),
     ] = False,
+    payments: Annotated[
+        bool,
+        typer.Option(
+            help="Also take the payment platform's confirmations (the payment_platform Connection's "
+            "ma_doi_tac and checksum_secret extras check them)."
+        ),
+    ] = False,
 ) -> None:
-    """Receive ``POST /webhooks/<carrier>`` (and, with ``--vbdlis``, ``/webhooks/vbdlis/...``)
-    callbacks into the hub store until interrupted."""
+    """Receive ``POST /webhooks/<carrier>`` (and, with ``--vbdlis``, ``/webhooks/vbdlis/...``; with
+    ``--payments``, ``/webhooks/payment_platform/confirm``) callbacks into the hub store until interrupted."""
     import uvicorn
 
     from adapters.hooks import PartnerHook
     from adapters.ministry.callbacks import land_callbacks
+    from adapters.payment_platform.callbacks import ConfirmationParser
     from hub.observability.logging import configure_json_logging
     from hub.paths import store_url
     from hub.store import hub_store
     from hub.store.default import store_exists, store_location
     from hub.webhooks.app import create_app
     from hub.webhooks.ministry import VBDLIS_PATH, land_callback_routes
+    from hub.webhooks.payment import PAYMENT_PATH, payment_callback_routes
 
     configure_json_logging()  # JSON lines, personal numbers masked (as every hub command)
     logging.getLogger().setLevel(logging.INFO)  # one line per stored batch of callbacks
@@ -75,6 +85,14 @@ def serve(
             raise typer.BadParameter("the land_registration Connection has no callback_security_code extra")
         routes = land_callback_routes(store, land_callbacks(str(code)))
         typer.echo(f"VBDLIS callbacks on http://{host}:{port}{VBDLIS_PATH}/<Operation>/<code>")
+    if payments:
+        platform = PartnerHook(PAYMENTS)
+        extras = platform.get_connection(platform.conn_id).extra_dejson
+        if not extras.get("ma_doi_tac") or not extras.get("checksum_secret"):
+            raise typer.BadParameter("the payment_platform Connection lacks the ma_doi_tac or checksum_secret extra")
+        parser = ConfirmationParser(str(extras["ma_doi_tac"]), str(extras["checksum_secret"]))
+        routes += payment_callback_routes(store, parser)
+        typer.echo(f"payment confirmations on http://{host}:{port}{PAYMENT_PATH}")
     typer.echo(f"webhook receiver on http://{host}:{port}/webhooks/{{{','.join(clients)}}}")
     # No access log: one line per callback comes from the app, with nothing personal in it.
     uvicorn.run(create_app(store, clients, routes), host=host, port=port, access_log=False, log_level="info")
@@ -82,20 +100,27 @@ def serve(
 
 @contextmanager
 def callback_receiver(
-    env: Mapping[str, str], sandbox: Mapping[str, Any], carriers: Sequence[str], *, vbdlis: bool = False
+    env: Mapping[str, str],
+    sandbox: Mapping[str, Any],
+    carriers: Sequence[str],
+    *,
+    vbdlis: bool = False,
+    payments: bool = False,
 ) -> Iterator[str]:
     """``hub webhooks serve`` as its own process (with ``env``: the store and the carriers' Connections)
     while the block runs, and the sandbox ``carriers`` calling it back; yields its base URL.
 
     The demo needs it for Viettel Post, whose tracking is its callbacks (``registerOrderHook`` asks
     Viettel to send them again; there is no history to poll), and, with ``vbdlis``, for the land
-    system's callbacks (the land double sends them when asked: ``land_callbacks``)."""
+    system's callbacks (the land double sends them when asked: ``land_callbacks``), and, with
+    ``payments``, for the payment platform's confirmations (``payment_confirmations``)."""
     with socket.socket() as probe:  # a free loopback port for the receiver to bind
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "hub.cli", "webhooks", "serve", "--port", str(port)]
     command += [option for name in carriers for option in ("--carrier", name)]
     command += ["--vbdlis"] if vbdlis else []
+    command += ["--payments"] if payments else []
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would stall the receiver
         process = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
@@ -140,5 +165,19 @@ def land_callbacks(receiver: str, land: Mapping[str, Any], first: date, last: da
         "to": last.isoformat(),
     }
     reply = requests.post(f"{land['url']}/sandbox/callbacks", json=ask, timeout=300)
+    reply.raise_for_status()
+    return dict(reply.json()["sent"])
+
+
+def payment_confirmations(
+    receiver: str, platform: Mapping[str, Any], *, replay: int = 1, forge: int = 1
+) -> dict[str, int]:
+    """Ask the payment double (its sandbox state ``platform``) to confirm the day's paid transactions
+    to the receiver, then to send ``replay`` of them again and ``forge`` with a wrong checksum (both
+    must be refused); returns the receiver's answers by kind and HTTP status."""
+    from hub.webhooks.payment import PAYMENT_PATH
+
+    ask = {"url": f"{receiver}{PAYMENT_PATH}", "replay": replay, "forge": forge}
+    reply = requests.post(f"{platform['url']}/sandbox/callbacks", json=ask, timeout=300)
     reply.raise_for_status()
     return dict(reply.json()["sent"])

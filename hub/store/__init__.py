@@ -13,6 +13,7 @@ from hub.store.ministry import (  # importing registers its tables
     StatusUpdate,
 )
 from hub.store.ministry_callbacks import MinistryCallbacks, StoredCallback  # importing registers its tables
+from hub.store.payments import PaymentRecords  # importing registers its tables
 from hub.store.population import (  # importing registers its tables
     CheckResult,
     ClaimedCheck,
@@ -62,6 +63,7 @@ __all__ = [
     "OpenIntent",
     "OutboxMessage",
     "OutboxState",
+    "PaymentRecords",
     "PlannedCheck",
     "PopulationChecks",
     "ProvenRecord",

@@ -53,6 +53,9 @@ dossier_facts = sa.Table(
     sa.Column("one_stop_no", sa.String(64), nullable=False, server_default=""),
     sa.Column("other_no", sa.String(64), nullable=False, server_default=""),
     sa.Column("applicant_key", sa.String(64), nullable=False, server_default=""),
+    # Payment facts (issue 20), added after stores existed: "" and 0 are absent.
+    sa.Column("payment_gateway", sa.String(20), nullable=False, server_default=""),
+    sa.Column("fee_total", sa.BigInteger, nullable=False, server_default=sa.text("0")),
 )
 
 

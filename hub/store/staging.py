@@ -21,7 +21,7 @@ from hub.store.database import Database, chunks, utc
 from hub.store.facts import dossier_facts
 from hub.store.records import SharedNumber, StageCounts, StagedRecord
 
-_TEXT_FACTS = ("agency", "one_stop_no", "other_no", "applicant_key")  # "" where absent (no NULLs)
+_TEXT_FACTS = ("agency", "one_stop_no", "other_no", "applicant_key", "payment_gateway")  # "" where absent (no NULLs)
 
 
 def current_version_of(staged: sa.FromClause, current: sa.FromClause) -> sa.ColumnElement[bool]:

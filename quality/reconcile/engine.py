@@ -13,7 +13,7 @@ list, the engine never caps it) and the aggregates.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from quality.reconcile.model import (
     Reconciliation,
     share,
 )
+from quality.reconcile.payments import check_payments, load_platform
 from quality.reconcile.portal_explained import explain_portal
 from quality.reconcile.portal_snapshot import fetched_snapshot, snapshot_read
 
@@ -50,6 +51,13 @@ CHECKED = (
     DifferenceClass.DUPLICATE,
     DifferenceClass.POSTAL_NO_ORDER,
     DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED,
+)
+
+# Checked when the payment platform's transaction list was fetched for the period (``payments``).
+PAYMENT_CLASSES = (
+    DifferenceClass.PAYMENT_NOT_PAID,
+    DifferenceClass.PAYMENT_AMOUNT_DIFFERS,
+    DifferenceClass.PAYMENT_UNCLAIMED,
 )
 
 ONLINE = 2  # KenhThucHien
@@ -431,6 +439,7 @@ def reconcile(
     with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, _connect(memory_limit, spill) as db:
         fetched_at = fetched_snapshot(store, period.label)
         portal_checked = fetched_at is not None
+        payment_days = load_platform(db, store, period)
         load_store(
             db,
             store,
@@ -460,6 +469,13 @@ def reconcile(
         ministries = by_ministry(db, tables, period, portal_checked=portal_checked)
         identities.append(ministry_identity(ministries))
         kpis = _kpis(db)
+        payments = check_payments(db, payment_days)
+        if payments is not None:
+            differences += payments.differences()
+            identities += payments.identities()
+            kpis = [payments.paid_online_kpi(k) if k.key == "paid_online" else k for k in kpis]
+        else:
+            kpis = [_facts_basis(k) if k.key == "paid_online" else k for k in kpis]
         sources = _sources(db, portal_checked)
         breakdown = _breakdown(db)
         trend = _trend(db) if period.kind != "day" else []
@@ -468,7 +484,9 @@ def reconcile(
         generated_at=datetime.now(UTC),
         sources=sources,
         identities=identities,
-        checked=CHECKED + ((DifferenceClass.EXTRA_AT_PORTAL,) if portal_checked else ()),
+        checked=CHECKED
+        + ((DifferenceClass.EXTRA_AT_PORTAL,) if portal_checked else ())
+        + (PAYMENT_CLASSES if payments is not None else ()),
         differences=differences,
         breakdown=breakdown,
         kpis=kpis,
@@ -476,7 +494,14 @@ def reconcile(
         portal_snapshot=asdict(snapshot) | {"explained": explained} if snapshot is not None else None,
         expected=expected,
         ministries=ministries,
+        payments=payments.summary() if payments is not None else {"checked": False, "basis": "facts"},
     )
+
+
+def _facts_basis(kpi: Kpi) -> Kpi:
+    """The online-payment KPI on the dossiers' word: the platform's list was not fetched for the period."""
+    note = "; basis: the dossiers' own facts (the payment platform's transaction list was not fetched)"
+    return replace(kpi, formula=kpi.formula + note, basis="facts")
 
 
 def _differences(db: duckdb.DuckDBPyConnection, batch_rows: int) -> list[Difference]:

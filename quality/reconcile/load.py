@@ -55,7 +55,7 @@ CREATE TABLE dossier (
     source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, day DATE, in_period BOOLEAN,
     procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
     {", ".join(f"{flag} BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases INTEGER, has_facts BOOLEAN,
-    one_stop_no VARCHAR, other_no VARCHAR, applicant_key VARCHAR);
+    one_stop_no VARCHAR, other_no VARCHAR, applicant_key VARCHAR, payment_gateway VARCHAR, fee_total BIGINT);
 CREATE TABLE delivery (dossier_no VARCHAR, state VARCHAR, acked_hash VARCHAR);
 CREATE TABLE quarantine (dossier_no VARCHAR, rule VARCHAR);
 CREATE TABLE portal (dossier_no VARCHAR);
@@ -213,7 +213,8 @@ def load_store(
             coalesce(f.consulted_databases, 0) AS consulted_databases,
             CASE WHEN f.dossier_no IS NULL THEN 0 ELSE 1 END AS has_facts,
             coalesce(f.agency, '') AS fact_agency, coalesce(f.one_stop_no, '') AS one_stop_no,
-            coalesce(f.other_no, '') AS other_no, coalesce(f.applicant_key, '') AS applicant_key
+            coalesce(f.other_no, '') AS other_no, coalesce(f.applicant_key, '') AS applicant_key,
+            coalesce(f.payment_gateway, '') AS payment_gateway, coalesce(f.fee_total, 0) AS fee_total
         FROM dossier_current c
         LEFT JOIN dossier_facts f
             ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash
@@ -228,12 +229,14 @@ def load_store(
             coalesce({day} BETWEEN $first AND $last, false),
             nullif(procedure, ''), status, channel, received, due, finished,
             {", ".join(f"{flag}::BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases::INTEGER, has_facts::BOOLEAN,
-            nullif(one_stop_no, ''), nullif(other_no, ''), nullif(applicant_key, '')
+            nullif(one_stop_no, ''), nullif(other_no, ''), nullif(applicant_key, ''), nullif(payment_gateway, ''),
+            fee_total::BIGINT
         FROM (SELECT * REPLACE (source::VARCHAR AS source, dossier_no::VARCHAR AS dossier_no,
                 content_hash::VARCHAR AS content_hash, procedure::VARCHAR AS procedure, {_time("updated")} AS updated,
                 {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished,
                 fact_agency::VARCHAR AS fact_agency, one_stop_no::VARCHAR AS one_stop_no,
-                other_no::VARCHAR AS other_no, applicant_key::VARCHAR AS applicant_key) FROM {{batch}})
+                other_no::VARCHAR AS other_no, applicant_key::VARCHAR AS applicant_key,
+                payment_gateway::VARCHAR AS payment_gateway) FROM {{batch}})
     """
     delivery = f"""
         SELECT dossier_no, state, coalesce(acked_hash, '') AS acked_hash FROM delivery d

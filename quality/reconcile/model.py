@@ -33,7 +33,10 @@ class DifferenceClass(StrEnum):
     while the dossier is not closed) -- a second dimension, so a dossier can be listed once in each.
     A ministry dossier is matched to a city dossier (by the rule the ministry section names), or a
     duplicate of one (same number, other content), or ministry-only, or -- when several city
-    dossiers of the same applicant, procedure and day fit -- an ambiguous match. The engine reports
+    dossiers of the same applicant, procedure and day fit -- an ambiguous match. A payment on the
+    portal's payment platform is matched to the dossier claiming it: claimed but not paid, paid but
+    not claimed, or paid another amount (a third dimension, checked when the platform's transaction
+    list was fetched for the period). The engine reports
     in ``counts`` only the classes it checks (``Reconciliation.checked``): ``extra_at_portal`` only
     when the portal's export was fetched for the period (then a city dossier the portal
     acknowledged but no longer holds is missing at the portal too).
@@ -49,6 +52,10 @@ class DifferenceClass(StrEnum):
     DUPLICATE = "duplicate"
     POSTAL_NO_ORDER = "postal_no_order"
     POSTAL_DELIVERED_NOT_CLOSED = "postal_delivered_not_closed"
+    # Online payment on the portal's payment platform (issue 20; ``quality.reconcile.payments``).
+    PAYMENT_UNCLAIMED = "payment_unclaimed"
+    PAYMENT_NOT_PAID = "payment_not_paid"
+    PAYMENT_AMOUNT_DIFFERS = "payment_amount_differs"
 
 
 # The one class a dossier is counted in when several sides see it differ: the cause before its
@@ -68,6 +75,9 @@ PRECEDENCE: tuple[DifferenceClass, ...] = (
     DifferenceClass.EXTRA_AT_PORTAL,
     DifferenceClass.POSTAL_NO_ORDER,
     DifferenceClass.POSTAL_DELIVERED_NOT_CLOSED,
+    DifferenceClass.PAYMENT_NOT_PAID,
+    DifferenceClass.PAYMENT_AMOUNT_DIFFERS,
+    DifferenceClass.PAYMENT_UNCLAIMED,
 )
 
 # The classes the hub's own process produces and resolves by a named procedure, so a period whose
@@ -287,6 +297,10 @@ class Kpi:
     numerator: int
     denominator: int
     by_agency: dict[str, tuple[int, int]] = field(default_factory=dict)
+    basis: str | None = None
+    """What the numerator rests on when more than the dossiers' own facts could: the online-payment
+    KPI says ``platform`` (payments on the portal counted only when the platform's transaction
+    matched) or ``facts`` (the dossiers' word, the platform's list not fetched)."""
 
     @property
     def value(self) -> float | None:
@@ -301,6 +315,7 @@ class Kpi:
             "numerator": self.numerator,
             "denominator": self.denominator,
             "value": self.value,
+            **({"basis": self.basis} if self.basis else {}),
             "by_agency": {
                 agency: {"numerator": n, "denominator": d, "value": share(n, d)}
                 for agency, (n, d) in self.by_agency.items()
@@ -341,6 +356,9 @@ class Reconciliation:
     # Per ministry system and procedure: processed there, matched (by rule), ambiguous, ministry
     # only, at the portal or not (``quality.reconcile.ministries``).
     ministries: list[dict[str, Any]] = field(default_factory=list)
+    # The online payments matched with the portal's payment platform (``quality.reconcile.payments``):
+    # whether its transaction list was fetched for the period, and the sums by class.
+    payments: dict[str, Any] = field(default_factory=lambda: {"checked": False})
 
     @cached_property
     def classes(self) -> dict[str, DifferenceClass]:
@@ -449,6 +467,7 @@ class Reconciliation:
             "trend": self.trend,
             "portal_side": self._portal_side(),
             "ministries": self.ministries,
+            "payments": self.payments,
             "differences": [
                 d.to_dict() | ({} if classes[d.dossier_no] is d.kind else {"counted_as": classes[d.dossier_no].value})
                 for d in self.differences

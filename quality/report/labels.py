@@ -261,6 +261,9 @@ CLASS_ORDER = (
     "duplicate",
     "postal_no_order",
     "postal_delivered_not_closed",
+    "payment_not_paid",
+    "payment_amount_differs",
+    "payment_unclaimed",
 )
 
 _CLASSES: dict[str, dict[str, ClassText]] = {
@@ -317,6 +320,21 @@ _CLASSES: dict[str, dict[str, ClassText]] = {
             "Bưu chính báo đã phát kết quả nhưng hồ sơ chưa ở trạng thái Đã trả kết quả.",
             "Cập nhật trạng thái hồ sơ; đối chiếu trước khi thanh toán cước phát được hỗ trợ.",
         ),
+        "payment_not_paid": ClassText(
+            "Khai đã thanh toán trên Cổng nhưng Nền tảng thanh toán không có giao dịch thành công",
+            "Hồ sơ ghi đã thanh toán trực tuyến qua Cổng DVCQG nhưng giao dịch thất bại, chưa hoàn tất hoặc không có.",
+            "Đơn vị tiếp nhận kiểm tra biên lai với người nộp; sửa thông tin thanh toán của hồ sơ nếu chưa nộp.",
+        ),
+        "payment_amount_differs": ClassText(
+            "Số tiền thanh toán khác phí, lệ phí của hồ sơ",
+            "Nền tảng thanh toán ghi nhận số tiền khác tổng phí, lệ phí của hồ sơ; cột Chi tiết nêu hai số tiền.",
+            "Đối chiếu biểu phí của thủ tục; hoàn trả hoặc thu bổ sung phần chênh lệch.",
+        ),
+        "payment_unclaimed": ClassText(
+            "Đã thanh toán trên Cổng nhưng không hồ sơ nào khai",
+            "Nền tảng thanh toán có giao dịch thành công cho hồ sơ không khai thanh toán qua Cổng.",
+            "Cập nhật thông tin thanh toán của hồ sơ (hoặc hồ sơ bị giữ lại: sửa dữ liệu để đồng bộ).",
+        ),
     },
     "en": {
         "missing_at_portal": ClassText(
@@ -371,6 +389,22 @@ _CLASSES: dict[str, dict[str, ClassText]] = {
             "The carrier reports the result delivered but the dossier is not in status Result returned.",
             "Update the dossier's status; reconcile before paying the subsidised delivery.",
         ),
+        "payment_not_paid": ClassText(
+            "Claims a payment on the portal, the platform has no paid transaction",
+            "The dossier says its fees were paid online on the national portal, but the payment platform's "
+            "transaction failed, is unsettled or does not exist.",
+            "The receiving agency checks the receipt with the applicant; correct the dossier's payment if unpaid.",
+        ),
+        "payment_amount_differs": ClassText(
+            "Amount paid differs from the dossier's fees",
+            "The platform recorded another amount than the sum of the dossier's fees; the Detail column gives both.",
+            "Check the procedure's fee schedule; refund or collect the difference.",
+        ),
+        "payment_unclaimed": ClassText(
+            "Paid on the portal, claimed by no dossier",
+            "The payment platform holds a paid transaction for a dossier that does not claim a payment there.",
+            "Correct the dossier's payment details (or, for a quarantined dossier, fix its data so it syncs).",
+        ),
     },
 }
 
@@ -400,12 +434,18 @@ _IDENTITIES: dict[str, dict[str, str]] = {
         "table01": "Bảng 01: tình hình giải quyết hồ sơ",
         "portal": "Số hồ sơ trên Cổng DVCQG",
         "ministries": "Hồ sơ xử lý trên phần mềm của Bộ",
+        "payments_paid": "Giao dịch thành công trên Nền tảng thanh toán (hồ sơ)",
+        "payments_claimed": "Hồ sơ khai thanh toán trực tuyến qua Cổng",
+        "payments_vnd": "Số tiền thanh toán trên Nền tảng (đồng)",
     },
     "en": {
         "hub_flow": "Sync flow to the national portal",
         "table01": "Table 01: dossier resolution",
         "portal": "Dossiers on the national portal",
         "ministries": "Dossiers processed on ministry software",
+        "payments_paid": "Paid on the payment platform (dossiers)",
+        "payments_claimed": "Dossiers claiming a payment on the portal",
+        "payments_vnd": "Paid on the payment platform (VND)",
     },
 }
 
@@ -437,6 +477,17 @@ _TERMS: dict[str, dict[str, str]] = {
         "matched_ministry_number": "khớp theo số hồ sơ của Bộ ghi ở Thành phố",
         "matched_applicant_procedure_day": "khớp theo người nộp, thủ tục và ngày",
         "ambiguous": "khớp nhiều hồ sơ",
+        "platform_paid": "thanh toán thành công trên Nền tảng",
+        "claimed": "hồ sơ khai thanh toán qua Cổng",
+        "matched": "khớp hồ sơ và số tiền",
+        "amount_differs": "khác số tiền",
+        "unclaimed": "không hồ sơ nào khai",
+        "not_paid": "khai nhưng chưa thanh toán",
+        "platform_paid_vnd": "tiền thanh toán trên Nền tảng",
+        "matched_vnd": "tiền khớp hồ sơ",
+        "amount_differs_vnd": "tiền khác phí, lệ phí",
+        "unclaimed_vnd": "tiền không hồ sơ nào khai",
+        "claimed_vnd": "phí, lệ phí hồ sơ khai (đối chiếu)",
     },
     "en": {
         "extracted": "extracted",
@@ -465,6 +516,17 @@ _TERMS: dict[str, dict[str, str]] = {
         "matched_ministry_number": "matched by the ministry's number recorded in the city",
         "matched_applicant_procedure_day": "matched by applicant, procedure and day",
         "ambiguous": "matching several dossiers",
+        "platform_paid": "paid on the platform",
+        "claimed": "dossiers claiming a portal payment",
+        "matched": "matched dossier and amount",
+        "amount_differs": "amount differs",
+        "unclaimed": "claimed by no dossier",
+        "not_paid": "claimed, not paid",
+        "platform_paid_vnd": "VND paid on the platform",
+        "matched_vnd": "VND matched",
+        "amount_differs_vnd": "VND of differing amounts",
+        "unclaimed_vnd": "VND claimed by no dossier",
+        "claimed_vnd": "fees the dossiers claim (beside it)",
     },
 }
 
@@ -495,7 +557,9 @@ _KPI_FORMULAS_VI = {
     "online": "hồ sơ nộp trực tuyến (KenhThucHien = 2) / tổng số hồ sơ",
     "portal_submitted": "hồ sơ trực tuyến nộp trên Cổng DVCQG (NoiNopHoSo) / hồ sơ trực tuyến; tham chiếu chỉ số 3.2",
     "paid_online": "hồ sơ thanh toán trực tuyến, trên Cổng hoặc cổng thanh toán của Thành phố "
-    "(DuocThanhToanTrucTuyen 1 hoặc 2) / hồ sơ có phí, lệ phí lớn hơn 0 (DanhSachLePhi.Gia > 0); chỉ số 3.6",
+    "(DuocThanhToanTrucTuyen 1 hoặc 2) / hồ sơ có phí, lệ phí lớn hơn 0 (DanhSachLePhi.Gia > 0); chỉ số 3.6. "
+    "Khi đã lấy danh sách giao dịch của Nền tảng thanh toán, thanh toán qua Cổng chỉ được tính khi khớp giao dịch "
+    "thành công đúng số tiền (cơ sở: Nền tảng thanh toán); nếu chưa lấy, theo thông tin hồ sơ tự khai",
     "digitised": "hồ sơ có ít nhất một thành phần được số hóa (TaiLieuNop.DuocSoHoa) và có kết quả điện tử gắn mã, "
     "có đường dẫn / tổng số hồ sơ; chỉ số 4.2",
     "result_coded": "hồ sơ đã giải quyết (trạng thái 9, 10) có kết quả điện tử gắn mã giấy tờ kết quả và đường dẫn "
@@ -516,6 +580,14 @@ _DETAILS: dict[str, dict[str, str]] = {
         "dispatch_not_planned": "chưa lên kế hoạch gửi bưu chính (chưa có kết quả đính kèm hoặc chưa đến lượt)",
         "ministry_only": "do Bộ tự đồng bộ lên Cổng, giải thích bởi hồ sơ kéo về từ",
         "portal_only": "cả hệ thống của Thành phố và các hồ sơ kéo về từ Bộ đều không có",
+        "payment_dossier_quarantined": "hồ sơ đang bị giữ lại do lỗi dữ liệu",
+        "payment_no_dossier": "hệ thống của Thành phố không có hồ sơ này",
+        "payment_other_gateway": "hồ sơ khai thanh toán qua cổng thanh toán của Thành phố",
+        "payment_not_claimed": "hồ sơ không khai thanh toán trực tuyến",
+        "payment_unsettled": "giao dịch chưa hoàn tất",
+        "payment_failed": "giao dịch thất bại",
+        "payment_no_transaction": "Nền tảng không có giao dịch",
+        "payment_amounts": "đã thanh toán / phí, lệ phí của hồ sơ (đồng)",
     },
     "en": {
         "not_held": "the portal acknowledged it but its own listing does not hold it",
@@ -525,6 +597,14 @@ _DETAILS: dict[str, dict[str, str]] = {
         "dispatch_not_planned": "no postal order planned (no result attached, or not yet planned)",
         "ministry_only": "synced to the portal by the ministry, explained by the pull-back from",
         "portal_only": "neither the city system nor any ministry pull-back holds it",
+        "payment_dossier_quarantined": "the dossier is quarantined (data errors)",
+        "payment_no_dossier": "the city system does not hold the dossier",
+        "payment_other_gateway": "the dossier claims the city's own payment gateway",
+        "payment_not_claimed": "the dossier does not claim an online payment",
+        "payment_unsettled": "the transaction is unsettled",
+        "payment_failed": "the transaction failed",
+        "payment_no_transaction": "the platform has no transaction",
+        "payment_amounts": "paid / the dossier's fees (VND)",
     },
 }
 

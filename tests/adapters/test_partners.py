@@ -50,8 +50,9 @@ def test_queries_answer_by_flow_in_declaration_order() -> None:
     assert [p for p in partners.ministries() if partners.partner(p).pushes] == ["civil_status"]
     assert partners.of_flow("portal") == ("national_portal",)
     assert not partners.partner("viettel_post").signed  # outside the signing regime
-    with pytest.raises(KeyError, match=r"no partner 'payment_platform'.*known: city_system"):
-        partners.partner("payment_platform")
+    assert partners.of_flow("payment") == ("payment_platform",)
+    with pytest.raises(KeyError, match=r"no partner 'tax_authority'.*known: city_system"):
+        partners.partner("tax_authority")
 
 
 def test_the_partners_declared_read_only_are_those_the_conformance_cases_find_only_read() -> None:
@@ -162,16 +163,16 @@ def test_no_other_deployment_file_names_a_partner_connection(path: str) -> None:
 def test_the_deployment_check_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check above can fail, and says where: a partner only the registry knows is reported."""
     newcomer = Partner(
-        id="payment_platform",
-        name_vi="Nền tảng thanh toán",
-        name_en="Payment platform",
+        id="tax_authority",
+        name_vi="Cơ quan thuế",
+        name_en="Tax authority",
         flows=frozenset({"portal"}),
         transport="REST",
-        client_factory="adapters.payment_platform.client:from_connection",
-        sandbox="sandbox.payment_platform.app:double",
+        client_factory="adapters.tax_authority.client:from_connection",
+        sandbox="sandbox.tax_authority.app:double",
         login="token",
     )
     monkeypatch.setitem(DEPLOYMENT_FILES, "connections.env.example", (connections_example, (*PARTNERS, newcomer)))
-    missing = r"connections\.env\.example: no Connection for partner 'payment_platform'"
+    missing = r"connections\.env\.example: no Connection for partner 'tax_authority'"
     with pytest.raises(AssertionError, match=missing):
         test_deployment_file_defines_exactly_the_partner_connections("connections.env.example")

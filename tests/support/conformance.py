@@ -26,6 +26,7 @@ from adapters.exchange import ExchangeHook
 from adapters.ministry.client import MinistryClient
 from adapters.ministry.contract import contract_of
 from adapters.national_portal.client import NationalPortalClient
+from adapters.payment_platform.client import PaymentClient
 from adapters.population_db.client import IdentityQuery, LookupPurpose, PopulationDbClient
 from adapters.portal_scoreboard.client import ScoreboardClient, ScorePeriod
 from adapters.settings import TransportSettings
@@ -39,6 +40,8 @@ from mappings.national_portal import to_dong_bo_ho_so
 from sandbox.city_system.app import create_app as create_city
 from sandbox.city_system.generator import generate
 from sandbox.national_portal.app import create_app as create_portal
+from sandbox.payment_platform.app import create_app as create_payment_platform
+from sandbox.payment_platform.app import day_transactions
 from sandbox.population_db.registry import applicants_of
 from sandbox.portal_scoreboard.app import create_app as create_scoreboard
 from sandbox.server import RunningServer, serve_in_thread
@@ -151,6 +154,7 @@ class AdapterCase:
     unknown_unit_code: str = "106"  # the partner's code for a unit it does not know
     unsigned: str = ""  # why the partner signs nothing (then no signature property applies)
     public: str = ""  # why the partner takes no credentials and carries no personal data (a public API)
+    impersonal: str = ""  # why a credentialed partner's messages carry no personal number at all
     server_faults: Mapping[str, dict[str, Any]] = field(default_factory=lambda: HTTP_503)
 
     @property
@@ -512,6 +516,34 @@ SCOREBOARD = AdapterCase(
     public="a public API: no credentials to refuse, no personal data to mask (province scores only)",
 )
 
+# ------------------------------------------------------------------------------------------ payment platform
+
+PAYMENT_CODE = "HNI-TTHC"
+
+
+def _start_payment_platform(folder: Path, pki: DevPki, secret: str) -> Partner:
+    transactions, _ = day_transactions(DAY, SCALE, SEED)
+    app = create_payment_platform(PAYMENT_CODE, secret, transactions, token=secret)
+    return Partner(serve_in_thread(app), None, secret)
+
+
+PAYMENT_PLATFORM = AdapterCase(
+    name="payment_platform",
+    transport_class=HttpTransport,
+    start=_start_payment_platform,
+    # the case's one credential is both the bearer token and the MaXacThuc key
+    connect=lambda transport, secret, _agency: PaymentClient(transport, PAYMENT_CODE, secret, secret),
+    read=lambda client, _partner: client.transactions(DAY),
+    read_numbers=lambda _partner, _rows: [],  # references, dossier numbers, amounts: nothing personal
+    read_only="the hub's runs only read the platform (LIST, QUERY, GET_BILL); a citizen's INIT is tested "
+    "in tests/adapters/payment_platform",
+    agency_scoped=False,
+    unscoped="the platform scopes by the partner code MaXacThuc covers: a wrong one is the credentials case",
+    unsigned="the platform signs nothing; its confirmations carry a checksum the hub's receiver verifies",
+    impersonal="the hub sends the platform no payer's name or ID (H sends SoCMNDNguoiNop; the hub leaves it out) "
+    "and reads back references, dossier numbers and amounts",
+)
+
 VNPOST = _carrier_case(postal_sandboxes.VNPOST)
 VIETTEL_POST = _carrier_case(
     postal_sandboxes.VIETTEL_POST,
@@ -520,6 +552,6 @@ VIETTEL_POST = _carrier_case(
 
 CASES: tuple[AdapterCase, ...] = (
     CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, DRIVING_LICENCE,
-    LAND_REGISTRATION, UNEMPLOYMENT_BENEFIT, CERTIFICATION, VNPOST, VIETTEL_POST, SCOREBOARD,
+    LAND_REGISTRATION, UNEMPLOYMENT_BENEFIT, CERTIFICATION, VNPOST, VIETTEL_POST, SCOREBOARD, PAYMENT_PLATFORM,
 )  # fmt: skip
 SERVER_FAULT_KINDS = tuple(dict.fromkeys(itertools.chain.from_iterable(c.server_faults for c in CASES)))

@@ -12,7 +12,7 @@ from mappings.sources import CITY_SOURCE
 
 # The columns added after stores existed: those with a server default saying "absent".
 NEW_COLUMNS = [c.name for c in dossier_facts.columns if c.server_default is not None]
-TEXT_COLUMNS = ("agency", "one_stop_no", "other_no", "applicant_key")  # "" is absent
+TEXT_COLUMNS = ("agency", "one_stop_no", "other_no", "applicant_key", "payment_gateway")  # "" is absent
 OLD = "000.00.12.H26-261120-0001"
 NEW = "000.00.12.H26-261120-0002"
 
@@ -37,13 +37,16 @@ def test_an_older_store_gains_the_kpi_fact_columns(store: HubStore) -> None:
 
     store.create_schema()
 
-    assert len(NEW_COLUMNS) == 10  # six Decision 766 facts (issue 14), four matching facts (issue 15)
-    absent = dict.fromkeys(NEW_COLUMNS, False) | dict.fromkeys(TEXT_COLUMNS, "") | {"consulted_databases": 0}
+    # six Decision 766 facts (issue 14), four matching facts (issue 15), two payment facts (issue 20)
+    assert len(NEW_COLUMNS) == 12
+    absent = dict.fromkeys(NEW_COLUMNS, False) | dict.fromkeys(TEXT_COLUMNS, "")
+    absent |= {"consulted_databases": 0, "fee_total": 0}
     assert _facts_row(store, OLD) == absent
     assert add_missing_columns(store.db.engine) == []  # nothing left to add: a second start is quiet
     facts = DossierFacts(
         None, 10, 2, None, None, None, True, True, False, True, True, True, True, 2, True,
         agency="000.05.60.H26", one_stop_no="000.05.60.H26-261120-0001", other_no=None, applicant_key="k",
+        payment_gateway="national_portal", fee_total=70_000,
     )  # fmt: skip
     store.staging.stage(CITY_SOURCE, [StagedRecord(NEW, "v1", {"ma_ho_so": NEW}, None, facts)], "b1")
     matching = {
@@ -51,5 +54,7 @@ def test_an_older_store_gains_the_kpi_fact_columns(store: HubStore) -> None:
         "one_stop_no": "000.05.60.H26-261120-0001",
         "other_no": "",
         "applicant_key": "k",
+        "payment_gateway": "national_portal",
+        "fee_total": 70_000,
     }
     assert _facts_row(store, NEW) == dict.fromkeys(NEW_COLUMNS, True) | {"consulted_databases": 2} | matching

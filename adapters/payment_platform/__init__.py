@@ -1,0 +1,1 @@
+"""The national portal's payment platform: its client and its confirmation callbacks."""

@@ -1,0 +1,1 @@
+"""The national portal's payment platform, as a loopback double."""

@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Flow = Literal["city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard"]
+Flow = Literal["city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard", "notify"]
 """What the hub does with a partner: extract from the city system, deliver to the portal, check
 people (population register, insurer), pull back what a ministry processed on its own software,
 push interconnected dossiers to a ministry, send results home by post, read how the portal scores
-the city (Decision 766)."""
+the city (Decision 766), tell citizens on their app what became of their dossier."""
 
 Transport = Literal["REST", "SOAP"]
 Login = Literal["token", "account", "none"]
@@ -316,6 +316,19 @@ PARTNERS: tuple[Partner, ...] = (
         signed=False,  # the public API signs nothing and takes no signature
         pool=Pool(1, "One call at a time to the portal's public, rate-limited scoreboard"),
         probe="adapters.portal_scoreboard.client:probe",
+    ),
+    Partner(
+        id="ihanoi",
+        name_vi="Ứng dụng iHaNoi",
+        name_en="iHaNoi citizen app",
+        flows=frozenset({"notify"}),
+        transport="REST",
+        client_factory="adapters.ihanoi.client:from_connection",
+        sandbox="sandbox.ihanoi.app:double",
+        login="token",  # the API key the app operator issues (an assumed contract: docs/interfaces.md 13)
+        signed=False,  # nothing suggests the app takes or gives signatures; the message log seals every push
+        pool=Pool(2, "Concurrent notification batches to the iHaNoi citizen app"),
+        probe="adapters.ihanoi.client:probe",
     ),
 )
 

@@ -1,0 +1,1 @@
+"""Sandbox double of the iHaNoi notification API (an assumed contract, docs/interfaces.md 13)."""

@@ -400,12 +400,14 @@ _IDENTITIES: dict[str, dict[str, str]] = {
         "table01": "Bảng 01: tình hình giải quyết hồ sơ",
         "portal": "Số hồ sơ trên Cổng DVCQG",
         "ministries": "Hồ sơ xử lý trên phần mềm của Bộ",
+        "notifications": "Thông báo cho công dân qua iHaNoi",
     },
     "en": {
         "hub_flow": "Sync flow to the national portal",
         "table01": "Table 01: dossier resolution",
         "portal": "Dossiers on the national portal",
         "ministries": "Dossiers processed on ministry software",
+        "notifications": "Citizen notifications on iHaNoi",
     },
 }
 
@@ -437,6 +439,10 @@ _TERMS: dict[str, dict[str, str]] = {
         "matched_ministry_number": "khớp theo số hồ sơ của Bộ ghi ở Thành phố",
         "matched_applicant_procedure_day": "khớp theo người nộp, thủ tục và ngày",
         "ambiguous": "khớp nhiều hồ sơ",
+        "notifications_planned": "thông báo cần gửi",
+        "notifications_sent": "đã gửi",
+        "notifications_pending": "chờ gửi",
+        "notifications_refused": "bị từ chối",
     },
     "en": {
         "extracted": "extracted",
@@ -465,6 +471,10 @@ _TERMS: dict[str, dict[str, str]] = {
         "matched_ministry_number": "matched by the ministry's number recorded in the city",
         "matched_applicant_procedure_day": "matched by applicant, procedure and day",
         "ambiguous": "matching several dossiers",
+        "notifications_planned": "notifications planned",
+        "notifications_sent": "sent",
+        "notifications_pending": "pending",
+        "notifications_refused": "refused",
     },
 }
 
@@ -477,6 +487,9 @@ _IDENTITY_NOTES: dict[str, dict[str, str]] = {
         "= trạng thái 9, 10 có ngày kết thúc trước / sau hạn trả; đang giải quyết = trạng thái 1, 2, 4, 5, 6.",
         "portal": "Cổng có hồ sơ của Thành phố và hồ sơ Bộ tự đồng bộ, trừ thủ tục chưa tích hợp; "
         "cộng hồ sơ chỉ có trên Cổng, trừ hồ sơ trong phạm vi mà Cổng không có (bị giữ lại, chờ gửi lại hoặc bị mất).",
+        "notifications": "mỗi sự kiện của hồ sơ trong kỳ (tiếp nhận, yêu cầu bổ sung, có kết quả, giao bưu chính, "
+        "đã phát, chuyển hoàn) một thông báo; chờ gửi = iHaNoi chưa nhận (sẽ gửi lại); bị từ chối = iHaNoi không "
+        "nhận (người nhận chưa có tài khoản) hoặc đã hết số lần gửi lại.",
     },
     "en": {
         "table01": "total = received − stopped, withdrawn, rejected (status 3, 7, 8); resolved on time / late = "
@@ -484,6 +497,9 @@ _IDENTITY_NOTES: dict[str, dict[str, str]] = {
         "portal": "The portal holds the city's dossiers and those ministries synced themselves, less procedures "
         "not integrated; plus dossiers only the portal holds, less in-scope dossiers it lacks (held back, being "
         "retried or lost).",
+        "notifications": "one notification per dossier event of the period (received, documents requested, result "
+        "ready, handed to the carrier, delivered, returned); pending = iHaNoi has not taken it yet (it is resent); "
+        "refused = iHaNoi refused it (no account for the recipient) or the retries ran out.",
     },
 }
 

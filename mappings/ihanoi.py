@@ -2,7 +2,7 @@
 
 Pure functions over facts the hub already keeps (a dossier version's status and dates, a postal
 order's derived delivery state); no I/O. The notification contract is an assumption
-(docs/interfaces.md, section 13): no public iHaNoi API is known, so every field here says what the
+(docs/interfaces.md, "iHaNoi notifications"): no public iHaNoi API is known, so every field here says what the
 hub would send and the operator's API documentation would confirm or correct it.
 
 What the body carries, and why no more: the app already knows its user, so a notification names
@@ -116,7 +116,7 @@ def recipient_of(record: Mapping[str, Any]) -> str | None:
 
 
 def notification(idempotency_key: str, recipient_id: str, event: DossierEvent) -> dict[str, Any]:
-    """The body of ``POST /api/v1/notifications`` for one event (every field: docs/interfaces.md 13.2)."""
+    """The body of ``POST /api/v1/notifications`` for one event (docs/interfaces.md, "iHaNoi notifications")."""
     return {
         "idempotency_key": idempotency_key,
         "recipient_id": recipient_id,

@@ -1,1 +1,4 @@
-"""iHaNoi, Hanoi's citizen app: its notification API (an assumed contract, docs/interfaces.md 13)."""
+"""iHaNoi, Hanoi's citizen app: its notification API.
+
+An assumed contract: docs/interfaces.md, "iHaNoi notifications".
+"""

@@ -1,7 +1,7 @@
 """Push dossier notifications to iHaNoi, Hanoi's citizen app (REST/JSON, an API key).
 
 No public contract exists for iHaNoi (EVIDENCE.md), so every operation and field here is an
-ASSUMPTION, written down in docs/interfaces.md section 13 with what would confirm it (the app
+ASSUMPTION, written down in docs/interfaces.md, "iHaNoi notifications", with what would confirm it (the app
 operator's API documentation). The shape is the plainest REST push a city app would offer:
 
 - ``POST /api/v1/notifications`` with the key in ``X-Api-Key`` and the body's idempotency key

@@ -1,1 +1,4 @@
-"""Sandbox double of the iHaNoi notification API (an assumed contract, docs/interfaces.md 13)."""
+"""Sandbox double of the iHaNoi notification API.
+
+An assumed contract: docs/interfaces.md, "iHaNoi notifications".
+"""

@@ -1,4 +1,5 @@
-"""iHaNoi's notification API, as a loopback double of the contract the hub assumes (docs/interfaces.md 13).
+"""iHaNoi's notification API, as a loopback double of the contract the hub assumes
+(docs/interfaces.md, "iHaNoi notifications").
 
 No public contract exists, so the double holds what that section writes down and refuses, in the
 same ``{"error": <code>, "message": <text>}`` shape, what a client of it never sends:

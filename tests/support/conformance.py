@@ -541,7 +541,7 @@ IHANOI = AdapterCase(
     held=lambda partner: partner.get("/sandbox/stats")["held"]["notifications"],
     agency_scoped=False,
     unscoped="the (assumed) iHaNoi API knows the city by its API key alone: no unit is named in a call",
-    unsigned="iHaNoi's API is an assumed contract with no sign of signatures (docs/interfaces.md 13)",
+    unsigned="iHaNoi's API is an assumed contract without signatures (docs/interfaces.md, iHaNoi notifications)",
 )
 
 VNPOST = _carrier_case(postal_sandboxes.VNPOST)

@@ -1,5 +1,5 @@
 """The iHaNoi client against its sandbox double over loopback, and the golden messages
-(``golden/``: the assumed contract of docs/interfaces.md 13, written by hand) held against the
+(``golden/``: the assumed contract of docs/interfaces.md, "iHaNoi notifications", written by hand) held against the
 hub's own requests, the double and the client alike."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from datetime import date, datetime
 
 from adapters.errors import AdapterError, AuthenticationError, ContractViolation, RetryableError, UntrustedReply
 from adapters.ihanoi.client import PARTNER, IHaNoiClient
-from hub.pipeline.redelivery import RedeliveryPolicy, raise_unless_retryable
+from hub.pipeline.redelivery import DeliveryReport, RedeliveryPolicy, raise_unless_retryable
 from hub.store import ClaimedMessage, HubStore, OutboxMessage, OutboxState, Settlement
 from hub.store.notifications import CitizenNotificationReads, NotificationCounts, ParcelChange
 from hub.store.postal import StoredEvent
@@ -43,13 +43,6 @@ class PlanReport:
     no_recipient: int = 0  # events of applicants the app cannot be told about (no personal number)
     queued: int = 0
     batches: list[str] = field(default_factory=list)
-
-
-@dataclass
-class DeliveryReport:
-    batch_id: str
-    messages: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
 
 
 def notification_key(dossier_no: str, event_code: str) -> str:

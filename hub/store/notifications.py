@@ -21,6 +21,7 @@ from hub.store.database import utc
 from hub.store.facts import dossier_facts
 from hub.store.postal import StoredEvent
 from hub.store.records import OutboxState
+from hub.store.staging import current_version_of
 from hub.store.store import HubStore
 from mappings.postal.dispatch import Dispatch
 
@@ -124,22 +125,8 @@ class CitizenNotificationReads:
                     current.c.source_updated_at,
                     staged.c.payload,
                 )
-                .join(
-                    facts,
-                    sa.and_(
-                        facts.c.source == current.c.source,
-                        facts.c.dossier_no == current.c.dossier_no,
-                        facts.c.content_hash == current.c.content_hash,
-                    ),
-                )
-                .join(
-                    staged,
-                    sa.and_(
-                        staged.c.source == current.c.source,
-                        staged.c.dossier_no == current.c.dossier_no,
-                        staged.c.content_hash == current.c.content_hash,
-                    ),
-                )
+                .join(facts, current_version_of(facts, current))
+                .join(staged, current_version_of(staged, current))
                 .where(current.c.source == source)
             )
             if since is not None:
@@ -154,14 +141,7 @@ class CitizenNotificationReads:
             sa.select(
                 order.c.dossier_no, order.c.carrier, order.c.order_id, order.c.state, order.c.state_at, staged.c.payload
             )
-            .join(
-                staged,
-                sa.and_(
-                    staged.c.source == order.c.source,
-                    staged.c.dossier_no == order.c.dossier_no,
-                    staged.c.content_hash == order.c.content_hash,
-                ),
-            )
+            .join(staged, current_version_of(staged, order))
             .where(order.c.dispatch == Dispatch.ORDERED.value, order.c.state.is_not(None))
         )
         if since is not None:

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Flow = Literal[
-    "city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard", "payment"
+    "city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard", "payment", "notify"
 ]
 """What the hub does with a partner: extract from the city system, deliver to the portal, check
 people (population register, insurer), pull back what a ministry processed on its own software,
 push interconnected dossiers to a ministry, send results home by post, read how the portal scores
-the city (Decision 766), match the fees paid on the portal's payment platform to the dossiers."""
+the city (Decision 766), match the fees paid on the portal's payment platform to the dossiers,
+tell citizens on their app what became of their dossier."""
 
 Transport = Literal["REST", "SOAP"]
 Login = Literal["token", "account", "none"]
@@ -346,6 +347,19 @@ PARTNERS: tuple[Partner, ...] = (
         signed=False,  # the platform's messages carry a SHA-256 checksum (MaXacThuc), not a JWS
         pool=Pool(1, "One call at a time to the portal's payment platform"),
         probe="adapters.payment_platform.client:probe",
+    ),
+    Partner(
+        id="ihanoi",
+        name_vi="Ứng dụng iHaNoi",
+        name_en="iHaNoi citizen app",
+        flows=frozenset({"notify"}),
+        transport="REST",
+        client_factory="adapters.ihanoi.client:from_connection",
+        sandbox="sandbox.ihanoi.app:double",
+        login="token",  # the API key the app's operator issues (assumed: docs/interfaces.md, "iHaNoi notifications")
+        signed=False,  # nothing suggests the app takes or gives signatures; the message log seals every push
+        pool=Pool(2, "Concurrent notification batches to the iHaNoi citizen app"),
+        probe="adapters.ihanoi.client:probe",
     ),
 )
 

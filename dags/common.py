@@ -120,6 +120,8 @@ PORTAL_DOSSIERS = Table(cluster="dvcqg-national-portal", database="lgsp", name="
 PORTAL_PROGRESS = Table(cluster="dvcqg-national-portal", database="lgsp", name="CapNhatTienDoHoSoMC")
 POPULATION_REGISTER = Table(cluster="csdl-dan-cu", database="lgsp", name="population_register")
 HUB_POPULATION_CHECKS = Table(cluster="hanoi-dossier-hub", database="staging", name="population_check")
+HUB_CITIZEN_NOTIFICATIONS = Table(cluster="hanoi-dossier-hub", database="outbox", name="ihanoi")
+IHANOI_NOTIFICATIONS = Table(cluster="ihanoi-citizen-app", database="api", name="notifications")
 
 
 def ministry_system(partner: str) -> Table:

@@ -183,6 +183,39 @@ def postal_problems(postal: dict[str, Any]) -> list[str]:
     return problems
 
 
+def notifications_seen(ihanoi_url: str) -> dict[str, Any]:
+    """The hub's last notification summary beside what the iHaNoi sandbox holds (its own counters)."""
+    summary = latest_report("notifications")
+    summary["app"] = requests.get(f"{ihanoi_url}/sandbox/stats", timeout=10).json()
+    return summary
+
+
+def notification_problems(notifications: dict[str, Any]) -> list[str]:
+    """Counts that add up, notifications actually sent, each held once by the app and none sent twice."""
+    counts, app = notifications["counts"], notifications["app"]
+    problems = [] if notifications["identity_holds"] else [f"notification counts do not add up: {counts}"]
+    if not counts["sent"]:
+        problems.append("no citizen notification was sent")
+    if app["held"]["notifications"] != counts["sent"] or app["duplicates"]:
+        problems.append(
+            f"iHaNoi holds {app['held']['notifications']} notifications for {counts['sent']} sent, "
+            f"{app['duplicates']} sent twice"
+        )
+    return problems
+
+
+def print_notifications(console: Console, notifications: dict[str, Any]) -> None:
+    counts, app = notifications["counts"], notifications["app"]
+    adds_up = "adds up" if notifications["identity_holds"] else "DOES NOT add up"
+    console.print(
+        f"iHaNoi notifications: {counts['planned']:,} planned = {counts['sent']:,} sent + {counts['pending']:,} "
+        f"pending + {counts['refused']:,} refused ({adds_up}); "
+        f"the app holds {app['held']['notifications']:,}, {app['duplicates']} sent twice, by event {app['by_event']}.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def reconciliation_problems(document: dict[str, Any], expected: tuple[str, ...], lost: str) -> list[str]:
     """The reconciliation must find each difference class the day was given -- the dossier the
     portal lost, and no other, missing at the portal -- conclude "explained", and every identity

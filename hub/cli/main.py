@@ -42,10 +42,13 @@ from hub.day_checks import (
     latest_report,
     lose_one_portal_dossier,
     ministry_syncs,
+    notification_problems,
+    notifications_seen,
     portal_count_problems,
     portal_send_calls,
     postal_problems,
     print_evidence,
+    print_notifications,
     print_partner_summaries,
     print_postal,
     print_reconciliation,
@@ -85,8 +88,9 @@ DEMO_DAGS = (
     "ministry_exchange",
     "postal_dispatch",
 )
-# Run once the carriers' simulated clocks have moved on: parcels tracked to their end, then the day reconciled.
-DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "reconcile_daily")
+# Run once the carriers' simulated clocks have moved on: parcels tracked to their end, citizens told on
+# iHaNoi, then the day reconciled.
+DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "citizen_notifications", "reconcile_daily")
 CALLBACK_CARRIERS = ("viettel_post",)  # carriers whose tracking needs the callback receiver running
 # Days the sandbox carriers live through between dispatch and tracking (most parcels arrive in 1-3).
 CARRIER_DAYS = 5
@@ -352,6 +356,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
                         "dispatch": latest_report("postal_dispatch"),
                         "tracking": latest_report("postal_tracking"),
                     }
+        notifications = notifications_seen(state["ihanoi"]["url"])  # after the re-run: nothing told twice
     finally:
         runner.down(sandbox_dir())
     evidence = evidence_status(env["HUB_STORE_URL"])
@@ -367,6 +372,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     result["postal"], result["injected"] = postal, {"lost_at_portal": lost}
     result["payment_confirmations"] = confirmed
     result["ministry_syncs_to_portal"] = synced["by_partner"]
+    result["notifications"] = notifications
     reconciliation = reconciliation_document(day)
     result["reconciliation"] = {
         k: reconciliation[k]
@@ -377,11 +383,13 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     print_sync_summary(console, first, summary["portal_calls_this_run"], path)
     print_partner_summaries(console, population, ministries)
     print_postal(console, postal)
+    print_notifications(console, notifications)
     print_evidence(console, evidence)
     print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
     print_payments(console, reconciliation)
     problems = day_problems(first, summary["portal_calls_this_run"], evidence, population, ministries)
     problems += postal_problems(postal) + payment_problems(reconciliation, confirmed)
+    problems += notification_problems(notifications)
     problems += reconciliation_problems(reconciliation, (*DEMO_DIFFERENCES, *DEMO_PAYMENT_CLASSES), lost)
     problems += portal_count_problems(reconciliation, synced)
     if problems:

@@ -30,10 +30,12 @@ from adapters.portal_scoreboard.client import (
 from hub.jobs.common import recorded
 from hub.observability import metrics
 from hub.paths import reports_dir, var_dir
+from hub.pipeline import citizen_notifications
 from hub.store import hub_store
 from hub.store.portal_scores import Score
 from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, reconcile
 from quality.reconcile.model import DEFAULT_EXPECTED, HANOI, DifferenceClass, Period, VerdictStatus, parse_classes
+from quality.reconcile.notifications import notification_identity
 from quality.reconcile.portal_file import read_portal_file
 from quality.reconcile.scoreboard import compare as compare_scoreboard
 from quality.report import write_reconciliation_report
@@ -72,7 +74,9 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
     # Read before reconciling: the engine's DuckDB attaches a SQLite store, which a new
     # connection opened after it then finds locked.
     board, scores, fetched_at = _stored_scoreboard(period)
-    result = reconcile(hub_store().db, period, memory_limit=memory_limit, expected=expected)
+    notified = citizen_notifications.period_counts(hub_store(), period.first, period.last)
+    extra = [notification_identity(asdict(notified))] if notified.planned else []
+    result = reconcile(hub_store().db, period, memory_limit=memory_limit, expected=expected, extra_identities=extra)
     metrics.reconciliation(result)
     document = result.to_dict()
     document["portal_scoreboard"] = compare_scoreboard(

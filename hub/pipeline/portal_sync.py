@@ -16,7 +16,13 @@ from typing import Any
 
 from adapters.errors import AdapterError
 from adapters.national_portal.client import NationalPortalClient, RecordResult
-from hub.pipeline.redelivery import RETRIES_EXHAUSTED, RedeliveryPolicy, exhausted_reason, raise_unless_retryable
+from hub.pipeline.redelivery import (
+    RETRIES_EXHAUSTED,
+    DeliveryReport,
+    RedeliveryPolicy,
+    exhausted_reason,
+    raise_unless_retryable,
+)
 from hub.store import (
     ClaimedMessage,
     CurrentRecord,
@@ -55,13 +61,6 @@ class PlanReport:
     messages_queued: int = 0
     superseded: int = 0
     dossier_batches: list[str] = field(default_factory=list)
-
-
-@dataclass
-class DeliveryReport:
-    batch_id: str
-    messages: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
 
 
 def _integrated(dossier: Dossier, tables: CodeTables) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from adapters.errors import AdapterError, RetryableError
@@ -23,6 +24,15 @@ def exhausted_reason(last_error: str) -> str:
     """The quarantine reason of a message that ran out of attempts: in Vietnamese, as every reason,
     with the partner's last error quoted as it came (the part an engineer searches for)."""
     return f"đã hết số lần gửi lại, đối tác vẫn không nhận; lỗi cuối: {last_error}"
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivered batch came to: its messages and their outcomes by name."""
+
+    batch_id: str
+    messages: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ list, the engine never caps it) and the aggregates.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -429,8 +430,12 @@ def reconcile(
     batch_rows: int = 65_536,
     read_streams: int = 4,
     expected: frozenset[DifferenceClass] = DEFAULT_EXPECTED,
+    extra_identities: Sequence[Identity] = (),
 ) -> Reconciliation:
     """Compare the city's staged dossiers with the portal's delivery state and the ministry pull-backs.
+
+    ``extra_identities``: identities the hub counts outside the engine's tables (the citizen
+    notifications of the period), checked and printed with the others.
 
     ``read_streams``: connections a SQLite store is read over in parallel (see ``load._streams``).
     ``expected``: the classes a period may differ in and still be "explained" (``model.DEFAULT_EXPECTED``).
@@ -468,6 +473,7 @@ def reconcile(
         explained = explain_portal(db, identities[-1]) if portal_checked else None
         ministries = by_ministry(db, tables, period, portal_checked=portal_checked)
         identities.append(ministry_identity(ministries))
+        identities += extra_identities
         kpis = _kpis(db)
         payments = check_payments(db, payment_days)
         if payments is not None:

@@ -437,6 +437,7 @@ _IDENTITIES: dict[str, dict[str, str]] = {
         "payments_paid": "Giao dịch thành công trên Nền tảng thanh toán (hồ sơ)",
         "payments_claimed": "Hồ sơ khai thanh toán trực tuyến qua Cổng",
         "payments_vnd": "Số tiền thanh toán trên Nền tảng (đồng)",
+        "notifications": "Thông báo cho công dân qua iHaNoi",
     },
     "en": {
         "hub_flow": "Sync flow to the national portal",
@@ -446,6 +447,7 @@ _IDENTITIES: dict[str, dict[str, str]] = {
         "payments_paid": "Paid on the payment platform (dossiers)",
         "payments_claimed": "Dossiers claiming a payment on the portal",
         "payments_vnd": "Paid on the payment platform (VND)",
+        "notifications": "Citizen notifications on iHaNoi",
     },
 }
 
@@ -488,6 +490,10 @@ _TERMS: dict[str, dict[str, str]] = {
         "amount_differs_vnd": "tiền khác phí, lệ phí",
         "unclaimed_vnd": "tiền không hồ sơ nào khai",
         "claimed_vnd": "phí, lệ phí hồ sơ khai (đối chiếu)",
+        "notifications_planned": "thông báo cần gửi",
+        "notifications_sent": "đã gửi",
+        "notifications_pending": "chờ gửi",
+        "notifications_refused": "bị từ chối",
     },
     "en": {
         "extracted": "extracted",
@@ -527,6 +533,10 @@ _TERMS: dict[str, dict[str, str]] = {
         "amount_differs_vnd": "VND of differing amounts",
         "unclaimed_vnd": "VND claimed by no dossier",
         "claimed_vnd": "fees the dossiers claim (beside it)",
+        "notifications_planned": "notifications planned",
+        "notifications_sent": "sent",
+        "notifications_pending": "pending",
+        "notifications_refused": "refused",
     },
 }
 
@@ -539,6 +549,9 @@ _IDENTITY_NOTES: dict[str, dict[str, str]] = {
         "= trạng thái 9, 10 có ngày kết thúc trước / sau hạn trả; đang giải quyết = trạng thái 1, 2, 4, 5, 6.",
         "portal": "Cổng có hồ sơ của Thành phố và hồ sơ Bộ tự đồng bộ, trừ thủ tục chưa tích hợp; "
         "cộng hồ sơ chỉ có trên Cổng, trừ hồ sơ trong phạm vi mà Cổng không có (bị giữ lại, chờ gửi lại hoặc bị mất).",
+        "notifications": "mỗi sự kiện của hồ sơ trong kỳ (tiếp nhận, yêu cầu bổ sung, có kết quả, giao bưu chính, "
+        "đã phát, chuyển hoàn) một thông báo; chờ gửi = iHaNoi chưa nhận (sẽ gửi lại); bị từ chối = iHaNoi không "
+        "nhận (người nhận chưa có tài khoản) hoặc đã hết số lần gửi lại.",
     },
     "en": {
         "table01": "total = received − stopped, withdrawn, rejected (status 3, 7, 8); resolved on time / late = "
@@ -546,6 +559,9 @@ _IDENTITY_NOTES: dict[str, dict[str, str]] = {
         "portal": "The portal holds the city's dossiers and those ministries synced themselves, less procedures "
         "not integrated; plus dossiers only the portal holds, less in-scope dossiers it lacks (held back, being "
         "retried or lost).",
+        "notifications": "one notification per dossier event of the period (received, documents requested, result "
+        "ready, handed to the carrier, delivered, returned); pending = iHaNoi has not taken it yet (it is resent); "
+        "refused = iHaNoi refused it (no account for the recipient) or the retries ran out.",
     },
 }
 

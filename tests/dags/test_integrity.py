@@ -13,6 +13,7 @@ from adapters import partners
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED = {
+    "citizen_notifications",
     "city_dossiers_extract",
     "national_portal_sync",
     "ministry_exchange",

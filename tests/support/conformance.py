@@ -23,6 +23,7 @@ import requests
 from adapters.city_system.client import CitySystemClient
 from adapters.errors import AdapterError
 from adapters.exchange import ExchangeHook
+from adapters.ihanoi.client import IHaNoiClient
 from adapters.ministry.client import MinistryClient
 from adapters.ministry.contract import contract_of
 from adapters.national_portal.client import NationalPortalClient
@@ -36,9 +37,11 @@ from adapters.transport import HttpTransport
 from mappings.city_system import to_canonical
 from mappings.dossier import VN_TZ, Dossier
 from mappings.identity import BirthDate
+from mappings.ihanoi import DossierEvent, EventCode, notification
 from mappings.national_portal import to_dong_bo_ho_so
 from sandbox.city_system.app import create_app as create_city
 from sandbox.city_system.generator import generate
+from sandbox.ihanoi.app import create_app as create_ihanoi
 from sandbox.national_portal.app import create_app as create_portal
 from sandbox.payment_platform.app import create_app as create_payment_platform
 from sandbox.payment_platform.app import day_transactions
@@ -544,6 +547,35 @@ PAYMENT_PLATFORM = AdapterCase(
     "and reads back references, dossier numbers and amounts",
 )
 
+# ------------------------------------------------------------------------------------------ iHaNoi
+
+
+def _ihanoi_notifications() -> Iterator[dict[str, Any]]:
+    """A new notification per write: the day's citizens told their dossier has a result."""
+    for n, record in enumerate(itertools.cycle(_citizen_records())):
+        event = DossierEvent(record["ma_ho_so"], EventCode.RESULT_READY, datetime.combine(DAY, time(10), VN_TZ))
+        yield notification(f"conformance-{n:06d}", record["chu_ho_so"]["so_giay_to"], event)
+
+
+def _start_ihanoi(folder: Path, pki: DevPki, secret: str) -> Partner:
+    return Partner(serve_in_thread(create_ihanoi(secret)), None, secret, writes=_ihanoi_notifications())
+
+
+IHANOI = AdapterCase(
+    name="ihanoi",
+    transport_class=HttpTransport,
+    start=_start_ihanoi,
+    connect=lambda transport, secret, _agency: IHaNoiClient(transport, secret),
+    read=lambda client, _partner: client.event_codes(),
+    read_numbers=lambda _partner, _codes: [],  # the code list names nobody; the push names its recipient
+    write=lambda client, body: client.notify(body),
+    write_numbers=lambda body: _numbers(body["recipient_id"]),
+    held=lambda partner: partner.get("/sandbox/stats")["held"]["notifications"],
+    agency_scoped=False,
+    unscoped="the (assumed) iHaNoi API knows the city by its API key alone: no unit is named in a call",
+    unsigned="iHaNoi's API is an assumed contract without signatures (docs/interfaces.md, iHaNoi notifications)",
+)
+
 VNPOST = _carrier_case(postal_sandboxes.VNPOST)
 VIETTEL_POST = _carrier_case(
     postal_sandboxes.VIETTEL_POST,
@@ -552,6 +584,6 @@ VIETTEL_POST = _carrier_case(
 
 CASES: tuple[AdapterCase, ...] = (
     CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, DRIVING_LICENCE,
-    LAND_REGISTRATION, UNEMPLOYMENT_BENEFIT, CERTIFICATION, VNPOST, VIETTEL_POST, SCOREBOARD, PAYMENT_PLATFORM,
+    LAND_REGISTRATION, UNEMPLOYMENT_BENEFIT, CERTIFICATION, VNPOST, VIETTEL_POST, SCOREBOARD, PAYMENT_PLATFORM, IHANOI,
 )  # fmt: skip
 SERVER_FAULT_KINDS = tuple(dict.fromkeys(itertools.chain.from_iterable(c.server_faults for c in CASES)))

@@ -29,6 +29,7 @@ POOLS_SINCE = {
     "land_registration": (1, "Concurrent calls to the VBDLIS land registration system (REST)"),
     "unemployment_benefit": (1, "Concurrent calls to the unemployment-benefit system (REST via the NGSP)"),
     "certification": (1, "Concurrent calls to the electronic certification system (REST via the NGSP)"),
+    "ihanoi": (2, "Concurrent notification batches to the iHaNoi citizen app"),
 }
 
 

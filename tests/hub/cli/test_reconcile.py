@@ -65,3 +65,32 @@ def test_no_store_is_said_and_none_is_created(tmp_path: Path, monkeypatch: pytes
     assert result.exit_code == 1
     assert "there is no hub store at" in result.output and "make demo" in result.output
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_the_periods_citizen_notifications_are_printed_and_add_up(empty_store: str) -> None:
+    """Counted by the day each event happened: a notification of another month is not in the sum."""
+    import sqlalchemy as sa
+
+    from hub.store import OutboxMessage
+    from hub.store import schema as t
+
+    store = HubStore(empty_store)
+    days = ["2030-04-02", "2030-04-02", "2030-04-15", "2030-04-30", "2030-05-01"]
+    store.outbox.enqueue(
+        [
+            OutboxMessage(f"key-{n}", "ihanoi", "notify", f"D{n}", f"h{n}", {"event_time": f"{day}T09:00:00+07:00"})
+            for n, day in enumerate(days)
+        ]
+    )
+    states = {"key-0": "acknowledged", "key-1": "acknowledged", "key-2": "failed", "key-3": "dead"}
+    with store.db.engine.begin() as conn:
+        for key, state in states.items():
+            conn.execute(sa.update(t.outbox).where(t.outbox.c.idempotency_key == key).values(state=state))
+    result = hub("reconcile", "--period", "2030-04")
+    assert result.exit_code == 0, result.output
+    assert "Thông báo cho công dân qua iHaNoi: Cân" in result.output
+    assert (
+        "thông báo cần gửi (notifications_planned) = đã gửi (notifications_sent) + chờ gửi (notifications_pending) "
+        "+ bị từ chối (notifications_refused)" in result.output
+    )
+    assert "4 = 2 + 1 + 1" in result.output

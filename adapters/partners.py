@@ -347,6 +347,7 @@ PARTNERS: tuple[Partner, ...] = (
         signed=False,  # the platform's messages carry a SHA-256 checksum (MaXacThuc), not a JWS
         pool=Pool(1, "One call at a time to the portal's payment platform"),
         probe="adapters.payment_platform.client:probe",
+        read_only=True,  # the hub's runs LIST, QUERY and GET_BILL; it never opens a payment (INIT)
     ),
     Partner(
         id="ihanoi",

@@ -29,6 +29,7 @@ POOLS_SINCE = {
     "land_registration": (1, "Concurrent calls to the VBDLIS land registration system (REST)"),
     "unemployment_benefit": (1, "Concurrent calls to the unemployment-benefit system (REST via the NGSP)"),
     "certification": (1, "Concurrent calls to the electronic certification system (REST via the NGSP)"),
+    "payment_platform": (1, "One call at a time to the portal's payment platform"),
     "ihanoi": (2, "Concurrent notification batches to the iHaNoi citizen app"),
 }
 

@@ -7,6 +7,8 @@ read through the tables' Iceberg scans, as any engine would read them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
@@ -27,6 +29,26 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         console.print(f"[red]error:[/red] --day {text!r} is not a date (YYYY-MM-DD)", highlight=False)
+        raise typer.Exit(2) from exc
+
+
+@contextmanager
+def _reading() -> Iterator[None]:
+    """A warehouse never written, or SQL DuckDB refuses: a one-line error and a non-zero exit."""
+    import duckdb
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    try:
+        yield
+    except (NoSuchTableError, NoSuchNamespaceError) as exc:
+        console.print(
+            f"[red]error:[/red] the warehouse has no such table yet ({exc}); write a day first: "
+            "hub analytics export --day YYYY-MM-DD",
+            highlight=False,
+        )
+        raise typer.Exit(1) from exc
+    except duckdb.Error as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
 
 
@@ -111,14 +133,16 @@ def counts(
     else:
         on = _day(day or "")
         row_filter, label = day_filter(on), on.isoformat()
-    rows = counts_by_agency_status(open_catalog(), row_filter)
+    with _reading():
+        rows = counts_by_agency_status(open_catalog(), row_filter)
     table = Table("agency", "status", "dossiers", title=f"Warehouse {label}: dossiers by agency and status")
     for agency, status, n in rows:
         table.add_row(agency or "(none)", "(no facts)" if status is None else str(status), f"{n:,}")
     console.print(table)
     console.print(f"{sum(n for _, _, n in rows):,} dossiers in the warehouse for {label}.", highlight=False)
     if day is not None:
-        console.print(warehouse_check(on, _hub_counts(on))[0], highlight=False)
+        with _reading():
+            console.print(warehouse_check(on, _hub_counts(on))[0], highlight=False)
 
 
 @app.command("query")
@@ -129,16 +153,11 @@ def query(sql: Annotated[str, typer.Argument(help="DuckDB SQL over dossier_facts
 
     Example: hub analytics query "SELECT agency, count(*) FROM dossier_facts GROUP BY 1"
     """
-    import duckdb
-
     from hub.analytics.catalog import open_catalog
     from hub.analytics.query import run_query
 
-    try:
+    with _reading():
         columns, rows = run_query(open_catalog(), sql)
-    except duckdb.Error as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
     table = Table(*columns)
     for row in rows:
         table.add_row(*(_cell(v) for v in row))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -29,7 +29,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from hub.analytics.catalog import describe
-from hub.analytics.query import day_filter, facts_by_source
+from hub.analytics.query import days_filter, facts_by_source
 from hub.analytics.tables import FACTS, RECONCILIATION_DAY, RECONCILIATION_FIGURE, ensure_tables
 from mappings.sources import CITY_SOURCE, PULLBACK_PREFIX
 from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, loaded_store
@@ -84,8 +84,8 @@ def _chunks(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(held)
 
 
-def replace_day(table: Table, day: date, chunks: Iterable[pa.Table]) -> int:
-    """The table's rows of ``day`` replaced by ``chunks`` in one commit; the rows written.
+def replace_days(table: Table, first: date, last: date, chunks: Iterable[pa.Table]) -> int:
+    """The table's rows of ``first`` .. ``last`` replaced by ``chunks`` in one commit; the rows written.
 
     Chunks are cast to the table's Arrow schema (naive UTC times become ``timestamptz``, required
     columns non-null), so a value of the wrong type fails here, before anything is committed.
@@ -95,7 +95,7 @@ def replace_day(table: Table, day: date, chunks: Iterable[pa.Table]) -> int:
     with table.transaction() as tx, warnings.catch_warnings():
         # A day's first export deletes nothing, which pyiceberg warns about: expected here.
         warnings.filterwarnings("ignore", "Delete operation did not match any records")
-        tx.delete(day_filter(day))
+        tx.delete(days_filter(first, last))
         for chunk in chunks:
             tx.append(chunk.select(target.names).cast(target))
             written += chunk.num_rows
@@ -105,20 +105,21 @@ def replace_day(table: Table, day: date, chunks: Iterable[pa.Table]) -> int:
 def write_facts(
     table: Table,
     store: StoreDatabase,
-    day: date,
+    first: date,
+    last: date,
     *,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     batch_rows: int = 65_536,
     rows_per_file: int = ROWS_PER_FILE,
 ) -> int:
-    """Replace the day's facts in ``table`` with the store's dossiers of ``day``; the rows written."""
+    """Replace the facts of ``first`` .. ``last`` in ``table`` with the store's dossiers of those
+    days, as they stand now; the rows written."""
     columns = ", ".join(f"{FACT_SQL[name]} AS {name}" for name in table.schema().column_names)
-    period = Period.parse(day.isoformat())
-    with loaded_store(store, period, memory_limit, None, batch_rows, read_streams=1) as db:
+    with loaded_store(store, Period(first, last), memory_limit, None, batch_rows, read_streams=1) as db:
         reader = db.sql(
-            f"SELECT {columns} FROM dossier WHERE in_period ORDER BY agency, dossier_no, source"
+            f"SELECT {columns} FROM dossier WHERE in_period ORDER BY day, agency, dossier_no, source"
         ).to_arrow_reader(batch_rows)
-        return replace_day(table, day, _chunks(reader, rows_per_file))
+        return replace_days(table, first, last, _chunks(reader, rows_per_file))
 
 
 def reconciliation_rows(document: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -157,7 +158,7 @@ def write_reconciliation(tables: Mapping[str, Table], document: Mapping[str, Any
     day = verdict_row["day"]
     for name, rows in ((RECONCILIATION_DAY, [verdict_row]), (RECONCILIATION_FIGURE, figures)):
         table = tables[name]
-        replace_day(table, day, [pa.Table.from_pylist(rows, schema=table.schema().as_arrow())])
+        replace_days(table, day, day, [pa.Table.from_pylist(rows, schema=table.schema().as_arrow())])
     return len(figures)
 
 
@@ -177,12 +178,19 @@ def export_day(
     day: date,
     document: Mapping[str, Any] | None,
     *,
+    refresh_days: int = 0,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> dict[str, Any]:
     """Write ``day``'s facts and, when ``document`` (its reconciliation) is given, its results;
-    then read the facts back and compare them with the reconciliation's dossiers per source."""
+    then read the facts back and compare them with the reconciliation's dossiers per source.
+
+    ``refresh_days``: the days before ``day`` whose facts are written again with it (in the same
+    load and commit), so the versions staged since -- a dossier finished, its result returned --
+    reach the warehouse: a dossier's facts change for weeks after the day it is counted in.
+    """
     tables = ensure_tables(catalog)
-    written = write_facts(tables[FACTS], store, day, memory_limit=memory_limit)
+    first = day - timedelta(days=refresh_days)
+    written = write_facts(tables[FACTS], store, first, day, memory_limit=memory_limit)
     figures = write_reconciliation(tables, document) if document is not None else None
     warehouse = facts_by_source(catalog, day)
     hub = hub_counts(document) if document is not None else None
@@ -190,6 +198,7 @@ def export_day(
     matches = None if hub is None else {k: v for k, v in hub.items() if v} == warehouse
     summary = {
         "day": day.isoformat(),
+        "refreshed_from": first.isoformat(),
         "catalog": describe(catalog),
         "facts_written": written,
         "warehouse": warehouse,
@@ -199,8 +208,9 @@ def export_day(
         "figures_written": figures,
     }
     log.info(
-        "warehouse %s: %d facts written (%s), reconciliation %s, equal to the hub's counts: %s",
+        "warehouse %s (facts from %s): %d facts written, the day's %s; reconciliation %s; equal to the hub's: %s",
         day,
+        first,
         written,
         ", ".join(f"{k} {v}" for k, v in warehouse.items()) or "none",
         summary["reconciliation"] or "not exported (no report for the day)",

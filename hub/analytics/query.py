@@ -18,19 +18,29 @@ from typing import Any
 
 import duckdb
 from pyiceberg.catalog import Catalog
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, LessThan
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, LessThanOrEqual
 
 from hub.analytics.tables import FACTS, NAMESPACE, TABLES
 from quality.reconcile.engine import DEFAULT_MEMORY_LIMIT, connect_duckdb
+from quality.reconcile.model import Period
 
 
 def day_filter(day: date) -> BooleanExpression:
     return EqualTo("day", day.isoformat())
 
 
+def days_filter(first: date, last: date) -> BooleanExpression:
+    """``first`` .. ``last``, both included."""
+    return (
+        day_filter(first)
+        if first == last
+        else And(GreaterThanOrEqual("day", first.isoformat()), LessThanOrEqual("day", last.isoformat()))
+    )
+
+
 def month_filter(year: int, month: int) -> BooleanExpression:
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return And(GreaterThanOrEqual("day", date(year, month, 1).isoformat()), LessThan("day", following.isoformat()))
+    period = Period.month(year, month)
+    return days_filter(period.first, period.last)
 
 
 @contextmanager

@@ -78,21 +78,32 @@ def _hub_counts(day: date) -> dict[str, int] | None:
 
 
 @app.command("export")
-def export(day: DayOption) -> None:
+def export(
+    day: DayOption,
+    refresh_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Days before --day whose facts are written again, with their dossiers' newer versions "
+            "(default HUB_WAREHOUSE_REFRESH_DAYS or 30, as the DAG).",
+        ),
+    ] = None,
+) -> None:
     """Write the day's de-identified facts and reconciliation results into the warehouse.
 
     Re-running a day replaces it (one Iceberg commit per table), so it is never counted twice.
     Reads the hub store of HUB_STORE_URL (never creates one) and the day's reconciliation report.
 
-    Example: hub analytics export --day 2026-11-20
+    Example: hub analytics export --day 2026-11-20 --refresh-days 0
     """
     from hub.analytics.catalog import open_catalog
     from hub.analytics.export import export_day
-    from hub.jobs.analytics import reconciliation_of
+    from hub.jobs import analytics as jobs_analytics
 
     on = _day(day)
+    refresh = jobs_analytics.refresh_days() if refresh_days is None else refresh_days
     with open_store() as store:
-        summary = export_day(open_catalog(), store.db, on, reconciliation_of(on))
+        summary = export_day(open_catalog(), store.db, on, jobs_analytics.reconciliation_of(on), refresh_days=refresh)
     console.print(
         f"{summary['day']}: {summary['facts_written']:,} facts written to {summary['catalog']}.", highlight=False
     )

@@ -32,8 +32,31 @@ def reconciliation_of(day: date) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+# The days before the exported one whose facts are written again with it: a dossier is counted in
+# its intake day, and its later versions (finished, result returned) must reach the warehouse.
+DEFAULT_REFRESH_DAYS = 30
+
+
+def refresh_days() -> int:
+    """``HUB_WAREHOUSE_REFRESH_DAYS`` or :data:`DEFAULT_REFRESH_DAYS` (a bad value is an error, not a default)."""
+    text = os.environ.get("HUB_WAREHOUSE_REFRESH_DAYS")
+    if text is None:
+        return DEFAULT_REFRESH_DAYS
+    if not text.strip().isdigit():
+        raise ValueError(f"HUB_WAREHOUSE_REFRESH_DAYS={text!r} is not a number of days (0 or more)")
+    return int(text)
+
+
 def export(day_text: str) -> dict[str, Any]:
-    """Export ``day_text`` (``2026-11-20``) to the configured warehouse; the summary the task returns."""
+    """Export ``day_text`` (``2026-11-20``) and refresh the days before it in the configured
+    warehouse; the summary the task returns."""
     day = date.fromisoformat(day_text)
     memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-    return export_day(open_catalog(), hub_store().db, day, reconciliation_of(day), memory_limit=memory_limit)
+    return export_day(
+        open_catalog(),
+        hub_store().db,
+        day,
+        reconciliation_of(day),
+        refresh_days=refresh_days(),
+        memory_limit=memory_limit,
+    )

@@ -46,9 +46,7 @@ def test_the_warehouse_counts_each_dossier_of_the_day_once_as_the_hub_does(stage
     assert rows == distinct == sum(hub.values())
 
 
-def test_a_day_exported_again_replaces_itself_and_shows_the_newer_version(
-    staged: HubStore, catalog: Catalog, city_records: list[dict[str, Any]]
-) -> None:
+def test_a_day_exported_again_replaces_itself(staged: HubStore, catalog: Catalog) -> None:
     document = _reconciled(staged)
     export_day(catalog, staged.db, DAY, document)
     first = facts_by_source(catalog, DAY)
@@ -58,16 +56,24 @@ def test_a_day_exported_again_replaces_itself_and_shows_the_newer_version(
     assert facts_by_source(catalog, DAY) == first and _live_files(catalog) == files
     assert _live_files(catalog, "reconciliation_day") == 1
 
-    # The city returns a result: a new version of one dossier, staged; the day exported once more.
+
+def test_the_next_days_export_refreshes_the_days_before_with_their_dossiers_newer_versions(
+    staged: HubStore, catalog: Catalog, city_records: list[dict[str, Any]]
+) -> None:
+    export_day(catalog, staged.db, DAY, _reconciled(staged))
+    first = facts_by_source(catalog, DAY)
+    # The next day the city returns a result: a new version of a dossier of DAY is staged.
     open_one = next(r for r in city_records if r["trang_thai"] == "DA_CO_KET_QUA")
     returned = {**open_one, "trang_thai": "DA_TRA_KET_QUA", "cap_nhat_luc": "2026-11-21T09:00:00+07:00"}
-    _, rows = run_query(catalog, f"SELECT status FROM dossier_facts WHERE dossier_no = '{returned['ma_ho_so']}'")
-    assert rows == [(9,)]  # processed, result not yet returned
     staged.staging.stage(CITY_SOURCE, [staged_record(returned)], "city-batch-2")
-    export_day(catalog, staged.db, DAY, _reconciled(staged))
+    status = f"SELECT status FROM dossier_facts WHERE dossier_no = '{returned['ma_ho_so']}'"
+    next_day = date(2026, 11, 21)
+
+    export_day(catalog, staged.db, next_day, _reconciled(staged, next_day), refresh_days=0)
+    assert run_query(catalog, status)[1] == [(9,)]  # processed, result not yet returned: DAY was left alone
+    export_day(catalog, staged.db, next_day, _reconciled(staged, next_day), refresh_days=1)
+    assert run_query(catalog, status)[1] == [(10,)]  # returned, once
     assert facts_by_source(catalog, DAY) == first
-    _, rows = run_query(catalog, f"SELECT status FROM dossier_facts WHERE dossier_no = '{returned['ma_ho_so']}'")
-    assert rows == [(10,)]
 
 
 def test_another_day_is_left_as_it_was(staged: HubStore, catalog: Catalog, city_records: list[dict[str, Any]]) -> None:
@@ -143,7 +149,7 @@ def test_the_reconciliation_results_of_the_day_sit_beside_its_facts(staged: HubS
 def test_the_day_is_written_page_by_page(staged: HubStore, catalog: Catalog) -> None:
     """Small pages and files: the same rows, in one data file per ``rows_per_file`` rows."""
     table = ensure_tables(catalog)[FACTS]
-    written = write_facts(table, staged.db, DAY, batch_rows=16, rows_per_file=50)
+    written = write_facts(table, staged.db, DAY, DAY, batch_rows=16, rows_per_file=50)
     assert written == sum(facts_by_source(catalog, DAY).values()) > 200
     assert _live_files(catalog) >= written // 50
 

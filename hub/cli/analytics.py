@@ -104,9 +104,8 @@ def export(
     refresh = jobs_analytics.refresh_days() if refresh_days is None else refresh_days
     with open_store() as store:
         summary = export_day(open_catalog(), store.db, on, jobs_analytics.reconciliation_of(on), refresh_days=refresh)
-    console.print(
-        f"{summary['day']}: {summary['facts_written']:,} facts written to {summary['catalog']}.", highlight=False
-    )
+    days = summary["day"] if refresh == 0 else f"{summary['refreshed_from']}..{summary['day']}"
+    console.print(f"{days}: {summary['facts_written']:,} facts written to {summary['catalog']}.", highlight=False)
     if summary["reconciliation"] is None:
         console.print("No reconciliation report for the day: run `hub reconcile --period <day>` and export again.")
     line, agrees = warehouse_check(on, summary["hub"])

@@ -34,6 +34,7 @@ def day_in_store(
     store.db.engine.dispose()
     root = tmp_path / "warehouse"
     monkeypatch.setenv("HUB_STORE_URL", url)
+    monkeypatch.delenv("HUB_WAREHOUSE_REFRESH_DAYS", raising=False)
     monkeypatch.setenv("PYICEBERG_CATALOG__HUB__TYPE", "sql")
     monkeypatch.setenv("PYICEBERG_CATALOG__HUB__URI", f"sqlite:///{tmp_path / 'catalog.db'}")
     monkeypatch.setenv("PYICEBERG_CATALOG__HUB__WAREHOUSE", root.as_uri())
@@ -45,8 +46,10 @@ def test_export_then_counts_agree_with_the_hub(day_in_store: Path, city_records:
     total = len(city_records) + 3
     exported = hub("analytics", "export", "--day", DAY.isoformat())
     assert exported.exit_code == 0, exported.output
+    assert f"2026-10-21..{DAY}: {total:,} facts written to sql catalog 'hub'" in exported.output  # 30 days refreshed
     assert f"warehouse: {total:,} facts = hub {total:,}" in exported.output
-    assert hub("analytics", "export", "--day", DAY.isoformat()).exit_code == 0  # again: replaced, not doubled
+    again = hub("analytics", "export", "--day", DAY.isoformat(), "--refresh-days", "0")  # replaced, not doubled
+    assert f"{DAY}: {total:,} facts written" in again.output
 
     counted = hub("analytics", "counts", "--day", DAY.isoformat())
     assert counted.exit_code == 0, counted.output
@@ -66,6 +69,7 @@ def test_bad_input_is_refused_with_a_reason(day_in_store: Path) -> None:
     never_written = hub("analytics", "counts", "--day", DAY.isoformat())
     assert never_written.exit_code == 1 and "hub analytics export --day" in never_written.output
     assert hub("analytics", "export", "--day", "20-11-2026").exit_code == 2
+    assert hub("analytics", "export", "--day", DAY.isoformat(), "--refresh-days", "-1").exit_code == 2
     assert hub("analytics", "counts").exit_code == 2
     assert hub("analytics", "counts", "--month", "November").exit_code == 2
     assert hub("analytics", "export", "--day", DAY.isoformat()).exit_code == 0

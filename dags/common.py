@@ -109,6 +109,8 @@ PORTAL_SYNCED = Asset(name="national_portal_synced", uri="hubstore://delivery/na
 MINISTRY_EXCHANGED = Asset(name="ministry_exchanged", uri="hubstore://staging/ministry_dossiers")
 # A period reconciled and its report written (var/reports/<period>/).
 RECONCILED = Asset(name="reconciled", uri="hubstore://reports/reconciliation")
+# A day written into the analytics warehouse (Iceberg tables of the hub_analytics namespace).
+WAREHOUSE_EXPORTED = Asset(name="analytics_warehouse", uri="iceberg://hub/hub_analytics")
 
 # Lineage (OpenLineage events through the provider): the systems data comes from and goes to,
 # as task inlets/outlets. A Table becomes an OpenLineage dataset named <database>.<name> in the
@@ -122,6 +124,12 @@ POPULATION_REGISTER = Table(cluster="csdl-dan-cu", database="lgsp", name="popula
 HUB_POPULATION_CHECKS = Table(cluster="hanoi-dossier-hub", database="staging", name="population_check")
 HUB_CITIZEN_NOTIFICATIONS = Table(cluster="hanoi-dossier-hub", database="outbox", name="ihanoi")
 IHANOI_NOTIFICATIONS = Table(cluster="ihanoi-citizen-app", database="api", name="notifications")
+HUB_RECONCILIATION_REPORTS = Table(cluster="hanoi-dossier-hub", database="reports", name="reconciliation")
+
+
+def warehouse_table(name: str) -> Table:
+    """A table of the analytics warehouse (``hub.analytics.tables``): ``hub_analytics.<name>``."""
+    return Table(cluster="hanoi-dossier-hub-warehouse", database="hub_analytics", name=name)
 
 
 def ministry_system(partner: str) -> Table:

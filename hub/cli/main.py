@@ -25,6 +25,8 @@ from rich.console import Console
 
 from adapters import partners
 from hub.airflow_env import airflow_environment
+from hub.cli.analytics import app as analytics_app
+from hub.cli.analytics import warehouse_check
 from hub.cli.catalogue import app as catalogue_app
 from hub.cli.connections import app as connections_app
 from hub.cli.evidence import app as evidence_app
@@ -76,6 +78,7 @@ app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(pki_app, name="pki")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(connections_app, name="connections")
+app.add_typer(analytics_app, name="analytics")
 app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)
@@ -89,8 +92,9 @@ DEMO_DAGS = (
     "postal_dispatch",
 )
 # Run once the carriers' simulated clocks have moved on: parcels tracked to their end, citizens told on
-# iHaNoi, then the day reconciled.
-DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "citizen_notifications", "reconcile_daily")
+# iHaNoi, then the day reconciled. The warehouse export runs after the reconciliation, in both rounds:
+# the re-run must replace the day.
+DEMO_FOLLOW_UP_DAGS = ("postal_tracking", "citizen_notifications", "reconcile_daily", "analytics_export")
 CALLBACK_CARRIERS = ("viettel_post",)  # carriers whose tracking needs the callback receiver running
 # Days the sandbox carriers live through between dispatch and tracking (most parcels arrive in 1-3).
 CARRIER_DAYS = 5
@@ -392,8 +396,18 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     problems += notification_problems(notifications)
     problems += reconciliation_problems(reconciliation, (*DEMO_DIFFERENCES, *DEMO_PAYMENT_CLASSES), lost)
     problems += portal_count_problems(reconciliation, synced)
+    problems += _warehouse_problems(day, reconciliation)
     if problems:
         _fail("; ".join(problems))
+
+
+def _warehouse_problems(day: date, reconciliation: dict) -> list[str]:
+    """The warehouse read back with DuckDB after both rounds' exports: the day's facts once, as many as the hub's."""
+    from hub.analytics.export import hub_counts
+
+    line, agrees = warehouse_check(day, hub_counts(reconciliation))
+    console.print(line, highlight=False)
+    return [] if agrees else [f"the warehouse's counts differ from the hub's ({line})"]
 
 
 @app.command()

@@ -13,7 +13,8 @@ list, the engine never caps it) and the aggregates.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -387,8 +388,11 @@ _KPIS: tuple[tuple[str, str, str, str, str, str], ...] = (
 )
 
 
-def _connect(memory_limit: str, spill: str) -> duckdb.DuckDBPyConnection:
-    # No extension is ever fetched at run time: the hub reaches no network beyond its partners.
+def connect_duckdb(memory_limit: str, spill: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB under ``memory_limit``, spilling to ``spill`` (also the warehouse export's, ``hub.analytics``).
+
+    No extension is ever fetched at run time: the hub reaches no network beyond its partners.
+    """
     db = duckdb.connect(
         config={
             "memory_limit": memory_limit,
@@ -421,6 +425,34 @@ def _code_tables(db: duckdb.DuckDBPyConnection, tables: CodeTables, period: Peri
     )
 
 
+@contextmanager
+def loaded_store(
+    store: StoreDatabase,
+    period: Period,
+    memory_limit: str,
+    snapshot_period: str | None,
+    batch_rows: int,
+    read_streams: int,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB holding the store's city and ministry dossiers of ``period`` (``load.load_store``'s
+    tables, ``dossier`` dated and flagged ``in_period``): what the reconciliation compares, and what
+    the analytics warehouse exports (``hub.analytics.export``), so both count the same dossiers."""
+    with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, connect_duckdb(memory_limit, spill) as db:
+        load_store(
+            db,
+            store,
+            city_source=CITY_SOURCE,
+            ministry_prefix=PULLBACK_PREFIX,
+            partner=PORTAL,
+            first=period.first,
+            last=period.last,
+            snapshot_period=snapshot_period,
+            batch_rows=batch_rows,
+            parts=read_streams,
+        )
+        yield db
+
+
 def reconcile(
     store: StoreDatabase,
     period: Period,
@@ -441,22 +473,11 @@ def reconcile(
     ``expected``: the classes a period may differ in and still be "explained" (``model.DEFAULT_EXPECTED``).
     """
     tables = tables or load_code_tables()
-    with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, _connect(memory_limit, spill) as db:
-        fetched_at = fetched_snapshot(store, period.label)
-        portal_checked = fetched_at is not None
+    fetched_at = fetched_snapshot(store, period.label)
+    portal_checked = fetched_at is not None
+    snapshot_period = period.label if portal_checked else None
+    with loaded_store(store, period, memory_limit, snapshot_period, batch_rows, read_streams) as db:
         payment_days = load_platform(db, store, period)
-        load_store(
-            db,
-            store,
-            city_source=CITY_SOURCE,
-            ministry_prefix=PULLBACK_PREFIX,
-            partner=PORTAL,
-            first=period.first,
-            last=period.last,
-            snapshot_period=period.label if portal_checked else None,
-            batch_rows=batch_rows,
-            parts=read_streams,
-        )
         db.execute(f"CREATE VIEW city AS SELECT * FROM dossier WHERE source = '{CITY_SOURCE}'")
         db.execute(f"CREATE VIEW ministry AS SELECT * FROM dossier WHERE source LIKE '{PULLBACK_PREFIX}%'")
         snapshot = None

@@ -22,6 +22,7 @@ EXPECTED = {
     "postal_tracking",
     "reconcile_daily",
     "reconcile_quarterly",
+    "analytics_export",
 }
 # Loading these at parse time would slow every scheduler loop; tasks import them lazily.
 HEAVY = ("great_expectations", "pandas", "zeep", "lxml", "hub", "adapters", "mappings", "quality", "sandbox")

@@ -17,11 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Flow = Literal["city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard"]
+Flow = Literal[
+    "city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard", "open_data"
+]
 """What the hub does with a partner: extract from the city system, deliver to the portal, check
 people (population register, insurer), pull back what a ministry processed on its own software,
 push interconnected dossiers to a ministry, send results home by post, read how the portal scores
-the city (Decision 766)."""
+the city (Decision 766), publish the month's open data on the city data portal."""
 
 Transport = Literal["REST", "SOAP"]
 Login = Literal["token", "account", "none"]
@@ -316,6 +318,20 @@ PARTNERS: tuple[Partner, ...] = (
         signed=False,  # the public API signs nothing and takes no signature
         pool=Pool(1, "One call at a time to the portal's public, rate-limited scoreboard"),
         probe="adapters.portal_scoreboard.client:probe",
+    ),
+    Partner(
+        id="city_data_portal",
+        name_vi="Cổng dữ liệu mở Thành phố Hà Nội (CKAN)",
+        name_en="City data portal (CKAN)",
+        flows=frozenset({"open_data"}),
+        transport="REST",
+        client_factory="adapters.city_data_portal.client:from_connection",
+        sandbox="sandbox.city_data_portal.app:double",
+        login="token",  # a CKAN API token, sent in the Authorization header (docs/interfaces.md 13.1)
+        extras=("owner_org",),  # the portal organization that owns the datasets
+        signed=False,  # CKAN signs nothing and checks no JWS: the API token is the authentication
+        pool=Pool(1, "One publication at a time to the city data portal (CKAN action API)"),
+        probe="adapters.city_data_portal.client:probe",
     ),
 )
 

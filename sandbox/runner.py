@@ -137,6 +137,7 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "don_vi_xu_ly": lambda: "01",  # Hanoi's unit at the driving-licence system (ASSUMPTION)
         "webhook_token": lambda: secrets.token_urlsafe(32),
         "callback_security_code": lambda: secrets.token_urlsafe(24),  # VBDLIS's callbacks to the hub
+        "owner_org": lambda: "ubnd-thanh-pho-ha-noi",  # the city data portal's organization (CKAN)
     }
     credentials = {}
     for spec in PARTNERS:

@@ -1,6 +1,7 @@
 """Publish datasets to the city data portal through the CKAN action API (REST/JSON).
 
-CKAN's action API (docs/interfaces.md 13): ``POST /api/3/action/<action>`` with a JSON object,
+CKAN's action API (docs/interfaces.md 13): ``POST /api/3/action/<action>`` with a JSON object
+(``GET`` with query parameters for the reads, ``package_show`` and ``status_show``),
 answered ``{"help", "success": true, "result"}``, or ``{"success": false, "error": {"__type":
 ...}}`` with HTTP 403 (``Authorization Error``), 404 (``Not Found Error``) or 409 (``Validation
 Error``). The API token travels in the ``Authorization`` header, as CKAN 2.10+ reads it. A file is
@@ -31,6 +32,10 @@ PARTNER = "city_data_portal"
 ACTION_PATH = "/api/3/action"
 DEFAULT_OWNER_ORG = "ubnd-thanh-pho-ha-noi"
 _REPLY = ConfigDict(extra="allow", frozen=True)
+# The message log's operation names: a write is one package's (or one named resource's) publication,
+# whether this call creates or patches it -- so a publication resent after a lost reply settles the
+# lost call (``hub.pipeline.message_log.resolve_by_resend``); the URL names the CKAN action.
+PACKAGE_WRITE, RESOURCE_WRITE = "package_publish", "resource_publish"
 
 
 class _Reply(BaseModel):
@@ -107,9 +112,23 @@ class CkanClient:
         self.owner_org = owner_org
         self._headers = {"Authorization": api_token}
 
-    def _action(self, action: str, payload: Mapping[str, Any], model: type[BaseModel] | None = None) -> Any:
+    def _read(self, action: str, params: Mapping[str, str], model: type[BaseModel] | None = None) -> Any:
+        """A side-effect-free action, as CKAN lets one be called: GET with query parameters."""
+        return self.transport.get_json(
+            f"{ACTION_PATH}/{action}",
+            operation=action,
+            parse=_result(action, model),
+            params=params,
+            headers=self._headers,
+        )
+
+    def _write(self, action: str, payload: Mapping[str, Any]) -> Package:
         return self.transport.post_json(
-            f"{ACTION_PATH}/{action}", payload, operation=action, parse=_result(action, model), headers=self._headers
+            f"{ACTION_PATH}/{action}",
+            payload,
+            operation=PACKAGE_WRITE,
+            parse=_result(action, Package),
+            headers=self._headers,
         )
 
     def _upload(self, action: str, fields: Mapping[str, str], file: UploadFile) -> Resource:
@@ -117,14 +136,14 @@ class CkanClient:
             f"{ACTION_PATH}/{action}",
             fields,
             {"upload": (file.filename, file.content, file.media_type)},
-            operation=action,
+            operation=RESOURCE_WRITE,
             parse=_result(action, Resource),
             headers=self._headers,
         )
 
     def status(self) -> dict[str, Any]:
         """``status_show``: what the site says of itself (CKAN version, title, extensions)."""
-        status = self._action("status_show", {})
+        status = self._read("status_show", {})
         if not isinstance(status, dict):
             raise ContractViolation(PARTNER, "status_show", "the result is not an object")
         return status
@@ -132,18 +151,18 @@ class CkanClient:
     def package_show(self, name_or_id: str) -> Package | None:
         """The package, or None when the portal has none by that name or id (its 404)."""
         try:
-            return self._action("package_show", {"id": name_or_id}, Package)
+            return self._read("package_show", {"id": name_or_id}, Package)
         except PermanentError as exc:
             if exc.status == 404:
                 return None
             raise
 
     def package_create(self, fields: Mapping[str, Any]) -> Package:
-        return self._action("package_create", fields, Package)
+        return self._write("package_create", fields)
 
     def package_patch(self, package_id: str, fields: Mapping[str, Any]) -> Package:
         """Change the fields given; the others (resources included) stay as they are."""
-        return self._action("package_patch", {**fields, "id": package_id}, Package)
+        return self._write("package_patch", {**fields, "id": package_id})
 
     def resource_create(self, package_id: str, file: UploadFile) -> Resource:
         return self._upload("resource_create", {"package_id": package_id, **_resource_fields(file)}, file)

@@ -13,7 +13,8 @@ What it implements is what CKAN documents and its API view does (ckan/views/api.
   anonymous callers, which the hub never is.
 - Package names as CKAN's ``name_validator`` has them: 2-100 characters of ``a-z0-9-_``, unique
   ("That URL is already in use."); ``owner_org`` must be the organization the token may edit.
-- ``package_patch`` changes only the fields given (resources kept); ``resource_patch`` likewise,
+- ``package_patch`` changes only the fields given (resources kept unless it names ``resources``,
+  which then replace them, as in CKAN); ``resource_patch`` changes only the fields given too,
   and replaces the file when one is uploaded. An uploaded file is served back at
   ``/dataset/<id>/resource/<id>/download/<filename>`` (public, as CKAN serves it), which is how
   the tests read what was published.
@@ -125,6 +126,8 @@ class Portal:
                 package = self._package(data.get("id"))
                 changes = {k: v for k, v in data.items() if k not in COMPUTED}
                 self._check_fields(changes, package["id"])
+                if "resources" in data:
+                    self._replace_resources(package, data["resources"])
                 package.update(changes, metadata_modified=_now())
                 return package
             if action == "resource_create":
@@ -134,6 +137,22 @@ class Portal:
                 return self._set_resource(package, resource, data, upload, base)
             package, resource = self._resource(data.get("id"))  # resource_patch
             return self._set_resource(package, resource, data, upload, base)
+
+    def _replace_resources(self, package: dict[str, Any], given: Any) -> None:
+        """A patch naming ``resources`` replaces them (CKAN): those it lists by id stay, with the
+        fields given; new ones are added; the others are deleted, their files too."""
+        if not isinstance(given, list) or not all(isinstance(r, dict) for r in given):
+            raise _invalid(resources="Must be a list of resource objects")
+        held = {r["id"]: r for r in package["resources"]}
+        kept = []
+        for item in given:
+            resource = held.get(item.get("id")) or {"id": str(uuid.uuid4()), "package_id": package["id"], "url": ""}
+            resource.update({k: v for k, v in item.items() if k not in {"id", "package_id"}})
+            kept.append(resource)
+        for dropped in held.keys() - {r["id"] for r in kept}:
+            self.files.pop(dropped, None)
+        package["resources"] = kept
+        package["num_resources"] = len(kept)
 
     def _create_package(self, data: dict[str, Any]) -> dict[str, Any]:
         fields = {k: v for k, v in data.items() if k not in COMPUTED}

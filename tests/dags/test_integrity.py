@@ -21,6 +21,7 @@ EXPECTED = {
     "postal_tracking",
     "reconcile_daily",
     "reconcile_quarterly",
+    "open_data_publish",
 }
 # Loading these at parse time would slow every scheduler loop; tasks import them lazily.
 HEAVY = ("great_expectations", "pandas", "zeep", "lxml", "hub", "adapters", "mappings", "quality", "sandbox")

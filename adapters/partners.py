@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Flow = Literal[
-    "city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard", "payment", "notify"
+    "city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard", "payment", "notify",
+    "open_data",
 ]
 """What the hub does with a partner: extract from the city system, deliver to the portal, check
 people (population register, insurer), pull back what a ministry processed on its own software,
 push interconnected dossiers to a ministry, send results home by post, read how the portal scores
 the city (Decision 766), match the fees paid on the portal's payment platform to the dossiers,
-tell citizens on their app what became of their dossier."""
+tell citizens on their app what became of their dossier, publish the month's open data on the city
+data portal."""
 
 Transport = Literal["REST", "SOAP"]
 Login = Literal["token", "account", "none"]
@@ -361,6 +363,20 @@ PARTNERS: tuple[Partner, ...] = (
         signed=False,  # nothing suggests the app takes or gives signatures; the message log seals every push
         pool=Pool(2, "Concurrent notification batches to the iHaNoi citizen app"),
         probe="adapters.ihanoi.client:probe",
+    ),
+    Partner(
+        id="city_data_portal",
+        name_vi="Cổng dữ liệu mở Thành phố Hà Nội (CKAN)",
+        name_en="City data portal (CKAN)",
+        flows=frozenset({"open_data"}),
+        transport="REST",
+        client_factory="adapters.city_data_portal.client:from_connection",
+        sandbox="sandbox.city_data_portal.app:double",
+        login="token",  # a CKAN API token, sent in the Authorization header (docs/interfaces.md 12.1)
+        extras=("owner_org",),  # the portal organization that owns the datasets
+        signed=False,  # CKAN signs nothing and checks no JWS: the API token is the authentication
+        pool=Pool(1, "One publication at a time to the city data portal (CKAN action API)"),
+        probe="adapters.city_data_portal.client:probe",
     ),
 )
 

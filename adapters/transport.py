@@ -32,6 +32,7 @@ from tenacity import (
     stop_before_delay,
     wait_random_exponential,
 )
+from urllib3 import encode_multipart_formdata
 
 from adapters.breaker import CircuitBreaker
 from adapters.errors import (
@@ -252,6 +253,33 @@ class HttpTransport:
             headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
             redact_keys=redact_keys,
             secrets=_header_secrets(headers) + tuple(value for value in headers.values() if value),
+        )
+        return self._call(call, parse)
+
+    def post_multipart(
+        self,
+        path: str,
+        fields: Mapping[str, str],
+        files: Mapping[str, tuple[str, bytes, str]],
+        *,
+        operation: str,
+        parse: Callable[[Any], T],
+        headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """POST ``fields`` and ``files`` (field -> (filename, content, media type)) as
+        ``multipart/form-data`` and return ``parse(JSON reply)``: how a file is uploaded to a CKAN
+        portal (its ``upload`` field). The boundary is random per call; every header value is
+        scrubbed from error text."""
+        parts: dict[str, Any] = dict(fields) | dict(files)
+        body, content_type = encode_multipart_formdata(parts)
+        headers = headers or {}
+        call = _Call(
+            "POST",
+            path,
+            operation,
+            body=body,
+            headers={"Content-Type": content_type, **headers},
+            secrets=_header_secrets(headers),
         )
         return self._call(call, parse)
 

@@ -139,6 +139,7 @@ def _credentials(agency: str) -> dict[str, dict[str, str]]:
         "callback_security_code": lambda: secrets.token_urlsafe(24),  # VBDLIS's callbacks to the hub
         "ma_doi_tac": lambda: "HNI-TTHC",  # the hub's partner code at the payment platform
         "checksum_secret": lambda: secrets.token_urlsafe(32),  # its MaXacThuc key
+        "owner_org": lambda: "ubnd-thanh-pho-ha-noi",  # the city data portal's organization (CKAN)
     }
     credentials = {}
     for spec in PARTNERS:

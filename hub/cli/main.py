@@ -30,6 +30,7 @@ from hub.cli.analytics import warehouse_check
 from hub.cli.catalogue import app as catalogue_app
 from hub.cli.connections import app as connections_app
 from hub.cli.evidence import app as evidence_app
+from hub.cli.open_data import open_data_app
 from hub.cli.outbox import app as outbox_app
 from hub.cli.quarantine import app as quarantine_app
 from hub.cli.reconcile import reconcile_command
@@ -79,6 +80,7 @@ app.add_typer(pki_app, name="pki")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(connections_app, name="connections")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(open_data_app, name="open-data")
 app.command("sign")(sign)
 app.command("verify")(verify)
 app.command("reconcile")(reconcile_command)
@@ -255,6 +257,18 @@ def _dags_test(dag_id: str, day: date, round_name: str, env: dict[str, str]) -> 
         run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True, log=log)
 
 
+def _publish_open_data(day: date, env: dict[str, str]) -> None:
+    """Publish the demo day's month on the sandbox city data portal with ``hub open-data publish``
+    (the step the ``open_data_publish`` DAG runs), and show what was published."""
+    month = f"{day.year}-{day.month:02d}"
+    command = [sys.executable, "-m", "hub.cli", "open-data", "publish", "--month", month]
+    with _step(f"Publishing {month}'s open data on the sandbox city data portal"):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        _fail(f"`hub open-data publish --month {month}` exited {result.returncode}\n{result.stdout}{result.stderr}")
+    console.out(result.stdout, end="", highlight=False)
+
+
 @contextmanager
 def _step(label: str) -> Iterator[None]:
     """A long step as two plain lines, when it starts and how long it took: readable when piped or
@@ -361,6 +375,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
                         "tracking": latest_report("postal_tracking"),
                     }
         notifications = notifications_seen(state["ihanoi"]["url"])  # after the re-run: nothing told twice
+        _publish_open_data(day, env)
     finally:
         runner.down(sandbox_dir())
     evidence = evidence_status(env["HUB_STORE_URL"])

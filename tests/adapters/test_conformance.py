@@ -3,11 +3,11 @@
 Each property below runs over every case of :mod:`tests.support.conformance` (city system, national portal,
 population database, each ministry contract -- business registration, civil status, social
 insurance -- the VNPost and Viettel Post carriers, the portal scoreboard, the payment platform,
-iHaNoi), each against its real sandbox on loopback with signing on both ways. What the partner saw
-is counted from the outside, with the transport's exchange hook (one report per attempt that
-reached the network) or the sandbox's own counters, never by trusting the client. Where an adapter
-cannot exhibit a property the combination is skipped with the reason, so the matrix of results is
-the conformance report.
+iHaNoi, the city data portal), each against its real sandbox on loopback with signing on both ways.
+What the partner saw is counted from the outside, with the transport's exchange hook (one report
+per attempt that reached the network) or the sandbox's own counters, never by trusting the client.
+Where an adapter cannot exhibit a property the combination is skipped with the reason, so the
+matrix of results is the conformance report.
 """
 
 from __future__ import annotations

@@ -215,6 +215,37 @@ def test_post_json_sends_utf8_and_redacts_secrets_in_the_exchange_only(serve: An
     assert b"S3CR3T" not in (exchange.response_body or b"")
 
 
+def test_post_multipart_sends_fields_and_the_file_and_hides_the_token_in_errors(serve: Any) -> None:
+    server = serve(Step(body={"success": True}), Step(status=403, body={"error": "Access denied"}))
+    client = transport(server)
+    content = b"ma_co_quan,so_ho_so\r\n000.00.01.H26,12\r\n"
+    reply = client.post_multipart(
+        "/api/3/action/resource_create",
+        {"package_id": "p-1", "name": "bảng.csv"},
+        {"upload": ("bang.csv", content, "text/csv")},
+        operation="resource_publish",
+        parse=as_dict,
+        headers={"Authorization": "ckan-secret-token"},
+    )
+    assert reply == {"success": True}
+    sent = server.requests[0]
+    boundary = sent["headers"]["Content-Type"].split("boundary=", 1)[1]
+    assert sent["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
+    parts = sent["body"].split(f"--{boundary}".encode())
+    assert any(b'name="upload"; filename="bang.csv"' in p and b"text/csv" in p and content in p for p in parts)
+    assert any(b'name="name"' in p and "bảng.csv".encode() in p for p in parts)
+    with pytest.raises(AuthenticationError) as caught:
+        client.post_multipart(
+            "/api/3/action/resource_create",
+            {},
+            {"upload": ("b.csv", b"x", "text/csv")},
+            operation="resource_publish",
+            parse=as_dict,
+            headers={"Authorization": "ckan-secret-token"},
+        )
+    assert "ckan-secret-token" not in str(caught.value)
+
+
 # ------------------------------------------------------------------------------------------ retries
 
 

@@ -23,6 +23,7 @@ EXPECTED = {
     "reconcile_daily",
     "reconcile_quarterly",
     "analytics_export",
+    "open_data_publish",
 }
 # Loading these at parse time would slow every scheduler loop; tasks import them lazily.
 HEAVY = ("great_expectations", "pandas", "zeep", "lxml", "hub", "adapters", "mappings", "quality", "sandbox")

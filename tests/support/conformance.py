@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from adapters.city_data_portal.client import CkanClient, UploadFile
 from adapters.city_system.client import CitySystemClient
 from adapters.errors import AdapterError
 from adapters.exchange import ExchangeHook
@@ -39,6 +40,7 @@ from mappings.dossier import VN_TZ, Dossier
 from mappings.identity import BirthDate
 from mappings.ihanoi import DossierEvent, EventCode, notification
 from mappings.national_portal import to_dong_bo_ho_so
+from sandbox.city_data_portal.app import create_app as create_data_portal
 from sandbox.city_system.app import create_app as create_city
 from sandbox.city_system.generator import generate
 from sandbox.ihanoi.app import create_app as create_ihanoi
@@ -157,7 +159,7 @@ class AdapterCase:
     unknown_unit_code: str = "106"  # the partner's code for a unit it does not know
     unsigned: str = ""  # why the partner signs nothing (then no signature property applies)
     public: str = ""  # why the partner takes no credentials and carries no personal data (a public API)
-    impersonal: str = ""  # why a credentialed partner's messages carry no personal number at all
+    impersonal: str = ""  # why a partner with credentials carries no personal number at all (nothing to mask)
     server_faults: Mapping[str, dict[str, Any]] = field(default_factory=lambda: HTTP_503)
 
     @property
@@ -576,6 +578,49 @@ IHANOI = AdapterCase(
     unsigned="iHaNoi's API is an assumed contract without signatures (docs/interfaces.md, iHaNoi notifications)",
 )
 
+# ------------------------------------------------------------------------------------------ city data portal
+
+DATA_PORTAL_ORG = "ubnd-thanh-pho-ha-noi"
+
+
+def _data_portal_months() -> Iterator[tuple[dict[str, Any], list[UploadFile]]]:
+    """A fresh month's package per write: its fields and one small CSV resource."""
+    for n in itertools.count(1):
+        name = f"ho-so-tthc-ha-noi-{2000 + n}-01"
+        table = UploadFile(
+            "bang.csv", f"bang-{n}.csv", "text/csv", "CSV", "counts", f"so_ho_so\r\n{n + 10}\r\n".encode()
+        )
+        yield {"name": name, "title": f"Tháng 01/{2000 + n}"}, [table]
+
+
+def _start_data_portal(folder: Path, pki: DevPki, secret: str) -> Partner:
+    del folder, pki  # the portal keeps its state in memory and signs nothing
+    server = serve_in_thread(create_data_portal(secret, DATA_PORTAL_ORG))
+    partner = Partner(server, None, secret, writes=_data_portal_months())
+    client = CkanClient(HttpTransport(DATA_PORTAL, TransportSettings(base_url=server.url)), secret, DATA_PORTAL_ORG)
+    fields, files = next(_data_portal_months())
+    client.publish({**fields, "name": "ho-so-tthc-ha-noi-1999-12"}, files)  # what the read finds
+    client.close()
+    return partner
+
+
+DATA_PORTAL = "city_data_portal"
+CITY_DATA_PORTAL = AdapterCase(
+    name=DATA_PORTAL,
+    transport_class=HttpTransport,
+    start=_start_data_portal,
+    connect=lambda transport, secret, _agency: CkanClient(transport, secret, DATA_PORTAL_ORG),
+    read=lambda client, _partner: client.package_show("ho-so-tthc-ha-noi-1999-12"),
+    read_numbers=lambda _partner, _package: [],
+    write=lambda client, item: client.publish(*item),
+    held=lambda partner: partner.get("/sandbox/stats")["held"]["resources"],
+    agency_scoped=False,
+    unscoped="the portal scopes by organization (owner_org, a Validation Error when unknown): tested in "
+    "tests/sandbox/city_data_portal",
+    unsigned="CKAN signs nothing and checks no signature; its API token is the authentication",
+    impersonal="the hub publishes aggregate counts only: tests/quality/open_data scans every published file",
+)
+
 VNPOST = _carrier_case(postal_sandboxes.VNPOST)
 VIETTEL_POST = _carrier_case(
     postal_sandboxes.VIETTEL_POST,
@@ -585,5 +630,6 @@ VIETTEL_POST = _carrier_case(
 CASES: tuple[AdapterCase, ...] = (
     CITY, PORTAL, BUSINESS_REGISTRATION, POPULATION_DB, CIVIL_STATUS, SOCIAL_INSURANCE, DRIVING_LICENCE,
     LAND_REGISTRATION, UNEMPLOYMENT_BENEFIT, CERTIFICATION, VNPOST, VIETTEL_POST, SCOREBOARD, PAYMENT_PLATFORM, IHANOI,
+    CITY_DATA_PORTAL,
 )  # fmt: skip
 SERVER_FAULT_KINDS = tuple(dict.fromkeys(itertools.chain.from_iterable(c.server_faults for c in CASES)))

@@ -31,6 +31,7 @@ POOLS_SINCE = {
     "certification": (1, "Concurrent calls to the electronic certification system (REST via the NGSP)"),
     "payment_platform": (1, "One call at a time to the portal's payment platform"),
     "ihanoi": (2, "Concurrent notification batches to the iHaNoi citizen app"),
+    "city_data_portal": (1, "One publication at a time to the city data portal (CKAN action API)"),
 }
 
 

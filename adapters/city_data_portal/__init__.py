@@ -1,0 +1,1 @@
+"""The city data portal (CKAN action API): publishing the month's open datasets."""

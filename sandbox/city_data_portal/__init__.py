@@ -1,0 +1,1 @@
+"""The city data portal's double (a CKAN site's action API)."""

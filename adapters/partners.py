@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Flow = Literal[
-    "city_source", "portal", "identity", "ministry_pull", "ministry_push", "carrier", "scoreboard", "payment", "notify",
+    "city_source",
+    "portal",
+    "identity",
+    "ministry_pull",
+    "ministry_push",
+    "carrier",
+    "scoreboard",
+    "payment",
+    "notify",
     "open_data",
 ]
 """What the hub does with a partner: extract from the city system, deliver to the portal, check

@@ -284,6 +284,7 @@ def test_the_hub_flow_identity_fails_while_a_dossier_has_no_disposition_and_hold
         "no_disposition": 1,
     }
     assert (gap.left, gap.right, gap.holds) == (6, 5, False)
+    assert gap.formula == "extracted = delivered + quarantined + pending + out_of_scope"
 
     _dispose(store, MISSING, DeliveryState.PENDING)
     closed = reconcile(store.db, DAY)

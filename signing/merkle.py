@@ -174,7 +174,7 @@ def root_from_proof(leaf: bytes, proof: InclusionProof) -> bytes | None:
     RFC 9162 §2.1.3.2: walk up from the leaf; the bits of the index say on which side each path
     node sits, and ``size - 1`` tells where a level had no right neighbour (the node was promoted).
     """
-    if proof.size <= 0 or not 0 <= proof.index < proof.size:
+    if not 0 <= proof.index < proof.size:  # also refuses an empty or negative size
         return None
     fn, sn = proof.index, proof.size - 1
     r = leaf_hash(leaf)
@@ -184,7 +184,9 @@ def root_from_proof(leaf: bytes, proof: InclusionProof) -> bytes | None:
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
-                while not fn & 1 and fn != 0:
+                # Here fn == sn > 0 (sn == 0 returned above): a set bit comes before fn reaches 0, so
+                # RFC 9162's "until fn is 0" case cannot arise.
+                while not fn & 1:
                     fn >>= 1
                     sn >>= 1
         else:

@@ -296,12 +296,20 @@ TABLE01_FORMULA = (
     "on_time / late = status 9, 10 with finished <= / > due; in_process = status 1, 2, 4, 5, 6"
 )
 
+# The states _HUB_FLOW counts after ``extracted``, passed by position ($1-$4): DuckDB matches
+# parameter names without regard to case, so names would be a second spelling no test could pin.
+_HUB_FLOW_STATES = (
+    DeliveryState.DELIVERED,
+    DeliveryState.QUARANTINED,
+    DeliveryState.PENDING,
+    DeliveryState.OUT_OF_SCOPE,
+)
 _HUB_FLOW = """
 SELECT count(*) AS extracted,
-    count(*) FILTER (WHERE state = $delivered),
-    count(*) FILTER (WHERE state = $quarantined),
-    count(*) FILTER (WHERE state = $pending),
-    count(*) FILTER (WHERE state = $out_of_scope)
+    count(*) FILTER (WHERE state = $1),
+    count(*) FILTER (WHERE state = $2),
+    count(*) FILTER (WHERE state = $3),
+    count(*) FILTER (WHERE state = $4)
 FROM city_state
 WHERE in_period
 """
@@ -542,13 +550,7 @@ def _differences(db: duckdb.DuckDBPyConnection, batch_rows: int) -> list[Differe
 
 
 def _hub_flow(db: duckdb.DuckDBPyConnection) -> Identity:
-    params = {
-        "delivered": DeliveryState.DELIVERED.value,
-        "quarantined": DeliveryState.QUARANTINED.value,
-        "pending": DeliveryState.PENDING.value,
-        "out_of_scope": DeliveryState.OUT_OF_SCOPE.value,
-    }
-    row = db.execute(_HUB_FLOW, params).fetchone()
+    row = db.execute(_HUB_FLOW, [state.value for state in _HUB_FLOW_STATES]).fetchone()
     assert row is not None
     extracted, delivered, quarantined, pending, out_of_scope = row
     terms = {
@@ -590,11 +592,12 @@ def _portal(db: duckdb.DuckDBPyConnection) -> Identity:
     row = db.execute(_PORTAL_IDENTITY).fetchone()
     assert row is not None
     keys = ("portal", "city", "ministry_only", "portal_only", "not_integrated", "missing_at_portal", "unexpected")
+    terms = {key: row[i] for i, key in enumerate(keys)}  # the query's seven columns, in this order
     return Identity(
         "portal",
         "portal = city + ministry_only - not_integrated, once the differences are counted: "
         "+ portal_only (extra_at_portal no source explains) - missing_at_portal (in-scope city dossiers it lacks)",
-        dict(zip(keys, row, strict=True)),
+        terms,
         "portal",
         ("city", "ministry_only", "portal_only"),
         ("not_integrated", "missing_at_portal"),

@@ -1,9 +1,10 @@
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from mappings import citizen_id
 from mappings.citizen_id import century_digit, check_citizen_id
 from mappings.code_tables import load_code_tables
 
@@ -64,10 +65,33 @@ def test_unknown_sex_or_conflicting_birth_data_is_a_caller_error():
         check("001090012345", birth_year=1990, birth_date=date(1991, 1, 1))
 
 
+def test_a_birth_date_alone_is_checked_like_a_birth_year():
+    assert check("001090012345", birth_date=date(1991, 1, 1)) == ["chữ số 5-6 ('90') không khớp năm sinh 1991"]
+    assert check("001090012345", birth_date=date(2090, 1, 1)) == [
+        "chữ số thứ 4 ('0') chỉ năm sinh 1900-1999, khác năm sinh 2090"
+    ]
+
+
+class _ServerClock(datetime):
+    """A server kept in UTC at 20:00 on 31 December 2026: in Hanoi (UTC+7) it is already 2027."""
+
+    @classmethod
+    def now(cls, tz=None):
+        instant = datetime(2026, 12, 31, 20, 0, tzinfo=UTC)
+        return instant.astimezone(tz) if tz is not None else instant.replace(tzinfo=None)
+
+
+def test_the_future_is_judged_by_the_date_in_vietnam_not_the_servers(monkeypatch):
+    monkeypatch.setattr(citizen_id, "datetime", _ServerClock)
+    born_in_2027 = "001227012345"
+    assert check_citizen_id(born_in_2027, TABLES) == []
+    assert check_citizen_id("001228012345", TABLES) == ["năm sinh ghi trong số định danh (2028) ở tương lai"]
+
+
 def test_century_digit_encodes_sex_and_century():
     assert [century_digit(y, "male") for y in (1850, 1950, 2010, 2150, 2250)] == [8, 0, 2, 4, 6]
     assert [century_digit(y, "female") for y in (1850, 1950, 2010, 2150, 2250)] == [9, 1, 3, 5, 7]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^birth year 1799 is outside 1800-2299, which IDs cannot encode$"):
         century_digit(1799, "male")
 
 

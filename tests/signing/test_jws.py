@@ -17,6 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -175,6 +176,21 @@ def test_missing_or_broken_x5c_is_refused(pki: SigningKit) -> None:
         token = hand_made_token(header, PAYLOAD, pki.hub.private_key)
         with pytest.raises(SignatureInvalid, match="x5c"):
             verify_detached(PAYLOAD, token, pki.trust)
+
+
+def test_a_certificate_without_an_rsa_key_is_refused_before_any_signature_check(pki: SigningKit) -> None:
+    """An EC certificate (ES256 is common elsewhere) cannot sign RS256: said plainly, not as a bad signature."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "ec-signer")])
+    now = datetime.now(UTC)
+    certificate = x509.CertificateBuilder(
+        name, name, key.public_key(), x509.random_serial_number(), now - timedelta(days=1), now + timedelta(days=1)
+    ).sign(key, hashes.SHA256())
+    ec_x5c = [base64.b64encode(certificate.public_bytes(Encoding.DER)).decode()]
+    token = hand_made_token(rfc7797_header(pki.hub, x5c=ec_x5c), PAYLOAD, pki.hub.private_key)
+    with pytest.raises(SignatureInvalid) as refused:
+        verify_detached(PAYLOAD, token, pki.trust)
+    assert str(refused.value) == "the x5c signing certificate does not hold an RSA key (RS256 requires one)"
 
 
 def test_a_trusted_certificate_swapped_into_x5c_is_refused(pki: SigningKit) -> None:

@@ -284,6 +284,7 @@ def test_the_hub_flow_identity_fails_while_a_dossier_has_no_disposition_and_hold
         "no_disposition": 1,
     }
     assert (gap.left, gap.right, gap.holds) == (6, 5, False)
+    assert gap.formula == "extracted = delivered + quarantined + pending + out_of_scope"
 
     _dispose(store, MISSING, DeliveryState.PENDING)
     closed = reconcile(store.db, DAY)
@@ -307,6 +308,7 @@ def test_table01_adds_up_over_city_and_ministry_only_dossiers(store: HubStore) -
         "unclassified": 0,
     }
     assert table01.holds and (table01.left, table01.right) == (6, 6)
+    assert table01.formula.startswith("total = on_time + late + in_process, where total = received - closed_unresolved")
 
 
 def test_table01_does_not_hold_for_a_resolved_dossier_without_a_due_date_and_says_so(store: HubStore) -> None:

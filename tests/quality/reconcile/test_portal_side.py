@@ -155,6 +155,10 @@ def test_the_portal_identity_holds_once_every_difference_is_explained_by_dossier
         "unexpected": 0,
     }
     assert (portal.left, portal.right, portal.holds) == (3, 3, True)
+    assert portal.formula == (  # what the document and the report state, in words
+        "portal = city + ministry_only - not_integrated, once the differences are counted: "
+        "+ portal_only (extra_at_portal no source explains) - missing_at_portal (in-scope city dossiers it lacks)"
+    )
 
 
 def test_the_portal_identity_fails_when_the_portal_holds_city_dossiers_it_should_not(store: HubStore) -> None:

@@ -39,7 +39,7 @@ from quality.reconcile.model import (
     Reconciliation,
     share,
 )
-from quality.reconcile.payments import check_payments, load_platform
+from quality.reconcile.payments import check_payments, read_platform
 from quality.reconcile.portal_explained import explain_portal
 from quality.reconcile.portal_snapshot import fetched_snapshot, snapshot_read
 
@@ -484,8 +484,9 @@ def reconcile(
     fetched_at = fetched_snapshot(store, period.label)
     portal_checked = fetched_at is not None
     snapshot_period = period.label if portal_checked else None
+    platform = read_platform(store, period)
     with loaded_store(store, period, memory_limit, snapshot_period, batch_rows, read_streams) as db:
-        payment_days = load_platform(db, store, period)
+        payment_days = platform.load(db)
         db.execute(f"CREATE VIEW city AS SELECT * FROM dossier WHERE source = '{CITY_SOURCE}'")
         db.execute(f"CREATE VIEW ministry AS SELECT * FROM dossier WHERE source LIKE '{PULLBACK_PREFIX}%'")
         snapshot = None

@@ -23,7 +23,7 @@ the KPI only when matched (basis ``platform``).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from quality.reconcile.load import StoreDatabase
 from quality.reconcile.model import Difference, DifferenceClass, Identity, Kpi, Period
 
-__all__ = ["PAID", "PaymentCheck", "check_payments", "load_platform"]
+__all__ = ["PAID", "PaymentCheck", "PlatformRows", "check_payments", "read_platform"]
 
 PAID = "1"  # TrangThaiGD
 PORTAL_GATEWAY = "national_portal"
@@ -173,10 +173,25 @@ class PaymentCheck:
         return {"checked": True, "basis": "platform", "days_fetched": self.days_fetched}
 
 
-def load_platform(db: duckdb.DuckDBPyConnection, store: StoreDatabase, period: Period) -> list[str]:
-    """``platform`` (the period's fetched transactions) in ``db``; returns the days fetched (none: unchecked).
+@dataclass(frozen=True)
+class PlatformRows:
+    """The period's fetched transactions, read from the store before its streams open: on SQLite,
+    ``load.load_store`` hands the file to ADBC's own copy of SQLite, and a pysqlite connection opened
+    beside it fails with "disk I/O error"."""
 
-    Read before the store's streams open (``load.load_store`` closes the SQLAlchemy pool on SQLite)."""
+    days: list[str]
+    table: pa.Table
+
+    def load(self, db: duckdb.DuckDBPyConnection) -> list[str]:
+        """``platform`` in ``db``; returns the days fetched (none: the payments go unchecked)."""
+        db.register("platform_rows", self.table)
+        db.execute("CREATE TABLE platform AS SELECT * FROM platform_rows")
+        db.unregister("platform_rows")
+        return self.days
+
+
+def read_platform(store: StoreDatabase, period: Period) -> PlatformRows:
+    """The days of ``period`` whose transaction list was fetched, and their transactions."""
     if not sa.inspect(store.engine).has_table("payment_list_fetch"):
         days: list[Any] = []
         rows: list[Any] = []
@@ -196,10 +211,7 @@ def load_platform(db: duckdb.DuckDBPyConnection, store: StoreDatabase, period: P
             "state": pa.array([r[2] for r in rows], pa.string()),
         }
     )
-    db.register("platform_rows", table)
-    db.execute("CREATE TABLE platform AS SELECT * FROM platform_rows")
-    db.unregister("platform_rows")
-    return [day.isoformat() for day in days]
+    return PlatformRows([day.isoformat() for day in days], table)
 
 
 def check_payments(db: duckdb.DuckDBPyConnection, days_fetched: list[str]) -> PaymentCheck | None:

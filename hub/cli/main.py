@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -257,6 +258,9 @@ def _dags_test(dag_id: str, day: date, round_name: str, env: dict[str, str]) -> 
         run_airflow("dags", "test", dag_id, _day_end(day), env=env, quiet=True, log=log)
 
 
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")  # a timestamped log record, not a line for people
+
+
 def _publish_open_data(day: date, env: dict[str, str]) -> None:
     """Publish the demo day's month on the sandbox city data portal with ``hub open-data publish``
     (the step the ``open_data_publish`` DAG runs), and show what was published."""
@@ -266,7 +270,13 @@ def _publish_open_data(day: date, env: dict[str, str]) -> None:
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         _fail(f"`hub open-data publish --month {month}` exited {result.returncode}\n{result.stdout}{result.stderr}")
-    console.out(result.stdout, end="", highlight=False)
+    # Airflow's log lines (the hook imports it) are for whoever debugs the call: kept in var/logs/hub.log.
+    lines = result.stdout.splitlines(keepends=True)
+    logged = [line for line in lines if LOG_LINE.match(line)]
+    log_file().parent.mkdir(parents=True, exist_ok=True)
+    with log_file().open("a", encoding="utf-8") as kept:
+        kept.writelines(logged)
+    console.out("".join(line for line in lines if not LOG_LINE.match(line)), end="", highlight=False)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ the batch ids ``plan`` returns.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,10 +96,12 @@ class _PagePlan:
     def settle(self, record: CurrentRecord, state: DeliveryState, reason: str | None = None) -> None:
         self.dispositions.append(Disposition(record.dossier_no, self.source, record.content_hash, state, reason))
 
-    def queue(self, record: CurrentRecord, dossier: Dossier, sync: dict[str, Any]) -> None:
-        """The dossier version's sync message and, when it has steps, its processing history as one
-        message (one hash, one idempotency key over the whole history: a new step makes a new
-        message); delivery cuts the histories into the portal's calls of 10 entries."""
+    def queue(self, record: CurrentRecord, dossier: Dossier, sync: dict[str, Any], queued: Set[str]) -> None:
+        """The dossier version's sync message and, when it has steps not ``queued`` before (content
+        hashes of the entries earlier messages of this dossier carry), those steps as one message
+        (one hash, one idempotency key over them); delivery cuts the histories into the portal's
+        calls of 10 entries. An entry is queued once, as when every entry was a message of its own:
+        nothing says the portal ignores a repeat (docs/interfaces.md 2.7)."""
         h = record.content_hash
         self.messages.append(
             OutboxMessage(
@@ -111,7 +113,7 @@ class _PagePlan:
                 sync,
             )
         )
-        history = to_progress_entries(dossier)
+        history = [entry for entry in to_progress_entries(dossier) if content_hash(entry) not in queued]
         if history:
             history_hash = content_hash(history)
             self.messages.append(
@@ -179,8 +181,15 @@ def plan(
         checked = gate.check(PORTAL_PAYLOADS, [sync for _, _, sync in to_send])
         for position, violations in checked.failed.items():
             page_plan.quarantined(to_send[position][0], [(v.rule, v.reason) for v in violations])
+        numbers = [to_send[position][0].dossier_no for position in checked.passed]
+        queued: dict[str, set[str]] = {}
+        for dossier_no, entry_hash in (
+            store.outbox.record_states(PARTNER, PROGRESS_OPERATION, numbers) if numbers else ()
+        ):
+            queued.setdefault(dossier_no, set()).add(entry_hash)
         for position in checked.passed:
-            page_plan.queue(*to_send[position])
+            record, dossier, sync = to_send[position]
+            page_plan.queue(record, dossier, sync, queued.get(record.dossier_no, set()))
         superseded, queued = store.outbox.record_plan(
             PARTNER,
             SYNC_OPERATION,

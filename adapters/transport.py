@@ -48,6 +48,7 @@ from adapters.exchange import Exchange, ExchangeHook, Outcome
 from adapters.redaction import describe_validation_error, redact_json_keys
 from adapters.settings import TransportSettings
 from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
+from signing.digests import non_finite_marker
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +420,8 @@ class HttpTransport:
         if call.raw:
             return parse(response.content)
         try:
-            document = json.loads(response.content)
+            # NaN/Infinity (not JSON, but accepted) stay marked: canonical JSON writes them as it always has.
+            document = json.loads(response.content, parse_constant=non_finite_marker)
         except ValueError as exc:
             content_type = response.headers.get("Content-Type", "no content type")
             raise ContractViolation(

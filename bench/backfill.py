@@ -225,8 +225,9 @@ def _single(pool: ProcessPoolExecutor, task: str, *args: Any) -> tuple[TaskRun, 
     return run, time.perf_counter() - began
 
 
-def _messages(result: dict[str, Any]) -> int:
-    return int(result["messages"])
+def _records(result: dict[str, Any]) -> int:
+    """What a delivery carried to the portal: dossiers, or progress entries (a history is one message)."""
+    return int(result["records"])
 
 
 def run_hub(
@@ -257,7 +258,7 @@ def run_hub(
         _say_stage(plan, f", {len(planned.result)} batches")
 
         runs, seconds = _mapped(pool, "deliver_dossiers", planned.result)
-        deliver = _stage("deliver dossiers", "dossiers", runs, seconds, _messages)
+        deliver = _stage("deliver dossiers", "dossiers", runs, seconds, _records)
         _say_stage(deliver)
 
         progress_planned, seconds = _single(pool, "plan_progress")
@@ -265,7 +266,7 @@ def run_hub(
         _say_stage(plan_progress)
 
         runs, seconds = _mapped(pool, "deliver_progress", progress_planned.result)
-        progress = _stage("deliver progress", "progress entries", runs, seconds, _messages)
+        progress = _stage("deliver progress", "progress entries", runs, seconds, _records)
         _say_stage(progress)
     run.stages = [extract, plan, deliver, plan_progress, progress]
     run.dossiers, run.progress_entries, run.peak_rss_mib = extract.items, progress.items, memory.peak_mib

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 RULE = "text.storable"
 
 _RAW = re.compile("[\x00\ud800-\udfff]")
@@ -35,15 +37,32 @@ def storable_text(text: str) -> str:
     return _RAW.sub(_escape, text) if _RAW.search(text) else text
 
 
+def clean_at_a_glance(value: Any) -> bool:
+    """True when ``value`` certainly holds no NUL, no lone surrogate and no escape of either: its
+    JSON text, written in one pass in C, has no ``\\u`` at all (the JSON escape of NUL and of every
+    control character, and the start of the escaped forms :func:`storable` leaves), and orjson,
+    which refuses lone surrogates and non-JSON types, could write it. False means only "look
+    closer": the value is then walked field by field. A whole record costs microseconds this
+    way instead of a recursive call per value (issue 19: the rule was a sixth of the plan)."""
+    try:
+        return b"\\u" not in orjson.dumps(value)
+    except TypeError:  # a lone surrogate, a non-string key, a type JSON does not have
+        return False
+
+
 def storable(value: Any) -> Any:
     """A JSON-like value (dicts, lists, strings, numbers) with :func:`storable_text` applied to
     every string, keys included; values that need nothing are returned as they are."""
+    return value if clean_at_a_glance(value) else _storable(value)
+
+
+def _storable(value: Any) -> Any:
     if isinstance(value, str):
         return storable_text(value)
     if isinstance(value, dict):
-        return {storable_text(k) if isinstance(k, str) else k: storable(v) for k, v in value.items()}
+        return {storable_text(k) if isinstance(k, str) else k: _storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [storable(v) for v in value]
+        return [_storable(v) for v in value]
     return value
 
 
@@ -70,7 +89,7 @@ def unstorable_characters(value: Any, path: str = "", *, escaped: bool = True) -
 def unstorable_reason(value: Any) -> str | None:
     """The quarantine reason for a record carrying such characters (Vietnamese, as the gate's
     reasons are; the value itself is not quoted), or None."""
-    hits = unstorable_characters(value)
+    hits = [] if clean_at_a_glance(value) else unstorable_characters(value)
     if not hits:
         return None
     listed = ", ".join(f"'{field}' ({code})" for field, code in hits)

@@ -65,12 +65,13 @@ def _deliver(step: DeliveryStep, client: NationalPortalClient, batch_id: str, wh
         resolved = resolve_unknown_outcomes(store, client)
         report = step(store, client, batch_id, source=CITY_SOURCE, policy=RedeliveryPolicy.from_env())
         resolved += resolve_unknown_outcomes(store, client)
-    log.info("batch %s: %d %s, %s", batch_id, report.messages, what, dict(report.outcomes))
+    log.info("batch %s: %d messages, %d %s, %s", batch_id, report.messages, report.records, what, dict(report.outcomes))
     if resolved:
         log.info("batch %s: resolved %d portal requests whose outcome was unknown", batch_id, resolved)
     return {
         "batch_id": batch_id,
         "messages": report.messages,
+        "records": report.records,
         "outcomes": dict(report.outcomes),
         "unknown_outcomes_resolved": resolved,
     }

@@ -113,7 +113,7 @@ def deliver(store: HubStore, client: IHaNoiClient, batch_id: str, *, policy: Red
     settles that one as refused, with the app's reason.
     """
     claimed = store.outbox.claim_batch(batch_id)
-    report = DeliveryReport(batch_id, messages=len(claimed))
+    report = DeliveryReport(batch_id, messages=len(claimed), records=len(claimed))
     settlements: list[Settlement] = []
     failure: AdapterError | None = None
     now = store.db.now()

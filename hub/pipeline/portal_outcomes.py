@@ -24,7 +24,7 @@ from adapters.errors import AdapterError
 from adapters.national_portal.client import NationalPortalClient
 from hub.pipeline.portal_sync import PARTNER, PROGRESS_OPERATION, SYNC_OPERATION
 from hub.store import HubStore, OpenIntent, OutboxState
-from signing.digests import content_hash, idempotency_key
+from signing.digests import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +86,15 @@ def _looked_up(client: NationalPortalClient, records: list[dict[str, Any]]) -> s
 
 
 def _resent(store: HubStore, entries: list[dict[str, Any]]) -> str | None:
-    """Resolved once every entry the call carried is settled in the outbox (None: not yet)."""
-    keys = [
-        idempotency_key(PARTNER, PROGRESS_OPERATION, str(entry.get("MaHoSo")), content_hash(entry)) for entry in entries
-    ]
-    states = store.outbox.states(keys)
-    acknowledged = sum(1 for key in keys if states.get(key) is OutboxState.ACKNOWLEDGED)
-    refused = sum(1 for key in keys if states.get(key) is OutboxState.DEAD)
-    if acknowledged + refused < len(keys):
+    """Resolved once every entry the call carried is settled in the outbox (None: not yet); each
+    entry is found inside its dossier's history message."""
+    states = store.outbox.record_states(PARTNER, PROGRESS_OPERATION, [str(e.get("MaHoSo")) for e in entries])
+    found = [states.get((str(entry.get("MaHoSo")), content_hash(entry))) for entry in entries]
+    acknowledged = sum(1 for state in found if state is OutboxState.ACKNOWLEDGED)
+    refused = sum(1 for state in found if state is OutboxState.DEAD)
+    if acknowledged + refused < len(entries):
         return None
     return (
-        f"idempotent resend: the portal acknowledged {acknowledged} of {len(keys)} entries this call "
+        f"idempotent resend: the portal acknowledged {acknowledged} of {len(entries)} entries this call "
         f"carried, {refused} refused and quarantined"
     )

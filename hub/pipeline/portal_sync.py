@@ -10,7 +10,7 @@ the batch ids ``plan`` returns.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +94,12 @@ class _PagePlan:
     def settle(self, record: CurrentRecord, state: DeliveryState, reason: str | None = None) -> None:
         self.dispositions.append(Disposition(record.dossier_no, self.source, record.content_hash, state, reason))
 
-    def queue(self, record: CurrentRecord, dossier: Dossier, sync: dict[str, Any]) -> None:
-        progress = to_progress_entries(dossier)
+    def queue(self, record: CurrentRecord, dossier: Dossier, sync: dict[str, Any], queued: Set[str]) -> None:
+        """The dossier version's sync message and, when it has steps not ``queued`` before (content
+        hashes of the entries earlier messages of this dossier carry), those steps as one message
+        (one hash, one idempotency key over them); delivery cuts the histories into the portal's
+        calls of 10 entries. An entry is queued once, as when every entry was a message of its own:
+        nothing says the portal ignores a repeat (docs/interfaces.md 2.7)."""
         h = record.content_hash
         self.messages.append(
             OutboxMessage(
@@ -107,16 +111,17 @@ class _PagePlan:
                 sync,
             )
         )
-        for entry in progress:
-            entry_hash = content_hash(entry)
+        history = [entry for entry in to_progress_entries(dossier) if content_hash(entry) not in queued]
+        if history:
+            history_hash = content_hash(history)
             self.messages.append(
                 OutboxMessage(
-                    idempotency_key(PARTNER, PROGRESS_OPERATION, record.dossier_no, entry_hash),
+                    idempotency_key(PARTNER, PROGRESS_OPERATION, record.dossier_no, history_hash),
                     PARTNER,
                     PROGRESS_OPERATION,
                     record.dossier_no,
-                    entry_hash,
-                    entry,
+                    history_hash,
+                    history,
                 )
             )
         self.current[record.dossier_no] = h
@@ -174,8 +179,15 @@ def plan(
         checked = gate.check(PORTAL_PAYLOADS, [sync for _, _, sync in to_send])
         for position, violations in checked.failed.items():
             page_plan.quarantined(to_send[position][0], [(v.rule, v.reason) for v in violations])
+        numbers = [to_send[position][0].dossier_no for position in checked.passed]
+        queued: dict[str, set[str]] = {}
+        for dossier_no, entry_hash in (
+            store.outbox.record_states(PARTNER, PROGRESS_OPERATION, numbers) if numbers else ()
+        ):
+            queued.setdefault(dossier_no, set()).add(entry_hash)
         for position in checked.passed:
-            page_plan.queue(*to_send[position])
+            record, dossier, sync = to_send[position]
+            page_plan.queue(record, dossier, sync, queued.get(record.dossier_no, set()))
         superseded, queued = store.outbox.record_plan(
             PARTNER,
             SYNC_OPERATION,
@@ -212,9 +224,25 @@ def _shared_numbers(store: HubStore, source: str, page: Sequence[CurrentRecord])
     }
 
 
-def plan_progress(store: HubStore, *, batch_size: int = 500) -> list[str]:
-    """Batch the progress entries whose dossier the portal now holds (the portal refuses others)."""
+# About 500 entries per batch (6.2 steps per dossier on average, issue 19), as when every entry was a message.
+PROGRESS_BATCH_DOSSIERS = 80
+
+
+def plan_progress(store: HubStore, *, batch_size: int = PROGRESS_BATCH_DOSSIERS) -> list[str]:
+    """Batch the processing histories whose dossier the portal now holds (the portal refuses others);
+    ``batch_size`` counts dossiers, each carrying its whole history."""
     return store.outbox.assign_batches(PARTNER, PROGRESS_OPERATION, batch_size, require_delivered_dossier=True)
+
+
+# A record an outbox message carries, as quarantined when the partner refuses it: (hash, record, reason).
+_Refused = tuple[str, dict[str, Any], str]
+
+
+def _records_of(message: ClaimedMessage, reason: str) -> list[_Refused]:
+    """Every record a message carries: itself, or each entry of a dossier's history."""
+    if isinstance(message.payload, list):
+        return [(content_hash(entry), entry, reason) for entry in message.payload]
+    return [(message.content_hash, message.payload, reason)]
 
 
 class _Settler:
@@ -223,23 +251,25 @@ class _Settler:
     def __init__(self, store: HubStore, source: str, policy: RedeliveryPolicy, report: DeliveryReport) -> None:
         self.store, self.source, self.policy, self.report = store, source, policy, report
         self.settlements: list[Settlement] = []
-        self.dead: list[tuple[ClaimedMessage, str, str]] = []
+        self.dead: list[tuple[ClaimedMessage, str, str, list[_Refused]]] = []
 
     def acknowledged(self, message: ClaimedMessage) -> None:
         self.settlements.append(Settlement(message.id, OutboxState.ACKNOWLEDGED))
         self.report.outcomes["acknowledged"] += 1
 
-    def rejected(self, message: ClaimedMessage, rule: str, reason: str) -> None:
-        """A partner's refusal of a record is a data problem: it goes to a person, not to a retry."""
+    def rejected(self, message: ClaimedMessage, rule: str, reason: str, refused: list[_Refused] | None = None) -> None:
+        """A partner's refusal of a record is a data problem: it goes to a person, not to a retry.
+        ``refused``: the records of the message the partner refused, when it carries several."""
         self.settlements.append(Settlement(message.id, OutboxState.DEAD, error=reason))
-        self.dead.append((message, rule, reason))
+        self.dead.append((message, rule, reason, refused or _records_of(message, reason)))
         self.report.outcomes["rejected"] += 1
 
     def retry_later(self, message: ClaimedMessage, error: str) -> None:
         settlement = self.policy.failed(message, error, self.store.db.now())
         self.settlements.append(settlement)
         if settlement.state is OutboxState.DEAD:
-            self.dead.append((message, RETRIES_EXHAUSTED, exhausted_reason(error)))
+            reason = exhausted_reason(error)
+            self.dead.append((message, RETRIES_EXHAUSTED, reason, _records_of(message, reason)))
             self.report.outcomes["dead"] += 1
         else:
             self.report.outcomes["retry_later"] += 1
@@ -248,8 +278,9 @@ class _Settler:
         self.store.outbox.settle(PARTNER, self.settlements, acks_deliver_dossier=acks_deliver_dossier)
         self.store.quarantine.add(
             [
-                QuarantineItem(self.source, m.dossier_no, rule, reason, m.content_hash, m.payload)
-                for m, rule, reason in self.dead
+                QuarantineItem(self.source, m.dossier_no, rule, why, h, record)
+                for m, rule, _, refused in self.dead
+                for h, record, why in refused
             ]
         )
         if acks_deliver_dossier:  # a dead dossier message means the portal does not hold this version
@@ -263,7 +294,7 @@ class _Settler:
                         DeliveryState.QUARANTINED,
                         f"{rule}: {reason}",
                     )
-                    for m, rule, reason in self.dead
+                    for m, rule, reason, _ in self.dead
                 ],
             )
 
@@ -288,7 +319,7 @@ def deliver_dossiers(
     record's proof is kept (``hub.store.proofs``), so one dossier can later be proven alone.
     """
     claimed = store.outbox.claim_batch(batch_id)
-    report = DeliveryReport(batch_id, messages=len(claimed))
+    report = DeliveryReport(batch_id, messages=len(claimed), records=len(claimed))
     settler = _Settler(store, source, policy, report)
     groups = [(False, [m for m in claimed if not m.updating]), (True, [m for m in claimed if m.updating])]
     flipped: set[int] = set()
@@ -347,24 +378,44 @@ def deliver_progress(
     source: str,
     policy: RedeliveryPolicy,
 ) -> DeliveryReport:
-    """Send one batch of processing-history entries (the client cuts it into chunks of 10)."""
+    """Send one batch of dossiers' processing histories: their entries, in order, go to the portal
+    in calls of 10 (the client cuts them, whichever dossier they belong to), and each dossier's
+    history message is settled by the answers to its entries: acknowledged when the portal holds
+    every one; tried again later, whole, when one was not taken (the portal keeps one copy per
+    entry, so resending those it holds is harmless); dead, with each refused entry quarantined,
+    when the portal refused some and took the rest."""
     claimed = store.outbox.claim_batch(batch_id)
-    report = DeliveryReport(batch_id, messages=len(claimed))
+    entries = [(message, entry) for message in claimed for entry in message.payload]
+    report = DeliveryReport(batch_id, messages=len(claimed), records=len(entries))
     settler = _Settler(store, source, policy, report)
-    failure: AdapterError | None = None
     try:
-        results: Sequence[RecordResult] = client.push_progress([m.payload for m in claimed]) if claimed else []
+        results: Sequence[RecordResult] = client.push_progress([entry for _, entry in entries]) if entries else []
     except AdapterError as exc:
-        failure, results = exc, []
         for message in claimed:
             settler.retry_later(message, str(exc))
-    for message, result in zip(claimed if results else [], results, strict=True):
-        if result.classification in ("stored", "already_exists"):
-            settler.acknowledged(message)
-        elif result.classification == "rejected":
-            settler.rejected(message, "portal.progress_rejected", result.message)
-        else:  # not found (the dossier's sync is not through yet) or unexplained: tried again later
-            settler.retry_later(message, f"{result.code}: {result.message}")
+        settler.flush(acks_deliver_dossier=False)
+        raise_unless_retryable(exc)
+        return report
+    answers: dict[int, list[tuple[dict[str, Any], RecordResult]]] = {message.id: [] for message in claimed}
+    for (message, entry), result in zip(entries, results, strict=True):
+        answers[message.id].append((entry, result))
+    for message in claimed:
+        _settle_history(settler, message, answers[message.id])
     settler.flush(acks_deliver_dossier=False)
-    raise_unless_retryable(failure)
     return report
+
+
+def _settle_history(
+    settler: _Settler, message: ClaimedMessage, answers: Sequence[tuple[dict[str, Any], RecordResult]]
+) -> None:
+    """One dossier's history message, from the portal's answers to each of its entries."""
+    taken = ("stored", "already_exists")
+    untaken = [r for _, r in answers if r.classification not in (*taken, "rejected")]
+    refused = [(content_hash(e), e, r.message) for e, r in answers if r.classification == "rejected"]
+    if untaken:  # not found (the dossier's sync is not through yet) or unexplained: tried again later
+        settler.retry_later(message, f"{untaken[0].code}: {untaken[0].message}")
+    elif refused:
+        reason = f"{len(refused)} of {len(answers)} entries refused: {refused[0][2]}"
+        settler.rejected(message, "portal.progress_rejected", reason, refused)
+    else:
+        settler.acknowledged(message)

@@ -31,7 +31,8 @@ class DeliveryReport:
     """What one delivered batch came to: its messages and their outcomes by name."""
 
     batch_id: str
-    messages: int = 0
+    messages: int = 0  # outbox messages claimed (one per dossier version, or per dossier history)
+    records: int = 0  # records they carried to the partner (dossiers, progress entries, notifications)
     outcomes: Counter[str] = field(default_factory=Counter)
 
 

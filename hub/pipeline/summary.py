@@ -33,6 +33,7 @@ def sync_summary(store: HubStore, *, source: str, partner: str) -> dict[str, Any
         "identity_holds": extracted == accounted,
         "quarantine_by_rule": store.quarantine.counts_by_rule(source),
         "outbox": store.outbox.counts(partner),
+        "outbox_records": store.outbox.record_counts(partner),
         "exchanges": store.message_log.count_exchanges(partner),
         "oldest_pending_seconds": None if age is None else round(age.total_seconds()),
     }

@@ -1,4 +1,5 @@
-"""The portal outbox: one message per dossier version and operation, keyed for idempotency.
+"""The portal outbox: one message per dossier version and operation, keyed for idempotency (a
+dossier's progress history is one message: one hash over all its entries).
 
 Messages move through the shared work queue (``pending`` -> ``sent`` -> ``acknowledged``, or
 ``failed`` with a retry time, or ``dead``); ``superseded`` retires an unsent message a newer
@@ -20,6 +21,7 @@ from hub.store.deliveries import Deliveries
 from hub.store.quarantine import Quarantine
 from hub.store.records import ClaimedMessage, Disposition, OutboxMessage, OutboxState, QuarantineItem, Settlement
 from hub.store.work_queue import LEASE, QueueSpec, WorkQueue
+from signing.digests import content_hash
 
 QUEUE = QueueSpec(
     table=t.outbox,
@@ -203,6 +205,43 @@ class Outbox:
             for operation, state, n in conn.execute(query):
                 counts.setdefault(operation, {})[state] = int(n)
         return counts
+
+    def record_counts(self, partner: str) -> dict[str, dict[str, int]]:
+        """Like :meth:`counts`, but counting the records the messages carry: a dossier's progress
+        history is one message and as many records as it has entries."""
+        ob = t.outbox
+        if self.db.engine.dialect.name == "postgresql":
+            is_list, length = sa.func.jsonb_typeof(ob.c.payload) == "array", sa.func.jsonb_array_length(ob.c.payload)
+        else:
+            is_list, length = sa.func.json_type(ob.c.payload) == "array", sa.func.json_array_length(ob.c.payload)
+        carried = sa.func.sum(sa.case((is_list, length), else_=1))
+        query = sa.select(ob.c.operation, ob.c.state, carried).where(ob.c.partner == partner)
+        counts: dict[str, dict[str, int]] = {}
+        with self.db.engine.connect() as conn:
+            for operation, state, n in conn.execute(query.group_by(ob.c.operation, ob.c.state)):
+                counts.setdefault(operation, {})[state] = int(n)
+        return counts
+
+    def record_states(
+        self, partner: str, operation: str, dossier_nos: Sequence[str]
+    ) -> dict[tuple[str, str], OutboxState]:
+        """The state of every record the messages of these dossiers carry, by (dossier, record's
+        content hash): a progress entry is found inside its dossier's history message. Where two
+        messages carry one record (two versions' histories share their first steps), a settled
+        state (acknowledged, then dead) wins over an open one."""
+        ob, found = t.outbox, {}
+        rank = {OutboxState.ACKNOWLEDGED: 0, OutboxState.DEAD: 1}
+        with self.db.engine.connect() as conn:
+            for chunk in chunks(sorted(set(dossier_nos))):
+                query = sa.select(ob.c.dossier_no, ob.c.payload, ob.c.state).where(
+                    ob.c.partner == partner, ob.c.operation == operation, ob.c.dossier_no.in_(chunk)
+                )
+                for dossier_no, payload, state in conn.execute(query):
+                    for record in payload if isinstance(payload, list) else [payload]:
+                        key, new = (dossier_no, content_hash(record)), OutboxState(state)
+                        if key not in found or rank.get(new, 2) < rank.get(found[key], 2):
+                            found[key] = new
+        return found
 
     def states(self, idempotency_keys: Sequence[str]) -> dict[str, OutboxState]:
         """The state of each message named by its idempotency key (unknown keys are left out)."""

@@ -3,8 +3,14 @@
 The message log proves a whole exchange, but a whole ``DongBoHoSoMC`` call carries up to a
 thousand citizens' dossiers: handing it to an auditor who asks about one dossier would disclose
 the other 999. So every batch the hub sends is also signed as an RFC 6962 Merkle tree over its
-records (``signing.merkle``), and each record keeps its audit path. One dossier's evidence is
-then its record, its proof and the batch signature -- verifiable alone, revealing nobody else.
+records (``signing.merkle``), and each record keeps its leaf (the exact bytes sent). One
+dossier's evidence is then its record, its proof and the batch signature -- verifiable alone,
+revealing nobody else.
+
+The audit path itself is derived when asked for (``for_dossier``: the tree rebuilt from the
+batch's stored leaves), not computed and stored for every record at delivery (issue 19): a
+proof is asked for a handful of dossiers, a batch is sent for hundreds. Rows written before that
+keep their stored path, which is used as it is.
 """
 
 from __future__ import annotations
@@ -42,9 +48,13 @@ record_proof = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),
     # The exact leaf bytes (canonical JSON of the record as sent): the proof is over these.
     sa.Column("record", sa.LargeBinary, nullable=False),
+    # The audit path as JSON; "" (since issue 19): derived on demand from the batch's leaves.
     sa.Column("proof", sa.Text, nullable=False),
     sa.Index("ix_record_proof_dossier", "dossier_no"),
 )
+
+
+DERIVED = ""  # the proof column of a record whose audit path is derived from its batch's leaves
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ class RecordProofs:
                         "dossier_no": r.dossier_no,
                         "content_hash": r.content_hash,
                         "record": r.leaf,
-                        "proof": tree.proof(index).to_json(),
+                        "proof": DERIVED,
                     }
                     for index, r in enumerate(records)
                 ],
@@ -116,12 +126,15 @@ class RecordProofs:
         )
         with self.db.engine.connect() as conn:
             rows = conn.execute(query).all()
+            trees = {row.root: self._tree(conn, row.root) for row in rows if row.proof == DERIVED}
         return [
             ProvenRecord(
                 dossier_no=row.dossier_no,
                 content_hash=row.content_hash,
                 record=bytes(row.record),
-                proof=InclusionProof.from_json(row.proof),
+                proof=trees[row.root].proof(row.leaf_index)
+                if row.proof == DERIVED
+                else InclusionProof.from_json(row.proof),
                 batch=BatchSignature(root=bytes.fromhex(row.root), size=row.size, jws=row.jws),
                 partner=row.partner,
                 operation=row.operation,
@@ -130,3 +143,12 @@ class RecordProofs:
             )
             for row in rows
         ]
+
+    @staticmethod
+    def _tree(conn: sa.Connection, root: str) -> MerkleTree:
+        """The signed tree again, from its stored leaves in order; its root must be the one signed."""
+        query = sa.select(record_proof.c.record).where(record_proof.c.root == root).order_by(record_proof.c.leaf_index)
+        tree = MerkleTree([bytes(leaf) for (leaf,) in conn.execute(query)])
+        if tree.root.hex() != root:
+            raise ValueError(f"the stored leaves of batch {root[:12]}... do not rebuild its signed root")
+        return tree

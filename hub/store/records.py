@@ -86,6 +86,11 @@ class Disposition:
     reason: str | None = None
 
 
+# What an outbox message carries: one record (a dict), or a dossier's whole processing history (a
+# list of entries, queued as one message and cut into the partner's calls at delivery).
+OutboxPayload = dict[str, Any] | list[dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     idempotency_key: str
@@ -93,7 +98,7 @@ class OutboxMessage:
     operation: str
     dossier_no: str
     content_hash: str
-    payload: dict[str, Any]
+    payload: OutboxPayload
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class ClaimedMessage:
     idempotency_key: str
     dossier_no: str
     content_hash: str
-    payload: dict[str, Any]
+    payload: OutboxPayload
     attempts: int
     updating: bool
 

@@ -103,7 +103,7 @@ def test_a_day_syncs_completely_and_a_rerun_sends_nothing(dagbag, partners: Part
     assert counts["quarantined"] == len(quarantined)
     # Every processing-history entry of a delivered dossier reached the portal, in calls of <= 10.
     stats = partners.portal_stats()
-    progress_sent = summary["outbox"]["CapNhatTienDoHoSoMC"]["acknowledged"]
+    progress_sent = summary["outbox_records"]["CapNhatTienDoHoSoMC"]["acknowledged"]
     assert stats["held"]["progress_entries"] == progress_sent > 0
     assert stats["calls"]["CapNhatTienDoHoSoMC"]["total"] >= progress_sent / 10
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mappings.text import storable, unstorable_characters, unstorable_reason
+from mappings.text import clean_at_a_glance, storable, unstorable_characters, unstorable_reason
 
 
 def test_nul_and_lone_surrogates_become_visible_escapes_that_encode_as_utf8() -> None:
@@ -22,3 +22,23 @@ def test_the_gate_finds_them_raw_or_escaped_and_names_field_and_character() -> N
     reason = unstorable_reason(raw)
     assert reason is not None and "'chu_ho_so.ho_ten' (U+0000)" in reason and "An" not in reason
     assert unstorable_reason({"ho_ten": "Nguyễn Văn An", "emoji": "🏛"}) is None
+
+
+def test_a_value_clean_at_a_glance_is_one_the_field_by_field_walk_finds_clean() -> None:
+    """The glance may send a clean value to the walk (a control character, a text holding ``\\u``),
+    never let a dirty one through."""
+    escaped, raw = "\\u0000 \\ud83d \\uDC80", "\x00 \ud800 \udfff"
+    values = [
+        {"ho_ten": "Nguyễn Văn An", "n": 1, "x": None, "l": [1.5, True, "🏛"]},
+        {"a": "tab\tnew line\n\x01"},
+        {"code": "C:\\users\\uyen"},
+        *({"deep": [{"k": ch}]} for ch in (*escaped.split(), *raw.split())),
+        *({ch: 1} for ch in (*escaped.split(), *raw.split())),
+        {1: "a non-string key"},
+    ]
+    for value in values:
+        if clean_at_a_glance(value):
+            assert unstorable_characters(value) == [] and storable(value) is value, value
+    dirty = [v for v in values if unstorable_characters(v)]
+    assert len(dirty) == 6 and not any(clean_at_a_glance(v) for v in dirty)
+    assert clean_at_a_glance(values[0]) and not clean_at_a_glance(values[1])

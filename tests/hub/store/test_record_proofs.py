@@ -8,10 +8,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from hub.cli.main import app
 from hub.store import HubStore, RecordProofs, SentRecord
+from hub.store.proofs import record_proof
 from signing.digests import canonical_json, content_hash
 from signing.errors import SignatureInvalid
 from signing.keys import SigningIdentity
@@ -90,3 +92,22 @@ def test_record_export_verifies_with_the_file_alone_and_a_tampered_file_fails(
 def test_record_export_of_an_unknown_dossier_says_so(store_url: HubStore, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["evidence", "record", "--dossier", "X-1", "--out", str(tmp_path / "r.json")])
     assert result.exit_code == 1 and "no signed sending of dossier X-1" in result.output
+
+
+def test_a_proof_is_derived_from_the_batch_leaves_and_a_changed_stored_leaf_is_caught(
+    store: HubStore, pki_identity: Callable[[str], SigningIdentity], trust_store: TrustStore
+) -> None:
+    """No audit path is stored per record: it is rebuilt from the batch's leaves when asked for, so
+    a leaf changed in the store (even another dossier's) stops the rebuild instead of proving a lie."""
+    keep_batch(store, pki_identity("hub"))
+    with store.db.engine.connect() as conn:
+        stored_paths = {p for (p,) in conn.execute(sa.select(record_proof.c.proof))}
+    assert stored_paths == {""}
+    for record in RECORDS:
+        (proven,) = RecordProofs(store).for_dossier(record["MaHoSo"])
+        verify_batch_member(proven.record, proven.proof, proven.batch, trust_store)
+    with store.db.engine.begin() as conn:
+        changed = canonical_json({**RECORDS[0], "ChuHoSo": "Trần Thị Bình"})
+        conn.execute(record_proof.update().where(record_proof.c.leaf_index == 0).values(record=changed))
+    with pytest.raises(ValueError, match="do not rebuild its signed root"):
+        RecordProofs(store).for_dossier(RECORDS[3]["MaHoSo"])

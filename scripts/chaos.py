@@ -323,7 +323,7 @@ def portal_checks(portal_url: str, day: str, summary: dict[str, Any]) -> list[Ch
     from_city = {number: n for number, n in held.items() if number not in by_ministry}
     delivered = summary["counts"]["delivered"]
     stored = _get(f"{portal_url}/sandbox/stats")["records"].get(PROGRESS, {}).get("stored", 0)
-    states = summary["outbox"][PROGRESS]
+    states = summary["outbox_records"][PROGRESS]  # entries, not messages: a dossier's history is one message
     acknowledged = states["acknowledged"]
     doubled = sum(n - 1 for n in held.values())
     return [

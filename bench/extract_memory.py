@@ -56,13 +56,19 @@ def _child(city_url: str, token: str, start: str, end: str, pki_dir: str) -> Non
     )
 
 
+CHILD_TOKEN = "HUB_BENCH_CITY_TOKEN"  # the city double's token, handed to each window's process
+
+
 def _run_window(work: Path, name: str, city_url: str, token: str, start: datetime, end: datetime) -> dict:
     env = {
         **os.environ,
         "HUB_STORE_URL": f"sqlite:///{work / f'hub-{name}.db'}",
         "HUB_VAR_DIR": str(work / "var"),
+        # The token by environment, not argv: argv is readable by anyone with `ps`, and a token
+        # starting with "-" would be taken for an option.
+        CHILD_TOKEN: token,
     }
-    args = [city_url, token, start.isoformat(), end.isoformat(), str(work / "var" / "pki")]
+    args = [city_url, start.isoformat(), end.isoformat(), str(work / "var" / "pki")]
     done = subprocess.run(
         [sys.executable, "-m", "bench.extract_memory", "--child", *args],
         env=env,
@@ -79,10 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start-day", type=date.fromisoformat, default=date(2026, 11, 2))
     parser.add_argument("--max-ratio", type=float, default=1.25)
-    parser.add_argument("--child", nargs=5, metavar=("CITY_URL", "TOKEN", "START", "END", "PKI_DIR"))
+    parser.add_argument("--child", nargs=4, metavar=("CITY_URL", "START", "END", "PKI_DIR"))
     args = parser.parse_args(argv)
     if args.child:
-        _child(*args.child)
+        city_url, start, end, pki_dir = args.child
+        _child(city_url, os.environ[CHILD_TOKEN], start, end, pki_dir)
         return 0
     from adapters.partners import partner_ids
     from signing.pki import init_dev_pki

@@ -327,6 +327,7 @@ def _verdict(met: bool) -> str:
 
 def report(load: int, floor: FloorResult, runs: list[HubRun], workers: int) -> None:
     _say(f"  {floor.line()}")
+    _say(f"  {floor.contract_line()}")
     for run in runs:
         hub_per_cpu = rate(run.dossiers, run.cpu_seconds)
         ratio = hub_per_cpu / floor.per_cpu_second
@@ -345,6 +346,11 @@ def report(load: int, floor: FloorResult, runs: list[HubRun], workers: int) -> N
             f"    ratio hub/floor (records per CPU-second) = {hub_per_cpu:,.1f} / {floor.per_cpu_second:,.1f} = "
             f"{ratio:.1%} (goal >= {GOAL_RATIO:.0%}: {_verdict(ratio >= GOAL_RATIO)}); wall: "
             f"{rate(run.dossiers, run.seconds):,.1f} / {rate(floor.records, floor.seconds):,.1f} one process"
+        )
+        _say(
+            f"    for information, hub/contract floor = {hub_per_cpu:,.1f} / {floor.contract_per_cpu_second:,.1f} = "
+            f"{hub_per_cpu / floor.contract_per_cpu_second:.1%} (the floor plus the mapping and the portal's signed "
+            "calls of 10, which the issue's floor leaves out)"
         )
         _say(
             f"    a {YEAR_DOSSIERS / 1e6:.2f} M-dossier year with its progress entries: "

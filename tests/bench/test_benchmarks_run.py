@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # name -> the smallest arguments that still exercise every stage, and a line its output must hold.
 TINY = {
     "backfill": (["--dossiers", "300", "--stores", "sqlite"], "OK: every dossier and progress entry accounted for"),
+    "floor": (["--dossiers", "300"], "contract floor: the floor"),
     "signing": (["--records", "200", "--sample", "20", "--min-ratio", "0"], "verified sample"),
     "extract_memory": (["--dossiers", "300"], "ratio of peaks"),
     "message_log": (["--blocks", "2", "--calls", "5"], "all sealed"),

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.store import schema as t
-from hub.store.database import Database, chunks, utc
+from hub.store.database import BulkInsert, Database, chunks, utc
 from hub.store.deliveries import Deliveries
 from hub.store.quarantine import Quarantine
 from hub.store.records import ClaimedMessage, Disposition, OutboxMessage, OutboxState, QuarantineItem, Settlement
@@ -29,6 +29,24 @@ QUEUE = QueueSpec(
     ready=(OutboxState.PENDING.value,),
     retrying=(OutboxState.FAILED.value,),
     claimed=OutboxState.SENT.value,
+)
+# A message whose idempotency key is queued already is never queued again, whatever its state.
+MESSAGES = BulkInsert(
+    t.outbox,
+    (
+        "idempotency_key",
+        "partner",
+        "operation",
+        "dossier_no",
+        "content_hash",
+        "payload",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    ),
+    conflict=("idempotency_key",),
 )
 
 
@@ -47,30 +65,24 @@ class Outbox:
             return self._enqueue(conn, messages)
 
     def _enqueue(self, conn: Connection, messages: Sequence[OutboxMessage]) -> int:
-        if not messages:
-            return 0
-        now = self.db.now()
+        now, pending = self.db.now(), OutboxState.PENDING.value
         rows = [
-            {
-                "idempotency_key": m.idempotency_key,
-                "partner": m.partner,
-                "operation": m.operation,
-                "dossier_no": m.dossier_no,
-                "content_hash": m.content_hash,
-                "payload": m.payload,
-                "state": OutboxState.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (
+                m.idempotency_key,
+                m.partner,
+                m.operation,
+                m.dossier_no,
+                m.content_hash,
+                m.payload,
+                pending,
+                0,
+                now,
+                now,
+                now,
+            )
             for m in messages
         ]
-        inserted = 0
-        statement = self.db.insert(t.outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        for chunk in chunks(rows):
-            inserted += conn.execute(statement, list(chunk)).rowcount or 0
-        return inserted
+        return self.db.insert_rows(conn, MESSAGES, rows)
 
     def supersede(self, partner: str, operation: str, current: dict[str, str]) -> int:
         """Retire unsent messages for older versions of the given dossiers (dossier -> current hash)."""

@@ -1,7 +1,8 @@
 """Staging: every version of every source record, the current one per dossier, and the watermarks.
 
 A record whose content is unchanged adds nothing, so re-running an extraction for the same data
-interval leaves the same rows behind.
+interval leaves the same rows behind. A page is written in one transaction, each table with one
+bulk call of the driver (``Database.insert_rows``: no per-row SQLAlchemy parameter building).
 """
 
 from __future__ import annotations
@@ -11,17 +12,35 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.store import schema as t
-from hub.store.database import Database, chunks, utc
+from hub.store.database import BulkInsert, Database, chunks, utc
 from hub.store.facts import dossier_facts
 from hub.store.records import SharedNumber, StageCounts, StagedRecord
 
 _TEXT_FACTS = ("agency", "one_stop_no", "other_no", "applicant_key", "payment_gateway")  # "" where absent (no NULLs)
+_FACT_NAMES = tuple(c.name for c in dossier_facts.columns)[3:]  # after source, dossier_no, content_hash
+
+# The staging writes. A version already staged stays as it is (its first batch and time); the
+# current pointer and the facts are overwritten by the newest version.
+_VERSION = ("source", "dossier_no", "content_hash", "payload", "source_updated_at", "batch_id", "staged_at")
+_POINTER = ("content_hash", "source_updated_at", "batch_id", "staged_at")
+STAGED = BulkInsert(t.staged_dossier, _VERSION)
+CURRENT = BulkInsert(
+    t.dossier_current, tuple(c for c in _VERSION if c != "payload"), conflict=("source", "dossier_no"), update=_POINTER
+)
+FACTS = BulkInsert(
+    dossier_facts,
+    ("source", "dossier_no", "content_hash", *_FACT_NAMES),
+    ("source", "dossier_no"),
+    ("content_hash", *_FACT_NAMES),
+)
+SHARED = BulkInsert(t.shared_number, ("source", "dossier_no", "number", "record_id", "first_seen"))
 
 
 def current_version_of(staged: sa.FromClause, current: sa.FromClause) -> sa.ColumnElement[bool]:
@@ -31,6 +50,15 @@ def current_version_of(staged: sa.FromClause, current: sa.FromClause) -> sa.Colu
         staged.c.dossier_no == current.c.dossier_no,
         staged.c.content_hash == current.c.content_hash,
     )
+
+
+def _fact_value(name: str, facts: Any) -> Any:
+    """A fact as its column holds it: datetimes in UTC, "" for an absent text fact (the column's
+    default; no NULLs there)."""
+    value = getattr(facts, name)
+    if name in _TEXT_FACTS:
+        return value or ""
+    return utc(value) if isinstance(value, datetime) else value
 
 
 class Staging:
@@ -55,30 +83,12 @@ class Staging:
                 known = self._current_hashes(conn, source, list(latest))
             fresh = [r for r in latest.values() if known.get(r.dossier_no) != r.content_hash]
             if fresh:
-                rows = [
-                    {
-                        "source": source,
-                        "dossier_no": r.dossier_no,
-                        "content_hash": r.content_hash,
-                        "payload": r.payload,
-                        "source_updated_at": utc(r.source_updated_at),
-                        "batch_id": batch_id,
-                        "staged_at": now,
-                    }
+                versions = [
+                    (source, r.dossier_no, r.content_hash, r.payload, utc(r.source_updated_at), batch_id, now)
                     for r in fresh
                 ]
-                conn.execute(self.db.insert(t.staged_dossier).on_conflict_do_nothing(), rows)
-                upsert = self.db.insert(t.dossier_current)
-                conn.execute(
-                    upsert.on_conflict_do_update(
-                        index_elements=["source", "dossier_no"],
-                        set_={
-                            c: upsert.excluded[c]
-                            for c in ("content_hash", "source_updated_at", "batch_id", "staged_at")
-                        },
-                    ),
-                    [{k: row[k] for k in row if k != "payload"} for row in rows],
-                )
+                self.db.insert_rows(conn, STAGED, versions)
+                self.db.insert_rows(conn, CURRENT, [v[:3] + v[4:] for v in versions])  # all but the payload
                 self._stage_facts(conn, source, [r for r in fresh if r.facts is not None])
         return StageCounts(new_versions=len(fresh), unchanged=len(records) - len(fresh))
 
@@ -114,7 +124,7 @@ class Staging:
         }
         holders = self._holder_ids(conn, source, sorted(changed))
         keys: dict[tuple[str, str], str] = {}
-        fresh_claims: list[dict[str, Any]] = []
+        fresh_claims: list[tuple[str, str, str, str, datetime]] = []
         for number, page_ids in by_number.items():
             claimed = claims.get(number, {})
             holder = holders.get(number)
@@ -126,12 +136,8 @@ class Staging:
                 key = claimed.get(record_id) or (number if record_id == first else f"{number}#{record_id}")
                 keys[(number, record_id)] = key
                 if record_id not in claimed:
-                    fresh_claims.append({"dossier_no": key, "number": number, "record_id": record_id})
-        if fresh_claims:
-            conn.execute(
-                self.db.insert(t.shared_number).on_conflict_do_nothing(),
-                [{**claim, "source": source, "first_seen": now} for claim in fresh_claims],
-            )
+                    fresh_claims.append((source, key, number, record_id, now))
+        self.db.insert_rows(conn, SHARED, fresh_claims)
         if not keys:
             return records
         return [replace(r, dossier_no=keys.get((r.dossier_no, r.record_id or ""), r.dossier_no)) for r in records]
@@ -184,26 +190,10 @@ class Staging:
 
     def _stage_facts(self, conn: Connection, source: str, records: Sequence[StagedRecord]) -> None:
         """Upsert the versions' facts in the staging transaction (why: see ``hub.store.facts``)."""
-        if not records:
-            return
         rows = [
-            {
-                "source": source,
-                "dossier_no": r.dossier_no,
-                "content_hash": r.content_hash,
-                **{k: utc(v) if isinstance(v, datetime) else v for k, v in vars(r.facts).items()},
-                **{k: getattr(r.facts, k) or "" for k in _TEXT_FACTS},  # "" is absent, as the column default
-            }
-            for r in records
+            (source, r.dossier_no, r.content_hash, *map(_fact_value, _FACT_NAMES, repeat(r.facts))) for r in records
         ]
-        upsert = self.db.insert(dossier_facts)
-        kept = [c.name for c in dossier_facts.columns if c.name not in ("source", "dossier_no")]
-        conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=["source", "dossier_no"], set_={c: upsert.excluded[c] for c in kept}
-            ),
-            rows,
-        )
+        self.db.insert_rows(conn, FACTS, rows)
 
     def _current_hashes(self, conn: Connection, source: str, dossier_nos: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}

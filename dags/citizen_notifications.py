@@ -3,10 +3,11 @@ and for results sent home by post, parcel handed to the carrier, delivered or re
 
 Runs when city or ministry dossiers are staged, and every hour in any case (parcel states move
 with the postal tracking, which runs on its own clock). Plans the events since the last run into
-the outbox -- one message per (dossier, event), so re-running queues nothing twice -- then pushes
+the outbox -- one message per event occurrence, so re-running queues nothing twice; an event older
+than ``HUB_NOTIFY_MAX_AGE_DAYS`` before the run is recorded as too old, not sent -- then pushes
 them as mapped tasks limited by the ``ihanoi`` pool and writes a summary whose counts add up:
-planned = sent + pending + refused. An iHaNoi outage leaves notifications pending with backoff;
-the next run sends them.
+planned = sent + pending + refused + too old. An iHaNoi outage leaves notifications pending with
+backoff; the next run sends them.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ from dags.common import (
 )
 def citizen_notifications() -> None:
     @task(outlets=[HUB_CITIZEN_NOTIFICATIONS])
-    def plan() -> list[str]:
+    def plan(logical_date=None, run_after=None) -> list[str]:
         from hub.jobs import notifications
 
-        return notifications.plan_notifications()
+        return notifications.plan_notifications(logical_date or run_after)
 
     @task(pool=partner_pool("ihanoi"), inlets=[HUB_CITIZEN_NOTIFICATIONS], outlets=[IHANOI_NOTIFICATIONS])
     def deliver(batch_id: str) -> dict:

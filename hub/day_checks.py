@@ -204,12 +204,27 @@ def notification_problems(notifications: dict[str, Any]) -> list[str]:
     return problems
 
 
-def print_notifications(console: Console, notifications: dict[str, Any]) -> None:
+def _notification_sum(counts: dict[str, Any]) -> str:
+    return (
+        f"{counts['planned']:,} planned = {counts['sent']:,} sent + {counts['pending']:,} pending + "
+        f"{counts['refused']:,} refused + {counts.get('too_old', 0):,} too old"
+    )
+
+
+def print_notifications(console: Console, notifications: dict[str, Any], reconciliation: dict[str, Any]) -> None:
+    """Two bases, each named: every notification the hub has planned to date (the DAG's summary), and
+    those of the reconciled day's events (the reconciliation's identity) -- each adds up on its own."""
     counts, app = notifications["counts"], notifications["app"]
     adds_up = "adds up" if notifications["identity_holds"] else "DOES NOT add up"
+    day = next((i for i in reconciliation["identities"] if i["key"] == "notifications"), None)
+    on_day = (
+        "none"
+        if day is None
+        else _notification_sum({k.removeprefix("notifications_"): v for k, v in day["terms"].items()})
+    )
     console.print(
-        f"iHaNoi notifications: {counts['planned']:,} planned = {counts['sent']:,} sent + {counts['pending']:,} "
-        f"pending + {counts['refused']:,} refused ({adds_up}); "
+        f"iHaNoi notifications, all events to date: {_notification_sum(counts)} ({adds_up}); "
+        f"of events on {reconciliation['period']['label']} (the reconciliation's identity): {on_day}; "
         f"the app holds {app['held']['notifications']:,}, {app['duplicates']} sent twice, by event {app['by_event']}.",
         highlight=False,
         soft_wrap=True,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -58,11 +58,25 @@ HANDED_OVER_STATES = frozenset({"picked_up", "in_transit", "delivering", "failed
 _PERSONAL_NUMBER = re.compile(r"[0-9]{12}")
 
 
+# Events a dossier can have more than once: a new request for documents after the first was
+# answered is news to the citizen, so its occurrence (the time of the version that shows it) is
+# part of what identifies it. The others happen once per dossier (per result parcel).
+REPEATABLE = frozenset({EventCode.SUPPLEMENT_REQUESTED})
+
+
 @dataclass(frozen=True)
 class DossierEvent:
     dossier_no: str
     code: EventCode
     occurred_at: datetime
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What makes this event one notification: (dossier, event), and for a repeatable event its
+        moment too (in UTC, so the same moment read in two offsets is one occurrence)."""
+        if self.code in REPEATABLE:
+            return self.dossier_no, self.code.value, self.occurred_at.astimezone(UTC).isoformat()
+        return self.dossier_no, self.code.value
 
 
 def dossier_events(

@@ -412,7 +412,7 @@ def demo(day: DayOption = date(2026, 11, 20), scale: ScaleOption = 0.1, seed: Se
     print_sync_summary(console, first, summary["portal_calls_this_run"], path)
     print_partner_summaries(console, population, ministries)
     print_postal(console, postal)
-    print_notifications(console, notifications)
+    print_notifications(console, notifications, reconciliation)
     print_evidence(console, evidence)
     print_reconciliation(console, reconciliation, reports_dir(reconciliation["period"]["label"]))
     print_payments(console, reconciliation)

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import IO, Annotated, Any
 
@@ -33,6 +34,37 @@ app = typer.Typer(
 )
 LAND = "land_registration"
 PAYMENTS = "payment_platform"
+
+
+@dataclass(frozen=True)
+class PartnerCallbacks:
+    """Callbacks beside the carriers' that the receiver takes when its ``option`` is given, checked
+    with the ``extras`` of the partner's Connection. A deployed receiver passes every option here
+    (tests/deploy checks the compose and Helm commands against this list)."""
+
+    option: str
+    partner: str
+    extras: tuple[str, ...]
+
+
+CALLBACKS = (
+    PartnerCallbacks("--vbdlis", LAND, ("callback_security_code",)),
+    PartnerCallbacks("--payments", PAYMENTS, ("ma_doi_tac", "checksum_secret")),
+)
+
+
+def callback_extras(option: str) -> dict[str, str]:
+    """The extras that check ``option``'s callbacks, from its partner's Connection; refuses to start
+    without one of them (a receiver that cannot check a callback must not take it)."""
+    from adapters.hooks import PartnerHook
+
+    callbacks = next(c for c in CALLBACKS if c.option == option)
+    hook = PartnerHook(callbacks.partner)
+    extras = hook.get_connection(hook.conn_id).extra_dejson
+    missing = [name for name in callbacks.extras if not extras.get(name)]
+    if missing:
+        raise typer.BadParameter(f"the {callbacks.partner} Connection lacks the {' and '.join(missing)} extra")
+    return {name: str(extras[name]) for name in callbacks.extras}
 
 
 @app.command("serve")
@@ -79,19 +111,11 @@ def serve(
         typer.echo(f"no hub store at {store_location(store_url())} yet: creating it (set HUB_STORE_URL to use another)")
     store, routes = hub_store(), []
     if vbdlis:
-        land = PartnerHook(LAND)
-        code = land.get_connection(land.conn_id).extra_dejson.get("callback_security_code")
-        if not code:
-            raise typer.BadParameter("the land_registration Connection has no callback_security_code extra")
-        routes = land_callback_routes(store, land_callbacks(str(code)))
+        routes = land_callback_routes(store, land_callbacks(callback_extras("--vbdlis")["callback_security_code"]))
         typer.echo(f"VBDLIS callbacks on http://{host}:{port}{VBDLIS_PATH}/<Operation>/<code>")
     if payments:
-        platform = PartnerHook(PAYMENTS)
-        extras = platform.get_connection(platform.conn_id).extra_dejson
-        if not extras.get("ma_doi_tac") or not extras.get("checksum_secret"):
-            raise typer.BadParameter("the payment_platform Connection lacks the ma_doi_tac or checksum_secret extra")
-        parser = ConfirmationParser(str(extras["ma_doi_tac"]), str(extras["checksum_secret"]))
-        routes += payment_callback_routes(store, parser)
+        extras = callback_extras("--payments")
+        routes += payment_callback_routes(store, ConfirmationParser(extras["ma_doi_tac"], extras["checksum_secret"]))
         typer.echo(f"payment confirmations on http://{host}:{port}{PAYMENT_PATH}")
     typer.echo(f"webhook receiver on http://{host}:{port}/webhooks/{{{','.join(clients)}}}")
     # No access log: one line per callback comes from the app, with nothing personal in it.

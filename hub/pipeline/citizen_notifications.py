@@ -3,10 +3,17 @@
 ``plan`` reads what changed since it last looked -- current dossier versions (the city's and the
 ministries' pull-backs, VBDLIS's callbacks folded in) and result parcels whose delivery state was
 derived again -- turns them into events (:mod:`mappings.ihanoi`) and queues one outbox message per
-(dossier, event) whose applicant the app can reach. The key is that pair, so a re-run, an older
-version staged again or the same event read from two sources queues nothing twice; the same key
-travels as the request's ``Idempotency-Key``, so a resend after a lost reply is answered
-"duplicate" and the citizen is told once.
+event occurrence whose applicant the app can reach. The key is the event's identity -- (dossier,
+event), and for an event a dossier can have again (a new request for documents) its moment too --
+so a re-run, an older version staged again or the same event read from two sources queues nothing
+twice, while a genuinely new request is told once; the same key travels as the request's
+``Idempotency-Key``, so a resend after a lost reply is answered "duplicate" and the citizen is told once.
+
+An event that happened before ``not_before`` (the job passes the run's day less
+``HUB_NOTIFY_MAX_AGE_DAYS``) is not news any more: a first run over an old store must not tell
+citizens about last year. It is kept under its key as a "too old" record (operation
+:data:`TOO_OLD`, settled at once, never sent), so it is counted -- planned = sent + pending +
+refused + too old -- and never told later either.
 
 ``deliver`` sends one batch through the portal sync's machinery: claimed from the outbox, every
 exchange in the message log before the next call, an outage settled "retry later" with the
@@ -32,6 +39,7 @@ from mappings.postal.states import PostalState, load_status_table, lookup
 from signing.digests import content_hash, idempotency_key
 
 OPERATION = "notify"  # the outbox operation of a notification
+TOO_OLD = "notify_too_old"  # the record of an event too old to tell: never batched, settled at once
 _BEYOND_CREATED = frozenset(PostalState) - {PostalState.CREATED, PostalState.CANCELLED}
 
 
@@ -42,25 +50,38 @@ class PlanReport:
     events: Counter[str] = field(default_factory=Counter)
     no_recipient: int = 0  # events of applicants the app cannot be told about (no personal number)
     queued: int = 0
+    too_old: int = 0  # events first seen after they stopped being news: recorded, not sent
     batches: list[str] = field(default_factory=list)
 
 
-def notification_key(dossier_no: str, event_code: str) -> str:
-    """One key per (dossier, event): the outbox's and the request's ``Idempotency-Key``."""
-    return idempotency_key(PARTNER, OPERATION, dossier_no, event_code)
+def notification_key(event: DossierEvent) -> str:
+    """One key per event occurrence (:attr:`DossierEvent.identity`): the outbox's and the request's
+    ``Idempotency-Key``."""
+    return idempotency_key(PARTNER, OPERATION, *event.identity)
 
 
-def _messages(events: Iterable[DossierEvent], recipient: str | None, report: PlanReport) -> list[OutboxMessage]:
-    messages = []
-    for event in events:
-        report.events[event.code.value] += 1
-        if recipient is None:
-            report.no_recipient += 1
-            continue
-        key = notification_key(event.dossier_no, event.code.value)
-        body = notification(key, recipient, event)
-        messages.append(OutboxMessage(key, PARTNER, OPERATION, event.dossier_no, content_hash(body), body))
-    return messages
+@dataclass
+class _Planned:
+    """The messages one page of changes gives: to send, and the records of events too old to send."""
+
+    to_send: list[OutboxMessage] = field(default_factory=list)
+    too_old: list[OutboxMessage] = field(default_factory=list)
+
+    def add(
+        self, events: Iterable[DossierEvent], recipient: str | None, not_before: datetime | None, report: PlanReport
+    ) -> None:
+        for event in events:
+            report.events[event.code.value] += 1
+            if recipient is None:  # the app has no way to reach this applicant
+                report.no_recipient += 1
+                continue
+            key = notification_key(event)
+            if not_before is not None and event.occurred_at < not_before:
+                body = notification(key, "", event)  # never sent: the recipient's number is not kept
+                self.too_old.append(OutboxMessage(key, PARTNER, TOO_OLD, event.dossier_no, content_hash(body), body))
+            else:
+                body = notification(key, recipient, event)
+                self.to_send.append(OutboxMessage(key, PARTNER, OPERATION, event.dossier_no, content_hash(body), body))
 
 
 def _handed_over_at(events: Sequence[StoredEvent]) -> datetime | None:
@@ -71,37 +92,51 @@ def _handed_over_at(events: Sequence[StoredEvent]) -> datetime | None:
     return min(moments, default=None)
 
 
-def plan(store: HubStore, *, page_size: int = 1000, batch_size: int = 200) -> PlanReport:
-    """Queue the notifications of every event since the last plan; return the batches due now."""
+def plan(
+    store: HubStore, *, not_before: datetime | None = None, page_size: int = 1000, batch_size: int = 200
+) -> PlanReport:
+    """Queue the notifications of every event since the last plan (an event before ``not_before``
+    recorded as too old instead); return the batches due now."""
     reads = CitizenNotificationReads(store, PARTNER)
     report = PlanReport()
     as_of, since = store.db.now(), reads.watermark()  # taken before reading: a change meanwhile is read next time
     for page in reads.dossier_changes(since, page_size):
         report.dossiers_considered += len(page)
-        messages = []
+        planned = _Planned()
         for change in page:
             events = dossier_events(
                 change.dossier_no, change.status, change.received_at, change.finished_at, change.updated_at
             )
-            messages += _messages(events, recipient_of(change.payload), report)
-        report.queued += store.outbox.enqueue(messages)
+            planned.add(events, recipient_of(change.payload), not_before, report)
+        _enqueue(store, reads, planned, report)
     for parcels in reads.parcel_changes(since, page_size):
         report.parcels_considered += len(parcels)
-        report.queued += store.outbox.enqueue(_parcel_messages(parcels, reads.parcel_events(parcels), report))
+        _enqueue(store, reads, _parcel_messages(parcels, reads.parcel_events(parcels), report, not_before), report)
     reads.advance(as_of)
     report.batches = store.outbox.assign_batches(PARTNER, OPERATION, batch_size)
     return report
 
 
+def _enqueue(store: HubStore, reads: CitizenNotificationReads, planned: _Planned, report: PlanReport) -> None:
+    """Queue what is to be sent; record (insert-or-ignore on the same keys) what is too old, settled."""
+    report.queued += store.outbox.enqueue(planned.to_send)
+    if planned.too_old:
+        report.too_old += store.outbox.enqueue(planned.too_old)
+        reads.settle_too_old(TOO_OLD)
+
+
 def _parcel_messages(
-    parcels: Sequence[ParcelChange], events: dict[tuple[str, str], list[StoredEvent]], report: PlanReport
-) -> list[OutboxMessage]:
-    messages = []
+    parcels: Sequence[ParcelChange],
+    events: dict[tuple[str, str], list[StoredEvent]],
+    report: PlanReport,
+    not_before: datetime | None,
+) -> _Planned:
+    planned = _Planned()
     for parcel in parcels:
         handed_over = _handed_over_at(events[(parcel.carrier, parcel.order_id)])
         found = parcel_events(parcel.dossier_no, parcel.state, parcel.state_at, handed_over)
-        messages += _messages(found, recipient_of(parcel.payload), report)
-    return messages
+        planned.add(found, recipient_of(parcel.payload), not_before, report)
+    return planned
 
 
 def deliver(store: HubStore, client: IHaNoiClient, batch_id: str, *, policy: RedeliveryPolicy) -> DeliveryReport:
@@ -144,5 +179,5 @@ def deliver(store: HubStore, client: IHaNoiClient, batch_id: str, *, policy: Red
 
 
 def period_counts(store: HubStore, first: date, last: date) -> NotificationCounts:
-    """Notifications by outcome for events on the (Hanoi) days ``first..last``."""
-    return CitizenNotificationReads(store, PARTNER).counts(first, last)
+    """Notifications by outcome (too old among them) for events on the (Hanoi) days ``first..last``."""
+    return CitizenNotificationReads(store, PARTNER).counts(first, last, OPERATION, TOO_OLD)

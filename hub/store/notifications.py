@@ -1,10 +1,11 @@
 """What the citizen-notification planner reads from the store, and the counts the reconciliation reports.
 
 Notifications themselves are outbox messages (partner ``ihanoi``): queued, batched, claimed and
-settled as the portal sync's are, keyed per (dossier, event) so nothing is queued twice. This
+settled as the portal sync's are, keyed per event occurrence so nothing is queued twice. This
 module adds only the reads that find the events -- dossier versions and parcels that changed
-since the planner last looked (its position is a watermark, like an extraction's) -- and counts
-notifications by outcome for a period of event days.
+since the planner last looked (its position is a watermark, like an extraction's) -- the closing
+of the records of events too old to tell, and counts notifications by outcome for a period of
+event days.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hub.store.store import HubStore
 from mappings.postal.dispatch import Dispatch
 
 WATERMARK = "notify:ihanoi"  # the planner's position in the watermark table (beside the extractions')
+TOO_OLD_REASON = "not sent: the event was older than the notification age limit when first seen"
 # Outbox states by what they mean for the citizen: told, still to be told (queued, in flight, waiting
 # to retry), not told (the app refused it, or the retries ran out). ``superseded`` is named by none:
 # no notification is ever superseded, so one that were would break the identity, visibly.
@@ -71,27 +73,32 @@ class ParcelChange:
 
 @dataclass(frozen=True)
 class NotificationCounts:
-    """Notifications of events on the period's days, by outcome: ``planned = sent + pending + refused``
-    holds when every message is in one of the outcomes (a state no outcome names breaks it, visibly)."""
+    """Notifications of events on the period's days, by outcome: ``planned = sent + pending + refused +
+    too_old`` holds when every message is in one of the outcomes (a state no outcome names breaks it,
+    visibly). ``too_old`` counts the events first seen after they stopped being news: recorded under
+    their key, never sent."""
 
     planned: int
     sent: int
     pending: int
     refused: int
+    too_old: int = 0
 
     @classmethod
-    def of(cls, by_state: Mapping[str, int]) -> NotificationCounts:
-        """From message counts by outbox state; ``planned`` counts every state, named by an outcome or not."""
+    def of(cls, by_state: Mapping[str, int], too_old: int = 0) -> NotificationCounts:
+        """From the notifications' counts by outbox state and the too-old records' count; ``planned``
+        counts every state, named by an outcome or not."""
         return cls(
-            planned=sum(by_state.values()),
+            planned=sum(by_state.values()) + too_old,
             sent=sum(by_state.get(s, 0) for s in _SENT),
             pending=sum(by_state.get(s, 0) for s in _PENDING),
             refused=sum(by_state.get(s, 0) for s in _REFUSED),
+            too_old=too_old,
         )
 
     @property
     def holds(self) -> bool:
-        return self.planned == self.sent + self.pending + self.refused
+        return self.planned == self.sent + self.pending + self.refused + self.too_old
 
 
 class CitizenNotificationReads:
@@ -160,14 +167,30 @@ class CitizenNotificationReads:
                     found[(row.carrier, row.order_id)].append(StoredEvent(*row[:4], utc(row.occurred_at)))  # type: ignore[arg-type]
         return found
 
-    def counts(self, first: date, last: date) -> NotificationCounts:
-        """Notifications of events whose (Hanoi) day is in ``first..last``, by outcome."""
+    def settle_too_old(self, operation: str) -> int:
+        """Close the too-old records just queued (operation ``operation``, never batched): dead with
+        the reason, so no queue, alert or backlog ever counts them as waiting."""
+        ob = t.outbox
+        query = (
+            sa.update(ob)
+            .where(ob.c.partner == self.partner, ob.c.operation == operation, ob.c.state == OutboxState.PENDING.value)
+            .values(state=OutboxState.DEAD.value, last_error=TOO_OLD_REASON, updated_at=self.db.now())
+        )
+        with self.db.engine.begin() as conn:
+            return conn.execute(query).rowcount or 0
+
+    def counts(self, first: date, last: date, operation: str, too_old_operation: str) -> NotificationCounts:
+        """Notifications (``operation``) and too-old records (``too_old_operation``) of events whose
+        (Hanoi) day is in ``first..last``, by outcome."""
         ob = t.outbox
         day = sa.func.substr(ob.c.payload["event_time"].as_string(), 1, 10)
         query = (
-            sa.select(ob.c.state, sa.func.count())
+            sa.select(ob.c.operation, ob.c.state, sa.func.count())
             .where(ob.c.partner == self.partner, day >= first.isoformat(), day <= last.isoformat())
-            .group_by(ob.c.state)
+            .where(ob.c.operation.in_([operation, too_old_operation]))
+            .group_by(ob.c.operation, ob.c.state)
         )
         with self.db.engine.connect() as conn:
-            return NotificationCounts.of({state: int(n) for state, n in conn.execute(query)})
+            rows = [(op, state, int(n)) for op, state, n in conn.execute(query)]
+        too_old = sum(n for op, _, n in rows if op == too_old_operation)
+        return NotificationCounts.of({state: n for op, state, n in rows if op == operation}, too_old)

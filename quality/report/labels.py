@@ -494,6 +494,7 @@ _TERMS: dict[str, dict[str, str]] = {
         "notifications_sent": "đã gửi",
         "notifications_pending": "chờ gửi",
         "notifications_refused": "bị từ chối",
+        "notifications_too_old": "quá cũ, không gửi",
     },
     "en": {
         "extracted": "extracted",
@@ -537,6 +538,7 @@ _TERMS: dict[str, dict[str, str]] = {
         "notifications_sent": "sent",
         "notifications_pending": "pending",
         "notifications_refused": "refused",
+        "notifications_too_old": "too old, not sent",
     },
 }
 
@@ -551,7 +553,8 @@ _IDENTITY_NOTES: dict[str, dict[str, str]] = {
         "cộng hồ sơ chỉ có trên Cổng, trừ hồ sơ trong phạm vi mà Cổng không có (bị giữ lại, chờ gửi lại hoặc bị mất).",
         "notifications": "mỗi sự kiện của hồ sơ trong kỳ (tiếp nhận, yêu cầu bổ sung, có kết quả, giao bưu chính, "
         "đã phát, chuyển hoàn) một thông báo; chờ gửi = iHaNoi chưa nhận (sẽ gửi lại); bị từ chối = iHaNoi không "
-        "nhận (người nhận chưa có tài khoản) hoặc đã hết số lần gửi lại.",
+        "nhận (người nhận chưa có tài khoản) hoặc đã hết số lần gửi lại; quá cũ = sự kiện hub thấy lần đầu khi đã "
+        "quá thời hạn thông báo (HUB_NOTIFY_MAX_AGE_DAYS), không gửi.",
     },
     "en": {
         "table01": "total = received − stopped, withdrawn, rejected (status 3, 7, 8); resolved on time / late = "
@@ -561,7 +564,8 @@ _IDENTITY_NOTES: dict[str, dict[str, str]] = {
         "retried or lost).",
         "notifications": "one notification per dossier event of the period (received, documents requested, result "
         "ready, handed to the carrier, delivered, returned); pending = iHaNoi has not taken it yet (it is resent); "
-        "refused = iHaNoi refused it (no account for the recipient) or the retries ran out.",
+        "refused = iHaNoi refused it (no account for the recipient) or the retries ran out; too old = the hub first "
+        "saw the event after the notification age limit (HUB_NOTIFY_MAX_AGE_DAYS): not sent.",
     },
 }
 

@@ -4,20 +4,27 @@ What it implements is what CKAN documents and its API view does (ckan/views/api.
 
 - ``POST /api/3/action/<action>`` (and ``/api/action/<action>``) with a JSON object, or
   ``multipart/form-data`` for ``resource_create``/``resource_patch`` carrying a file in ``upload``;
-  ``GET`` with query parameters for the read actions (``package_show``, ``status_show``).
+  ``GET`` with query parameters for the read actions (``package_show``, ``package_search``,
+  ``status_show``).
 - Replies ``{"help", "success": true, "result"}``; failures ``{"help", "success": false, "error":
   {"__type", ...}}``: 403 ``Authorization Error``, 404 ``Not Found Error``, 409 ``Validation Error``
   (field -> list of messages), 400 for an unknown action or a body that is not a JSON object.
-- The API token in the ``Authorization`` header (``X-CKAN-API-Key``, the older header, too). The
-  double refuses every action without a valid token; a real CKAN also serves public reads to
-  anonymous callers, which the hub never is.
+- The API token in the ``Authorization`` header (``X-CKAN-API-Key``, the older header, too) makes
+  the caller the organization's editor; without it -- or with a token the site does not know, which
+  CKAN takes as no user at all -- the caller is anonymous, as on CKAN (ckan/logic/auth/get.py,
+  doc/authorization.rst): it reads public packages (``package_show``, ``package_search``, their
+  files) and the site status; a private package is 403 ``Authorization Error`` to it, left out of its
+  searches, and its files are not served to it; every write is 403.
 - Package names as CKAN's ``name_validator`` has them: 2-100 characters of ``a-z0-9-_``, unique
   ("That URL is already in use."); ``owner_org`` must be the organization the token may edit.
 - ``package_patch`` changes only the fields given (resources kept unless it names ``resources``,
   which then replace them, as in CKAN); ``resource_patch`` changes only the fields given too,
   and replaces the file when one is uploaded. An uploaded file is served back at
-  ``/dataset/<id>/resource/<id>/download/<filename>`` (public, as CKAN serves it), which is how
-  the tests read what was published.
+  ``/dataset/<id>/resource/<id>/download/<filename>`` (to anyone when its package is public, as
+  CKAN serves it), which is how the tests read what was published.
+- ``package_search``: ``q`` (words matched in name, title and notes; ``*:*`` or none = all),
+  ``rows`` (default 10, at most 1000), ``start``, ``include_private`` (the editor's private
+  packages too); the result ``{"count", "results", "sort", "facets", "search_facets"}``.
 
 ``/sandbox/faults`` (503s, hangs, cut replies) works as on every double; ``GET /sandbox/stats``
 counts packages, resources and uploads held, ``GET /sandbox/files`` lists every file held with its
@@ -42,8 +49,18 @@ from sandbox.faults import FaultConfig, FaultInjector, faulty_json, mount_fault_
 
 NAME_RULE = re.compile(r"^[a-z0-9_-]{2,100}$")
 NAME_MESSAGE = "Must be purely lowercase alphanumeric (ascii) characters and these symbols: -_"
-READ_ACTIONS = frozenset({"package_show", "status_show"})
-ACTIONS = READ_ACTIONS | {"package_create", "package_patch", "resource_create", "resource_patch"}
+READ_ACTIONS = frozenset({"package_show", "package_search", "status_show"})  # anonymous callers too
+MAX_ROWS = 1000  # CKAN's ckan.search.rows_max default
+# What CKAN's auth functions say when an anonymous caller writes (ckan/logic/auth/create.py, update.py);
+# the user's name in them is empty for an anonymous caller, hence the double space.
+DENIED_WRITES = {
+    "package_create": "User  not authorized to create packages",
+    "package_patch": "User  not authorized to edit package",
+    "resource_create": "User  not authorized to create resources",
+    "resource_patch": "User  not authorized to edit resource",
+}
+WRITE_ACTIONS = frozenset(DENIED_WRITES)
+ACTIONS = READ_ACTIONS | WRITE_ACTIONS
 # Package fields the portal computes itself: a caller cannot set them.
 COMPUTED = frozenset({"id", "resources", "metadata_created", "metadata_modified", "num_resources", "organization"})
 
@@ -63,6 +80,25 @@ def _not_found(what: str) -> ActionError:
 
 def _invalid(**fields: str) -> ActionError:
     return ActionError(409, {"__type": "Validation Error", **{k: [v] for k, v in fields.items()}})
+
+
+def _denied(what: str) -> ActionError:
+    return ActionError(403, {"__type": "Authorization Error", "message": f"Access denied: {what}"})
+
+
+def _is_private(package: dict[str, Any]) -> bool:
+    """CKAN's ``private`` flag, as JSON (a boolean) or a form or query string sends it."""
+    return str(package.get("private", False)).lower() == "true"
+
+
+def _count(data: dict[str, Any], field: str, default: int, ceiling: int) -> int:
+    try:
+        value = int(data.get(field, default))
+    except (TypeError, ValueError):
+        raise _invalid(**{field: "Invalid integer"}) from None
+    if value < 0:
+        raise _invalid(**{field: "Must be a natural number"})
+    return min(value, ceiling)
 
 
 def _now() -> str:
@@ -113,13 +149,26 @@ class Portal:
 
     # -- actions
 
-    def run(self, action: str, data: dict[str, Any], upload: tuple[str, str, bytes] | None, base: str) -> Any:
+    def readable(self, package: dict[str, Any], editor: bool) -> bool:
+        """Anyone reads a public package; a private one only the organization's editor (CKAN's labels)."""
+        return editor or not _is_private(package)
+
+    def run(
+        self, action: str, data: dict[str, Any], upload: tuple[str, str, bytes] | None, base: str, *, editor: bool
+    ) -> Any:
         with self.lock:
             self.calls[action] += 1
+            if action in WRITE_ACTIONS and not editor:
+                raise _denied(DENIED_WRITES[action])
             if action == "status_show":
                 return {"site_title": "Cổng dữ liệu mở Thành phố Hà Nội (sandbox)", "ckan_version": "2.11.0"}
             if action == "package_show":
-                return self._package(data.get("id"))
+                package = self._package(data.get("id"))
+                if not self.readable(package, editor):
+                    raise _denied(f"User  not authorized to read package {package['id']}")
+                return package
+            if action == "package_search":
+                return self._search(data, editor)
             if action == "package_create":
                 return self._create_package(data)
             if action == "package_patch":
@@ -137,6 +186,27 @@ class Portal:
                 return self._set_resource(package, resource, data, upload, base)
             package, resource = self._resource(data.get("id"))  # resource_patch
             return self._set_resource(package, resource, data, upload, base)
+
+    def _search(self, data: dict[str, Any], editor: bool) -> dict[str, Any]:
+        """The packages the caller may read whose name, title or notes hold every word of ``q``,
+        newest change first; private ones only with ``include_private`` and the editor's token."""
+        rows, start = _count(data, "rows", 10, MAX_ROWS), _count(data, "start", 0, 10**9)
+        words = [] if str(data.get("q") or "*:*") == "*:*" else str(data["q"]).lower().split()
+        private = editor and str(data.get("include_private", False)).lower() == "true"
+        found = [
+            package
+            for package in self.packages.values()
+            if (private or not _is_private(package))
+            and all(w in " ".join(str(package.get(f) or "") for f in ("name", "title", "notes")).lower() for w in words)
+        ]
+        found.sort(key=lambda package: package["metadata_modified"], reverse=True)
+        return {
+            "count": len(found),
+            "results": found[start : start + rows],
+            "sort": "score desc, metadata_modified desc",
+            "facets": {},
+            "search_facets": {},
+        }
 
     def _replace_resources(self, package: dict[str, Any], given: Any) -> None:
         """A patch naming ``resources`` replaces them (CKAN): those it lists by id stay, with the
@@ -248,10 +318,9 @@ def create_app(
             try:
                 if name not in ACTIONS:
                     raise ActionError(400, {"message": f"Bad request - Action name not known: {name}"})
-                if not authorised(request):
-                    raise ActionError(403, {"__type": "Authorization Error", "message": "Access denied"})
                 data, upload = await _request_data(request, name)
-                reply = envelope | {"success": True, "result": portal.run(name, data, upload, base)}
+                result = portal.run(name, data, upload, base, editor=authorised(request))
+                reply = envelope | {"success": True, "result": result}
                 status = 200
             except ActionError as exc:
                 reply, status = envelope | {"success": False, "error": exc.error}, exc.status
@@ -263,10 +332,13 @@ def create_app(
         app.add_api_route(f"{prefix}/{{name}}", action, methods=["GET", "POST"])
 
     @app.get("/dataset/{package_id}/resource/{resource_id}/download/{filename}")
-    async def download(package_id: str, resource_id: str, filename: str) -> Response:
+    async def download(package_id: str, resource_id: str, filename: str, request: Request) -> Response:
         held = portal.files.get(resource_id)
-        if held is None or held[0] != filename:
+        package = portal.packages.get(package_id)
+        if held is None or held[0] != filename or package is None:
             return JSONResponse({"message": "Not found"}, status_code=404)
+        if not portal.readable(package, authorised(request)):  # CKAN checks resource_show first
+            return JSONResponse({"message": "Not authorized to download resource"}, status_code=403)
         return Response(held[2], media_type=held[1] or "application/octet-stream")
 
     @app.get("/sandbox/stats")

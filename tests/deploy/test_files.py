@@ -18,6 +18,7 @@ import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
@@ -366,6 +367,45 @@ def test_only_the_partner_clients_hold_the_signing_key() -> None:
         assert services[name]["environment"]["HUB_SIGNING_KEY"] == "pkcs12:/run/secrets/hub_signing_key?" + (
             "password_env=HUB_SIGNING_KEY_PASSWORD"
         ), name
+
+
+@cache
+def receiver_callback_options() -> set[str]:
+    """The options of ``hub webhooks serve`` that add a partner's callbacks (its flags), checked to be
+    exactly those hub/cli/webhooks.py declares with the Connection extras each needs."""
+    import typer.main
+
+    from hub.cli.webhooks import CALLBACKS, app
+
+    command = typer.main.get_command(app)  # a group of one command is that command
+    serve = getattr(command, "commands", {}).get("serve", command)
+    flags = {o for p in serve.params if getattr(p, "is_flag", False) and p.expose_value for o in p.opts}
+    assert flags == {callbacks.option for callbacks in CALLBACKS}, "a callback option without its Connection extras"
+    return flags
+
+
+def missing_callbacks(command: list[str]) -> set[str]:
+    """The receiver's callback options a deployed ``hub webhooks serve`` command does not pass."""
+    words = " ".join(command).split()
+    assert "webhooks" in words and "serve" in words, command
+    return receiver_callback_options() - set(words)
+
+
+def test_deployed_receivers_take_every_partner_callback(compose_model: dict[str, Any]) -> None:
+    command = compose_model["services"]["webhooks"]["command"]
+    assert not missing_callbacks(command), f"the receiver would drop {sorted(missing_callbacks(command))} callbacks"
+
+
+def test_connections_example_carries_the_extras_that_check_the_callbacks() -> None:
+    from hub.cli.webhooks import CALLBACKS
+
+    uris = dict(
+        line.split("=", 1) for line in CONNECTIONS_EXAMPLE.read_text(encoding="utf-8").splitlines() if "=" in line
+    )
+    for callbacks in CALLBACKS:
+        uri = uris[f"AIRFLOW_CONN_{callbacks.partner.upper()}"]
+        extras = {name for name, value in parse_qsl(urlsplit(uri).query) if value}
+        assert set(callbacks.extras) <= extras, f"{callbacks.partner} lacks {set(callbacks.extras) - extras}"
 
 
 def test_sandbox_setup_puts_the_partner_callers_on_the_sandboxes_loopback() -> None:

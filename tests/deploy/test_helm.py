@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.test_files import connection_ids
+from tests.deploy.test_files import connection_ids, missing_callbacks
 
 ROOT = Path(__file__).resolve().parents[2]
 VALUES = ROOT / "deploy" / "helm" / "values.yaml"
@@ -108,6 +108,7 @@ def test_webhook_receiver_runs_beside_the_chart_from_the_same_image_and_secrets(
     image = values["images"]["airflow"]
     assert container["image"] == f"{image['repository']}:{image['tag']}"
     assert "hub webhooks serve" in " ".join(container["args"])
+    assert not missing_callbacks(container["args"]), "the receiver must take every partner's callbacks"
     assert pod["securityContext"]["runAsNonRoot"] is True
     env = {entry["name"]: entry for entry in container["env"]}
     secret_refs = {name for name, entry in env.items() if "secretKeyRef" in entry.get("valueFrom", {})}

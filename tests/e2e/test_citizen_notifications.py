@@ -2,9 +2,10 @@
 DB, the day's dossiers staged in the hub store, the iHaNoi double on loopback and its Connection from
 ``AIRFLOW_CONN_IHANOI``.
 
-What an officer checks: the summary adds up (planned = sent + pending + refused), an iHaNoi outage
-leaves the run green with every notification pending, the next run sends them all, and a further run
-sends nothing again.
+What an officer checks: the summary adds up (planned = sent + pending + refused + too old), an iHaNoi
+outage leaves the run green with every notification pending, the next run sends them all, a further run
+sends nothing again, and events older than the age limit before the run's logical date
+(``HUB_NOTIFY_MAX_AGE_DAYS``, half a day here) are counted too old and never sent.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def ihanoi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningS
         )
         monkeypatch.setenv("HUB_STORE_URL", store_url)
         monkeypatch.setenv("HUB_RETRY_BASE_S", "0")
+        # Half a day before the run's logical date (the next midnight): the day's morning is too old.
+        # Measured from the wall clock instead, every event of the day would be.
+        monkeypatch.setenv("HUB_NOTIFY_MAX_AGE_DAYS", "0.5")
         yield server
     store.db.engine.dispose()
 
@@ -57,7 +61,8 @@ def _run(dagbag) -> dict[str, Any]:
     assert run.state == "success", f"citizen_notifications ended {run.state}"
     summary = json.loads((Path(os.environ["HUB_VAR_DIR"]) / "reports" / "notifications" / "latest.json").read_text())
     counts = summary["counts"]
-    assert summary["identity_holds"] and counts["planned"] == counts["sent"] + counts["pending"] + counts["refused"]
+    told = counts["sent"] + counts["pending"] + counts["refused"]
+    assert summary["identity_holds"] and counts["planned"] == told + counts["too_old"]
     return counts
 
 
@@ -68,19 +73,19 @@ def _held(server: RunningServer) -> int:
 def test_an_outage_leaves_the_run_green_and_the_next_runs_send_everything_once(dagbag, ihanoi: RunningServer) -> None:
     requests.post(f"{ihanoi.url}/sandbox/faults", json={"error_rate": 1.0}, timeout=5)
     down = _run(dagbag)
-    assert down["planned"] > 5 and down == {
-        "planned": down["planned"],
-        "sent": 0,
-        "pending": down["planned"],
-        "refused": 0,
-    }
+    to_tell = down["planned"] - down["too_old"]
+    assert to_tell > 5 and down["too_old"] > 0
+    assert down == {"planned": down["planned"], "sent": 0, "pending": to_tell, "refused": 0, "too_old": down["too_old"]}
     assert _held(ihanoi) == 0
 
     requests.post(f"{ihanoi.url}/sandbox/faults", json={"error_rate": 0.0}, timeout=5)
     up = _run(dagbag)
-    assert up == {"planned": down["planned"], "sent": down["planned"], "pending": 0, "refused": 0}
-    assert _held(ihanoi) == down["planned"]
+    assert up == {"planned": down["planned"], "sent": to_tell, "pending": 0, "refused": 0, "too_old": down["too_old"]}
+    assert _held(ihanoi) == to_tell
 
     assert _run(dagbag) == up
     stats = requests.get(f"{ihanoi.url}/sandbox/stats", timeout=5).json()
-    assert (stats["held"]["notifications"], stats["duplicates"]) == (down["planned"], 0)
+    assert (stats["held"]["notifications"], stats["duplicates"]) == (to_tell, 0)
+    bodies = requests.get(f"{ihanoi.url}/sandbox/notifications", timeout=5).json()
+    limit = datetime.combine(DAY, datetime.min.time(), tzinfo=VN_TZ) + timedelta(hours=12)
+    assert min(datetime.fromisoformat(b["event_time"]) for b in bodies) >= limit

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from hub.day_checks import postal_problems, print_postal, reconciliation_problems
+from hub.day_checks import postal_problems, print_notifications, print_postal, reconciliation_problems
 from tests.support.report_documents import explained_day
 
 EXPECTED = ("quarantined", "ministry_only", "extra_at_portal")
@@ -76,3 +76,27 @@ def test_states_that_do_not_add_up_or_orders_the_carriers_do_not_hold_are_proble
     assert any("do not add up" in p for p in postal_problems(counted_twice))
     missing = _postal({"delivered": 70}, orders=70, overdue=0, ordered=79)
     assert postal_problems(missing) == ["carriers' orders 70 differ from the 79 results ordered"]
+
+
+def test_the_ihanoi_line_names_both_bases_and_each_adds_up_as_printed() -> None:
+    """All notifications to date (the DAG's summary) and the reconciled day's (its identity) are two
+    figures: each is printed with its basis beside it, and each sums as printed."""
+    document = explained_day()
+    terms = {"planned": 2_638, "sent": 2_564, "pending": 0, "refused": 70, "too_old": 4}
+    document["identities"].append(
+        {"key": "notifications", "terms": {f"notifications_{k}": v for k, v in terms.items()}, "holds": True}
+    )
+    notifications = {
+        "counts": {"planned": 2_732, "sent": 2_655, "pending": 0, "refused": 73, "too_old": 4},
+        "identity_holds": True,
+        "app": {"held": {"notifications": 2_655}, "duplicates": 0, "by_event": {}},
+    }
+    out = io.StringIO()
+    print_notifications(Console(file=out, width=400), notifications, document)
+    line = out.getvalue()
+    everything, rest = line.split("iHaNoi notifications, all events to date: ")[1].split(" (adds up); ")
+    on_day = rest.split(f"of events on {document['period']['label']} (the reconciliation's identity): ")[1]
+    for printed, planned in ((everything, 2_732), (on_day.split(";")[0], 2_638)):
+        left, right = printed.split(" = ")
+        figures = [int(n.replace(",", "")) for n in re.findall(r"[0-9][0-9,]*", right)]
+        assert int(left.split()[0].replace(",", "")) == sum(figures) == planned, printed

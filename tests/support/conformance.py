@@ -599,7 +599,9 @@ def _start_data_portal(folder: Path, pki: DevPki, secret: str) -> Partner:
     partner = Partner(server, None, secret, writes=_data_portal_months())
     client = CkanClient(HttpTransport(DATA_PORTAL, TransportSettings(base_url=server.url)), secret, DATA_PORTAL_ORG)
     fields, files = next(_data_portal_months())
-    client.publish({**fields, "name": "ho-so-tthc-ha-noi-1999-12"}, files)  # what the read finds
+    # What the read finds: a private package, so that, as on CKAN, only the token reads it (a public
+    # one is served to anyone, a wrong token being no user: the credentials property needs a refusal).
+    client.publish({**fields, "name": "ho-so-tthc-ha-noi-1999-12", "private": True}, files)
     client.close()
     return partner
 

@@ -56,7 +56,7 @@ def test_the_hub_builds_the_golden_request_from_its_event(path: Path) -> None:
     golden = load(path)
     event, request = golden["event"], golden["request"]
     built = DossierEvent(event["dossier_no"], EventCode(event["code"]), datetime.fromisoformat(event["at"]))
-    key = notification_key(event["dossier_no"], event["code"])
+    key = notification_key(built)
     assert notification(key, request["recipient_id"], built) == request
 
 

@@ -91,6 +91,6 @@ def test_the_periods_citizen_notifications_are_printed_and_add_up(empty_store: s
     assert "Thông báo cho công dân qua iHaNoi: Cân" in result.output
     assert (
         "thông báo cần gửi (notifications_planned) = đã gửi (notifications_sent) + chờ gửi (notifications_pending) "
-        "+ bị từ chối (notifications_refused)" in result.output
+        "+ bị từ chối (notifications_refused) + quá cũ, không gửi (notifications_too_old)" in result.output
     )
-    assert "4 = 2 + 1 + 1" in result.output
+    assert "4 = 2 + 1 + 1 + 0" in result.output

@@ -240,3 +240,82 @@ def test_no_body_carries_personal_data_beyond_the_recipients_number(
         assert not leaked, f"{body['dossier_no']}: personal data in the body"
         assert body["recipient_id"] not in told
         assert body["recipient_id"] not in caplog.text  # logs mask it
+
+
+def _version(record: dict[str, Any], state: str, at: datetime) -> dict[str, Any]:
+    """The city's next version of ``record``: in local state ``state``, updated at ``at``."""
+    return {**record, "trang_thai": state, "cap_nhat_luc": at.isoformat()}
+
+
+def _told(server: RunningServer, dossier_no: str) -> list[tuple[str, str]]:
+    bodies = requests.get(f"{server.url}/sandbox/notifications", timeout=5).json()
+    return sorted((b["event_code"], b["event_time"]) for b in bodies if b["dossier_no"] == dossier_no)
+
+
+def test_a_new_request_for_documents_is_told_once_more_and_a_replan_tells_nothing_twice(
+    store: HubStore, ihanoi: RunningServer, records: list[dict[str, Any]]
+) -> None:
+    """A dossier asked for documents, answered, then asked again: two requests, two notifications
+    (a key of (dossier, event) alone once told the citizen only of the first)."""
+    tables = load_code_tables()
+    received = next(r for r in records if recipient_of(r) and city_facts(r, tables).status in (2, 4))
+    no, first = received["ma_ho_so"], datetime.fromisoformat(received["cap_nhat_luc"])
+    record = _version(received, "CHO_BO_SUNG", first)
+    store.staging.stage(CITY_SOURCE, [staged_record(record)], "v1")
+    _deliver_all(store, ihanoi, citizen_notifications.plan(store, batch_size=50).batches)
+    asked_once = [told for told in _told(ihanoi, no) if told[0] == "YEU_CAU_BO_SUNG"]
+    assert len(asked_once) == 1
+
+    answered, asked_again = first + timedelta(days=1), first + timedelta(days=2)
+    store.staging.stage(CITY_SOURCE, [staged_record(_version(record, "DANG_XU_LY", answered))], "v2")
+    assert citizen_notifications.plan(store, batch_size=50).queued == 0  # received: told already
+    store.staging.stage(CITY_SOURCE, [staged_record(_version(record, "CHO_BO_SUNG", asked_again))], "v3")
+    again = citizen_notifications.plan(store, batch_size=50)
+    assert again.queued == 1
+    _deliver_all(store, ihanoi, again.batches)
+    asked = [told for told in _told(ihanoi, no) if told[0] == "YEU_CAU_BO_SUNG"]
+    assert [at for _, at in asked] == [first.isoformat(timespec="seconds"), asked_again.isoformat(timespec="seconds")]
+
+    with store.db.engine.begin() as conn:  # re-planned from scratch: both requests' keys hold
+        conn.execute(t.watermark.delete().where(t.watermark.c.source == WATERMARK))
+    store.staging.stage(CITY_SOURCE, [staged_record(_version(record, "CHO_BO_SUNG", asked_again))], "v4")
+    assert citizen_notifications.plan(store, batch_size=50).queued == 0
+    assert _stats(ihanoi)["duplicates"] == 0 and len(_told(ihanoi, no)) == 3  # received + two requests
+
+
+def test_events_older_than_the_limit_are_recorded_not_told_and_counted_too_old(
+    store: HubStore, ihanoi: RunningServer, records: list[dict[str, Any]]
+) -> None:
+    """A first run over an old store: what happened before the limit is not news any more. It is
+    counted "too old" (the sums still add up), never sent, and not told by a later run either."""
+    expected = _stage_with_parcels(store, records)
+    limit = datetime(2026, 11, 20, 12, tzinfo=VN_TZ)  # cuts the day: some events before, some after
+    report = citizen_notifications.plan(store, not_before=limit, batch_size=50)
+    assert report.too_old > 0 and report.queued > 0 and report.queued + report.too_old == expected
+    outcomes = _deliver_all(store, ihanoi, report.batches)
+    assert outcomes == {"accepted": report.queued}
+    bodies = requests.get(f"{ihanoi.url}/sandbox/notifications", timeout=5).json()
+    assert bodies and min(datetime.fromisoformat(b["event_time"]) for b in bodies) >= limit
+
+    counts = citizen_notifications.period_counts(store, DAY - timedelta(days=400), DAY + timedelta(days=30))
+    assert (counts.planned, counts.sent, counts.pending, counts.refused, counts.too_old) == (
+        expected,
+        report.queued,
+        0,
+        0,
+        report.too_old,
+    )
+    assert counts.holds
+    assert store.outbox.oldest_pending_age(PARTNER) is None  # nothing left waiting: not a backlog
+    with store.db.engine.begin() as conn:  # re-planned without the limit: the too-old stay untold
+        conn.execute(t.watermark.delete().where(t.watermark.c.source == WATERMARK))
+    assert citizen_notifications.plan(store, batch_size=50).queued == 0
+    assert _stats(ihanoi)["held"]["notifications"] == report.queued
+    with store.db.engine.connect() as conn:
+        kept = (
+            conn.execute(t.outbox.select().where(t.outbox.c.operation == citizen_notifications.TOO_OLD))
+            .mappings()
+            .all()
+        )
+    assert len(kept) == report.too_old
+    assert all(row["state"] == "dead" and row["payload"]["recipient_id"] == "" for row in kept)

@@ -56,14 +56,82 @@ def test_a_name_in_use_or_an_unknown_organization_is_a_validation_error(portal: 
     assert other.status_code == 409 and "owner_org" in other.json()["error"]
 
 
-def test_every_action_wants_the_api_token_in_either_header(portal: RunningServer) -> None:
-    package = _package(portal, "token-check")
-    for headers in ({}, {"Authorization": "wrong"}):
-        reply = action(portal, "package_show", {"id": package["id"]}, headers=headers)
-        assert reply.status_code == 403 and reply.json()["error"]["__type"] == "Authorization Error"
-    assert action(portal, "package_show", {"id": package["id"]}, headers={"X-CKAN-API-Key": TOKEN}).ok
-    read = requests.get(f"{portal.url}/api/3/action/package_show", params={"id": "token-check"}, headers=KEY, timeout=5)
-    assert read.json()["result"]["id"] == package["id"]
+def _upload(server: RunningServer, package: dict[str, Any], content: bytes) -> str:
+    """A file on ``package``; its download URL."""
+    reply = requests.post(
+        f"{server.url}/api/3/action/resource_create",
+        data={"package_id": package["id"], "name": "t.csv"},
+        files={"upload": ("t.csv", content, "text/csv")},
+        headers=KEY,
+        timeout=5,
+    )
+    assert reply.status_code == 200, reply.text
+    return str(reply.json()["result"]["url"])
+
+
+ANONYMOUS = ({}, {"Authorization": "not-a-token-the-site-knows"})  # CKAN: an unknown token is no user
+
+
+def test_anyone_reads_a_public_package_and_its_files_as_on_ckan(portal: RunningServer) -> None:
+    package = _package(portal, "public-read")
+    url = _upload(portal, package, b"so_ho_so\r\n12\r\n")
+    for headers in ANONYMOUS:
+        shown = requests.get(f"{portal.url}/api/3/action/package_show", params={"id": "public-read"}, headers=headers)
+        assert shown.status_code == 200 and shown.json()["result"]["id"] == package["id"]
+        found = action(portal, "package_search", {"q": "public-read"}, headers=headers).json()["result"]
+        assert [p["name"] for p in found["results"]] == ["public-read"] and found["count"] == 1
+        assert requests.get(url, headers=headers, timeout=5).content == b"so_ho_so\r\n12\r\n"
+        status = requests.get(f"{portal.url}/api/3/action/status_show", headers=headers, timeout=5)
+        assert status.json()["success"] is True
+
+
+def test_a_private_package_is_the_editors_alone(portal: RunningServer) -> None:
+    package = action(
+        portal, "package_create", {"name": "private-read", "owner_org": "ubnd-thanh-pho-ha-noi", "private": True}
+    ).json()["result"]
+    url = _upload(portal, package, b"x\r\n")
+    for headers in ANONYMOUS:
+        shown = action(portal, "package_show", {"id": "private-read"}, headers=headers)
+        assert shown.status_code == 403 and shown.json()["error"]["__type"] == "Authorization Error"
+        search = {"q": "private-read", "include_private": True}
+        assert action(portal, "package_search", search, headers=headers).json()["result"]["count"] == 0
+        assert requests.get(url, headers=headers, timeout=5).status_code == 403
+    assert action(portal, "package_show", {"id": "private-read"}).json()["result"]["id"] == package["id"]
+    assert action(portal, "package_search", {"q": "private-read"}).json()["result"]["count"] == 0  # as CKAN: opt in
+    assert (
+        action(portal, "package_search", {"q": "private-read", "include_private": True}).json()["result"]["count"] == 1
+    )
+    assert requests.get(url, headers=KEY, timeout=5).content == b"x\r\n"
+
+
+def test_every_write_wants_the_api_token_in_either_header(portal: RunningServer) -> None:
+    body = {"name": "token-check", "owner_org": "ubnd-thanh-pho-ha-noi"}
+    for headers in ANONYMOUS:
+        reply = action(portal, "package_create", body, headers=headers)
+        assert reply.status_code == 403 and reply.json()["error"] == {
+            "__type": "Authorization Error",
+            "message": "Access denied: User  not authorized to create packages",
+        }
+    created = action(portal, "package_create", body, headers={"X-CKAN-API-Key": TOKEN})
+    assert created.status_code == 200
+    patch = {"id": created.json()["result"]["id"], "title": "x"}
+    assert action(portal, "package_patch", patch, headers={}).status_code == 403
+
+
+def test_search_pages_and_refuses_a_count_that_is_not_one(portal: RunningServer) -> None:
+    for n in range(3):
+        _package(portal, f"paged-{n}")
+    first = action(portal, "package_search", {"q": "paged", "rows": 2}).json()["result"]
+    rest = requests.get(
+        f"{portal.url}/api/3/action/package_search", params={"q": "paged", "rows": "2", "start": "2"}, timeout=5
+    ).json()["result"]
+    assert first["count"] == rest["count"] == 3
+    assert len({p["name"] for p in first["results"] + rest["results"]}) == 3
+    refused = action(portal, "package_search", {"rows": "many"})
+    assert refused.status_code == 409 and refused.json()["error"] == {
+        "__type": "Validation Error",
+        "rows": ["Invalid integer"],
+    }
 
 
 def test_a_resource_is_uploaded_as_multipart_or_linked_by_url(portal: RunningServer) -> None:

@@ -28,7 +28,7 @@ from mappings.code_tables import CodeTables
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
 from mappings.text import RULE as STORABLE_RULE
-from mappings.text import unstorable_reason
+from mappings.text import unstorable_reasons
 from quality.expectations.datasets import CITY_DOSSIERS, DATASETS
 from quality.rules import require_columns
 
@@ -84,10 +84,10 @@ class QualityGate:
         require_columns(CITY_DOSSIERS, _present(records), DATASETS[CITY_DOSSIERS].required)
         outcome = GateOutcome()
         mapped: list[tuple[int, Dossier]] = []
+        unstorable = unstorable_reasons(records)
         for position, record in enumerate(records):
-            unstorable = unstorable_reason(record)
-            if unstorable is not None:
-                outcome.failed[position] = [Violation(STORABLE_RULE, unstorable)]
+            if position in unstorable:
+                outcome.failed[position] = [Violation(STORABLE_RULE, unstorable[position])]
                 continue
             try:
                 mapped.append((position, to_canonical(dict(record), self.tables)))
@@ -105,8 +105,6 @@ class QualityGate:
             return CheckOutcome([], {})
         require_columns(dataset, _present(rows), DATASETS[dataset].required)
         failed = self._validate(dataset, rows)
-        for position, row in enumerate(rows):
-            unstorable = unstorable_reason(dict(row))
-            if unstorable is not None:
-                failed.setdefault(position, []).insert(0, Violation(STORABLE_RULE, unstorable))
+        for position, unstorable in unstorable_reasons(rows).items():
+            failed.setdefault(position, []).insert(0, Violation(STORABLE_RULE, unstorable))
         return CheckOutcome([p for p in range(len(rows)) if p not in failed], failed)

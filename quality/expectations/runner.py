@@ -105,6 +105,13 @@ def _prepared(tables: CodeTables) -> _Prepared:
     return _Prepared(context, definitions, checks)
 
 
+def prepare(tables: CodeTables) -> None:
+    """Pay GX's start-up now (a no-op once paid): before a page's records are made, so the freeze
+    that ends it leaves them to the collector."""
+    with _GX_LOCK:
+        _prepared(tables)
+
+
 def validate(dataset: str, frame: pd.DataFrame, tables: CodeTables) -> BatchValidation:
     """Validate one batch; rows GX flags come back by frame index with their rules and reasons."""
     with _GX_LOCK:

@@ -12,6 +12,7 @@ the character. Both stores then hold the same bytes and reach the same verdict.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -84,6 +85,30 @@ def unstorable_characters(value: Any, path: str = "", *, escaped: bool = True) -
     if isinstance(value, list | tuple):
         return [hit for i, v in enumerate(value) for hit in unstorable_characters(v, f"{path}[{i}]", escaped=escaped)]
     return []
+
+
+# Records per glance in :func:`unstorable_reasons`: one dirty record sends only its chunk to be
+# looked at record by record, and a page where every record is dirty costs two dumps, not one.
+_GLANCE_CHUNK = 100
+
+
+def unstorable_reasons(rows: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    """Position -> :func:`unstorable_reason` for the rows of a page that carry such characters.
+
+    The rule over a page as one column check: one glance (one C pass) per chunk of rows, and a
+    row is looked at alone only in a chunk the glance cannot clear. The JSON text of a chunk holds
+    each row's, so a clean chunk has only clean rows: the verdicts are the per-row ones."""
+    records = [row if type(row) is dict else dict(row) for row in rows]
+    found: dict[int, str] = {}
+    for start in range(0, len(records), _GLANCE_CHUNK):
+        chunk = records[start : start + _GLANCE_CHUNK]
+        if clean_at_a_glance(chunk):
+            continue
+        for offset, record in enumerate(chunk):
+            reason = unstorable_reason(record)
+            if reason is not None:
+                found[start + offset] = reason
+    return found
 
 
 def unstorable_reason(value: Any) -> str | None:

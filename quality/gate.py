@@ -6,14 +6,18 @@ Four steps, in order, each for what it can say:
    of each record -- :class:`~quality.rules.SchemaDriftError` stops the batch, nothing is
    quarantined or marked delivered, and a re-run after the fix delivers everything.
 2. Text every store can keep (``mappings/text.py``): a record carrying NUL or a lone surrogate
-   fails with ``text.storable`` (in every dataset), whichever store the hub runs on.
+   fails with ``text.storable`` (in every dataset), whichever store the hub runs on. Checked over
+   the batch at once (``unstorable_reasons``: one C pass per chunk of rows, a row looked at alone
+   only where the pass cannot clear its chunk), with the verdict and reason of each row alone.
 3. Mapping (city records only): a record that cannot become a canonical ``Dossier`` fails with
    the mapping's rule (``city.*``); the rest go on.
 4. The dataset's Great Expectations suite (``quality/expectations``) over one DataFrame of the
    batch: every row GX flags fails with the rule name and a readable reason per expectation.
 
 Failing records are never dropped: the caller quarantines each with every rule it broke. GX is
-imported on the first batch, not with this module, and prepared once per process.
+imported on the first batch, not with this module, and prepared once per process; it runs once
+per batch and dataset (a plan page: the city suite in ``split``, the portal-payload suite in
+``check``), never per record, and the Data Docs are built once per run by the caller.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from mappings.code_tables import CodeTables
 from mappings.dossier import Dossier
 from mappings.errors import MappingError
 from mappings.text import RULE as STORABLE_RULE
-from mappings.text import unstorable_reason
+from mappings.text import unstorable_reasons
 from quality.expectations.datasets import CITY_DOSSIERS, DATASETS
 from quality.rules import require_columns
 
@@ -71,6 +75,11 @@ class QualityGate:
         self.tables = tables
         self.on_validation = on_validation
 
+    def _prepare(self) -> None:
+        from quality.expectations.runner import prepare  # GX: imported on first use, in the task
+
+        prepare(self.tables)
+
     def _validate(self, dataset: str, rows: Sequence[Any]) -> dict[int, list[Violation]]:
         from quality.expectations.runner import validate  # GX: imported on first use, in the task
 
@@ -82,12 +91,13 @@ class QualityGate:
     def split(self, records: Sequence[Mapping[str, Any]]) -> GateOutcome:
         """City records. Positions in the outcome refer to ``records``; each lands on exactly one side."""
         require_columns(CITY_DOSSIERS, _present(records), DATASETS[CITY_DOSSIERS].required)
+        self._prepare()
         outcome = GateOutcome()
         mapped: list[tuple[int, Dossier]] = []
+        unstorable = unstorable_reasons(records)
         for position, record in enumerate(records):
-            unstorable = unstorable_reason(record)
-            if unstorable is not None:
-                outcome.failed[position] = [Violation(STORABLE_RULE, unstorable)]
+            if position in unstorable:
+                outcome.failed[position] = [Violation(STORABLE_RULE, unstorable[position])]
                 continue
             try:
                 mapped.append((position, to_canonical(dict(record), self.tables)))
@@ -105,8 +115,6 @@ class QualityGate:
             return CheckOutcome([], {})
         require_columns(dataset, _present(rows), DATASETS[dataset].required)
         failed = self._validate(dataset, rows)
-        for position, row in enumerate(rows):
-            unstorable = unstorable_reason(dict(row))
-            if unstorable is not None:
-                failed.setdefault(position, []).insert(0, Violation(STORABLE_RULE, unstorable))
+        for position, unstorable in unstorable_reasons(rows).items():
+            failed.setdefault(position, []).insert(0, Violation(STORABLE_RULE, unstorable))
         return CheckOutcome([p for p in range(len(rows)) if p not in failed], failed)

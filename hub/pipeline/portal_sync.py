@@ -111,7 +111,9 @@ class _PagePlan:
                 sync,
             )
         )
-        history = [entry for entry in to_progress_entries(dossier) if content_hash(entry) not in queued]
+        history = to_progress_entries(dossier)
+        if queued:  # a first version (a backfill's every dossier) has nothing queued: no hash per entry
+            history = [entry for entry in history if content_hash(entry) not in queued]
         if history:
             history_hash = content_hash(history)
             self.messages.append(

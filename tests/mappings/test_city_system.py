@@ -4,6 +4,7 @@ would check against the portal's contract."""
 import copy
 import unicodedata
 from datetime import datetime
+from types import MappingProxyType
 
 import pytest
 
@@ -260,6 +261,28 @@ def test_unmappable_records_raise_a_named_rule(tables, mutate, rule, where):
         to_canonical(r, tables)
     assert err.value.rule == rule
     assert where in err.value.message
+
+
+def test_the_first_missing_key_in_the_mapping_order_is_named(tables):
+    """Several keys missing: the message names the one the mapping reads first, as it always did."""
+    r = record()
+    for key in ("trich_yeu", "ten_tthc", "ma_tthc"):
+        del r[key]
+    with pytest.raises(MappingError) as err:
+        to_canonical(r, tables)
+    assert (err.value.rule, err.value.message) == ("city.missing_key", "thiếu trường 'ma_tthc'")
+
+
+def test_list_items_may_be_any_mapping_and_nothing_else(tables):
+    """Decoded JSON gives dicts; another mapping maps the same, a list item that is no object does not."""
+    r = record()
+    r["tai_lieu"] = [MappingProxyType(doc) for doc in r["tai_lieu"]]
+    assert to_canonical(r, tables) == to_canonical(record(), tables)
+    r["le_phi"] = [*r["le_phi"], ["LP9", "Lệ phí", 1]]
+    with pytest.raises(MappingError) as err:
+        to_canonical(r, tables)
+    assert err.value.rule == "city.invalid_record"
+    assert err.value.message == "'le_phi' phải là một danh sách đối tượng JSON"
 
 
 def test_error_messages_do_not_leak_personal_data(tables):

@@ -7,7 +7,10 @@ import copy
 
 import pytest
 
+from mappings.city_system import to_canonical
 from mappings.code_tables import load_code_tables
+from mappings.national_portal import to_dong_bo_ho_so
+from quality.expectations.datasets import PORTAL_PAYLOADS
 from quality.gate import QualityGate
 from quality.rules import SchemaDriftError
 from tests.support.factories import RECORD
@@ -111,3 +114,20 @@ def test_a_column_missing_from_some_records_only_quarantines_those(gate: Quality
     outcome = gate.split([RECORD, partial])
     assert [v.rule for v in outcome.failed[1]] == ["city.missing_key"]
     assert [p for p, _ in outcome.passed] == [0]
+
+
+def test_check_names_unstorable_text_first_in_the_rows_that_carry_it(gate: QualityGate) -> None:
+    """Portal payloads: the text rule over the whole batch names exactly the rows carrying NUL or a
+    lone surrogate (in any chunk the batch is glanced at in), first, before what GX found in them.
+    Escaped, as staging leaves them (a raw surrogate cannot even be put in GX's frame)."""
+    payload = to_dong_bo_ho_so(to_canonical(RECORD, gate.tables), gate.tables)
+    rows = [dict(payload) for _ in range(250)]
+    rows[0]["ChuHoSo"] += "\\u0000"
+    rows[120] |= {"TrichYeuHoSo": "\\ud800", "TrangThaiHoSo": "11"}
+    rows[249]["TenTTHC"] = "\\u0000"
+    outcome = gate.check(PORTAL_PAYLOADS, rows)
+    assert sorted(outcome.failed) == [0, 120, 249]
+    assert [v.rule for v in outcome.failed[120]] == ["text.storable", "portal.status_known"]
+    assert "'TrichYeuHoSo' (U+D800)" in outcome.failed[120][0].reason
+    assert [v.rule for v in outcome.failed[0]] == [v.rule for v in outcome.failed[249]] == ["text.storable"]
+    assert outcome.passed == [p for p in range(250) if p not in (0, 120, 249)]

@@ -23,7 +23,10 @@ help:
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --python 3.11
+	# --compile-bytecode: this machine sets PYTHONDONTWRITEBYTECODE, so without it every task process
+	# compiles Airflow, GX and pandas from source on import (measured: 7.9 -> 3.9 s CPU per process;
+	# the image's pip install compiles too)
+	$(UV) sync --frozen --python 3.11 --compile-bytecode
 
 demo: setup
 	$(UV) run hub demo --day $(DAY) --scale $(SCALE)

@@ -59,6 +59,7 @@ _JWS = PyJWS(algorithms=[ALGORITHM], options={"enforce_minimum_key_length": True
 _RS256 = _JWS.get_algorithm_by_name(ALGORITHM)
 _UNDERSTOOD_CRITICAL = frozenset({"b64"})
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+_MISMATCH = "JWS signature does not match the payload bytes (body altered, or signed by another key)"
 
 
 def sign_detached(payload: bytes, identity: SigningIdentity) -> str:
@@ -122,9 +123,6 @@ def verify_detached(
         raise SignatureInvalid(f"malformed JWS: {exc}") from exc
     trust.verify_signer(certificate, chain, at=at, remember_as=header_segment)
     return certificate
-
-
-_MISMATCH = "JWS signature does not match the payload bytes (body altered, or signed by another key)"
 
 
 def _segments(token: str) -> tuple[str, bytes]:

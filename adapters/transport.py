@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 from uuid import uuid4
 
@@ -77,6 +77,13 @@ class _Call:
     record_count: int = 0
     rate_limited: frozenset[int] = frozenset()
     raw: bool = False  # a 2xx reply's bytes go to ``parse`` as they are (a PDF), not decoded as JSON
+
+
+class _LoggedRequest(NamedTuple):
+    """A call's request body as the message log keeps it: secrets blanked (``redact_keys``)."""
+
+    body: bytes
+    redacted: bool
 
 
 def _should_retry(exc: BaseException) -> bool:
@@ -296,7 +303,9 @@ class HttpTransport:
             reraise=True,
         )
         attempts = itertools.count(1)
-        return retrying(lambda: self._attempt(call, parse, next(attempts)))
+        # Every attempt sends the same body: its logged (redacted) copy is made once, not twice an attempt.
+        logged = _LoggedRequest(*redact_json_keys(call.body or b"", call.redact_keys))
+        return retrying(lambda: self._attempt(call, parse, next(attempts), logged))
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -308,7 +317,7 @@ class HttpTransport:
             state.upcoming_sleep,
         )
 
-    def _attempt(self, call: _Call, parse: Callable[[Any], T], attempt: int) -> T:
+    def _attempt(self, call: _Call, parse: Callable[[Any], T], attempt: int, logged: _LoggedRequest) -> T:
         exchange_id = str(uuid4())
         request = self._prepare(call, exchange_id)
         # Nothing may raise between acquiring the breaker and the try below: a half-open probe
@@ -329,7 +338,9 @@ class HttpTransport:
         result: T | None = None
         try:
             if self.on_sending is not None:  # raising here sends nothing; the breaker is released below
-                self.on_sending(self._exchange(call, request, None, None, exchange_id, started_at, 0.0, attempt))
+                self.on_sending(
+                    self._exchange(call, request, logged, None, None, exchange_id, started_at, 0.0, attempt)
+                )
             response = self._send(call, request)
             result = self._interpret(call, response, parse)
         except AdapterError as exc:
@@ -348,7 +359,7 @@ class HttpTransport:
         )
         if self.on_exchange is not None:
             self.on_exchange(
-                self._exchange(call, request, response, error, exchange_id, started_at, duration_ms, attempt)
+                self._exchange(call, request, logged, response, error, exchange_id, started_at, duration_ms, attempt)
             )
         if error is not None:
             raise error
@@ -439,6 +450,7 @@ class HttpTransport:
         self,
         call: _Call,
         request: requests.PreparedRequest,
+        logged: _LoggedRequest,
         response: requests.Response | None,
         error: AdapterError | None,
         exchange_id: str,
@@ -446,8 +458,6 @@ class HttpTransport:
         duration_ms: float,
         attempt: int,
     ) -> Exchange:
-        sent = request.body if isinstance(request.body, bytes) else b""
-        request_body, request_redacted = redact_json_keys(sent, call.redact_keys)
         response_body: bytes | None = None
         response_redacted = False
         if response is not None:
@@ -460,7 +470,7 @@ class HttpTransport:
             url=request.url or "",
             attempt=attempt,
             record_count=call.record_count,
-            request_body=request_body,
+            request_body=logged.body,
             response_body=response_body,
             status=response.status_code if response is not None else None,
             # Neither a reply nor an error: the report made before sending (``on_sending``).
@@ -468,7 +478,7 @@ class HttpTransport:
             error=str(error) if error is not None else None,
             started_at=started_at,
             duration_ms=duration_ms,
-            redacted=request_redacted or response_redacted,
+            redacted=logged.redacted or response_redacted,
             request_signature=request.headers.get(SIGNATURE_HEADER),
             response_signature=response.headers.get(SIGNATURE_HEADER) if response is not None else None,
         )

@@ -13,13 +13,26 @@ fixes the choices a verifier must not leave to the token:
 * the key comes from the first ``x5c`` certificate, and the hub's trust store (not the token)
   decides whether that certificate may sign. ``jku``/``x5u``/``jwk`` headers are ignored: nothing
   is fetched and no key is taken from the token except through a certificate we validate.
+
+Per call, the work that does not depend on the body is done once. Signing: the protected header
+(``x5c`` as base64 DER, the JSON, its base64url) is encoded once per certificate chain and only the
+RSA signature is computed per body -- the same bytes PyJWT's ``encode`` writes. Verifying: a
+partner's replies carry the same protected header call after call. The first time, everything
+runs (header rules, certificate parsing, PyJWT's full decode, the trust store's path checks); the
+trust store then remembers that this exact header segment names a signer it accepts, and until
+when. A later reply with the byte-identical header segment, at a time inside that span, is
+checked for its signature only -- with PyJWT's RS256 algorithm object over
+``header_segment + "." + body``, on every reply. Anything else (another header, another trust
+store, a time outside the span, an earlier refusal, which is never remembered) takes the full path.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 from jwt.api_jws import PyJWS
+from jwt.utils import base64url_decode, base64url_encode
 
 from signing.errors import SignatureInvalid
 from signing.keys import SigningIdentity
@@ -42,7 +56,10 @@ ALGORITHM = "RS256"
 # Only RS256 is registered: ``none`` and HS* do not exist for this object. Keys under 2048 bits are
 # refused rather than warned about.
 _JWS = PyJWS(algorithms=[ALGORITHM], options={"enforce_minimum_key_length": True})
+_RS256 = _JWS.get_algorithm_by_name(ALGORITHM)
 _UNDERSTOOD_CRITICAL = frozenset({"b64"})
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+_MISMATCH = "JWS signature does not match the payload bytes (body altered, or signed by another key)"
 
 
 def sign_detached(payload: bytes, identity: SigningIdentity) -> str:
@@ -53,16 +70,20 @@ def sign_detached(payload: bytes, identity: SigningIdentity) -> str:
     """
     if not isinstance(identity.private_key, RSAPrivateKey):
         raise TypeError("the hub signs with RSA keys only (RS256)")
-    x5c = [
-        base64.b64encode(c.public_bytes(Encoding.DER)).decode("ascii") for c in (identity.certificate, *identity.chain)
-    ]
-    return _JWS.encode(
-        payload,
-        identity.private_key,
-        algorithm=ALGORITHM,
-        headers={"x5c": x5c, "typ": None},
-        is_payload_detached=True,
-    )
+    key = _RS256.prepare_key(identity.private_key)
+    if too_short := _RS256.check_key_length(key):
+        raise jwt.InvalidKeyError(too_short)
+    header_segment = _protected_segment(identity.certificate, tuple(identity.chain))
+    signature = _RS256.sign(header_segment + b"." + payload, key)
+    return f"{header_segment.decode('ascii')}..{base64url_encode(signature).decode('ascii')}"
+
+
+@functools.lru_cache(maxsize=16)
+def _protected_segment(certificate: x509.Certificate, chain: tuple[x509.Certificate, ...]) -> bytes:
+    """The base64url protected header for this chain, as PyJWT's ``encode`` writes it (sorted keys, no spaces)."""
+    x5c = [base64.b64encode(c.public_bytes(Encoding.DER)).decode("ascii") for c in (certificate, *chain)]
+    header = {"alg": ALGORITHM, "b64": False, "crit": ["b64"], "x5c": x5c}
+    return base64url_encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
 
 
 def verify_detached(
@@ -79,7 +100,15 @@ def verify_detached(
     not match; ``UntrustedSigner`` (from the trust store) for a certificate we do not accept at
     ``at`` (default: now).
     """
-    header = _header(token)
+    header_segment, signature = _segments(token)
+    signer = trust.recall_signer(header_segment, at=at)
+    if signer is not None:
+        # The same header already passed every check below and its signer holds at ``at``: only
+        # the signature over these bytes is left to check.
+        if not _RS256.verify(header_segment.encode("ascii") + b"." + payload, signer.public_key(), signature):
+            raise SignatureInvalid(_MISMATCH)
+        return signer
+    header = _header(header_segment)
     certificate, chain = _x5c(header)
     public_key = certificate.public_key()
     if not isinstance(public_key, RSAPublicKey):
@@ -87,15 +116,35 @@ def verify_detached(
     try:
         _JWS.decode_complete(token, key=public_key, algorithms=[ALGORITHM], detached_payload=payload)
     except jwt.InvalidSignatureError as exc:
-        raise SignatureInvalid(
-            "JWS signature does not match the payload bytes (body altered, or signed by another key)"
-        ) from exc
+        raise SignatureInvalid(_MISMATCH) from exc
     except jwt.InvalidKeyError as exc:
         raise SignatureInvalid(f"signing key refused: {exc}") from exc
     except jwt.PyJWTError as exc:
         raise SignatureInvalid(f"malformed JWS: {exc}") from exc
-    trust.verify_signer(certificate, chain, at=at)
+    trust.verify_signer(certificate, chain, at=at, remember_as=header_segment)
     return certificate
+
+
+def _segments(token: str) -> tuple[str, bytes]:
+    """The protected header segment and the decoded signature of a detached compact JWS.
+
+    The signature must be base64url without padding, in its one canonical spelling (RFC 7515 §2),
+    so that one signature has one token.
+    """
+    if not isinstance(token, str) or not token:
+        raise SignatureInvalid("no JWS: the signature header is empty")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise SignatureInvalid(f"not a compact JWS: expected 3 dot-separated parts, found {len(parts)}")
+    header_segment, payload_segment, signature_segment = parts
+    if payload_segment:
+        raise SignatureInvalid("JWS carries its own payload; the hub accepts only detached JWS (empty payload part)")
+    if not _BASE64URL.fullmatch(signature_segment) or len(signature_segment) % 4 == 1:
+        raise SignatureInvalid("JWS signature is not unpadded base64url")
+    signature = base64url_decode(signature_segment)
+    if base64url_encode(signature).decode("ascii") != signature_segment:
+        raise SignatureInvalid("JWS signature is not in canonical base64url (stray bits in its last character)")
+    return header_segment, signature
 
 
 def _b64url_json(segment: str, what: str) -> Any:
@@ -106,16 +155,9 @@ def _b64url_json(segment: str, what: str) -> Any:
         raise SignatureInvalid(f"JWS {what} is not base64url JSON: {exc}") from exc
 
 
-def _header(token: str) -> dict[str, Any]:
+def _header(segment: str) -> dict[str, Any]:
     """Parse and judge the protected header before any key is touched."""
-    if not isinstance(token, str) or not token:
-        raise SignatureInvalid("no JWS: the signature header is empty")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise SignatureInvalid(f"not a compact JWS: expected 3 dot-separated parts, found {len(parts)}")
-    if parts[1]:
-        raise SignatureInvalid("JWS carries its own payload; the hub accepts only detached JWS (empty payload part)")
-    header = _b64url_json(parts[0], "header")
+    header = _b64url_json(segment, "header")
     if not isinstance(header, dict):
         raise SignatureInvalid("JWS header is not a JSON object")
     alg = header.get("alg")

@@ -24,14 +24,23 @@ with a signing profile (end-entity: keyUsage digitalSignature or nonRepudiation 
 extensions free; CA: its Web PKI CA defaults). It adds what hand-written code tends to miss --
 name constraints, RFC 5280 name chaining, extension encoding rules -- and costs well under a
 millisecond per path. Signatures are verified per batch (Merkle root), not per record, so the
-double check never dominates. Revocation (CRL/OCSP) is not checked yet: the government CAs
+double check never dominates. A partner signs reply after reply with the same certificate chain,
+so a verdict that held is remembered, per trust store, under the exact bytes that carried the
+chain (the JWS protected header: :meth:`TrustStore.verify_signer` ``remember_as``,
+:meth:`TrustStore.recall_signer`), together with the span of time in which every certificate of
+the path holds; a later message with byte-identical bytes at a time inside that span is the same
+question with the same answer. Refusals are never remembered, the memory is bounded, and a new
+trust store starts with none. Revocation (CRL/OCSP) is not checked yet: the government CAs
 publish CRLs and the evidence log records which certificate signed, so it can be added without
 changing this API.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -78,6 +87,21 @@ _PROCESSED_CRITICAL = (
 """Extensions that may be critical: RFC 5280 obliges a verifier to refuse a critical extension it does
 not process, and cryptography's verifier below refuses the same ones."""
 _PEM_SUFFIXES = (".pem", ".crt", ".cer")
+REMEMBERED_SIGNERS = 32
+"""Verdicts a trust store keeps (least recently used dropped first): a hub talks to a handful of
+partners, each signing with one chain at a time, so a few dozen cover key rollovers too."""
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """A signer whose certificate path verified, and the span in which every certificate on it holds."""
+
+    signer: x509.Certificate
+    valid_from: datetime
+    valid_until: datetime
+
+    def holds_at(self, when: datetime) -> bool:
+        return self.valid_from <= when <= self.valid_until
 
 
 class TrustStore:
@@ -104,6 +128,8 @@ class TrustStore:
         )
         self.signing_ekus = frozenset(signing_ekus)
         self._library_store = verification.Store(list(self.roots))
+        self._verdicts: OrderedDict[str, _Verdict] = OrderedDict()
+        self._verdicts_lock = threading.Lock()  # one client's store serves its delivery threads
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -141,25 +167,64 @@ class TrustStore:
     # --- verification ---------------------------------------------------------------------------
 
     def verify_signer(
-        self, cert: x509.Certificate, chain: Sequence[x509.Certificate] = (), *, at: datetime | None = None
+        self,
+        cert: x509.Certificate,
+        chain: Sequence[x509.Certificate] = (),
+        *,
+        at: datetime | None = None,
+        remember_as: str | None = None,
     ) -> None:
         """Raise :class:`UntrustedSigner` unless ``cert`` may sign and chains to an anchor at ``at``.
 
         ``chain`` is what the message carried (KeyInfo, ``x5c``), in any order, root or not: it is
-        only a source of candidate issuers, never of trust.
+        only a source of candidate issuers, never of trust. ``remember_as``: the exact text that
+        carried ``cert`` and ``chain`` (a JWS protected header); when the path verifies, the verdict
+        is kept under it for :meth:`recall_signer`, with the span in which it holds.
         """
-        self.build_path(cert, chain, at=at)
+        when = _utc(at)
+        path, library_path = self._verified_paths(cert, chain, when)
+        if remember_as is not None:
+            on_paths = {*path, *library_path}
+            verdict = _Verdict(
+                signer=cert,
+                valid_from=max(c.not_valid_before_utc for c in on_paths),
+                valid_until=min(c.not_valid_after_utc for c in on_paths),
+            )
+            with self._verdicts_lock:
+                self._verdicts[remember_as] = verdict
+                self._verdicts.move_to_end(remember_as)
+                while len(self._verdicts) > REMEMBERED_SIGNERS:
+                    self._verdicts.popitem(last=False)
+
+    def recall_signer(self, remembered_as: str, *, at: datetime | None = None) -> x509.Certificate | None:
+        """The signer whose path verified under ``remembered_as``, if that verdict holds at ``at``; else None.
+
+        None means "not known here": the caller runs :meth:`verify_signer` in full. A verdict holds
+        while ``at`` lies inside every certificate's validity on the verified path (ours and the
+        second opinion's); nothing else the checks look at depends on the time.
+        """
+        when = _utc(at)
+        with self._verdicts_lock:
+            verdict = self._verdicts.get(remembered_as)
+            if verdict is None or not verdict.holds_at(when):
+                return None
+            self._verdicts.move_to_end(remembered_as)
+            return verdict.signer
 
     def build_path(
         self, cert: x509.Certificate, chain: Sequence[x509.Certificate] = (), *, at: datetime | None = None
     ) -> tuple[x509.Certificate, ...]:
         """:meth:`verify_signer`, returning the verified path (leaf first, anchor last) for the evidence log."""
-        when = _utc(at)
+        return self._verified_paths(cert, chain, _utc(at))[0]
+
+    def _verified_paths(
+        self, cert: x509.Certificate, chain: Sequence[x509.Certificate], when: datetime
+    ) -> tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]]:
+        """Our path (leaf first, anchor last) and the one cryptography's verifier chose (empty for a pinned leaf)."""
         self._check_leaf(cert, when)
         pool = tuple(dict.fromkeys((*chain, *self.intermediates, *self.roots)))
         path = self._extend([cert], pool, when)
-        self._library_check(path, chain, when)
-        return tuple(path)
+        return tuple(path), self._library_check(path, chain, when)
 
     # --- the checks -------------------------------------------------------------------------------
 
@@ -234,10 +299,13 @@ class TrustStore:
 
     def _library_check(
         self, path: Sequence[x509.Certificate], chain: Sequence[x509.Certificate], when: datetime
-    ) -> None:
-        """Second opinion from cryptography's RFC 5280 path validation, on the path just built."""
+    ) -> tuple[x509.Certificate, ...]:
+        """Second opinion from cryptography's RFC 5280 path validation, on the path just built.
+
+        Returns the path the library validated (it may pick other intermediates than ours).
+        """
         if len(path) == 1:
-            return  # a pinned leaf-as-anchor: nothing for a path validator to add
+            return ()  # a pinned leaf-as-anchor: nothing for a path validator to add
         verifier = (
             verification.PolicyBuilder()
             .store(self._library_store)
@@ -247,9 +315,10 @@ class TrustStore:
             .build_client_verifier()
         )
         try:
-            verifier.verify(path[0], list(dict.fromkeys((*path[1:-1], *chain, *self.intermediates))))
+            verified = verifier.verify(path[0], list(dict.fromkeys((*path[1:-1], *chain, *self.intermediates))))
         except verification.VerificationError as exc:
             raise UntrustedSigner(f"certificate path of {_cn(path[0])} fails RFC 5280 validation: {exc}") from None
+        return tuple(verified.chain)
 
 
 def _signing_key_usage(policy: object, cert: x509.Certificate, usage: x509.KeyUsage) -> None:

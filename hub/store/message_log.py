@@ -9,15 +9,17 @@ deliberately no update or delete anywhere: the log is evidence. The reading meth
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from cryptography import x509
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from hub.store import schema as t
 from hub.store.database import Database, chunks, utc
@@ -37,6 +39,8 @@ class MessageLog:
         # Certificates this process saw committed: the same few (hub, partner, CAs) come with every
         # exchange, and parsing them again for every call would cost more than the call's commit.
         self._certificates_kept: set[str] = set()
+        # The statements every partner call runs, as the driver's own SQL (see _DriverSql).
+        self._sql = _DriverSql(db.engine.dialect)
 
     def refuse_unchained(self) -> None:
         """A store created before the log was hash-chained has a ``message_log`` without ``seq``.
@@ -85,34 +89,47 @@ class MessageLog:
                 self._seal_pending(conn, self._locked_head(conn), seal, self.db.now())
         return seqs
 
-    def _append_in(self, conn: Connection, prepared: list[_Prepared], batch_ids: list[str]) -> list[int]:
-        """Chain the prepared rows not yet in the log, inside the caller's append transaction."""
-        ml, mi = t.message_log, t.message_intent
+    def _append_in(
+        self,
+        conn: Connection,
+        prepared: list[_Prepared],
+        batch_ids: list[str],
+        more_bodies: Mapping[str, bytes] | None = None,
+    ) -> list[int]:
+        """Chain the prepared rows not yet in the log, inside the caller's append transaction.
+
+        ``more_bodies`` are kept with the entries' own in the same statement (the request body of
+        the intent :meth:`open_intent` opens in the same transaction). Every call runs this: its
+        statements are the driver's own SQL, at most six of them (lock the head, look the ids up,
+        insert the bodies and the entries, drop their intents, move the head).
+        """
+        sql = self._sql
+        head = self._locked_head(conn)
         known: set[str] = set()
         ids = [row["exchange_id"] for row, _, _ in prepared]
         for chunk in chunks(ids):
-            known.update(conn.execute(sa.select(ml.c.exchange_id).where(ml.c.exchange_id.in_(chunk))).scalars())
+            known.update(exchange_id for (exchange_id,) in sql.run(conn, sql.logged_ids(len(chunk)), chunk))
         fresh = [row for row, _, _ in prepared if row["exchange_id"] not in known]
-        if not fresh:
-            return []
         bodies: dict[str, bytes] = {}
         certificates: dict[str, bytes] = {}
         for _row, entry_bodies, entry_certs in prepared:
             bodies.update(entry_bodies)
             certificates.update(entry_certs)
-        head = self._locked_head(conn)
+        if not fresh:
+            self._insert_bodies(conn, dict(more_bodies or {}))
+            return []
         seq, prev_hash = head.seq, head.entry_hash
         now = self.db.now()
         for row in fresh:
             seq += 1
             row.update(seq=seq, logged_at=now, prev_hash=prev_hash)
             row["entry_hash"] = prev_hash = evidence.entry_hash(prev_hash, evidence.entry_fields(row))
-        self._insert_bodies(conn, bodies)
+        self._insert_bodies(conn, {**bodies, **(more_bodies or {})})
         self._insert_certificates(conn, certificates, now)
-        for chunk in chunks(fresh, 200):
-            conn.execute(sa.insert(ml), list(chunk))
+        for chunk in chunks(fresh, 50):
+            sql.insert_rows(conn, t.message_log, chunk)
         for chunk in chunks([row["exchange_id"] for row in fresh]):
-            conn.execute(sa.delete(mi).where(mi.c.exchange_id.in_(chunk), mi.c.state == IntentState.SENDING.value))
+            sql.run(conn, sql.drop_sending_intents(len(chunk)), [*chunk, IntentState.SENDING.value])
         self._set_head(conn, seq=seq, entry_hash=prev_hash, updated_at=now)
         if batch_ids:
             self._snapshot_batch_dossiers(conn, batch_ids)
@@ -141,15 +158,12 @@ class MessageLog:
         with self._log_append() as conn:
             if chained:
                 batch_ids = sorted({e.batch_id for e in finished if e.batch_id}) if snapshot_batches else []
-                self._append_in(conn, chained, batch_ids)
-            self._insert_bodies(conn, bodies)
-            conn.execute(
-                sa.insert(t.message_intent),
-                {
-                    **{name: value for name, value in row.items() if name in t.message_intent.c},
-                    "owner": owner,
-                    "state": IntentState.SENDING.value,
-                },
+                self._append_in(conn, chained, batch_ids, more_bodies=bodies)
+            else:
+                self._insert_bodies(conn, bodies)
+            intent = {name: value for name, value in row.items() if name in t.message_intent.c}
+            self._sql.insert_rows(
+                conn, t.message_intent, [{**intent, "owner": owner, "state": IntentState.SENDING.value}]
             )
 
     def open_intents(self, partner: str | None = None) -> list[OpenIntent]:
@@ -233,16 +247,27 @@ class MessageLog:
             return self._seal_pending(conn, self._locked_head(conn), identity, self.db.now())
 
     def _locked_head(self, conn: Connection) -> LogHead:
-        """Read the head inside the append transaction (locking it on PostgreSQL)."""
-        h = t.message_log_head
-        row = conn.execute(
-            sa.select(h.c.seq, h.c.entry_hash, h.c.sealed_seq).where(h.c.id == 1).with_for_update()
-        ).one_or_none()
+        """Read the head inside the append transaction, locking it on PostgreSQL (``FOR UPDATE``).
+
+        The very first append finds no row to lock on PostgreSQL: it creates the row (a concurrent
+        first appender waits on its primary key, then finds it) and reads it again, locked, so
+        every appender serialises on the same row. SQLite's write lock is already held
+        (``BEGIN IMMEDIATE``); its first append inserts the row with the head (:meth:`_set_head`).
+        """
+        sql = self._sql
+        row = sql.run(conn, sql.head).first()
+        if row is None and sql.dialect.name != "sqlite":
+            conn.execute(
+                self.db.insert(t.message_log_head)
+                .values(id=1, seq=0, entry_hash=evidence.GENESIS_HASH, updated_at=self.db.now())
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            row = sql.run(conn, sql.head).first()
         return LogHead(0, evidence.GENESIS_HASH, 0) if row is None else LogHead(int(row[0]), row[1], int(row[2]))
 
     def _set_head(self, conn: Connection, **values: Any) -> None:
         h = t.message_log_head
-        if not conn.execute(h.update().where(h.c.id == 1).values(**values)).rowcount:
+        if not self._sql.update_head(conn, values):
             conn.execute(sa.insert(h), {"id": 1, "seq": 0, "entry_hash": evidence.GENESIS_HASH, **values})
 
     def _seal_pending(
@@ -299,10 +324,16 @@ class MessageLog:
 
     @contextmanager
     def _log_append(self) -> Iterator[Connection]:
-        """A transaction that holds the log's append lock until it commits; the certificates it
-        inserted are remembered once it has committed (never before: a rollback would lose them)."""
+        """A transaction that holds the log's append lock, once taken, until it commits; the
+        certificates it inserted are remembered once it has committed (never before: a rollback
+        would lose them).
+
+        PostgreSQL: the lock is the head row, read ``FOR UPDATE`` by :meth:`_locked_head` before
+        anything of the chain is read. SQLite: ``Database.writing`` takes the database's write lock
+        before the first read, so two processes cannot both read the same head.
+        """
         inserted: set[str] = set()
-        with self._append_transaction() as conn:
+        with self.db.writing() as conn:
             conn.info[_INSERTED_CERTIFICATES] = inserted
             try:
                 yield conn
@@ -310,35 +341,11 @@ class MessageLog:
                 conn.info.pop(_INSERTED_CERTIFICATES, None)
         self._certificates_kept |= inserted
 
-    @contextmanager
-    def _append_transaction(self) -> Iterator[Connection]:
-        """A transaction that holds the log's append lock until it commits.
-
-        PostgreSQL: the head row is read ``FOR UPDATE`` (the first append creates it; a concurrent
-        first appender waits on its primary key, then finds it and queues on the lock). SQLite:
-        ``Database.writing`` takes the database's write lock before the head is read, so two processes
-        cannot both read the same head.
-        """
-        if self.db.engine.dialect.name == "sqlite":
-            with self.db.writing() as conn:
-                yield conn
-            return
-        with self.db.engine.begin() as conn:
-            # The very first append has no head row to lock: create it (or wait for whoever is
-            # creating it) so that every appender then serialises on the same row.
-            conn.execute(
-                self.db.insert(t.message_log_head)
-                .values(id=1, seq=0, entry_hash=evidence.GENESIS_HASH, updated_at=self.db.now())
-                .on_conflict_do_nothing(index_elements=["id"])
-            )
-            yield conn
-
     def _insert_bodies(self, conn: Connection, bodies: dict[str, bytes]) -> None:
         """Content-addressed: a body already kept (a resend of the same bytes) is not stored again."""
         rows = [{"digest": d, "size": len(b), "body": b} for d, b in bodies.items()]
-        statement = self.db.insert(t.message_body).on_conflict_do_nothing(index_elements=["digest"])
         for chunk in chunks(rows, 50):
-            conn.execute(statement, list(chunk))
+            self._sql.insert_rows(conn, t.message_body, chunk, key="digest")
 
     def _insert_certificates(self, conn: Connection, certificates: dict[str, bytes], now: datetime) -> None:
         fresh = {fp: der for fp, der in certificates.items() if fp not in self._certificates_kept}
@@ -563,3 +570,87 @@ def _subject(der: bytes) -> str:
         return x509.load_der_x509_certificate(der).subject.rfc4514_string()
     except ValueError:
         return "(unreadable certificate)"
+
+
+# A named parameter in the SQL below (``:name``), rewritten once into the driver's own style.
+_NAMED = re.compile(r":(\w+)")
+
+
+class _DriverSql:
+    """The statements every partner call runs, as SQL for the driver (``exec_driver_sql``).
+
+    Built through SQLAlchemy Core, each cost more of SQLAlchemy's time (statement construction,
+    cache keys, compilation lookup) than the database spent running it; written out once here
+    they go to the DB-API cursor through the same connection and transaction. The one place
+    that knows the dialect's parameter style and how its driver takes each column's values (the
+    columns' own bind processors: SQLite's timestamps as SQLAlchemy writes them, booleans,
+    binary). Only the three statements whose text depends on how many values they carry are
+    cached by that number.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._pyformat = dialect.paramstyle == "pyformat"
+        self._processors: dict[str, list[tuple[str, Callable[[Any], Any] | None]]] = {}
+        lock = "" if dialect.name == "sqlite" else " FOR UPDATE"
+        self.head = self._text(f"SELECT seq, entry_hash, sealed_seq FROM message_log_head WHERE id = 1{lock}")
+        self._update_head = cache(self._update_head_sql)
+        self.logged_ids = cache(self._logged_ids_sql)
+        self.drop_sending_intents = cache(self._drop_intents_sql)
+        self._insert = cache(self._insert_sql)
+
+    def _text(self, sql: str) -> str:
+        return _NAMED.sub(r"%(\1)s", sql) if self._pyformat else sql
+
+    def _positional(self, count: int) -> str:
+        return ", ".join(["%s" if self._pyformat else "?"] * count)
+
+    def run(self, conn: Connection, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        """One statement through the SQLAlchemy connection (its transaction), no compilation."""
+        return conn.exec_driver_sql(sql, tuple(parameters) if isinstance(parameters, Sequence) else parameters)
+
+    def _logged_ids_sql(self, count: int) -> str:
+        return f"SELECT exchange_id FROM message_log WHERE exchange_id IN ({self._positional(count)})"
+
+    def _drop_intents_sql(self, count: int) -> str:
+        return (
+            f"DELETE FROM message_intent WHERE exchange_id IN ({self._positional(count)}) "
+            f"AND state = {self._positional(1)}"
+        )
+
+    def _update_head_sql(self, names: tuple[str, ...]) -> str:
+        return self._text(f"UPDATE message_log_head SET {', '.join(f'{n} = :{n}' for n in names)} WHERE id = 1")
+
+    def update_head(self, conn: Connection, values: Mapping[str, Any]) -> int:
+        """Move the head row; how many rows changed (none before the first append on SQLite)."""
+        names = tuple(sorted(values))
+        return int(self.run(conn, self._update_head(names), self._bind(t.message_log_head, values)).rowcount)
+
+    def _insert_sql(self, table: str, names: tuple[str, ...], count: int, key: str | None) -> str:
+        values = ", ".join("(" + ", ".join(f":p{i}_{n}" for n in names) + ")" for i in range(count))
+        ignore = f" ON CONFLICT ({key}) DO NOTHING" if key else ""
+        return self._text(f"INSERT INTO {table} ({', '.join(names)}) VALUES {values}{ignore}")
+
+    def insert_rows(
+        self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], key: str | None = None
+    ) -> None:
+        """One multi-row INSERT of ``rows`` (all with the same keys); ``key``: skip rows already kept."""
+        if not rows:
+            return
+        names = tuple(rows[0])
+        parameters = {f"p{i}_{n}": v for i, row in enumerate(rows) for n, v in self._bind(table, row).items()}
+        self.run(conn, self._insert(table.name, names, len(rows), key), parameters)
+
+    def _bind(self, table: sa.Table, row: Mapping[str, Any]) -> dict[str, Any]:
+        """``row``'s values as the driver takes them (the columns' bind processors)."""
+        processors = self._processors.get(table.name)
+        if processors is None:
+            processors = [
+                (c.name, c.type.dialect_impl(self.dialect).bind_processor(self.dialect)) for c in table.columns
+            ]
+            self._processors[table.name] = processors
+        bound = dict(row)
+        for name, process in processors:
+            if process is not None and name in bound:
+                bound[name] = process(bound[name])
+        return bound

@@ -215,6 +215,29 @@ def test_post_json_sends_utf8_and_redacts_secrets_in_the_exchange_only(serve: An
     assert b"S3CR3T" not in (exchange.response_body or b"")
 
 
+def test_every_report_of_a_retried_call_logs_the_same_redacted_request_bytes(serve: Any) -> None:
+    server = serve(Step(503, {"message": "busy"}), Step(body={"error_code": 0}))
+    reports: list[tuple[str, Exchange]] = []
+    client = HttpTransport(
+        "demo_partner",
+        TransportSettings(base_url=server.url, **FAST),
+        on_sending=lambda exchange: reports.append(("sending", exchange)),
+        on_exchange=lambda exchange: reports.append(("returned", exchange)),
+    )
+    payload = {"session": "sess-1a2b3c4d", "note": "Hà Nội", "data": [1, 2.5, None]}
+    client.post_json("/service", payload, operation="op", parse=as_dict, redact_keys=frozenset({"session"}))
+    # What the message log has always kept: the redacted document re-encoded with json's defaults.
+    kept = json.dumps({"session": "***", "note": "Hà Nội", "data": [1, 2.5, None]}, ensure_ascii=False).encode()
+    assert [(when, e.attempt) for when, e in reports] == [
+        ("sending", 1),
+        ("returned", 1),
+        ("sending", 2),
+        ("returned", 2),
+    ]
+    assert all(e.request_body == kept and e.redacted for _, e in reports)
+    assert [json.loads(r["body"]) for r in server.requests] == [payload, payload]  # the wire: the real values
+
+
 def test_post_multipart_sends_fields_and_the_file_and_hides_the_token_in_errors(serve: Any) -> None:
     server = serve(Step(body={"success": True}), Step(status=403, body={"error": "Access denied"}))
     client = transport(server)

@@ -27,11 +27,13 @@ from signing.errors import SignatureInvalid, UntrustedSigner
 from signing.jws import SIGNATURE_HEADER, sign_detached, verify_detached
 from signing.keys import SigningIdentity
 from signing.pki import (
+    init_dev_pki,
     mint_expired_identity,
     mint_foreign_identity,
     mint_identity,
     mint_identity_without_signing_usage,
 )
+from signing.trust import TrustStore
 from tests.conftest import SigningKit
 
 OPENSSL = shutil.which("openssl")
@@ -233,6 +235,125 @@ def test_short_keys_are_refused_on_both_sides(pki: SigningKit) -> None:
     token = hand_made_token(rfc7797_header(weak), PAYLOAD, weak.private_key)
     with pytest.raises(SignatureInvalid, match=r"(?i)key"):
         verify_detached(PAYLOAD, token, pki.trust)
+
+
+# -- the work done once per header or identity -------------------------------------------------------
+
+
+def test_signing_writes_the_bytes_pyjwt_encode_wrote(pki: SigningKit) -> None:
+    """The header encoded once per identity changes nothing on the wire: RSA PKCS#1 v1.5 is
+    deterministic, so the token PyJWT's ``encode`` produced before is the token produced now."""
+    assert isinstance(pki.hub.private_key, RSAPrivateKey)
+    for payload in (PAYLOAD, b"", b"second body"):
+        before = PyJWS(algorithms=["RS256"]).encode(
+            payload,
+            pki.hub.private_key,
+            algorithm="RS256",
+            headers={"x5c": x5c(pki.hub), "typ": None},
+            is_payload_detached=True,
+        )
+        assert sign_detached(payload, pki.hub) == before
+    other = pki.dev.identity("national_portal")
+    assert sign_detached(PAYLOAD, other).split(".")[0] == b64url(
+        json.dumps(rfc7797_header(other), separators=(",", ":"), sort_keys=True).encode()
+    )
+
+
+def _fresh_trust(pki: SigningKit) -> TrustStore:
+    """A trust store of the session PKI that has remembered nothing yet."""
+    return pki.dev.trust_store()
+
+
+def test_a_tampered_body_under_a_remembered_header_is_refused(pki: SigningKit) -> None:
+    trust = _fresh_trust(pki)
+    token = sign_detached(PAYLOAD, pki.hub)
+    assert verify_detached(PAYLOAD, token, trust) == pki.hub.certificate
+    assert trust.recall_signer(token.split(".")[0]) == pki.hub.certificate  # the next reply takes the short path
+    with pytest.raises(SignatureInvalid, match="does not match the payload"):
+        verify_detached(PAYLOAD + b" ", token, trust)
+    second = sign_detached(b"the next reply", pki.hub)
+    assert verify_detached(b"the next reply", second, trust) == pki.hub.certificate
+    with pytest.raises(SignatureInvalid, match="does not match"):
+        verify_detached(PAYLOAD, second, trust)  # a valid signature, over other bytes
+
+
+def test_a_remembered_header_does_not_lend_its_certificate_to_another_key(pki: SigningKit) -> None:
+    """The header is public: copying the partner's header onto one's own signature gains nothing."""
+    trust = _fresh_trust(pki)
+    verify_detached(PAYLOAD, sign_detached(PAYLOAD, pki.hub), trust)
+    intruder = mint_identity(pki.dev, "intruder")
+    assert isinstance(intruder.private_key, RSAPrivateKey)
+    forged = hand_made_token(rfc7797_header(pki.hub), PAYLOAD, intruder.private_key)
+    assert forged.split(".")[0] == sign_detached(PAYLOAD, pki.hub).split(".")[0]
+    with pytest.raises(SignatureInvalid, match="does not match"):
+        verify_detached(PAYLOAD, forged, trust)
+
+
+def test_a_remembered_header_past_its_certificates_end_is_refused(pki: SigningKit) -> None:
+    now = datetime.now(UTC)
+    short_lived = mint_identity(
+        pki.dev, "portal", not_before=now - timedelta(hours=1), not_after=now + timedelta(hours=2)
+    )
+    trust = _fresh_trust(pki)
+    token = sign_detached(PAYLOAD, short_lived)
+    assert verify_detached(PAYLOAD, token, trust, at=now) == short_lived.certificate
+    assert verify_detached(PAYLOAD, token, trust, at=now + timedelta(hours=1)) == short_lived.certificate
+    for when in (now + timedelta(hours=2, seconds=1), now - timedelta(hours=1, seconds=1)):
+        with pytest.raises(UntrustedSigner, match=r"expired|not valid before"):
+            verify_detached(PAYLOAD, token, trust, at=when)
+
+
+def test_a_refused_header_is_refused_again(pki: SigningKit) -> None:
+    trust = _fresh_trust(pki)
+    token = sign_detached(PAYLOAD, mint_identity_without_signing_usage(pki.dev, "hub"))
+    for _ in range(2):
+        with pytest.raises(UntrustedSigner, match="may not sign"):
+            verify_detached(PAYLOAD, token, trust)
+    late = datetime.now(UTC) + timedelta(days=5000)
+    good = sign_detached(PAYLOAD, pki.hub)
+    for _ in range(2):
+        with pytest.raises(UntrustedSigner, match="expired"):
+            verify_detached(PAYLOAD, good, trust, at=late)
+    with pytest.raises(SignatureInvalid, match="does not match"):
+        verify_detached(b"altered", good, trust)  # refused before the trust store is asked: nothing remembered
+    assert trust.recall_signer(good.split(".")[0]) is None
+
+
+def test_another_trust_store_does_not_reuse_the_verdict(pki: SigningKit, tmp_path: Path) -> None:
+    """A store that no longer trusts the partner's CA (replaced, or the CA withdrawn) checks afresh."""
+    token = sign_detached(PAYLOAD, pki.hub)
+    trusting = _fresh_trust(pki)
+    assert verify_detached(PAYLOAD, token, trusting) == pki.hub.certificate
+    replaced = init_dev_pki(tmp_path / "other", partners=()).trust_store()  # same CA names, other keys
+    for _ in range(2):
+        with pytest.raises(UntrustedSigner, match="does not verify with the public key"):
+            verify_detached(PAYLOAD, token, replaced)
+    assert verify_detached(PAYLOAD, token, trusting) == pki.hub.certificate
+
+
+def test_a_remembered_header_returns_its_own_signer(pki: SigningKit) -> None:
+    trust = _fresh_trust(pki)
+    portal = pki.dev.identity("national_portal")
+    for _ in range(3):
+        for identity in (pki.hub, portal):
+            token = sign_detached(PAYLOAD, identity)
+            assert verify_detached(PAYLOAD, token, trust) == identity.certificate
+
+
+def test_a_padded_or_non_canonical_signature_is_refused(pki: SigningKit) -> None:
+    """One signature, one spelling (RFC 7515 §2: base64url without padding), on the first reply and later ones."""
+    trust = _fresh_trust(pki)
+    token = sign_detached(PAYLOAD, pki.hub)
+    header, _, signature = token.split(".")
+    assert len(signature) % 4 == 2  # 256 signature bytes: two characters of padding would follow
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(signature[-1])
+    stray = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last ^ 1]
+    for _ in range(2):  # before and after the header is remembered
+        with pytest.raises(SignatureInvalid, match="unpadded base64url"):
+            verify_detached(PAYLOAD, f"{header}..{signature}==", trust)
+        with pytest.raises(SignatureInvalid, match="canonical base64url"):
+            verify_detached(PAYLOAD, f"{header}..{signature[:-1]}{stray}", trust)
+        verify_detached(PAYLOAD, token, trust)
 
 
 # -- interoperability -------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from signing.pki import (
     mint_identity,
     mint_identity_without_signing_usage,
 )
-from signing.trust import TrustStore
+from signing.trust import REMEMBERED_SIGNERS, TrustStore
 
 PARTNER_IDS = partner_ids()
 NOW = datetime.now(UTC)
@@ -401,6 +401,47 @@ def test_name_constraints_are_enforced_by_the_second_opinion() -> None:
     reason = _refusal(store, outside[1], [agency_ca[1]])
     assert reason.startswith("certificate path of CN=outside fails RFC 5280 validation:")
     assert "name constraint" in reason
+
+
+# --- remembered verdicts ----------------------------------------------------------------------------------
+
+
+def test_a_remembered_verdict_holds_only_while_every_certificate_on_the_path_does() -> None:
+    """The span is the intersection of the path's validities: here the issuing CA ends before the leaf."""
+    root_key, root = pki_module._make_root("span root", NOW - timedelta(days=1), 3650)
+    issuing_key, issuing = _build(
+        root_key, root.subject, "span issuing", _ca_extensions(0), not_after=NOW + timedelta(days=10)
+    )
+    _, leaf = _build(issuing_key, issuing.subject, "span leaf", _signing(), not_after=NOW + timedelta(days=30))
+    store = TrustStore([root])
+    store.verify_signer(leaf, [issuing], at=NOW, remember_as="header")
+    assert store.recall_signer("header", at=NOW) == leaf
+    assert store.recall_signer("header", at=NOW + timedelta(days=9)) == leaf
+    assert store.recall_signer("header", at=(NOW + timedelta(days=9)).replace(tzinfo=None)) == leaf  # naive = UTC
+    late, early = NOW + timedelta(days=10, seconds=1), leaf.not_valid_before_utc - timedelta(seconds=1)
+    assert store.recall_signer("header", at=late) is None
+    assert store.recall_signer("header", at=early) is None
+    assert _refusal(store, leaf, [issuing], at=late).startswith("certificate for CN=span issuing expired on ")
+    assert store.recall_signer("other header", at=NOW) is None
+
+
+def test_a_refusal_is_never_remembered(dev_pki: DevPki, trust_store: TrustStore) -> None:
+    unfit = mint_identity_without_signing_usage(dev_pki, "hub")
+    for _ in range(2):
+        assert "may not sign" in _refusal(trust_store, unfit.certificate, unfit.chain, remember_as="unfit header")
+        assert trust_store.recall_signer("unfit header") is None
+
+
+def test_remembered_verdicts_are_bounded_and_belong_to_one_store(
+    dev_pki: DevPki, pki_identity: Callable[[str], SigningIdentity]
+) -> None:
+    hub = pki_identity(HUB)
+    store = dev_pki.trust_store()
+    for index in range(REMEMBERED_SIGNERS + 1):
+        store.verify_signer(hub.certificate, hub.chain, remember_as=f"header {index}")
+    assert store.recall_signer("header 0") is None  # the least recently used went first
+    assert store.recall_signer(f"header {REMEMBERED_SIGNERS}") == hub.certificate
+    assert dev_pki.trust_store().recall_signer(f"header {REMEMBERED_SIGNERS}") is None
 
 
 def test_an_empty_trust_store_or_folder_is_a_configuration_error(tmp_path: Path) -> None:

@@ -158,9 +158,8 @@ def _up_to_date(
             return refresh
         db.execute("ROLLBACK")
         db.execute(f"DETACH {_SCHEMA}")
-    _build(db, store, path, identity, reads, batch_rows, parts)
+    refresh = Refresh(reason, _build(db, store, path, identity, reads, batch_rows, parts))
     db.execute(f"ATTACH '{path}' AS {_SCHEMA}")
-    refresh = Refresh(rebuilt=reason)
     _refresh_snapshot(db, store, reads["portal"], snapshot_period, refresh, batch_rows, parts)
     return refresh
 
@@ -227,8 +226,8 @@ def _build(
     reads: dict[str, StoreRead],
     batch_rows: int,
     parts: int,
-) -> None:
-    """Write the copy from the whole store beside ``path``, then rename it over ``path``."""
+) -> dict[str, int]:
+    """Write the copy from the whole store beside ``path``, then rename it over ``path``; the rows read."""
     building = path.with_name(path.name + ".building")
     for stale in (building, building.with_name(building.name + ".wal")):
         stale.unlink(missing_ok=True)
@@ -238,12 +237,13 @@ def _build(
         db.execute(f"CREATE TABLE {_BUILD}.meta (key VARCHAR, value VARCHAR)")
         db.executemany(f"INSERT INTO {_BUILD}.meta VALUES (?, ?)", list(identity.items()))
         stamped = [(reads[table], "TRUE") for table in STORE_TABLES if reads[table].stamp is not None]
-        copy_store(db, _BUILD, store, stamped, batch_rows=batch_rows, parts=parts, replace=False)
+        rows = copy_store(db, _BUILD, store, stamped, batch_rows=batch_rows, parts=parts, replace=False)
         db.execute(f"CHECKPOINT {_BUILD}")
     finally:
         db.execute(f"DETACH {_BUILD}")
     path.with_name(path.name + ".wal").unlink(missing_ok=True)  # a stale log must not replay onto the new copy
     os.replace(building, path)
+    return {table: count for table, (count, _) in rows.items()}
 
 
 def _refresh(
@@ -263,13 +263,13 @@ def _refresh(
             ((newest,),) = db.execute(f"SELECT max(stamp) FROM {_SCHEMA}.{read.table}").fetchall()
             since = "TRUE" if newest is None else _since(read, newest - overlap, dialect)
             rows = copy_store(db, _SCHEMA, store, [(read, since)], batch_rows=batch_rows, parts=parts, replace=True)
-            refresh.rows[read.table] = refresh.rows.get(read.table, 0) + rows[read.table]
-            held, store_newest = _store_count(store, read, dialect)
-            ((copied, copy_newest),) = db.execute(
-                f"SELECT count(*), strftime(max(stamp), '{_STAMP_FORMAT}') FROM {_SCHEMA}.{read.table}"
-            ).fetchall()
-            if copy_newest is not None and (store_newest or "") < copy_newest:
+            count, read_newest = rows[read.table]
+            refresh.rows[read.table] = refresh.rows.get(read.table, 0) + count
+            # The rows stamped at the copy's newest are re-read unless the store lost them (or more).
+            if newest is not None and (read_newest is None or read_newest < newest):
                 return f"{read.table}: the store's newest row is older than the copy's"
+            held = _store_count(store, read)
+            ((copied,),) = db.execute(f"SELECT count(*) FROM {_SCHEMA}.{read.table}").fetchall()
             if copied > held:
                 return f"{read.table}: the copy holds rows the store no longer has"
             if copied == held:
@@ -287,14 +287,12 @@ def _since(read: StoreRead, moment: datetime, dialect: str) -> str:
     return f"{read.stamp} >= '{text}'"
 
 
-def _store_count(store: StoreDatabase, read: StoreRead, dialect: str) -> tuple[int, str | None]:
-    """The store's rows in ``read``'s scope and its newest stamp, as ``_STAMP_FORMAT`` text."""
+def _store_count(store: StoreDatabase, read: StoreRead) -> int:
+    """The store's rows in ``read``'s scope (counted from an index where one answers it)."""
     with closing(adbc_connect(store.url)) as conn, closing(conn.cursor()) as cur:
-        cur.execute(
-            f"SELECT count(*), {text_time(f'max({read.stamp})', dialect)} FROM {read.driving} WHERE {read.scope}"
-        )
-        count, newest = cur.fetchone()
-    return int(count), (newest or None) and newest[:26]
+        cur.execute(f"SELECT count(*) FROM {read.driving} WHERE {read.counted}")
+        (count,) = cur.fetchone()
+    return int(count)
 
 
 def _refresh_snapshot(
@@ -319,4 +317,4 @@ def _refresh_snapshot(
         return
     db.execute(f"DELETE FROM {_SCHEMA}.portal WHERE period = $p", {"p": period})
     rows = copy_store(db, _SCHEMA, store, [(read, where)], batch_rows=batch_rows, parts=parts, replace=False)
-    refresh.rows["portal"] = rows["portal"]
+    refresh.rows["portal"] = rows["portal"][0]

@@ -20,7 +20,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import duckdb
@@ -211,7 +211,8 @@ class StoreRead:
     ``source``: the store's FROM clause, whose first alias the rowid ranges split (``_streams``);
     ``scope``: which of its rows the copy ever holds; ``stamp``: the store expression of a row's
     last write (``db.now()`` of the transaction that wrote it), None where rows are replaced by
-    period instead; ``key``: what identifies a row, so a re-read row replaces its old copy.
+    period instead; ``key``: what identifies a row, so a re-read row replaces its old copy;
+    ``counted``: the scope as an index answers it, to count the store's rows cheaply.
     """
 
     table: str
@@ -221,6 +222,7 @@ class StoreRead:
     stamp: str | None
     key: tuple[str, ...]
     insert: str
+    counted: str = "TRUE"
 
     @property
     def driving(self) -> str:
@@ -277,6 +279,7 @@ def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
             ("dossier_no",),
             "SELECT dossier_no::VARCHAR, source::VARCHAR, state::VARCHAR, nullif(acked_hash::VARCHAR, ''), "
             + _time("stamp"),
+            f"d.partner = {literal(partner)}",  # ix_delivery_state
         ),
         StoreRead(
             "quarantine",
@@ -321,8 +324,9 @@ def copy_store(
     batch_rows: int,
     parts: int,
     replace: bool,
-) -> dict[str, int]:
-    """Stream each ``(read, where)``'s rows into ``schema``'s table; the rows read, per table.
+) -> dict[str, tuple[int, datetime | None]]:
+    """Stream each ``(read, where)``'s rows into ``schema``'s table; per table, the rows read and
+    the newest stamp among them (None: no row, or a table without stamps).
 
     ``replace``: the rows read replace the table's rows with the same key (an incremental refresh);
     otherwise they are appended (a table being filled).
@@ -334,7 +338,7 @@ def copy_store(
         # seen to read a stale snapshot (and a copy closing its descriptor drops the other's POSIX
         # locks). Closing the pool first makes ADBC the only copy with the file open.
         store.engine.dispose()
-    read_rows: dict[str, int] = {}
+    read_rows: dict[str, tuple[int, datetime | None]] = {}
     for read, where in reads:
         target = f"{schema}.{read.table}"
         into = "changed" if replace else target
@@ -350,7 +354,9 @@ def copy_store(
             finally:
                 for name in names:
                     db.unregister(name)
-        ((read_rows[read.table],),) = db.execute(f"SELECT count(*) FROM {into}").fetchall()
+        newest = "max(stamp)" if read.stamp is not None else "NULL"
+        ((count, stamp),) = db.execute(f"SELECT count(*), {newest} FROM {into}").fetchall()
+        read_rows[read.table] = (count, stamp)
         if replace:
             same = " AND ".join(f"t.{k} = c.{k}" for k in read.key)
             db.execute(f"DELETE FROM {target} t USING changed c WHERE {same}")

@@ -52,6 +52,7 @@ from quality.reconcile.load import (
     create_store_tables,
     literal,
     materialize,
+    only_adbc,
     store_reads,
     text_time,
 )
@@ -136,6 +137,7 @@ def _up_to_date(
     """Leave the copy attached as ``_SCHEMA``, refreshed or rebuilt."""
     dialect = store.engine.dialect.name
     reads = store_reads(dialect, partner)
+    only_adbc(store)
     with closing(adbc_connect(store.url)) as conn:
         identity = {
             "layout": LAYOUT,

@@ -315,6 +315,18 @@ def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
     return {read.table: read for read in reads}
 
 
+def only_adbc(store: StoreDatabase) -> None:
+    """Leave ADBC the only reader of a SQLite store's file in this process, before it reads.
+
+    ADBC links its own copy of SQLite. Two copies in one process do not share their view of a WAL
+    database's open files: while the store's pool holds pysqlite connections, ADBC was seen to read
+    a stale snapshot (and a copy closing its descriptor drops the other's POSIX locks). Closing the
+    pool first makes ADBC the only copy with the file open.
+    """
+    if store.engine.dialect.name == "sqlite":
+        store.engine.dispose()
+
+
 def copy_store(
     db: duckdb.DuckDBPyConnection,
     schema: str,
@@ -332,12 +344,7 @@ def copy_store(
     otherwise they are appended (a table being filled).
     """
     dialect = store.engine.dialect.name
-    if dialect == "sqlite":
-        # ADBC links its own copy of SQLite. Two copies in one process do not share their view of
-        # a WAL database's open files: while the store's pool holds pysqlite connections, ADBC was
-        # seen to read a stale snapshot (and a copy closing its descriptor drops the other's POSIX
-        # locks). Closing the pool first makes ADBC the only copy with the file open.
-        store.engine.dispose()
+    only_adbc(store)
     read_rows: dict[str, tuple[int, datetime | None]] = {}
     for read, where in reads:
         target = f"{schema}.{read.table}"

@@ -60,7 +60,7 @@ from quality.reconcile.load import (
 OVERLAP = timedelta(minutes=15)
 """How long before the copy's newest stamp each refresh re-reads: longer than a store write
 transaction lasts between taking its time and committing (batches commit in seconds)."""
-LAYOUT = "1"  # of ``load.STORE_TABLES``: a copy written by another layout is rebuilt
+LAYOUT = "2"  # of ``load.STORE_TABLES``: a copy written by another layout is rebuilt
 _ROUNDS = 3  # refreshes that may each find rows committed meanwhile before the copy is rebuilt
 _STORE_TABLES = ("dossier_current", "dossier_facts", "delivery", "quarantine", "postal_order", "portal_snapshot")
 _SCHEMA = "columnar"  # the copy's name while attached to the session's DuckDB

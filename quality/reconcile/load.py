@@ -75,14 +75,14 @@ CREATE TABLE {{schema}}.version (
     procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
     {", ".join(f"{flag} BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases INTEGER, has_facts BOOLEAN,
     fact_agency VARCHAR, one_stop_no VARCHAR, other_no VARCHAR, applicant_key VARCHAR, payment_gateway VARCHAR,
-    fee_total BIGINT, stamp TIMESTAMP);
+    fee_total BIGINT, stamp TIMESTAMP, numbered DATE);
 CREATE TABLE {{schema}}.delivery (
-    dossier_no VARCHAR, source VARCHAR, state VARCHAR, acked_hash VARCHAR, stamp TIMESTAMP);
+    dossier_no VARCHAR, source VARCHAR, state VARCHAR, acked_hash VARCHAR, stamp TIMESTAMP, numbered DATE);
 CREATE TABLE {{schema}}.quarantine (
-    id BIGINT, source VARCHAR, dossier_no VARCHAR, rule VARCHAR, open BOOLEAN, stamp TIMESTAMP);
+    id BIGINT, source VARCHAR, dossier_no VARCHAR, rule VARCHAR, open BOOLEAN, stamp TIMESTAMP, numbered DATE);
 CREATE TABLE {{schema}}.postal (
     reference VARCHAR, source VARCHAR, dossier_no VARCHAR, dispatch VARCHAR, parcel VARCHAR, reason VARCHAR,
-    stamp TIMESTAMP);
+    stamp TIMESTAMP, numbered DATE);
 CREATE TABLE {{schema}}.portal (period VARCHAR, dossier_no VARCHAR, fetched_at VARCHAR);
 """
 
@@ -177,17 +177,43 @@ def _maybe_in_period(column: str, dialect: str, first: date, last: date) -> str:
     exist, 29 February) is read and dated exactly in DuckDB. Two-digit years order like dates only
     inside one century, so other periods read everything.
     """
-    if first.year < 2000 or last.year > 2068:  # %y reads 69-99 as 19xx
+    if not _numbered_periods(first, last):
         return "TRUE"
+    day, valid = _number_field(column, dialect)
+    # Cheapest test first: inside a year's store every row fails it and costs one substr.
+    return f"NOT ({day} NOT BETWEEN '{first:%y%m%d}' AND '{last:%y%m%d}' AND {valid})"
+
+
+def _numbered_periods(first: date, last: date) -> bool:
+    return first.year >= 2000 and last.year <= 2068  # %y reads 69-99 as 19xx
+
+
+def _number_field(column: str, dialect: str) -> tuple[str, str]:
+    """A number's ``YYMMDD`` field (after its first dash) and the condition that it is one: six
+    digits ending the number or followed by a dash, naming a day every year has."""
     dash = f"{'strpos' if dialect == 'postgresql' else 'instr'}({column}, '-')"
     day = f"substr({column}, {dash} + 1, 6)"
     digits = f"{day} ~ '^[0-9]{{6}}$'" if dialect == "postgresql" else f"{day} GLOB '{'[0-9]' * 6}'"
-    # Cheapest test first: inside a year's store every row fails it and costs one substr.
-    return (
-        f"NOT ({day} NOT BETWEEN '{first:%y%m%d}' AND '{last:%y%m%d}' AND {dash} > 0 "
-        f"AND substr({column}, {dash} + 7, 1) IN ('-', '') AND {digits} "
-        f"AND {_real_day(f'substr({day}, 3, 2)', f'substr({day}, 5, 2)')})"
+    valid = (
+        f"{dash} > 0 AND substr({column}, {dash} + 7, 1) IN ('-', '') AND {digits} "
+        f"AND {_real_day(f'substr({day}, 3, 2)', f'substr({day}, 5, 2)')}"
     )
+    return day, valid
+
+
+def _numbered(column: str) -> str:
+    """In DuckDB, when a row is copied: the day ``_maybe_in_period`` reads in the number (in 20YY),
+    or NULL, so that each reconciliation compares a date rather than parsing every number again."""
+    day, valid = _number_field(column, "duckdb")
+    parts = ", ".join(f"substr({day}, {at}, 2)::INTEGER" for at in (1, 3, 5))
+    return f"CASE WHEN {valid} THEN make_date(2000 + {parts}) END"
+
+
+def _in_days(first: date, last: date) -> str:
+    """``_maybe_in_period`` over the copied ``numbered`` column."""
+    if not _numbered_periods(first, last):
+        return "TRUE"
+    return f"(numbered IS NULL OR numbered BETWEEN DATE '{first}' AND DATE '{last}')"
 
 
 def _real_day(month: str, day: str) -> str:
@@ -267,7 +293,8 @@ def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
                 {", ".join(f"{flag}::BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases::INTEGER,
                 has_facts::BOOLEAN, nullif(fact_agency::VARCHAR, ''), nullif(one_stop_no::VARCHAR, ''),
                 nullif(other_no::VARCHAR, ''), nullif(applicant_key::VARCHAR, ''),
-                nullif(payment_gateway::VARCHAR, ''), fee_total::BIGINT, {_time("stamp")}""",
+                nullif(payment_gateway::VARCHAR, ''), fee_total::BIGINT, {_time("stamp")},
+                {_numbered("dossier_no::VARCHAR")}""",
         ),
         StoreRead(
             "delivery",
@@ -278,7 +305,7 @@ def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
             "d.updated_at",
             ("dossier_no",),
             "SELECT dossier_no::VARCHAR, source::VARCHAR, state::VARCHAR, nullif(acked_hash::VARCHAR, ''), "
-            + _time("stamp"),
+            f"{_time('stamp')}, {_numbered('dossier_no::VARCHAR')}",
             f"d.partner = {literal(partner)}",  # ix_delivery_state
         ),
         StoreRead(
@@ -289,7 +316,8 @@ def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
             "TRUE",
             resolved,
             ("id",),
-            "SELECT id::BIGINT, source::VARCHAR, dossier_no::VARCHAR, rule::VARCHAR, open::BOOLEAN, " + _time("stamp"),
+            "SELECT id::BIGINT, source::VARCHAR, dossier_no::VARCHAR, rule::VARCHAR, open::BOOLEAN, "
+            f"{_time('stamp')}, {_numbered('dossier_no::VARCHAR')}",
         ),
         StoreRead(
             "postal",
@@ -300,7 +328,8 @@ def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
             "o.updated_at",
             ("reference",),
             "SELECT reference::VARCHAR, source::VARCHAR, dossier_no::VARCHAR, dispatch::VARCHAR, "
-            f"nullif(parcel::VARCHAR, ''), nullif(reason::VARCHAR, ''), {_time('stamp')}",
+            f"nullif(parcel::VARCHAR, ''), nullif(reason::VARCHAR, ''), {_time('stamp')}, "
+            f"{_numbered('dossier_no::VARCHAR')}",
         ),
         StoreRead(
             "portal",
@@ -389,13 +418,12 @@ def materialize(
 
     Dossiers are kept with ``in_period`` rather than only the period's: whether a ministry dossier
     is also the city's must not depend on which day each side dated it. Only rows whose number
-    puts them outside the period on every side are left out (``_maybe_in_period``).
+    puts them outside the period on every side are left out (``_maybe_in_period``, read from the
+    ``numbered`` day computed when the row was copied).
     """
     db.execute(_DDL)
 
-    def maybe(column: str) -> str:
-        return _maybe_in_period(column, "duckdb", first, last)
-
+    in_days = _in_days(first, last)
     day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
     db.execute(
         f"""
@@ -406,24 +434,24 @@ def materialize(
             procedure, status, channel, received, due, finished, {", ".join(FLAG_FACTS)}, consulted_databases,
             has_facts, one_stop_no, other_no, applicant_key, payment_gateway, fee_total
         FROM {schema}.version
-        WHERE (source = $city OR source LIKE $ministry) AND {maybe("dossier_no")}
+        WHERE (source = $city OR source LIKE $ministry) AND {in_days}
         """,
         {"city": city_source, "ministry": ministry_prefix + "%", "first": first, "last": last},
     )
     city = {"city": city_source}
     db.execute(
         f"INSERT INTO delivery SELECT dossier_no, state, acked_hash FROM {schema}.delivery "
-        f"WHERE source = $city AND {maybe('dossier_no')}",
+        f"WHERE source = $city AND {in_days}",
         city,
     )
     db.execute(
         f"INSERT INTO quarantine SELECT dossier_no, rule FROM {schema}.quarantine "
-        f"WHERE source = $city AND open AND {maybe('dossier_no')}",
+        f"WHERE source = $city AND open AND {in_days}",
         city,
     )
     db.execute(
         f"INSERT INTO postal SELECT dossier_no, dispatch, parcel, reason FROM {schema}.postal "
-        f"WHERE source = $city AND {maybe('dossier_no')}",
+        f"WHERE source = $city AND {in_days}",
         city,
     )
     db.execute(

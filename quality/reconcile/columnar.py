@@ -151,17 +151,18 @@ def _up_to_date(
         try:
             refresh = Refresh()
             reason = _refresh(db, store, reads, refresh, batch_rows, parts, overlap)
+            if reason is None:
+                _refresh_snapshot(db, store, reads["portal"], snapshot_period, refresh, batch_rows, parts)
         except BaseException:
             db.execute("ROLLBACK")
             raise
         if reason is None:
-            _refresh_snapshot(db, store, reads["portal"], snapshot_period, refresh, batch_rows, parts)
             db.execute("COMMIT")
             return refresh
         db.execute("ROLLBACK")
         db.execute(f"DETACH {_SCHEMA}")
     refresh = Refresh(reason, _build(db, store, path, identity, reads, batch_rows, parts))
-    db.execute(f"ATTACH '{path}' AS {_SCHEMA}")
+    db.execute(f"ATTACH {literal(str(path))} AS {_SCHEMA}")
     _refresh_snapshot(db, store, reads["portal"], snapshot_period, refresh, batch_rows, parts)
     return refresh
 
@@ -171,7 +172,7 @@ def _attach(db: duckdb.DuckDBPyConnection, path: Path, identity: dict[str, str])
     if not path.exists():
         return "no copy yet"
     try:
-        db.execute(f"ATTACH '{path}' AS {_SCHEMA}")
+        db.execute(f"ATTACH {literal(str(path))} AS {_SCHEMA}")
     except duckdb.Error as error:
         return f"unreadable copy ({type(error).__name__})"
     try:
@@ -233,7 +234,7 @@ def _build(
     building = path.with_name(path.name + ".building")
     for stale in (building, building.with_name(building.name + ".wal")):
         stale.unlink(missing_ok=True)
-    db.execute(f"ATTACH '{building}' AS {_BUILD}")
+    db.execute(f"ATTACH {literal(str(building))} AS {_BUILD}")
     try:
         create_store_tables(db, _BUILD)
         db.execute(f"CREATE TABLE {_BUILD}.meta (key VARCHAR, value VARCHAR)")

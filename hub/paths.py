@@ -9,8 +9,11 @@ hub's user: 0700, and the hub's umask makes what is created inside 0600/0700 (:f
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+
+import sqlalchemy as sa
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +53,14 @@ def sandbox_dir() -> Path:
 def store_url() -> str:
     """The hub store's SQLAlchemy URL: ``HUB_STORE_URL`` or a SQLite file under ``var/``."""
     return os.environ.get("HUB_STORE_URL") or f"sqlite:///{var_dir() / 'hub.db'}"
+
+
+def reconcile_copy(store_url: str) -> Path:
+    """``var/reconcile/<store>.duckdb``: the columnar copy of the store's facts that reconciliation
+    reads (``quality.reconcile.columnar``). One per store (its URL without the password), so that
+    pointing the hub at another store and back does not rebuild the first one's copy."""
+    store = sa.engine.make_url(store_url).render_as_string(hide_password=True)
+    return var_dir() / "reconcile" / f"{hashlib.sha256(store.encode()).hexdigest()[:16]}.duckdb"
 
 
 def reports_dir(period_label: str) -> Path:

@@ -54,6 +54,14 @@ def reconcile_command(
             dir_okay=False,
         ),
     ] = None,
+    rebuild_copy: Annotated[
+        bool,
+        typer.Option(
+            help="Rebuild the columnar copy of the store that reconciliation reads (var/reconcile/) from the "
+            "store first, instead of bringing it up to date with what changed; it rebuilds itself when it "
+            "cannot be trusted."
+        ),
+    ] = False,
 ) -> None:
     """Reconcile a period and write its report (HTML, CSV, JSON, signed PDF) under var/reports/<period>/.
 
@@ -88,7 +96,7 @@ def reconcile_command(
     if portal_file is not None:
         _import_portal_file(portal_file, period)
     try:
-        result = jobs_reconcile.reconcile_and_report(period, language=language)
+        result = jobs_reconcile.reconcile_and_report(period, language=language, rebuild_copy=rebuild_copy)
     except (ValueError, SigningError) as exc:  # a bad period, a bad HUB_RECONCILE_EXPECTED, no signing key
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc

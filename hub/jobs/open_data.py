@@ -17,7 +17,7 @@ from typing import Any
 
 from adapters.city_data_portal.client import CkanClient
 from hub.jobs.common import recorded
-from hub.paths import reports_dir
+from hub.paths import reconcile_copy, reports_dir
 from hub.store import hub_store
 from mappings.code_tables import load_code_tables
 from quality.open_data.datasets import build_month
@@ -41,7 +41,8 @@ def month_publication(month_text: str, owner_org: str) -> Publication:
     if period.kind != "month":
         raise ValueError(f"open data is published by month (2026-11), not for {month_text!r}")
     memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-    result = reconcile(hub_store().db, period, memory_limit=memory_limit)
+    store = hub_store().db
+    result = reconcile(store, period, memory_limit=memory_limit, columnar=reconcile_copy(store.url))
     datasets = build_month(result, load_code_tables())
     return build_publication(datasets, owner_org=owner_org, modified=result.generated_at)
 

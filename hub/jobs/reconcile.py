@@ -29,7 +29,7 @@ from adapters.portal_scoreboard.client import (
 )
 from hub.jobs.common import recorded
 from hub.observability import metrics
-from hub.paths import reports_dir, var_dir
+from hub.paths import reconcile_copy, reports_dir, var_dir
 from hub.pipeline import citizen_notifications
 from hub.store import hub_store
 from hub.store.portal_scores import Score
@@ -66,8 +66,11 @@ def expected_classes() -> frozenset[DifferenceClass]:
     return DEFAULT_EXPECTED if text is None else parse_classes(text)
 
 
-def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str, Any]:
-    """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report."""
+def reconcile_and_report(period_text: str, *, language: str = "vi", rebuild_copy: bool = False) -> dict[str, Any]:
+    """Reconcile ``period_text`` (``2026-11-20``, ``2026-11``, ``2026-Q4``, ``2026``) and write the report.
+
+    The store is read through its columnar copy (``hub.paths.reconcile_copy``), brought up to date
+    first; ``rebuild_copy`` rebuilds it from the store instead."""
     period = Period.parse(period_text)
     expected = expected_classes()
     memory_limit = os.environ.get("HUB_RECONCILE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
@@ -76,7 +79,16 @@ def reconcile_and_report(period_text: str, *, language: str = "vi") -> dict[str,
     board, scores, fetched_at = _stored_scoreboard(period)
     notified = citizen_notifications.period_counts(hub_store(), period.first, period.last)
     extra = [notification_identity(asdict(notified))] if notified.planned else []
-    result = reconcile(hub_store().db, period, memory_limit=memory_limit, expected=expected, extra_identities=extra)
+    store = hub_store().db
+    result = reconcile(
+        store,
+        period,
+        memory_limit=memory_limit,
+        expected=expected,
+        extra_identities=extra,
+        columnar=reconcile_copy(store.url),
+        rebuild_columnar=rebuild_copy,
+    )
     metrics.reconciliation(result)
     document = result.to_dict()
     document["portal_scoreboard"] = compare_scoreboard(

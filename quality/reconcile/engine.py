@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -26,6 +27,7 @@ from mappings.delivery import DeliveryState
 from mappings.postal.dispatch import READY_STATUSES, RESULT_RETURNED, Dispatch
 from mappings.postal.states import PostalState
 from mappings.sources import CITY_SOURCE, PORTAL, PULLBACK_PREFIX
+from quality.reconcile.columnar import load_from_copy
 from quality.reconcile.load import StoreDatabase, load_store
 from quality.reconcile.ministries import by_ministry, ministry_identity
 from quality.reconcile.model import (
@@ -441,23 +443,31 @@ def loaded_store(
     snapshot_period: str | None,
     batch_rows: int,
     read_streams: int,
+    columnar: Path | None = None,
+    rebuild_columnar: bool = False,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB holding the store's city and ministry dossiers of ``period`` (``load.load_store``'s
     tables, ``dossier`` dated and flagged ``in_period``): what the reconciliation compares, and what
-    the analytics warehouse exports (``hub.analytics.export``), so both count the same dossiers."""
+    the analytics warehouse exports (``hub.analytics.export``), so both count the same dossiers.
+
+    ``columnar``: the file of the store's columnar copy (``quality.reconcile.columnar``), brought up
+    to date and read instead of the store; rebuilt first with ``rebuild_columnar``. None: the store
+    is read for this run only."""
     with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, connect_duckdb(memory_limit, spill) as db:
-        load_store(
-            db,
-            store,
-            city_source=CITY_SOURCE,
-            ministry_prefix=PULLBACK_PREFIX,
-            partner=PORTAL,
-            first=period.first,
-            last=period.last,
-            snapshot_period=snapshot_period,
-            batch_rows=batch_rows,
-            parts=read_streams,
-        )
+        scope: dict[str, Any] = {
+            "city_source": CITY_SOURCE,
+            "ministry_prefix": PULLBACK_PREFIX,
+            "partner": PORTAL,
+            "first": period.first,
+            "last": period.last,
+            "snapshot_period": snapshot_period,
+            "batch_rows": batch_rows,
+            "parts": read_streams,
+        }
+        if columnar is None:
+            load_store(db, store, **scope)
+        else:
+            load_from_copy(db, store, columnar, rebuild=rebuild_columnar, **scope)
         yield db
 
 
@@ -471,6 +481,8 @@ def reconcile(
     read_streams: int = 4,
     expected: frozenset[DifferenceClass] = DEFAULT_EXPECTED,
     extra_identities: Sequence[Identity] = (),
+    columnar: Path | None = None,
+    rebuild_columnar: bool = False,
 ) -> Reconciliation:
     """Compare the city's staged dossiers with the portal's delivery state and the ministry pull-backs.
 
@@ -479,13 +491,16 @@ def reconcile(
 
     ``read_streams``: connections a SQLite store is read over in parallel (see ``load._streams``).
     ``expected``: the classes a period may differ in and still be "explained" (``model.DEFAULT_EXPECTED``).
+    ``columnar``, ``rebuild_columnar``: read the store through its columnar copy (``loaded_store``).
     """
     tables = tables or load_code_tables()
     fetched_at = fetched_snapshot(store, period.label)
     portal_checked = fetched_at is not None
     snapshot_period = period.label if portal_checked else None
     platform = read_platform(store, period)
-    with loaded_store(store, period, memory_limit, snapshot_period, batch_rows, read_streams) as db:
+    with loaded_store(
+        store, period, memory_limit, snapshot_period, batch_rows, read_streams, columnar, rebuild_columnar
+    ) as db:
         payment_days = platform.load(db)
         db.execute(f"CREATE VIEW city AS SELECT * FROM dossier WHERE source = '{CITY_SOURCE}'")
         db.execute(f"CREATE VIEW ministry AS SELECT * FROM dossier WHERE source LIKE '{PULLBACK_PREFIX}%'")

@@ -16,9 +16,11 @@ text columns are cast back to text there (an empty result comes typed as integer
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import duckdb
@@ -50,6 +52,7 @@ FLAG_FACTS = (
     "identified",
     "result_coded",
 )
+# What reconciliation compares: the period's rows, created in the session's DuckDB by ``materialize``.
 _DDL = f"""
 CREATE TABLE dossier (
     source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, day DATE, in_period BOOLEAN,
@@ -62,11 +65,31 @@ CREATE TABLE portal (dossier_no VARCHAR);
 CREATE TABLE postal (dossier_no VARCHAR, dispatch VARCHAR, parcel VARCHAR, reason VARCHAR);
 """
 
-
-_INSERT_DELIVERY = """
-INSERT INTO delivery
-SELECT dossier_no::VARCHAR, state::VARCHAR, nullif(acked_hash::VARCHAR, '') FROM {batch}
+# The store's rows as read (``copy_store``), typed, every period, each with its write stamp: what
+# ``materialize`` picks the period from, kept in the session for one run (``load_store``) or in a
+# file between runs (``quality.reconcile.columnar``). ``delivery`` holds one partner's rows.
+STORE_TABLES = ("version", "delivery", "quarantine", "postal", "portal")
+_STORE_DDL = f"""
+CREATE TABLE {{schema}}.version (
+    source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, updated TIMESTAMP,
+    procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
+    {", ".join(f"{flag} BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases INTEGER, has_facts BOOLEAN,
+    fact_agency VARCHAR, one_stop_no VARCHAR, other_no VARCHAR, applicant_key VARCHAR, payment_gateway VARCHAR,
+    fee_total BIGINT, stamp TIMESTAMP, numbered DATE);
+CREATE TABLE {{schema}}.delivery (
+    dossier_no VARCHAR, source VARCHAR, state VARCHAR, acked_hash VARCHAR, stamp TIMESTAMP, numbered DATE);
+CREATE TABLE {{schema}}.quarantine (
+    id BIGINT, source VARCHAR, dossier_no VARCHAR, rule VARCHAR, open BOOLEAN, stamp TIMESTAMP, numbered DATE);
+CREATE TABLE {{schema}}.postal (
+    reference VARCHAR, source VARCHAR, dossier_no VARCHAR, dispatch VARCHAR, parcel VARCHAR, reason VARCHAR,
+    stamp TIMESTAMP, numbered DATE);
+CREATE TABLE {{schema}}.portal (period VARCHAR, dossier_no VARCHAR, fetched_at VARCHAR);
 """
+
+
+def create_store_tables(db: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """The store tables of ``STORE_TABLES``, empty, in ``schema`` (a schema or an attached database)."""
+    db.execute(_STORE_DDL.replace("{schema}", schema))
 
 
 def adbc_connect(url: str) -> Any:
@@ -129,11 +152,12 @@ def _scanned(column: str, dialect: str) -> str:
     return f"+{column}" if dialect == "sqlite" else column
 
 
-def _literal(value: str) -> str:
+def literal(value: str) -> str:
+    """``value`` as an SQL string literal (the same on SQLite, PostgreSQL and DuckDB)."""
     return "'" + value.replace("'", "''") + "'"
 
 
-def _text_time(column: str, dialect: str) -> str:
+def text_time(column: str, dialect: str) -> str:
     """A timestamp as ISO text in UTC, ``''`` for NULL (SQLite already stores the store's UTC as text)."""
     if dialect == "postgresql":
         return f"coalesce(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '')"
@@ -153,17 +177,43 @@ def _maybe_in_period(column: str, dialect: str, first: date, last: date) -> str:
     exist, 29 February) is read and dated exactly in DuckDB. Two-digit years order like dates only
     inside one century, so other periods read everything.
     """
-    if first.year < 2000 or last.year > 2068:  # %y reads 69-99 as 19xx
+    if not _numbered_periods(first, last):
         return "TRUE"
+    day, valid = _number_field(column, dialect)
+    # Cheapest test first: inside a year's store every row fails it and costs one substr.
+    return f"NOT ({day} NOT BETWEEN '{first:%y%m%d}' AND '{last:%y%m%d}' AND {valid})"
+
+
+def _numbered_periods(first: date, last: date) -> bool:
+    return first.year >= 2000 and last.year <= 2068  # %y reads 69-99 as 19xx
+
+
+def _number_field(column: str, dialect: str) -> tuple[str, str]:
+    """A number's ``YYMMDD`` field (after its first dash) and the condition that it is one: six
+    digits ending the number or followed by a dash, naming a day every year has."""
     dash = f"{'strpos' if dialect == 'postgresql' else 'instr'}({column}, '-')"
     day = f"substr({column}, {dash} + 1, 6)"
     digits = f"{day} ~ '^[0-9]{{6}}$'" if dialect == "postgresql" else f"{day} GLOB '{'[0-9]' * 6}'"
-    # Cheapest test first: inside a year's store every row fails it and costs one substr.
-    return (
-        f"NOT ({day} NOT BETWEEN '{first:%y%m%d}' AND '{last:%y%m%d}' AND {dash} > 0 "
-        f"AND substr({column}, {dash} + 7, 1) IN ('-', '') AND {digits} "
-        f"AND {_real_day(f'substr({day}, 3, 2)', f'substr({day}, 5, 2)')})"
+    valid = (
+        f"{dash} > 0 AND substr({column}, {dash} + 7, 1) IN ('-', '') AND {digits} "
+        f"AND {_real_day(f'substr({day}, 3, 2)', f'substr({day}, 5, 2)')}"
     )
+    return day, valid
+
+
+def _numbered(column: str) -> str:
+    """In DuckDB, when a row is copied: the day ``_maybe_in_period`` reads in the number (in 20YY),
+    or NULL, so that each reconciliation compares a date rather than parsing every number again."""
+    day, valid = _number_field(column, "duckdb")
+    parts = ", ".join(f"substr({day}, {at}, 2)::INTEGER" for at in (1, 3, 5))
+    return f"CASE WHEN {valid} THEN make_date(2000 + {parts}) END"
+
+
+def _in_days(first: date, last: date) -> str:
+    """``_maybe_in_period`` over the copied ``numbered`` column."""
+    if not _numbered_periods(first, last):
+        return "TRUE"
+    return f"(numbered IS NULL OR numbered BETWEEN DATE '{first}' AND DATE '{last}')"
 
 
 def _real_day(month: str, day: str) -> str:
@@ -180,6 +230,235 @@ def _flag(column: str) -> str:
     return f"CASE WHEN {column} THEN 1 ELSE 0 END"
 
 
+@dataclass(frozen=True)
+class StoreRead:
+    """How one store table is read into its table of ``STORE_TABLES``.
+
+    ``source``: the store's FROM clause, whose first alias the rowid ranges split (``_streams``);
+    ``scope``: which of its rows the copy ever holds; ``stamp``: the store expression of a row's
+    last write (``db.now()`` of the transaction that wrote it), None where rows are replaced by
+    period instead; ``key``: what identifies a row, so a re-read row replaces its old copy;
+    ``counted``: the scope as an index answers it, to count the store's rows cheaply.
+    """
+
+    table: str
+    columns: str
+    source: str
+    scope: str
+    stamp: str | None
+    key: tuple[str, ...]
+    insert: str
+    counted: str = "TRUE"
+
+    @property
+    def driving(self) -> str:
+        """The table and alias the rowid ranges split (``source`` opens with them)."""
+        return " ".join(self.source.split()[:2])
+
+    def sql(self, where: str) -> str:
+        """The rows of the scope meeting ``where``, with ``{part}`` left for the rowid range."""
+        return f"SELECT {self.columns} FROM {self.source} WHERE {{part}} AND {self.scope} AND ({where})"
+
+
+def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
+    """The reads of ``STORE_TABLES`` from a ``dialect`` store, ``delivery`` being ``partner``'s."""
+    time = functools.partial(text_time, dialect=dialect)
+    # A quarantine entry is written again when the breach recurs (last_seen) or is resolved (resolved_at).
+    resolved = (
+        "greatest(q.last_seen, q.resolved_at)"
+        if dialect == "postgresql"
+        else "max(q.last_seen, coalesce(q.resolved_at, q.last_seen))"
+    )
+    reads = (
+        StoreRead(
+            "version",
+            f"""c.source, c.dossier_no, c.content_hash, {time("c.source_updated_at")} AS updated,
+                coalesce(f.procedure_code, '') AS procedure, f.status, f.channel,
+                {time("f.received_at")} AS received, {time("f.due_at")} AS due, {time("f.finished_at")} AS finished,
+                {", ".join(f"{_flag('f.' + flag)} AS {flag}" for flag in FLAG_FACTS)},
+                coalesce(f.consulted_databases, 0) AS consulted_databases,
+                CASE WHEN f.dossier_no IS NULL THEN 0 ELSE 1 END AS has_facts,
+                coalesce(f.agency, '') AS fact_agency, coalesce(f.one_stop_no, '') AS one_stop_no,
+                coalesce(f.other_no, '') AS other_no, coalesce(f.applicant_key, '') AS applicant_key,
+                coalesce(f.payment_gateway, '') AS payment_gateway, coalesce(f.fee_total, 0) AS fee_total,
+                {time("c.staged_at")} AS stamp""",
+            "dossier_current c LEFT JOIN dossier_facts f"
+            " ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash",
+            "TRUE",
+            "c.staged_at",
+            ("source", "dossier_no"),
+            f"""SELECT source::VARCHAR, dossier_no::VARCHAR, content_hash::VARCHAR, {_time("updated")},
+                nullif(procedure::VARCHAR, ''), status::INTEGER, channel::INTEGER,
+                {_time("received")}, {_time("due")}, {_time("finished")},
+                {", ".join(f"{flag}::BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases::INTEGER,
+                has_facts::BOOLEAN, nullif(fact_agency::VARCHAR, ''), nullif(one_stop_no::VARCHAR, ''),
+                nullif(other_no::VARCHAR, ''), nullif(applicant_key::VARCHAR, ''),
+                nullif(payment_gateway::VARCHAR, ''), fee_total::BIGINT, {_time("stamp")},
+                {_numbered("dossier_no::VARCHAR")}""",
+        ),
+        StoreRead(
+            "delivery",
+            "d.dossier_no, d.source, d.state, coalesce(d.acked_hash, '') AS acked_hash, "
+            f"{time('d.updated_at')} AS stamp",
+            "delivery d",
+            f"{_scanned('d.partner', dialect)} = {literal(partner)}",
+            "d.updated_at",
+            ("dossier_no",),
+            "SELECT dossier_no::VARCHAR, source::VARCHAR, state::VARCHAR, nullif(acked_hash::VARCHAR, ''), "
+            f"{_time('stamp')}, {_numbered('dossier_no::VARCHAR')}",
+            f"d.partner = {literal(partner)}",  # ix_delivery_state
+        ),
+        StoreRead(
+            "quarantine",
+            f"q.id, q.source, q.dossier_no, q.rule, CASE WHEN q.resolved_at IS NULL THEN 1 ELSE 0 END AS open, "
+            f"{time(resolved)} AS stamp",
+            "quarantine q",
+            "TRUE",
+            resolved,
+            ("id",),
+            "SELECT id::BIGINT, source::VARCHAR, dossier_no::VARCHAR, rule::VARCHAR, open::BOOLEAN, "
+            f"{_time('stamp')}, {_numbered('dossier_no::VARCHAR')}",
+        ),
+        StoreRead(
+            "postal",
+            "o.reference, o.source, o.dossier_no, o.dispatch, coalesce(o.state, '') AS parcel, "
+            f"coalesce(o.reason, '') AS reason, {time('o.updated_at')} AS stamp",
+            "postal_order o",
+            "TRUE",
+            "o.updated_at",
+            ("reference",),
+            "SELECT reference::VARCHAR, source::VARCHAR, dossier_no::VARCHAR, dispatch::VARCHAR, "
+            f"nullif(parcel::VARCHAR, ''), nullif(reason::VARCHAR, ''), {_time('stamp')}, "
+            f"{_numbered('dossier_no::VARCHAR')}",
+        ),
+        StoreRead(
+            "portal",
+            f"s.period, s.dossier_no, {time('s.fetched_at')} AS fetched_at",
+            "portal_snapshot s",
+            "TRUE",
+            None,
+            ("period", "dossier_no"),
+            "SELECT period::VARCHAR, dossier_no::VARCHAR, fetched_at::VARCHAR",
+        ),
+    )
+    return {read.table: read for read in reads}
+
+
+def only_adbc(store: StoreDatabase) -> None:
+    """Leave ADBC the only reader of a SQLite store's file in this process, before it reads.
+
+    ADBC links its own copy of SQLite. Two copies in one process do not share their view of a WAL
+    database's open files: while the store's pool holds pysqlite connections, ADBC was seen to read
+    a stale snapshot (and a copy closing its descriptor drops the other's POSIX locks). Closing the
+    pool first makes ADBC the only copy with the file open.
+    """
+    if store.engine.dialect.name == "sqlite":
+        store.engine.dispose()
+
+
+def copy_store(
+    db: duckdb.DuckDBPyConnection,
+    schema: str,
+    store: StoreDatabase,
+    reads: Sequence[tuple[StoreRead, str]],
+    *,
+    batch_rows: int,
+    parts: int,
+    replace: bool,
+) -> dict[str, tuple[int, datetime | None]]:
+    """Stream each ``(read, where)``'s rows into ``schema``'s table; per table, the rows read and
+    the newest stamp among them (None: no row, or a table without stamps).
+
+    ``replace``: the rows read replace the table's rows with the same key (an incremental refresh);
+    otherwise they are appended (a table being filled).
+    """
+    dialect = store.engine.dialect.name
+    only_adbc(store)
+    read_rows: dict[str, tuple[int, datetime | None]] = {}
+    for read, where in reads:
+        target = f"{schema}.{read.table}"
+        into = "changed" if replace else target
+        if replace:
+            db.execute(f"CREATE OR REPLACE TEMP TABLE changed AS FROM {target} LIMIT 0")
+        with _streams(store.url, dialect, read.sql(where), read.driving, batch_rows, parts) as readers:
+            names = [f"part_{k}" for k in range(len(readers))]
+            for name, reader in zip(names, readers, strict=True):
+                db.register(name, reader)
+            try:
+                batch = "(" + " UNION ALL ".join(f"FROM {n}" for n in names) + ")"
+                db.execute(f"INSERT INTO {into} {read.insert} FROM {batch}")
+            finally:
+                for name in names:
+                    db.unregister(name)
+        newest = "max(stamp)" if read.stamp is not None else "NULL"
+        ((count, stamp),) = db.execute(f"SELECT count(*), {newest} FROM {into}").fetchall()
+        read_rows[read.table] = (count, stamp)
+        if replace:
+            same = " AND ".join(f"t.{k} = c.{k}" for k in read.key)
+            db.execute(f"DELETE FROM {target} t USING changed c WHERE {same}")
+            db.execute(f"INSERT INTO {target} FROM changed")
+            db.execute("DROP TABLE changed")
+    return read_rows
+
+
+def materialize(
+    db: duckdb.DuckDBPyConnection,
+    schema: str,
+    *,
+    city_source: str,
+    ministry_prefix: str,
+    first: date,
+    last: date,
+    snapshot_period: str | None,
+) -> None:
+    """Create and fill ``dossier`` (city and ministry, with facts), ``delivery``, ``quarantine``
+    (open entries), ``postal`` (the city's results sent by post: dispatch and delivery state) and
+    ``portal`` (the portal's export fetched for ``snapshot_period``; empty when None) from the
+    store tables in ``schema``.
+
+    Dossiers are kept with ``in_period`` rather than only the period's: whether a ministry dossier
+    is also the city's must not depend on which day each side dated it. Only rows whose number
+    puts them outside the period on every side are left out (``_maybe_in_period``, read from the
+    ``numbered`` day computed when the row was copied).
+    """
+    db.execute(_DDL)
+
+    in_days = _in_days(first, last)
+    day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
+    db.execute(
+        f"""
+        INSERT INTO dossier
+        SELECT source, dossier_no, content_hash,
+            CASE WHEN source = $city THEN {_AGENCY} ELSE coalesce(fact_agency, {_AGENCY}) END, {day},
+            coalesce({day} BETWEEN $first AND $last, false),
+            procedure, status, channel, received, due, finished, {", ".join(FLAG_FACTS)}, consulted_databases,
+            has_facts, one_stop_no, other_no, applicant_key, payment_gateway, fee_total
+        FROM {schema}.version
+        WHERE (source = $city OR source LIKE $ministry) AND {in_days}
+        """,
+        {"city": city_source, "ministry": ministry_prefix + "%", "first": first, "last": last},
+    )
+    city = {"city": city_source}
+    db.execute(
+        f"INSERT INTO delivery SELECT dossier_no, state, acked_hash FROM {schema}.delivery "
+        f"WHERE source = $city AND {in_days}",
+        city,
+    )
+    db.execute(
+        f"INSERT INTO quarantine SELECT dossier_no, rule FROM {schema}.quarantine "
+        f"WHERE source = $city AND open AND {in_days}",
+        city,
+    )
+    db.execute(
+        f"INSERT INTO postal SELECT dossier_no, dispatch, parcel, reason FROM {schema}.postal "
+        f"WHERE source = $city AND {in_days}",
+        city,
+    )
+    db.execute(
+        f"INSERT INTO portal SELECT dossier_no FROM {schema}.portal WHERE period = $period", {"period": snapshot_period}
+    )
+
+
 def load_store(
     db: duckdb.DuckDBPyConnection,
     store: StoreDatabase,
@@ -193,106 +472,45 @@ def load_store(
     batch_rows: int,
     parts: int,
 ) -> None:
-    """Create and fill ``dossier`` (city and ministry, with facts), ``delivery``, ``quarantine``,
-    ``postal`` (the city's results sent by post: dispatch and delivery state) and ``portal`` (the
-    portal's export fetched for ``snapshot_period``; empty when None).
+    """``materialize``'s tables read from the store for this run only (no columnar copy kept).
 
-    Dossiers are kept with ``in_period`` rather than only the period's: whether a ministry dossier
-    is also the city's must not depend on which day each side dated it. Only rows whose number
-    puts them outside the period on every side are left in the store (``_maybe_in_period``).
+    The store skips what the period cannot hold before it is converted to Arrow (other sources,
+    resolved quarantine entries, numbers dated outside the period, other periods' snapshots), so a
+    day's reconciliation of a year's store reads that day's rows.
     """
-    db.execute(_DDL)
     dialect = store.engine.dialect.name
+    reads = store_reads(dialect, partner)
+
+    def of_city(alias: str) -> str:
+        return (
+            f"{_scanned(alias + '.source', dialect)} = {literal(city_source)} "
+            f"AND {_maybe_in_period(alias + '.dossier_no', dialect, first, last)}"
+        )
+
     source = _scanned("c.source", dialect)
-    dossiers = f"""
-        SELECT c.source, c.dossier_no, c.content_hash, {_text_time("c.source_updated_at", dialect)} AS updated,
-            coalesce(f.procedure_code, '') AS procedure, f.status, f.channel,
-            {_text_time("f.received_at", dialect)} AS received, {_text_time("f.due_at", dialect)} AS due,
-            {_text_time("f.finished_at", dialect)} AS finished,
-            {", ".join(f"{_flag('f.' + flag)} AS {flag}" for flag in FLAG_FACTS)},
-            coalesce(f.consulted_databases, 0) AS consulted_databases,
-            CASE WHEN f.dossier_no IS NULL THEN 0 ELSE 1 END AS has_facts,
-            coalesce(f.agency, '') AS fact_agency, coalesce(f.one_stop_no, '') AS one_stop_no,
-            coalesce(f.other_no, '') AS other_no, coalesce(f.applicant_key, '') AS applicant_key,
-            coalesce(f.payment_gateway, '') AS payment_gateway, coalesce(f.fee_total, 0) AS fee_total
-        FROM dossier_current c
-        LEFT JOIN dossier_facts f
-            ON f.source = c.source AND f.dossier_no = c.dossier_no AND f.content_hash = c.content_hash
-        WHERE {{part}} AND ({source} = {_literal(city_source)} OR {source} LIKE {_literal(ministry_prefix + "%")})
-            AND {_maybe_in_period("c.dossier_no", dialect, first, last)}
-    """
-    day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
-    insert_dossiers = f"""
-        INSERT INTO dossier
-        SELECT source, dossier_no, content_hash,
-            CASE WHEN source = $city THEN {_AGENCY} ELSE coalesce(nullif(fact_agency, ''), {_AGENCY}) END, {day},
-            coalesce({day} BETWEEN $first AND $last, false),
-            nullif(procedure, ''), status, channel, received, due, finished,
-            {", ".join(f"{flag}::BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases::INTEGER, has_facts::BOOLEAN,
-            nullif(one_stop_no, ''), nullif(other_no, ''), nullif(applicant_key, ''), nullif(payment_gateway, ''),
-            fee_total::BIGINT
-        FROM (SELECT * REPLACE (source::VARCHAR AS source, dossier_no::VARCHAR AS dossier_no,
-                content_hash::VARCHAR AS content_hash, procedure::VARCHAR AS procedure, {_time("updated")} AS updated,
-                {_time("received")} AS received, {_time("due")} AS due, {_time("finished")} AS finished,
-                fact_agency::VARCHAR AS fact_agency, one_stop_no::VARCHAR AS one_stop_no,
-                other_no::VARCHAR AS other_no, applicant_key::VARCHAR AS applicant_key,
-                payment_gateway::VARCHAR AS payment_gateway) FROM {{batch}})
-    """
-    delivery = f"""
-        SELECT dossier_no, state, coalesce(acked_hash, '') AS acked_hash FROM delivery d
-        WHERE {{part}} AND {_scanned("partner", dialect)} = {_literal(partner)}
-            AND {_scanned("source", dialect)} = {_literal(city_source)}
-            AND {_maybe_in_period("dossier_no", dialect, first, last)}
-    """
-    quarantine = f"""
-        SELECT dossier_no, rule FROM quarantine q
-        WHERE {{part}} AND {_scanned("source", dialect)} = {_literal(city_source)} AND resolved_at IS NULL
-            AND {_maybe_in_period("dossier_no", dialect, first, last)}
-    """
-    postal = f"""
-        SELECT dossier_no, dispatch, coalesce(state, '') AS parcel, coalesce(reason, '') AS reason FROM postal_order o
-        WHERE {{part}} AND {_scanned("source", dialect)} = {_literal(city_source)}
-            AND {_maybe_in_period("dossier_no", dialect, first, last)}
-    """
-    of_period = f"{_scanned('period', dialect)} = {_literal(snapshot_period)}" if snapshot_period else "FALSE"
-    portal = f"SELECT dossier_no FROM portal_snapshot s WHERE {{part}} AND {of_period}"
-    if dialect == "sqlite":
-        # ADBC links its own copy of SQLite. Two copies in one process do not share their view of
-        # a WAL database's open files: while the store's pool holds pysqlite connections, ADBC was
-        # seen to read a stale snapshot (and a copy closing its descriptor drops the other's POSIX
-        # locks). Closing the pool first makes ADBC the only copy with the file open.
-        store.engine.dispose()
-    for sql, rowid_of, insert, params in (
-        (dossiers, "dossier_current c", insert_dossiers, {"first": first, "last": last, "city": city_source}),
-        (delivery, "delivery d", _INSERT_DELIVERY, None),
-        (
-            quarantine,
-            "quarantine q",
-            "INSERT INTO quarantine SELECT dossier_no::VARCHAR, rule::VARCHAR FROM {batch}",
-            None,
-        ),
-        (
-            postal,
-            "postal_order o",
-            "INSERT INTO postal SELECT dossier_no::VARCHAR, dispatch::VARCHAR, nullif(parcel::VARCHAR, ''), "
-            "nullif(reason::VARCHAR, '') FROM {batch}",
-            None,
-        ),
-        (
-            portal,
-            "portal_snapshot s",
-            "INSERT INTO portal SELECT dossier_no::VARCHAR FROM {batch}",
-            None,
-        ),
-    ):
-        with _streams(store.url, dialect, sql, rowid_of, batch_rows, parts) as readers:
-            names = [f"part_{k}" for k in range(len(readers))]
-            for name, reader in zip(names, readers, strict=True):
-                db.register(name, reader)
-            try:
-                db.execute(
-                    insert.replace("{batch}", "(" + " UNION ALL ".join(f"FROM {n}" for n in names) + ")"), params
-                )
-            finally:
-                for name in names:
-                    db.unregister(name)
+    only = {
+        "version": f"({source} = {literal(city_source)} OR {source} LIKE {literal(ministry_prefix + '%')}) "
+        f"AND {_maybe_in_period('c.dossier_no', dialect, first, last)}",
+        "delivery": of_city("d"),
+        "quarantine": f"{of_city('q')} AND q.resolved_at IS NULL",
+        "postal": of_city("o"),
+        "portal": f"{_scanned('s.period', dialect)} = {literal(snapshot_period)}" if snapshot_period else "FALSE",
+    }
+    db.execute(f"CREATE SCHEMA {_READ}")
+    create_store_tables(db, _READ)
+    copy_store(
+        db, _READ, store, [(reads[t], only[t]) for t in STORE_TABLES], batch_rows=batch_rows, parts=parts, replace=False
+    )
+    materialize(
+        db,
+        _READ,
+        city_source=city_source,
+        ministry_prefix=ministry_prefix,
+        first=first,
+        last=last,
+        snapshot_period=snapshot_period,
+    )
+    db.execute(f"DROP SCHEMA {_READ} CASCADE")
+
+
+_READ = "store_read"  # the session's schema for the store tables of one run

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
 from hub.store.records import JsonText
 from mappings.text import has_raw_unstorable, storable
@@ -48,6 +48,19 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def bind_processors(
+    table: sa.Table, columns: Sequence[str], dialect: Dialect
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position in ``columns``, converter) for each column whose value SQLAlchemy converts before
+    the driver takes it (its type's bind processor: SQLite's timestamps as text, JSON, booleans) --
+    so SQL sent to the driver directly stores exactly what ``conn.execute`` would have stored."""
+    return [
+        (i, process)
+        for i, name in enumerate(columns)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
 
 
 @dataclass(frozen=True)
@@ -159,11 +172,7 @@ class Database:
         dialect = self.engine.dialect
         # execute_values expands one "%s" into the page's rows; sqlite3 binds one "?" per value.
         sql = spec.sql("%s" if dialect.name == "postgresql" else f"({', '.join('?' for _ in spec.columns)})")
-        processors = [
-            (i, process)
-            for i, name in enumerate(spec.columns)
-            if (process := spec.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        ]
+        processors = bind_processors(spec.table, spec.columns, dialect)
         if not processors:
             return sql, None
 

@@ -22,7 +22,7 @@ from cryptography import x509
 from sqlalchemy.engine import Connection, Dialect
 
 from hub.store import schema as t
-from hub.store.database import Database, chunks, utc
+from hub.store.database import Database, bind_processors, chunks, utc
 from hub.store.records import IntentState, LoggedEntry, LogHead, LogSeal, MessageLogEntry, OpenIntent
 from signing import evidence
 from signing.keys import SigningIdentity
@@ -591,7 +591,7 @@ class _DriverSql:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self._pyformat = dialect.paramstyle == "pyformat"
-        self._processors: dict[str, list[tuple[str, Callable[[Any], Any] | None]]] = {}
+        self._processors: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
         lock = "" if dialect.name == "sqlite" else " FOR UPDATE"
         self.head = self._text(f"SELECT seq, entry_hash, sealed_seq FROM message_log_head WHERE id = 1{lock}")
         self._update_head = cache(self._update_head_sql)
@@ -645,12 +645,11 @@ class _DriverSql:
         """``row``'s values as the driver takes them (the columns' bind processors)."""
         processors = self._processors.get(table.name)
         if processors is None:
-            processors = [
-                (c.name, c.type.dialect_impl(self.dialect).bind_processor(self.dialect)) for c in table.columns
-            ]
+            names = [c.name for c in table.columns]
+            processors = [(names[i], process) for i, process in bind_processors(table, names, self.dialect)]
             self._processors[table.name] = processors
         bound = dict(row)
         for name, process in processors:
-            if process is not None and name in bound:
+            if name in bound:
                 bound[name] = process(bound[name])
         return bound

@@ -234,7 +234,8 @@ def _load() -> str:
 @contextmanager
 def _timed_store_read(seconds: list[float], refreshes: list[Any]) -> Iterator[None]:
     """Time the engine's read of the store inside ``reconcile()``, apart from the rest: ``load_store``
-    (the store read for the run) or ``load_from_copy`` (the copy brought up to date, then read).
+    (the store read for the run) or ``load_from_copy`` (the copy brought up to date; the compare
+    then reads it in place, so reading the copy's rows counts as compare).
 
     The engine reads the store and then compares in one call; the benchmark reports the two
     stages separately, so it wraps the functions that read and records how long they took (and

@@ -3,8 +3,9 @@
 Why: reading a year's facts out of the store (SQLite or PostgreSQL, row by row into Arrow) is most
 of a year's reconciliation, and from one day to the next almost none of it changed. The copy is a
 DuckDB file holding ``load.STORE_TABLES`` -- every period, typed -- that each run first brings up
-to date by re-reading only the rows written since the copy's newest row, then reads as
-``load.materialize`` does the session's tables for the one run.
+to date by re-reading only the rows written since the copy's newest row, then leaves attached
+for the run to read in place, through ``load.period_views`` as a run without the copy reads the
+session's tables.
 
 What "changed" means, per table: every row the reconciliation reads carries the time of the
 transaction that last wrote it -- ``dossier_current.staged_at`` (its facts are written in the same
@@ -24,8 +25,9 @@ than the store's. A rebuild is written beside the copy and renamed over it, and 
 DuckDB transaction, so a run that dies leaves the previous copy.
 
 Concurrency: DuckDB lets one process open a file for writing and refuses the others outright, so
-the runs queue on an exclusive ``fcntl.flock`` of ``<copy>.lock`` instead; each holds it while it
-refreshes the copy and reads its period out of it, then releases it for the next.
+the runs queue on an exclusive ``fcntl.flock`` of ``<copy>.lock`` instead (``locked``); each holds
+it while it refreshes the copy and through its compare, which reads the file in place, and
+releases it once its DuckDB has closed the file, for the next.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import os
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +47,15 @@ import sqlalchemy as sa
 
 from quality.reconcile.load import (
     STORE_TABLES,
+    ReadScope,
     StoreDatabase,
     StoreRead,
     adbc_connect,
     copy_store,
     create_store_tables,
     literal,
-    materialize,
     only_adbc,
+    period_views,
     store_reads,
     text_time,
 )
@@ -60,7 +63,7 @@ from quality.reconcile.load import (
 OVERLAP = timedelta(minutes=15)
 """How long before the copy's newest stamp each refresh re-reads: longer than a store write
 transaction lasts between taking its time and committing (batches commit in seconds)."""
-LAYOUT = "2"  # of ``load.STORE_TABLES``: a copy written by another layout is rebuilt
+LAYOUT = "3"  # of ``load.STORE_TABLES``: a copy written by another layout is rebuilt
 _ROUNDS = 3  # refreshes that may each find rows committed meanwhile before the copy is rebuilt
 _STORE_TABLES = ("dossier_current", "dossier_facts", "delivery", "quarantine", "postal_order", "portal_snapshot")
 _SCHEMA = "columnar"  # the copy's name while attached to the session's DuckDB
@@ -80,40 +83,23 @@ def load_from_copy(
     db: duckdb.DuckDBPyConnection,
     store: StoreDatabase,
     path: Path,
+    scope: ReadScope,
     *,
-    city_source: str,
-    ministry_prefix: str,
-    partner: str,
-    first: date,
-    last: date,
-    snapshot_period: str | None,
-    batch_rows: int,
-    parts: int,
     rebuild: bool = False,
     overlap: timedelta | None = None,
 ) -> Refresh:
-    """``load.load_store``'s tables, read from the columnar copy at ``path`` once it is up to date
-    (``overlap``: ``OVERLAP`` unless given)."""
+    """``load.period_views`` over the columnar copy at ``path``, attached to ``db`` once it is up to
+    date (``overlap``: ``OVERLAP`` unless given). The caller holds ``locked(path)`` until ``db`` is
+    closed: the views read the file."""
     overlap = OVERLAP if overlap is None else overlap
-    with _locked(path):
-        try:
-            refresh = _up_to_date(db, store, path, partner, snapshot_period, batch_rows, parts, rebuild, overlap)
-            materialize(
-                db,
-                _SCHEMA,
-                city_source=city_source,
-                ministry_prefix=ministry_prefix,
-                first=first,
-                last=last,
-                snapshot_period=snapshot_period,
-            )
-        finally:
-            db.execute(f"DETACH DATABASE IF EXISTS {_SCHEMA}")
+    refresh = _up_to_date(db, store, path, scope, rebuild, overlap)
+    period_views(db, _SCHEMA, scope)
     return refresh
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the copy at ``path`` (runs in other processes and threads wait)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -127,23 +113,21 @@ def _up_to_date(
     db: duckdb.DuckDBPyConnection,
     store: StoreDatabase,
     path: Path,
-    partner: str,
-    snapshot_period: str | None,
-    batch_rows: int,
-    parts: int,
+    scope: ReadScope,
     rebuild: bool,
     overlap: timedelta,
 ) -> Refresh:
     """Leave the copy attached as ``_SCHEMA``, refreshed or rebuilt."""
     dialect = store.engine.dialect.name
-    reads = store_reads(dialect, partner)
+    reads = store_reads(dialect, scope.partner)
+    snapshot_period, batch_rows, parts = scope.snapshot_period, scope.batch_rows, scope.parts
     only_adbc(store)
     with closing(adbc_connect(store.url)) as conn:
         identity = {
             "layout": LAYOUT,
             "store": _identity(conn, store.url, dialect),
             "schema": _fingerprint(conn, dialect),
-            "partner": partner,
+            "partner": scope.partner,
         }
     reason = "asked" if rebuild else _attach(db, path, identity)
     if reason is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +27,8 @@ from mappings.delivery import DeliveryState
 from mappings.postal.dispatch import READY_STATUSES, RESULT_RETURNED, Dispatch
 from mappings.postal.states import PostalState
 from mappings.sources import CITY_SOURCE, PORTAL, PULLBACK_PREFIX
-from quality.reconcile.columnar import load_from_copy
-from quality.reconcile.load import StoreDatabase, load_store
+from quality.reconcile.columnar import load_from_copy, locked
+from quality.reconcile.load import ReadScope, StoreDatabase, load_store
 from quality.reconcile.ministries import by_ministry, ministry_identity
 from quality.reconcile.model import (
     DEFAULT_EXPECTED,
@@ -103,7 +103,7 @@ LEFT JOIN procedure_version pv ON pv.code = s.procedure AND s.day BETWEEN pv.val
 #
 # The export is joined in full, so the same pass also finds what the portal holds and the city does
 # not (extra at the portal, reached it by another road): ``_PORTAL_EXTRA`` moves those rows out.
-# (``load_store`` skips city dossiers numbered on a day outside the period, so one the city numbered
+# (``load.period_views`` skip city dossiers numbered on a day outside the period, so one the city numbered
 # on another day is extra too.)
 #
 # The return of the result by post is a second, independent dimension (``postal_kind``): a result
@@ -446,28 +446,33 @@ def loaded_store(
     columnar: Path | None = None,
     rebuild_columnar: bool = False,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB holding the store's city and ministry dossiers of ``period`` (``load.load_store``'s
-    tables, ``dossier`` dated and flagged ``in_period``): what the reconciliation compares, and what
-    the analytics warehouse exports (``hub.analytics.export``), so both count the same dossiers.
+    """A DuckDB holding the store's city and ministry dossiers of ``period`` (``load.period_views``,
+    ``dossier`` dated and flagged ``in_period``): what the reconciliation compares, and what the
+    analytics warehouse exports (``hub.analytics.export``), so both count the same dossiers.
 
     ``columnar``: the file of the store's columnar copy (``quality.reconcile.columnar``), brought up
-    to date and read instead of the store; rebuilt first with ``rebuild_columnar``. None: the store
-    is read for this run only."""
-    with tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill, connect_duckdb(memory_limit, spill) as db:
-        scope: dict[str, Any] = {
-            "city_source": CITY_SOURCE,
-            "ministry_prefix": PULLBACK_PREFIX,
-            "partner": PORTAL,
-            "first": period.first,
-            "last": period.last,
-            "snapshot_period": snapshot_period,
-            "batch_rows": batch_rows,
-            "parts": read_streams,
-        }
+    to date and read in place instead of the store, under its lock until the DuckDB is closed (the
+    lock is taken first, so it is released last); rebuilt first with ``rebuild_columnar``. None:
+    the store is read for this run only."""
+    scope = ReadScope(
+        city_source=CITY_SOURCE,
+        ministry_prefix=PULLBACK_PREFIX,
+        partner=PORTAL,
+        first=period.first,
+        last=period.last,
+        snapshot_period=snapshot_period,
+        batch_rows=batch_rows,
+        parts=read_streams,
+    )
+    with (
+        locked(columnar) if columnar is not None else nullcontext(),
+        tempfile.TemporaryDirectory(prefix="hub-reconcile-") as spill,
+        connect_duckdb(memory_limit, spill) as db,
+    ):
         if columnar is None:
-            load_store(db, store, **scope)
+            load_store(db, store, scope)
         else:
-            load_from_copy(db, store, columnar, rebuild=rebuild_columnar, **scope)
+            load_from_copy(db, store, columnar, scope, rebuild=rebuild_columnar)
         yield db
 
 

@@ -36,9 +36,28 @@ class StoreDatabase(Protocol):
     engine: sa.engine.Engine
 
 
+@dataclass(frozen=True)
+class ReadScope:
+    """What one reconciliation reads, whether from the store (``load_store``) or from its columnar
+    copy (``quality.reconcile.columnar.load_from_copy``): the city's and the ministries' pull-backs'
+    dossiers (``ministry_prefix``: the sources' common prefix) of the days ``first`` .. ``last``,
+    ``partner``'s delivery records, the portal's export fetched for ``snapshot_period`` (None: not
+    fetched), and how the store is streamed (``_streams``: ``batch_rows`` rows per Arrow batch over
+    ``parts`` connections)."""
+
+    city_source: str
+    ministry_prefix: str
+    partner: str
+    first: date
+    last: date
+    snapshot_period: str | None
+    batch_rows: int
+    parts: int
+
+
 # Dossier numbers are {agency}-{YYMMDD}-{NNNN}: the agency and the intake day, read in SQL.
-_AGENCY = "split_part(dossier_no, '-', 1)"
-_NUMBER_DAY = "try_strptime(split_part(dossier_no, '-', 2), '%y%m%d')::DATE"
+_AGENCY = "split_part(dossier_no::VARCHAR, '-', 1)"
+_NUMBER_DAY = "try_strptime(split_part(dossier_no::VARCHAR, '-', 2), '%y%m%d')::DATE"
 HANOI_OFFSET = "INTERVAL 7 HOUR"  # Vietnam has kept UTC+7, without daylight saving, since 1975
 
 # The yes/no facts of ``dossier_facts`` read into ``dossier``, in column order (NULL -- no facts -- is no).
@@ -52,22 +71,11 @@ FLAG_FACTS = (
     "identified",
     "result_coded",
 )
-# What reconciliation compares: the period's rows, created in the session's DuckDB by ``materialize``.
-_DDL = f"""
-CREATE TABLE dossier (
-    source VARCHAR, dossier_no VARCHAR, content_hash VARCHAR, agency VARCHAR, day DATE, in_period BOOLEAN,
-    procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
-    {", ".join(f"{flag} BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases INTEGER, has_facts BOOLEAN,
-    one_stop_no VARCHAR, other_no VARCHAR, applicant_key VARCHAR, payment_gateway VARCHAR, fee_total BIGINT);
-CREATE TABLE delivery (dossier_no VARCHAR, state VARCHAR, acked_hash VARCHAR);
-CREATE TABLE quarantine (dossier_no VARCHAR, rule VARCHAR);
-CREATE TABLE portal (dossier_no VARCHAR);
-CREATE TABLE postal (dossier_no VARCHAR, dispatch VARCHAR, parcel VARCHAR, reason VARCHAR);
-"""
-
 # The store's rows as read (``copy_store``), typed, every period, each with its write stamp: what
-# ``materialize`` picks the period from, kept in the session for one run (``load_store``) or in a
-# file between runs (``quality.reconcile.columnar``). ``delivery`` holds one partner's rows.
+# ``period_views`` pick the period from, kept in the session for one run (``load_store``) or in a
+# file between runs (``quality.reconcile.columnar``). ``delivery`` holds one partner's rows. What
+# does not depend on the period is computed once, when a row is copied: the day a number carries
+# (``numbered``), a version's day (``day``) and the agency its number names (``number_agency``).
 STORE_TABLES = ("version", "delivery", "quarantine", "postal", "portal")
 _STORE_DDL = f"""
 CREATE TABLE {{schema}}.version (
@@ -75,7 +83,7 @@ CREATE TABLE {{schema}}.version (
     procedure VARCHAR, status INTEGER, channel INTEGER, received TIMESTAMP, due TIMESTAMP, finished TIMESTAMP,
     {", ".join(f"{flag} BOOLEAN" for flag in FLAG_FACTS)}, consulted_databases INTEGER, has_facts BOOLEAN,
     fact_agency VARCHAR, one_stop_no VARCHAR, other_no VARCHAR, applicant_key VARCHAR, payment_gateway VARCHAR,
-    fee_total BIGINT, stamp TIMESTAMP, numbered DATE);
+    fee_total BIGINT, stamp TIMESTAMP, numbered DATE, day DATE, number_agency VARCHAR);
 CREATE TABLE {{schema}}.delivery (
     dossier_no VARCHAR, source VARCHAR, state VARCHAR, acked_hash VARCHAR, stamp TIMESTAMP, numbered DATE);
 CREATE TABLE {{schema}}.quarantine (
@@ -269,6 +277,11 @@ def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
         if dialect == "postgresql"
         else "max(q.last_seen, coalesce(q.resolved_at, q.last_seen))"
     )
+    # A version's day: the one its number carries, else the day it was received, else last updated, in Hanoi.
+    day = (
+        f"coalesce({_NUMBER_DAY}, ({_time('received')} + {HANOI_OFFSET})::DATE, "
+        f"({_time('updated')} + {HANOI_OFFSET})::DATE)"
+    )
     reads = (
         StoreRead(
             "version",
@@ -294,7 +307,7 @@ def store_reads(dialect: str, partner: str) -> dict[str, StoreRead]:
                 has_facts::BOOLEAN, nullif(fact_agency::VARCHAR, ''), nullif(one_stop_no::VARCHAR, ''),
                 nullif(other_no::VARCHAR, ''), nullif(applicant_key::VARCHAR, ''),
                 nullif(payment_gateway::VARCHAR, ''), fee_total::BIGINT, {_time("stamp")},
-                {_numbered("dossier_no::VARCHAR")}""",
+                {_numbered("dossier_no::VARCHAR")}, {day}, {_AGENCY}""",
         ),
         StoreRead(
             "delivery",
@@ -401,116 +414,85 @@ def copy_store(
     return read_rows
 
 
-def materialize(
-    db: duckdb.DuckDBPyConnection,
-    schema: str,
-    *,
-    city_source: str,
-    ministry_prefix: str,
-    first: date,
-    last: date,
-    snapshot_period: str | None,
-) -> None:
-    """Create and fill ``dossier`` (city and ministry, with facts), ``delivery``, ``quarantine``
-    (open entries), ``postal`` (the city's results sent by post: dispatch and delivery state) and
-    ``portal`` (the portal's export fetched for ``snapshot_period``; empty when None) from the
-    store tables in ``schema``.
+def period_views(db: duckdb.DuckDBPyConnection, schema: str, scope: ReadScope) -> None:
+    """Create the views the reconciliation compares, over the store tables in ``schema``:
+    ``dossier`` (city and ministry, with facts), ``delivery``, ``quarantine`` (open entries),
+    ``postal`` (the city's results sent by post: dispatch and delivery state) and ``portal`` (the
+    portal's export fetched for ``scope.snapshot_period``; empty when None).
+
+    Views, not tables: the compare reads the period's rows where they are (the columnar copy's
+    file, or the session's tables of one store read) instead of first copying them once more.
 
     Dossiers are kept with ``in_period`` rather than only the period's: whether a ministry dossier
     is also the city's must not depend on which day each side dated it. Only rows whose number
     puts them outside the period on every side are left out (``_maybe_in_period``, read from the
     ``numbered`` day computed when the row was copied).
     """
-    db.execute(_DDL)
-
-    in_days = _in_days(first, last)
-    day = f"coalesce({_NUMBER_DAY}, (received + {HANOI_OFFSET})::DATE, (updated + {HANOI_OFFSET})::DATE)"
+    in_days = _in_days(scope.first, scope.last)
+    city = f"source = {literal(scope.city_source)}"
+    ministry = f"source LIKE {literal(scope.ministry_prefix + '%')}"
+    period = literal(scope.snapshot_period) if scope.snapshot_period is not None else "NULL"
     db.execute(
         f"""
-        INSERT INTO dossier
+        CREATE TEMP VIEW dossier AS
         SELECT source, dossier_no, content_hash,
-            CASE WHEN source = $city THEN {_AGENCY} ELSE coalesce(fact_agency, {_AGENCY}) END, {day},
-            coalesce({day} BETWEEN $first AND $last, false),
+            CASE WHEN {city} THEN number_agency ELSE coalesce(fact_agency, number_agency) END AS agency, day,
+            coalesce(day BETWEEN DATE '{scope.first}' AND DATE '{scope.last}', false) AS in_period,
             procedure, status, channel, received, due, finished, {", ".join(FLAG_FACTS)}, consulted_databases,
             has_facts, one_stop_no, other_no, applicant_key, payment_gateway, fee_total
         FROM {schema}.version
-        WHERE (source = $city OR source LIKE $ministry) AND {in_days}
-        """,
-        {"city": city_source, "ministry": ministry_prefix + "%", "first": first, "last": last},
-    )
-    city = {"city": city_source}
-    db.execute(
-        f"INSERT INTO delivery SELECT dossier_no, state, acked_hash FROM {schema}.delivery "
-        f"WHERE source = $city AND {in_days}",
-        city,
-    )
-    db.execute(
-        f"INSERT INTO quarantine SELECT dossier_no, rule FROM {schema}.quarantine "
-        f"WHERE source = $city AND open AND {in_days}",
-        city,
-    )
-    db.execute(
-        f"INSERT INTO postal SELECT dossier_no, dispatch, parcel, reason FROM {schema}.postal "
-        f"WHERE source = $city AND {in_days}",
-        city,
-    )
-    db.execute(
-        f"INSERT INTO portal SELECT dossier_no FROM {schema}.portal WHERE period = $period", {"period": snapshot_period}
+        WHERE ({city} OR {ministry}) AND {in_days};
+        CREATE TEMP VIEW delivery AS
+        SELECT dossier_no, state, acked_hash FROM {schema}.delivery WHERE {city} AND {in_days};
+        CREATE TEMP VIEW quarantine AS
+        SELECT dossier_no, rule FROM {schema}.quarantine WHERE {city} AND open AND {in_days};
+        CREATE TEMP VIEW postal AS
+        SELECT dossier_no, dispatch, parcel, reason FROM {schema}.postal WHERE {city} AND {in_days};
+        CREATE TEMP VIEW portal AS SELECT dossier_no FROM {schema}.portal WHERE period = {period};
+        """
     )
 
 
-def load_store(
-    db: duckdb.DuckDBPyConnection,
-    store: StoreDatabase,
-    *,
-    city_source: str,
-    ministry_prefix: str,
-    partner: str,
-    first: date,
-    last: date,
-    snapshot_period: str | None,
-    batch_rows: int,
-    parts: int,
-) -> None:
-    """``materialize``'s tables read from the store for this run only (no columnar copy kept).
+def load_store(db: duckdb.DuckDBPyConnection, store: StoreDatabase, scope: ReadScope) -> None:
+    """``period_views`` over the store's rows read for this run only, into the session (no columnar
+    copy kept).
 
     The store skips what the period cannot hold before it is converted to Arrow (other sources,
     resolved quarantine entries, numbers dated outside the period, other periods' snapshots), so a
     day's reconciliation of a year's store reads that day's rows.
     """
     dialect = store.engine.dialect.name
-    reads = store_reads(dialect, partner)
+    reads = store_reads(dialect, scope.partner)
+    first, last = scope.first, scope.last
 
     def of_city(alias: str) -> str:
         return (
-            f"{_scanned(alias + '.source', dialect)} = {literal(city_source)} "
+            f"{_scanned(alias + '.source', dialect)} = {literal(scope.city_source)} "
             f"AND {_maybe_in_period(alias + '.dossier_no', dialect, first, last)}"
         )
 
     source = _scanned("c.source", dialect)
+    period = scope.snapshot_period
     only = {
-        "version": f"({source} = {literal(city_source)} OR {source} LIKE {literal(ministry_prefix + '%')}) "
+        "version": f"({source} = {literal(scope.city_source)} OR {source} LIKE {literal(scope.ministry_prefix + '%')}) "
         f"AND {_maybe_in_period('c.dossier_no', dialect, first, last)}",
         "delivery": of_city("d"),
         "quarantine": f"{of_city('q')} AND q.resolved_at IS NULL",
         "postal": of_city("o"),
-        "portal": f"{_scanned('s.period', dialect)} = {literal(snapshot_period)}" if snapshot_period else "FALSE",
+        "portal": f"{_scanned('s.period', dialect)} = {literal(period)}" if period else "FALSE",
     }
     db.execute(f"CREATE SCHEMA {_READ}")
     create_store_tables(db, _READ)
     copy_store(
-        db, _READ, store, [(reads[t], only[t]) for t in STORE_TABLES], batch_rows=batch_rows, parts=parts, replace=False
-    )
-    materialize(
         db,
         _READ,
-        city_source=city_source,
-        ministry_prefix=ministry_prefix,
-        first=first,
-        last=last,
-        snapshot_period=snapshot_period,
+        store,
+        [(reads[t], only[t]) for t in STORE_TABLES],
+        batch_rows=scope.batch_rows,
+        parts=scope.parts,
+        replace=False,
     )
-    db.execute(f"DROP SCHEMA {_READ} CASCADE")
+    period_views(db, _READ, scope)
 
 
 _READ = "store_read"  # the session's schema for the store tables of one run

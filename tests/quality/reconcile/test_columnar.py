@@ -3,6 +3,7 @@ through the copy reports exactly what one reading the store from scratch reports
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -156,3 +157,40 @@ def test_two_reconciliations_at_once_share_the_copy_without_corrupting_it(
     assert documents == [expected, expected]
     assert _document(store, columnar=copy) == expected
     assert [r.rebuilt for r in refreshes] == ["no copy yet", None, None, None]
+
+
+def test_a_refresh_waits_for_a_run_reading_the_copy_in_place(
+    store: HubStore, tmp_path: Path, refreshes: list[Refresh], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compare reads the copy's file in place: a second run (whose refresh rewrites that file)
+    waits until the first has finished reading, and each reports the store as it stood when it ran."""
+    copy = tmp_path / "reconcile.duckdb"
+    _store_with_differences(store)
+    before = _document(store)
+    reconcile(store.db, DAY, columnar=copy)
+    reading, resume = threading.Event(), threading.Event()
+    compare = engine.by_ministry
+
+    def paused(*args: Any, **kwargs: Any) -> Any:  # the first run stops in mid-compare, reading the copy
+        if not reading.is_set():
+            reading.set()
+            assert resume.wait(30)
+        return compare(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "by_ministry", paused)
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(_document, store, columnar=copy)
+        assert reading.wait(30)
+        _a_day_of_changes(store)
+        second = pool.submit(_document, store, columnar=copy)
+        done = threading.Event()
+        second.add_done_callback(lambda _: done.set())
+        assert not done.wait(1), "the second run read or refreshed the copy while the first was reading it"
+        resume.set()
+        assert first.result() == before
+        after = second.result()
+
+    assert after == _document(store) != before
+    assert [r.rebuilt for r in refreshes] == ["no copy yet", None, None]
+    assert refreshes[-1].rows["version"] > 0  # the second run refreshed the copy with the day's changes

@@ -12,7 +12,8 @@ For each load (``--dossiers``, one fresh set of sandbox partners per load, gener
   server of ``--pg-url`` / ``HUB_TEST_PG_URL``), the code the DAG tasks call, in ``--workers``
   worker processes (``bench.workers``) as an executor runs task instances: ``extract`` once per
   generated day, one after the other (``city_dossiers_extract`` has ``max_active_runs=1``), then
-  ``plan`` (one task), ``deliver_dossiers`` mapped over its batches, ``plan_progress`` and
+  ``plan`` mapped over its partitions (``HUB_PLAN_PARTITIONS``, set to ``--workers``), ``batch``
+  (one task), ``deliver_dossiers`` mapped over its batches, ``plan_progress`` and
   ``deliver_progress`` mapped over its batches, the mapped tasks ``--workers`` at a time (default:
   the ``national_portal`` pool's slots). Partners answer over loopback from their own process;
   every request is signed and every reply verified; the message log is written and sealed.
@@ -112,7 +113,8 @@ class HubRun:
         """The year on ``workers`` cores of its own: serial tasks' CPU plus mapped tasks' CPU shared by the workers.
 
         What this machine would do without neighbours and with the partners elsewhere; the
-        serial stages (one extract run at a time, one plan task) do not spread over workers.
+        serial stages (one extract run at a time, the single tasks: batching the plan, planning
+        progress) do not spread over workers; the plan's partitions are mapped tasks and do.
         """
         serial = sum(stage.cpu_seconds for stage in self.stages if stage.tasks == 1 or stage.name == "extract")
         mapped = self.cpu_seconds - serial
@@ -253,9 +255,15 @@ def run_hub(
         extract = _stage("extract", "dossiers", extracted, time.perf_counter() - began, lambda r: r["records"])
         _say_stage(extract)
 
-        planned, seconds = _single(pool, "plan")
-        plan = _stage("plan (incl. GX)", "dossiers", [planned], seconds, lambda _: partners.records)
-        _say_stage(plan, f", {len(planned.result)} batches")
+        began = time.perf_counter()
+        partitions = pool.submit(run_task, "partitions").result()
+        plans, _ = _mapped(pool, "plan", partitions.result)
+        plan = _stage("plan (incl. GX)", "dossiers", plans, time.perf_counter() - began, lambda r: r["considered"])
+        _say_stage(plan, f", {len(plans)} partitions")
+
+        planned, seconds = _single(pool, "batch", [run.result for run in plans])
+        batch = _stage("plan batches", "batches", [planned], seconds, len)
+        _say_stage(batch, " (incl. Data Docs)")
 
         runs, seconds = _mapped(pool, "deliver_dossiers", planned.result)
         deliver = _stage("deliver dossiers", "dossiers", runs, seconds, _records)
@@ -268,7 +276,7 @@ def run_hub(
         runs, seconds = _mapped(pool, "deliver_progress", progress_planned.result)
         progress = _stage("deliver progress", "progress entries", runs, seconds, _records)
         _say_stage(progress)
-    run.stages = [extract, plan, deliver, plan_progress, progress]
+    run.stages = [extract, plan, batch, deliver, plan_progress, progress]
     run.dossiers, run.progress_entries, run.peak_rss_mib = extract.items, progress.items, memory.peak_mib
     run.problems += _accounting(url, partners, portal, run)
     return run
@@ -426,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         var_dir = work / "var"
         os.environ["HUB_VAR_DIR"] = str(var_dir)  # the workers' too: GX Data Docs and the dev PKI live there
+        os.environ["HUB_PLAN_PARTITIONS"] = str(args.workers)  # one plan partition per worker
         pki = init_dev_pki(var_dir / "pki", partners=partner_ids())
         for load in args.dossiers:
             began = time.perf_counter()

@@ -93,10 +93,22 @@ def _extract(start: Any, end: Any) -> dict[str, Any]:
     return extract(_city(), start, end)
 
 
-def _plan() -> list[str]:
-    from hub.jobs.portal import plan_portal_sync
+def _partitions() -> list[list[int]]:
+    from hub.jobs.portal import plan_partitions
 
-    return plan_portal_sync()
+    return plan_partitions()
+
+
+def _plan(partition: list[int]) -> dict[str, Any]:
+    from hub.jobs.portal import plan_portal_partition
+
+    return plan_portal_partition(partition)
+
+
+def _batch(reports: list[dict[str, Any]]) -> list[str]:
+    from hub.jobs.portal import batch_portal_sync
+
+    return batch_portal_sync(reports)
 
 
 def _deliver(batch_id: str) -> dict[str, Any]:
@@ -120,7 +132,9 @@ def _deliver_progress(batch_id: str) -> dict[str, Any]:
 # The tasks of city_dossiers_extract and national_portal_sync, by name, as the DAGs call them.
 TASKS: dict[str, Callable[..., Any]] = {
     "extract": _extract,
+    "partitions": _partitions,
     "plan": _plan,
+    "batch": _batch,
     "deliver_dossiers": _deliver,
     "plan_progress": _plan_progress,
     "deliver_progress": _deliver_progress,

@@ -1,7 +1,8 @@
 """Sync staged city dossiers to the national public-service portal (DVCQG).
 
 Runs whenever new city dossiers are staged. Plans (quality gate, diff against what the portal
-acknowledged, outbox), then delivers ``DongBoHoSoMC`` batches and ``CapNhatTienDoHoSoMC``
+acknowledged, outbox) as mapped tasks over disjoint partitions of the staged dossiers (several
+workers at once), batches what they queued, then delivers ``DongBoHoSoMC`` batches and ``CapNhatTienDoHoSoMC``
 progress entries as mapped tasks limited by the ``national_portal`` pool, and writes a summary
 whose counts add up: extracted = delivered + pending + quarantined + out of scope.
 Re-running sends nothing twice: every message has an idempotency key and an outbox state.
@@ -38,11 +39,23 @@ from dags.common import (
     doc_md=__doc__,
 )
 def national_portal_sync() -> None:
-    @task(inlets=[HUB_CITY_STAGING], outlets=[HUB_OUTBOX])
-    def plan() -> list[str]:
+    @task
+    def partitions() -> list[list[int]]:
         from hub.jobs import portal
 
-        return portal.plan_portal_sync()
+        return portal.plan_partitions()
+
+    @task(inlets=[HUB_CITY_STAGING], outlets=[HUB_OUTBOX])
+    def plan(partition: list[int], run_id=None) -> dict:
+        from hub.jobs import portal
+
+        return portal.plan_portal_partition(partition, run_id)
+
+    @task(outlets=[HUB_OUTBOX])
+    def batch(reports: list[dict]) -> list[str]:
+        from hub.jobs import portal
+
+        return portal.batch_portal_sync(reports)
 
     @task(pool=NATIONAL_PORTAL_POOL, inlets=[HUB_OUTBOX], outlets=[PORTAL_DOSSIERS])
     def deliver_dossiers(batch_id: str) -> dict:
@@ -68,7 +81,7 @@ def national_portal_sync() -> None:
 
         return portal.summarize_portal_sync(run_id)
 
-    planned = plan()
+    planned = batch(plan.expand(partition=partitions()))
     delivered = deliver_dossiers.expand(batch_id=planned)
     progress_batches = plan_progress()
     delivered >> progress_batches

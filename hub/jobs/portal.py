@@ -4,44 +4,100 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from adapters.national_portal.client import NationalPortalClient
+from adapters.partners import pools
 from hub.jobs.common import recorded, write_report
-from hub.jobs.quality import build_data_docs, new_run_id, stored_gate
+from hub.jobs.quality import build_data_docs, keep_validations, new_run_id, stored_gate
 from hub.observability import events
 from hub.pipeline import portal_sync
 from hub.pipeline.portal_outcomes import resolve_unknown_outcomes
 from hub.pipeline.redelivery import RedeliveryPolicy
 from hub.pipeline.summary import sync_summary
-from hub.store import hub_store
+from hub.store import WHOLE, Partition, hub_store, partitions
 from mappings.sources import CITY_SOURCE
 from signing.config import hub_identity
 
 log = logging.getLogger(__name__)
 DeliveryStep = Callable[..., portal_sync.DeliveryReport]
+PLAN_PARTITIONS_ENV = "HUB_PLAN_PARTITIONS"
+PORTAL_POOL = "national_portal"  # dags.common.NATIONAL_PORTAL_POOL (the core does not import dags)
 
 
 def plan_portal_sync(run_id: str | None = None) -> list[str]:
-    """Plan the sync and return the dossier batch ids (what the delivery tasks map over). Every
-    batch's validation is stored under ``run_id``; a schema drift fails the task (nothing planned
-    from the drifted page), and the Data Docs are built once at the end."""
-    gate = stored_gate(hub_store(), run_id or new_run_id())
+    """Plan the whole sync in this task and return the dossier batch ids (what the delivery tasks
+    map over): :func:`plan_portal_partition` over the one partition, then :func:`batch_portal_sync`."""
+    return batch_portal_sync([_plan(WHOLE, run_id or new_run_id())])
+
+
+def plan_partitions() -> list[list[int]]:
+    """The plan's partitions as ``[index, count]`` (what the DAG maps the plan task over): as many
+    as ``HUB_PLAN_PARTITIONS`` says, by default the ``national_portal`` pool's slots -- the
+    workers the delivery tasks that follow use."""
+    count = int(os.environ.get(PLAN_PARTITIONS_ENV) or pools()[PORTAL_POOL].slots)
+    return [[p.index, p.count] for p in partitions(count)]
+
+
+def plan_portal_partition(partition: Sequence[int], run_id: str | None = None) -> dict[str, Any]:
+    """Plan one partition (``[index, count]``; several task instances at once) and keep its
+    validations for the Data Docs; returns its report, which :func:`batch_portal_sync` adds up."""
+    report = _plan(Partition(*partition), run_id or new_run_id())
+    keep_validations()
+    return report
+
+
+def _plan(partition: Partition, run_id: str) -> dict[str, Any]:
+    """Every batch's validation is stored under ``run_id``; a schema drift fails the task (nothing
+    planned from the drifted page)."""
+    gate = stored_gate(hub_store(), run_id)
     started = hub_store().db.now()
-    report = portal_sync.plan(hub_store(), gate, source=CITY_SOURCE)
-    events.quarantined_since(hub_store(), CITY_SOURCE, started)
+    report = portal_sync.plan_partition(hub_store(), gate, source=CITY_SOURCE, partition=partition)
     log.info(
-        "planned %d dossier versions: %s; %d messages queued (%d superseded) in %d batches",
+        "partition %s: planned %d dossier versions: %s; %d messages queued (%d superseded)",
+        partition,
         report.considered,
         dict(report.dispositions),
         report.messages_queued,
         report.superseded,
-        len(report.dossier_batches),
+    )
+    return {
+        "partition": [partition.index, partition.count],
+        "started": started.isoformat(),
+        "considered": report.considered,
+        "dispositions": dict(report.dispositions),
+        "messages_queued": report.messages_queued,
+        "superseded": report.superseded,
+    }
+
+
+def batch_portal_sync(reports: Iterable[dict[str, Any]]) -> list[str]:
+    """After every partition: log what they planned together and what they quarantined, batch the
+    queued messages, build the Data Docs once; returns the dossier batch ids."""
+    reports = list(reports)
+    if reports:
+        started = min(datetime.fromisoformat(r["started"]) for r in reports)
+        events.quarantined_since(hub_store(), CITY_SOURCE, started)
+    dispositions: Counter[str] = Counter()
+    for r in reports:
+        dispositions.update(r["dispositions"])
+    batches = portal_sync.batch_plan(hub_store())
+    log.info(
+        "planned %d dossier versions in %d partitions: %s; %d messages queued (%d superseded) in %d batches",
+        sum(r["considered"] for r in reports),
+        len(reports),
+        dict(dispositions),
+        sum(r["messages_queued"] for r in reports),
+        sum(r["superseded"] for r in reports),
+        len(batches),
     )
     build_data_docs()
-    return report.dossier_batches
+    return batches
 
 
 def deliver_portal_dossiers(client: NationalPortalClient, batch_id: str) -> dict[str, Any]:

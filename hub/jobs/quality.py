@@ -36,12 +36,23 @@ def stored_gate(store: HubStore, run_id: str) -> QualityGate:
     )
 
 
+def _kept() -> Path:
+    return var_dir() / "gx" / "validations"
+
+
+def keep_validations() -> int:
+    """Keep this process's validation results (masked) for the Data Docs another task builds."""
+    from quality.expectations.runner import keep_validations as keep  # GX: inside the task only
+
+    return keep(_kept())
+
+
 def build_data_docs() -> Path:
     """Build the suites and every kept validation result (``var/gx/validations/``, this process's
     added) into ``var/gx/data_docs/``, readable offline; returns the index page, which the run's
     report links."""
     from quality.expectations.runner import build_data_docs as build  # GX: inside the task only
 
-    index = build(var_dir() / "gx" / "data_docs", kept=var_dir() / "gx" / "validations")
+    index = build(var_dir() / "gx" / "data_docs", kept=_kept())
     log.info("GX Data Docs: %s", index)
     return index

@@ -13,6 +13,7 @@ from hub.store.ministry import (  # importing registers its tables
     StatusUpdate,
 )
 from hub.store.ministry_callbacks import MinistryCallbacks, StoredCallback  # importing registers its tables
+from hub.store.partitions import WHOLE, Partition, partitions
 from hub.store.payments import PaymentRecords  # importing registers its tables
 from hub.store.population import (  # importing registers its tables
     CheckResult,
@@ -44,6 +45,7 @@ from hub.store.records import (
 from hub.store.store import HubStore
 
 __all__ = [
+    "WHOLE",
     "CheckResult",
     "ClaimedCheck",
     "ClaimedMessage",
@@ -63,6 +65,7 @@ __all__ = [
     "OpenIntent",
     "OutboxMessage",
     "OutboxState",
+    "Partition",
     "PaymentRecords",
     "PlannedCheck",
     "PopulationChecks",
@@ -81,5 +84,6 @@ __all__ = [
     "StatusUpdate",
     "StoredCallback",
     "hub_store",
+    "partitions",
     "store_for",
 ]

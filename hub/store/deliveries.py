@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.store import schema as t
 from hub.store.database import Database, chunks
+from hub.store.partitions import WHOLE, Partition
 from hub.store.records import CurrentRecord, Disposition
 from hub.store.staging import current_version_of
 from mappings.delivery import DeliveryState
+
+
+class _Key(NamedTuple):
+    dossier_no: str
 
 
 class Deliveries:
@@ -75,10 +81,12 @@ class Deliveries:
             [{"b_dossier": d, "b_hash": h} for d, h in versions],
         )
 
-    def iter_unsettled(self, source: str, partner: str, batch_size: int) -> Iterator[list[CurrentRecord]]:
+    def iter_unsettled(
+        self, source: str, partner: str, batch_size: int, partition: Partition = WHOLE
+    ) -> Iterator[list[CurrentRecord]]:
         """Current versions the partner's delivery state has not yet caught up with -- including
         one whose number another source record turned out to carry too (``shared_number``) and
-        that is not quarantined yet, though its content did not change.
+        that is not quarantined yet, though its content did not change -- of ``partition``.
 
         Keyset-paged by dossier number, so the caller may update delivery states between pages.
         """
@@ -97,7 +105,27 @@ class Deliveries:
                 ),
             )
         )
-        return self.db.keyset_pages(query, cur.c.dossier_no, batch_size, CurrentRecord)
+        if partition.whole:
+            return self.db.keyset_pages(query, cur.c.dossier_no, batch_size, CurrentRecord)
+        return self._partition_pages(query, partition, batch_size)
+
+    def _partition_pages(
+        self, query: sa.Select[Any], partition: Partition, batch_size: int
+    ) -> Iterator[list[CurrentRecord]]:
+        """``query``'s rows of ``partition`` in pages of about ``batch_size``: the keys alone are
+        paged through (the partition is a hash of the number, which neither store computes alike),
+        and only this partition's rows are read whole, payload included."""
+        key = t.dossier_current.c.dossier_no
+        keys = query.with_only_columns(key)
+        for page in self.db.keyset_pages(keys, key, batch_size * partition.count, _Key):
+            mine = [k.dossier_no for k in page if partition.holds(k.dossier_no)]
+            if not mine:
+                continue
+            with self.db.engine.connect() as conn:
+                rows = [
+                    CurrentRecord(*row) for chunk in chunks(mine) for row in conn.execute(query.where(key.in_(chunk)))
+                ]
+            yield sorted(rows, key=lambda r: r.dossier_no)
 
     def counts(self, partner: str, source: str | None = None) -> dict[str, int]:
         """Dossiers per delivery state (every state present, zero when empty)."""

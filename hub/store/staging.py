@@ -43,6 +43,20 @@ FACTS = BulkInsert(
 SHARED = BulkInsert(t.shared_number, ("source", "dossier_no", "number", "record_id", "first_seen"))
 
 
+# A record sharing its number with another source record is staged as "<number>#<record id>".
+SHARED_KEY_SEPARATOR = "#"
+
+
+def shared_key(number: str, record_id: str) -> str:
+    """The staged key of a record that carries ``number`` after another record already held it."""
+    return f"{number}{SHARED_KEY_SEPARATOR}{record_id}"
+
+
+def number_of(dossier_key: str) -> str:
+    """The dossier number a staged key stands for (the key itself, or its part before the separator)."""
+    return dossier_key.partition(SHARED_KEY_SEPARATOR)[0]
+
+
 def current_version_of(staged: sa.FromClause, current: sa.FromClause) -> sa.ColumnElement[bool]:
     """Join condition: the staged row that is ``current``'s version (same source, number, hash)."""
     return sa.and_(
@@ -133,7 +147,7 @@ class Staging:
                 continue
             first = next((i for i, key in claimed.items() if key == number), holder or ids[0])
             for record_id in ids:
-                key = claimed.get(record_id) or (number if record_id == first else f"{number}#{record_id}")
+                key = claimed.get(record_id) or (number if record_id == first else shared_key(number, record_id))
                 keys[(number, record_id)] = key
                 if record_id not in claimed:
                     fresh_claims.append((source, key, number, record_id, now))

@@ -170,15 +170,7 @@ def build_data_docs(folder: Path, kept: Path | None = None) -> Path:
         _prepared(load_code_tables())
         context = _context()
         store = context.validation_results_store
-        for key in store.list_keys():
-            result = store.get(key)
-            for item in result.results:
-                item.result = _masked(item.result)
-            store.set(key, result)
-            if kept is not None:
-                path = kept.joinpath(*key.to_tuple()).with_suffix(".json")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(store.serialize(result), encoding="utf-8")
+        _mask_and_keep(store, kept)
         if kept is not None:
             for path in sorted(kept.rglob("*.json")):
                 key = ValidationResultIdentifier.from_tuple(path.relative_to(kept).with_suffix("").parts)
@@ -197,6 +189,30 @@ def build_data_docs(folder: Path, kept: Path | None = None) -> Path:
         suites = [suite.name for suite in context.suites.all()]
         validations = [_entry(key, store.get(key)) for key in store.list_keys()]
     return make_offline(folder, suites, validations)
+
+
+def keep_validations(kept: Path) -> int:
+    """Mask this process's validation results and write them to ``kept`` for a later
+    :func:`build_data_docs` in another process (a partition of the plan keeps its results; the
+    task after the partitions builds the site once from all of them); returns how many."""
+    with _GX_LOCK:
+        return _mask_and_keep(_context().validation_results_store, kept)
+
+
+def _mask_and_keep(store: Any, kept: Path | None) -> int:
+    """Mask every stored result (reports never show a full number) and write it to ``kept``: one
+    file per validation, named by its key, so processes keeping at once never write one file."""
+    keys = store.list_keys()
+    for key in keys:
+        result = store.get(key)
+        for item in result.results:
+            item.result = _masked(item.result)
+        store.set(key, result)
+        if kept is not None:
+            path = kept.joinpath(*key.to_tuple()).with_suffix(".json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(store.serialize(result), encoding="utf-8")
+    return len(keys)
 
 
 def _entry(key: Any, result: Any) -> ValidationEntry:

@@ -200,3 +200,23 @@ def test_data_docs_list_every_kept_validation_and_fetch_nothing(gate: QualityGat
             r"""(?:src|href)="https?://(?!greatexpectations\.io/newsletter)|url\(\s*'?https?:""",
             page.read_text(encoding="utf-8"),
         ), page
+
+
+def test_a_partition_keeps_its_validations_masked_for_the_task_that_builds_the_docs(
+    gate: QualityGate, tmp_path: Path
+) -> None:
+    """Each plan partition is a task of its own: what it validated reaches the Data Docs only
+    through the kept files, and those never show a full number."""
+    from quality.expectations.runner import build_data_docs, keep_validations
+
+    bad = copy.deepcopy(RECORD)
+    bad["chu_ho_so"]["so_giay_to"] = "003090012345"
+    gate.split([RECORD, bad])
+    kept = tmp_path / "kept"
+    count = keep_validations(kept)
+    files = list(kept.rglob("*.json"))
+    assert count >= 1 and len(files) == count
+    assert all("003090012345" not in f.read_text(encoding="utf-8") for f in files)
+    index = build_data_docs(tmp_path / "data_docs", kept=kept)
+    listed = re.findall(r'href="(validations/[^"]+)"', index.read_text(encoding="utf-8"))
+    assert len(listed) >= count

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -60,10 +60,20 @@ def redact_json_keys(body: bytes, keys: frozenset[str]) -> tuple[bytes, bool]:
         document: Any = json.loads(body)
     except ValueError:
         return body, False
-    if not isinstance(document, dict) or not keys.intersection(document):
+    if not isinstance(document, dict):
         return body, False
+    redacted = redacted_document(document, keys)
+    return (body, False) if redacted is None else (redacted, True)
+
+
+def redacted_document(document: Mapping[str, Any], keys: frozenset[str]) -> bytes | None:
+    """The logged copy :func:`redact_json_keys` makes of a body encoding ``document``, made from the
+    document itself (a caller that just encoded it need not decode it again); None when it holds
+    none of ``keys``."""
+    if not keys.intersection(document):
+        return None
     redacted = {key: (REDACTED if key in keys else value) for key, value in document.items()}
-    return json.dumps(redacted, ensure_ascii=False).encode("utf-8"), True
+    return json.dumps(redacted, ensure_ascii=False).encode("utf-8")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -33,8 +34,10 @@ def key_sha256(cert: x509.Certificate) -> str:
     return hashlib.sha256(spki).hexdigest()
 
 
+@lru_cache(maxsize=64)
 def _name(rfc4514: str) -> str:
-    """One spelling of a distinguished name, so a pin written by hand matches the certificate's."""
+    """One spelling of a distinguished name, so a pin written by hand matches the certificate's
+    (remembered: parsing the pin's name again for every reply cost more than verifying it)."""
     return x509.Name.from_rfc4514_string(rfc4514).rfc4514_string()
 
 
@@ -74,24 +77,30 @@ class MessageSignatures:
 
     def signer_refusal(self, certificate: x509.Certificate) -> str | None:
         """Why a verified signature is still not the partner's (another certificate signed), or None."""
-        who = self.partner or "this partner"
-        pin = self.signer
-        if pin is None:
-            return (
-                f"no signing certificate is named for {who} (adapters/partners.py signer, or the Connection's "
-                "signer_subject): a signed reply cannot be tied to it"
-            )
-        signed_by = certificate.subject.rfc4514_string()
-        if signed_by != _name(pin.subject):
-            return f"the reply is signed by {signed_by}, which may not sign for {who}: its certificate is {pin.subject}"
-        if pin.key_sha256 is not None and key_sha256(certificate) != pin.key_sha256.lower():
-            return (
-                f"the reply is signed by {signed_by} with key {key_sha256(certificate)}, not {who}'s pinned key "
-                f"{pin.key_sha256.lower()} ({pin.subject})"
-            )
-        if pin.issuer is not None and certificate.issuer.rfc4514_string() != _name(pin.issuer):
-            return (
-                f"the reply is signed by {signed_by} issued by {certificate.issuer.rfc4514_string()}, "
-                f"not by {who}'s CA {pin.issuer}"
-            )
-        return None
+        return _signer_refusal(self.partner or "this partner", self.signer, certificate)
+
+
+@lru_cache(maxsize=64)
+def _signer_refusal(who: str, pin: SignerPin | None, certificate: x509.Certificate) -> str | None:
+    """:meth:`MessageSignatures.signer_refusal`, remembered: the verdict depends on the pin and the
+    certificate only (both immutable, compared by value), and a partner signs every reply with the
+    same certificate, whose names and key cost more to read out again than the reply's RS256 check."""
+    if pin is None:
+        return (
+            f"no signing certificate is named for {who} (adapters/partners.py signer, or the Connection's "
+            "signer_subject): a signed reply cannot be tied to it"
+        )
+    signed_by = certificate.subject.rfc4514_string()
+    if signed_by != _name(pin.subject):
+        return f"the reply is signed by {signed_by}, which may not sign for {who}: its certificate is {pin.subject}"
+    if pin.key_sha256 is not None and key_sha256(certificate) != pin.key_sha256.lower():
+        return (
+            f"the reply is signed by {signed_by} with key {key_sha256(certificate)}, not {who}'s pinned key "
+            f"{pin.key_sha256.lower()} ({pin.subject})"
+        )
+    if pin.issuer is not None and certificate.issuer.rfc4514_string() != _name(pin.issuer):
+        return (
+            f"the reply is signed by {signed_by} issued by {certificate.issuer.rfc4514_string()}, "
+            f"not by {who}'s CA {pin.issuer}"
+        )
+    return None

@@ -45,10 +45,10 @@ from adapters.errors import (
     UntrustedReply,
 )
 from adapters.exchange import Exchange, ExchangeHook, Outcome
-from adapters.redaction import describe_validation_error, redact_json_keys
+from adapters.redaction import describe_validation_error, redact_json_keys, redacted_document
 from adapters.settings import TransportSettings
 from adapters.signatures import SIGNATURE_HEADER, MessageSignatures
-from signing.digests import non_finite_marker
+from signing.digests import compact_json, non_finite_marker
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,13 @@ SECRET_HEADERS = frozenset({"authorization", "token", "access_token", "x-api-key
 # Statuses that say "not now" rather than "never": rate limiting and gateway/overload trouble.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 USER_AGENT = "hanoi-dossier-hub/0.1"
+
+
+class _LoggedRequest(NamedTuple):
+    """A call's request body as the message log keeps it: secrets blanked (``redact_keys``)."""
+
+    body: bytes
+    redacted: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +84,7 @@ class _Call:
     record_count: int = 0
     rate_limited: frozenset[int] = frozenset()
     raw: bool = False  # a 2xx reply's bytes go to ``parse`` as they are (a PDF), not decoded as JSON
-
-
-class _LoggedRequest(NamedTuple):
-    """A call's request body as the message log keeps it: secrets blanked (``redact_keys``)."""
-
-    body: bytes
-    redacted: bool
+    logged: _LoggedRequest | None = None  # the body's logged copy, when the caller made it (post_json)
 
 
 def _should_retry(exc: BaseException) -> bool:
@@ -221,7 +222,8 @@ class HttpTransport:
         scoreboard answers 403 under load, not for credentials): retried with backoff like a 429.
         ``raw``: a 2xx reply is handed to ``parse`` as bytes (the payment platform's receipt is a PDF).
         """
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = compact_json(payload)  # json.dumps' bytes, written once (orjson where it writes the same)
+        redacted = redacted_document(payload, redact_keys) if redact_keys else None
         headers = headers or {}
         secrets = _header_secrets(headers) + tuple(str(payload[key]) for key in redact_keys if payload.get(key))
         call = _Call(
@@ -235,6 +237,7 @@ class HttpTransport:
             record_count=record_count,
             rate_limited=rate_limited,
             raw=raw,
+            logged=_LoggedRequest(body, False) if redacted is None else _LoggedRequest(redacted, True),
         )
         return self._call(call, parse)
 
@@ -304,7 +307,7 @@ class HttpTransport:
         )
         attempts = itertools.count(1)
         # Every attempt sends the same body: its logged (redacted) copy is made once, not twice an attempt.
-        logged = _LoggedRequest(*redact_json_keys(call.body or b"", call.redact_keys))
+        logged = call.logged or _LoggedRequest(*redact_json_keys(call.body or b"", call.redact_keys))
         return retrying(lambda: self._attempt(call, parse, next(attempts), logged))
 
     def _log_retry(self, state: RetryCallState) -> None:

@@ -32,18 +32,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import orjson
 
-_OPTIONS = (
-    orjson.OPT_SORT_KEYS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-)
+# Whatever orjson would write its own way goes to the standard encoder instead (see above).
+_PLAIN = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+_OPTIONS = orjson.OPT_SORT_KEYS | _PLAIN
 # A float whose text may differ between the two encoders (Python's 1e-05 against orjson's 0.00001).
 _SMALL_FLOAT = re.compile(rb"\de-|\.0000")
+# The same, or a ``null`` that may be a plain float NaN or infinity (canonical JSON's values are
+# marked instead, see above; a request body's are whatever its caller built).
+_SMALL_FLOAT_OR_NULL = re.compile(rb"\de-|\.0000|null")
 
 
 class NonFiniteFloat(float):
@@ -71,12 +72,34 @@ def reference_canonical_json(value: Any) -> bytes:
 
 def canonical_json(value: Any) -> bytes:
     """:func:`reference_canonical_json`'s bytes, written by orjson where it writes the same ones."""
+    return _fast(value, _OPTIONS, reference_canonical_json, _SMALL_FLOAT)
+
+
+def reference_compact_json(value: Any) -> bytes:
+    """JSON as a request body goes on the wire: keys in the order given, no whitespace, UTF-8 kept
+    (``json.dumps`` with ``,``/``:`` separators and ``ensure_ascii=False``; no ``default``: a value
+    JSON cannot hold is a ``TypeError``)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def compact_json(value: Any) -> bytes:
+    """:func:`reference_compact_json`'s bytes, written by orjson where it writes the same ones (the
+    same rules as :func:`canonical_json`, keys unsorted, and a ``null`` sent to the reference too:
+    a plain float NaN here is not marked): a partner call's body, encoded once. One difference
+    stays, on values a request body never holds: orjson writes a ``uuid.UUID`` or a plain
+    ``enum.Enum`` member, which the reference refuses (``TypeError``)."""
+    return _fast(value, _PLAIN, reference_compact_json, _SMALL_FLOAT_OR_NULL)
+
+
+def _fast(value: Any, option: int, reference: Callable[[Any], bytes], suspect: re.Pattern[bytes]) -> bytes:
+    """``reference(value)``, written by orjson with ``option`` unless its bytes could differ
+    (orjson refuses the value, or its output holds a ``suspect`` text)."""
     try:
-        text = orjson.dumps(value, default=_not_plain_json, option=_OPTIONS)
+        text = orjson.dumps(value, default=_not_plain_json, option=option)
     except TypeError:  # orjson.JSONEncodeError is a TypeError; so is _NotPlainJson
-        return reference_canonical_json(value)
-    if _SMALL_FLOAT.search(text) is not None:
-        return reference_canonical_json(value)
+        return reference(value)
+    if suspect.search(text) is not None:
+        return reference(value)
     return text
 
 

@@ -8,6 +8,7 @@ transaction discipline without reaching into another part's internals.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
 from sqlalchemy.dialects import postgresql, sqlite
@@ -203,6 +205,10 @@ class Database:
             after = page[-1].dossier_no
 
 
+# Integers orjson may read differently from json.loads (beyond 64 bits) have at least 19 digits.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
 def _to_json(value: Any) -> str:
     """JSON columns: text serialised already (``JsonText``) goes in as it is; anything else is
     encoded compactly with UTF-8 kept (a Vietnamese dossier is a fifth smaller than with
@@ -216,10 +222,26 @@ def _to_json(value: Any) -> str:
     return text
 
 
+def _from_json(text: str) -> Any:
+    """JSON columns read back as ``json.loads`` reads them, by orjson at a fraction of the cost (the
+    outbox payloads each delivery claims) wherever the two agree: not where orjson refuses the text
+    (``NaN``, lone surrogates, very deep nesting, ``1e400``), nor where it holds a run of 19 digits
+    or more (orjson reads an integer beyond 64 bits as a float; a long number in a string only costs
+    the standard decoder)."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # Mapped Airflow tasks write from several processes: wait for the lock instead of failing.
-        engine = sa.create_engine(url, connect_args={"timeout": 60}, json_serializer=_to_json)
+        engine = sa.create_engine(
+            url, connect_args={"timeout": 60}, json_serializer=_to_json, json_deserializer=_from_json
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -229,4 +251,6 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=_to_json)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=_to_json, json_deserializer=_from_json
+    )

@@ -24,6 +24,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from signing.digests import canonical_json
@@ -130,15 +131,21 @@ def signature_certificates(token: str | None) -> list[bytes]:
     """
     if not token:
         return []
+    return list(_header_certificates(token.split(".", 1)[0]))
+
+
+@lru_cache(maxsize=64)
+def _header_certificates(header_part: str) -> tuple[bytes, ...]:
+    """The ``x5c`` chain of one protected header segment, remembered: a signer sends the same
+    header with every message, and the message log reads it for each side of every exchange."""
     try:
-        header_part = token.split(".", 1)[0]
         header = json.loads(base64.urlsafe_b64decode(header_part + "=" * (-len(header_part) % 4)))
         chain = header.get("x5c") if isinstance(header, dict) else None
         if not isinstance(chain, list):
-            return []
-        return [base64.b64decode(c, validate=True) for c in chain if isinstance(c, str)]
+            return ()
+        return tuple(base64.b64decode(c, validate=True) for c in chain if isinstance(c, str))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        return []
+        return ()
 
 
 def fingerprint(der: bytes) -> str:

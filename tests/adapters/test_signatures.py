@@ -50,3 +50,24 @@ def test_a_partner_without_a_named_signer_cannot_have_its_replies_trusted(dev_pk
     signatures = MessageSignatures(trust=dev_pki.trust_store()).bound_to("not_in_the_registry")
     reason = signatures.refusal(BODY, sign_detached(BODY, dev_pki.identity("vnpost")))
     assert reason is not None and "no signing certificate is named for not_in_the_registry" in reason
+
+
+def test_a_remembered_verdict_is_the_verdict_of_that_certificate_and_pin_only(dev_pki: DevPki) -> None:
+    """The signer check is remembered per (partner, pin, certificate): after the partner's own reply
+    passed, replies signed by another trusted certificate, or checked against another pin, are still
+    refused, and the partner's next reply still passes."""
+    signatures = MessageSignatures(trust=dev_pki.trust_store()).bound_to("national_portal")
+    own, impostor = dev_pki.identity("national_portal"), dev_pki.identity("vnpost")
+    verdicts = [
+        signatures.refusal(BODY, sign_detached(BODY, own)),
+        signatures.refusal(BODY, sign_detached(BODY, impostor)),
+        signatures.refusal(BODY, sign_detached(BODY, own)),
+    ]
+    assert verdicts[0] is None and verdicts[2] is None
+    assert verdicts[1] is not None and "CN=vnpost DEV signing" in verdicts[1]
+    subject = own.certificate.subject.rfc4514_string()
+    repinned = MessageSignatures(trust=dev_pki.trust_store(), signer=SignerPin(subject, "ab" * 32)).bound_to(
+        "national_portal"
+    )
+    reason = repinned.refusal(BODY, sign_detached(BODY, own))
+    assert reason is not None and "ab" * 32 in reason

@@ -435,3 +435,31 @@ def test_the_session_is_renewed_by_age(portal: RunningServer, monkeypatch: pytes
     monkeypatch.setattr(module, "SESSION_MAX_AGE_S", 0.0)
     client.list_agencies()
     assert calls(portal, "auth", "ok") == 2 and calls(portal, "LayDanhMucCoQuan", "error_100") == 0
+
+
+def test_the_request_bodies_are_the_bytes_json_dumps_wrote_and_the_log_keeps_them_redacted() -> None:
+    """The body is encoded once by the fast encoder: on the wire, byte for byte what ``json.dumps``
+    with compact separators and UTF-8 kept wrote before (the portal's golden records, Vietnamese,
+    an empty list, a null and small and large floats among them); in the exchange report, the
+    document with its session blanked, as ``json.dumps`` with its defaults writes it."""
+    odd = {**progress("000.01.60.H26-261120-0001", 1), "Ghi": None, "So": [1e-07, 2.5, 1e16, 2**70], "Ds": []}
+    entries = [odd, *(progress("000.01.60.H26-261120-0001", step) for step in range(2, 6))]
+    records = [dossier(1), dossier(2)]
+    exchanges: list[Exchange] = []
+    server = ScriptedServer([AUTH_OK], default=Step(body={"error_code": "0", "message": "ok"}))
+    try:
+        client = make_client(server.url, exchanges)
+        client.push_progress(entries)
+        client.sync_dossiers(records, updating=True)
+    finally:
+        server.stop()
+    session = AUTH_OK.body["session"]  # type: ignore[index]
+    sent = [
+        {"session": session, "madonvi": AGENCY, "service": "CapNhatTienDoHoSoMC", "data": entries},
+        {"session": session, "madonvi": AGENCY, "service": "DongBoHoSoMC", "isUpdating": "True", "data": records},
+    ]
+    before = [json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() for body in sent]
+    assert [r["body"] for r in server.requests[1:]] == before
+    logged = [json.dumps({**body, "session": "***"}, ensure_ascii=False).encode() for body in sent]
+    assert [e.request_body for e in exchanges[1:]] == logged
+    assert all(e.redacted for e in exchanges)

@@ -4,13 +4,14 @@ whatever the page size, and a plan page that fails half-way queues nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from hub.store import Disposition, HubStore, OutboxMessage, OutboxState
+from hub.store import Disposition, HubStore, JsonText, OutboxMessage, OutboxState
 from hub.store import schema as t
 from hub.store.database import PG_PAGE
 from mappings.delivery import DeliveryState
@@ -87,3 +88,33 @@ def test_a_plan_page_that_fails_half_way_queues_nothing(store: HubStore, monkeyp
     monkeypatch.undo()
     assert store.outbox.record_plan(PARTNER, DOSSIER, "city", **plan) == (0, 100)
     assert store.deliveries.counts(PARTNER)["pending"] == 50
+
+
+# Stored texts the fast reader (orjson) and json.loads could read differently: integers beyond 64
+# bits (orjson would read a float), 19-digit runs, floats at the edges, key order, repeated keys.
+ODD_PAYLOADS = [
+    '{"MaHoSo":"a","big":123456789012345678901234567890,"neg":-9223372036854775809}',
+    '{"MaHoSo":"b","f":[0.1,1e-07,5e-324,1.7976931348623157e+308,-0.0],"z":1,"a":2,"ten":"12345678901234567890"}',
+    '{"MaHoSo":"c","k":1,"k":2,"v":"Hà Nội \\u2028 😀","n":null,"t":true,"e":[],"o":{}}',
+]
+
+
+def test_a_claimed_payload_is_what_json_loads_reads_from_the_stored_text(store: HubStore) -> None:
+    """Claims read the payloads through the store's JSON reader (orjson where it agrees): every
+    value, key order included, as the standard decoder reads the stored text."""
+    store.outbox.enqueue(
+        [
+            OutboxMessage(f"odd-{i}", PARTNER, DOSSIER, f"odd-{i}", "v1", JsonText(text))
+            for i, text in enumerate(ODD_PAYLOADS)
+        ]
+    )
+    (batch,) = store.outbox.assign_batches(PARTNER, DOSSIER, 10)
+    claimed = store.outbox.claim_batch(batch)
+    with store.db.engine.connect() as conn:
+        stored = [
+            json.loads(text)
+            for (text,) in conn.execute(sa.select(sa.cast(t.outbox.c.payload, sa.Text)).order_by(t.outbox.c.id))
+        ]
+    assert [m.payload for m in claimed] == stored
+    assert [list(m.payload.items()) for m in claimed] == [list(d.items()) for d in stored]
+    assert [m.payload["big"] for m in claimed[:1]] == [123456789012345678901234567890]

@@ -56,26 +56,36 @@ class ValidationEntry:
         return Path("validations", self.suite, self.run_name, self.run_time, f"{self.batch}.html")
 
 
-def make_offline(folder: Path, suites: Sequence[str], validations: Sequence[ValidationEntry]) -> Path:
+def make_offline(
+    folder: Path, suites: Sequence[str], validations: Sequence[ValidationEntry], total: int | None = None
+) -> Path:
     """Strip remote assets from every page of the site in ``folder``, write its local stylesheet
-    and a static index of ``suites`` and ``validations``; returns the index."""
+    and a static index of ``suites`` and ``validations`` (of ``total`` validations kept, when the
+    caller passed only some); returns the index."""
     stylesheet = folder / STYLESHEET
     stylesheet.parent.mkdir(parents=True, exist_ok=True)
     stylesheet.write_text(_CSS, encoding="utf-8")
     for page in folder.rglob("*.html"):
         if page.name != "index.html" or page.parent != folder:
-            page.write_text(offline_page(page.read_text(encoding="utf-8"), _link(page, stylesheet)), encoding="utf-8")
+            text = page.read_text(encoding="utf-8")
+            offline = offline_page(text, _link(page, stylesheet))
+            if offline != text:  # pages of earlier builds are offline already: not written again
+                page.write_text(offline, encoding="utf-8")
     index = folder / "index.html"
-    index.write_text(_index(folder, suites, validations), encoding="utf-8")
+    count = len(validations) if total is None else total
+    index.write_text(_index(folder, suites, validations, count), encoding="utf-8")
     return index
 
 
 def offline_page(text: str, stylesheet: str) -> str:
-    """The page without anything fetched from another host, styled by the local ``stylesheet``."""
+    """The page without anything fetched from another host, styled by the local ``stylesheet``; a
+    page an earlier build made offline (and GX did not render again) is returned as it is."""
     for pattern in (_SCRIPT, _REMOTE_LINK, _REMOTE_IMAGE):
         text = pattern.sub("", text)
     text = _REMOTE_URL.sub("none", text)
     link = f'<link rel="stylesheet" href="{html.escape(stylesheet)}">'
+    if link in text:
+        return text
     return text.replace("</head>", f"{link}\n</head>", 1)
 
 
@@ -83,7 +93,7 @@ def _link(page: Path, target: Path) -> str:
     return Path(os.path.relpath(target, page.parent)).as_posix()
 
 
-def _index(folder: Path, suites: Sequence[str], validations: Sequence[ValidationEntry]) -> str:
+def _index(folder: Path, suites: Sequence[str], validations: Sequence[ValidationEntry], total: int) -> str:
     """Suites, then validations newest first, as plain HTML tables (escaped: names come from GX)."""
     e = html.escape
     suite_rows = "".join(
@@ -101,8 +111,9 @@ def _index(folder: Path, suites: Sequence[str], validations: Sequence[Validation
             f"<td>{v.successful}/{v.evaluated}</td></tr>"
         )
     more = (
-        f"<p>The {INDEX_ROWS} newest of {len(newest)} validations are listed; every page is in validations/.</p>"
-        if len(newest) > INDEX_ROWS
+        f"<p>The {min(INDEX_ROWS, len(newest))} newest of {total} validations are listed; every page is in"
+        " validations/.</p>"
+        if total > min(INDEX_ROWS, len(newest))
         else ""
     )
     return f"""<!DOCTYPE html>

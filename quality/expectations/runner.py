@@ -28,7 +28,7 @@ from great_expectations.data_context.types.resource_identifiers import Validatio
 from mappings.code_tables import CodeTables, load_code_tables
 from mappings.masking import mask_personal_data
 from quality.expectations import custom
-from quality.expectations.offline_docs import ValidationEntry, make_offline
+from quality.expectations.offline_docs import INDEX_ROWS, ValidationEntry, make_offline
 from quality.expectations.suites import SUITES, Check
 
 log = logging.getLogger(__name__)
@@ -165,17 +165,30 @@ def build_data_docs(folder: Path, kept: Path | None = None) -> Path:
     one per validation) carries this process's results to the next build and brings the earlier
     ones back: a re-run that validates nothing new still lists every validation, where its build
     once left an empty index. The suites are prepared even when nothing was validated here.
+
+    ``kept`` grows by a few files per page of every run (a year's backfill: thousands), so a build
+    reads only the :data:`INDEX_ROWS` newest of them (the index lists no more) and renders only
+    those whose page an earlier build has not written; older pages stay in the folder as they are.
+    A build's cost is bounded by the index, not by the history.
     """
     with _GX_LOCK:
         _prepared(load_code_tables())
         context = _context()
         store = context.validation_results_store
         _mask_and_keep(store, kept)
+        entries = {key.to_tuple(): _entry(key, store.get(key)) for key in store.list_keys()}
+        total = len(entries)
         if kept is not None:
-            for path in sorted(kept.rglob("*.json")):
+            paths = sorted(kept.rglob("*.json"), key=lambda path: path.parts[-2], reverse=True)  # by run time
+            total = len(paths)  # this process's results were just written there too
+            for path in paths[:INDEX_ROWS]:
                 key = ValidationResultIdentifier.from_tuple(path.relative_to(kept).with_suffix("").parts)
-                if not store.has_key(key):
-                    store.set(key, store.deserialize(path.read_text(encoding="utf-8")))
+                if key.to_tuple() in entries:
+                    continue
+                result = store.deserialize(path.read_text(encoding="utf-8"))
+                entries[key.to_tuple()] = entry = _entry(key, result)
+                if not (folder / entry.page).exists():
+                    store.set(key, result)
         site = {
             "class_name": "SiteBuilder",
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
@@ -187,8 +200,7 @@ def build_data_docs(folder: Path, kept: Path | None = None) -> Path:
             context.add_data_docs_site(DATA_DOCS_SITE, site)
         context.build_data_docs(site_names=[DATA_DOCS_SITE])
         suites = [suite.name for suite in context.suites.all()]
-        validations = [_entry(key, store.get(key)) for key in store.list_keys()]
-    return make_offline(folder, suites, validations)
+    return make_offline(folder, suites, list(entries.values()), total)
 
 
 def keep_validations(kept: Path) -> int:

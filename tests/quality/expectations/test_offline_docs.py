@@ -47,3 +47,25 @@ def test_the_index_lists_suites_and_validations_newest_first_with_links_that_res
     assert "static/styles/hub-offline.css" in links
     nested = (tmp_path / newer.page).read_text(encoding="utf-8")
     assert not FETCHED.search(nested) and 'href="../../../../static/styles/hub-offline.css"' in nested
+
+
+def test_a_page_made_offline_by_an_earlier_build_is_left_as_it_is(tmp_path: Path) -> None:
+    """A build renders only new validations; the pages of earlier builds are not styled twice."""
+    entry = ValidationEntry("city_dossiers", "__none__", "20261120T010000Z", "batch-1", True, 13, 13)
+    (tmp_path / entry.page).parent.mkdir(parents=True)
+    (tmp_path / entry.page).write_text(GX_PAGE, encoding="utf-8")
+    make_offline(tmp_path, [], [entry])
+    first = (tmp_path / entry.page).read_text(encoding="utf-8")
+
+    make_offline(tmp_path, [], [entry])
+
+    assert (tmp_path / entry.page).read_text(encoding="utf-8") == first
+    assert first.count("hub-offline.css") == 1
+
+
+def test_the_index_counts_every_kept_validation_when_it_lists_only_some(tmp_path: Path) -> None:
+    newest = ValidationEntry("city_dossiers", "__none__", "20261120T020000Z", "batch-2", True, 13, 13)
+
+    text = make_offline(tmp_path, [], [newest], total=1_624).read_text(encoding="utf-8")
+
+    assert "The 1 newest of 1624 validations are listed" in text

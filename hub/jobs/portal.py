@@ -27,7 +27,6 @@ from signing.config import hub_identity
 log = logging.getLogger(__name__)
 DeliveryStep = Callable[..., portal_sync.DeliveryReport]
 PLAN_PARTITIONS_ENV = "HUB_PLAN_PARTITIONS"
-PORTAL_POOL = "national_portal"  # dags.common.NATIONAL_PORTAL_POOL (the core does not import dags)
 
 
 def plan_portal_sync(run_id: str | None = None) -> list[str]:
@@ -39,8 +38,11 @@ def plan_portal_sync(run_id: str | None = None) -> list[str]:
 def plan_partitions() -> list[list[int]]:
     """The plan's partitions as ``[index, count]`` (what the DAG maps the plan task over): as many
     as ``HUB_PLAN_PARTITIONS`` says, by default the ``national_portal`` pool's slots -- the
-    workers the delivery tasks that follow use."""
-    count = int(os.environ.get(PLAN_PARTITIONS_ENV) or pools()[PORTAL_POOL].slots)
+    workers the delivery tasks that follow use (a partner's pool is named as the partner)."""
+    setting = os.environ.get(PLAN_PARTITIONS_ENV)
+    if setting and not (setting.isdigit() and int(setting) >= 1):
+        raise ValueError(f"{PLAN_PARTITIONS_ENV}={setting!r}: give the number of plan partitions, a whole number >= 1")
+    count = int(setting) if setting else pools()[portal_sync.PARTNER].slots
     return [[p.index, p.count] for p in partitions(count)]
 
 
